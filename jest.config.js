@@ -1,0 +1,26 @@
+// One Jest project per workspace. Unit specs are `*.test.ts`; integration specs, which start real
+// servers through testkit, are `*.int.test.ts`. `@konorkestra/<pkg>` maps to the package's src, so
+// tests never need a build.
+const workspaces = require("./package.json").workspaces;
+
+const swc = [
+  "@swc/jest",
+  { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } },
+];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testTimeout: 60_000,
+  // One PostgreSQL server per run with a migrated template database; each test file gets a fresh
+  // database from it (testkit startPostgres). KON_TEST_PG=off skips it (unit-only runs).
+  globalSetup: "<rootDir>/testkit/src/jest-global-setup.ts",
+  globalTeardown: "<rootDir>/testkit/src/jest-global-teardown.ts",
+  projects: workspaces.map((ws) => ({
+    displayName: ws,
+    rootDir: `<rootDir>/${ws}`,
+    testEnvironment: "node",
+    testMatch: ["<rootDir>/test/**/*.test.ts", "<rootDir>/src/**/*.test.ts"],
+    transform: { "^.+\\.ts$": swc },
+    moduleNameMapper: { "^@konorkestra/([a-z-]+)$": "<rootDir>/../$1/src" },
+  })),
+};
