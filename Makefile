@@ -1,0 +1,89 @@
+# Konorkestra. `make demo` and `make test` install what they need by themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK := scripts/stack.sh
+
+## help: list the targets
+.PHONY: help
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | column -t -s ':'
+
+## install: npm ci (skipped while node_modules matches package-lock.json)
+.PHONY: install
+install: node_modules/.kon-installed
+node_modules/.kon-installed: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## deps: find or provision nats-server, PostgreSQL+TimescaleDB and Redis under .stack/
+.PHONY: deps
+deps:
+	@bash scripts/deps.sh
+
+## build: compile every workspace (tsc --build) and generated code
+.PHONY: build
+build: install
+	npm run build
+
+## lint: ESLint and Prettier
+.PHONY: lint
+lint: install
+	npx eslint .
+	npx prettier --check .
+
+## up: start the local stack (NATS, PostgreSQL+TimescaleDB, Redis; data in .stack/data)
+.PHONY: up
+up: deps
+	@bash $(STACK) up
+
+## down: stop the local stack
+.PHONY: down
+down:
+	@bash $(STACK) down
+
+## restart: stop and start the local stack
+.PHONY: restart
+restart: deps
+	@bash $(STACK) restart
+
+## status: versions and health of the local stack
+.PHONY: status
+status:
+	@bash $(STACK) status
+
+## logs: recent server logs (make logs S=nats for one)
+.PHONY: logs
+logs:
+	@bash $(STACK) logs $(S)
+
+## demo: install, start the stack and run the main job
+.PHONY: demo
+demo: install deps build up
+	@echo
+	@bash $(STACK) status
+
+## test: install, provision and run every test (unit and integration, real servers)
+.PHONY: test
+test: install deps build lint
+	npx jest
+
+## test-unit: unit tests only (no servers)
+.PHONY: test-unit
+test-unit: install
+	npm run test:unit
+
+## test-int: integration tests only
+.PHONY: test-int
+test-int: install deps
+	npm run test:int
+
+## proto: regenerate TypeScript from proto/konorkestra/v1/*.proto
+.PHONY: proto
+proto: install
+	npm run proto:generate
+
+## clean: stop the stack, remove build output and .stack (servers, data, logs)
+.PHONY: clean
+clean: down
+	-npm run clean
+	rm -rf .stack

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The local stack: NATS (JetStream + monitoring), PostgreSQL + TimescaleDB, Redis on loopback.
+#   scripts/stack.sh up|down|restart|status|logs [name]
+# Data lives under .stack/data and survives restarts; logs under .stack/logs. With a Docker engine
+# that answers (or KON_STACK_MODE=docker), the same verbs drive docker-compose.yml instead.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="${KON_STACK_DIR:-$ROOT_DIR/.stack}"
+DATA="$STACK/data"
+LOGS="$STACK/logs"
+ENV_FILE="$STACK/stack.env"
+
+NATS_PORT="${KON_NATS_PORT:-4222}"
+NATS_MONITOR_PORT="${KON_NATS_MONITOR_PORT:-8222}"
+PG_PORT="${KON_PG_PORT:-5432}"
+PG_PASSWORD="${KON_PG_PASSWORD:-kon}"
+PG_DATABASE="${KON_PG_DATABASE:-konorkestra}"
+REDIS_PORT="${KON_REDIS_PORT:-6379}"
+SERVERS=(nats postgres redis)
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+stack_mode() {
+  case "${KON_STACK_MODE:-auto}" in
+    docker | local) echo "$KON_STACK_MODE" ;;
+    auto) if command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1; then echo docker; else echo local; fi ;;
+    *) die "KON_STACK_MODE must be auto, local or docker" ;;
+  esac
+}
+
+load_env() {
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run 'make deps' first"
+  # shellcheck disable=SC1090
+  . "$ENV_FILE"
+}
+
+# Sets PREFIX to what runs a server-side command the way deps.sh found it: in its chroot as its
+# user (numeric ids from the chroot's passwd), or nothing to run it directly.
+PREFIX=()
+root_prefix() { # root user
+  PREFIX=()
+  [ -n "$1" ] || return 0
+  local ids; ids="$(awk -F: -v u="$2" '$1 == u { print $3 ":" $4 }' "$1/etc/passwd")"
+  [ -n "$ids" ] || die "user $2 not found in $1/etc/passwd"
+  PREFIX=(chroot --userspec="$ids" "$1")
+}
+in_root() { # root user cmd...
+  root_prefix "$1" "$2"; shift 2
+  "${PREFIX[@]}" "$@"
+}
+
+# Data of a chrooted server must live inside its root: .stack/data/<name> is then a symlink there.
+# Prints the path as the server sees it.
+data_dir() { # name root user
+  local name="$1" root="$2" user="$3" host inner
+  if [ -n "$root" ] && [ "$root" != "/" ]; then
+    inner="/var/lib/konorkestra/$name"
+    host="$root$inner"
+    mkdir -p "$host" "$DATA"
+    [ -L "$DATA/$name" ] || { rm -rf "${DATA:?}/$name"; ln -s "$host" "$DATA/$name"; }
+  else
+    inner="$DATA/$name"
+    host="$inner"
+    mkdir -p "$host"
+  fi
+  if [ -n "$user" ]; then
+    local ids; ids="$(awk -F: -v u="$user" '$1 == u { print $3 ":" $4 }' "${root:-/}/etc/passwd")"
+    chown "$ids" "$host"
+    chmod 0700 "$host"
+  fi
+  echo "$inner"
+}
+
+host_path() { # root inner
+  if [ -n "$1" ] && [ "$1" != "/" ]; then echo "$1$2"; else echo "$2"; fi
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pid of a server from the pid file it writes itself; empty when it is not running.
+server_pid() {
+  local name="$1" file pid expect
+  case "$name" in
+    nats) file="$STACK/run/nats.pid" expect=nats-server ;;
+    postgres) file="$(host_path "$KON_PG_ROOT" "$(data_dir postgres "$KON_PG_ROOT" "$KON_PG_USER")")/pgdata/postmaster.pid" expect=postgres ;;
+    redis) file="$(host_path "$KON_REDIS_ROOT" "$(data_dir redis "$KON_REDIS_ROOT" "$KON_REDIS_USER")")/redis.pid" expect=redis-server ;;
+  esac
+  [ -f "$file" ] || return 0
+  pid="$(head -n1 "$file" | tr -dc 0-9)"
+  # Only a live process that is still that server counts: pids get reused.
+  if [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && grep -q "^${expect:0:15}" "/proc/$pid/comm"; then echo "$pid"; fi
+}
+
+wait_for() { # what seconds cmd...
+  local what="$1" secs="$2"; shift 2
+  local i
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  die "$what did not become ready in ${secs}s (see $LOGS)"
+}
+
+start_nats() {
+  [ -n "$(server_pid nats)" ] && { log "nats already running"; return; }
+  port_free "$NATS_PORT" || die "port $NATS_PORT is in use (set KON_NATS_PORT)"
+  mkdir -p "$DATA/nats" "$STACK/run"
+  cat >"$STACK/run/nats.conf" <<CONF
+server_name: "kon-local"
+listen: "127.0.0.1:$NATS_PORT"
+http: "127.0.0.1:$NATS_MONITOR_PORT"
+pid_file: "$STACK/run/nats.pid"
+jetstream { store_dir: "$DATA/nats" }
+CONF
+  setsid "$KON_NATS_SERVER" -c "$STACK/run/nats.conf" >>"$LOGS/nats.log" 2>&1 </dev/null &
+  wait_for nats 20 curl_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
+  log "nats on 127.0.0.1:$NATS_PORT (monitoring :$NATS_MONITOR_PORT)"
+}
+
+start_postgres() {
+  local dir pgdata
+  dir="$(data_dir postgres "$KON_PG_ROOT" "$KON_PG_USER")"
+  pgdata="$dir/pgdata"
+  [ -n "$(server_pid postgres)" ] && { log "postgres already running"; return; }
+  port_free "$PG_PORT" || die "port $PG_PORT is in use (set KON_PG_PORT)"
+  if [ ! -f "$(host_path "$KON_PG_ROOT" "$pgdata")/PG_VERSION" ]; then
+    log "initdb (user kon, password from KON_PG_PASSWORD)"
+    local pw="$(host_path "$KON_PG_ROOT" "$dir")/.pwfile"
+    printf '%s\n' "$PG_PASSWORD" >"$pw"
+    [ -n "$KON_PG_USER" ] && chown "$(stat -c %u:%g "$(host_path "$KON_PG_ROOT" "$dir")")" "$pw"
+    in_root "$KON_PG_ROOT" "$KON_PG_USER" "$KON_PG_BIN/initdb" -D "$pgdata" -U kon --pwfile="$dir/.pwfile" \
+      --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-instructions >>"$LOGS/postgres.log" 2>&1
+    rm -f "$pw"
+  fi
+  root_prefix "$KON_PG_ROOT" "$KON_PG_USER"
+  setsid "${PREFIX[@]}" "$KON_PG_BIN/postgres" -D "$pgdata" -p "$PG_PORT" -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
+    -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off >>"$LOGS/postgres.log" 2>&1 </dev/null &
+  wait_for postgres 30 in_root "$KON_PG_ROOT" "$KON_PG_USER" "$KON_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
+  if [ "$(psql_local -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'")" != 1 ]; then
+    psql_local -d postgres -qc "CREATE DATABASE $PG_DATABASE" >/dev/null
+  fi
+  psql_local -d "$PG_DATABASE" -qc "CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null 2>&1
+  log "postgres on 127.0.0.1:$PG_PORT (postgres://kon:***@127.0.0.1:$PG_PORT/$PG_DATABASE)"
+}
+
+start_redis() {
+  local dir
+  dir="$(data_dir redis "$KON_REDIS_ROOT" "$KON_REDIS_USER")"
+  [ -n "$(server_pid redis)" ] && { log "redis already running"; return; }
+  port_free "$REDIS_PORT" || die "port $REDIS_PORT is in use (set KON_REDIS_PORT)"
+  root_prefix "$KON_REDIS_ROOT" "$KON_REDIS_USER"
+  setsid "${PREFIX[@]}" "$KON_REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --pidfile "$dir/redis.pid" \
+    --appendonly yes --daemonize no --logfile "" >>"$LOGS/redis.log" 2>&1 </dev/null &
+  wait_for redis 20 redis_local ping
+  log "redis on 127.0.0.1:$REDIS_PORT"
+}
+
+psql_local() { PGPASSWORD="$PG_PASSWORD" in_root "$KON_PG_ROOT" "$KON_PG_USER" "$KON_PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U kon "$@"; }
+redis_local() { in_root "$KON_REDIS_ROOT" "$KON_REDIS_USER" "$(dirname "$KON_REDIS_SERVER")/redis-cli" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+curl_ok() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"; }
+
+stop_server() {
+  local name="$1" pid sig=TERM i
+  pid="$(server_pid "$name")"
+  [ -n "$pid" ] || { log "$name not running"; return 0; }
+  [ "$name" = postgres ] && sig=INT # fast shutdown
+  kill -s "$sig" "$pid"
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || { log "$name stopped (pid $pid)"; return 0; }
+    sleep 0.1
+  done
+  log "$name (pid $pid) did not stop in 20 s: SIGKILL"
+  kill -s KILL "$pid" 2>/dev/null || true
+}
+
+status() {
+  local pid ok=0
+  pid="$(server_pid nats)"
+  if [ -n "$pid" ]; then
+    node -e '
+      const base = process.argv[1];
+      Promise.all([fetch(base + "/varz").then((r) => r.json()), fetch(base + "/healthz").then((r) => r.json())])
+        .then(([v, h]) => console.log(`nats        ${v.version}  jetstream=${v.jetstream ? "on" : "off"}  health=${h.status}  nats://127.0.0.1:${v.port}`))
+        .catch((e) => { console.log("nats        unhealthy: " + e.message); process.exit(1); });' \
+      "http://127.0.0.1:$NATS_MONITOR_PORT" || ok=1
+  else
+    echo "nats        down"; ok=1
+  fi
+  pid="$(server_pid postgres)"
+  if [ -n "$pid" ] && psql_local -d "$PG_DATABASE" -tAc "SELECT 1" >/dev/null 2>&1; then
+    printf 'postgres    %s  timescaledb=%s  health=ok  127.0.0.1:%s/%s\n' \
+      "$(psql_local -d "$PG_DATABASE" -tAc "SHOW server_version")" \
+      "$(psql_local -d "$PG_DATABASE" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")" \
+      "$PG_PORT" "$PG_DATABASE"
+  else
+    echo "postgres    down"; ok=1
+  fi
+  pid="$(server_pid redis)"
+  if [ -n "$pid" ] && [ "$(redis_local ping 2>/dev/null)" = PONG ]; then
+    printf 'redis       %s  health=%s  127.0.0.1:%s\n' \
+      "$(redis_local info server | tr -d '\r' | sed -n 's/^redis_version://p')" "$(redis_local ping)" "$REDIS_PORT"
+  else
+    echo "redis       down"; ok=1
+  fi
+  return $ok
+}
+
+compose() { docker compose -f "$ROOT_DIR/docker-compose.yml" "$@"; }
+
+main() {
+  local cmd="${1:-status}"
+  shift || true
+  if [ "$(stack_mode)" = docker ]; then
+    case "$cmd" in
+      up) compose up -d --wait ;;
+      down) compose down ;;
+      restart) compose restart ;;
+      status) compose ps ;;
+      logs) compose logs "$@" ;;
+      *) die "unknown command $cmd" ;;
+    esac
+    return
+  fi
+  if [ ! -f "$ENV_FILE" ] && [ "$cmd" = down ]; then log "no stack provisioned: nothing to stop"; return 0; fi
+  load_env
+  mkdir -p "$DATA" "$LOGS" "$STACK/run"
+  case "$cmd" in
+    up) start_nats; start_postgres; start_redis ;;
+    down) for s in redis postgres nats; do stop_server "$s"; done ;;
+    restart) main down; main up ;;
+    status) status ;;
+    logs)
+      if [ $# -gt 0 ]; then tail -n 100 "$LOGS/$1.log"; else for s in "${SERVERS[@]}"; do echo "== $s"; tail -n 20 "$LOGS/$s.log" 2>/dev/null || true; done; fi ;;
+    *) die "unknown command $cmd (up, down, restart, status, logs)" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,18 @@
+export { startNats, startNatsCluster } from "./nats";
+export type { NatsCluster, NatsOptions, NatsServer } from "./nats";
+export {
+  PG_TEMPLATE,
+  PG_USER,
+  createDatabaseFromTemplate,
+  prepareTemplate,
+  startPostgres,
+  startPostgresServer,
+  withClient,
+} from "./postgres";
+export type { PostgresDatabase, PostgresServer, TemplateMigration } from "./postgres";
+export { startRedis } from "./redis";
+export type { RedisServer } from "./redis";
+export { getFreePort } from "./free-port";
+export { pidAlive } from "./managed-process";
+export { loadStackEnv } from "./stack-env";
+export type { StackEnv } from "./stack-env";

@@ -1,0 +1,273 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { getFreePort } from "./free-port";
+import { ManagedProcess, sleep } from "./managed-process";
+import { makeScratchDir } from "./scratch-dir";
+import type { ScratchDir } from "./scratch-dir";
+import { loadStackEnv } from "./stack-env";
+
+/** A running nats-server with JetStream, on loopback. */
+export interface NatsServer {
+  readonly name: string;
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** HTTP monitoring port (`/varz`, `/jsz`, `/healthz`). */
+  readonly monitorPort: number;
+  readonly storeDir: string;
+  readonly pid: number;
+  readonly running: boolean;
+  /** Clean shutdown; the store directory is kept until `stop()` of the owner removes it. */
+  shutdown(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** Starts again on the same ports with the same store (after `shutdown` or `kill`). */
+  restart(): Promise<void>;
+  /** Stops the server and removes its files. */
+  stop(): Promise<void>;
+  /** GET a monitoring endpoint, e.g. `monitor("jsz")`. */
+  monitor<T = Record<string, unknown>>(path: string): Promise<T>;
+}
+
+export interface NatsOptions {
+  /** Extra lines for the server's configuration file. */
+  extraConfig?: string;
+  /** Server name, unique within a cluster. @default "kon-<random>" */
+  name?: string;
+}
+
+interface Ports {
+  client: number;
+  monitor: number;
+  cluster?: number;
+}
+
+interface ClusterSpec {
+  name: string;
+  routes: number[];
+}
+
+class NatsServerImpl implements NatsServer {
+  private proc: ManagedProcess | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly ports: Ports,
+    private readonly dir: ScratchDir,
+    private readonly configFile: string,
+  ) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.ports.client}`;
+  }
+  get port(): number {
+    return this.ports.client;
+  }
+  get monitorPort(): number {
+    return this.ports.monitor;
+  }
+  get storeDir(): string {
+    return join(this.dir.hostPath, "jetstream");
+  }
+  get pid(): number {
+    return this.proc?.pid ?? -1;
+  }
+  get running(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  async start(): Promise<void> {
+    this.proc = await ManagedProcess.launch({
+      name: `nats-server ${this.name}`,
+      command: loadStackEnv().natsServer,
+      args: ["-c", this.configFile],
+      logFile: join(this.dir.hostPath, "nats.log"),
+      readyPattern: /Server is ready/,
+      scratchDir: this.dir.hostPath,
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    await this.proc?.stop();
+  }
+  async kill(): Promise<void> {
+    await this.proc?.kill();
+  }
+  async restart(): Promise<void> {
+    if (this.running) await this.shutdown();
+    await this.start();
+  }
+  async stop(): Promise<void> {
+    await this.shutdown();
+    this.dir.remove();
+  }
+
+  async monitor<T>(path: string): Promise<T> {
+    const res = await fetch(`http://127.0.0.1:${this.ports.monitor}/${path.replace(/^\//, "")}`);
+    if (!res.ok) throw new Error(`testkit: ${this.name} /${path} answered ${res.status}`);
+    return (await res.json()) as T;
+  }
+}
+
+function natsConfig(
+  name: string,
+  dir: ScratchDir,
+  ports: Ports,
+  cluster?: ClusterSpec,
+  extra?: string,
+): string {
+  const lines = [
+    `server_name: "${name}"`,
+    `listen: "127.0.0.1:${ports.client}"`,
+    `http: "127.0.0.1:${ports.monitor}"`,
+    `jetstream {`,
+    `  store_dir: "${join(dir.hostPath, "jetstream")}"`,
+    `  max_memory_store: 512MB`,
+    `  max_file_store: 4GB`,
+    `}`,
+  ];
+  if (cluster && ports.cluster) {
+    lines.push(
+      `cluster {`,
+      `  name: "${cluster.name}"`,
+      `  listen: "127.0.0.1:${ports.cluster}"`,
+      `  routes: [${cluster.routes.map((p) => `"nats-route://127.0.0.1:${p}"`).join(", ")}]`,
+      `}`,
+    );
+  }
+  if (extra) lines.push(extra);
+  return lines.join("\n") + "\n";
+}
+
+function createServer(
+  name: string,
+  ports: Ports,
+  cluster?: ClusterSpec,
+  extra?: string,
+): NatsServerImpl {
+  const dir = makeScratchDir("nats", "", "");
+  const configFile = join(dir.hostPath, "nats.conf");
+  writeFileSync(configFile, natsConfig(name, dir, ports, cluster, extra));
+  return new NatsServerImpl(name, ports, dir, configFile);
+}
+
+function randomName(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Retries when a port picked as free was taken before the server could bind it. */
+async function withPortRetry<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= 3 || !/address already in use|bind/i.test(String(err))) throw err;
+    }
+  }
+}
+
+/** Starts one JetStream nats-server on free loopback ports with a temporary store. */
+export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
+  return withPortRetry(async () => {
+    const ports = { client: await getFreePort(), monitor: await getFreePort() };
+    const server = createServer(opts.name ?? randomName("kon"), ports, undefined, opts.extraConfig);
+    try {
+      await server.start();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  });
+}
+
+/** Three (or `size`) JetStream servers routed to each other on loopback. */
+export interface NatsCluster {
+  readonly servers: NatsServer[];
+  /** Client URLs of all servers, for a client's `servers` option. */
+  readonly urls: string[];
+  /** Name of the current JetStream meta leader. */
+  metaLeader(): Promise<string>;
+  /** Waits until every running server reports the same meta leader. */
+  waitForMetaLeader(timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+interface Jsz {
+  meta_cluster?: { leader?: string; cluster_size?: number };
+}
+
+class NatsClusterImpl implements NatsCluster {
+  constructor(readonly servers: NatsServerImpl[]) {}
+
+  get urls(): string[] {
+    return this.servers.map((s) => s.url);
+  }
+
+  async metaLeader(): Promise<string> {
+    for (const s of this.servers.filter((x) => x.running)) {
+      const jsz = await s.monitor<Jsz>("jsz");
+      if (jsz.meta_cluster?.leader) return jsz.meta_cluster.leader;
+    }
+    return "";
+  }
+
+  async waitForMetaLeader(timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const leaders = await Promise.all(
+        this.servers
+          .filter((s) => s.running)
+          .map((s) =>
+            s.monitor<Jsz>("jsz").then(
+              (j) => j.meta_cluster?.leader ?? "",
+              () => "",
+            ),
+          ),
+      );
+      const first = leaders[0];
+      if (first && leaders.every((l) => l === first)) return first;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `testkit: no JetStream meta leader agreed on within ${timeoutMs} ms (${leaders.join(",")})`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.stop()));
+  }
+}
+
+/** Starts `size` JetStream servers in one cluster and waits for a meta leader. */
+export async function startNatsCluster(
+  size = 3,
+  opts: { extraConfig?: string } = {},
+): Promise<NatsCluster> {
+  return withPortRetry(async () => {
+    const clusterName = randomName("kon-cluster");
+    const ports: Ports[] = [];
+    for (let i = 0; i < size; i++) {
+      ports.push({
+        client: await getFreePort(),
+        monitor: await getFreePort(),
+        cluster: await getFreePort(),
+      });
+    }
+    const routes = ports.map((p) => p.cluster!);
+    const servers = ports.map((p, i) =>
+      createServer(`${clusterName}-n${i + 1}`, p, { name: clusterName, routes }, opts.extraConfig),
+    );
+    const cluster = new NatsClusterImpl(servers);
+    try {
+      await Promise.all(servers.map((s) => s.start()));
+      await cluster.waitForMetaLeader();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  });
+}

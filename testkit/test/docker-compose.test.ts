@@ -1,0 +1,59 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+
+// No Docker engine runs on the development machines, so docker-compose.yml is checked here for
+// what `make up` relies on: it must not rot unseen.
+interface Service {
+  image: string;
+  command?: string[];
+  ports?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+}
+
+const compose = parse(readFileSync(join(__dirname, "../../docker-compose.yml"), "utf8")) as {
+  services: Record<string, Service>;
+};
+
+function containerPorts(s: Service): number[] {
+  return (s.ports ?? []).map((p) => Number(p.split(":").at(-1)));
+}
+
+describe("docker-compose.yml", () => {
+  it("defines the three servers", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      expect.arrayContaining(["nats", "postgres", "redis"]),
+    );
+  });
+
+  it("runs NATS >= 2.12 with JetStream and monitoring", () => {
+    const nats = compose.services.nats!;
+    const m = /^nats:(\d+)\.(\d+)/.exec(nats.image);
+    expect(m).not.toBeNull();
+    const [major, minor] = [Number(m![1]), Number(m![2])];
+    expect(major > 2 || (major === 2 && minor >= 12)).toBe(true);
+    expect(nats.command).toContain("-js");
+    expect(containerPorts(nats)).toEqual(expect.arrayContaining([4222, 8222]));
+  });
+
+  it("runs PostgreSQL from a TimescaleDB image with telemetry off", () => {
+    const pg = compose.services.postgres!;
+    expect(pg.image).toMatch(/^timescale\/timescaledb(-ha)?:/);
+    expect(pg.environment?.TIMESCALEDB_TELEMETRY).toBe("off");
+    expect(containerPorts(pg)).toEqual([5432]);
+  });
+
+  it("runs Redis 7 or later", () => {
+    const redis = compose.services.redis!;
+    expect(Number(/^redis:(\d+)/.exec(redis.image)?.[1])).toBeGreaterThanOrEqual(7);
+    expect(containerPorts(redis)).toEqual([6379]);
+  });
+
+  it("publishes every port on loopback only, with a health check per service", () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const p of s.ports ?? []) expect(`${name} ${p}`).toMatch(/ 127\.0\.0\.1:/);
+      expect(s.healthcheck?.test.length).toBeGreaterThan(0);
+    }
+  });
+});
