@@ -1,8 +1,7 @@
 // Type-aware lint for every workspace. The three rules the team relies on are set explicitly.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
-import { importX } from "eslint-plugin-import-x";
-import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
+import importPlugin from "eslint-plugin-import";
 
 export default tseslint.config(
   {
@@ -19,12 +18,16 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     files: ["**/*.ts"],
-    plugins: { "import-x": importX },
+    plugins: { import: importPlugin },
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     settings: {
-      "import-x/resolver-next": [createTypeScriptImportResolver({ project: "./tsconfig.json" })],
+      // Workspace packages resolve through node_modules links to their built dist/ (make test
+      // builds before it lints); relative imports resolve to .ts sources.
+      "import/resolver": { node: { extensions: [".ts", ".js", ".d.ts"] } },
+      "import/extensions": [".ts", ".js"],
+      "import/parsers": { "@typescript-eslint/parser": [".ts"] },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
@@ -36,14 +39,14 @@ export default tseslint.config(
         "error",
         { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
       ],
-      "import-x/no-cycle": "error",
-      "import-x/no-default-export": "error",
+      "import/no-cycle": "error",
+      "import/no-default-export": "error",
     },
   },
   {
     // Jest loads global setup and teardown through their default export.
     files: ["**/jest-global-*.ts"],
-    rules: { "import-x/no-default-export": "off" },
+    rules: { "import/no-default-export": "off" },
   },
   {
     files: ["**/*.mjs", "**/*.cjs", "**/*.js"],

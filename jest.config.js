@@ -3,10 +3,9 @@
 // tests never need a build.
 const workspaces = require("./package.json").workspaces;
 
-const swc = [
-  "@swc/jest",
-  { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } },
-];
+// The root tsconfig sets isolatedModules, so ts-jest only transpiles (fast); `tsc --build` and
+// ESLint do the type checking.
+const tsJest = ["ts-jest", { tsconfig: "<rootDir>/../tsconfig.json" }];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -20,7 +19,7 @@ module.exports = {
     rootDir: `<rootDir>/${ws}`,
     testEnvironment: "node",
     testMatch: ["<rootDir>/test/**/*.test.ts", "<rootDir>/src/**/*.test.ts"],
-    transform: { "^.+\\.ts$": swc },
+    transform: { "^.+\\.ts$": tsJest },
     moduleNameMapper: { "^@konorkestra/([a-z-]+)$": "<rootDir>/../$1/src" },
   })),
 };
