@@ -42,7 +42,7 @@ function installExitHook(): void {
  * crashed jest worker, Ctrl-C) it stops the server by pid, SIGKILLs it after 10 s, and removes
  * its scratch directory. When the server exits first, the watchdog just ends.
  */
-function startWatchdog(serverPid: number, signal: NodeJS.Signals, scratchDir: string): void {
+function startWatchdog(serverPid: number, signal: NodeJS.Signals, scratchDir: string): number | undefined {
   const script =
     'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.2; done; ' +
     'kill -0 "$2" 2>/dev/null || exit 0; kill -s "$3" "$2" 2>/dev/null; i=0; ' +
@@ -62,6 +62,7 @@ function startWatchdog(serverPid: number, signal: NodeJS.Signals, scratchDir: st
     { detached: true, stdio: "ignore" },
   );
   dog.unref();
+  return dog.pid;
 }
 
 /** A server started by testkit: its pid, its log, and a stop that waits for it to be gone. */
@@ -119,7 +120,10 @@ export class ManagedProcess {
     }
     const proc = new ManagedProcess(spec, child);
     live.add(proc);
-    startWatchdog(proc.pid, spec.stopSignal ?? "SIGTERM", spec.scratchDir ?? "");
+    const dog = startWatchdog(proc.pid, spec.stopSignal ?? "SIGTERM", spec.scratchDir ?? "");
+    // Once the server is gone its watchdog has nothing to guard: end it (and its sleep) at once,
+    // so that nothing of ours outlives a test run.
+    if (dog !== undefined) void proc.exited.then(() => killGroup(dog));
     try {
       await proc.waitReady(offset);
     } catch (err) {
@@ -204,6 +208,14 @@ function readFrom(file: string, offset: number): string {
 
 function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+function killGroup(leaderPid: number): void {
+  try {
+    process.kill(-leaderPid, "SIGTERM");
+  } catch {
+    // already gone
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
