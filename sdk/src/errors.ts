@@ -5,6 +5,7 @@
 export const KonErrorCode = {
   InvalidName: "INVALID_NAME",
   InvalidOptions: "INVALID_OPTIONS",
+  Closed: "CLOSED",
 } as const;
 export type KonErrorCode = (typeof KonErrorCode)[keyof typeof KonErrorCode];
 

@@ -1,3 +1,15 @@
+export { Konorkestra } from "./konorkestra";
+export type { KonorkestraRuntimeOptions } from "./konorkestra";
+export { parseKonorkestraOptions } from "./options";
+export type { KonorkestraOptions, ResolvedOptions } from "./options";
+export { AppliedRegistry } from "./applied-registry";
+export type { AppliedRevision } from "./applied-registry";
 export { InvalidNameError, KonError, KonErrorCode } from "./errors";
+export { firstMac, resolveNodeId, toNodeIdToken } from "./identity";
+export type { NodeIdOptions, NodeIdSource } from "./identity";
+export { consoleLogger, silentLogger } from "./logger";
+export type { Logger } from "./logger";
 export { GROUP_NAME, assertConfigKey, assertGroupName, assertNodeId, wireNames } from "./names";
 export type { WireNames } from "./names";
+export { ensureStreams, streamConfigs } from "./streams";
+export type { StreamOptions } from "./streams";

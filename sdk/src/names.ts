@@ -56,12 +56,16 @@ export function assertConfigKey(key: string): string {
 /** Names on the wire. Every name derives from `prefix` (default `kon`) so that several
  * installations can share one NATS account. */
 export interface WireNames {
+  /** First token of every subject (`kon`). */
+  readonly prefix: string;
   /** KV bucket holding one group's configuration. */
   configBucket(group: string): string;
   /** KV bucket of groups (join-key hash, defaults, owner). */
   readonly groupsBucket: string;
   /** KV bucket of live nodes, one key `<group>.<node>` with a per-key TTL. */
   readonly nodesBucket: string;
+  /** KV bucket of JSON Schemas registered by services, key `<group>.<config key>`. */
+  readonly schemasBucket: string;
   heartbeatSubject(group: string, node: string): string;
   readonly heartbeatStream: string;
   eventSubject(group: string, kind: string): string;
@@ -79,9 +83,11 @@ export function wireNames(prefix = "kon"): WireNames {
   // The default installation keeps the short bucket names of the design (`cfg_<group>`).
   const cfg = prefix === "kon" ? "cfg_" : `${prefix}_cfg_`;
   return {
+    prefix,
     configBucket: (group) => cfg + assertGroupName(group),
     groupsBucket: `${prefix}_groups`,
     nodesBucket: `${prefix}_nodes`,
+    schemasBucket: `${prefix}_schemas`,
     heartbeatSubject: (group, node) =>
       `${prefix}.hb.${assertGroupName(group)}.${assertNodeId(node)}`,
     heartbeatStream: `${upper}_HB`,

@@ -1,0 +1,86 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { KonError, Konorkestra, silentLogger } from "@konorkestra/sdk";
+import { startNats } from "@konorkestra/testkit";
+import type { NatsServer } from "@konorkestra/testkit";
+
+describe("Konorkestra.connect", () => {
+  let nats: NatsServer;
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it("connects, creates the shared streams, and closes", async () => {
+    const kon = await Konorkestra.connect({
+      servers: nats.url,
+      group: "g1",
+      nodeId: "n1",
+      logger: silentLogger,
+    });
+    try {
+      expect(kon.online).toBe(true);
+      expect(kon.nodeId).toBe("n1");
+      expect(kon.nodeIdSource).toBe("explicit");
+      const jsm = await jetstreamManager(await kon.nats());
+      const hb = await jsm.streams.info("KON_HB");
+      expect(hb.config.subjects).toEqual(["kon.hb.>"]);
+      const evt = await jsm.streams.info("KON_EVENTS");
+      expect(evt.config.subjects).toEqual(["kon.evt.>"]);
+      expect(evt.config.duplicate_window).toBeGreaterThan(0);
+    } finally {
+      await kon.close();
+    }
+    expect(kon.connection?.isClosed()).toBe(true);
+  });
+
+  it("starts offline when NATS is down and connects once it is up", async () => {
+    await nats.shutdown();
+    const warnings: string[] = [];
+    const kon = await Konorkestra.connect({
+      servers: nats.url,
+      group: "g1",
+      nodeId: "n2",
+      connectTimeoutMs: 200,
+      logger: { ...silentLogger, warn: (m) => warnings.push(m) },
+    });
+    try {
+      expect(kon.online).toBe(false);
+      expect(warnings.join("\n")).toMatch(/unreachable after 200 ms; starting offline/);
+      await nats.restart();
+      const nc = await kon.nats();
+      expect(nc.isClosed()).toBe(false);
+      expect(kon.online).toBe(true);
+    } finally {
+      await kon.close();
+    }
+  });
+
+  it("close before the first connection ends the retry loop and rejects waiters", async () => {
+    await nats.shutdown();
+    const kon = await Konorkestra.connect({
+      servers: nats.url,
+      group: "g1",
+      nodeId: "n3",
+      connectTimeoutMs: 50,
+      logger: silentLogger,
+    });
+    const waiting = kon.nats();
+    await kon.close();
+    await expect(waiting).rejects.toMatchObject({ code: "CLOSED" });
+    await nats.restart();
+  });
+
+  it("names the bad option", async () => {
+    await expect(Konorkestra.connect({ group: "Bad Group", nodeId: "n" })).rejects.toThrow(
+      /invalid option group: use 1-63 of \[a-z0-9-\]/,
+    );
+    await expect(
+      Konorkestra.connect({ group: "g", nodeId: "n", configSource: "s3:x" }),
+    ).rejects.toThrow(KonError);
+    await expect(Konorkestra.connect({ group: "g", nodeId: "a.b" })).rejects.toThrow(
+      /invalid node id "a.b"/,
+    );
+  });
+});
