@@ -4,6 +4,10 @@ export interface AppliedRevision {
   revision: number;
   sha256: string;
   appliedAtMs: number;
+  /** Newest revision this process refused (failed its schema), if newer than `revision`. */
+  rejectedRevision?: number;
+  /** Revision received but not yet current (waiting for `activate_at` or a strong commit). */
+  pendingRevision?: number;
 }
 
 /**

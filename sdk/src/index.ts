@@ -11,5 +11,7 @@ export { consoleLogger, silentLogger } from "./logger";
 export type { Logger } from "./logger";
 export { GROUP_NAME, assertConfigKey, assertGroupName, assertNodeId, wireNames } from "./names";
 export type { WireNames } from "./names";
+export { ensureConfigBucket, ensureSchemasBucket } from "./buckets";
+export type { ConfigBucketOptions } from "./buckets";
 export { ensureStreams, streamConfigs } from "./streams";
 export type { StreamOptions } from "./streams";

@@ -1,5 +1,12 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { KonError, Konorkestra, silentLogger } from "@konorkestra/sdk";
+import { connect } from "@nats-io/transport-node";
+import {
+  KonError,
+  Konorkestra,
+  ensureConfigBucket,
+  silentLogger,
+  wireNames,
+} from "@konorkestra/sdk";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 
@@ -82,5 +89,23 @@ describe("Konorkestra.connect", () => {
     await expect(Konorkestra.connect({ group: "g", nodeId: "a.b" })).rejects.toThrow(
       /invalid node id "a.b"/,
     );
+  });
+});
+
+describe("ensureConfigBucket", () => {
+  it("creates cfg_<group> with history and atomic batches, idempotently", async () => {
+    const server = await startNats();
+    const nc = await connect({ servers: server.url });
+    try {
+      const names = wireNames();
+      await ensureConfigBucket(nc, names, "payments", { history: 40 });
+      await ensureConfigBucket(nc, names, "payments", { history: 40 });
+      const info = await (await jetstreamManager(nc)).streams.info("KV_cfg_payments");
+      expect(info.config.allow_atomic).toBe(true);
+      expect(info.config.max_msgs_per_subject).toBe(40);
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
   });
 });

@@ -1,0 +1,48 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { WireNames } from "./names";
+
+/** Settings of a group's config bucket. */
+export interface ConfigBucketOptions {
+  /** Revisions kept per key (rollback and audit). @default 64 */
+  history?: number;
+  /** JetStream replicas (3 on a cluster). @default 1 */
+  replicas?: number;
+}
+
+/**
+ * Opens `cfg_<group>`, creating it if needed, with atomic batches enabled on its stream so a
+ * change set of several keys is stored whole or not at all. Safe to call from several processes.
+ */
+export async function ensureConfigBucket(
+  nc: NatsConnection,
+  names: WireNames,
+  group: string,
+  opts: ConfigBucketOptions = {},
+): Promise<KV> {
+  const bucket = names.configBucket(group);
+  const kv = await new Kvm(nc).create(bucket, {
+    history: opts.history ?? 64,
+    replicas: opts.replicas ?? 1,
+  });
+  await enableAtomic(nc, `KV_${bucket}`);
+  return kv;
+}
+
+async function enableAtomic(nc: NatsConnection, stream: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  if (info.config.allow_atomic) return;
+  await jsm.streams.update(stream, { ...info.config, allow_atomic: true });
+}
+
+/** Opens (creating if needed) the bucket of JSON Schemas that services register, `kon_schemas`. */
+export async function ensureSchemasBucket(
+  nc: NatsConnection,
+  names: WireNames,
+  replicas = 1,
+): Promise<KV> {
+  return new Kvm(nc).create(names.schemasBucket, { history: 5, replicas });
+}
