@@ -165,6 +165,10 @@ export class Konorkestra {
     return new Kvm(await this.nats());
   }
 
+  // <config-plane: config() goes here>
+
+  // <liveness: heartbeat() goes here>
+
   /** Registers work to do on close (stop watchers, send a leaving heartbeat), run in reverse order. */
   onClose(hook: () => Promise<void> | void): void {
     this.closeHooks.push(hook);

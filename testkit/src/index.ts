@@ -16,3 +16,4 @@ export { getFreePort } from "./free-port";
 export { pidAlive } from "./managed-process";
 export { loadStackEnv } from "./stack-env";
 export type { StackEnv } from "./stack-env";
+export { RUN_TS, spawnTs } from "./ts-process";

@@ -42,7 +42,11 @@ function installExitHook(): void {
  * crashed jest worker, Ctrl-C) it stops the server by pid, SIGKILLs it after 10 s, and removes
  * its scratch directory. When the server exits first, the watchdog just ends.
  */
-function startWatchdog(serverPid: number, signal: NodeJS.Signals, scratchDir: string): number | undefined {
+function startWatchdog(
+  serverPid: number,
+  signal: NodeJS.Signals,
+  scratchDir: string,
+): number | undefined {
   const script =
     'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.2; done; ' +
     'kill -0 "$2" 2>/dev/null || exit 0; kill -s "$3" "$2" 2>/dev/null; i=0; ' +

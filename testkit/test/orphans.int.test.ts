@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pidAlive } from "@konorkestra/testkit";
+import { pidAlive, spawnTs } from "@konorkestra/testkit";
 
 const fixtures = join(__dirname, "fixtures");
 
@@ -29,13 +28,9 @@ async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
 
 describe("no orphan servers", () => {
   it("stops every server whose owner is SIGKILLed", async () => {
-    const child = spawn(
-      process.execPath,
-      [join(fixtures, "run-ts.cjs"), join(fixtures, "start-servers.ts")],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+    const child = spawnTs(join(fixtures, "start-servers.ts"), [], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const line = await new Promise<string>((resolve, reject) => {
       let buf = "";
       child.stdout.on("data", (d: Buffer) => {

@@ -1,0 +1,14 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import { join } from "node:path";
+
+/** Path of the runner that executes a TypeScript entry point with workspace imports mapped to src. */
+export const RUN_TS = join(__dirname, "run-ts.cjs");
+
+/**
+ * Starts `node run-ts.cjs <entry> ...args`: a real process running a package's TypeScript entry
+ * (for tests that kill and restart a service). The caller owns the child: stop it by its pid.
+ */
+export function spawnTs(entry: string, args: string[] = [], opts: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, [RUN_TS, entry, ...args], { stdio: "pipe", ...opts });
+}
