@@ -7,6 +7,12 @@ const workspaces = require("./package.json").workspaces;
 // ESLint do the type checking.
 const tsJest = ["ts-jest", { tsconfig: "<rootDir>/../tsconfig.json" }];
 
+// Modules whose migrateTemplate(url) the global setup runs once into the template database.
+process.env.KON_TEST_PG_TEMPLATE_HOOKS ??= ["analytics/src/db/migrate-template.ts"]
+  .map((p) => require("node:path").join(__dirname, p))
+  .filter((p) => require("node:fs").existsSync(p))
+  .join(",");
+
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 60_000,

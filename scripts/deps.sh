@@ -160,6 +160,20 @@ ensure_rootfs() {
   build_rootfs "$1"
 }
 
+# Headless Chromium for the dashboard's browser test: Debian's own package, at /usr/bin/chromium.
+# KON_SKIP_CHROMIUM=1 skips it (the browser test then reports itself skipped with the reason).
+ensure_chromium() {
+  [ "${KON_SKIP_CHROMIUM:-0}" = 1 ] && return 0
+  [ -x "${KON_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "no chromium at /usr/bin/chromium: install Debian's chromium (or set KON_CHROMIUM) for the dashboard test"
+    return 0
+  fi
+  log "apt-get install chromium (dashboard browser test)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+    >"$STACK/chromium-apt.log" 2>&1 || { tail -n 20 "$STACK/chromium-apt.log" >&2; die "apt-get install chromium failed (log: $STACK/chromium-apt.log)"; }
+}
+
 main() {
   mkdir -p "$STACK/bin"
   local missing=()
@@ -205,6 +219,7 @@ KON_REDIS_VERSION=$rv
 ENV
   mv "$tmp" "$ENV_FILE"
   write_client_wrappers
+  ensure_chromium
   log "nats-server $nv, PostgreSQL $pv + TimescaleDB ${tv:-?}, Redis $rv (${ENV_FILE#"$ROOT_DIR"/})"
 }
 

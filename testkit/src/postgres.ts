@@ -184,8 +184,8 @@ export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>):
   }
 }
 
-/** A step that brings a fresh database to the schema tests expect. */
-export type TemplateMigration = (client: Client) => Promise<void>;
+/** A step that brings a fresh database to the schema tests expect (on a client or by URL). */
+export type TemplateMigration = (client: Client, databaseUrl: string) => Promise<void>;
 
 /**
  * Creates the template database once: TimescaleDB installed, then each migration in order.
@@ -199,7 +199,7 @@ export async function prepareTemplate(
   await withClient(server.url(), (c) => c.query(`CREATE DATABASE ${name}`));
   await withClient(server.url(name), async (c) => {
     await c.query("CREATE EXTENSION IF NOT EXISTS timescaledb");
-    for (const m of migrations) await m(c);
+    for (const m of migrations) await m(c, server.url(name));
   });
   // Only superusers may clone a database not marked as a template; mark it so intent is clear.
   await withClient(server.url(), (c) => c.query(`ALTER DATABASE ${name} WITH IS_TEMPLATE true`));
