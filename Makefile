@@ -20,6 +20,11 @@ node_modules/.kon-installed: package-lock.json
 deps:
 	@bash scripts/deps.sh
 
+## bench-deps: deps, plus etcd for the propagation benchmark's side-by-side comparison
+.PHONY: bench-deps
+bench-deps:
+	@bash scripts/deps.sh --bench
+
 ## build: compile every workspace (tsc --build) and generated code
 .PHONY: build
 build: install

@@ -174,6 +174,25 @@ ensure_chromium() {
     >"$STACK/chromium-apt.log" 2>&1 || { tail -n 20 "$STACK/chromium-apt.log" >&2; die "apt-get install chromium failed (log: $STACK/chromium-apt.log)"; }
 }
 
+# etcd, only for the propagation benchmark's side-by-side comparison (`make bench-deps`).
+ensure_etcd() {
+  local c
+  c="$(command -v etcd || true)"
+  if [ -n "$c" ] && "$c" --version 2>/dev/null | grep -q 'etcd Version: 3'; then ETCD_BIN="$c"; return 0; fi
+  ensure_rootfs "etcd (benchmark comparison)"
+  if [ ! -x "$ROOTFS/usr/bin/etcd" ]; then
+    log "apt-get install etcd-server in $ROOTFS (benchmark comparison)"
+    DEBIAN_FRONTEND=noninteractive in_rootfs apt-get -o Acquire::Check-Valid-Until=false install -y -qq \
+      --no-install-recommends etcd-server >"$STACK/etcd-apt.log" 2>&1 || die "apt-get install etcd-server failed (log: $STACK/etcd-apt.log)"
+  fi
+  install -m 0755 "$ROOTFS/usr/bin/etcd" "$STACK/bin/etcd"
+  ETCD_BIN="$STACK/bin/etcd"
+}
+
+ETCD_BIN=""
+WITH_BENCH=0
+[ "${1:-}" = "--bench" ] && WITH_BENCH=1
+
 main() {
   mkdir -p "$STACK/bin"
   local missing=()
@@ -217,6 +236,9 @@ KON_REDIS_ROOT=$REDIS_ROOT
 KON_REDIS_USER=$REDIS_USER
 KON_REDIS_VERSION=$rv
 ENV
+  if [ "$WITH_BENCH" = 1 ]; then ensure_etcd; fi
+  if [ -z "$ETCD_BIN" ] && [ -x "$STACK/bin/etcd" ]; then ETCD_BIN="$STACK/bin/etcd"; fi
+  [ -n "$ETCD_BIN" ] && echo "KON_ETCD=$ETCD_BIN" >>"$tmp"
   mv "$tmp" "$ENV_FILE"
   write_client_wrappers
   ensure_chromium

@@ -11,6 +11,8 @@ export {
 } from "./postgres";
 export type { PostgresDatabase, PostgresServer, TemplateMigration } from "./postgres";
 export { startRedis } from "./redis";
+export { startEtcd } from "./etcd";
+export type { EtcdServer } from "./etcd";
 export type { RedisServer } from "./redis";
 export { getFreePort } from "./free-port";
 export { pidAlive } from "./managed-process";

@@ -12,6 +12,8 @@ export interface StackEnv {
   redisServer: string;
   redisRoot: string;
   redisUser: string;
+  /** etcd binary, provisioned only by `make bench-deps` (benchmark comparison); "" when absent. */
+  etcd: string;
   /** Versions as printed by the binaries when `make deps` checked them. */
   versions: { nats: string; postgres: string; timescaledb: string; redis: string };
 }
@@ -28,6 +30,7 @@ const KEYS = [
   "KON_REDIS_ROOT",
   "KON_REDIS_USER",
   "KON_REDIS_VERSION",
+  "KON_ETCD",
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -78,6 +81,7 @@ export function loadStackEnv(): StackEnv {
     redisServer: v.KON_REDIS_SERVER!,
     redisRoot: v.KON_REDIS_ROOT ?? "",
     redisUser: v.KON_REDIS_USER ?? "",
+    etcd: v.KON_ETCD ?? "",
     versions: {
       nats: v.KON_NATS_VERSION ?? "",
       postgres: v.KON_PG_VERSION ?? "",
