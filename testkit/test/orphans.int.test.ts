@@ -33,7 +33,7 @@ describe("no orphan servers", () => {
     });
     const line = await new Promise<string>((resolve, reject) => {
       let buf = "";
-      child.stdout.on("data", (d: Buffer) => {
+      child.stdout!.on("data", (d: Buffer) => {
         buf += d.toString();
         if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
       });
