@@ -1,3 +1,14 @@
-// @konorkestra/config-loader: the package is laid out by the foundation issue; its code arrives with the
-// issue that delivers it (see README, "Layout").
-export {};
+// @konorkestra/config-loader: watches a config folder and publishes it to NATS KV (see README).
+export { ConfigLoader, createConfigLoader } from "./config-loader";
+export { parseConfigLoaderOptions } from "./options";
+export type { ConfigLoaderOptions, ResolvedLoaderOptions } from "./options";
+export type { LoaderHealth, ReconcileReport } from "./reconcile-report";
+export type { ChangeSetReport, GroupSyncResult, RejectedFile } from "./group-sync";
+export type { RejectCode, SourceProblem } from "./config-file-parser";
+export { parseConfigBytes, readConfigFile } from "./config-file-parser";
+export { keyForPath, pathStemForKey } from "./key-mapper";
+export type { PathMapping, SourceFormat } from "./key-mapper";
+export { CHANGE_SET_HEADER, CHANGE_SET_SIZE_HEADER } from "./nats-config-store";
+export { MAX_BATCH_MESSAGES, publishAtomicBatch } from "./atomic-batch";
+export type { BatchAck, BatchMessage } from "./atomic-batch";
+export { compileSchema } from "./schema-registry";

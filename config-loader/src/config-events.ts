@@ -1,0 +1,70 @@
+import { ConfigEvent } from "@konorkestra/proto";
+import type { ConfigEventInit } from "@konorkestra/proto";
+import { sha256Hex } from "./config-file-parser";
+import type { SourceProblem } from "./config-file-parser";
+
+/**
+ * Deterministic event ids (sent as `Nats-Msg-Id`): the same fact reported twice — a retry, a
+ * second loader — is stored once by `KON_EVENTS` within its duplicate window.
+ */
+export function eventId(kind: string, ...parts: string[]): string {
+  return `cfg-${kind}-${sha256Hex(parts.join("\u0000")).slice(0, 40)}`;
+}
+
+/** One event per key written; `revision` is the key's new KV revision. */
+export function writtenEvent(p: {
+  group: string;
+  key: string;
+  deleted: boolean;
+  revision: number;
+  sha256: string;
+  changeSetId: string;
+  sourcePath: string;
+  atMs: number;
+}): ConfigEventInit {
+  return {
+    eventId: eventId(p.deleted ? "deleted" : "published", p.group, p.changeSetId, p.key),
+    group: p.group,
+    key: p.key,
+    kind: p.deleted ? ConfigEvent.Kind.DELETED : ConfigEvent.Kind.PUBLISHED,
+    revision: p.revision,
+    sha256: p.sha256,
+    changeSetId: p.changeSetId,
+    sourcePath: p.sourcePath,
+    atMs: p.atMs,
+  };
+}
+
+/**
+ * A file the loader refused; `fingerprint` identifies its content (sha256 of its bytes). The id
+ * also holds the key's current revision: re-reading the same bad bytes is the same event, but
+ * breaking the file the same way again after a fix (a new revision) is a new one.
+ */
+export function rejectedEvent(p: {
+  group: string;
+  key: string;
+  sourcePath: string;
+  fingerprint: string;
+  currentRevision: number;
+  problem: SourceProblem;
+  atMs: number;
+}): ConfigEventInit {
+  const sha = /^[0-9a-f]{64}/.test(p.fingerprint) ? p.fingerprint.slice(0, 64) : "";
+  return {
+    eventId: eventId("rejected", p.group, p.sourcePath, p.fingerprint, String(p.currentRevision)),
+    group: p.group,
+    key: p.key,
+    kind: ConfigEvent.Kind.REJECTED,
+    sha256: sha,
+    sourcePath: p.sourcePath,
+    error: {
+      file: p.sourcePath,
+      line: p.problem.line,
+      column: p.problem.column,
+      reason: p.problem.reason,
+      code: p.problem.code,
+      valuePath: p.problem.valuePath ?? "",
+    },
+    atMs: p.atMs,
+  };
+}

@@ -1,0 +1,277 @@
+import { createHash } from "node:crypto";
+import { constants } from "node:fs";
+import { lstat, open, readlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import { findJsonSyntaxError, lineColumnAt } from "./json-syntax-error";
+import type { SourceFormat } from "./key-mapper";
+
+/**
+ * Why a file was not published (`SourceError.code`). `syntax`, `schema` and `size` are the
+ * proto's own; `encoding` (not UTF-8), `name` (path cannot name a key) and `io` (unreadable, not a
+ * regular file, broken symlink) name the loader's other refusals.
+ */
+export type RejectCode = "syntax" | "encoding" | "size" | "name" | "schema" | "io";
+
+/** What is wrong with a file, and where (1-based line and column; 0 when not applicable). */
+export interface SourceProblem {
+  code: RejectCode;
+  reason: string;
+  line: number;
+  column: number;
+  /** JSON Pointer into the value (schema errors). */
+  valuePath?: string;
+}
+
+/** A config value ready to publish. */
+export interface ParsedConfig {
+  format: SourceFormat;
+  /** The value with object keys sorted, as published. */
+  value: unknown;
+  /** UTF-8 JSON of `value` with sorted keys and no white space: formatting is not a change. */
+  payload: Uint8Array;
+  /** Lowercase hex sha256 of `payload`. */
+  sha256: string;
+  /** The decoded source text, to point at schema errors. */
+  text: string;
+}
+
+export type ParseResult =
+  | { ok: true; config: ParsedConfig }
+  /** `fingerprint` identifies the rejected content (sha256 of its bytes) for once-only reporting. */
+  | { ok: false; problem: SourceProblem; fingerprint: string };
+
+export type ReadResult =
+  | { kind: "bytes"; bytes: Uint8Array }
+  /** Gone between listing and reading: the next file event decides what it became. */
+  | { kind: "vanished" }
+  | { kind: "problem"; problem: SourceProblem; fingerprint: string };
+
+export const sha256Hex = (data: Uint8Array | string): string =>
+  createHash("sha256").update(data).digest("hex");
+
+const problem = (code: RejectCode, reason: string, line = 0, column = 0): SourceProblem => ({
+  code,
+  reason,
+  line,
+  column,
+});
+
+/**
+ * Reads a config file without ever blocking on it (FIFOs and devices are refused) or reading more
+ * than `maxBytes + 1` bytes of it.
+ */
+export async function readConfigFile(absPath: string, maxBytes: number): Promise<ReadResult> {
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer. The checks use the opened file, so a
+    // rename between checking and reading cannot slip another file in.
+    const fh = await open(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (!st.isFile()) {
+        return {
+          kind: "problem",
+          problem: problem("io", "not a regular file"),
+          fingerprint: "io:not-a-file",
+        };
+      }
+      return await readAtMost(fh, Number(st.size), maxBytes);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    return readError(absPath, err as NodeJS.ErrnoException);
+  }
+}
+
+/**
+ * Reads to the end, but never more than `maxBytes + 1` bytes (the file may grow meanwhile). An
+ * oversized file is fingerprinted by its size and the bytes read, so saving the same big file
+ * again is not reported again, without hashing gigabytes.
+ */
+async function readAtMost(fh: FileHandle, expected: number, maxBytes: number): Promise<ReadResult> {
+  let buf = Buffer.allocUnsafe(Math.min(expected, maxBytes) + 1);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (n > maxBytes) {
+        const size = Math.max(expected, n);
+        const reason = `file is ${expected > maxBytes ? `${expected} bytes` : "over the limit"}; the limit is ${maxBytes} (KON_MAX_VALUE_BYTES)`;
+        return {
+          kind: "problem",
+          problem: problem("size", reason),
+          fingerprint: `size:${size}:${sha256Hex(buf)}`,
+        };
+      }
+      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+      buf.copy(bigger, 0, 0, n);
+      buf = bigger;
+    }
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) return { kind: "bytes", bytes: buf.subarray(0, n) };
+    n += bytesRead;
+  }
+}
+
+async function readError(absPath: string, err: NodeJS.ErrnoException): Promise<ReadResult> {
+  if (err.code === "ENOENT" || err.code === "ENOTDIR") {
+    const link = await lstat(absPath).then(
+      (l) => l.isSymbolicLink(),
+      () => false,
+    );
+    if (!link) return { kind: "vanished" };
+    const target = await readlink(absPath).catch(() => "?");
+    return {
+      kind: "problem",
+      problem: problem("io", `broken symbolic link to ${target}`),
+      fingerprint: `io:broken-link:${target}`,
+    };
+  }
+  return {
+    kind: "problem",
+    problem: problem("io", `cannot read: ${err.code ?? ""} ${err.message}`.trim()),
+    fingerprint: `io:${err.code ?? err.message}`,
+  };
+}
+
+/** Parses JSON or YAML bytes into a canonical JSON payload, or says exactly what is wrong. */
+export function parseConfigBytes(
+  bytes: Uint8Array,
+  format: SourceFormat,
+  maxValueBytes: number,
+): ParseResult {
+  const fingerprint = sha256Hex(bytes);
+  const fail = (p: SourceProblem): ParseResult => ({ ok: false, problem: p, fingerprint });
+  if (bytes.length > maxValueBytes) {
+    return fail(problem("size", `file is ${bytes.length} bytes; the limit is ${maxValueBytes}`));
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    const pos = lineColumnAt(new TextDecoder("utf-8").decode(bytes.subarray(0, at)), Infinity);
+    return fail(
+      problem(
+        "encoding",
+        `not UTF-8: invalid byte 0x${hex(bytes[at])} at offset ${at}`,
+        pos.line,
+        pos.column,
+      ),
+    );
+  }
+  if (text.trim() === "") return fail(problem("syntax", "file is empty", 1, 1));
+  const parsed = format === "json" ? parseJson(text) : parseYaml(text);
+  if ("problem" in parsed) return fail(parsed.problem);
+  let value: unknown;
+  try {
+    value = canonical(parsed.value, "");
+  } catch (err) {
+    if (err instanceof ValueProblem) return fail(problem("syntax", err.message));
+    throw err;
+  }
+  const payload = Buffer.from(JSON.stringify(value), "utf8");
+  if (payload.length > maxValueBytes) {
+    return fail(
+      problem("size", `value is ${payload.length} bytes as JSON; the limit is ${maxValueBytes}`),
+    );
+  }
+  return { ok: true, config: { format, value, payload, sha256: sha256Hex(payload), text } };
+}
+
+const hex = (b: number | undefined): string => (b ?? 0).toString(16).padStart(2, "0");
+
+/** Offset of the first byte that does not start a valid UTF-8 sequence (RFC 3629). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    // Allowed range of the second byte narrows for E0/ED/F0/F4 (no overlongs, no surrogates).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k];
+      if (x === undefined) return i;
+      if (k === 1 ? x < lo || x > hi : (x & 0xc0) !== 0x80) return i;
+    }
+    i += n + 1;
+  }
+  return Math.max(0, b.length - 1);
+}
+
+type Parsed = { value: unknown } | { problem: SourceProblem };
+
+function parseJson(raw: string): Parsed {
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (err) {
+    const found = findJsonSyntaxError(text);
+    const offset = found?.offset ?? 0;
+    const { line, column } = lineColumnAt(text, offset);
+    const reason = found?.reason ?? (err as Error).message;
+    return { problem: problem("syntax", `invalid JSON: ${reason}`, line, column) };
+  }
+}
+
+function parseYaml(text: string): Parsed {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    const reason = err.message.split(/ at line \d+, column \d+/)[0]!.trim();
+    return { problem: problem("syntax", `invalid YAML: ${reason}`, pos?.line ?? 0, pos?.col ?? 0) };
+  }
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
+  } catch (e) {
+    return { problem: problem("syntax", `invalid YAML: ${(e as Error).message}`) };
+  }
+}
+
+class ValueProblem extends Error {}
+
+/**
+ * Sorted keys and plain JSON types only. Values JSON cannot carry exactly are refused rather than
+ * silently changed: `.inf`/`.nan` (JSON.stringify would write null) and integers beyond 2^53
+ * (already rounded by the parser).
+ */
+function canonical(v: unknown, path: string): unknown {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new ValueProblem(`${path || "/"}: ${v} has no JSON form`);
+    if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+      throw new ValueProblem(
+        `${path || "/"}: number ${v} is beyond 2^53 and cannot be kept exactly; quote it as a string`,
+      );
+    }
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x, i) => canonical(x, `${path}/${i}`));
+  if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    // No prototype: a "__proto__" key stays an ordinary property.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(v).sort()) {
+      out[k] = canonical((v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`);
+    }
+    return out;
+  }
+  throw new ValueProblem(`${path || "/"}: unsupported value (${typeof v}) has no JSON form`);
+}
+
+export const escapePointer = (k: string): string => k.replace(/~/g, "~0").replace(/\//g, "~1");

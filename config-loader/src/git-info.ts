@@ -1,0 +1,80 @@
+import { execFile } from "node:child_process";
+import { join, sep } from "node:path";
+import { promisify } from "node:util";
+
+/** The commit a folder of a git work tree is checked out at. */
+export interface GitInfo {
+  /** Work tree top level (symlinks resolved, as git reports it). */
+  topLevel: string;
+  /** HEAD commit hash. */
+  commit: string;
+  /** Author of HEAD, `Name <email>`. */
+  author: string;
+  /** Absolute paths whose content is in no commit (modified, added, untracked, ignored). */
+  dirty: Set<string>;
+}
+
+const execFileAsync = promisify(execFile);
+
+async function git(dir: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync("git", ["-C", dir, ...args], {
+    timeout: 5000,
+    maxBuffer: 16 * 1024 * 1024,
+    // No optional locks: git-sync may be writing the same repository.
+    env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" },
+  });
+  return stdout;
+}
+
+/**
+ * Reads HEAD's commit and author for `dir`, or undefined when `dir` is not in a git work tree, the
+ * repository has no commit yet, or git is missing. Never throws. `git` runs without a shell.
+ */
+export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
+  try {
+    const topLevel = (await git(dir, ["rev-parse", "--show-toplevel"])).trim();
+    const [commit, author] = (await git(dir, ["log", "-1", "--format=%H%x09%an <%ae>"]))
+      .trim()
+      .split("\t");
+    if (!commit) return undefined;
+    const status = await git(dir, [
+      "status",
+      "--porcelain=v1",
+      "-z",
+      "--untracked-files=all",
+      "--ignored",
+      "--",
+      ".",
+    ]);
+    return { topLevel, commit, author: author ?? "", dirty: parseDirty(topLevel, status) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `XY path\0` entries; a rename (`R`/`C`) carries its old path as the next entry. */
+function parseDirty(topLevel: string, status: string): Set<string> {
+  const dirty = new Set<string>();
+  const parts = status.split("\0");
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.length < 4) continue;
+    dirty.add(join(topLevel, p.slice(3)));
+    if (p[0] === "R" || p[0] === "C") i++;
+  }
+  return dirty;
+}
+
+/**
+ * Commit and author to record for a file (by its real path): HEAD's, when the file is in the work
+ * tree and has no uncommitted changes; otherwise empty, because no commit holds that content.
+ */
+export function gitFieldsFor(
+  info: GitInfo | undefined,
+  realPath: string,
+): { gitCommit: string; gitAuthor: string } {
+  if (!info || !realPath.startsWith(info.topLevel + sep) || info.dirty.has(realPath)) {
+    return { gitCommit: "", gitAuthor: "" };
+  }
+  return { gitCommit: info.commit, gitAuthor: info.author };
+}

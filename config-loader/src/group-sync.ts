@@ -1,0 +1,352 @@
+import { randomUUID } from "node:crypto";
+import { ConfigEntry } from "@konorkestra/proto";
+import type { ConfigEntryInit, ConfigEventInit } from "@konorkestra/proto";
+import type { Logger } from "@konorkestra/sdk";
+import { parseConfigBytes, readConfigFile } from "./config-file-parser";
+import type { ParsedConfig, SourceProblem } from "./config-file-parser";
+import { rejectedEvent, writtenEvent } from "./config-events";
+import type {
+  ChangeMessage,
+  ConfigStore,
+  CurrentEntry,
+  RegisteredSchema,
+  SchemaSource,
+} from "./config-store";
+import { gitFieldsFor, readGitInfo } from "./git-info";
+import type { GitInfo } from "./git-info";
+import { planGroup, splitChangeSet } from "./reconciler";
+import type { GroupPlan } from "./reconciler";
+import type { RejectionLog } from "./rejection-log";
+import type { GroupScan, ScannedFile } from "./tree-scanner";
+import { inChunks } from "./in-chunks";
+import type { SourceFormat } from "./key-mapper";
+import { locateValue } from "./value-locator";
+
+/** What a group synchronizer needs to know. */
+export interface GroupSyncOptions {
+  maxValueBytes: number;
+  keepDeleted: boolean;
+  loaderId: string;
+  git: boolean;
+}
+
+/** A change set as written. */
+export interface ChangeSetReport {
+  id: string;
+  size: number;
+  firstRevision: number;
+  lastRevision: number;
+  atomic: boolean;
+  puts: string[];
+  deletes: string[];
+}
+
+/** A file that was not published, and why. */
+export interface RejectedFile {
+  sourcePath: string;
+  /** "" when the path names no valid key. */
+  key: string;
+  code: SourceProblem["code"];
+  reason: string;
+  line: number;
+  column: number;
+  valuePath?: string;
+  /** First time this content was refused (logged and announced now). */
+  firstSeen: boolean;
+}
+
+/** Outcome of one pass over a group. */
+export interface GroupSyncResult {
+  group: string;
+  filesScanned: number;
+  changeSets: ChangeSetReport[];
+  rejected: RejectedFile[];
+  unchanged: number;
+  /** Keys without a file left in place (KON_KEEP_DELETED or an incomplete scan). */
+  kept: string[];
+  /** Events that could not be published (the KV writes stand). */
+  eventErrors: number;
+}
+
+interface Candidate {
+  key: string;
+  sha256: string;
+  file: ScannedFile;
+  config: ParsedConfig;
+  schema: RegisteredSchema | undefined;
+}
+
+interface Rejection {
+  file: ScannedFile;
+  key: string;
+  problem: SourceProblem;
+  fingerprint: string;
+}
+
+interface Evaluation {
+  candidates: Candidate[];
+  rejections: Rejection[];
+  protectedKeys: Set<string>;
+}
+
+/** Room for a ConfigEntry's fields other than the payload (ids, paths, git author). */
+const ENTRY_OVERHEAD = 2048;
+
+/**
+ * One pass over one group: read and validate every file, diff against the bucket, write the
+ * difference as change sets, announce what was written and what was refused. A bad file never
+ * stops the others: it is rejected alone and its key keeps its previous value (as git2consul and
+ * Apollo do per file), so one team's typo does not hold back another's change.
+ */
+export class GroupSynchronizer {
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly schemas: SchemaSource,
+    private readonly rejections: RejectionLog,
+    private readonly options: GroupSyncOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** `scan` undefined means the group folder is gone: its keys go too (unless kept). */
+  async sync(group: string, scan: GroupScan | undefined): Promise<GroupSyncResult> {
+    const files = scan?.files ?? [];
+    const ev = await this.evaluate(group, files);
+    const current = await this.store.current(group);
+    const plan = planGroup(ev.candidates, current, {
+      protectedKeys: ev.protectedKeys,
+      keepDeleted: this.options.keepDeleted,
+      allowDeletes: scan?.complete ?? true,
+    });
+    const result: GroupSyncResult = {
+      group,
+      filesScanned: files.length,
+      changeSets: [],
+      rejected: [],
+      unchanged: plan.unchanged,
+      kept: plan.kept,
+      eventErrors: 0,
+    };
+    await this.write(group, scan, plan, current, result);
+    await this.announce(group, ev.rejections, current, result);
+    return result;
+  }
+
+  private async evaluate(group: string, files: ScannedFile[]): Promise<Evaluation> {
+    const ev: Evaluation = { candidates: [], rejections: [], protectedKeys: new Set() };
+    const byKey = new Map<string, ScannedFile[]>();
+    for (const f of files) {
+      if (f.mapping.kind === "file")
+        byKey.set(f.mapping.key, [...(byKey.get(f.mapping.key) ?? []), f]);
+    }
+    const reject = (
+      file: ScannedFile,
+      key: string,
+      problem: SourceProblem,
+      fingerprint: string,
+    ): void => {
+      if (key) ev.protectedKeys.add(key);
+      ev.rejections.push({ file, key, problem, fingerprint });
+    };
+    await inChunks(files, 32, async (f) => {
+      if (f.mapping.kind === "invalid") {
+        return reject(
+          f,
+          "",
+          { code: "name", reason: f.mapping.reason, line: 0, column: 0 },
+          `name:${f.mapping.reason}`,
+        );
+      }
+      const key = f.mapping.key;
+      const same = byKey.get(key) ?? [];
+      if (same.length > 1) {
+        const all = same.map((x) => x.sourcePath).join(", ");
+        const reason = `key ${JSON.stringify(key)} is defined by several files (${all}); keep one`;
+        return reject(f, key, { code: "name", reason, line: 0, column: 0 }, `conflict:${all}`);
+      }
+      const outcome = await this.evaluateFile(group, f, key, f.mapping.format);
+      if ("problem" in outcome) return reject(f, key, outcome.problem, outcome.fingerprint);
+      if (outcome.vanished) ev.protectedKeys.add(key);
+      else ev.candidates.push(outcome.candidate);
+    });
+    return ev;
+  }
+
+  private async evaluateFile(
+    group: string,
+    f: ScannedFile,
+    key: string,
+    format: SourceFormat,
+  ): Promise<
+    | { problem: SourceProblem; fingerprint: string }
+    | { vanished: true }
+    | { vanished: false; candidate: Candidate }
+  > {
+    const max = this.options.maxValueBytes;
+    const read = await readConfigFile(f.absPath, max);
+    if (read.kind === "vanished") return { vanished: true };
+    if (read.kind === "problem") return read;
+    const parsed = parseConfigBytes(read.bytes, format, max);
+    if (!parsed.ok) return parsed;
+    const { config } = parsed;
+    const fingerprint = config.sha256;
+    const schema = await this.schemas.get(group, key);
+    const violations = schema?.validate(config.value) ?? [];
+    if (violations.length > 0) {
+      const first = violations[0]!;
+      const reason = violations
+        .slice(0, 5)
+        .map((v) => `${v.path || "/"} ${v.message}`)
+        .join("; ");
+      const pos = locateValue(config.text, first.path);
+      const problem: SourceProblem = {
+        code: "schema",
+        reason: `does not match the schema registered by ${schema?.service || "its service"}: ${reason}`,
+        ...pos,
+        valuePath: first.path,
+      };
+      return { problem, fingerprint: `${fingerprint}:${schema?.id ?? ""}` };
+    }
+    const room = this.store.maxPayload() - ENTRY_OVERHEAD - f.sourcePath.length - key.length;
+    if (config.payload.length > room) {
+      const reason = `value is ${config.payload.length} bytes; NATS max_payload leaves room for ${room}`;
+      return { problem: { code: "size", reason, line: 0, column: 0 }, fingerprint };
+    }
+    return { vanished: false, candidate: { key, sha256: config.sha256, file: f, config, schema } };
+  }
+
+  private async write(
+    group: string,
+    scan: GroupScan | undefined,
+    plan: GroupPlan<Candidate>,
+    current: Map<string, { sha256: string }>,
+    result: GroupSyncResult,
+  ): Promise<void> {
+    const changes: (Candidate | string)[] = [...plan.puts, ...plan.deletes];
+    if (changes.length === 0) return;
+    const git =
+      plan.puts.length > 0 && this.options.git && scan
+        ? await readGitInfo(scan.realDir)
+        : undefined;
+    const parts = splitChangeSet(randomUUID(), changes);
+    if (parts.length > 1) {
+      this.logger.warn(
+        `group ${group}: ${changes.length} changes exceed one atomic batch; written as ${parts.length} change sets`,
+      );
+    }
+    for (const part of parts) {
+      const atMs = Date.now();
+      const messages: ChangeMessage[] = part.messages.map((c) =>
+        typeof c === "string"
+          ? { key: c }
+          : { key: c.key, entry: this.entry(c, git, part.id, part.messages.length, atMs) },
+      );
+      const stored = await this.store.write(group, part.id, messages);
+      const puts = messages.filter((m) => m.entry).map((m) => m.key);
+      const deletes = messages.filter((m) => !m.entry).map((m) => m.key);
+      result.changeSets.push({ ...stored, puts, deletes });
+      this.logger.info(
+        `group ${group}: change set ${stored.id}: ${puts.length} published, ${deletes.length} deleted ` +
+          `(revisions ${stored.firstRevision}-${stored.lastRevision}${stored.atomic ? ", one atomic batch" : ""})`,
+      );
+      const events = part.messages.map((c, i) =>
+        writtenEvent({
+          group,
+          key: typeof c === "string" ? c : c.key,
+          deleted: typeof c === "string",
+          revision: stored.firstRevision + i,
+          sha256: typeof c === "string" ? (current.get(c)?.sha256 ?? "") : c.sha256,
+          changeSetId: stored.id,
+          sourcePath: typeof c === "string" ? "" : c.file.sourcePath,
+          atMs,
+        }),
+      );
+      await this.publishEvents(group, events, result);
+    }
+  }
+
+  private entry(
+    c: Candidate,
+    git: GitInfo | undefined,
+    changeSetId: string,
+    changeSetSize: number,
+    atMs: number,
+  ): ConfigEntryInit {
+    return {
+      payload: c.config.payload,
+      contentType: "application/json",
+      sourceFormat:
+        c.config.format === "yaml" ? ConfigEntry.SourceFormat.YAML : ConfigEntry.SourceFormat.JSON,
+      sha256: c.sha256,
+      sourcePath: c.file.sourcePath,
+      ...gitFieldsFor(git, c.file.realPath),
+      changeSetId,
+      changeSetSize,
+      updatedAtMs: atMs,
+      schemaId: c.schema?.id ?? "",
+      schemaVersion: c.schema?.revision ?? 0,
+      key: c.key,
+      publishedBy: this.options.loaderId,
+    };
+  }
+
+  private async announce(
+    group: string,
+    rejections: Rejection[],
+    current: ReadonlyMap<string, CurrentEntry>,
+    result: GroupSyncResult,
+  ): Promise<void> {
+    const log = this.rejections;
+    const pending: { r: Rejection; event: ConfigEventInit }[] = [];
+    for (const r of rejections.sort((a, b) => a.file.sourcePath.localeCompare(b.file.sourcePath))) {
+      const { sourcePath } = r.file;
+      const firstSeen = log.firstLog(sourcePath, r.fingerprint);
+      if (firstSeen) {
+        const { line, column, reason, code } = r.problem;
+        const kept = r.key ? `; key ${r.key} keeps its previous value` : "";
+        this.logger.warn(`rejected ${sourcePath}:${line}:${column}: ${reason} [${code}]${kept}`);
+      }
+      result.rejected.push({ sourcePath, key: r.key, ...r.problem, firstSeen });
+      if (log.needsEvent(sourcePath, r.fingerprint)) {
+        const event = rejectedEvent({
+          group,
+          key: r.key,
+          sourcePath,
+          fingerprint: r.fingerprint,
+          currentRevision: current.get(r.key)?.revision ?? 0,
+          problem: r.problem,
+          atMs: Date.now(),
+        });
+        pending.push({ r, event });
+      }
+    }
+    if (
+      pending.length > 0 &&
+      (await this.publishEvents(
+        group,
+        pending.map((p) => p.event),
+        result,
+      ))
+    ) {
+      for (const p of pending) log.markAnnounced(p.r.file.sourcePath, p.r.fingerprint);
+    }
+    log.settle(group, new Set(rejections.map((r) => r.file.sourcePath)));
+  }
+
+  /** True when stored; a failure is counted and logged, never thrown (the KV write is the record). */
+  private async publishEvents(
+    group: string,
+    events: ConfigEventInit[],
+    result: GroupSyncResult,
+  ): Promise<boolean> {
+    try {
+      await this.store.publishEvents(group, events);
+      return true;
+    } catch (err) {
+      result.eventErrors += events.length;
+      this.logger.warn(
+        `group ${group}: could not publish ${events.length} config event(s): ${String(err)}`,
+      );
+      return false;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ensureSchemasBucket, ensureStreams } from "@konorkestra/sdk";
+import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { ResolvedLoaderOptions } from "./options";
+
+/** A ready connection: streams ensured, schemas bucket open. */
+export interface NatsSession {
+  nc: NatsConnection;
+  schemas: KV;
+}
+
+/** Callbacks of {@link connectWithRetry}. */
+export interface SessionEvents {
+  onReady(session: NatsSession): void;
+  /** Connection lost (`false`) or regained (`true`) after the first connect. */
+  onConnectionChange(connected: boolean): void;
+}
+
+/**
+ * Connects, retrying with backoff until it works or `isStopped()` (the loader serves /healthz
+ * meanwhile, 503). After that the client reconnects by itself forever; status changes are
+ * reported so the loader can mark itself unhealthy and reconcile after a reconnect.
+ */
+export async function connectWithRetry(
+  opts: ResolvedLoaderOptions,
+  names: WireNames,
+  logger: Logger,
+  events: SessionEvents,
+  isStopped: () => boolean,
+): Promise<void> {
+  let delay = 250;
+  let lastError = "";
+  while (!isStopped()) {
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({
+        servers: opts.servers,
+        name: opts.loaderId,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 2000,
+        token: opts.token,
+        user: opts.user,
+        pass: opts.pass,
+      });
+      await ensureStreams(await jetstreamManager(nc), names, { replicas: opts.replicas });
+      const schemas = await ensureSchemasBucket(nc, names, opts.replicas);
+      if (isStopped()) {
+        await nc.close();
+        return;
+      }
+      void watchStatus(nc, events);
+      events.onReady({ nc, schemas });
+      return;
+    } catch (err) {
+      if (String(err) !== lastError) {
+        lastError = String(err);
+        logger.warn(`NATS at ${opts.servers.join(",")} not ready (retrying): ${lastError}`);
+      }
+      await nc?.close().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+async function watchStatus(nc: NatsConnection, events: SessionEvents): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect") events.onConnectionChange(false);
+    if (s.type === "reconnect") events.onConnectionChange(true);
+  }
+}

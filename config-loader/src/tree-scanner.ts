@@ -1,0 +1,145 @@
+import type { Dirent } from "node:fs";
+import { readdir, realpath, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { groupNameProblem, isIgnoredName, keyForPath } from "./key-mapper";
+import type { PathMapping } from "./key-mapper";
+
+/** A file under a group folder that looks like config (valid key or not). */
+export interface ScannedFile {
+  /** Path relative to the config root, `/`-separated (ConfigEntry.source_path). */
+  sourcePath: string;
+  /** Absolute path under the resolved root. */
+  absPath: string;
+  /** With every symlink resolved; "" for a broken link. */
+  realPath: string;
+  mapping: Exclude<PathMapping, { kind: "ignored" }>;
+}
+
+/** One group folder as found on disk. */
+export interface GroupScan {
+  group: string;
+  realDir: string;
+  files: ScannedFile[];
+  /**
+   * False when part of the folder could not be listed: keys whose file was not seen may still
+   * have one, so nothing is deleted from this group on this pass.
+   */
+  complete: boolean;
+  /** Why the scan is incomplete. */
+  problems: string[];
+}
+
+/** The whole tree. */
+export interface TreeScan {
+  realRoot: string;
+  groups: Map<string, GroupScan>;
+  /** Folders under the root that are not valid group names, with the reason. */
+  skipped: { name: string; reason: string }[];
+}
+
+/**
+ * The config root with every symlink resolved. git-sync flips `<root>/current → rev-…`
+ * atomically, so this is resolved afresh on every scan and the whole scan reads one revision.
+ */
+export async function resolveRoot(root: string): Promise<string> {
+  try {
+    const real = await realpath(root);
+    if (!(await stat(real)).isDirectory()) throw new Error("not a directory");
+    return real;
+  } catch (err) {
+    throw new KonError(
+      KonErrorCode.ConfigDirUnavailable,
+      `config directory ${root} unavailable: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Lists the group folders under the root and scans each of them. */
+export async function scanTree(root: string): Promise<TreeScan> {
+  const realRoot = await resolveRoot(root);
+  let entries: Dirent[];
+  try {
+    entries = await readdir(realRoot, { withFileTypes: true });
+  } catch (err) {
+    throw new KonError(
+      KonErrorCode.ConfigDirUnavailable,
+      `cannot list config directory ${root}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const groups = new Map<string, GroupScan>();
+  const skipped: { name: string; reason: string }[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (isIgnoredName(e.name) || !(await isDirectory(join(realRoot, e.name), e))) continue;
+    const problem = groupNameProblem(e.name);
+    if (problem) {
+      skipped.push({ name: e.name, reason: problem });
+      continue;
+    }
+    const scan = await scanGroup(realRoot, e.name);
+    if (scan) groups.set(e.name, scan);
+  }
+  return { realRoot, groups, skipped };
+}
+
+async function isDirectory(path: string, e: Dirent): Promise<boolean> {
+  if (e.isDirectory()) return true;
+  if (!e.isSymbolicLink()) return false;
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Scans one group folder; undefined when the folder does not exist (any more). */
+export async function scanGroup(realRoot: string, group: string): Promise<GroupScan | undefined> {
+  const dir = join(realRoot, group);
+  let realDir: string;
+  try {
+    realDir = await realpath(dir);
+    if (!(await stat(realDir)).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const scan: GroupScan = { group, realDir, files: [], complete: true, problems: [] };
+  await walk(scan, dir, group, "", new Set([realDir]));
+  scan.files.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath));
+  return scan;
+}
+
+async function walk(
+  scan: GroupScan,
+  dir: string,
+  group: string,
+  rel: string,
+  ancestors: Set<string>,
+): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    scan.complete = false;
+    scan.problems.push(`cannot list ${join(group, rel)}: ${(err as Error).message}`);
+    return;
+  }
+  for (const e of entries) {
+    if (isIgnoredName(e.name)) continue;
+    const abs = join(dir, e.name);
+    const relPath = rel ? `${rel}/${e.name}` : e.name;
+    const real = await realpath(abs).catch(() => "");
+    if (real && (await isDirectory(abs, e))) {
+      // A symlinked folder pointing at one of its ancestors would recurse forever.
+      if (ancestors.has(real)) {
+        scan.problems.push(`symlink loop at ${group}/${relPath} ignored`);
+        continue;
+      }
+      await walk(scan, abs, group, relPath, new Set([...ancestors, real]));
+      continue;
+    }
+    const mapping = keyForPath(relPath);
+    if (mapping.kind === "ignored") continue;
+    scan.files.push({ sourcePath: `${group}/${relPath}`, absPath: abs, realPath: real, mapping });
+  }
+}
