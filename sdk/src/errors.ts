@@ -5,7 +5,24 @@
 export const KonErrorCode = {
   InvalidName: "INVALID_NAME",
   InvalidOptions: "INVALID_OPTIONS",
+  // liveness monitor (HTTP ingest and nodes API)
+  Unauthorized: "UNAUTHORIZED",
+  RateLimited: "RATE_LIMITED",
+  PayloadTooLarge: "PAYLOAD_TOO_LARGE",
+  InvalidHeartbeat: "INVALID_HEARTBEAT",
+  UnknownGroup: "UNKNOWN_GROUP",
+  Internal: "INTERNAL",
   Closed: "CLOSED",
+  QueryInvalid: "QUERY_INVALID",
+  NotFound: "NOT_FOUND",
+  ConfigNotFound: "CONFIG_NOT_FOUND",
+  ConfigInvalid: "CONFIG_INVALID",
+  ConfigUnavailable: "CONFIG_UNAVAILABLE",
+  ConfigDirUnavailable: "CONFIG_DIR_UNAVAILABLE",
+  PublishFailed: "PUBLISH_FAILED",
+  NodeIdUnavailable: "NODE_ID_UNAVAILABLE",
+  HeartbeatRunning: "HEARTBEAT_RUNNING",
+  HeartbeatMetaTooLarge: "HEARTBEAT_META_TOO_LARGE",
 } as const;
 export type KonErrorCode = (typeof KonErrorCode)[keyof typeof KonErrorCode];
 
