@@ -3,8 +3,17 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { z } from "zod";
 import { AppliedRegistry } from "./applied-registry";
+import type { ConfigHandle } from "./config/config-handle";
+import { ConfigHub } from "./config/config-hub";
+import type { ChangeSetListener } from "./config/config-hub";
+import type { ConfigOptions, ConfigSchema } from "./config/config-types";
 import { KonError, KonErrorCode } from "./errors";
+import { HeartbeatClient } from "./heartbeat/heartbeat-client";
+import type { HeartbeatHandle } from "./heartbeat/heartbeat-client";
+import { parseHeartbeatOptions } from "./heartbeat/heartbeat-options";
+import type { HeartbeatOptions } from "./heartbeat/heartbeat-options";
 import { resolveNodeId } from "./identity";
 import type { NodeIdSource } from "./identity";
 import { consoleLogger } from "./logger";
@@ -165,9 +174,69 @@ export class Konorkestra {
     return new Kvm(await this.nats());
   }
 
-  // <config-plane: config() goes here>
+  private configHub: ConfigHub | undefined;
 
-  // <liveness: heartbeat() goes here>
+  /**
+   * A typed, live view of config key `key` of this group, validated by `schema` (zod). Every
+   * handle of this connection shares one watch on the group's bucket. Resolves once the key's
+   * current value is known: from NATS, else from the last-known-good snapshot on disk, else
+   * `opts.default`; rejects with `CONFIG_NOT_FOUND`, `CONFIG_INVALID` or `CONFIG_UNAVAILABLE`.
+   * The source is `KON_CONFIG_SOURCE` (`nats`, or `file:<dir>`).
+   */
+  async config<S extends ConfigSchema>(
+    key: string,
+    schema: S,
+    opts?: ConfigOptions<z.input<S>>,
+  ): Promise<ConfigHandle<z.output<S>>> {
+    this.configHub ??= new ConfigHub(this);
+    return this.configHub.open(key, schema, opts);
+  }
+
+  /** Current value of a key opened with {@link config} (undefined for any other key). */
+  getConfig(key: string): unknown {
+    return this.configHub?.current(key);
+  }
+
+  /**
+   * Calls `listener` after each change set this process applied: every key of it is current and
+   * every handle's handlers ran. @returns unsubscribe
+   */
+  onConfigChangeSet(listener: ChangeSetListener): () => void {
+    this.configHub ??= new ConfigHub(this);
+    return this.configHub.onChangeSet(listener);
+  }
+
+  private heartbeatClient: HeartbeatClient | undefined;
+
+  /**
+   * Starts publishing heartbeats on `kon.hb.<group>.<node>`: seq, time, uptime, process info,
+   * `meta`, and the revision of every config key in {@link applied}. The monitor declares the
+   * node down after `ceil(intervalMs × misses / 1000)` s of silence (whole seconds, at least 1).
+   *
+   * Returns at once; beats start when connected, pause while disconnected and resume after.
+   * `close()` stops them with a final leaving beat. In `file:` config mode (no NATS) the handle
+   * is inert. One heartbeat per connection at a time; after `stop()` a new one may start and
+   * continues the seq.
+   *
+   * @throws {@link KonError} `INVALID_OPTIONS` naming the bad field, `HEARTBEAT_META_TOO_LARGE`,
+   *   `HEARTBEAT_RUNNING` if one is running, `CLOSED` after `close()`.
+   */
+  heartbeat(opts: HeartbeatOptions = {}): HeartbeatHandle {
+    const options = parseHeartbeatOptions(opts);
+    if (this.closing) throw new KonError(KonErrorCode.Closed, "Konorkestra connection closed");
+    if (this.heartbeatClient?.running) {
+      throw new KonError(
+        KonErrorCode.HeartbeatRunning,
+        `a heartbeat for node ${this.nodeId} is already running; stop() it first`,
+      );
+    }
+    if (!this.heartbeatClient) this.onClose(() => this.heartbeatClient?.stop());
+    const client = new HeartbeatClient(this, options, this.heartbeatClient);
+    this.heartbeatClient = client;
+    if (this.options.configSource === "nats") client.start();
+    else this.logger.info(`heartbeats disabled: configSource is ${this.options.configSource}`);
+    return client;
+  }
 
   /** Registers work to do on close (stop watchers, send a leaving heartbeat), run in reverse order. */
   onClose(hook: () => Promise<void> | void): void {

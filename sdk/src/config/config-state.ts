@@ -1,0 +1,354 @@
+import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
+import type { AppliedRegistry } from "../applied-registry";
+import type { Logger } from "../logger";
+import type { HandleView } from "./config-handle";
+import type { SnapshotEntry } from "./config-snapshot-store";
+import type { ConfigMeta, ConfigSchema } from "./config-types";
+import { deepFreeze } from "./deep-freeze";
+import type { ChangeBatch, RawChange } from "./raw-change";
+import type { Rejection } from "./rejection-reporter";
+import { sha256Hex } from "./stable-hash";
+import type { ValueSlot } from "./value-slot";
+
+/** A key's value under one schema, and the handles that share it. */
+export interface SlotRecord {
+  readonly schema: ConfigSchema;
+  readonly slot: ValueSlot;
+  readonly handles: Set<HandleView>;
+}
+
+interface Parsed {
+  readonly entry: ConfigEntry;
+  readonly json: unknown;
+  readonly sha256: string;
+}
+
+interface KeyRecord {
+  readonly key: string;
+  /** The accepted change (undefined: the key has no value). */
+  change: RawChange | undefined;
+  /** Decode + JSON of `change`, done at most once. */
+  parsed: Parsed | undefined;
+  deleted: boolean;
+  readonly slots: Map<ConfigSchema, SlotRecord>;
+}
+
+type Evaluation =
+  | { ok: true; change: RawChange; parsed?: Parsed; values?: Map<SlotRecord, unknown> }
+  | {
+      ok: false;
+      change: RawChange;
+      sha256: string;
+      reason: string;
+      valuePath: string;
+      code: Rejection["code"];
+    };
+
+/** What the hub does after a batch: run handlers, publish refusals, save the snapshot. */
+export interface ApplyOutcome {
+  readonly notifications: { handle: HandleView; prev: unknown; meta: ConfigMeta }[];
+  readonly rejections: Rejection[];
+  /** Config key → revision for every put this batch made current. */
+  readonly accepted: Record<string, number>;
+  readonly snapshot: [string, SnapshotEntry][];
+}
+
+/** Result of attaching a schema to a key. */
+export interface Attachment {
+  readonly record: SlotRecord;
+  /** Set when the key's current value fails this schema (the slot is then empty). */
+  readonly refusal?: Rejection;
+  /** True when the slot already existed (another handle with the same schema). */
+  readonly shared: boolean;
+}
+
+/**
+ * Every config key this connection knows, with its accepted value and, per schema, the parsed
+ * and deep-frozen value its handles share. Decode, JSON parse and zod parse happen once per key
+ * revision (and schema), however many handles there are. A keyed change nobody has opened is
+ * kept undecoded until someone does.
+ */
+export class ConfigState {
+  private readonly records = new Map<string, KeyRecord>();
+
+  constructor(
+    private readonly applied: AppliedRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Applies a batch. A change set (`set` with several keys) is all or nothing: one key failing
+   * one schema refuses every key of it. A `load` is applied key by key; a complete one also
+   * deletes keys it does not contain.
+   */
+  apply(batch: ChangeBatch): ApplyOutcome {
+    const out: ApplyOutcome = { notifications: [], rejections: [], accepted: {}, snapshot: [] };
+    const latest = new Map<string, RawChange>();
+    for (const c of batch.changes) latest.set(c.key, c);
+    if (batch.kind === "load" && batch.complete) {
+      for (const rec of this.records.values()) {
+        if (!latest.has(rec.key) && rec.change && !rec.deleted) {
+          latest.set(rec.key, { ...rec.change, op: "delete", data: undefined });
+        }
+      }
+    }
+    const evals = [...latest.values()].map((c) => this.evaluate(c));
+    const failed = evals.filter((e) => !e.ok);
+    if (batch.kind === "set" && evals.length > 1 && failed.length > 0) {
+      const why = failed.map((f) => f.change.key).join(", ");
+      for (const e of evals)
+        this.refuse(e, out, `change set ${batch.changeSetId} (${why} invalid)`);
+      return out;
+    }
+    for (const e of evals) {
+      if (e.ok) this.commit(e, out);
+      else this.refuse(e, out);
+    }
+    return out;
+  }
+
+  /** Attaches a schema to a key (sharing an existing slot for the same schema object). */
+  attach(key: string, schema: ConfigSchema): Attachment {
+    const rec = this.record(key);
+    const existing = rec.slots.get(schema);
+    if (existing) return { record: existing, shared: true };
+    const record: SlotRecord = {
+      schema,
+      slot: { value: undefined, meta: undefined, stale: false, deleted: rec.deleted },
+      handles: new Set(),
+    };
+    rec.slots.set(schema, record);
+    const c = rec.change;
+    if (!c || c.op !== "put") return { record, shared: false };
+    try {
+      rec.parsed ??= this.parse(c);
+    } catch (err) {
+      this.markRefused(key, c.revision);
+      return { record, shared: false, refusal: this.rejection(c, "", message(err), "", "syntax") };
+    }
+    const verdict = validate(schema, rec.parsed.json);
+    if (!verdict.ok) {
+      const r = this.rejection(c, rec.parsed.sha256, verdict.reason, verdict.valuePath, "schema");
+      this.markRefused(key, c.revision);
+      return { record, shared: false, refusal: r };
+    }
+    record.slot.value = verdict.value;
+    record.slot.meta = metaOf(c, rec.parsed);
+    record.slot.stale = c.origin === "snapshot";
+    this.markApplied(key, c.revision, rec.parsed.sha256);
+    return { record, shared: false };
+  }
+
+  /** Removes a schema attachment that never got a handle, or whose last handle closed. */
+  detach(key: string, record: SlotRecord, handle?: HandleView): void {
+    if (handle) record.handles.delete(handle);
+    if (record.handles.size > 0) return;
+    const rec = this.records.get(key);
+    if (!rec) return;
+    rec.slots.delete(record.schema);
+    if (rec.slots.size === 0) this.applied.delete(key);
+  }
+
+  /** The entry a key's handles currently run, for the snapshot. */
+  snapshotEntry(key: string): SnapshotEntry | undefined {
+    const rec = this.records.get(key);
+    if (!rec?.parsed || !rec.change || rec.change.origin !== "nats") return undefined;
+    return { entry: rec.parsed.entry, revision: rec.change.revision };
+  }
+
+  /** Value of an opened key (its first schema's), for `kon.getConfig`. */
+  current(key: string): unknown {
+    for (const s of this.records.get(key)?.slots.values() ?? []) return s.slot.value;
+    return undefined;
+  }
+
+  private record(key: string): KeyRecord {
+    let rec = this.records.get(key);
+    if (!rec) {
+      rec = { key, change: undefined, parsed: undefined, deleted: false, slots: new Map() };
+      this.records.set(key, rec);
+    }
+    return rec;
+  }
+
+  private evaluate(c: RawChange): Evaluation {
+    const rec = this.records.get(c.key);
+    if (c.op === "delete" || !rec || rec.slots.size === 0) return { ok: true, change: c };
+    let parsed: Parsed;
+    try {
+      parsed = this.parse(c);
+    } catch (err) {
+      return {
+        ok: false,
+        change: c,
+        sha256: "",
+        reason: message(err),
+        valuePath: "",
+        code: "syntax",
+      };
+    }
+    const values = new Map<SlotRecord, unknown>();
+    for (const s of rec.slots.values()) {
+      const v = validate(s.schema, parsed.json);
+      if (!v.ok) {
+        return {
+          ok: false,
+          change: c,
+          sha256: parsed.sha256,
+          reason: v.reason,
+          valuePath: v.valuePath,
+          code: "schema",
+        };
+      }
+      values.set(s, v.value);
+    }
+    return { ok: true, change: c, parsed, values };
+  }
+
+  private parse(c: RawChange): Parsed {
+    let entry: ConfigEntry;
+    try {
+      entry = c.entry ?? decodeMessage(ConfigEntry, c.data ?? new Uint8Array());
+    } catch (err) {
+      throw new Error(`not a ConfigEntry: ${message(err)}`);
+    }
+    c.entry = entry;
+    if (entry.contentType && entry.contentType !== "application/json") {
+      throw new Error(`unsupported content type ${JSON.stringify(entry.contentType)}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(entry.payload).toString("utf8"));
+    } catch (err) {
+      throw new Error(`payload is not JSON: ${message(err)}`);
+    }
+    return { entry, json, sha256: entry.sha256 || sha256Hex(entry.payload) };
+  }
+
+  private commit(e: Evaluation & { ok: true }, out: ApplyOutcome): void {
+    const c = e.change;
+    const rec = this.records.get(c.key);
+    if (c.op === "delete") {
+      if (!rec) return;
+      if (rec.slots.size === 0) {
+        this.records.delete(c.key);
+        return;
+      }
+      if (!rec.deleted) {
+        this.logger.warn(
+          `config key ${c.key} was deleted at its source (revision ${c.revision}); keeping its last value`,
+        );
+      }
+      rec.deleted = true;
+      for (const s of rec.slots.values()) {
+        s.slot.deleted = true;
+        if (c.origin !== "snapshot") s.slot.stale = false;
+      }
+      return;
+    }
+    const target = rec ?? this.record(c.key);
+    target.change = c;
+    target.parsed = e.parsed;
+    target.deleted = false;
+    out.accepted[c.key] = c.revision;
+    if (!e.values || !e.parsed) return;
+    const meta = metaOf(c, e.parsed);
+    for (const [s, value] of e.values) {
+      const changed = s.slot.value === undefined || s.slot.meta?.sha256 !== meta.sha256;
+      const prevs = changed ? [...s.handles].map((h) => [h, h.value] as const) : [];
+      if (changed) s.slot.value = value;
+      s.slot.meta = meta;
+      s.slot.stale = c.origin === "snapshot";
+      s.slot.deleted = false;
+      for (const [handle, prev] of prevs) out.notifications.push({ handle, prev, meta });
+    }
+    this.markApplied(c.key, c.revision, meta.sha256);
+    if (c.origin === "nats") {
+      out.snapshot.push([c.key, { entry: e.parsed.entry, revision: c.revision }]);
+    }
+  }
+
+  private refuse(e: Evaluation, out: ApplyOutcome, partOf?: string): void {
+    const c = e.change;
+    const rec = this.records.get(c.key);
+    const running = this.applied.get(c.key)?.revision ?? 0;
+    if (rec && rec.slots.size > 0) this.markRefused(c.key, c.revision);
+    if (!e.ok) {
+      out.rejections.push(this.rejection(c, e.sha256, e.reason, e.valuePath, e.code));
+      this.logger.warn(
+        `refusing config ${c.key} revision ${c.revision}: ${e.reason}; keeping revision ${running}`,
+      );
+    } else if (partOf) {
+      this.logger.warn(
+        `refusing config ${c.key} revision ${c.revision} with ${partOf}; keeping revision ${running}`,
+      );
+    }
+  }
+
+  private rejection(
+    c: RawChange,
+    sha256: string,
+    reason: string,
+    valuePath: string,
+    code: Rejection["code"],
+  ): Rejection {
+    return {
+      key: c.key,
+      revision: c.revision,
+      sha256,
+      changeSetId: c.changeSetId,
+      sourcePath: c.entry?.sourcePath ?? "",
+      reason,
+      valuePath,
+      code,
+    };
+  }
+
+  private markApplied(key: string, revision: number, sha256: string): void {
+    if (this.applied.get(key)?.revision === revision) return;
+    this.applied.set(key, { revision, sha256, appliedAtMs: Date.now() });
+  }
+
+  private markRefused(key: string, revision: number): void {
+    const prev = this.applied.get(key) ?? { revision: 0, sha256: "", appliedAtMs: Date.now() };
+    this.applied.set(key, { ...prev, rejectedRevision: revision });
+  }
+}
+
+type Verdict = { ok: true; value: unknown } | { ok: false; reason: string; valuePath: string };
+
+function validate(schema: ConfigSchema, json: unknown): Verdict {
+  const r = schema.safeParse(json);
+  if (r.success) return { ok: true, value: deepFreeze(r.data) };
+  const issues = r.error.issues;
+  const reason = issues
+    .slice(0, 5)
+    .map((i) => `${pointer(i.path) || "/"}: ${i.message}`)
+    .join("; ");
+  return { ok: false, reason: `schema: ${reason}`, valuePath: pointer(issues[0]?.path ?? []) };
+}
+
+/** JSON Pointer (RFC 6901) of a zod issue path. */
+function pointer(path: readonly PropertyKey[]): string {
+  return path.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+}
+
+function metaOf(c: RawChange, p: Parsed): ConfigMeta {
+  const e = p.entry;
+  return Object.freeze({
+    revision: c.revision,
+    sha256: p.sha256,
+    gitCommit: e.gitCommit,
+    gitAuthor: e.gitAuthor,
+    sourcePath: e.sourcePath,
+    changeSetId: c.changeSetId || e.changeSetId,
+    changeSetSize: c.changeSetSize > 1 ? c.changeSetSize : e.changeSetSize || 1,
+    publishedBy: e.publishedBy,
+    updatedAt: new Date(Number(e.updatedAtMs)),
+    origin: c.origin,
+  });
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
