@@ -1,3 +1,17 @@
-// @konorkestra/servicepool: the package is laid out by the foundation issue; its code arrives with the
-// issue that delivers it (see README, "Layout").
-export {};
+export { startService1 } from "./service1/service1";
+export { Service1Config } from "./service1/service1-config";
+export { RateLimiter } from "./service1/rate-limiter";
+export type { RateLimit } from "./service1/rate-limiter";
+export { startService2 } from "./service2/service2";
+export type { RunningService2 } from "./service2/service2";
+export { Service2Config } from "./service2/service2-config";
+export { Worker } from "./service2/worker";
+export type { WorkerStatus } from "./service2/worker";
+export { MemoryJobSource } from "./service2/job-source";
+export type { Job, JobSource } from "./service2/job-source";
+export { startService3 } from "./service3/service3";
+export type { RunningService3 } from "./service3/service3";
+export { Service3Config } from "./service3/service3-config";
+export { PoolManager } from "./service3/pool-manager";
+export type { LiveConfig } from "./live-config";
+export type { RunningService } from "./service-main";

@@ -1,3 +1,4 @@
+import type { DeepReadonly } from "@konorkestra/sdk";
 import type { LiveConfig } from "../../src/live-config";
 
 /**
@@ -6,14 +7,20 @@ import type { LiveConfig } from "../../src/live-config";
  */
 export class SettableConfig<T> implements LiveConfig<T> {
   private readonly selectors: {
-    sel: (c: T) => unknown;
+    sel: (c: DeepReadonly<T>) => unknown;
     fn: (s: unknown) => void | Promise<void>;
     last: string;
   }[] = [];
+  value: DeepReadonly<T>;
 
-  constructor(public value: T) {}
+  constructor(value: T) {
+    this.value = value as DeepReadonly<T>;
+  }
 
-  select<S>(selector: (config: T) => S, handler: (slice: S) => void | Promise<void>): void {
+  select<S>(
+    selector: (config: DeepReadonly<T>) => S,
+    handler: (slice: S) => void | Promise<void>,
+  ): void {
     this.selectors.push({
       sel: selector,
       fn: handler as (s: unknown) => void | Promise<void>,
@@ -22,9 +29,9 @@ export class SettableConfig<T> implements LiveConfig<T> {
   }
 
   async set(next: T): Promise<void> {
-    this.value = next;
+    this.value = next as DeepReadonly<T>;
     for (const s of this.selectors) {
-      const slice = s.sel(next);
+      const slice = s.sel(this.value);
       const key = JSON.stringify(slice);
       if (key !== s.last) {
         s.last = key;

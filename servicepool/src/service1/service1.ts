@@ -1,0 +1,28 @@
+import type { Konorkestra } from "@konorkestra/sdk";
+import { listen } from "../http-listen";
+import type { RunningService } from "../service-main";
+import { createService1App } from "./service1-app";
+import { Service1Config } from "./service1-config";
+
+/** Starts service1 on `port` with config key `service1` of the connection's group. */
+export async function startService1(kon: Konorkestra, port: number): Promise<RunningService> {
+  const cfg = await kon.config("service1", Service1Config, { default: {} });
+  const { app } = createService1App(cfg);
+  app.get("/healthz", (_req, res) => {
+    res.json({
+      ok: true,
+      service: "service1",
+      node: kon.nodeId,
+      configRevision: cfg.revision,
+      source: cfg.source,
+    });
+  });
+  const http = await listen(app, port);
+  return {
+    port: http.port,
+    close: async () => {
+      cfg.close();
+      await http.close();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import type { Konorkestra } from "@konorkestra/sdk";
+import { listen } from "../http-listen";
+import type { RunningService } from "../service-main";
+import { PoolManager } from "./pool-manager";
+import { createService3App } from "./service3-app";
+import { Service3Config } from "./service3-config";
+
+/** A running service3 and its pool manager (generation = how many pools were built). */
+export interface RunningService3 extends RunningService {
+  pools: PoolManager;
+}
+
+/** Starts service3: PostgreSQL-backed; rebuilds its pool only when `database` changes. */
+export async function startService3(kon: Konorkestra, port: number): Promise<RunningService3> {
+  const cfg = await kon.config("service3", Service3Config);
+  const pools = new PoolManager(cfg, (msg) => kon.logger.error(`service3: ${msg}`));
+  const app = createService3App(cfg, pools);
+  app.get("/healthz", (_req, res) => {
+    res.json({
+      ok: true,
+      service: "service3",
+      node: kon.nodeId,
+      configRevision: cfg.revision,
+      source: cfg.source,
+    });
+  });
+  const http = await listen(app, port);
+  return {
+    port: http.port,
+    pools,
+    close: async () => {
+      cfg.close();
+      await http.close();
+      await pools.close();
+    },
+  };
+}
