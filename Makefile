@@ -36,9 +36,9 @@ lint: install
 	npx eslint .
 	npx prettier --check .
 
-## up: start the local stack (NATS, PostgreSQL+TimescaleDB, Redis; data in .stack/data)
+## up: start the local stack (servers, then config-loader, monitor, analytics, example services)
 .PHONY: up
-up: deps
+up: deps build
 	@bash $(STACK) up
 
 ## down: stop the local stack
@@ -48,7 +48,7 @@ down:
 
 ## restart: stop and start the local stack
 .PHONY: restart
-restart: deps
+restart: deps build
 	@bash $(STACK) restart
 
 ## status: versions and health of the local stack
@@ -61,11 +61,13 @@ status:
 logs:
 	@bash $(STACK) logs $(S)
 
-## demo: install, start the stack and run the main job
+## demo: install, start the stack and run the main job (a live hot swap across the services)
 .PHONY: demo
 demo: install deps build up
 	@echo
 	@bash $(STACK) status
+	@echo
+	@node servicepool/dist/demo/main.js
 
 ## test: install, provision and run every test (unit and integration, real servers)
 .PHONY: test

@@ -18,6 +18,18 @@ PG_PASSWORD="${KON_PG_PASSWORD:-kon}"
 PG_DATABASE="${KON_PG_DATABASE:-konorkestra}"
 REDIS_PORT="${KON_REDIS_PORT:-6379}"
 SERVERS=(nats postgres redis)
+GROUP="${KON_GROUP:-demo}"
+CONFIG_DIR="${KON_CONFIG_DIR:-$STACK/config}"
+# The project's services: name, built entry point, HTTP port. Started after the servers, from
+# dist/ (make build); an entry that is not built yet is skipped with a note.
+SERVICES=(
+  "config-loader config-loader/dist/main.js ${KON_LOADER_PORT:-7001}"
+  "heartbeat heartbeat/dist/main.js ${KON_MONITOR_PORT:-7002}"
+  "analytics analytics/dist/main.js ${KON_ANALYTICS_PORT:-7003}"
+  "service1 servicepool/dist/service1/main.js 7101"
+  "service2 servicepool/dist/service2/main.js 7102"
+  "service3 servicepool/dist/service3/main.js 7103"
+)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -157,6 +169,82 @@ start_redis() {
   log "redis on 127.0.0.1:$REDIS_PORT"
 }
 
+# pid of a project service from its pid file, if that process is still the node running it.
+service_pid() { # name entry
+  local file="$STACK/run/$1.pid" pid
+  [ -f "$file" ] || return 0
+  pid="$(tr -dc 0-9 <"$file")"
+  if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"; then echo "$pid"; fi
+}
+
+start_service() { # name entry port
+  local name="$1" entry="$2" port="$3"
+  [ -f "$ROOT_DIR/$entry" ] || { log "$name: $entry not built, skipped (make build)"; return 0; }
+  [ -n "$(service_pid "$name" "$entry")" ] && { log "$name already running"; return 0; }
+  port_free "$port" || die "port $port is in use ($name)"
+  local -a env=(
+    KON_SERVERS="nats://127.0.0.1:$NATS_PORT" KON_GROUP="$GROUP" KON_SNAPSHOT_DIR="$STACK/snapshots"
+    KON_PG_URL="postgres://kon:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE" KON_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  )
+  case "$name" in
+    config-loader) env+=(KON_CONFIG_DIR="$CONFIG_DIR" KON_LOADER_PORT="$port") ;;
+    heartbeat) env+=(KON_MONITOR_PORT="$port") ;;
+    analytics) env+=(KON_ANALYTICS_PORT="$port") ;;
+    service*) env+=(KON_NODE_ID="$name-$GROUP" KON_SERVICE_PORT="$port") ;;
+  esac
+  env "${env[@]}" setsid node "$ROOT_DIR/$entry" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$STACK/run/$name.pid"
+  wait_for "$name" 30 curl_ok "http://127.0.0.1:$port/healthz"
+  log "$name on 127.0.0.1:$port"
+}
+
+stop_service() { # name entry
+  local pid i
+  pid="$(service_pid "$1" "$2")"
+  [ -n "$pid" ] || return 0
+  kill -s TERM "$pid"
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { log "$1 stopped (pid $pid)"; rm -f "$STACK/run/$1.pid"; return 0; }
+    sleep 0.1
+  done
+  log "$1 (pid $pid) did not stop in 10 s: SIGKILL"
+  kill -s KILL "$pid" 2>/dev/null || true
+}
+
+start_services() {
+  if [ ! -d "$CONFIG_DIR" ]; then
+    cp -r "$ROOT_DIR/examples/config" "$CONFIG_DIR"
+    log "config folder $CONFIG_DIR (seeded from examples/config)"
+  fi
+  local s
+  for s in "${SERVICES[@]}"; do
+    # shellcheck disable=SC2086
+    start_service $s
+  done
+}
+
+stop_services() {
+  local i s
+  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+    s="${SERVICES[$i]}"
+    # shellcheck disable=SC2086
+    stop_service ${s% *}
+  done
+}
+
+services_status() {
+  local s name entry port
+  for s in "${SERVICES[@]}"; do
+    read -r name entry port <<<"$s"
+    [ -f "$ROOT_DIR/$entry" ] || continue
+    if [ -n "$(service_pid "$name" "$entry")" ] && curl_ok "http://127.0.0.1:$port/healthz"; then
+      printf '%-11s up  http://127.0.0.1:%s\n' "$name" "$port"
+    else
+      printf '%-11s down\n' "$name"
+    fi
+  done
+}
+
 psql_local() { PGPASSWORD="$PG_PASSWORD" in_root "$KON_PG_ROOT" "$KON_PG_USER" "$KON_PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U kon "$@"; }
 redis_local() { in_root "$KON_REDIS_ROOT" "$KON_REDIS_USER" "$(dirname "$KON_REDIS_SERVER")/redis-cli" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 curl_ok() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"; }
@@ -227,10 +315,14 @@ main() {
   load_env
   mkdir -p "$DATA" "$LOGS" "$STACK/run"
   case "$cmd" in
-    up) start_nats; start_postgres; start_redis ;;
-    down) for s in redis postgres nats; do stop_server "$s"; done ;;
+    up) start_nats; start_postgres; start_redis; start_services ;;
+    down) stop_services; for s in redis postgres nats; do stop_server "$s"; done ;;
     restart) main down; main up ;;
-    status) status ;;
+    status)
+      local rc=0
+      status || rc=$?
+      services_status
+      return $rc ;;
     logs)
       if [ $# -gt 0 ]; then tail -n 100 "$LOGS/$1.log"; else for s in "${SERVERS[@]}"; do echo "== $s"; tail -n 20 "$LOGS/$s.log" 2>/dev/null || true; done; fi ;;
     *) die "unknown command $cmd (up, down, restart, status, logs)" ;;

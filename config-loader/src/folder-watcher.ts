@@ -103,7 +103,10 @@ export class FolderWatcher {
       const rel = relative(root, p);
       return rel !== "" && !rel.startsWith("..") && rel.split(sep).some(isIgnoredName);
     };
-    const w = watch(root, { ignoreInitial: true, followSymlinks: true, ignored });
+    // atomic: false — chokidar's atomic mode holds a rename for 100 ms to merge unlink + add; the
+    // debounce window below already merges them (files are read at flush time), so it only adds
+    // latency to every editor save.
+    const w = watch(root, { ignoreInitial: true, followSymlinks: true, ignored, atomic: false });
     w.on("all", (_event, path) => {
       const rel = relative(root, path);
       if (rel.startsWith("..")) return;

@@ -17,7 +17,7 @@ export interface ConfigLoaderOptions {
   port?: number;
   /** Largest accepted file, and largest payload, in bytes (KON_MAX_VALUE_BYTES). @default 1048576 */
   maxValueBytes?: number;
-  /** Quiet time after the last file event before a change set is cut (KON_DEBOUNCE_MS). @default 100 */
+  /** Quiet time after the last file event before a change set is cut (KON_DEBOUNCE_MS). @default 50 */
   debounceMs?: number;
   /** Longest a burst of events may delay a change set (KON_DEBOUNCE_MAX_MS). @default 1000 */
   debounceMaxMs?: number;
@@ -98,7 +98,7 @@ export function parseConfigLoaderOptions(
     host: given.host ?? env.KON_LOADER_HOST ?? "127.0.0.1",
     port: given.port ?? num(env.KON_LOADER_PORT) ?? 7001,
     maxValueBytes: given.maxValueBytes ?? num(env.KON_MAX_VALUE_BYTES) ?? 1024 * 1024,
-    debounceMs: given.debounceMs ?? num(env.KON_DEBOUNCE_MS) ?? 100,
+    debounceMs: given.debounceMs ?? num(env.KON_DEBOUNCE_MS) ?? 50,
     debounceMaxMs: given.debounceMaxMs ?? num(env.KON_DEBOUNCE_MAX_MS) ?? 1000,
     keepDeleted: given.keepDeleted ?? bool(env.KON_KEEP_DELETED) ?? false,
     replicas: given.replicas ?? num(env.KON_REPLICAS) ?? 1,

@@ -11,7 +11,7 @@ describe("parseConfigLoaderOptions", () => {
       host: "127.0.0.1",
       port: 7001,
       maxValueBytes: 1048576,
-      debounceMs: 100,
+      debounceMs: 50,
       debounceMaxMs: 1000,
       keepDeleted: false,
       replicas: 1,

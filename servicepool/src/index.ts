@@ -13,5 +13,6 @@ export { startService3 } from "./service3/service3";
 export type { RunningService3 } from "./service3/service3";
 export { Service3Config } from "./service3/service3-config";
 export { PoolManager } from "./service3/pool-manager";
+export { FleetConfig, openFleetConfig } from "./fleet-config";
 export type { LiveConfig } from "./live-config";
 export type { RunningService } from "./service-main";

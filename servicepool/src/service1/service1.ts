@@ -1,4 +1,5 @@
 import type { Konorkestra } from "@konorkestra/sdk";
+import { openFleetConfig } from "../fleet-config";
 import { listen } from "../http-listen";
 import type { RunningService } from "../service-main";
 import { createService1App } from "./service1-app";
@@ -7,6 +8,7 @@ import { Service1Config } from "./service1-config";
 /** Starts service1 on `port` with config key `service1` of the connection's group. */
 export async function startService1(kon: Konorkestra, port: number): Promise<RunningService> {
   const cfg = await kon.config("service1", Service1Config, { default: {} });
+  const fleet = await openFleetConfig(kon);
   const { app } = createService1App(cfg);
   app.get("/healthz", (_req, res) => {
     res.json({
@@ -15,6 +17,8 @@ export async function startService1(kon: Konorkestra, port: number): Promise<Run
       node: kon.nodeId,
       configRevision: cfg.revision,
       source: cfg.source,
+      banner: fleet.value.banner,
+      fleetRevision: fleet.revision,
     });
   });
   const http = await listen(app, port);
@@ -22,6 +26,7 @@ export async function startService1(kon: Konorkestra, port: number): Promise<Run
     port: http.port,
     close: async () => {
       cfg.close();
+      fleet.close();
       await http.close();
     },
   };

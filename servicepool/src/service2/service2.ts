@@ -1,5 +1,6 @@
 import express from "express";
 import type { Konorkestra } from "@konorkestra/sdk";
+import { openFleetConfig } from "../fleet-config";
 import { listen } from "../http-listen";
 import type { RunningService } from "../service-main";
 import { MemoryJobSource } from "./job-source";
@@ -18,6 +19,7 @@ export interface RunningService2 extends RunningService {
  */
 export async function startService2(kon: Konorkestra, port: number): Promise<RunningService2> {
   const cfg = await kon.config("service2", Service2Config, { default: {} });
+  const fleet = await openFleetConfig(kon);
   const source = new MemoryJobSource();
   const worker = new Worker(cfg, source, (err) =>
     kon.logger.warn(`service2 job failed: ${String(err)}`),
@@ -63,6 +65,8 @@ export async function startService2(kon: Konorkestra, port: number): Promise<Run
       node: kon.nodeId,
       configRevision: cfg.revision,
       source: cfg.source,
+      banner: fleet.value.banner,
+      fleetRevision: fleet.revision,
     });
   });
   const http = await listen(app, port);
@@ -72,6 +76,7 @@ export async function startService2(kon: Konorkestra, port: number): Promise<Run
     source,
     close: async () => {
       cfg.close();
+      fleet.close();
       await worker.stop();
       await http.close();
     },

@@ -1,4 +1,5 @@
 import type { Konorkestra } from "@konorkestra/sdk";
+import { openFleetConfig } from "../fleet-config";
 import { listen } from "../http-listen";
 import type { RunningService } from "../service-main";
 import { PoolManager } from "./pool-manager";
@@ -13,6 +14,7 @@ export interface RunningService3 extends RunningService {
 /** Starts service3: PostgreSQL-backed; rebuilds its pool only when `database` changes. */
 export async function startService3(kon: Konorkestra, port: number): Promise<RunningService3> {
   const cfg = await kon.config("service3", Service3Config);
+  const fleet = await openFleetConfig(kon);
   const pools = new PoolManager(cfg, (msg) => kon.logger.error(`service3: ${msg}`));
   const app = createService3App(cfg, pools);
   app.get("/healthz", (_req, res) => {
@@ -22,6 +24,8 @@ export async function startService3(kon: Konorkestra, port: number): Promise<Run
       node: kon.nodeId,
       configRevision: cfg.revision,
       source: cfg.source,
+      banner: fleet.value.banner,
+      fleetRevision: fleet.revision,
     });
   });
   const http = await listen(app, port);
@@ -30,6 +34,7 @@ export async function startService3(kon: Konorkestra, port: number): Promise<Run
     pools,
     close: async () => {
       cfg.close();
+      fleet.close();
       await http.close();
       await pools.close();
     },
