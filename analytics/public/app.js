@@ -1,0 +1,200 @@
+// Konorkestra dashboard: reads the analytics API and renders it. Plain browser JavaScript, no
+// build step; uPlot (global `uPlot`) is copied into vendor/ by `npm run build`.
+"use strict";
+(function () {
+  const REFRESH_MS = 5000;
+  const MAX_UPTIME_ROWS = 200; // one uptime request per row: enough for a page, not for 10,000
+  let chart;
+
+  const $ = (sel) => document.querySelector(sel);
+
+  async function api(path) {
+    const res = await fetch(path, { headers: { accept: "application/json" } });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function row(cells) {
+    const tr = document.createElement("tr");
+    for (const c of cells) {
+      const td = document.createElement("td");
+      if (c instanceof Node) td.appendChild(c);
+      else td.textContent = c === null || c === undefined ? "–" : String(c);
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+
+  function ago(ms) {
+    if (ms === null || ms === undefined) return "–";
+    const s = Math.round(ms / 1000);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.round(s / 60)} min`;
+    if (s < 86400) return `${(s / 3600).toFixed(1)} h`;
+    return `${(s / 86400).toFixed(1)} d`;
+  }
+
+  function renderSummary(summary) {
+    for (const k of ["up", "down", "left", "flapping", "total"]) {
+      $(`#summary-${k}`).textContent = String(summary.totals[k]);
+    }
+  }
+
+  function uptimeBar(pct) {
+    const wrap = el("span");
+    if (pct === null || pct === undefined) {
+      wrap.textContent = "–";
+      return wrap;
+    }
+    const bar = el("span", null, "bar");
+    const fill = el("span");
+    fill.style.width = `${Math.max(0, Math.min(100, pct))}%`;
+    bar.appendChild(fill);
+    wrap.appendChild(bar);
+    wrap.appendChild(el("span", ` ${pct.toFixed(1)}%`, "uptime-pct"));
+    return wrap;
+  }
+
+  async function renderNodes(nodes) {
+    const now = Date.now();
+    const uptimes = await Promise.all(
+      nodes.slice(0, MAX_UPTIME_ROWS).map((n) =>
+        api(
+          `/v1/nodes/${encodeURIComponent(n.group)}/${encodeURIComponent(n.node)}/uptime?window=24h`,
+        )
+          .then((u) => u.uptimePct)
+          .catch(() => null),
+      ),
+    );
+    const body = $("#nodes tbody");
+    body.replaceChildren(
+      ...nodes.map((n, i) => {
+        const tr = row([
+          n.group,
+          n.node,
+          el("span", n.status, `status ${n.status}`),
+          n.sinceMs ? `${ago(now - n.sinceMs)} ago` : null,
+          n.lastBeatAgeMs === null ? null : `${ago(n.lastBeatAgeMs)} ago`,
+          uptimeBar(uptimes[i]),
+          Object.entries(n.config)
+            .map(([k, r]) => `${k}@${r.revision}`)
+            .join(", ") || null,
+        ]);
+        tr.dataset.node = `${n.group}/${n.node}`;
+        tr.dataset.status = n.status;
+        return tr;
+      }),
+    );
+  }
+
+  function renderIncidents(incidents) {
+    const body = $("#incidents tbody");
+    body.replaceChildren(
+      ...incidents.map((i) => {
+        const tr = row([
+          `${i.group}/${i.node}`,
+          i.cause + (i.suspect ? " (suspect)" : ""),
+          new Date(i.startMs).toLocaleString(),
+          i.open ? `${ago(i.durationMs)} (open)` : ago(i.durationMs),
+        ]);
+        tr.dataset.node = `${i.group}/${i.node}`;
+        tr.dataset.open = String(i.open);
+        return tr;
+      }),
+    );
+  }
+
+  function renderDrift(groups) {
+    const rows = [];
+    for (const g of groups) {
+      for (const k of g.keys) {
+        const tr = row([g.group, k.key, k.latestRevision, k.inSync, k.drifted, k.missing.length]);
+        tr.dataset.key = `${g.group}/${k.key}`;
+        rows.push(tr);
+      }
+    }
+    $("#drift tbody").replaceChildren(...rows);
+  }
+
+  // One point per bucket over the whole window (missing minutes are zero beats), so the x axis
+  // always spans the hour even when only a few minutes had beats.
+  function gapFill(series) {
+    const byT = new Map(series.points.map((p) => [p.tMs, p]));
+    const xs = [];
+    const beats = [];
+    const late = [];
+    const start = Math.floor(series.fromMs / series.bucketMs) * series.bucketMs;
+    for (let t = start; t < series.toMs; t += series.bucketMs) {
+      const p = byT.get(t);
+      xs.push(t / 1000);
+      beats.push(p ? p.beats : 0);
+      late.push(p ? p.lateBeats : 0);
+    }
+    return [xs, beats, late];
+  }
+
+  function renderChart(series) {
+    const total = series.points.reduce((s, p) => s + p.beats, 0);
+    const lateTotal = series.points.reduce((s, p) => s + p.lateBeats, 0);
+    const caption = $("#chart-caption");
+    caption.textContent = `${total} beats, ${lateTotal} late, in the last hour`;
+    caption.dataset.beats = String(total);
+    if (typeof uPlot === "undefined") {
+      caption.textContent += " (chart library missing: run npm run build)";
+      return;
+    }
+    const data = gapFill(series);
+    if (chart) {
+      chart.setData(data);
+      return;
+    }
+    chart = new uPlot(
+      {
+        width: Math.min(1150, document.body.clientWidth - 30),
+        height: 220,
+        scales: { x: { time: true } },
+        series: [
+          {},
+          { label: "beats", stroke: "#2e7d32", fill: "rgba(46,125,50,0.1)" },
+          { label: "late", stroke: "#ef6c00" },
+        ],
+        axes: [{}, { label: "per minute" }],
+      },
+      data,
+      $("#chart"),
+    );
+  }
+
+  async function refresh() {
+    try {
+      const [summary, nodes, incidents, drift, series] = await Promise.all([
+        api("/v1/fleet/summary"),
+        api("/v1/nodes"),
+        api("/v1/incidents"),
+        api("/v1/config/drift"),
+        api("/v1/series/heartbeats?bucket=1m&window=1h"),
+      ]);
+      renderSummary(summary);
+      await renderNodes(nodes.nodes);
+      renderIncidents(incidents.incidents);
+      renderDrift(drift.groups);
+      renderChart(series);
+      $("#error").hidden = true;
+      $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      document.body.dataset.ready = "true";
+    } catch (err) {
+      $("#error").hidden = false;
+      $("#error").textContent = String(err.message || err);
+    }
+  }
+
+  void refresh();
+  setInterval(refresh, REFRESH_MS);
+})();

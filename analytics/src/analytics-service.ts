@@ -1,0 +1,215 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { consoleLogger, ensureStreams, wireNames } from "@konorkestra/sdk";
+import type { Logger, WireNames } from "@konorkestra/sdk";
+import { Pool } from "pg";
+import { runMigrations } from "./db/migrate";
+import { applyStoragePolicies } from "./db/storage-policies";
+import type { StorageInfo } from "./db/storage-policies";
+import { FleetQueries } from "./domain/fleet-queries";
+import { createApp } from "./http/create-app";
+import { Backoff, sleep } from "./ingest/backoff";
+import { eventWriter } from "./ingest/event-writer";
+import { heartbeatWriter } from "./ingest/heartbeat-writer";
+import { StreamIngester } from "./ingest/stream-ingester";
+import type { StreamIngesterOptions } from "./ingest/stream-ingester";
+import { MaintenanceLoop } from "./maintenance/maintenance-loop";
+import { AnalyticsMetrics } from "./metrics";
+import { parseAnalyticsOptions } from "./options";
+import type { AnalyticsOptions, ResolvedAnalyticsOptions } from "./options";
+import { EventStore } from "./store/event-store";
+import { FleetStore } from "./store/fleet-store";
+import { KvConfigReader } from "./store/kv-config-reader";
+import { SeriesStore } from "./store/series-store";
+
+/** Options of {@link createAnalytics} that have no environment form. */
+export interface AnalyticsRuntimeOptions extends AnalyticsOptions {
+  /** Where the service logs. @default console, prefixed "[analytics]" */
+  logger?: Logger;
+}
+
+/** A running analytics instance. */
+export interface AnalyticsService {
+  readonly options: ResolvedAnalyticsOptions;
+  /** `http://host:port` of the API and dashboard. */
+  readonly url: string;
+  readonly port: number;
+  readonly storage: StorageInfo;
+  readonly metrics: AnalyticsMetrics;
+  readonly ingesters: readonly StreamIngester[];
+  readonly maintenance: MaintenanceLoop;
+  /** Stops HTTP, ingest (unacknowledged messages go back to the stream) and closes connections. */
+  close(): Promise<void>;
+}
+
+const prefixed = (logger: Logger): Logger => ({
+  info: (m) => logger.info(`[analytics] ${m}`),
+  warn: (m) => logger.warn(`[analytics] ${m}`),
+  error: (m) => logger.error(`[analytics] ${m}`),
+});
+
+/**
+ * Starts an analytics instance: migrations (waiting for PostgreSQL if it is not up yet), storage
+ * policies, the two durable consumers (shared with any other instance), the maintenance loop and
+ * the HTTP server.
+ */
+export async function createAnalytics(
+  given: AnalyticsRuntimeOptions = {},
+): Promise<AnalyticsService> {
+  const opts = parseAnalyticsOptions(given);
+  const logger = given.logger ?? prefixed(consoleLogger);
+  await migrateWhenReachable(opts, logger);
+
+  const pool = openPool(opts, logger);
+  const storage = await applyStoragePolicies(pool, opts);
+  if (!storage.compression) {
+    logger.info(
+      `TimescaleDB license '${storage.edition}': no compression; retention run by this service`,
+    );
+  }
+  const names = wireNames(opts.prefix);
+  const nats = await connectNats(opts);
+  const nc = nats.nc;
+  await ensureStreams(await jetstreamManager(nc), names);
+
+  const metrics = new AnalyticsMetrics();
+  const ingesters = createIngesters(opts, { nc, pool, metrics, logger }, names);
+  for (const i of ingesters) await i.start();
+  const maintenance = new MaintenanceLoop(pool, storage, opts, logger);
+  maintenance.start();
+
+  const fleet = new FleetStore(pool, opts.flappingHoldMs);
+  const queries = new FleetQueries(fleet, new EventStore(pool), new KvConfigReader(nc, names));
+  const app = createApp({
+    pool,
+    natsConnected: nats.connected,
+    ingesters,
+    maintenance,
+    storage,
+    metrics,
+    fleet,
+    series: new SeriesStore(pool),
+    queries,
+    logger,
+  });
+  const server = await listen(app, opts.port, opts.host);
+  const port = (server.address() as AddressInfo).port;
+  logger.info(`listening on http://${opts.host}:${port}`);
+
+  return {
+    options: opts,
+    url: `http://${opts.host}:${port}`,
+    port,
+    storage,
+    metrics,
+    ingesters,
+    maintenance,
+    close: async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await Promise.all(ingesters.map((i) => i.stop()));
+      await maintenance.stop();
+      await closeNats(nc);
+      await pool.end();
+    },
+  };
+}
+
+function openPool(opts: ResolvedAnalyticsOptions, logger: Logger): Pool {
+  const pool = new Pool({
+    connectionString: opts.pgUrl,
+    max: opts.pgPoolSize,
+    connectionTimeoutMillis: 5000,
+    statement_timeout: 60_000,
+  });
+  // A connection dropped by a server restart must not crash the process: the pool only listens
+  // on idle connections, so checked-out ones (mid-transaction) get a listener of their own; the
+  // query in flight fails and the ingest retries.
+  pool.on("error", (err) => logger.warn(`idle PostgreSQL connection lost: ${err.message}`));
+  pool.on("connect", (client) => {
+    client.on("error", (err) => logger.warn(`PostgreSQL connection lost: ${err.message}`));
+  });
+  return pool;
+}
+
+/** Connects (reconnecting forever) and tracks whether the connection is up, for /healthz. */
+async function connectNats(
+  opts: ResolvedAnalyticsOptions,
+): Promise<{ nc: NatsConnection; connected: () => boolean }> {
+  const nc = await connect({
+    servers: opts.servers,
+    name: "kon:analytics",
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    token: opts.token,
+    user: opts.user,
+    pass: opts.pass,
+  });
+  let up = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") up = false;
+      else if (s.type === "reconnect") up = true;
+    }
+  })();
+  return { nc, connected: () => up && !nc.isClosed() };
+}
+
+/** One ingester per stream; every instance binds to the same durable consumers. */
+function createIngesters(
+  opts: ResolvedAnalyticsOptions,
+  deps: Pick<StreamIngesterOptions, "nc" | "pool" | "metrics" | "logger">,
+  names: WireNames,
+): StreamIngester[] {
+  const { batchRows, batchMs, retryMinMs, retryMaxMs, ackWaitMs } = opts;
+  const common = { ...deps, batchRows, batchMs, retryMinMs, retryMaxMs, ackWaitMs };
+  return [
+    new StreamIngester({
+      ...common,
+      stream: names.heartbeatStream,
+      durable: opts.heartbeatConsumer,
+      filterSubject: `${names.prefix}.hb.>`,
+      writer: heartbeatWriter(opts.lateFactor, opts.nodeStateResolutionMs),
+    }),
+    new StreamIngester({
+      ...common,
+      stream: names.eventStream,
+      durable: opts.eventConsumer,
+      // Node events only; config events share the stream but are not analytics' business yet.
+      filterSubject: `${names.prefix}.evt.*.node.>`,
+      writer: eventWriter(),
+    }),
+  ];
+}
+
+async function migrateWhenReachable(opts: ResolvedAnalyticsOptions, logger: Logger): Promise<void> {
+  const backoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
+  for (;;) {
+    try {
+      const applied = await runMigrations(opts.pgUrl);
+      if (applied.length > 0) logger.info(`migrations applied: ${applied.join(", ")}`);
+      return;
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (!/ECONNREFUSED|ENOTFOUND|starting up|shutting down|timeout|terminated/i.test(msg))
+        throw err;
+      const delay = backoff.next();
+      logger.warn(`PostgreSQL not reachable for migrations (${msg}); retrying in ${delay} ms`);
+      await sleep(delay);
+    }
+  }
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
+}
+
+async function closeNats(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  await nc.drain().catch(() => nc.close());
+}

@@ -1,0 +1,142 @@
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import type { EventStore, NodeHistory } from "../store/event-store";
+import type { FleetStore } from "../store/fleet-store";
+import type { KvConfigReader } from "../store/kv-config-reader";
+import { computeDrift } from "./drift";
+import type { GroupDrift } from "./drift";
+import { incidentsOf, overlaps } from "./incidents";
+import type { Incident } from "./incidents";
+import { computeReliability } from "./reliability";
+import type { Reliability } from "./reliability";
+import { stateIntervals, stateTotals } from "./state-intervals";
+import type { StateInterval } from "./state-intervals";
+import { computeUptime } from "./uptime";
+import type { Uptime } from "./uptime";
+
+/** A node's states over a window, for the timeline. */
+export interface Timeline {
+  group: string;
+  node: string;
+  fromMs: number;
+  toMs: number;
+  intervals: StateInterval[];
+  /** FLAPPING events in the window. */
+  flappingMs: number[];
+}
+
+/** Filter of {@link FleetQueries.incidents}. */
+export interface IncidentFilter {
+  group?: string;
+  node?: string;
+  /** true: only incidents still going on; false: only ended ones; undefined: both. */
+  open?: boolean;
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * The questions the API answers, built from the stores and the pure domain functions. Uptime,
+ * timelines, incidents and reliability all derive from node_events state changes (never from
+ * heartbeat counts), with the state at a window's start taken from the event before it.
+ */
+export class FleetQueries {
+  constructor(
+    private readonly fleet: FleetStore,
+    private readonly events: EventStore,
+    private readonly kv: KvConfigReader,
+  ) {}
+
+  async uptime(group: string, node: string, fromMs: number, toMs: number): Promise<Uptime> {
+    const h = await this.history(group, node, fromMs, toMs);
+    return computeUptime(h.edge, h.events, fromMs, toMs);
+  }
+
+  async timeline(group: string, node: string, fromMs: number, toMs: number): Promise<Timeline> {
+    const h = await this.history(group, node, fromMs, toMs);
+    return {
+      group,
+      node,
+      fromMs,
+      toMs,
+      intervals: stateIntervals(h.edge, h.events, fromMs, toMs),
+      flappingMs: h.flappingMs,
+    };
+  }
+
+  /**
+   * Incidents overlapping [fromMs, toMs]. Histories are read up to now so that an incident that
+   * outlasts the window gets its real end (or stays open).
+   */
+  async incidents(f: IncidentFilter, nowMs = Date.now()): Promise<Incident[]> {
+    const histories = await this.events.histories(f, f.fromMs, nowMs);
+    return histories
+      .flatMap((h) =>
+        incidentsOf(h.group, h.node, stateIntervals(h.edge, h.events, f.fromMs, nowMs), nowMs),
+      )
+      .filter((i) => overlaps(i, f.fromMs, f.toMs))
+      .filter((i) => f.open === undefined || i.open === f.open)
+      .sort((a, b) => b.startMs - a.startMs || a.node.localeCompare(b.node));
+  }
+
+  async reliability(
+    group: string | undefined,
+    fromMs: number,
+    toMs: number,
+    nowMs = Date.now(),
+  ): Promise<Reliability> {
+    const histories = await this.events.histories({ group }, fromMs, nowMs);
+    const nodes = [];
+    const incidents: Incident[] = [];
+    for (const h of histories) {
+      const toNow = stateIntervals(h.edge, h.events, fromMs, nowMs);
+      incidents.push(...incidentsOf(h.group, h.node, toNow, nowMs));
+      const inWindow = stateIntervals(
+        h.edge,
+        h.events.filter((e) => e.atMs <= toMs),
+        fromMs,
+        toMs,
+      );
+      nodes.push({ group: h.group, node: h.node, upMs: stateTotals(inWindow).upMs });
+    }
+    return computeReliability(nodes, incidents, fromMs, toMs, nowMs);
+  }
+
+  /**
+   * Config drift per group. Nodes the monitor reports down or left are not counted: they run
+   * nothing now, and their last report would show as drift forever.
+   */
+  async drift(group?: string): Promise<GroupDrift[]> {
+    const nodes = (await this.fleet.nodes({ group })).filter(
+      (n) => n.liveness !== "down" && n.liveness !== "left",
+    );
+    const groups = [...new Set(nodes.map((n) => n.group))];
+    if (group && !groups.includes(group)) groups.push(group);
+    const out: GroupDrift[] = [];
+    for (const g of groups.sort()) {
+      const latest = await this.kv.latest(g);
+      out.push(
+        computeDrift(
+          g,
+          latest,
+          nodes.filter((n) => n.group === g),
+        ),
+      );
+    }
+    return out;
+  }
+
+  private async history(
+    group: string,
+    node: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<NodeHistory> {
+    const [h] = await this.events.histories({ group, node }, fromMs, toMs);
+    if (h) return h;
+    // Known from heartbeats only (no monitor event yet): nothing to measure, but not unknown.
+    if ((await this.fleet.nodes({ group, node })).length > 0) {
+      return { group, node, events: [], flappingMs: [] };
+    }
+    throw new KonError(KonErrorCode.NotFound, `node ${group}/${node} is not known to analytics`);
+  }
+}

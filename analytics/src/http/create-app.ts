@@ -1,0 +1,100 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import express from "express";
+import type { ErrorRequestHandler, Express, RequestHandler } from "express";
+import type { FleetQueries } from "../domain/fleet-queries";
+import type { AnalyticsMetrics } from "../metrics";
+import { packageRoot } from "../package-root";
+import type { FleetStore } from "../store/fleet-store";
+import type { SeriesStore } from "../store/series-store";
+import { configRouter } from "./config-router";
+import { fleetRouter } from "./fleet-router";
+import { incidentsRouter } from "./incidents-router";
+import { opsRouter } from "./ops-router";
+import type { OpsSources } from "./ops-router";
+import { seriesRouter } from "./series-router";
+
+/** Everything the HTTP layer serves from. */
+export interface AppSources extends OpsSources {
+  fleet: FleetStore;
+  series: SeriesStore;
+  queries: FleetQueries;
+  metrics: AnalyticsMetrics;
+  logger: Logger;
+}
+
+/** Folder of the dashboard (HTML, JS, CSS and the uPlot copy made by `npm run build`). */
+export const DASHBOARD_DIR = join(packageRoot(), "public");
+
+/** The express app: JSON API under /v1, /metrics, /healthz, and the dashboard at /. */
+export function createApp(src: AppSources): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(timing(src.metrics));
+  app.use(fleetRouter(src.fleet, src.queries));
+  app.use(incidentsRouter(src.queries));
+  app.use(seriesRouter(src.series));
+  app.use(configRouter(src.queries));
+  app.use(opsRouter(src));
+  if (!existsSync(join(DASHBOARD_DIR, "vendor", "uPlot.iife.min.js"))) {
+    src.logger.warn(
+      `dashboard chart library missing in ${DASHBOARD_DIR}/vendor: run 'npm run build'`,
+    );
+  }
+  app.use(express.static(DASHBOARD_DIR, { index: "index.html", maxAge: 0 }));
+  app.use((req, res) => {
+    res.status(404).json({
+      error: { code: KonErrorCode.NotFound, message: `no route ${req.method} ${req.path}` },
+    });
+  });
+  app.use(errorHandler(src.logger));
+  return app;
+}
+
+function timing(metrics: AnalyticsMetrics): RequestHandler {
+  return (req, res, next) => {
+    const stop = metrics.httpSeconds.startTimer();
+    res.on("finish", () => {
+      const route =
+        (req.route as { path?: string } | undefined)?.path ??
+        (req.path.startsWith("/v1") ? "unmatched" : "static");
+      stop({ route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    if (err instanceof KonError) {
+      const status =
+        err.code === KonErrorCode.QueryInvalid || err.code === KonErrorCode.InvalidName
+          ? 400
+          : err.code === KonErrorCode.NotFound
+            ? 404
+            : 500;
+      res.status(status).json({ error: err.toJSON() });
+      return;
+    }
+    // Express's own 4xx (malformed URL encoding and the like) carry a status.
+    const status = (err as { status?: number }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      res.status(status).json({
+        error: { code: KonErrorCode.QueryInvalid, message: String((err as Error).message) },
+      });
+      return;
+    }
+    logger.error(
+      `${req.method} ${req.originalUrl} failed: ${err instanceof Error ? err.stack : String(err)}`,
+    );
+    res.status(500).json({
+      error: {
+        code: KonErrorCode.Internal,
+        message: err instanceof Error ? err.message : String(err),
+      },
+    });
+  };
+}

@@ -1,0 +1,170 @@
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { z } from "zod";
+
+/** Options of the analytics service. Each has an environment form (in parentheses). */
+export interface AnalyticsOptions {
+  /** NATS servers (KON_SERVERS, comma-separated). @default "nats://127.0.0.1:4222" */
+  servers?: string | string[];
+  /** Name prefix of subjects and streams (KON_PREFIX). @default "kon" */
+  prefix?: string;
+  /** NATS auth (KON_TOKEN, KON_USER, KON_PASSWORD). */
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** PostgreSQL with TimescaleDB (KON_PG_URL). @default "postgres://kon:kon@127.0.0.1:5432/konorkestra" */
+  pgUrl?: string;
+  /** Connections in the pool (KON_PG_POOL_SIZE). @default 8 */
+  pgPoolSize?: number;
+  /** HTTP port; 0 picks a free one (KON_ANALYTICS_PORT). @default 7003 */
+  port?: number;
+  /** HTTP listen address (KON_ANALYTICS_HOST). @default "127.0.0.1" */
+  host?: string;
+  /** Rows per ingest batch (KON_INGEST_BATCH_ROWS). @default 5000 */
+  batchRows?: number;
+  /** Longest wait to fill a batch (KON_INGEST_BATCH_MS). @default 250 */
+  batchMs?: number;
+  /** First retry delay after a failed write (KON_INGEST_RETRY_MIN_MS). @default 100 */
+  retryMinMs?: number;
+  /** Longest retry delay (KON_INGEST_RETRY_MAX_MS). @default 5000 */
+  retryMaxMs?: number;
+  /** Durable consumer on the heartbeat stream (KON_ANALYTICS_CONSUMER_HB). @default "analytics-hb" */
+  heartbeatConsumer?: string;
+  /** Durable consumer on the event stream (KON_ANALYTICS_CONSUMER_EVT). @default "analytics-evt" */
+  eventConsumer?: string;
+  /** Ack wait of the durable consumers (KON_INGEST_ACK_WAIT_MS). @default 30000 */
+  ackWaitMs?: number;
+  /**
+   * A beat is late when it reaches the NATS server more than interval × this after it was sent
+   * (KON_LATE_FACTOR). Judged per beat, so it needs no state shared between batches or instances.
+   * @default 0.5
+   */
+  lateFactor?: number;
+  /**
+   * How stale node_state's last-beat time may get before a beat refreshes it; a change of process
+   * or config always does (KON_NODE_STATE_RESOLUTION_MS). @default 2000
+   */
+  nodeStateResolutionMs?: number;
+  /** Chunk interval of `heartbeats` (KON_HB_CHUNK_INTERVAL). 1 h ≈ 36 M rows at 10,000 nodes × 1 Hz. @default "1 hour" */
+  heartbeatChunkInterval?: string;
+  /** Chunk interval of `node_events` (KON_EVENT_CHUNK_INTERVAL). @default "7 days" */
+  eventChunkInterval?: string;
+  /** Chunk interval of the per-minute rollup (KON_ROLLUP_CHUNK_INTERVAL). @default "7 days" */
+  rollupChunkInterval?: string;
+  /** Raw heartbeats kept (KON_RETENTION_RAW). @default "7 days" */
+  rawRetention?: string;
+  /** Node events kept (KON_RETENTION_EVENTS). @default "1 year" */
+  eventRetention?: string;
+  /** Per-minute rollup kept (KON_RETENTION_AGGREGATES). @default "1 year" */
+  aggregateRetention?: string;
+  /** Compress (columnstore) raw chunks older than this, where the edition allows (KON_COMPRESS_AFTER); "off" disables. @default "1 day" */
+  compressAfter?: string;
+  /** How often the rollup is refreshed and retention applied (KON_MAINTENANCE_INTERVAL_MS). @default 10000 */
+  maintenanceIntervalMs?: number;
+  /** Minutes younger than this stay real-time, not materialized (KON_ROLLUP_LAG_MS). @default 60000 */
+  rollupLagMs?: number;
+  /** A FLAPPING event marks its node flapping for this long (KON_FLAPPING_HOLD_MS). @default 600000 */
+  flappingHoldMs?: number;
+}
+
+const interval = z
+  .string()
+  .regex(
+    /^\d+\s*(second|minute|hour|day|week|month|year)s?$/,
+    "use '<n> <unit>', unit one of second, minute, hour, day, week, month, year",
+  );
+const positiveInt = z.number().int().positive();
+
+const schema = z.object({
+  servers: z
+    .union([z.string(), z.array(z.string())])
+    .transform((s) => (Array.isArray(s) ? s : s.split(",")).map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(1)).min(1, "at least one server")),
+  prefix: z.string().regex(/^[a-z][a-z0-9_]{0,15}$/),
+  token: z.string().optional(),
+  user: z.string().optional(),
+  pass: z.string().optional(),
+  pgUrl: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:pass@host:port/db"),
+  pgPoolSize: positiveInt.max(100),
+  port: z.number().int().min(0).max(65535),
+  host: z.string().min(1),
+  batchRows: positiveInt.max(100_000),
+  batchMs: positiveInt.max(60_000),
+  retryMinMs: positiveInt,
+  retryMaxMs: positiveInt,
+  heartbeatConsumer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  eventConsumer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  ackWaitMs: z.number().int().min(1000),
+  lateFactor: z.number().positive(),
+  nodeStateResolutionMs: z.number().int().min(0),
+  heartbeatChunkInterval: interval,
+  eventChunkInterval: interval,
+  rollupChunkInterval: interval,
+  rawRetention: interval,
+  eventRetention: interval,
+  aggregateRetention: interval,
+  compressAfter: z.union([interval, z.literal("off")]),
+  maintenanceIntervalMs: z.number().int().min(100),
+  rollupLagMs: z.number().int().min(0),
+  flappingHoldMs: z.number().int().min(0),
+});
+
+/** Analytics options with every default filled in. */
+export type ResolvedAnalyticsOptions = z.output<typeof schema>;
+
+const num = (v: string | undefined): number | undefined =>
+  v === undefined || v === "" ? undefined : Number(v);
+
+/** Options given, then KON_* variables, then defaults; throws a KonError naming the bad field. */
+export function parseAnalyticsOptions(
+  given: AnalyticsOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedAnalyticsOptions {
+  const merged = {
+    servers: given.servers ?? env.KON_SERVERS ?? "nats://127.0.0.1:4222",
+    prefix: given.prefix ?? env.KON_PREFIX ?? "kon",
+    token: given.token ?? env.KON_TOKEN,
+    user: given.user ?? env.KON_USER,
+    pass: given.pass ?? env.KON_PASSWORD,
+    pgUrl: given.pgUrl ?? env.KON_PG_URL ?? "postgres://kon:kon@127.0.0.1:5432/konorkestra",
+    pgPoolSize: given.pgPoolSize ?? num(env.KON_PG_POOL_SIZE) ?? 8,
+    port: given.port ?? num(env.KON_ANALYTICS_PORT) ?? 7003,
+    host: given.host ?? env.KON_ANALYTICS_HOST ?? "127.0.0.1",
+    batchRows: given.batchRows ?? num(env.KON_INGEST_BATCH_ROWS) ?? 5000,
+    batchMs: given.batchMs ?? num(env.KON_INGEST_BATCH_MS) ?? 250,
+    retryMinMs: given.retryMinMs ?? num(env.KON_INGEST_RETRY_MIN_MS) ?? 100,
+    retryMaxMs: given.retryMaxMs ?? num(env.KON_INGEST_RETRY_MAX_MS) ?? 5000,
+    heartbeatConsumer: given.heartbeatConsumer ?? env.KON_ANALYTICS_CONSUMER_HB ?? "analytics-hb",
+    eventConsumer: given.eventConsumer ?? env.KON_ANALYTICS_CONSUMER_EVT ?? "analytics-evt",
+    ackWaitMs: given.ackWaitMs ?? num(env.KON_INGEST_ACK_WAIT_MS) ?? 30_000,
+    lateFactor: given.lateFactor ?? num(env.KON_LATE_FACTOR) ?? 0.5,
+    nodeStateResolutionMs:
+      given.nodeStateResolutionMs ?? num(env.KON_NODE_STATE_RESOLUTION_MS) ?? 2000,
+    heartbeatChunkInterval: given.heartbeatChunkInterval ?? env.KON_HB_CHUNK_INTERVAL ?? "1 hour",
+    eventChunkInterval: given.eventChunkInterval ?? env.KON_EVENT_CHUNK_INTERVAL ?? "7 days",
+    rollupChunkInterval: given.rollupChunkInterval ?? env.KON_ROLLUP_CHUNK_INTERVAL ?? "7 days",
+    rawRetention: given.rawRetention ?? env.KON_RETENTION_RAW ?? "7 days",
+    eventRetention: given.eventRetention ?? env.KON_RETENTION_EVENTS ?? "1 year",
+    aggregateRetention: given.aggregateRetention ?? env.KON_RETENTION_AGGREGATES ?? "1 year",
+    compressAfter: given.compressAfter ?? env.KON_COMPRESS_AFTER ?? "1 day",
+    maintenanceIntervalMs:
+      given.maintenanceIntervalMs ?? num(env.KON_MAINTENANCE_INTERVAL_MS) ?? 10_000,
+    rollupLagMs: given.rollupLagMs ?? num(env.KON_ROLLUP_LAG_MS) ?? 60_000,
+    flappingHoldMs: given.flappingHoldMs ?? num(env.KON_FLAPPING_HOLD_MS) ?? 600_000,
+  };
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join(".") || "options";
+    throw new KonError(
+      KonErrorCode.InvalidOptions,
+      `invalid analytics option ${field}: ${issue.message}`,
+    );
+  }
+  if (parsed.data.retryMaxMs < parsed.data.retryMinMs) {
+    throw new KonError(
+      KonErrorCode.InvalidOptions,
+      "invalid analytics option retryMaxMs: must be at least retryMinMs",
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,74 @@
+import type { Pool } from "pg";
+import type { LivenessState, StateEvent } from "../domain/state-intervals";
+
+/** One node's state events for a window: the last one before it, those inside, flapping marks. */
+export interface NodeHistory {
+  group: string;
+  node: string;
+  edge?: StateEvent;
+  events: StateEvent[];
+  flappingMs: number[];
+}
+
+/** Reads `node_events`, the history behind uptime, timelines, incidents and reliability. */
+export class EventStore {
+  constructor(private readonly pool: Pool) {}
+
+  /**
+   * Histories of the matching nodes over [fromMs, toMs]. The edge (last UP/DOWN/LEFT before the
+   * window) is one index look-up per node, so a long window costs only the events inside it.
+   */
+  async histories(
+    filter: { group?: string; node?: string },
+    fromMs: number,
+    toMs: number,
+  ): Promise<NodeHistory[]> {
+    const params = [filter.group ?? null, filter.node ?? null, new Date(fromMs), new Date(toMs)];
+    const edges = await this.pool.query<Row>(
+      `SELECT ns.group_name, ns.node_id, e.time, e.kind, e.suspect
+         FROM node_state ns
+         CROSS JOIN LATERAL (
+           SELECT time, kind, suspect FROM node_events ne
+            WHERE ne.group_name = ns.group_name AND ne.node_id = ns.node_id
+              AND ne.kind <> 'flapping' AND ne.time < $3
+            ORDER BY time DESC, stream_seq DESC LIMIT 1) e
+        WHERE ($1::text IS NULL OR ns.group_name = $1) AND ($2::text IS NULL OR ns.node_id = $2)`,
+      params.slice(0, 3),
+    );
+    const inside = await this.pool.query<Row>(
+      `SELECT group_name, node_id, time, kind, suspect FROM node_events
+        WHERE ($1::text IS NULL OR group_name = $1) AND ($2::text IS NULL OR node_id = $2)
+          AND time >= $3 AND time <= $4
+        ORDER BY group_name, node_id, time, stream_seq`,
+      params,
+    );
+    const byNode = new Map<string, NodeHistory>();
+    const get = (r: Row): NodeHistory => {
+      const key = `${r.group_name}\u0000${r.node_id}`;
+      let h = byNode.get(key);
+      if (!h)
+        byNode.set(key, (h = { group: r.group_name, node: r.node_id, events: [], flappingMs: [] }));
+      return h;
+    };
+    for (const r of edges.rows) get(r).edge = toEvent(r);
+    for (const r of inside.rows) {
+      if (r.kind === "flapping") get(r).flappingMs.push(r.time.getTime());
+      else get(r).events.push(toEvent(r));
+    }
+    return [...byNode.values()].sort(
+      (a, b) => a.group.localeCompare(b.group) || a.node.localeCompare(b.node),
+    );
+  }
+}
+
+interface Row {
+  group_name: string;
+  node_id: string;
+  time: Date;
+  kind: LivenessState | "flapping";
+  suspect: boolean;
+}
+
+function toEvent(r: Row): StateEvent {
+  return { atMs: r.time.getTime(), state: r.kind as LivenessState, suspect: r.suspect };
+}

@@ -1,0 +1,158 @@
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { silentLogger } from "@konorkestra/sdk";
+import { startNats, startPostgres } from "@konorkestra/testkit";
+import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
+import type { Page } from "playwright-core";
+import { createAnalytics } from "../src";
+import type { AnalyticsService } from "../src";
+import { countRows } from "./helpers/count-rows";
+import { FleetSimulator } from "./helpers/fleet-simulator";
+import { publishScenario } from "./helpers/fleet-scenario";
+import { getJson } from "./helpers/get-json";
+import { launchChromium } from "./helpers/headless-chromium";
+import type { HeadlessChromium } from "./helpers/headless-chromium";
+import { waitFor } from "./helpers/wait-for";
+
+// The dashboard in headless Chromium against a live stack (NATS, TimescaleDB, a running
+// analytics instance fed with published heartbeats and events): what it shows must match the API.
+
+let nats: NatsServer;
+let db: PostgresDatabase;
+let sim: FleetSimulator;
+let svc: AnalyticsService;
+let browser: HeadlessChromium;
+let page: Page;
+
+beforeAll(async () => {
+  browser = await launchChromium(); // first: a missing chromium fails the test, loudly
+  // The chart library is copied into public/vendor by the build; do the same here.
+  execFileSync(process.execPath, [join(__dirname, "..", "scripts", "copy-assets.mjs")]);
+  [nats, db] = await Promise.all([startNats(), startPostgres()]);
+  sim = await FleetSimulator.connect(nats.url);
+  svc = await createAnalytics({
+    servers: nats.url,
+    pgUrl: db.url,
+    port: 0,
+    batchMs: 50,
+    nodeStateResolutionMs: 0,
+    logger: silentLogger,
+  });
+  await publishScenario(sim, Date.now());
+  await waitFor(
+    "30 heartbeats",
+    async () => (await countRows(db.url, "heartbeats", "stream_seq")).rows === 30,
+  );
+  await waitFor(
+    "12 events",
+    async () => (await countRows(db.url, "node_events", "event_id")).rows === 12,
+  );
+  page = await browser.context.newPage();
+  await page.goto(`${svc.url}/`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 15_000 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await svc?.close();
+  await sim?.close();
+  await Promise.all([nats?.stop(), db?.stop()]);
+});
+
+const api = async <T>(path: string): Promise<T> => (await getJson<T>(svc.url, path)).body;
+
+test("fleet summary tiles show the API's counts", async () => {
+  const summary = await api<{ totals: Record<string, number> }>("/v1/fleet/summary");
+  for (const k of ["up", "down", "left", "flapping", "total"]) {
+    expect(await page.textContent(`#summary-${k}`)).toBe(String(summary.totals[k]));
+  }
+  expect(summary.totals.total).toBe(5);
+});
+
+test("node table: one row per node with the API's status and uptime", async () => {
+  const { nodes } = await api<{ nodes: { group: string; node: string; status: string }[] }>(
+    "/v1/nodes",
+  );
+  const trs = page.locator("#nodes tbody tr");
+  const rows: { node: string | null; status: string | null; uptime: string | null }[] = [];
+  for (let i = 0; i < (await trs.count()); i++) {
+    const tr = trs.nth(i);
+    const pct = tr.locator(".uptime-pct");
+    rows.push({
+      node: await tr.getAttribute("data-node"),
+      status: await tr.getAttribute("data-status"),
+      uptime: (await pct.count()) > 0 ? ((await pct.textContent()) ?? "").trim() : null,
+    });
+  }
+  expect(rows.map((r) => [r.node, r.status])).toEqual(
+    nodes.map((n) => [`${n.group}/${n.node}`, n.status]),
+  );
+  for (const r of rows) {
+    const [group, node] = (r.node ?? "").split("/");
+    const u = await api<{ uptimePct: number | null }>(
+      `/v1/nodes/${group}/${node}/uptime?window=24h`,
+    );
+    if (u.uptimePct === null) expect(r.uptime).toBeNull();
+    else expect(Math.abs(parseFloat(r.uptime ?? "") - u.uptimePct)).toBeLessThan(0.15);
+  }
+  expect(rows.find((r) => r.node === "g1/b")?.uptime).toBe("95.8%");
+});
+
+test("incident list and config drift match the API", async () => {
+  const { incidents } = await api<{ incidents: { group: string; node: string; open: boolean }[] }>(
+    "/v1/incidents",
+  );
+  const shown: (string | null)[][] = [];
+  const incidentRows = page.locator("#incidents tbody tr");
+  for (let i = 0; i < (await incidentRows.count()); i++) {
+    const tr = incidentRows.nth(i);
+    shown.push([await tr.getAttribute("data-node"), await tr.getAttribute("data-open")]);
+  }
+  expect(shown).toEqual(incidents.map((i) => [`${i.group}/${i.node}`, String(i.open)]));
+  expect(shown).toHaveLength(4);
+
+  const drift = await api<{
+    groups: {
+      group: string;
+      keys: {
+        key: string;
+        latestRevision: number;
+        inSync: number;
+        drifted: number;
+        missing: string[];
+      }[];
+    }[];
+  }>("/v1/config/drift");
+  const expected = drift.groups.flatMap((g) =>
+    g.keys.map((k) => [
+      `${g.group}`,
+      k.key,
+      String(k.latestRevision),
+      String(k.inSync),
+      String(k.drifted),
+      String(k.missing.length),
+    ]),
+  );
+  const cells: string[][] = [];
+  const driftRows = page.locator("#drift tbody tr");
+  for (let i = 0; i < (await driftRows.count()); i++) {
+    cells.push(await driftRows.nth(i).locator("td").allTextContents());
+  }
+  expect(cells).toEqual(expected);
+  expect(cells).toContainEqual(["g1", "svc", "2", "2", "1", "0"]);
+});
+
+test("heartbeat-rate chart is drawn by uPlot with the API's beats", async () => {
+  const series = await api<{ points: { beats: number }[] }>(
+    "/v1/series/heartbeats?bucket=1m&window=1h",
+  );
+  const total = series.points.reduce((s, p) => s + p.beats, 0);
+  expect(total).toBe(30);
+  expect(await page.getAttribute("#chart-caption", "data-beats")).toBe(String(total));
+  expect(await page.locator("#chart canvas").count()).toBeGreaterThan(0);
+  await page.screenshot({
+    path: join(tmpdir(), "kon-dashboard.png"),
+    fullPage: true,
+  });
+});

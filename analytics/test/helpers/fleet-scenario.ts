@@ -1,0 +1,68 @@
+import { ConfigEntry, encodeMessage } from "@konorkestra/proto";
+import { ensureConfigBucket } from "@konorkestra/sdk";
+import type { FleetSimulator } from "./fleet-simulator";
+
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+
+/**
+ * A small fleet with a known history, relative to `t` (the test's "now"):
+ * - g1/a: up since t-3h.
+ * - g1/b: up since t-30h, down (expiry) t-2h .. t-1h, up again.
+ * - g1/c: up since t-5h, clean leave at t-2h (still away).
+ * - g1/d: up t-4h, down (suspect) t-3h .. t-170min, up, flapping mark at t-1min.
+ * - g2/e: up since t-10h, down (suspect) since t-30min.
+ * Config bucket cfg_g1: svc at revisions 1 and 2, db at 3. a runs svc@2 + db@3; b runs svc@1
+ * and refused 2; d runs svc@2, lacks db and still reports a deleted key `old`.
+ */
+export async function publishScenario(sim: FleetSimulator, t: number): Promise<void> {
+  const ev = (
+    g: string,
+    n: string,
+    k: "up" | "down" | "left" | "flapping",
+    at: number,
+    suspect = false,
+  ) => sim.event(g, n, k, { atMs: at, suspect });
+  await ev("g1", "a", "up", t - 3 * HOUR);
+  await ev("g1", "b", "up", t - 30 * HOUR);
+  await ev("g1", "b", "down", t - 2 * HOUR);
+  await ev("g1", "b", "up", t - HOUR);
+  await ev("g1", "c", "up", t - 5 * HOUR);
+  await ev("g1", "c", "left", t - 2 * HOUR);
+  await ev("g1", "d", "up", t - 4 * HOUR);
+  await ev("g1", "d", "down", t - 3 * HOUR, true);
+  await ev("g1", "d", "up", t - 170 * MIN);
+  await ev("g1", "d", "flapping", t - MIN);
+  await ev("g2", "e", "up", t - 10 * HOUR);
+  await ev("g2", "e", "down", t - 30 * MIN, true);
+
+  const kv = await ensureConfigBucket(sim.nc, sim.names, "g1");
+  const entry = (key: string, v: string) =>
+    encodeMessage(ConfigEntry, {
+      key,
+      payload: new TextEncoder().encode(v),
+      sha256: `sha-${key}-${v}`,
+    });
+  await kv.put("svc", entry("svc", "1"));
+  await kv.put("svc", entry("svc", "2"));
+  await kv.put("db", entry("db", "1"));
+
+  for (let seq = 1; seq <= 10; seq++) {
+    const sentAtMs = Date.now() - 20; // at least 20 ms transport latency
+    await sim.heartbeat("g1", "a", {
+      seq,
+      sentAtMs,
+      config: { svc: { revision: 2 }, db: { revision: 3 } },
+    });
+    await sim.heartbeat("g1", "b", {
+      seq,
+      sentAtMs,
+      config: { svc: { revision: 1, rejectedRevision: 2 } },
+    });
+    await sim.heartbeat("g1", "d", {
+      seq,
+      sentAtMs,
+      config: { svc: { revision: 2 }, old: { revision: 1 } },
+    });
+  }
+}

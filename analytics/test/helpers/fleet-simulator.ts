@@ -1,0 +1,121 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Heartbeat, NodeEvent, encodeMessage } from "@konorkestra/proto";
+import type { HeartbeatInit } from "@konorkestra/proto";
+import { ensureStreams, wireNames } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk";
+
+/** Kinds of node events, as on the subject (`node.<kind>`). */
+export type EventKind = "up" | "down" | "left" | "flapping";
+
+const KIND: Record<EventKind, NodeEvent.Kind> = {
+  up: NodeEvent.Kind.UP,
+  down: NodeEvent.Kind.DOWN,
+  left: NodeEvent.Kind.LEFT,
+  flapping: NodeEvent.Kind.FLAPPING,
+};
+
+/** Options of one simulated heartbeat. */
+export interface BeatOptions {
+  seq: number;
+  sentAtMs?: number;
+  intervalMs?: number;
+  allowedMisses?: number;
+  leaving?: boolean;
+  instanceId?: string;
+  config?: Record<string, { revision: number; sha256?: string; rejectedRevision?: number }>;
+}
+
+/**
+ * Publishes what the SDK heartbeat client and the liveness monitor would, straight to JetStream:
+ * protobuf Heartbeats on `kon.hb.<group>.<node>` and NodeEvents on `kon.evt.<group>.node.<kind>`
+ * (with Nats-Msg-Id = event id). Analytics tests use it instead of those components.
+ */
+export class FleetSimulator {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly names: WireNames,
+  ) {}
+
+  static async connect(url: string, prefix = "kon"): Promise<FleetSimulator> {
+    const nc = await connect({ servers: url });
+    const names = wireNames(prefix);
+    await ensureStreams(await jetstreamManager(nc), names);
+    return new FleetSimulator(nc, jetstream(nc), names);
+  }
+
+  async heartbeat(group: string, node: string, o: BeatOptions): Promise<number> {
+    const hb: HeartbeatInit = {
+      group,
+      nodeId: node,
+      seq: o.seq,
+      sentAtMs: o.sentAtMs ?? Date.now(),
+      uptimeMs: o.seq * (o.intervalMs ?? 1000),
+      intervalMs: o.intervalMs ?? 1000,
+      allowedMisses: o.allowedMisses ?? 3,
+      leaving: o.leaving ?? false,
+      process: {
+        pid: 4242,
+        hostname: `host-${node}`,
+        sdkVersion: "0.1.0",
+        nodeVersion: process.version,
+        serviceName: "sim",
+        instanceId: o.instanceId ?? `inst-${node}`,
+      },
+      config: Object.fromEntries(
+        Object.entries(o.config ?? {}).map(([k, r]) => [
+          k,
+          {
+            revision: r.revision,
+            sha256: r.sha256 ?? "",
+            appliedAtMs: 1,
+            rejectedRevision: r.rejectedRevision ?? 0,
+          },
+        ]),
+      ),
+    };
+    const ack = await this.js.publish(
+      this.names.heartbeatSubject(group, node),
+      encodeMessage(Heartbeat, hb),
+    );
+    return ack.seq;
+  }
+
+  async event(
+    group: string,
+    node: string,
+    kind: EventKind,
+    o: { atMs: number; suspect?: boolean; eventId?: string; lastSeq?: number },
+  ): Promise<string> {
+    const eventId = o.eventId ?? `${group}.${node}.${kind}.${o.atMs}`;
+    await this.js.publish(
+      this.names.eventSubject(group, `node.${kind}`),
+      encodeMessage(NodeEvent, {
+        eventId,
+        group,
+        nodeId: node,
+        kind: KIND[kind],
+        detectedAtMs: o.atMs,
+        lastSeenMs: o.atMs - 1000,
+        lastHeartbeat: { group, nodeId: node, seq: o.lastSeq ?? 1 },
+        reason: kind === "down" ? "ttl expired (MaxAge)" : kind,
+        suspect: o.suspect ?? false,
+        monitorId: "sim-monitor",
+      }),
+      { msgID: eventId },
+    );
+    return eventId;
+  }
+
+  /** Publishes raw bytes (e.g. a message that is not protobuf) on a subject. */
+  async raw(subject: string, data: Uint8Array): Promise<number> {
+    return (await this.js.publish(subject, data)).seq;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain();
+  }
+}
