@@ -1,0 +1,235 @@
+// bench:propagation — how fast a config change reaches services through the SDK, against one raw
+// kv.watch per watcher and etcd's watch, in one run. `npm run bench:propagation -- --help`.
+import { mkdtemp, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { connect } from "@nats-io/transport-node";
+import { KonError, wireNames } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import { startNats } from "@konorkestra/testkit";
+import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
+import { etcdUnavailable, measureEtcd, startEtcdForBench } from "./etcd-variant";
+import type { EtcdHandle } from "./etcd-variant";
+import { measureFileToApplied } from "./file-to-applied";
+import { measureRawKv, measureSdk } from "./nats-variants";
+import type { FleetPlan, NatsBench } from "./nats-variants";
+import { parsePropagationOptions, USAGE } from "./propagation-options";
+import type { PropagationOptions } from "./propagation-options";
+import { formatRatios, formatTable, formatTargets, resultJson } from "./propagation-report";
+import type { PropagationResults } from "./propagation-report";
+
+const out = (line = ""): void => void process.stdout.write(line + "\n");
+
+/** SDK and loader chatter: info dropped, warnings and errors to stderr and counted. */
+function benchLogger(): Logger & { count(): number } {
+  let n = 0;
+  const err = (m: string): void => {
+    n++;
+    process.stderr.write(`  [warn] ${m}\n`);
+  };
+  return { info: () => undefined, warn: err, error: err, count: () => n };
+}
+
+/** Servers and scratch space of one run. */
+interface Stage {
+  readonly bench: NatsBench;
+  readonly etcd: EtcdHandle | undefined;
+  readonly skipped: Record<string, string>;
+}
+
+/** Starts what the run needs; registers in `cleanup` how to stop each part as soon as it runs. */
+async function setUp(
+  o: PropagationOptions,
+  logger: Logger,
+  cleanup: (() => Promise<unknown>)[],
+): Promise<Stage> {
+  const scratch = await mkdtemp(join(tmpdir(), "kon-bench-propagation-"));
+  cleanup.push(() => rm(scratch, { recursive: true, force: true }));
+  const nats = await startNats();
+  cleanup.push(() => nats.stop());
+  const writer = await connect({ servers: nats.url, name: "bench-writer" });
+  cleanup.push(() => writer.close());
+  const bench = { servers: nats.url, writer, names: wireNames("kon"), scratch, logger };
+  const skipped: Record<string, string> = {};
+  let etcd: EtcdHandle | undefined;
+  const why = o.skipEtcd ? "--skip-etcd" : etcdUnavailable();
+  if (why) skipped.etcd = why;
+  else {
+    const started = await startEtcdForBench();
+    cleanup.push(() => started.server.stop());
+    etcd = started;
+  }
+  if (o.skipRaw) skipped.raw = "--skip-raw";
+  return { bench, etcd, skipped };
+}
+
+async function measure(
+  o: PropagationOptions,
+  stage: Stage,
+  logger: Logger,
+): Promise<Omit<PropagationResults, "command" | "machine" | "durationS" | "loadAtEnd">> {
+  const plan: FleetPlan = {
+    warmup: o.warmup,
+    changes: o.changes,
+    pauseMs: o.pauseMs,
+    timeoutMs: o.timeoutMs,
+    settleMs: o.settleMs,
+  };
+  const fleet = { watchers: o.watchers, connections: o.connections, schemas: o.schemas };
+  const step = (what: string): void => out(`... ${what}`);
+  const b = stage.bench;
+  step(`1 watcher: 1 SDK connection, 1 handle, ${o.oneWatcherChanges} changes`);
+  const one = { watchers: 1, connections: 1, schemas: o.schemas };
+  const oneWatcher = await measureSdk(b, "bench-one", one, {
+    ...plan,
+    changes: o.oneWatcherChanges,
+  });
+  step(`fleet: SDK shared watch, ${o.watchers} handles over ${o.connections} connections`);
+  const sdk = await measureSdk(b, "bench-sdk", fleet, plan);
+  let raw;
+  if (!o.skipRaw) {
+    step(
+      `fleet: raw kv.watch per watcher, ${o.watchers} watches over ${o.connections} connections`,
+    );
+    raw = await measureRawKv(b, "bench-raw", fleet, plan);
+  }
+  let etcd;
+  if (stage.etcd) {
+    step(`fleet: etcd watch, ${o.watchers} watchers over ${o.connections} etcd3 clients`);
+    etcd = await measureEtcd(stage.etcd, fleet, plan, logger);
+  }
+  step(`file save -> applied: config-loader + 1 SDK handle, ${o.changes} saves`);
+  const file = await measureFileToApplied(
+    {
+      servers: b.servers,
+      group: "bench-file",
+      key: "checkout",
+      dir: join(b.scratch, "file"),
+      debounceMs: o.debounceMs,
+      logger,
+    },
+    plan,
+  );
+  return {
+    watchers: o.watchers,
+    connections: o.connections,
+    changes: o.changes,
+    schemas: o.schemas,
+    oneWatcher,
+    sdk,
+    raw,
+    etcd,
+    file,
+    skipped: stage.skipped,
+  };
+}
+
+function printHeader(o: PropagationOptions, stage: Stage): PropagationResults["machine"] {
+  const versions: Record<string, string> = {
+    "nats-server": stage.bench.writer.info?.version ?? "?",
+  };
+  if (stage.etcd) versions.etcd = stage.etcd.version;
+  const machine = collectMachineInfo(versions);
+  const cmd = commandLine();
+  out("bench:propagation — config change -> applied in a service, through the SDK (decode + zod)");
+  out(`command: ${cmd.npm ?? cmd.node}`);
+  if (cmd.npm) out(`         (${cmd.node})`);
+  for (const line of formatMachineInfo(machine)) out(line);
+  out(
+    `setup:   ${o.watchers} watchers over ${o.connections} connections; ` +
+      `${o.changes} changes per fleet (+${o.warmup} warm-up), ${o.oneWatcherChanges} with 1 watcher; ` +
+      `${o.pauseMs} ms pause; timeout ${o.timeoutMs} ms`,
+  );
+  const schemas =
+    o.schemas === "per-connection"
+      ? "one per connection, shared by its watchers"
+      : "one per watcher";
+  out(
+    "values:  every watcher watches the same key (a 710-byte JSON config in an 860-byte " +
+      `ConfigEntry); zod schema objects: ${schemas}`,
+  );
+  out(
+    "note:    one process plays every connection and every watcher (and the writer), so all " +
+      "decode/zod work of a fleet shares one core; clocks are this process's monotonic clock",
+  );
+  for (const [what, why] of Object.entries(stage.skipped)) out(`skipped: ${what}: ${why}`);
+  return machine;
+}
+
+function printResults(r: PropagationResults, warnings: number): void {
+  out();
+  out(
+    "time from the write until the LAST watcher applied the change (1st p50: until the first did):",
+  );
+  for (const line of formatTable(r)) out("  " + line);
+  out();
+  const ratios = formatRatios(r);
+  if (ratios.length > 0) {
+    out("ratios (other / SDK shared watch, > 1 means the shared watch is faster):");
+    for (const line of ratios) out(line);
+  }
+  out("targets (2-core machine):");
+  for (const line of formatTargets(r)) out(line);
+  for (const o of [r.oneWatcher, r.sdk, r.raw, r.etcd]) {
+    if (!o) continue;
+    for (const f of o.failed) {
+      out(`  timeout: change ${f.version} applied by ${f.applied} of ${o.watchers} watchers`);
+    }
+  }
+  for (const f of r.file?.failed ?? []) out(`  timeout: file save ${f.version} not applied`);
+  if (warnings > 0) out(`warnings: ${warnings} (on stderr)`);
+  out(`load:    ${r.loadAtEnd} (1 min, at the end); run took ${Math.round(r.durationS)} s`);
+  out(resultJson(r));
+}
+
+async function main(): Promise<number> {
+  let o: PropagationOptions;
+  try {
+    o = parsePropagationOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (o.help) {
+    out(USAGE);
+    return 0;
+  }
+  const t0 = performance.now();
+  const logger = benchLogger();
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanup.splice(0).reverse()) {
+      await c().catch((err: unknown) => logger.warn(`cleanup: ${String(err)}`));
+    }
+  };
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
+    process.stderr.write(`bench:propagation: ${signal}, stopping the servers\n`);
+    void stop().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    const stage = await setUp(o, logger, cleanup);
+    const machine = printHeader(o, stage);
+    const measured = await measure(o, stage, logger);
+    const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+    await stop();
+    const durationS = (performance.now() - t0) / 1000;
+    printResults(
+      { ...measured, machine, command: commandLine(), durationS, loadAtEnd },
+      logger.count(),
+    );
+    return 0;
+  } catch (err) {
+    if (interrupted) return 130;
+    const text = err instanceof KonError ? `${err.code}: ${err.message}` : String(err);
+    process.stderr.write(`bench:propagation failed: ${text}\n`);
+    return 1;
+  } finally {
+    await stop();
+  }
+}
+
+void main().then((code) => process.exit(code));
