@@ -1,5 +1,6 @@
 // tsc compiles only .ts, so the generated CommonJS module and its declarations reach dist/ here.
-// Run after `tsc --build` (the root `npm run build` does).
+// Runs before `tsc --build` (the root `npm run build` does): dependents compile against
+// dist/index.d.ts, which imports ./generated/konorkestra.
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
