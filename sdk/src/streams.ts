@@ -30,6 +30,8 @@ export function streamConfigs(
       num_replicas: opts.replicas ?? 1,
       max_age: ns(opts.heartbeatMaxAgeMs ?? 24 * HOUR_MS),
       discard: DiscardPolicy.Old,
+      // The liveness monitor confirms a down with a direct get of the node's next heartbeat.
+      allow_direct: true,
     },
     {
       name: names.eventStream,

@@ -1,0 +1,42 @@
+import express from "express";
+import type { Express, Request, Response } from "express";
+import { KonErrorCode } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { MonitorMetrics } from "../metrics";
+import { HttpError, errorHandler, sendError } from "./http-error";
+import { createIngestRouter } from "./ingest-router";
+import type { IngestDeps } from "./ingest-router";
+import { createNodesRouter } from "./nodes-router";
+import type { NodesDeps } from "./nodes-router";
+
+/** What `/healthz` reports. */
+export interface HealthReport {
+  ok: boolean;
+  [k: string]: unknown;
+}
+
+/** The monitor's HTTP surface: ingest, liveness API, /metrics, /healthz. */
+export function createHttpApp(deps: {
+  ingest: IngestDeps;
+  nodes: NodesDeps;
+  metrics: MonitorMetrics;
+  health: () => HealthReport;
+  logger: Logger;
+}): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use("/v1/heartbeat", createIngestRouter(deps.ingest));
+  app.use("/v1/nodes", createNodesRouter(deps.nodes));
+  app.get("/metrics", async (_req: Request, res: Response) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  app.get("/healthz", (_req: Request, res: Response) => {
+    const report = deps.health();
+    res.status(report.ok ? 200 : 503).json(report);
+  });
+  app.use((req: Request, res: Response) =>
+    sendError(res, new HttpError(404, KonErrorCode.NotFound, `no route ${req.method} ${req.path}`)),
+  );
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,248 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import express from "express";
+import type { NextFunction, Request, Response, Router } from "express";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { z } from "zod";
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
+import type { HeartbeatInit } from "@konorkestra/proto";
+import { GROUP_NAME, KonErrorCode, assertNodeId } from "@konorkestra/sdk";
+import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { GroupRegistry } from "../group-registry";
+import { livenessTtlMs } from "../heartbeat-validator";
+import type { MonitorMetrics } from "../metrics";
+import type { RateLimiter } from "../rate-limiter";
+import { HttpError, errorHandler, sendError } from "./http-error";
+
+/** What HTTP ingest needs. */
+export interface IngestDeps {
+  js: JetStreamClient;
+  names: WireNames;
+  /** Bearer token; ingest refuses every request while it is unset. */
+  token: string | undefined;
+  groups: GroupRegistry;
+  /** Per node, by the wall clock. */
+  limiter: RateLimiter;
+  maxBytes: number;
+  maxMetaBytes: number;
+  defaultIntervalMs: number;
+  defaultMisses: number;
+  metrics: MonitorMetrics;
+  logger: Logger;
+}
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** Body of `POST /v1/heartbeat/:group/:node` (all optional; GET takes the same as query parameters). */
+const ingestBody = z
+  .object({
+    seq: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    sentAtMs: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    uptimeMs: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    intervalMs: int(100, 3_600_000).optional(),
+    allowedMisses: int(1, 100).optional(),
+    leaving: z.boolean().optional(),
+    instanceId: z.string().max(128).optional(),
+    serviceName: z.string().max(128).optional(),
+    serviceVersion: z.string().max(128).optional(),
+    meta: z.record(z.string().min(1).max(63), z.string()).optional(),
+    config: z
+      .record(
+        z.string().min(1).max(255),
+        z.object({
+          revision: int(0, Number.MAX_SAFE_INTEGER),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/, "lowercase hex sha256"),
+          appliedAtMs: int(0, Number.MAX_SAFE_INTEGER).optional(),
+          rejectedRevision: int(0, Number.MAX_SAFE_INTEGER).optional(),
+          pendingRevision: int(0, Number.MAX_SAFE_INTEGER).optional(),
+        }),
+      )
+      .optional(),
+  })
+  .strict();
+type IngestBody = z.infer<typeof ingestBody>;
+
+const NUMERIC = ["seq", "sentAtMs", "uptimeMs", "intervalMs", "allowedMisses"] as const;
+
+/** GET from cron: query strings become the body's types ("60000" → 60000, "true" → true). */
+function fromQuery(q: Request["query"]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(q)) {
+    if (k === "token" || typeof v !== "string") continue;
+    if ((NUMERIC as readonly string[]).includes(k)) out[k] = v === "" ? undefined : Number(v);
+    else if (k === "leaving") out[k] = ["1", "true", "yes"].includes(v.toLowerCase());
+    else out[k] = v;
+  }
+  return out;
+}
+
+const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+function presentedToken(req: Request): string | undefined {
+  const auth = req.get("authorization");
+  if (auth?.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim();
+  const header = req.get("x-kon-token");
+  if (header) return header;
+  return typeof req.query.token === "string" ? req.query.token : undefined;
+}
+
+/**
+ * HTTP heartbeat ingest, Healthchecks-style, for clients that cannot speak NATS:
+ * `POST /v1/heartbeat/:group/:node` with an optional JSON body, or `GET` with query parameters
+ * for cron (`curl -fsS "http://monitor:7002/v1/heartbeat/g1/backup?token=…&intervalMs=3600000"`).
+ * The heartbeat is published to KON_HB like any other, so the monitors treat it alike.
+ * Errors: 400 bad name or body, 401 no or wrong token, 404 unknown group, 413 body or meta too
+ * large, 429 over the per-node rate (with Retry-After), 503 NATS did not take it.
+ */
+export function createIngestRouter(deps: IngestDeps): Router {
+  const router = express.Router();
+  const expected = deps.token === undefined ? undefined : digest(deps.token);
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    res.on("finish", () => deps.metrics.ingest.inc({ status: String(res.statusCode) }));
+    const given = presentedToken(req);
+    if (expected === undefined) {
+      return sendError(
+        res,
+        new HttpError(
+          401,
+          KonErrorCode.Unauthorized,
+          "HTTP ingest is disabled: the monitor has no KON_INGEST_TOKEN",
+        ),
+      );
+    }
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      return sendError(
+        res,
+        new HttpError(
+          401,
+          KonErrorCode.Unauthorized,
+          "missing or wrong token (Authorization: Bearer <token>)",
+        ),
+      );
+    }
+    next();
+  });
+  router.use(express.json({ limit: deps.maxBytes, type: () => true, strict: true }));
+  router.all("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== "GET" && req.method !== "POST") {
+      res.set("Allow", "GET, POST");
+      return sendError(
+        res,
+        new HttpError(405, KonErrorCode.InvalidHeartbeat, `use GET or POST, not ${req.method}`),
+      );
+    }
+    handle(deps, req, res).catch(next);
+  });
+  router.use(errorHandler(deps.logger));
+  return router;
+}
+
+async function handle(deps: IngestDeps, req: Request, res: Response): Promise<void> {
+  const group = String(req.params.group);
+  const node = String(req.params.node);
+  if (!GROUP_NAME.test(group)) {
+    throw new HttpError(
+      400,
+      KonErrorCode.InvalidName,
+      `invalid group ${JSON.stringify(group)}: use 1-63 of [a-z0-9-]`,
+    );
+  }
+  assertNodeId(node); // InvalidNameError → 400 by the error handler
+  if (!deps.groups.isKnown(group)) {
+    throw new HttpError(
+      404,
+      KonErrorCode.UnknownGroup,
+      `group ${group} is not known to this monitor`,
+    );
+  }
+  const body = parseBody(req, deps.maxMetaBytes);
+  const key = `${group}.${node}`;
+  const now = Date.now();
+  if (!deps.limiter.allow(key, now)) {
+    const wait = deps.limiter.retryAfterMs(key, now);
+    res.set("Retry-After", String(Math.max(1, Math.ceil(wait / 1000))));
+    throw new HttpError(
+      429,
+      KonErrorCode.RateLimited,
+      `too many heartbeats for ${key}; retry in ${wait} ms`,
+    );
+  }
+  const hb = toHeartbeat(group, node, body, now, deps);
+  let seq: number;
+  try {
+    seq = (
+      await deps.js.publish(deps.names.heartbeatSubject(group, node), encodeMessage(Heartbeat, hb))
+    ).seq;
+  } catch (err) {
+    deps.logger.warn(`http ingest for ${key} not published: ${String(err)}`);
+    throw new HttpError(
+      503,
+      KonErrorCode.PublishFailed,
+      "heartbeat not stored: NATS JetStream unavailable",
+    );
+  }
+  res.status(202).json({
+    accepted: true,
+    group,
+    node,
+    seq,
+    ttlMs: livenessTtlMs(hb.intervalMs!, hb.allowedMisses!),
+  });
+}
+
+function parseBody(req: Request, maxMetaBytes: number): IngestBody {
+  const raw: unknown = req.method === "GET" ? fromQuery(req.query) : (req.body ?? {});
+  const parsed = ingestBody.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({
+      field: i.path.map(String).join(".") || "body",
+      message: i.message,
+    }));
+    const first = issues[0]!;
+    throw new HttpError(
+      400,
+      KonErrorCode.InvalidHeartbeat,
+      `invalid heartbeat ${first.field}: ${first.message}`,
+      issues,
+    );
+  }
+  const meta = parsed.data.meta ?? {};
+  const bytes = Object.entries(meta).reduce(
+    (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
+    0,
+  );
+  if (bytes > maxMetaBytes) {
+    throw new HttpError(
+      413,
+      KonErrorCode.PayloadTooLarge,
+      `meta is ${bytes} bytes (keys plus values); the limit is ${maxMetaBytes}`,
+    );
+  }
+  return parsed.data;
+}
+
+function toHeartbeat(
+  group: string,
+  node: string,
+  b: IngestBody,
+  now: number,
+  deps: IngestDeps,
+): HeartbeatInit {
+  return {
+    group,
+    nodeId: node,
+    seq: b.seq ?? 0,
+    sentAtMs: b.sentAtMs ?? now,
+    uptimeMs: b.uptimeMs ?? 0,
+    intervalMs: b.intervalMs ?? deps.defaultIntervalMs,
+    allowedMisses: b.allowedMisses ?? deps.defaultMisses,
+    leaving: b.leaving ?? false,
+    process: {
+      instanceId: b.instanceId ?? "",
+      serviceName: b.serviceName ?? "",
+      serviceVersion: b.serviceVersion ?? "",
+      sdkVersion: "http",
+    },
+    config: b.config ?? {},
+    meta: b.meta ?? {},
+  };
+}

@@ -1,0 +1,129 @@
+import express from "express";
+import type { NextFunction, Request, Response, Router } from "express";
+import { GROUP_NAME, KonErrorCode } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { DetectionClock } from "../detection-clock";
+import type { NodeTracker, NodeView } from "../node-tracker";
+import { HttpError, errorHandler } from "./http-error";
+
+/** What the liveness API needs. */
+export interface NodesDeps {
+  tracker: NodeTracker;
+  clock: DetectionClock;
+  monitorId: string;
+  logger: Logger;
+}
+
+/** A node as the API shows it. */
+export interface NodeSummary {
+  group: string;
+  node: string;
+  status: NodeView["status"];
+  /** False when the node was restored from the store and its last heartbeat not yet looked up. */
+  verified: boolean;
+  /** The node's own clock at its last heartbeat (server time when it sent none). */
+  lastSeenMs: number;
+  /** When the server stored the last heartbeat. */
+  lastHeartbeatAtMs: number;
+  /** Time since the last heartbeat, by the server's clock. */
+  ageMs: number;
+  intervalMs: number;
+  allowedMisses: number;
+  ttlMs: number;
+  instanceId: string;
+  /** Config key → the revision the node runs, from its last heartbeat. */
+  config: Record<
+    string,
+    {
+      revision: number;
+      sha256: string;
+      appliedAtMs: number;
+      rejectedRevision: number;
+      pendingRevision: number;
+    }
+  >;
+  clockSkewMs: number;
+  /** The last down was one of many in its group at once. */
+  suspect: boolean;
+  /** Downs within the flapping window. */
+  recentDowns: number;
+}
+
+export function summarize(n: NodeView, nowMs: number): NodeSummary {
+  const hb = n.heartbeat;
+  const config: NodeSummary["config"] = {};
+  for (const [k, c] of Object.entries(hb?.config ?? {})) {
+    config[k] = {
+      revision: Number(c.revision),
+      sha256: c.sha256 ?? "",
+      appliedAtMs: Number(c.appliedAtMs),
+      rejectedRevision: Number(c.rejectedRevision),
+      pendingRevision: Number(c.pendingRevision),
+    };
+  }
+  return {
+    group: n.group,
+    node: n.node,
+    status: n.status,
+    verified: !n.unverified,
+    lastSeenMs: Number(hb?.sentAtMs) || n.lastAtMs,
+    lastHeartbeatAtMs: n.lastAtMs,
+    ageMs: n.lastAtMs > 0 ? Math.max(0, nowMs - n.lastAtMs) : 0,
+    intervalMs: n.intervalMs,
+    allowedMisses: n.allowedMisses,
+    ttlMs: n.ttlMs,
+    instanceId: n.instanceId,
+    config,
+    clockSkewMs: n.skewMs,
+    suspect: n.suspect,
+    recentDowns: n.downTimes.length,
+  };
+}
+
+/**
+ * The liveness API: `GET /v1/nodes?group=<g>` lists nodes (all groups without `group`);
+ * `GET /v1/nodes/:group/:node` shows one with its last heartbeat's meta and process.
+ */
+export function createNodesRouter(deps: NodesDeps): Router {
+  const router = express.Router();
+  router.get("/", (req: Request, res: Response) => {
+    const group = req.query.group;
+    if (group !== undefined && (typeof group !== "string" || !GROUP_NAME.test(group))) {
+      throw new HttpError(
+        400,
+        KonErrorCode.InvalidName,
+        `invalid group ${JSON.stringify(group)}: use 1-63 of [a-z0-9-]`,
+      );
+    }
+    const now = deps.clock.wallMs();
+    const nodes = deps.tracker.list(group).map((n) => summarize(n, now));
+    res.json({ monitorId: deps.monitorId, asOfMs: now, count: nodes.length, nodes });
+  });
+  router.get("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
+    const key = `${String(req.params.group)}.${String(req.params.node)}`;
+    const n = deps.tracker.get(key);
+    if (!n)
+      return next(
+        new HttpError(404, KonErrorCode.NotFound, `node ${key} is not known to this monitor`),
+      );
+    const hb = n.heartbeat;
+    res.json({
+      ...summarize(n, deps.clock.wallMs()),
+      seq: Number(hb?.seq ?? 0),
+      uptimeMs: Number(hb?.uptimeMs ?? 0),
+      meta: { ...(hb?.meta ?? {}) },
+      process: hb?.process
+        ? {
+            pid: hb.process.pid,
+            hostname: hb.process.hostname,
+            serviceName: hb.process.serviceName,
+            serviceVersion: hb.process.serviceVersion,
+            sdkVersion: hb.process.sdkVersion,
+            nodeVersion: hb.process.nodeVersion,
+          }
+        : undefined,
+    });
+  });
+  router.use(errorHandler(deps.logger));
+  return router;
+}

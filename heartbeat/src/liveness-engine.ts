@@ -1,0 +1,309 @@
+import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { ExpiryOutcome, LivenessBackend } from "./backends/liveness-backend";
+import type { DetectionClock } from "./detection-clock";
+import type { EventPublisher } from "./event-publisher";
+import type { HeartbeatHistory } from "./heartbeat-history";
+import type { HeartbeatValidator, RawHeartbeat } from "./heartbeat-validator";
+import type { Membership } from "./membership";
+import type { MonitorMetrics } from "./metrics";
+import type {
+  DownCandidate,
+  NodeTracker,
+  NodeView,
+  TrackedHeartbeat,
+  TrackerEvent,
+} from "./node-tracker";
+import type { RateLimiter } from "./rate-limiter";
+import { ThrottledLog } from "./throttled-log";
+
+/** What the engine is built from (wired by createMonitor). */
+export interface EngineParts {
+  names: WireNames;
+  tracker: NodeTracker;
+  clock: DetectionClock;
+  validator: HeartbeatValidator;
+  history: HeartbeatHistory;
+  backend: LivenessBackend;
+  publisher: EventPublisher;
+  membership: Membership;
+  limiter: RateLimiter;
+  metrics: MonitorMetrics;
+  logger: Logger;
+}
+
+/** How long a Redis-mode down waits for its deadline claim before it is reported anyway. */
+const UNCLAIMED_AFTER_MS = 10_000;
+
+/** Where an event came from; decides who may publish it. */
+type Origin = "heartbeat" | "deadline" | "sweep";
+
+const pick = (h: TrackedHeartbeat | null) =>
+  h && { seq: h.seq, atMs: h.atMs, ttlMs: h.ttlMs, intervalMs: h.intervalMs };
+
+/**
+ * Connects the pieces: heartbeats from the consumer go through validation and the tracker;
+ * deadlines are checked against KON_HB before a node is declared down; the store is written for
+ * the nodes this monitor owns; events go to the publisher.
+ */
+export class LivenessEngine {
+  /** Highest KON_HB sequence this monitor has processed. */
+  processedSeq = 0;
+  /** Redis: downs found by this monitor's own clock, waiting for the deadline claim. */
+  private readonly waitingForClaim = new Map<string, { events: TrackerEvent[]; sinceMs: number }>();
+  /** Redis: claims settled while this monitor's own check of the same down was still running. */
+  private readonly claimedEarly = new Set<string>();
+  private readonly deferred = new Set<string>();
+  private readonly verifying = new Set<Promise<void>>();
+  private readonly log: ThrottledLog;
+  private gaugesAtMs = 0;
+
+  constructor(private readonly p: EngineParts) {
+    this.log = new ThrottledLog(p.logger);
+  }
+
+  /** Applies one KON_HB message; `pending` is what the server still holds for the consumer. */
+  async onHeartbeat(raw: RawHeartbeat, pending: number): Promise<void> {
+    const { tracker, clock, metrics } = this.p;
+    clock.observe(raw.atMs, pending);
+    this.processedSeq = Math.max(this.processedSeq, raw.seq);
+    const v = this.p.validator.validate(raw);
+    if (!v.ok) {
+      metrics.rejected.inc({ reason: v.reason });
+      this.log.warn(v.reason, `dropped heartbeat on ${raw.subject} (seq ${raw.seq}): ${v.detail}`);
+      return;
+    }
+    for (const flag of v.flags) {
+      metrics.flagged.inc({ flag });
+      this.log.warn(
+        flag,
+        `heartbeat of ${v.hb.group}.${v.hb.node} flagged ${flag}` +
+          (flag === "clock_skew" ? ` (${v.hb.skewMs} ms)` : ""),
+      );
+    }
+    const key = `${v.hb.group}.${v.hb.node}`;
+    if (!this.p.limiter.allow(key, raw.atMs)) {
+      metrics.rejected.inc({ reason: "flood" });
+      this.log.warn("flood", `rate-limited heartbeats of ${key} (seq ${raw.seq})`);
+      return;
+    }
+    let out = tracker.heartbeat(v.hb, clock.nowMs(), clock.wallMs());
+    if (out.kind === "needs-predecessor") {
+      const subject = raw.subject;
+      const before = await this.retry(() => this.p.history.before(subject, raw.seq));
+      out = tracker.heartbeat(v.hb, clock.nowMs(), clock.wallMs(), pick(before));
+    }
+    if (out.kind !== "accepted") {
+      metrics.duplicates.inc();
+      return;
+    }
+    metrics.heartbeats.inc({ source: "stream" });
+    this.waitingForClaim.delete(key);
+    this.claimedEarly.delete(key);
+    for (const ev of out.events) this.emit(ev, out.node, "heartbeat");
+    // A replayed heartbeat that has already expired must not make the node look alive in the store.
+    if (this.owns(key) && clock.wallMs() - raw.atMs < v.hb.ttlMs) {
+      this.p.backend.refresh(out.node, v.raw);
+    }
+  }
+
+  /** One sweep: release held events, judge passed deadlines. Verifications run in parallel. */
+  sweep(): void {
+    const { tracker, clock, metrics, publisher } = this.p;
+    publisher.tick();
+    this.flushUnclaimed();
+    metrics.current.set(clock.isCurrent ? 1 : 0);
+    metrics.clockLag.set(Math.max(0, clock.wallMs() - clock.nowMs()));
+    metrics.members.set(this.p.membership.members().length);
+    this.updateNodeGauge();
+    const now = clock.nowMs();
+    const { candidates, events } = tracker.due(now);
+    for (const ev of events) this.emit(ev, tracker.get(ev.key)!, "sweep");
+    for (const c of candidates) {
+      const p = this.verify(c, now)
+        .then((events) => {
+          for (const ev of events) this.emit(ev, tracker.get(ev.key)!, "deadline");
+        })
+        .catch((err: unknown) => {
+          this.log.warn("verify", `cannot check ${c.key} against KON_HB: ${String(err)}`);
+          tracker.postpone(c.key, c.lastSeq, now + 500);
+        })
+        .finally(() => this.verifying.delete(p));
+      this.verifying.add(p);
+    }
+    if (clock.isCurrent && this.deferred.size > 0) {
+      for (const key of [...this.deferred]) {
+        this.deferred.delete(key);
+        void this.onExpiry(key);
+      }
+    }
+  }
+
+  /** Nodes restored as expired with no heartbeat since: look their last one up (once current). */
+  async resolveUnverified(): Promise<void> {
+    const { tracker, names } = this.p;
+    for (const key of tracker.unverifiedKeys()) {
+      const node = tracker.get(key)!;
+      const last = await this.retry(() =>
+        this.p.history.last(names.heartbeatSubject(node.group, node.node)),
+      );
+      tracker.resolveUnverified(key, pick(last));
+    }
+  }
+
+  /**
+   * A key the store says expired (NATS marker, claimed Redis deadline). The tracker's view wins:
+   * a node it knows to be beating is left alone; one it has never seen is looked up in KON_HB.
+   */
+  async onExpiry(key: string): Promise<ExpiryOutcome> {
+    const { tracker, clock, names } = this.p;
+    const now = clock.nowMs();
+    if (!clock.isCurrent) {
+      // Behind or disconnected: judge later, by a clock that has caught up.
+      if (this.p.backend.kind === "nats") this.deferred.add(key);
+      return { outcome: "alive", deadlineMs: now + 1000 };
+    }
+    let node = tracker.get(key);
+    const dot = key.indexOf(".");
+    const subject = names.heartbeatSubject(key.slice(0, dot), key.slice(dot + 1));
+    if (!node || node.unverified) {
+      const last = await this.p.history.last(subject);
+      if (!last) return { outcome: "unknown" };
+      if (!node)
+        tracker.seed({
+          group: last.group,
+          node: last.node,
+          status: "up",
+          lastSeq: last.seq,
+          lastAtMs: last.atMs,
+          ttlMs: last.ttlMs,
+          intervalMs: last.intervalMs,
+          allowedMisses: last.allowedMisses,
+          heartbeat: last.heartbeat,
+        });
+      else tracker.resolveUnverified(key, pick(last));
+      node = tracker.get(key)!;
+    }
+    if (node.alive && now < node.lastAtMs + node.ttlMs) {
+      return { outcome: "alive", deadlineMs: node.lastAtMs + node.ttlMs };
+    }
+    const found = node.alive
+      ? await this.verify({ key, lastSeq: node.lastSeq, deadlineMs: node.deadlineMs }, now)
+      : [];
+    const after = tracker.get(key)!;
+    if (after.alive) return { outcome: "alive", deadlineMs: Math.max(now + 100, after.deadlineMs) };
+    const parked = this.waitingForClaim.get(key)?.events ?? [];
+    this.waitingForClaim.delete(key);
+    if (!this.p.backend.claimsDowns) {
+      for (const ev of found) this.emit(ev, after, "deadline");
+      return { outcome: "down" };
+    }
+    // Our own sweep may have expired the node and not yet parked its down: let it publish.
+    if (parked.length === 0 && found.length === 0) this.claimedEarly.add(key);
+    for (const ev of [...parked, ...found]) this.reportClaimed(ev, after);
+    return { outcome: "down" };
+  }
+
+  /** Waits for verifications in flight (shutdown, tests). */
+  async settle(): Promise<void> {
+    while (this.verifying.size > 0) await Promise.allSettled([...this.verifying]);
+  }
+
+  /**
+   * A candidate is down only if KON_HB holds no later heartbeat of the node stored by its
+   * deadline. A later one stored in time is either still on its way to this monitor (check
+   * again shortly) or was passed over (rate limit): then it is applied now.
+   */
+  private async verify(c: DownCandidate, now: number): Promise<TrackerEvent[]> {
+    const { tracker, names, clock, metrics } = this.p;
+    const node = tracker.get(c.key);
+    if (!node || node.lastSeq !== c.lastSeq || !node.alive) return [];
+    const next = await this.p.history.next(
+      names.heartbeatSubject(node.group, node.node),
+      c.lastSeq,
+    );
+    if (next && next.atMs <= node.lastAtMs + node.ttlMs) {
+      metrics.postponed.inc();
+      if (next.seq > this.processedSeq) {
+        tracker.postpone(c.key, c.lastSeq, now + 100);
+        return [];
+      }
+      const out = tracker.heartbeat(next, clock.nowMs(), clock.wallMs(), null);
+      return out.kind === "accepted" ? out.events : [];
+    }
+    const events = tracker.expire(c.key, c.lastSeq, now);
+    if (events.length > 0)
+      metrics.detectionDelay.observe(Math.max(0, now - (node.lastAtMs + node.ttlMs)));
+    return events;
+  }
+
+  private emit(ev: TrackerEvent, node: NodeView, origin: Origin): void {
+    if (origin === "deadline" && this.p.backend.claimsDowns) {
+      // Redis: the monitor that claims the deadline in the store reports and records it (see
+      // onExpiry); recording now would take the deadline out of the store before its claim.
+      if (this.claimedEarly.delete(ev.key)) return this.reportClaimed(ev, node);
+      const w = this.waitingForClaim.get(ev.key) ?? { events: [], sinceMs: Date.now() };
+      w.events.push(ev);
+      this.waitingForClaim.set(ev.key, w);
+      return;
+    }
+    if (this.owns(ev.key)) void this.p.backend.record(ev, node);
+    this.p.publisher.submit(ev);
+  }
+
+  /** Holding the store's claim is the right to report and record, owner or not. */
+  private reportClaimed(ev: TrackerEvent, node: NodeView): void {
+    void this.p.backend.record(ev, node);
+    this.p.publisher.publish(ev);
+  }
+
+  /** Nodes by status, at most once a second (a scan of every node). */
+  private updateNodeGauge(): void {
+    const now = Date.now();
+    if (now - this.gaugesAtMs < 1000) return;
+    this.gaugesAtMs = now;
+    for (const [status, n] of Object.entries(this.p.tracker.countByStatus())) {
+      this.p.metrics.nodes.set({ status }, n);
+    }
+  }
+
+  /**
+   * Redis: downs whose claim never reached this monitor. Usually another monitor claimed and
+   * recorded them; if not (the deadline never made it into the store), report them the usual way.
+   */
+  private flushUnclaimed(): void {
+    if (this.waitingForClaim.size === 0) return;
+    const cutoff = Date.now() - UNCLAIMED_AFTER_MS;
+    for (const [key, w] of this.waitingForClaim) {
+      if (w.sinceMs > cutoff) continue;
+      this.waitingForClaim.delete(key);
+      void this.reportUnclaimed(key, w.events);
+    }
+  }
+
+  private async reportUnclaimed(key: string, events: TrackerEvent[]): Promise<void> {
+    for (const ev of events) {
+      const recorded = await this.p.backend.hasRecorded(ev).catch(() => false);
+      if (recorded) continue;
+      const node = this.p.tracker.get(key);
+      if (node && this.owns(key)) await this.p.backend.record(ev, node);
+      this.p.publisher.submit(ev);
+    }
+  }
+
+  private owns(key: string): boolean {
+    const owner = this.p.membership.owner(key);
+    return owner === undefined || owner === this.p.membership.self;
+  }
+
+  /** Look-ups in KON_HB must not be skipped: retry until they answer (NATS may be reconnecting). */
+  private async retry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.log.warn("history", `KON_HB look-up failed (attempt ${attempt}): ${String(err)}`);
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      }
+    }
+  }
+}

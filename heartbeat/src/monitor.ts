@@ -1,0 +1,310 @@
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { consoleLogger, ensureStreams, wireNames } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { LivenessBackend } from "./backends/liveness-backend";
+import { NatsBackend } from "./backends/nats-backend";
+import { RedisBackend } from "./backends/redis-backend";
+import { DetectionClock } from "./detection-clock";
+import { EventPublisher } from "./event-publisher";
+import { GroupRegistry } from "./group-registry";
+import { HeartbeatConsumer } from "./heartbeat-consumer";
+import { HeartbeatHistory } from "./heartbeat-history";
+import { HeartbeatValidator } from "./heartbeat-validator";
+import { createHttpApp } from "./http/http-app";
+import { LivenessEngine } from "./liveness-engine";
+import { Membership } from "./membership";
+import { createMonitorMetrics } from "./metrics";
+import type { MonitorMetrics } from "./metrics";
+import { NodeTracker } from "./node-tracker";
+import { parseMonitorOptions } from "./options";
+import type { MonitorOptions, ResolvedMonitorOptions } from "./options";
+import { RateLimiter } from "./rate-limiter";
+
+/** A running liveness monitor. */
+export interface Monitor {
+  readonly options: ResolvedMonitorOptions;
+  /** Base URL of its HTTP server, e.g. `http://127.0.0.1:7002`. */
+  readonly url: string;
+  readonly port: number;
+  readonly tracker: NodeTracker;
+  readonly metrics: MonitorMetrics;
+  readonly clock: DetectionClock;
+  readonly membership: Membership;
+  /** Resolves once the heartbeat consumer has caught up for the first time. */
+  readonly current: Promise<void>;
+  /** Stops consuming, hands its nodes over, publishes what is pending and disconnects. */
+  close(): Promise<void>;
+}
+
+/** Things with no environment form. */
+export interface MonitorRuntime {
+  /** @default console, prefixed with the monitor id */
+  logger?: Logger;
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Direct gets on KON_HB let the monitor check a deadline against what the server received. */
+async function ensureDirectGet(jsm: JetStreamManager, stream: string): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (!info.config.allow_direct)
+    await jsm.streams.update(stream, { ...info.config, allow_direct: true });
+}
+
+function prefixed(logger: Logger, id: string): Logger {
+  return {
+    info: (m) => logger.info(`monitor ${id}: ${m}`),
+    warn: (m) => logger.warn(`monitor ${id}: ${m}`),
+    error: (m) => logger.error(`monitor ${id}: ${m}`),
+  };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Starts a liveness monitor: consumes KON_HB, keeps per-node liveness in the chosen backend,
+ * publishes `node.*` events, serves HTTP ingest, the nodes API and /metrics.
+ */
+export async function createMonitor(
+  given: MonitorOptions = {},
+  runtime: MonitorRuntime = {},
+): Promise<Monitor> {
+  const options = parseMonitorOptions(given, runtime.env);
+  const id = options.monitorId;
+  const logger = prefixed(runtime.logger ?? consoleLogger, id);
+  const names = wireNames(options.prefix);
+  const nc = await connect({
+    servers: options.servers,
+    name: `kon-monitor:${id}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    token: options.token,
+    user: options.user,
+    pass: options.pass,
+  });
+  try {
+    return await assemble(nc, options, names, logger);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(
+  nc: NatsConnection,
+  options: ResolvedMonitorOptions,
+  names: ReturnType<typeof wireNames>,
+  logger: Logger,
+): Promise<Monitor> {
+  const id = options.monitorId;
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await ensureStreams(jsm, names, { replicas: options.replicas });
+  await ensureDirectGet(jsm, names.heartbeatStream);
+
+  const metrics = createMonitorMetrics(id);
+  const clock = new DetectionClock();
+  const groups = new GroupRegistry(options.groups);
+  await groups.start(nc, names, logger);
+  const tracker = new NodeTracker(options);
+  const validator = new HeartbeatValidator({ ...options, isKnownGroup: (g) => groups.isKnown(g) });
+  const history = new HeartbeatHistory(jsm, names.heartbeatStream, validator);
+  const membership = new Membership(
+    nc,
+    `${names.prefix}_monitors`,
+    id,
+    options.memberLeaseMs,
+    logger,
+  );
+  await membership.start(options.replicas);
+  const publisher = new EventPublisher(js, names, membership, options.handoverMs, metrics, logger);
+  const backend: LivenessBackend =
+    options.backend === "redis"
+      ? new RedisBackend(
+          {
+            url: options.redisUrl,
+            prefix: names.prefix,
+            sweepIntervalMs: options.sweepIntervalMs,
+            clock,
+          },
+          metrics,
+          logger,
+        )
+      : new NatsBackend(nc, names, { ...options, monitorId: id }, metrics, logger);
+  await backend.init();
+  const seeds = await backend.loadSeeds();
+  for (const seed of seeds) tracker.seed(seed);
+  logger.info(`${options.backend} backend: restored ${seeds.length} nodes`);
+
+  const limiter = new RateLimiter(options.nodeRatePerSec, options.nodeBurst);
+  const engine = new LivenessEngine({
+    names,
+    tracker,
+    clock,
+    validator,
+    history,
+    backend,
+    publisher,
+    membership,
+    limiter,
+    metrics,
+    logger,
+  });
+  const consumer = new HeartbeatConsumer(js, jsm, names, id, clock, engine, logger);
+  await consumer.start();
+  await backend.startExpirySignals((key) => engine.onExpiry(key));
+  void followConnection(nc, clock, logger);
+
+  const ingestLimiter = new RateLimiter(options.ingestRatePerSec, options.ingestBurst);
+  const app = createHttpApp({
+    ingest: {
+      js,
+      names,
+      token: options.ingestToken,
+      groups,
+      limiter: ingestLimiter,
+      maxBytes: options.ingestMaxBytes,
+      maxMetaBytes: options.maxMetaBytes,
+      defaultIntervalMs: options.defaultIntervalMs,
+      defaultMisses: options.defaultMisses,
+      metrics,
+      logger,
+    },
+    nodes: { tracker, clock, monitorId: id, logger },
+    metrics,
+    logger,
+    health: () => ({
+      ok: !nc.isClosed(),
+      monitorId: id,
+      backend: options.backend,
+      current: clock.isCurrent,
+      joined: membership.isJoined,
+      members: membership.members(),
+      nodes: tracker.size,
+    }),
+  });
+  const server = createServer(app);
+  const port = await listen(server, options.port, options.host);
+
+  const ticker = new Ticker(engine, clock, membership, options, logger);
+  ticker.start();
+  logger.info(`listening on http://${options.host}:${port}, consumer ${consumer.name}`);
+
+  let closed: Promise<void> | undefined;
+  return {
+    options,
+    url: `http://${options.host}:${port}`,
+    port,
+    tracker,
+    metrics,
+    clock,
+    membership,
+    current: ticker.current,
+    close: () =>
+      (closed ??= (async () => {
+        ticker.stop();
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+        await consumer.stop();
+        await engine.settle();
+        await publisher.flush();
+        await membership.close();
+        await backend.close();
+        groups.stop();
+        await nc.drain().catch(() => nc.close());
+      })()),
+  };
+}
+
+/** Follows the NATS connection: while it is down no deadline may pass. */
+async function followConnection(
+  nc: NatsConnection,
+  clock: DetectionClock,
+  logger: Logger,
+): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect") {
+      clock.setConnected(false);
+      logger.warn("NATS disconnected: deadlines are frozen until the consumer has caught up");
+    } else if (s.type === "reconnect") {
+      clock.setConnected(true);
+      clock.markBehind();
+      logger.info("NATS reconnected");
+    }
+  }
+}
+
+/**
+ * The sweep timer, and the monitor's own lifecycle: when the consumer first catches up, nodes
+ * restored as expired are looked up and the monitor joins the membership; a monitor behind for
+ * longer than two leases leaves it, so that current monitors own its nodes.
+ */
+class Ticker {
+  readonly current: Promise<void>;
+  private resolveCurrent!: () => void;
+  private timer: NodeJS.Timeout | undefined;
+  private resolved = false;
+  private behindSince: number | undefined;
+  private busy = false;
+
+  constructor(
+    private readonly engine: LivenessEngine,
+    private readonly clock: DetectionClock,
+    private readonly membership: Membership,
+    private readonly options: ResolvedMonitorOptions,
+    private readonly logger: Logger,
+  ) {
+    this.current = new Promise((r) => (this.resolveCurrent = r));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.options.sweepIntervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      if (this.clock.isCurrent) {
+        this.behindSince = undefined;
+        if (!this.resolved) {
+          await this.engine.resolveUnverified();
+          this.resolved = true;
+          this.resolveCurrent();
+          this.logger.info("heartbeat consumer is current");
+        }
+        this.membership.join();
+      } else {
+        this.behindSince ??= Date.now();
+        if (
+          this.membership.isJoined &&
+          Date.now() - this.behindSince > 2 * this.options.memberLeaseMs
+        ) {
+          this.logger.warn("heartbeat consumer behind: handing nodes over");
+          await this.membership.leave();
+        }
+      }
+      this.engine.sweep();
+    } catch (err) {
+      this.logger.error(`sweep failed: ${String(err)}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+}

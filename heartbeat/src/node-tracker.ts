@@ -1,0 +1,357 @@
+import { DeadlineHeap } from "./deadline-heap";
+import { MassFailureDetector } from "./mass-failure";
+import type {
+  DownCandidate,
+  HeartbeatOutcome,
+  NodeEventKind,
+  NodeStatus,
+  NodeView,
+  Predecessor,
+  SeedRecord,
+  TrackedHeartbeat,
+  TrackerEvent,
+  TrackerOptions,
+} from "./node-view";
+
+export type {
+  DownCandidate,
+  HeartbeatOutcome,
+  NodeEventKind,
+  NodeStatus,
+  NodeView,
+  Predecessor,
+  SeedRecord,
+  TrackedHeartbeat,
+  TrackerEvent,
+  TrackerOptions,
+} from "./node-view";
+
+type NodeState = {
+  -readonly [K in keyof NodeView]: NodeView[K] extends readonly number[] ? number[] : NodeView[K];
+};
+
+type Check = { kind: "deadline" | "flap-exit"; seq: number };
+
+/** `Nats-Msg-Id` of a node event: the same transition gets the same id on every monitor. */
+export function nodeEventId(group: string, node: string, kind: NodeEventKind, ref: string): string {
+  return `${group}.${node}.${kind}.${ref}`;
+}
+
+/**
+ * Per-node liveness state machine (pure; time is passed in). Every decision is a function of the
+ * heartbeats' server timestamps, so a monitor replaying a backlog after a restart decides what it
+ * would have decided live, and several monitors decide alike.
+ */
+export class NodeTracker {
+  private readonly nodes = new Map<string, NodeState>();
+  private readonly groups = new Map<string, Set<NodeState>>();
+  private readonly heap = new DeadlineHeap<Check>();
+  private readonly mass: MassFailureDetector;
+
+  constructor(private readonly opts: TrackerOptions) {
+    this.mass = new MassFailureDetector(opts.massFailurePct, opts.massFailureMinNodes);
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  get(key: string): NodeView | undefined {
+    return this.nodes.get(key);
+  }
+
+  /** Nodes, optionally of one group, sorted by key. */
+  list(group?: string): NodeView[] {
+    const source = group === undefined ? this.nodes.values() : (this.groups.get(group) ?? []);
+    return [...source].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** How many nodes are in each status. */
+  countByStatus(): Record<NodeStatus, number> {
+    const counts: Record<NodeStatus, number> = { up: 0, down: 0, left: 0, flapping: 0 };
+    for (const n of this.nodes.values()) counts[n.status] += 1;
+    return counts;
+  }
+
+  /** Keys seeded from an expired store entry whose last heartbeat is still unknown. */
+  unverifiedKeys(): string[] {
+    return [...this.nodes.values()].filter((n) => n.unverified).map((n) => n.key);
+  }
+
+  /** Restores a node from the liveness store (before any heartbeat is processed). */
+  seed(rec: SeedRecord): void {
+    const st = this.create(rec.group, rec.node);
+    st.status = rec.status === "expired" ? "up" : rec.status;
+    st.unverified = rec.status === "expired" || rec.lastSeq === undefined;
+    st.alive = rec.alive ?? (rec.status === "up" || rec.status === "expired");
+    st.lastSeq = rec.lastSeq ?? 0;
+    st.lastAtMs = rec.lastAtMs ?? 0;
+    st.ttlMs = rec.ttlMs ?? st.ttlMs;
+    st.intervalMs = rec.intervalMs ?? st.intervalMs;
+    st.allowedMisses = rec.allowedMisses ?? st.allowedMisses;
+    st.downTimes = rec.downTimes ? [...rec.downTimes] : [];
+    st.heartbeat = rec.heartbeat;
+    st.instanceId = rec.heartbeat?.process?.instanceId ?? "";
+    if (st.alive && !st.unverified) this.schedule(st, st.lastAtMs + st.ttlMs, "deadline");
+  }
+
+  /**
+   * Settles a node seeded as `expired` once the consumer is current: `last` is its newest
+   * heartbeat in KON_HB. The deadline then runs from it, so a node that stopped while no monitor
+   * ran is reported down, and one still beating is left alone.
+   */
+  resolveUnverified(key: string, last: Predecessor): void {
+    const st = this.nodes.get(key);
+    if (!st?.unverified) return;
+    if (last === null) {
+      this.remove(st);
+      return;
+    }
+    if (last.seq > st.lastSeq) {
+      st.lastSeq = last.seq;
+      st.lastAtMs = last.atMs;
+      st.ttlMs = last.ttlMs;
+      st.intervalMs = last.intervalMs;
+    }
+    st.unverified = false;
+    if (st.alive) this.schedule(st, st.lastAtMs + st.ttlMs, "deadline");
+  }
+
+  /**
+   * Applies a heartbeat.
+   * @param nowMs detection clock (server time as far as this monitor has seen)
+   * @param wallMs estimate of the server's time now, to recognise long-dead unknown nodes
+   * @param predecessor given on the second call after `needs-predecessor`
+   */
+  heartbeat(
+    h: TrackedHeartbeat,
+    nowMs: number,
+    wallMs: number,
+    predecessor?: Predecessor,
+  ): HeartbeatOutcome {
+    const key = `${h.group}.${h.node}`;
+    const st = this.nodes.get(key);
+    if (st && h.seq <= st.lastSeq) return { kind: "duplicate" };
+    if (!st) return this.firstHeartbeat(key, h, wallMs);
+    const events: TrackerEvent[] = [];
+    if (st.unverified || (st.alive && h.atMs - st.lastAtMs > st.ttlMs)) {
+      if (predecessor === undefined) return { kind: "needs-predecessor" };
+      const known = this.fillFrom(st, predecessor);
+      if (known && st.alive && h.atMs - st.lastAtMs > st.ttlMs) {
+        events.push(...this.markDown(st, st.lastAtMs + st.ttlMs, nowMs, "gap"));
+      }
+    }
+    events.push(...this.onAlive(st, h));
+    return { kind: "accepted", events, node: st };
+  }
+
+  /** Deadlines and flapping windows that passed by `nowMs`. */
+  due(nowMs: number): { candidates: DownCandidate[]; events: TrackerEvent[] } {
+    const candidates: DownCandidate[] = [];
+    const events: TrackerEvent[] = [];
+    for (let e = this.heap.popDue(nowMs); e; e = this.heap.popDue(nowMs)) {
+      const st = this.nodes.get(e.key);
+      if (!st || st.lastSeq !== e.data.seq) continue; // superseded by a newer heartbeat
+      if (e.data.kind === "deadline") {
+        if (st.alive && !st.unverified && nowMs >= st.lastAtMs + st.ttlMs) {
+          candidates.push({ key: st.key, lastSeq: st.lastSeq, deadlineMs: st.deadlineMs });
+        }
+      } else if (st.status === "flapping" && !st.alive && nowMs >= this.flapExitAt(st)) {
+        st.status = "down";
+        st.lastTransitionAtMs = this.flapExitAt(st);
+        events.push(this.event(st, "down", String(st.lastSeq), "flapping ended; node is down"));
+      }
+    }
+    return { candidates, events };
+  }
+
+  /** Checks `key` again at `atMs` (a heartbeat is in flight or the check failed). */
+  postpone(key: string, lastSeq: number, atMs: number): void {
+    const st = this.nodes.get(key);
+    if (st && st.lastSeq === lastSeq)
+      this.heap.push({ atMs, key, data: { kind: "deadline", seq: lastSeq } });
+  }
+
+  /**
+   * Declares a down candidate down, once KON_HB confirmed no later heartbeat arrived in time.
+   * Returns nothing when a newer heartbeat was applied meanwhile.
+   */
+  expire(key: string, lastSeq: number, nowMs: number): TrackerEvent[] {
+    const st = this.nodes.get(key);
+    if (!st || st.lastSeq !== lastSeq || !st.alive) return [];
+    return this.markDown(st, st.lastAtMs + st.ttlMs, nowMs, "ttl");
+  }
+
+  private firstHeartbeat(key: string, h: TrackedHeartbeat, wallMs: number): HeartbeatOutcome {
+    const st = this.create(h.group, h.node);
+    this.take(st, h);
+    if (wallMs - h.atMs >= h.ttlMs) {
+      // Already expired when first seen (an old heartbeat of a node nobody recorded): there is
+      // no live period to report, only a node that is gone.
+      st.alive = false;
+      st.status = h.leaving ? "left" : "down";
+      return { kind: "accepted", events: [], node: st };
+    }
+    if (h.leaving) {
+      st.alive = false;
+      st.status = "left";
+      return { kind: "accepted", events: [], node: st };
+    }
+    st.alive = true;
+    st.status = "up";
+    st.lastTransitionAtMs = h.atMs;
+    this.schedule(st, h.atMs + h.ttlMs, "deadline");
+    // Keyed by process instance: monitors starting at different moments name the same first up.
+    const ref = h.instanceId ? `i${h.instanceId}` : String(h.seq);
+    return { kind: "accepted", events: [this.event(st, "up", ref, "first heartbeat")], node: st };
+  }
+
+  private onAlive(st: NodeState, h: TrackedHeartbeat): TrackerEvent[] {
+    const wasStatus = st.status;
+    this.take(st, h);
+    if (h.leaving) {
+      st.alive = false;
+      if (wasStatus === "left") return [];
+      st.status = "left";
+      st.lastTransitionAtMs = h.atMs;
+      return [this.event(st, "left", String(h.seq), "graceful leave")];
+    }
+    st.alive = true;
+    this.schedule(st, h.atMs + h.ttlMs, "deadline");
+    if (wasStatus === "flapping") {
+      if (h.atMs < this.flapExitAt(st)) return [];
+      st.status = "up";
+      st.lastTransitionAtMs = h.atMs;
+      return [this.event(st, "up", String(h.seq), "stable again after flapping")];
+    }
+    if (wasStatus === "up") return [];
+    st.status = "up";
+    st.lastTransitionAtMs = h.atMs;
+    const reason = wasStatus === "left" ? "rejoined after leaving" : "heartbeat after down";
+    return [this.event(st, "up", String(h.seq), reason)];
+  }
+
+  private markDown(st: NodeState, atMs: number, nowMs: number, why: "ttl" | "gap"): TrackerEvent[] {
+    st.alive = false;
+    st.downTimes = st.downTimes.filter((t) => t > atMs - this.opts.flapWindowMs);
+    st.downTimes.push(atMs);
+    if (st.status === "flapping") {
+      this.schedule(st, this.flapExitAt(st), "flap-exit");
+      return [];
+    }
+    if (st.status !== "up") return [];
+    st.lastTransitionAtMs = atMs;
+    const verdict = this.mass.recordDown(
+      st.group,
+      atMs,
+      st.ttlMs,
+      nowMs,
+      this.groups.get(st.group) ?? [],
+    );
+    st.suspect = verdict.suspect;
+    if (st.downTimes.length > this.opts.flapCount) {
+      st.status = "flapping";
+      this.schedule(st, this.flapExitAt(st), "flap-exit");
+      const reason = `went down ${st.downTimes.length} times within ${this.opts.flapWindowMs} ms`;
+      return [this.event(st, "flapping", String(st.lastSeq), reason)];
+    }
+    st.status = "down";
+    let reason =
+      why === "ttl"
+        ? `no heartbeat for ${st.ttlMs} ms (ttl expired)`
+        : `no heartbeat for ${st.ttlMs} ms (gap found in the heartbeat stream)`;
+    if (verdict.suspect) {
+      reason += `; mass failure: ${verdict.affected} of ${verdict.population} nodes of ${st.group} lost within ${st.ttlMs} ms`;
+    }
+    return [this.event(st, "down", String(st.lastSeq), reason)];
+  }
+
+  /** Takes the predecessor if it is newer; false when the previous heartbeat stays unknown. */
+  private fillFrom(st: NodeState, p: Predecessor): boolean {
+    st.unverified = false;
+    if (p !== null && p.seq > st.lastSeq) {
+      // A heartbeat this monitor never applied (a store seeded behind, a flood-dropped beat):
+      // it proves the node alive at its time.
+      st.lastSeq = p.seq;
+      st.lastAtMs = p.atMs;
+      st.ttlMs = p.ttlMs;
+      st.intervalMs = p.intervalMs;
+    }
+    return st.lastSeq > 0;
+  }
+
+  private take(st: NodeState, h: TrackedHeartbeat): void {
+    st.lastSeq = h.seq;
+    st.lastAtMs = h.atMs;
+    st.ttlMs = h.ttlMs;
+    st.intervalMs = h.intervalMs;
+    st.allowedMisses = h.allowedMisses;
+    st.instanceId = h.instanceId;
+    st.heartbeat = h.heartbeat;
+    st.skewMs = h.skewMs;
+    st.unverified = false;
+    st.suspect = false;
+  }
+
+  private flapExitAt(st: NodeState): number {
+    return (
+      (st.downTimes[st.downTimes.length - 1] ?? st.lastTransitionAtMs) + this.opts.flapWindowMs
+    );
+  }
+
+  private schedule(st: NodeState, atMs: number, kind: Check["kind"]): void {
+    if (kind === "deadline") st.deadlineMs = atMs;
+    this.heap.push({ atMs, key: st.key, data: { kind, seq: st.lastSeq } });
+  }
+
+  private event(st: NodeState, kind: NodeEventKind, ref: string, reason: string): TrackerEvent {
+    return {
+      id: nodeEventId(st.group, st.node, kind, ref),
+      kind,
+      key: st.key,
+      group: st.group,
+      node: st.node,
+      atMs: st.lastTransitionAtMs,
+      reason,
+      suspect: kind === "down" && st.suspect,
+      heartbeat: st.heartbeat,
+      seq: st.lastSeq,
+    };
+  }
+
+  private create(group: string, node: string): NodeState {
+    const key = `${group}.${node}`;
+    const old = this.nodes.get(key);
+    if (old) this.remove(old);
+    const st: NodeState = {
+      key,
+      group,
+      node,
+      status: "up",
+      alive: false,
+      lastSeq: 0,
+      lastAtMs: 0,
+      ttlMs: 3000,
+      intervalMs: 1000,
+      allowedMisses: 3,
+      deadlineMs: 0,
+      instanceId: "",
+      heartbeat: undefined,
+      downTimes: [],
+      lastTransitionAtMs: 0,
+      skewMs: 0,
+      suspect: false,
+      unverified: false,
+    };
+    this.nodes.set(key, st);
+    let members = this.groups.get(group);
+    if (!members) this.groups.set(group, (members = new Set()));
+    members.add(st);
+    return st;
+  }
+
+  private remove(st: NodeState): void {
+    this.nodes.delete(st.key);
+    this.groups.get(st.group)?.delete(st);
+  }
+}

@@ -1,0 +1,110 @@
+// Types shared by the tracker, the backends and the HTTP API.
+import type { Heartbeat } from "@konorkestra/proto";
+
+/** What the monitor reports about a node. */
+export type NodeStatus = "up" | "down" | "left" | "flapping";
+/** Kinds of `NodeEvent`, as in the subject `kon.evt.<group>.node.<kind>`. */
+export type NodeEventKind = "up" | "down" | "left" | "flapping";
+
+/** A validated heartbeat as the tracker sees it. Times are the NATS server's (event time). */
+export interface TrackedHeartbeat {
+  group: string;
+  node: string;
+  /** Sequence of the heartbeat in stream KON_HB. */
+  seq: number;
+  /** When the server stored it (ms). */
+  atMs: number;
+  /** Silence after which the node is down: interval × misses, rounded up to whole seconds. */
+  ttlMs: number;
+  intervalMs: number;
+  allowedMisses: number;
+  leaving: boolean;
+  instanceId: string;
+  /** The sender's own clock minus the server's (0 when the sender gave no time). */
+  skewMs: number;
+  heartbeat: Heartbeat;
+}
+
+/** A transition, decided the same way by every monitor that sees the same heartbeats. */
+export interface TrackerEvent {
+  /** Deterministic: `<group>.<node>.<kind>.<ref>`, sent as `Nats-Msg-Id`. */
+  id: string;
+  kind: NodeEventKind;
+  key: string;
+  group: string;
+  node: string;
+  /** Event time of the transition: the deadline for a down, the heartbeat for up and left. */
+  atMs: number;
+  reason: string;
+  suspect: boolean;
+  /** The last heartbeat before the silence, or the one that brought the node up or in. */
+  heartbeat: Heartbeat | undefined;
+  seq: number;
+}
+
+/** A node whose deadline passed; the caller checks KON_HB before calling {@link NodeTracker.expire}. */
+export interface DownCandidate {
+  key: string;
+  lastSeq: number;
+  deadlineMs: number;
+}
+
+/** Read-only view of a tracked node. */
+export interface NodeView {
+  readonly key: string;
+  readonly group: string;
+  readonly node: string;
+  readonly status: NodeStatus;
+  /** Beating now (a flapping node may be either). */
+  readonly alive: boolean;
+  readonly lastSeq: number;
+  readonly lastAtMs: number;
+  readonly ttlMs: number;
+  readonly intervalMs: number;
+  readonly allowedMisses: number;
+  readonly deadlineMs: number;
+  readonly instanceId: string;
+  readonly heartbeat: Heartbeat | undefined;
+  /** Down transitions (event time) within the flapping window. */
+  readonly downTimes: readonly number[];
+  readonly lastTransitionAtMs: number;
+  readonly skewMs: number;
+  readonly suspect: boolean;
+  /** Known from the liveness store only; the last heartbeat is still to be looked up. */
+  readonly unverified: boolean;
+}
+
+/** State restored from the liveness store at start. */
+export interface SeedRecord {
+  group: string;
+  node: string;
+  /** `expired`: the store's key expired (a marker) and its last heartbeat is unknown. */
+  status: NodeStatus | "expired";
+  lastSeq?: number;
+  lastAtMs?: number;
+  ttlMs?: number;
+  intervalMs?: number;
+  allowedMisses?: number;
+  downTimes?: number[];
+  heartbeat?: Heartbeat;
+  /** Beating when stored (matters for `flapping`); by default up and expired are, the rest not. */
+  alive?: boolean;
+}
+
+/** Outcome of {@link NodeTracker.heartbeat}. */
+export type HeartbeatOutcome =
+  | { kind: "accepted"; events: TrackerEvent[]; node: NodeView }
+  | { kind: "duplicate" }
+  /** The heartbeat before this one is needed to judge a gap: look it up and call again. */
+  | { kind: "needs-predecessor" };
+
+/** Rules of the tracker. */
+export interface TrackerOptions {
+  flapCount: number;
+  flapWindowMs: number;
+  massFailurePct: number;
+  massFailureMinNodes: number;
+}
+
+/** The heartbeat before the one being judged, from KON_HB (null: there is none). */
+export type Predecessor = Pick<TrackedHeartbeat, "seq" | "atMs" | "ttlMs" | "intervalMs"> | null;

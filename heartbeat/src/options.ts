@@ -1,0 +1,183 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+import { GROUP_NAME, KonError, KonErrorCode, toNodeIdToken } from "@konorkestra/sdk";
+
+/**
+ * Options of the liveness monitor ({@link createMonitor}). Every one has an environment form,
+ * read by {@link parseMonitorOptions} when the option is not given.
+ */
+export interface MonitorOptions {
+  /** NATS servers (KON_SERVERS, comma-separated). @default "nats://127.0.0.1:4222" */
+  servers?: string | string[];
+  /** Name prefix of subjects, streams and buckets (KON_PREFIX). @default "kon" */
+  prefix?: string;
+  /** Where per-node liveness lives (KON_LIVENESS_BACKEND). @default "nats" */
+  backend?: "nats" | "redis";
+  /** Redis URL for the redis backend (KON_REDIS_URL). @default "redis://127.0.0.1:6379" */
+  redisUrl?: string;
+  /** HTTP port of ingest, nodes API and /metrics; 0 picks a free one (KON_MONITOR_PORT). @default 7002 */
+  port?: number;
+  /** HTTP bind address (KON_MONITOR_HOST). @default "127.0.0.1" */
+  host?: string;
+  /** Bearer token of HTTP heartbeat ingest; ingest answers 401 while unset (KON_INGEST_TOKEN). */
+  ingestToken?: string;
+  /**
+   * Groups heartbeats may come from (KON_GROUPS, comma-separated). Unset: any valid group name is
+   * accepted. Set: a group must be listed here or exist in the `kon_groups` bucket.
+   */
+  groups?: string[];
+  /** A node that goes down more than this many times within `flapWindowMs` is flapping (KON_FLAP_COUNT). @default 3 */
+  flapCount?: number;
+  /** Flapping window, and how long a flapping node must stay stable (KON_FLAP_WINDOW_MS). @default 300000 */
+  flapWindowMs?: number;
+  /** Share of a group's nodes lost within one TTL that marks downs suspect (KON_MASS_FAILURE_PCT). @default 50 */
+  massFailurePct?: number;
+  /** Smallest group the mass-failure rule applies to (KON_MASS_FAILURE_MIN_NODES). @default 4 */
+  massFailureMinNodes?: number;
+  /** Stable id of this monitor; names its durable consumer (KON_MONITOR_ID). @default host name */
+  monitorId?: string;
+  /** How long the server keeps an expiry marker (KON_MARKER_TTL_MS). @default 900000 (15 min) */
+  markerTtlMs?: number;
+  /** How long down/left tombstones stay in `kon_nodes` (KON_TOMBSTONE_TTL_MS). @default 7 days */
+  tombstoneTtlMs?: number;
+  /** Deadline sweep period (KON_SWEEP_INTERVAL_MS). @default 100 */
+  sweepIntervalMs?: number;
+  /** Heartbeat timestamp farther than this from the server's is flagged as skewed (KON_MAX_SKEW_MS). @default 30000 */
+  maxSkewMs?: number;
+  /** Largest `meta` (UTF-8 keys plus values) kept; larger ones are stripped (KON_MAX_META_BYTES). @default 4096 */
+  maxMetaBytes?: number;
+  /** Sustained heartbeats per second one node may send (KON_NODE_RATE_PER_SEC). @default 20 */
+  nodeRatePerSec?: number;
+  /** Burst above the sustained rate (KON_NODE_BURST). @default 40 */
+  nodeBurst?: number;
+  /** HTTP ingest requests per second per node (KON_INGEST_RATE_PER_SEC). @default 1 */
+  ingestRatePerSec?: number;
+  /** HTTP ingest burst per node (KON_INGEST_BURST). @default 5 */
+  ingestBurst?: number;
+  /** Largest HTTP ingest body in bytes (KON_INGEST_MAX_BYTES). @default 16384 */
+  ingestMaxBytes?: number;
+  /** Membership lease of a monitor; a dead monitor's nodes move after it (KON_MEMBER_LEASE_MS). @default 3000 */
+  memberLeaseMs?: number;
+  /** How long a non-owner holds an event before publishing it for a vanished owner (KON_HANDOVER_MS). @default 4500 */
+  handoverMs?: number;
+  /** Interval used when a heartbeat carries none (KON_DEFAULT_INTERVAL_MS). @default 1000 */
+  defaultIntervalMs?: number;
+  /** Allowed misses used when a heartbeat carries none (KON_DEFAULT_MISSES). @default 3 */
+  defaultMisses?: number;
+  /** JetStream replicas of buckets and streams the monitor creates (KON_REPLICAS). @default 1 */
+  replicas?: number;
+  /** NATS auth token, user and password (KON_TOKEN, KON_USER, KON_PASSWORD). */
+  token?: string;
+  user?: string;
+  pass?: string;
+}
+
+const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const schema = z.object({
+  servers: z
+    .union([z.string(), z.array(z.string())])
+    .transform((s) => (Array.isArray(s) ? s : s.split(",")).map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(1)).min(1, "at least one server")),
+  prefix: z.string().regex(/^[a-z][a-z0-9_]{0,15}$/, "use 1-16 of [a-z0-9_], starting a-z"),
+  backend: z.enum(["nats", "redis"]),
+  redisUrl: z.string().regex(/^rediss?:\/\//, "use redis://host:port"),
+  port: intIn(0, 65535),
+  host: z.string().min(1),
+  ingestToken: z.string().min(8, "use at least 8 characters").optional(),
+  groups: z
+    .array(z.string().regex(GROUP_NAME, "group names are 1-63 of [a-z0-9-]"))
+    .min(1)
+    .optional(),
+  flapCount: intIn(1, 1000),
+  flapWindowMs: intIn(1000, 86_400_000),
+  massFailurePct: z.number().min(1).max(100),
+  massFailureMinNodes: intIn(2, 1_000_000),
+  monitorId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "use 1-64 of [A-Za-z0-9_-]"),
+  markerTtlMs: intIn(60_000, 86_400_000),
+  tombstoneTtlMs: intIn(60_000, 365 * 86_400_000),
+  sweepIntervalMs: intIn(10, 5000),
+  maxSkewMs: intIn(100, 86_400_000),
+  maxMetaBytes: intIn(0, 1_048_576),
+  nodeRatePerSec: z.number().positive().max(10_000),
+  nodeBurst: intIn(1, 100_000),
+  ingestRatePerSec: z.number().positive().max(10_000),
+  ingestBurst: intIn(1, 100_000),
+  ingestMaxBytes: intIn(256, 10_485_760),
+  memberLeaseMs: intIn(1000, 60_000),
+  handoverMs: intIn(0, 600_000),
+  defaultIntervalMs: intIn(100, 3_600_000),
+  defaultMisses: intIn(1, 100),
+  replicas: intIn(1, 5),
+  token: z.string().optional(),
+  user: z.string().optional(),
+  pass: z.string().optional(),
+});
+
+/** Monitor options after defaults and validation. */
+export type ResolvedMonitorOptions = z.output<typeof schema>;
+
+const num = (v: string | undefined): number | undefined =>
+  v === undefined || v.trim() === "" ? undefined : Number(v);
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined || v.trim() === ""
+    ? undefined
+    : v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+
+/** The default monitor id: the host name as a token, stable across restarts of one host. */
+export function defaultMonitorId(): string {
+  return toNodeIdToken(hostname()).slice(0, 64) || "monitor";
+}
+
+/** Options given, then KON_* variables, then defaults; throws a KonError naming the bad field. */
+export function parseMonitorOptions(
+  given: MonitorOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedMonitorOptions {
+  const merged = {
+    servers: given.servers ?? env.KON_SERVERS ?? "nats://127.0.0.1:4222",
+    prefix: given.prefix ?? env.KON_PREFIX ?? "kon",
+    backend: given.backend ?? env.KON_LIVENESS_BACKEND ?? "nats",
+    redisUrl: given.redisUrl ?? env.KON_REDIS_URL ?? "redis://127.0.0.1:6379",
+    port: given.port ?? num(env.KON_MONITOR_PORT) ?? 7002,
+    host: given.host ?? env.KON_MONITOR_HOST ?? "127.0.0.1",
+    ingestToken: given.ingestToken ?? (env.KON_INGEST_TOKEN || undefined),
+    groups: given.groups ?? list(env.KON_GROUPS),
+    flapCount: given.flapCount ?? num(env.KON_FLAP_COUNT) ?? 3,
+    flapWindowMs: given.flapWindowMs ?? num(env.KON_FLAP_WINDOW_MS) ?? 300_000,
+    massFailurePct: given.massFailurePct ?? num(env.KON_MASS_FAILURE_PCT) ?? 50,
+    massFailureMinNodes: given.massFailureMinNodes ?? num(env.KON_MASS_FAILURE_MIN_NODES) ?? 4,
+    monitorId: given.monitorId ?? env.KON_MONITOR_ID ?? defaultMonitorId(),
+    markerTtlMs: given.markerTtlMs ?? num(env.KON_MARKER_TTL_MS) ?? 900_000,
+    tombstoneTtlMs: given.tombstoneTtlMs ?? num(env.KON_TOMBSTONE_TTL_MS) ?? 7 * 86_400_000,
+    sweepIntervalMs: given.sweepIntervalMs ?? num(env.KON_SWEEP_INTERVAL_MS) ?? 100,
+    maxSkewMs: given.maxSkewMs ?? num(env.KON_MAX_SKEW_MS) ?? 30_000,
+    maxMetaBytes: given.maxMetaBytes ?? num(env.KON_MAX_META_BYTES) ?? 4096,
+    nodeRatePerSec: given.nodeRatePerSec ?? num(env.KON_NODE_RATE_PER_SEC) ?? 20,
+    nodeBurst: given.nodeBurst ?? num(env.KON_NODE_BURST) ?? 40,
+    ingestRatePerSec: given.ingestRatePerSec ?? num(env.KON_INGEST_RATE_PER_SEC) ?? 1,
+    ingestBurst: given.ingestBurst ?? num(env.KON_INGEST_BURST) ?? 5,
+    ingestMaxBytes: given.ingestMaxBytes ?? num(env.KON_INGEST_MAX_BYTES) ?? 16_384,
+    memberLeaseMs: given.memberLeaseMs ?? num(env.KON_MEMBER_LEASE_MS) ?? 3000,
+    handoverMs: given.handoverMs ?? num(env.KON_HANDOVER_MS) ?? 4500,
+    defaultIntervalMs: given.defaultIntervalMs ?? num(env.KON_DEFAULT_INTERVAL_MS) ?? 1000,
+    defaultMisses: given.defaultMisses ?? num(env.KON_DEFAULT_MISSES) ?? 3,
+    replicas: given.replicas ?? num(env.KON_REPLICAS) ?? 1,
+    token: given.token ?? env.KON_TOKEN,
+    user: given.user ?? env.KON_USER,
+    pass: given.pass ?? env.KON_PASSWORD,
+  };
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join(".") || "options";
+    throw new KonError(
+      KonErrorCode.InvalidOptions,
+      `invalid monitor option ${field}: ${issue.message}`,
+    );
+  }
+  return parsed.data;
+}

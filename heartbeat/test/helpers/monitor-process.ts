@@ -1,0 +1,72 @@
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { spawnTs } from "@konorkestra/testkit";
+
+const MAIN = join(__dirname, "..", "..", "src", "main.ts");
+
+/** A monitor running `src/main.ts` in a real process of its own, to be killed and restarted. */
+export class MonitorProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<number | null> | undefined;
+  /** Everything it wrote, for failure messages. */
+  output = "";
+  url = "";
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  get pid(): number {
+    return this.child?.pid ?? -1;
+  }
+
+  /** Starts it and waits until its HTTP server listens. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    const child = spawnTs(MAIN, [], {
+      env: { ...process.env, KON_MONITOR_PORT: "0", ...this.env },
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    const from = this.output.length;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`monitor did not start:\n${this.output}`)),
+        timeoutMs,
+      );
+      const onData = (buf: Buffer): void => {
+        this.output += buf.toString();
+        const m = /listening on (http:\/\/[0-9.:]+)/.exec(this.output.slice(from));
+        if (m && !this.url) {
+          this.url = m[1]!;
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
+      void this.exited!.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`monitor exited with ${code}:\n${this.output}`));
+      });
+    });
+  }
+
+  /** SIGKILL, as a crash would; waits for the exit. */
+  async kill(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill("SIGKILL");
+    await this.exited;
+    this.url = "";
+  }
+
+  /** SIGTERM (graceful) and wait for the exit code. */
+  async stop(): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
+    this.child.kill("SIGTERM");
+    return this.exited!;
+  }
+
+  /** GET a JSON endpoint of the monitor. */
+  async get<T>(path: string): Promise<T> {
+    const res = await fetch(this.url + path);
+    return (await res.json()) as T;
+  }
+}

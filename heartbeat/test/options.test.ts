@@ -1,0 +1,64 @@
+import { parseMonitorOptions } from "@konorkestra/heartbeat";
+
+describe("parseMonitorOptions", () => {
+  it("applies the documented defaults", () => {
+    const o = parseMonitorOptions({}, { KON_MONITOR_ID: "m1" });
+    expect(o).toMatchObject({
+      servers: ["nats://127.0.0.1:4222"],
+      prefix: "kon",
+      backend: "nats",
+      port: 7002,
+      host: "127.0.0.1",
+      flapCount: 3,
+      flapWindowMs: 300_000,
+      massFailurePct: 50,
+      monitorId: "m1",
+      sweepIntervalMs: 100,
+    });
+    expect(o.groups).toBeUndefined();
+    expect(o.ingestToken).toBeUndefined();
+  });
+
+  it("reads KON_* variables, given options winning", () => {
+    const env = {
+      KON_SERVERS: "nats://a:1, nats://b:2",
+      KON_LIVENESS_BACKEND: "redis",
+      KON_REDIS_URL: "redis://127.0.0.1:7777",
+      KON_MONITOR_PORT: "0",
+      KON_GROUPS: "g1, g2",
+      KON_FLAP_COUNT: "5",
+      KON_MASS_FAILURE_PCT: "75",
+      KON_INGEST_TOKEN: "0123456789",
+    };
+    const o = parseMonitorOptions({ flapCount: 7 }, env);
+    expect(o).toMatchObject({
+      servers: ["nats://a:1", "nats://b:2"],
+      backend: "redis",
+      redisUrl: "redis://127.0.0.1:7777",
+      port: 0,
+      groups: ["g1", "g2"],
+      flapCount: 7,
+      massFailurePct: 75,
+      ingestToken: "0123456789",
+    });
+  });
+
+  it.each([
+    [{ KON_LIVENESS_BACKEND: "etcd" }, /backend/],
+    [{ KON_MONITOR_PORT: "70000" }, /port/],
+    [{ KON_GROUPS: "Good,bad name" }, /groups\.0: group names/],
+    [{ KON_FLAP_COUNT: "zero" }, /flapCount/],
+    [{ KON_MONITOR_ID: "has space" }, /monitorId/],
+    [{ KON_INGEST_TOKEN: "short" }, /ingestToken: use at least 8/],
+    [{ KON_REDIS_URL: "http://x" }, /redisUrl/],
+  ])("names the bad field: %j", (env, message) => {
+    let caught: unknown;
+    try {
+      parseMonitorOptions({}, env);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: "INVALID_OPTIONS" });
+    expect((caught as Error).message).toMatch(message);
+  });
+});
