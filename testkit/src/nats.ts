@@ -1,9 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { getFreePort } from "./free-port";
-import { ManagedProcess, sleep } from "./managed-process";
+import { sleep } from "./managed-process";
+import type { LaunchSpec } from "./managed-process";
 import { makeScratchDir } from "./scratch-dir";
 import type { ScratchDir } from "./scratch-dir";
+import { ServerProcess } from "./server-process";
 import { loadStackEnv } from "./stack-env";
 
 /** A running nats-server with JetStream, on loopback. */
@@ -47,15 +49,15 @@ interface ClusterSpec {
   routes: number[];
 }
 
-class NatsServerImpl implements NatsServer {
-  private proc: ManagedProcess | undefined;
-
+class NatsServerImpl extends ServerProcess implements NatsServer {
   constructor(
     readonly name: string,
     private readonly ports: Ports,
-    private readonly dir: ScratchDir,
+    dir: ScratchDir,
     private readonly configFile: string,
-  ) {}
+  ) {
+    super(dir);
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.ports.client}`;
@@ -69,37 +71,15 @@ class NatsServerImpl implements NatsServer {
   get storeDir(): string {
     return join(this.dir.hostPath, "jetstream");
   }
-  get pid(): number {
-    return this.proc?.pid ?? -1;
-  }
-  get running(): boolean {
-    return this.proc?.running ?? false;
-  }
 
-  async start(): Promise<void> {
-    this.proc = await ManagedProcess.launch({
+  protected launchSpec(): Omit<LaunchSpec, "scratchDir"> {
+    return {
       name: `nats-server ${this.name}`,
       command: loadStackEnv().natsServer,
       args: ["-c", this.configFile],
       logFile: join(this.dir.hostPath, "nats.log"),
       readyPattern: /Server is ready/,
-      scratchDir: this.dir.hostPath,
-    });
-  }
-
-  async shutdown(): Promise<void> {
-    await this.proc?.stop();
-  }
-  async kill(): Promise<void> {
-    await this.proc?.kill();
-  }
-  async restart(): Promise<void> {
-    if (this.running) await this.shutdown();
-    await this.start();
-  }
-  async stop(): Promise<void> {
-    await this.shutdown();
-    this.dir.remove();
+    };
   }
 
   async monitor<T>(path: string): Promise<T> {

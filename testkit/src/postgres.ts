@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Client } from "pg";
 import { getFreePort } from "./free-port";
-import { ManagedProcess, sleep } from "./managed-process";
+import { sleep } from "./managed-process";
+import type { LaunchSpec } from "./managed-process";
 import { lookupUser, makeScratchDir } from "./scratch-dir";
 import type { ScratchDir } from "./scratch-dir";
+import { ServerProcess } from "./server-process";
 import { loadStackEnv } from "./stack-env";
 
 const run = promisify(execFile);
@@ -65,21 +67,15 @@ async function runPgTool(tool: string, args: string[]): Promise<string> {
   }
 }
 
-class PostgresServerImpl implements PostgresServer {
+class PostgresServerImpl extends ServerProcess implements PostgresServer {
   readonly host = "127.0.0.1";
   readonly user = PG_USER;
-  private proc: ManagedProcess | undefined;
 
   constructor(
     readonly port: number,
-    private readonly dir: ScratchDir,
-  ) {}
-
-  get pid(): number {
-    return this.proc?.pid ?? -1;
-  }
-  get running(): boolean {
-    return this.proc?.running ?? false;
+    dir: ScratchDir,
+  ) {
+    super(dir);
   }
 
   url(database = "postgres"): string {
@@ -101,9 +97,9 @@ class PostgresServerImpl implements PostgresServer {
     ]);
   }
 
-  async start(): Promise<void> {
+  protected launchSpec(): Omit<LaunchSpec, "scratchDir"> {
     const env = loadStackEnv();
-    this.proc = await ManagedProcess.launch({
+    return {
       name: "postgres",
       command: join(env.pgBin, "postgres"),
       args: [
@@ -133,24 +129,8 @@ class PostgresServerImpl implements PostgresServer {
       user: env.pgUser,
       logFile: join(this.dir.hostPath, "postgres.log"),
       readyPattern: /database system is ready to accept connections/,
-      scratchDir: this.dir.hostPath,
       stopSignal: "SIGINT",
-    });
-  }
-
-  async shutdown(): Promise<void> {
-    await this.proc?.stop();
-  }
-  async kill(): Promise<void> {
-    await this.proc?.kill();
-  }
-  async restart(): Promise<void> {
-    if (this.running) await this.shutdown();
-    await this.start();
-  }
-  async stop(): Promise<void> {
-    await this.shutdown();
-    this.dir.remove();
+    };
   }
 }
 

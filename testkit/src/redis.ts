@@ -1,8 +1,9 @@
 import { join } from "node:path";
 import { getFreePort } from "./free-port";
-import { ManagedProcess } from "./managed-process";
+import type { LaunchSpec } from "./managed-process";
 import { makeScratchDir } from "./scratch-dir";
 import type { ScratchDir } from "./scratch-dir";
+import { ServerProcess } from "./server-process";
 import { loadStackEnv } from "./stack-env";
 
 /** A running redis-server on loopback, with no persistence. */
@@ -19,28 +20,23 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-class RedisServerImpl implements RedisServer {
+class RedisServerImpl extends ServerProcess implements RedisServer {
   readonly host = "127.0.0.1";
-  private proc: ManagedProcess | undefined;
 
   constructor(
     readonly port: number,
-    private readonly dir: ScratchDir,
-  ) {}
+    dir: ScratchDir,
+  ) {
+    super(dir);
+  }
 
   get url(): string {
     return `redis://${this.host}:${this.port}`;
   }
-  get pid(): number {
-    return this.proc?.pid ?? -1;
-  }
-  get running(): boolean {
-    return this.proc?.running ?? false;
-  }
 
-  async start(): Promise<void> {
+  protected launchSpec(): Omit<LaunchSpec, "scratchDir"> {
     const env = loadStackEnv();
-    this.proc = await ManagedProcess.launch({
+    return {
       name: "redis-server",
       command: env.redisServer,
       args: [
@@ -63,23 +59,7 @@ class RedisServerImpl implements RedisServer {
       user: env.redisUser,
       logFile: join(this.dir.hostPath, "redis.log"),
       readyPattern: /Ready to accept connections/,
-      scratchDir: this.dir.hostPath,
-    });
-  }
-
-  async shutdown(): Promise<void> {
-    await this.proc?.stop();
-  }
-  async kill(): Promise<void> {
-    await this.proc?.kill();
-  }
-  async restart(): Promise<void> {
-    if (this.running) await this.shutdown();
-    await this.start();
-  }
-  async stop(): Promise<void> {
-    await this.shutdown();
-    this.dir.remove();
+    };
   }
 }
 
