@@ -1,5 +1,6 @@
 import type { Konorkestra } from "@konorkestra/sdk";
 import { openFleetConfig } from "../fleet-config";
+import { addHealthRoute } from "../health-route";
 import { listen } from "../http-listen";
 import type { RunningService } from "../service-main";
 import { createService1App } from "./service1-app";
@@ -10,17 +11,7 @@ export async function startService1(kon: Konorkestra, port: number): Promise<Run
   const cfg = await kon.config("service1", Service1Config, { default: {} });
   const fleet = await openFleetConfig(kon);
   const { app } = createService1App(cfg);
-  app.get("/healthz", (_req, res) => {
-    res.json({
-      ok: true,
-      service: "service1",
-      node: kon.nodeId,
-      configRevision: cfg.revision,
-      source: cfg.source,
-      banner: fleet.value.banner,
-      fleetRevision: fleet.revision,
-    });
-  });
+  addHealthRoute(app, "service1", kon, cfg, fleet);
   const http = await listen(app, port);
   return {
     port: http.port,

@@ -1,6 +1,7 @@
 import express from "express";
 import type { Konorkestra } from "@konorkestra/sdk";
 import { openFleetConfig } from "../fleet-config";
+import { addHealthRoute } from "../health-route";
 import { listen } from "../http-listen";
 import type { RunningService } from "../service-main";
 import { MemoryJobSource } from "./job-source";
@@ -58,17 +59,7 @@ export async function startService2(kon: Konorkestra, port: number): Promise<Run
     worker.resetMaxActive();
     res.status(202).json({ queued: count, pending: source.pending });
   });
-  app.get("/healthz", (_req, res) => {
-    res.json({
-      ok: true,
-      service: "service2",
-      node: kon.nodeId,
-      configRevision: cfg.revision,
-      source: cfg.source,
-      banner: fleet.value.banner,
-      fleetRevision: fleet.revision,
-    });
-  });
+  addHealthRoute(app, "service2", kon, cfg, fleet);
   const http = await listen(app, port);
   return {
     port: http.port,

@@ -1,5 +1,6 @@
 import type { Konorkestra } from "@konorkestra/sdk";
 import { openFleetConfig } from "../fleet-config";
+import { addHealthRoute } from "../health-route";
 import { listen } from "../http-listen";
 import type { RunningService } from "../service-main";
 import { PoolManager } from "./pool-manager";
@@ -17,17 +18,7 @@ export async function startService3(kon: Konorkestra, port: number): Promise<Run
   const fleet = await openFleetConfig(kon);
   const pools = new PoolManager(cfg, (msg) => kon.logger.error(`service3: ${msg}`));
   const app = createService3App(cfg, pools);
-  app.get("/healthz", (_req, res) => {
-    res.json({
-      ok: true,
-      service: "service3",
-      node: kon.nodeId,
-      configRevision: cfg.revision,
-      source: cfg.source,
-      banner: fleet.value.banner,
-      fleetRevision: fleet.revision,
-    });
-  });
+  addHealthRoute(app, "service3", kon, cfg, fleet);
   const http = await listen(app, port);
   return {
     port: http.port,
