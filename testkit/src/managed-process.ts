@@ -42,7 +42,7 @@ function installExitHook(): void {
  * crashed jest worker, Ctrl-C) it stops the server by pid, SIGKILLs it after 10 s, and removes
  * its scratch directory. When the server exits first, the watchdog just ends.
  */
-function startWatchdog(
+export function startWatchdog(
   serverPid: number,
   signal: NodeJS.Signals,
   scratchDir: string,
@@ -214,7 +214,8 @@ function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-function killGroup(leaderPid: number): void {
+/** Ends a detached process group (a watchdog and its sleep). */
+export function killGroup(leaderPid: number): void {
   try {
     process.kill(-leaderPid, "SIGTERM");
   } catch {

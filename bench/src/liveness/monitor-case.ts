@@ -1,0 +1,140 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { wireNames } from "@konorkestra/sdk";
+import { startNats, startRedis } from "@konorkestra/testkit";
+import { collectDeadlines, countingSink, settledLastSeq, unwind } from "./case-driver";
+import type { CaseDriver, DownListener } from "./case-driver";
+import { MonitorProbe } from "./monitor-probe";
+import type { MonitorHealth } from "./monitor-probe";
+import { startMonitorProcess } from "./monitor-process";
+import { redisVersion } from "./redis-version";
+
+/**
+ * The liveness monitor with the given backend, as a separate process (one per row), fed by core
+ * NATS heartbeats on `kon.hb.<group>.<node>` as the SDK sends them. Downs are the `node.down`
+ * events on `kon.evt.<group>.node.down`; a deadline is the KON_HB timestamp of the node's last
+ * stored heartbeat + TTL, which is also what the monitor judges by.
+ */
+export async function startMonitorCase(
+  backend: "nats" | "redis",
+  group: string,
+): Promise<CaseDriver> {
+  const steps: (() => Promise<unknown>)[] = [];
+  try {
+    return await assemble(backend, group, steps);
+  } catch (err) {
+    await unwind(steps);
+    throw err;
+  }
+}
+
+async function assemble(
+  backend: "nats" | "redis",
+  group: string,
+  steps: (() => Promise<unknown>)[],
+): Promise<CaseDriver> {
+  const names = wireNames("kon");
+  const nats = await startNats();
+  steps.push(() => nats.stop());
+  const versions: Record<string, string> = {};
+  const processes: Record<string, number> = { "nats-server": nats.pid };
+  const env: Record<string, string> = {
+    KON_SERVERS: nats.url,
+    KON_LIVENESS_BACKEND: backend,
+    KON_MONITOR_ID: `bench-${backend}`,
+  };
+  if (backend === "redis") {
+    const redis = await startRedis();
+    steps.push(() => redis.stop());
+    env.KON_REDIS_URL = redis.url;
+    processes["redis-server"] = redis.pid;
+    versions["redis-server"] = await redisVersion(redis.url);
+  }
+  const monitor = await startMonitorProcess(env);
+  steps.push(() => monitor.stop());
+  processes.monitor = monitor.pid;
+  // Beats and observation on separate connections: downs do not queue behind 10k beats/s.
+  const pub = await connect({ servers: nats.url, name: "bench-liveness-nodes" });
+  steps.push(() => pub.close());
+  const obs = await connect({ servers: nats.url, name: "bench-liveness-observer" });
+  steps.push(() => obs.close());
+  versions["nats-server"] = obs.info?.version ?? "?";
+  const jsm = await jetstreamManager(obs);
+  // The monitor's durable consumer is `<prefix>_monitor_<KON_MONITOR_ID>` (heartbeat README).
+  const probe = new MonitorProbe(
+    monitor.url,
+    jsm,
+    names.heartbeatStream,
+    `${names.prefix}_monitor_${env.KON_MONITOR_ID}`,
+  );
+  let health: MonitorHealth | undefined;
+  steps.push(() => Promise.resolve(probe.stop()));
+  const ups = new Set<string>();
+  const sink = countingSink((node, payload) =>
+    pub.publish(names.heartbeatSubject(group, node), payload),
+  );
+
+  return {
+    spec: {
+      key: backend,
+      label: `monitor, ${backend === "nats" ? "NATS" : "Redis"} backend`,
+      deadlineBasis: "KON_HB timestamp of the last heartbeat",
+      detection: `node.down event on ${names.eventSubject(group, "node.down")}`,
+    },
+    sink,
+    processes,
+    versions,
+    startMeasuring: () => probe.start(),
+    watch: (onDown: DownListener) => {
+      obs.subscribe(names.eventSubject(group, "node.*"), {
+        callback: (err, msg) => {
+          if (err) return;
+          const at = Date.now();
+          const ev = decodeMessage(NodeEvent, msg.data);
+          if (ev.kind === NodeEvent.Kind.UP) ups.add(ev.nodeId);
+          else if (ev.kind === NodeEvent.Kind.DOWN) {
+            // Event ids are `<group>.<node>.down.<KON_HB seq of the last heartbeat>`.
+            onDown(ev.nodeId, at, ev.eventId.slice(ev.eventId.lastIndexOf(".") + 1));
+          }
+        },
+      });
+      return obs.flush();
+    },
+    upCount: () => ups.size,
+    // Only the simulator writes to KON_HB here: every stored heartbeat has a sequence.
+    lostBeats: async () => {
+      health = probe.stop();
+      await pub.flush();
+      const stored = await settledLastSeq(
+        async () => (await jsm.streams.info(names.heartbeatStream)).state.last_seq,
+      );
+      return sink.sent - stored;
+    },
+    deadlines: (nodes, ttlMs) =>
+      collectDeadlines(nodes, async (node) => {
+        const last = await jsm.direct.getMessage(names.heartbeatStream, {
+          last_by_subj: names.heartbeatSubject(group, node),
+        });
+        return last ? { deadlineMs: last.time.getTime() + ttlMs, ref: `${last.seq}` } : undefined;
+      }),
+    notes: () => [
+      ...(health ? [describeHealth(health)] : []),
+      ...(monitor.warnings() > 0
+        ? [
+            `monitor wrote ${monitor.warnings()} warning/error lines; last: ` +
+              monitor.lastWarnings(3).join(" | ").slice(0, 600),
+          ]
+        : []),
+    ],
+    close: () => unwind(steps),
+  };
+}
+
+function describeHealth(h: MonitorHealth): string {
+  return (
+    `monitor in the measured window: heartbeat consumer current in ${Math.round(h.currentShare * 100)}% of ` +
+    `${h.samples} samples, detection clock lag max ${Math.round(h.maxClockLagMs)} ms, KON_HB ` +
+    `backlog max ${h.maxBacklog} heartbeats`
+  );
+}

@@ -1,0 +1,160 @@
+import type { CaseDriver, RowSpec } from "./case-driver";
+import { DetectionTally } from "./detection-tally";
+import type { DetectionSummary } from "./detection-tally";
+import { NodeSimulator } from "./node-simulator";
+import type { SimulatorStats } from "./node-simulator";
+import { residentMiB, UsageMeter } from "./process-usage";
+import type { ProcessUsage } from "./process-usage";
+
+/** The load of a row; the same for every row of a run. */
+export interface CasePlan {
+  readonly group: string;
+  readonly nodeIds: readonly string[];
+  /** Indexes into nodeIds of the nodes to stop. */
+  readonly stopIndexes: readonly number[];
+  readonly intervalMs: number;
+  readonly ttlMs: number;
+  readonly warmupMs: number;
+  readonly upTimeoutMs: number;
+  readonly missAfterMs: number;
+  readonly tailMs: number;
+  readonly maxSimLagMs: number;
+  readonly tickMs: number;
+  /** Progress lines. */
+  readonly log: (line: string) => void;
+}
+
+/** Everything one row measured. */
+export interface RowResult {
+  readonly spec: RowSpec;
+  readonly detection: DetectionSummary;
+  /** Per process, from the moment all nodes were up until the end of the tail. */
+  readonly usage: Readonly<Record<string, ProcessUsage>>;
+  /** The simulator over the measured window (after every node was up). */
+  readonly sim: SimulatorStats;
+  /** VmRSS of each process before the first beat, MiB (the monitor's includes the TypeScript
+   * compiler that runs it from source). */
+  readonly rssIdleMiB: Readonly<Record<string, number>>;
+  /** How long after the first beat every node was seen up (NaN if never). */
+  readonly allUpAfterS: number;
+  /** Beats sent that the server did not store (see {@link CaseDriver.lostBeats}). */
+  readonly lostBeats: number;
+  readonly notes: readonly string[];
+  /** Why the row's figures cannot be trusted; empty when they can. */
+  readonly problems: readonly string[];
+  readonly durationS: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Waits until `done()` or the deadline; true when done. */
+async function waitUntil(done: () => boolean, deadlineMs: number): Promise<boolean> {
+  while (!done()) {
+    if (Date.now() > deadlineMs) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/** What the phases of one row share. */
+interface Row {
+  readonly driver: CaseDriver;
+  readonly plan: CasePlan;
+  readonly sim: NodeSimulator;
+  readonly tally: DetectionTally;
+  readonly problems: string[];
+  readonly t0: number;
+}
+
+/**
+ * One row: every node beats for the warm-up and until the watched side has seen every node up;
+ * then the chosen nodes stop at once; the server tells their deadlines; the others keep beating
+ * until `tailMs` after the last deadline.
+ */
+export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowResult> {
+  const t0 = Date.now();
+  const tally = new DetectionTally(t0);
+  await driver.watch((node, atMs, ref) => tally.down(node, atMs, ref));
+  const sim = new NodeSimulator(driver.sink, {
+    group: plan.group,
+    nodeIds: plan.nodeIds,
+    intervalMs: plan.intervalMs,
+    allowedMisses: Math.round(plan.ttlMs / plan.intervalMs),
+    tickMs: plan.tickMs,
+  });
+  const row: Row = { driver, plan, sim, tally, problems: [], t0 };
+  const rssIdleMiB: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(driver.processes)) {
+    rssIdleMiB[name] = residentMiB(pid)?.rss ?? NaN;
+  }
+  sim.start();
+  try {
+    const allUpAfterS = await warmUp(row);
+    const meter = new UsageMeter({ ...driver.processes, bench: process.pid });
+    meter.start();
+    driver.startMeasuring?.();
+    sim.mark();
+    await stopAndWait(row);
+    // Counted before the simulator stops: then every node falls silent and goes down.
+    const detection = tally.summary(plan.missAfterMs);
+    const usage = meter.stop();
+    const stats = sim.stats();
+    sim.close();
+    const lostBeats = await driver.lostBeats();
+    if (stats.maxLatenessAllMs > plan.maxSimLagMs) {
+      row.problems.push(
+        `SIMULATOR FELL BEHIND: a beat went out ${Math.round(stats.maxLatenessAllMs)} ms late ` +
+          `(limit ${plan.maxSimLagMs} ms); downs may be the simulator's fault, not the monitor's`,
+      );
+    }
+    return {
+      spec: driver.spec,
+      detection,
+      usage,
+      rssIdleMiB,
+      sim: stats,
+      allUpAfterS,
+      lostBeats,
+      notes: driver.notes(),
+      problems: row.problems,
+      durationS: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    sim.close();
+  }
+}
+
+/** Beats until every node was seen up and the warm-up has passed; when all were up (s). */
+async function warmUp({ driver, plan, problems, t0 }: Row): Promise<number> {
+  const n = plan.nodeIds.length;
+  const allUp = await waitUntil(() => driver.upCount() >= n, t0 + plan.upTimeoutMs);
+  const allUpAfterS = allUp ? (Date.now() - t0) / 1000 : NaN;
+  if (!allUp) problems.push(`only ${driver.upCount()} of ${n} nodes seen up`);
+  await sleep(t0 + plan.warmupMs - Date.now());
+  plan.log(
+    `  warm-up: ${driver.upCount()} of ${n} up after ${allUpAfterS.toFixed(1)} s, ` +
+      `beating ${((Date.now() - t0) / 1000).toFixed(1)} s; stopping ${plan.stopIndexes.length}`,
+  );
+  return allUpAfterS;
+}
+
+/** Stops the chosen nodes, asks the server for their deadlines, waits out the tail. */
+async function stopAndWait({ driver, plan, sim, tally, problems, t0 }: Row): Promise<void> {
+  const stoppedAt = Date.now();
+  sim.stop(plan.stopIndexes);
+  const stopped = plan.stopIndexes.map((i) => plan.nodeIds[i]!);
+  for (const node of stopped) tally.stop(node, stoppedAt);
+  // Beats already sent land within milliseconds; every key still lives for ≥ TTL − interval.
+  await sleep(300);
+  const deadlines = await driver.deadlines(stopped, plan.ttlMs);
+  for (const [node, d] of deadlines) tally.setDeadline(node, d.deadlineMs, d.ref);
+  if (deadlines.size < stopped.length) {
+    problems.push(`no server deadline for ${stopped.length - deadlines.size} stopped nodes`);
+  }
+  const last = tally.deadlines().reduce((a, b) => Math.max(a, b), stoppedAt + plan.ttlMs);
+  plan.log(
+    `  stopped at +${((stoppedAt - t0) / 1000).toFixed(1)} s; last deadline in ` +
+      `${((last - Date.now()) / 1000).toFixed(1)} s; the others beat ${plan.tailMs / 1000} s longer`,
+  );
+  await sleep(last + plan.tailMs - Date.now());
+}

@@ -1,0 +1,62 @@
+import type { IngestPhase, IngestResults } from "../src/ingest/ingest-report";
+import { formatRatios, resultJson } from "../src/ingest/ingest-report";
+
+const lat = { n: 100, p50: 10, p99: 40, max: 50 };
+const cpu = { seconds: { analytics: 2, postgres: 1 }, cores: { analytics: 0.5, postgres: 0.25 } };
+const phase: IngestPhase = {
+  rows: 1_000_000,
+  seconds: 20,
+  rowsPerSec: 50_000,
+  publishPerSec: 80_000,
+  dropped: 0,
+  lag: lat,
+  cpu,
+};
+
+const results: IngestResults = {
+  command: { npm: "npm run bench:ingest", node: "node bench/src/ingest/main.ts" },
+  machine: {
+    cpuModel: "cpu",
+    cores: 2,
+    memoryGiB: 8,
+    os: "linux",
+    kernel: "6",
+    arch: "x64",
+    node: "v20",
+    loadAverage: [0, 0, 0],
+    servers: {},
+  },
+  pgSettings: { fsync: "on" },
+  analyticsEnv: {},
+  nodes: 10_000,
+  ceiling: { rows: 1_000_000, seconds: 5, rowsPerSec: 200_000 },
+  burst: phase,
+  drain: { published: 500_000, rows: 480_000, seconds: 8, rowsPerSec: 60_000, cpu },
+  steady: { ...phase, rate: 10_000, lag: { n: 300, p50: 80, p99: 120.44, max: 130 } },
+  apiNodes: { ...lat, nodes: 10_011, bytes: 9e6 },
+  apiNodesFresh: { ...lat, p99: 90, nodes: 10_011, bytes: 9e6 },
+  apiUptime: { ...lat, events: 3000, uptimePct: 50 },
+  analyticsMemMiB: { rss: 300, peak: 400 },
+  rowsInTable: 1_510_000,
+  rowsPublished: 1_510_000,
+  durationS: 170,
+  loadAtEnd: 1,
+};
+
+test("the last line carries the fields the issue asks for, and the ratios", () => {
+  const j = JSON.parse(resultJson(results)) as Record<string, unknown>;
+  expect(j).toMatchObject({
+    bench: "ingest",
+    rows_per_s: 50_000,
+    lag_p99_ms: 120.4,
+    api_nodes_p99_ms: 40,
+    api_nodes_fresh_p99_ms: 90,
+    api_uptime_p99_ms: 40,
+    ceiling_rows_per_s: 200_000,
+    ingest_over_ceiling: 0.25,
+    drain_rows_per_s: 60_000,
+    cpu_us_per_row_burst: { analytics: 2, postgres: 1 },
+    cpu_us_per_row_drain: { analytics: 4, postgres: 2 },
+  });
+  expect(formatRatios(results).join("\n")).toMatch(/ingest \/ COPY ceiling\s+0\.25/);
+});
