@@ -13,7 +13,7 @@ import { FleetQueries } from "./domain/fleet-queries";
 import { createApp } from "./http/create-app";
 import { Backoff, sleep } from "./ingest/backoff";
 import { eventWriter } from "./ingest/event-writer";
-import { heartbeatWriter } from "./ingest/heartbeat-writer";
+import { HeartbeatWriter } from "./ingest/heartbeat-writer";
 import { StreamIngester } from "./ingest/stream-ingester";
 import type { StreamIngesterOptions } from "./ingest/stream-ingester";
 import { MaintenanceLoop } from "./maintenance/maintenance-loop";
@@ -94,6 +94,7 @@ export async function createAnalytics(
     series: new SeriesStore(pool),
     queries,
     logger,
+    apiCacheMs: opts.apiCacheMs,
   });
   const server = await listen(app, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
@@ -165,14 +166,15 @@ function createIngesters(
   names: WireNames,
 ): StreamIngester[] {
   const { batchRows, batchMs, retryMinMs, retryMaxMs, ackWaitMs } = opts;
-  const common = { ...deps, batchRows, batchMs, retryMinMs, retryMaxMs, ackWaitMs };
+  const concurrency = opts.ingestConcurrency;
+  const common = { ...deps, batchRows, batchMs, concurrency, retryMinMs, retryMaxMs, ackWaitMs };
   return [
     new StreamIngester({
       ...common,
       stream: names.heartbeatStream,
       durable: opts.heartbeatConsumer,
       filterSubject: `${names.prefix}.hb.>`,
-      writer: heartbeatWriter(opts.lateFactor, opts.nodeStateResolutionMs),
+      writer: new HeartbeatWriter(opts.lateFactor, opts.nodeStateResolutionMs),
     }),
     new StreamIngester({
       ...common,

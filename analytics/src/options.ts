@@ -19,10 +19,26 @@ export interface AnalyticsOptions {
   port?: number;
   /** HTTP listen address (KON_ANALYTICS_HOST). @default "127.0.0.1" */
   host?: string;
+  /**
+   * How long a `/v1/nodes` answer is served from memory, so that many dashboards polling a large
+   * fleet cost one query per period; answers may be this much older (KON_API_CACHE_MS; 0 turns
+   * the cache off). A request with `Cache-Control: no-cache` always gets a fresh answer.
+   * @default 1000
+   */
+  apiCacheMs?: number;
   /** Rows per ingest batch (KON_INGEST_BATCH_ROWS). @default 5000 */
   batchRows?: number;
-  /** Longest wait to fill a batch (KON_INGEST_BATCH_MS). @default 250 */
+  /**
+   * Longest wait to fill a batch (KON_INGEST_BATCH_MS): under light load, most of the lag from
+   * publish to row. Under heavy load batches fill by count first. @default 100
+   */
   batchMs?: number;
+  /**
+   * Batches of one stream written at the same time, each in its own transaction and connection
+   * (KON_INGEST_CONCURRENCY). One more than the cores PostgreSQL can use keeps it busy while
+   * a batch is decoded and acknowledged. @default 2
+   */
+  ingestConcurrency?: number;
   /** First retry delay after a failed write (KON_INGEST_RETRY_MIN_MS). @default 100 */
   retryMinMs?: number;
   /** Longest retry delay (KON_INGEST_RETRY_MAX_MS). @default 5000 */
@@ -87,8 +103,10 @@ const schema = z.object({
   pgPoolSize: positiveInt.max(100),
   port: z.number().int().min(0).max(65535),
   host: z.string().min(1),
+  apiCacheMs: z.number().int().min(0).max(60_000),
   batchRows: positiveInt.max(100_000),
   batchMs: positiveInt.max(60_000),
+  ingestConcurrency: positiveInt.max(32),
   retryMinMs: positiveInt,
   retryMaxMs: positiveInt,
   heartbeatConsumer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
@@ -129,8 +147,10 @@ export function parseAnalyticsOptions(
     pgPoolSize: given.pgPoolSize ?? num(env.KON_PG_POOL_SIZE) ?? 8,
     port: given.port ?? num(env.KON_ANALYTICS_PORT) ?? 7003,
     host: given.host ?? env.KON_ANALYTICS_HOST ?? "127.0.0.1",
+    apiCacheMs: given.apiCacheMs ?? num(env.KON_API_CACHE_MS) ?? 1000,
     batchRows: given.batchRows ?? num(env.KON_INGEST_BATCH_ROWS) ?? 5000,
-    batchMs: given.batchMs ?? num(env.KON_INGEST_BATCH_MS) ?? 250,
+    batchMs: given.batchMs ?? num(env.KON_INGEST_BATCH_MS) ?? 100,
+    ingestConcurrency: given.ingestConcurrency ?? num(env.KON_INGEST_CONCURRENCY) ?? 2,
     retryMinMs: given.retryMinMs ?? num(env.KON_INGEST_RETRY_MIN_MS) ?? 100,
     retryMaxMs: given.retryMaxMs ?? num(env.KON_INGEST_RETRY_MAX_MS) ?? 5000,
     heartbeatConsumer: given.heartbeatConsumer ?? env.KON_ANALYTICS_CONSUMER_HB ?? "analytics-hb",

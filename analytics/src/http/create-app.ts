@@ -23,6 +23,8 @@ export interface AppSources extends OpsSources {
   queries: FleetQueries;
   metrics: AnalyticsMetrics;
   logger: Logger;
+  /** How long a `/v1/nodes` answer is served from memory (0: never). */
+  apiCacheMs: number;
 }
 
 /** Folder of the dashboard (HTML, JS, CSS and the uPlot copy made by `npm run build`). */
@@ -34,7 +36,7 @@ export function createApp(src: AppSources): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(timing(src.metrics));
-  app.use(fleetRouter(src.fleet, src.queries));
+  app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
   app.use(seriesRouter(src.series));
   app.use(configRouter(src.queries));

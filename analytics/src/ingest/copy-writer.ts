@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { PoolClient } from "pg";
+import type { ClientBase, PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 
 /** A message that could not be turned into a row, kept in `ingest_rejects`. */
@@ -37,6 +37,19 @@ export async function copyInto(
   if (lines.length === 0) return;
   const sink = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
   await pipeline(Readable.from([lines.join("")]), sink);
+}
+
+/** Streams a binary COPY payload (built with BinaryCopyBuffer) into `table`. */
+export async function copyBinaryInto(
+  client: ClientBase,
+  table: string,
+  columns: readonly string[],
+  payload: Buffer,
+): Promise<void> {
+  const sink = client.query(
+    copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT binary)`),
+  );
+  await pipeline(Readable.from([payload]), sink);
 }
 
 /** Stores undecodable messages (inside the caller's transaction); duplicates are ignored. */

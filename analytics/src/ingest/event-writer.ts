@@ -1,5 +1,5 @@
 import type { PoolClient } from "pg";
-import type { BatchWriter } from "./batch-writer";
+import type { BatchWriter, WriteResult } from "./batch-writer";
 import { copyInto, ensureStaging, storeRejects } from "./copy-writer";
 import type { RejectedRecord } from "./copy-writer";
 import { EVENT_COLUMNS, eventLine } from "./event-row";
@@ -60,18 +60,22 @@ function newer(): string {
   return "(excluded.status_at IS NOT NULL AND (ns.status_at IS NULL OR ns.status_at <= excluded.status_at))";
 }
 
-/** Writes node events from `KON_EVENTS`. */
-export function eventWriter(): BatchWriter {
+/** Writes node events from `KON_EVENTS` (COPY text lines; events are few, so no fast path). */
+export function eventWriter(): BatchWriter<string> {
   return {
     kind: "events",
-    line: eventLine,
-    async write(client: PoolClient, lines: string[], rejects: RejectedRecord[]): Promise<number> {
+    row: eventLine,
+    async write(
+      client: PoolClient,
+      lines: string[],
+      rejects: RejectedRecord[],
+    ): Promise<WriteResult> {
       await storeRejects(client, "events", rejects);
-      if (lines.length === 0) return 0;
+      if (lines.length === 0) return { inserted: 0 };
       await ensureStaging(client, STAGE, STAGE_DDL);
       await copyInto(client, STAGE, EVENT_COLUMNS, lines);
       const res = await client.query<{ inserted: number }>(INSERT_SQL);
-      return res.rows[0]?.inserted ?? 0;
+      return { inserted: res.rows[0]?.inserted ?? 0 };
     },
   };
 }

@@ -1,92 +1,209 @@
 import type { PoolClient } from "pg";
-import type { BatchWriter } from "./batch-writer";
-import { copyInto, ensureStaging, storeRejects } from "./copy-writer";
+import { BinaryCopyBuffer } from "./binary-copy";
+import type { BatchWriter, WriteHints, WriteResult } from "./batch-writer";
+import { copyBinaryInto, ensureStaging, storeRejects } from "./copy-writer";
 import type { RejectedRecord } from "./copy-writer";
-import { HEARTBEAT_COLUMNS, heartbeatLine } from "./heartbeat-row";
+import { HEARTBEAT_COLUMNS, configJson, heartbeatRow, writeHeartbeatRow } from "./heartbeat-row";
+import type { HeartbeatRow } from "./heartbeat-row";
+import { NodeStateGate } from "./node-state-gate";
+import type { StreamRecord } from "./stream-record";
+import type { NodeStateUpdate } from "./node-state-gate";
 
 const STAGE = "hb_stage";
-const STAGE_DDL = `
-  time_ms bigint, group_name text, node_id text, seq bigint, sent_ms bigint,
-  interval_ms integer, allowed_misses integer, uptime_ms bigint,
-  leaving boolean, instance_id text, hostname text, service_name text, sdk_version text,
-  config jsonb, config_full text, stream_seq bigint`;
+const UNIQUE_VIOLATION = "23505";
+/** After a batch met rows already stored, write through the de-duplicating path this long. */
+const DEDUPE_HOLD_MS = 30_000;
 
-// One statement: stage → heartbeats (duplicates skipped by (time, stream_seq)); an invalidation
-// when rows land behind the rollup watermark; node_state for the nodes whose row is older than
-// the resolution or whose process or config changed. At 10,000 nodes × 1 Hz nearly every beat of
-// a batch is from a different node, so refreshing node_state on every beat would cost one UPDATE
-// per row; with the resolution it costs one per node per resolution period. Rows are ordered by
-// node so concurrent batches lock node_state rows in the same order. Nothing here depends on
-// another batch, so batches may be written concurrently.
-const INSERT_SQL = `
-WITH st AS (
-  SELECT *, to_timestamp(time_ms / 1000.0) AS time, to_timestamp(sent_ms / 1000.0) AS sent_at,
-         time_ms - sent_ms AS latency_ms
-    FROM ${STAGE}
-), ins AS (
-  INSERT INTO heartbeats (time, group_name, node_id, seq, sent_at, latency_ms, late,
-                          interval_ms, uptime_ms, leaving, instance_id, config, stream_seq)
-  SELECT time, group_name, node_id, seq, sent_at, latency_ms,
-         COALESCE(latency_ms > interval_ms * $1::float8, false), COALESCE(interval_ms, 0),
-         uptime_ms, leaving, instance_id, config, stream_seq
-    FROM st
+const DEDUPE_SQL = `
+WITH ins AS (
+  INSERT INTO heartbeats (${HEARTBEAT_COLUMNS.join(", ")})
+  SELECT ${HEARTBEAT_COLUMNS.join(", ")} FROM ${STAGE}
   ON CONFLICT DO NOTHING
   RETURNING time
-), inval AS (
-  INSERT INTO rollup_invalidations (lo, hi)
-  SELECT min(time), max(time) FROM ins HAVING min(time) < $2::timestamptz
-), latest AS (
-  SELECT DISTINCT ON (group_name, node_id) *
-    FROM st
-   ORDER BY group_name, node_id, time DESC, stream_seq DESC
+)
+SELECT count(*)::integer AS n, min(time) AS lo, max(time) AS hi FROM ins`;
+
+// node_state for the nodes the gate let through, newest beat first: the stored row is compared
+// again (another instance may have written it), and a row is never moved back in time. Ordered
+// by node so concurrent batches lock node_state rows in the same order.
+const NODE_STATE_SQL = `
+WITH l AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::int8[],
+                       $6::text[], $7::int4[], $8::int4[], $9::text[], $10::text[], $11::text[],
+                       $12::jsonb[])
+    AS l(group_name, node_id, time_ms, sent_ms, seq, instance_id, interval_ms, allowed_misses,
+         hostname, service_name, sdk_version, config)
 ), changed AS (
-  SELECT l.*, l.config_full::jsonb AS config_json
-    FROM latest l
-    LEFT JOIN node_state ns USING (group_name, node_id)
+  SELECT l.*, to_timestamp(l.time_ms / 1000.0) AS time
+    FROM l LEFT JOIN node_state ns USING (group_name, node_id)
    WHERE ns.last_beat_at IS NULL
-      OR ns.last_beat_at < l.time - $3::interval
+      OR ns.last_beat_at < to_timestamp(l.time_ms / 1000.0) - $13::interval
       OR ns.instance_id IS DISTINCT FROM l.instance_id
       OR ns.interval_ms IS DISTINCT FROM l.interval_ms
-      OR ns.config IS DISTINCT FROM l.config_full::jsonb
-), up AS (
-  INSERT INTO node_state (group_name, node_id, last_beat_at, last_sent_at, last_seq, instance_id,
-                          interval_ms, allowed_misses, hostname, service_name, sdk_version, config)
-  SELECT group_name, node_id, time, sent_at, seq, instance_id, interval_ms, allowed_misses,
-         hostname, service_name, sdk_version, config_json
-    FROM changed
+      OR ns.config IS DISTINCT FROM l.config
+)
+INSERT INTO node_state (group_name, node_id, last_beat_at, last_sent_at, last_seq, instance_id,
+                        interval_ms, allowed_misses, hostname, service_name, sdk_version, config)
+SELECT group_name, node_id, time, to_timestamp(sent_ms / 1000.0), seq, instance_id, interval_ms,
+       allowed_misses, hostname, service_name, sdk_version, config
+  FROM changed
+ ORDER BY group_name, node_id
+ON CONFLICT (group_name, node_id) DO UPDATE SET
+  last_beat_at = excluded.last_beat_at, last_sent_at = excluded.last_sent_at,
+  last_seq = excluded.last_seq, instance_id = excluded.instance_id,
+  interval_ms = excluded.interval_ms, allowed_misses = excluded.allowed_misses,
+  hostname = excluded.hostname, service_name = excluded.service_name,
+  sdk_version = excluded.sdk_version, config = excluded.config
+WHERE node_state.last_beat_at IS NULL OR node_state.last_beat_at <= excluded.last_beat_at`;
+
+// Only the beat moved: three columns, no config. A node_state row that is gone (deleted by hand)
+// comes back from here without its process and config; those are returned and written in full.
+const BEAT_SQL = `
+WITH up AS (
+  INSERT INTO node_state (group_name, node_id, last_beat_at, last_sent_at, last_seq)
+  SELECT group_name, node_id, to_timestamp(time_ms / 1000.0), to_timestamp(sent_ms / 1000.0), seq
+    FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::int8[])
+      AS l(group_name, node_id, time_ms, sent_ms, seq)
    ORDER BY group_name, node_id
   ON CONFLICT (group_name, node_id) DO UPDATE SET
     last_beat_at = excluded.last_beat_at, last_sent_at = excluded.last_sent_at,
-    last_seq = excluded.last_seq, instance_id = excluded.instance_id,
-    interval_ms = excluded.interval_ms, allowed_misses = excluded.allowed_misses,
-    hostname = excluded.hostname, service_name = excluded.service_name,
-    sdk_version = excluded.sdk_version, config = excluded.config
+    last_seq = excluded.last_seq
   WHERE node_state.last_beat_at IS NULL OR node_state.last_beat_at <= excluded.last_beat_at
+  RETURNING group_name, node_id, xmax = 0 AS inserted
 )
-SELECT count(*)::integer AS inserted FROM ins`;
+SELECT group_name, node_id FROM up WHERE inserted`;
 
-/** Writes heartbeats from `KON_HB`. */
-export function heartbeatWriter(lateFactor: number, nodeStateResolutionMs: number): BatchWriter {
-  return {
-    kind: "heartbeats",
-    line: heartbeatLine,
-    async write(client: PoolClient, lines: string[], rejects: RejectedRecord[]): Promise<number> {
-      await storeRejects(client, "heartbeats", rejects);
-      if (lines.length === 0) return 0;
-      await ensureStaging(client, STAGE, STAGE_DDL);
-      await copyInto(client, STAGE, HEARTBEAT_COLUMNS, lines);
-      // FOR SHARE: the rollup refresher (FOR UPDATE) cannot move the watermark under this batch.
-      const wm = await client.query<{ watermark: Date | number }>(
-        "SELECT watermark FROM rollup_state FOR SHARE",
-      );
-      // node-postgres reads -infinity as a number; hand it back as PostgreSQL spells it.
-      const watermark = wm.rows[0]?.watermark;
-      const res = await client.query<{ inserted: number }>(INSERT_SQL, [
-        lateFactor,
-        watermark instanceof Date ? watermark : "-infinity",
-        `${nodeStateResolutionMs} milliseconds`,
+interface Stored {
+  n: number;
+  loMs: number;
+  hiMs: number;
+}
+
+/**
+ * Writes heartbeats from `KON_HB`. The common case, a batch delivered for the first time, is one
+ * binary COPY straight into the hypertable; its unique key (time, stream_seq) still guards it:
+ * when the COPY meets a row already stored (a redelivery after a lost ack, a second durable
+ * replaying the stream) it is rolled back to a savepoint and the batch goes through a staging
+ * table with INSERT … ON CONFLICT DO NOTHING instead, as do batches with redelivered messages
+ * and, for a while after such a conflict, every batch. Nothing here depends on another batch, so
+ * batches may be written concurrently.
+ */
+export class HeartbeatWriter implements BatchWriter<HeartbeatRow> {
+  readonly kind = "heartbeats";
+  private readonly gate: NodeStateGate;
+  private dedupeUntil = 0;
+
+  constructor(
+    private readonly lateFactor: number,
+    private readonly nodeStateResolutionMs: number,
+  ) {
+    this.gate = new NodeStateGate(nodeStateResolutionMs);
+  }
+
+  row(rec: StreamRecord): HeartbeatRow {
+    return heartbeatRow(rec);
+  }
+
+  async write(
+    client: PoolClient,
+    rows: HeartbeatRow[],
+    rejects: RejectedRecord[],
+    hints: WriteHints,
+  ): Promise<WriteResult> {
+    await storeRejects(client, "heartbeats", rejects);
+    if (rows.length === 0) return { inserted: 0 };
+    const out = new BinaryCopyBuffer(rows.length * 160);
+    for (const r of rows) writeHeartbeatRow(out, r, this.lateFactor);
+    const payload = out.finish();
+    const stored =
+      hints.redelivered || Date.now() < this.dedupeUntil
+        ? await this.dedupe(client, payload)
+        : await this.copyOrDedupe(client, payload, rows);
+    // FOR SHARE: the rollup refresher (FOR UPDATE) cannot move the watermark under this batch.
+    const wm = await client.query<{ watermark: Date | number }>(
+      "SELECT watermark FROM rollup_state FOR SHARE",
+    );
+    const watermark = wm.rows[0]?.watermark;
+    const watermarkMs = watermark instanceof Date ? watermark.getTime() : -Infinity;
+    if (stored.n > 0 && stored.loMs < watermarkMs) {
+      await client.query("INSERT INTO rollup_invalidations (lo, hi) VALUES ($1, $2)", [
+        new Date(stored.loMs),
+        new Date(stored.hiMs),
       ]);
-      return res.rows[0]?.inserted ?? 0;
-    },
-  };
+    }
+    const updates = this.gate.due(rows);
+    if (updates.length > 0) await this.upsertNodeState(client, updates);
+    return { inserted: stored.n, onCommit: () => this.gate.remember(updates) };
+  }
+
+  private async copyOrDedupe(
+    client: PoolClient,
+    payload: Buffer,
+    rows: HeartbeatRow[],
+  ): Promise<Stored> {
+    await client.query("SAVEPOINT hb_copy");
+    try {
+      await copyBinaryInto(client, "heartbeats", HEARTBEAT_COLUMNS, payload);
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      await client.query("ROLLBACK TO SAVEPOINT hb_copy");
+      this.dedupeUntil = Date.now() + DEDUPE_HOLD_MS;
+      return this.dedupe(client, payload);
+    }
+    let loMs = Infinity;
+    let hiMs = -Infinity;
+    for (const r of rows) {
+      if (r.timeMs < loMs) loMs = r.timeMs;
+      if (r.timeMs > hiMs) hiMs = r.timeMs;
+    }
+    return { n: rows.length, loMs, hiMs };
+  }
+
+  private async dedupe(client: PoolClient, payload: Buffer): Promise<Stored> {
+    await ensureStaging(client, STAGE, "LIKE heartbeats");
+    await copyBinaryInto(client, STAGE, HEARTBEAT_COLUMNS, payload);
+    const res = await client.query<{ n: number; lo: Date | null; hi: Date | null }>(DEDUPE_SQL);
+    const r = res.rows[0];
+    return {
+      n: r?.n ?? 0,
+      loMs: r?.lo?.getTime() ?? Infinity,
+      hiMs: r?.hi?.getTime() ?? -Infinity,
+    };
+  }
+
+  private async upsertNodeState(client: PoolClient, updates: NodeStateUpdate[]): Promise<void> {
+    const full = updates.filter((u) => u.config !== null);
+    const beats = updates.filter((u) => u.config === null);
+    if (beats.length > 0) {
+      const res = await client.query<{ group_name: string; node_id: string }>(BEAT_SQL, [
+        beats.map((u) => u.row.group),
+        beats.map((u) => u.row.node),
+        beats.map((u) => u.row.timeMs),
+        beats.map((u) => u.row.sentMs),
+        beats.map((u) => u.row.seq),
+      ]);
+      const gone = new Set(res.rows.map((r) => `${r.group_name}\u0000${r.node_id}`));
+      for (const u of beats) {
+        if (gone.has(`${u.row.group}\u0000${u.row.node}`))
+          full.push({ ...u, config: configJson(u.row) });
+      }
+    }
+    if (full.length === 0) return;
+    const col = <T>(f: (u: NodeStateUpdate) => T): T[] => full.map(f);
+    await client.query(NODE_STATE_SQL, [
+      col((u) => u.row.group),
+      col((u) => u.row.node),
+      col((u) => u.row.timeMs),
+      col((u) => u.row.sentMs),
+      col((u) => u.row.seq),
+      col((u) => u.row.instanceId),
+      col((u) => u.row.intervalMs),
+      col((u) => u.row.allowedMisses),
+      col((u) => u.row.hostname),
+      col((u) => u.row.serviceName),
+      col((u) => u.row.sdkVersion),
+      col((u) => u.config),
+      `${this.nodeStateResolutionMs} milliseconds`,
+    ]);
+  }
 }

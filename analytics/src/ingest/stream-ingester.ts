@@ -5,6 +5,7 @@ import type { Logger } from "@konorkestra/sdk";
 import type { Pool } from "pg";
 import type { AnalyticsMetrics } from "../metrics";
 import { Backoff, sleep } from "./backoff";
+import { BatchCollector } from "./batch-collector";
 import type { BatchWriter } from "./batch-writer";
 import type { RejectedRecord } from "./copy-writer";
 import { isTransientPgError } from "./pg-errors";
@@ -20,9 +21,12 @@ export interface StreamIngesterOptions {
   /** Durable consumer name, shared by every analytics instance. */
   durable: string;
   filterSubject: string;
-  writer: BatchWriter;
+  /** Any writer: its row type stays between its own row() and write(). */
+  writer: BatchWriter<unknown>;
   batchRows: number;
   batchMs: number;
+  /** Batches written at the same time (each in its own transaction). */
+  concurrency: number;
   retryMinMs: number;
   retryMaxMs: number;
   ackWaitMs: number;
@@ -46,13 +50,9 @@ export interface IngestStatus {
 
 interface Entry {
   msg: JsMsg;
-  line?: string;
+  row?: unknown;
   reject?: RejectedRecord;
 }
-
-const IDLE_POLL_MS = 500;
-/** Two: one batch in PostgreSQL while the next fills; more only adds lock waits on node_state. */
-const MAX_BATCHES_IN_FLIGHT = 2;
 
 /**
  * Reads a durable pull consumer, cuts the messages into batches (by count or by time), writes each
@@ -65,6 +65,13 @@ export class StreamIngester {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private messages: ConsumerMessages | undefined;
+  private readonly collector: BatchCollector<Entry>;
+  /** Cut batches waiting for a free writer. */
+  private readonly queued: Entry[][] = [];
+  /** Every batch not yet acknowledged (queued or being written), kept alive with working(). */
+  private readonly held = new Set<Entry[]>();
+  private readonly writes = new Set<Promise<void>>();
+  private keepAlive: NodeJS.Timeout | undefined;
   private healthy = true;
   private lastError: string | undefined;
   private lastCommitAtMs: number | undefined;
@@ -74,19 +81,30 @@ export class StreamIngester {
 
   constructor(private readonly opts: StreamIngesterOptions) {
     opts.metrics.ingestHealthy.set({ kind: opts.writer.kind }, 1);
+    this.collector = new BatchCollector(opts.batchRows, opts.batchMs, (b) => this.enqueue(b));
   }
 
   /** Creates (or updates) the durable consumer and starts reading. */
   async start(): Promise<void> {
     await this.ensureConsumer();
+    // Keep every batch in hand ours while it waits or is retried, so it is not redelivered to
+    // another instance meanwhile.
+    this.keepAlive = setInterval(
+      () => this.held.forEach((b) => b.forEach((e) => e.msg.working())),
+      Math.max(500, this.opts.ackWaitMs / 3),
+    );
     this.loop = this.run();
   }
 
-  /** Stops reading; a batch not yet committed is handed back (nak) for immediate redelivery. */
+  /** Stops reading; batches not yet committed are handed back (nak) for immediate redelivery. */
   async stop(): Promise<void> {
     this.abort.abort();
     this.messages?.stop();
     await this.loop;
+    this.handBack(this.collector.takeAll());
+    for (const b of this.queued.splice(0)) this.handBack(b);
+    await Promise.all(this.writes);
+    clearInterval(this.keepAlive);
   }
 
   status(): IngestStatus {
@@ -116,12 +134,14 @@ export class StreamIngester {
   }
 
   private async ensureConsumer(): Promise<void> {
-    const { stream, durable, filterSubject, batchRows, ackWaitMs } = this.opts;
+    const { stream, durable, filterSubject, batchRows, ackWaitMs, concurrency } = this.opts;
     const jsm = await jetstreamManager(this.opts.nc);
-    // Room for a batch being written, the next one filling, and a few other instances.
+    // Room for the batches being written and one filling. This is also the back-pressure: the
+    // server delivers no more while this many are unacknowledged, which bounds what a slow or
+    // unreachable PostgreSQL makes this process hold in memory (several instances share it).
     const editable = {
       ack_wait: ackWaitMs * 1_000_000,
-      max_ack_pending: Math.max(1000, batchRows * 4),
+      max_ack_pending: Math.max(1000, batchRows * (concurrency + 1)),
       max_deliver: -1,
     };
     try {
@@ -154,11 +174,14 @@ export class StreamIngester {
           this.opts.durable,
         );
         this.messages = await consumer.consume({
-          max_messages: Math.max(100, this.opts.batchRows * 2),
+          max_messages: Math.max(100, this.opts.batchRows),
+          callback: (m) => this.receive(m),
         });
         if (signal.aborted) this.messages.stop();
         backoff.reset();
-        await this.drain(this.messages[Symbol.asyncIterator]());
+        const ended = await this.messages.closed();
+        if (signal.aborted) break;
+        throw ended instanceof Error ? ended : new Error("consumer stopped");
       } catch (err) {
         if (signal.aborted) break;
         this.opts.logger.warn(`${this.opts.writer.kind}: consumer failed: ${String(err)}`);
@@ -168,82 +191,68 @@ export class StreamIngester {
     }
   }
 
-  private async drain(iter: AsyncIterator<JsMsg>): Promise<void> {
-    let next: Promise<IteratorResult<JsMsg>> | undefined;
-    const signal = this.abort.signal;
-    // Batches being written. The next batch is collected (and decoded) while earlier ones are in
-    // PostgreSQL; each batch is acknowledged on its own commit, so their order does not matter.
-    const writing = new Set<Promise<void>>();
-    try {
-      while (!signal.aborted) {
-        const batch: JsMsg[] = [];
-        let deadline = Infinity;
-        let ended = false;
-        while (batch.length < this.opts.batchRows && !signal.aborted) {
-          next ??= iter.next();
-          const wait = deadline === Infinity ? IDLE_POLL_MS : deadline - Date.now();
-          if (wait <= 0) break;
-          const res = await raceTimeout(next, wait);
-          if (res === "timeout") {
-            if (batch.length > 0) break;
-            continue;
-          }
-          next = undefined;
-          if (res.done) {
-            ended = true;
-            break;
-          }
-          batch.push(res.value);
-          if (batch.length === 1) deadline = Date.now() + this.opts.batchMs;
-        }
-        if (batch.length > 0) {
-          const w: Promise<void> = this.commitBatch(batch).finally(() => writing.delete(w));
-          writing.add(w);
-          if (writing.size >= MAX_BATCHES_IN_FLIGHT) await Promise.race(writing);
-        }
-        if (ended) return;
-      }
-    } finally {
-      await Promise.all(writing);
+  /** Decodes a message as it arrives, so the work is spread out rather than done per batch. */
+  private receive(msg: JsMsg): void {
+    if (this.abort.signal.aborted) {
+      msg.nak();
+      return;
+    }
+    this.collector.add(this.toEntry(msg));
+  }
+
+  private enqueue(batch: Entry[]): void {
+    this.held.add(batch);
+    this.queued.push(batch);
+    this.pump();
+  }
+
+  /** Starts queued batches while fewer than `concurrency` are being written. */
+  private pump(): void {
+    while (this.writes.size < this.opts.concurrency && this.queued.length > 0) {
+      const batch = this.queued.shift()!;
+      const w: Promise<void> = this.commitBatch(batch)
+        .catch((err: unknown) => {
+          // Only acking or handing back can fail here (connection gone): redelivery covers it.
+          this.opts.logger.warn(`${this.opts.writer.kind}: batch not settled: ${String(err)}`);
+        })
+        .finally(() => {
+          this.held.delete(batch);
+          this.writes.delete(w);
+          this.pump();
+        });
+      this.writes.add(w);
     }
   }
 
-  private async commitBatch(msgs: JsMsg[]): Promise<void> {
-    const entries = msgs.map((m) => this.toEntry(m));
+  private handBack(batch: Entry[]): void {
+    for (const e of batch) e.msg.nak();
+    this.held.delete(batch);
+  }
+
+  private async commitBatch(entries: Entry[]): Promise<void> {
     const kind = this.opts.writer.kind;
     const backoff = new Backoff(this.opts.retryMinMs, this.opts.retryMaxMs);
-    // Keep the batch ours while we retry, so it is not redelivered to another instance meanwhile.
-    const keepAlive = setInterval(
-      () => msgs.forEach((m) => m.working()),
-      Math.max(500, this.opts.ackWaitMs / 3),
-    );
-    try {
-      for (;;) {
-        if (this.abort.signal.aborted) {
-          msgs.forEach((m) => m.nak());
-          return;
-        }
-        const stop = this.opts.metrics.batchSeconds.startTimer({ kind });
-        try {
-          const rows = await this.writeSplitting(entries);
-          stop();
-          msgs.forEach((m) => m.ack());
-          this.recordCommit(msgs.length, rows, entries);
-          return;
-        } catch (err) {
-          this.healthy = false;
-          this.lastError = err instanceof Error ? err.message : String(err);
-          this.opts.metrics.writeFailures.inc({ kind });
-          this.opts.metrics.ingestHealthy.set({ kind }, 0);
-          const delay = backoff.next();
-          this.opts.logger.warn(
-            `${kind}: write of ${msgs.length} messages failed (${this.lastError}); retrying in ${delay} ms, not acknowledged`,
-          );
-          await sleep(delay, this.abort.signal);
-        }
+    const redelivered = entries.some((e) => e.msg.redelivered);
+    for (;;) {
+      if (this.abort.signal.aborted) return this.handBack(entries);
+      const stop = this.opts.metrics.batchSeconds.startTimer({ kind });
+      try {
+        const rows = await this.writeSplitting(entries, redelivered);
+        stop();
+        for (const e of entries) e.msg.ack();
+        this.recordCommit(entries.length, rows, entries);
+        return;
+      } catch (err) {
+        this.healthy = false;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.opts.metrics.writeFailures.inc({ kind });
+        this.opts.metrics.ingestHealthy.set({ kind }, 0);
+        const delay = backoff.next();
+        this.opts.logger.warn(
+          `${kind}: write of ${entries.length} messages failed (${this.lastError}); retrying in ${delay} ms, not acknowledged`,
+        );
+        await sleep(delay, this.abort.signal);
       }
-    } finally {
-      clearInterval(keepAlive);
     }
   }
 
@@ -271,7 +280,7 @@ export class StreamIngester {
       msgId: msg.headers?.get("Nats-Msg-Id") || undefined,
     };
     try {
-      return { msg, line: this.opts.writer.line(rec) };
+      return { msg, row: this.opts.writer.row(rec) };
     } catch (err) {
       return { msg, reject: rejectOf(rec, err) };
     }
@@ -281,27 +290,31 @@ export class StreamIngester {
    * Writes entries in one transaction. When PostgreSQL refuses a row (not a transient error), the
    * batch is split in halves until the refused entry is alone; it then becomes a reject.
    */
-  private async writeSplitting(entries: Entry[]): Promise<number> {
-    const lines = entries.flatMap((e) => (e.line === undefined ? [] : [e.line]));
+  private async writeSplitting(entries: Entry[], redelivered: boolean): Promise<number> {
+    const rows = entries.flatMap((e) => (e.row === undefined ? [] : [e.row]));
     const rejects = entries.flatMap((e) => (e.reject ? [e.reject] : []));
     try {
-      return await inTransaction(this.opts.pool, (c) => this.opts.writer.write(c, lines, rejects));
+      const result = await inTransaction(this.opts.pool, (c) =>
+        this.opts.writer.write(c, rows, rejects, { redelivered }),
+      );
+      result.onCommit?.();
+      return result.inserted;
     } catch (err) {
       if (isTransientPgError(err)) throw err;
-      const withLines = entries.filter((e) => e.line !== undefined);
-      if (withLines.length <= 1) {
-        for (const e of withLines) {
-          e.line = undefined;
+      const withRows = entries.filter((e) => e.row !== undefined);
+      if (withRows.length <= 1) {
+        for (const e of withRows) {
+          e.row = undefined;
           e.reject = rejectOf(recordOf(e.msg), err);
         }
-        if (withLines.length === 0) throw err; // the rejects themselves failed: retry as transient
+        if (withRows.length === 0) throw err; // the rejects themselves failed: retry as transient
         this.opts.logger.warn(`${this.opts.writer.kind}: row refused: ${String(err)}`);
-        return this.writeSplitting(entries);
+        return this.writeSplitting(entries, redelivered);
       }
       const half = Math.ceil(entries.length / 2);
       return (
-        (await this.writeSplitting(entries.slice(0, half))) +
-        (await this.writeSplitting(entries.slice(half)))
+        (await this.writeSplitting(entries.slice(0, half), redelivered)) +
+        (await this.writeSplitting(entries.slice(half), redelivered))
       );
     }
   }
@@ -324,14 +337,4 @@ function rejectOf(rec: StreamRecord, err: unknown): RejectedRecord {
     data: rec.data,
     reason: err instanceof Error ? err.message : String(err),
   };
-}
-
-async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,4 +1,5 @@
 import type { Pool } from "pg";
+import { copyJsonArray } from "./copy-json-array";
 
 /** Status shown for a node: the monitor's last word, or `flapping` while recently flapping. */
 export type DisplayStatus = "up" | "down" | "left" | "flapping" | "unknown";
@@ -63,6 +64,16 @@ interface NodeRow {
 
 const ms = (d: Date | null): number | null => (d ? d.getTime() : null);
 
+const msOf = (col: string): string =>
+  `COALESCE(floor(extract(epoch FROM ${col}) * 1000)::int8::text, 'null')`;
+const jsonOf = (col: string): string => `COALESCE(to_json(${col})::text, 'null')`;
+
+/** Filter of {@link FleetStore.nodesJson}. */
+export interface NodeFilter {
+  group?: string;
+  status?: DisplayStatus;
+}
+
 /** Reads `node_state`, the current status per node that the ingest keeps. */
 export class FleetStore {
   constructor(
@@ -84,6 +95,56 @@ export class FleetStore {
       [filter.group ?? null, filter.node ?? null],
     );
     return res.rows.map((r) => this.view(r, nowMs));
+  }
+
+  /**
+   * The JSON array of {@link nodes} (same fields, same order), formatted by PostgreSQL and
+   * streamed out with COPY: at 10,000 nodes the answer is ~9 MB, and parsing rows into Dates and
+   * objects to serialize them again took most of the time of `/v1/nodes` and held up every other
+   * request meanwhile. COPY takes no parameters, so the filters are quoted literals.
+   */
+  async nodesJson(filter: NodeFilter = {}, nowMs = Date.now()): Promise<Buffer> {
+    const client = await this.pool.connect();
+    try {
+      const lit = (v: string): string => client.escapeLiteral(v);
+      const cut = `${lit(new Date(nowMs - this.flappingHoldMs).toISOString())}::timestamptz`;
+      const flapping = `COALESCE(flapping_at > ${cut}, false)`;
+      const where = [
+        filter.group === undefined ? "true" : `group_name = ${lit(filter.group)}`,
+        filter.status === undefined
+          ? "true"
+          : filter.status === "flapping"
+            ? flapping
+            : `status = ${lit(filter.status)} AND NOT ${flapping}`,
+      ];
+      const row = [
+        `'{"group":' || to_json(group_name)::text`,
+        `',"node":' || to_json(node_id)::text`,
+        `',"status":' || CASE WHEN ${flapping} THEN '"flapping"' ELSE to_json(status)::text END`,
+        `',"liveness":' || to_json(status)::text`,
+        `',"sinceMs":' || ${msOf("status_since")}`,
+        `',"suspect":' || suspect::text`,
+        `',"flappingAtMs":' || ${msOf("flapping_at")}`,
+        `',"lastBeatAtMs":' || ${msOf("last_beat_at")}`,
+        // greatest() skips NULLs: without a beat there is no age, not an age of 0.
+        `',"lastBeatAgeMs":' || CASE WHEN last_beat_at IS NULL THEN 'null' ELSE greatest(0,
+            ${Math.trunc(nowMs)} - floor(extract(epoch FROM last_beat_at) * 1000)::int8)::text END`,
+        `',"lastSeq":' || COALESCE(last_seq::text, 'null')`,
+        `',"instanceId":' || ${jsonOf("instance_id")}`,
+        `',"intervalMs":' || COALESCE(interval_ms::text, 'null')`,
+        `',"hostname":' || ${jsonOf("hostname")}`,
+        `',"serviceName":' || ${jsonOf("service_name")}`,
+        `',"sdkVersion":' || ${jsonOf("sdk_version")}`,
+        `',"config":' || config::text || '}'`,
+      ];
+      return await copyJsonArray(
+        client,
+        `SELECT ${row.join(" || ")} FROM node_state WHERE ${where.join(" AND ")}
+          ORDER BY group_name, node_id`,
+      );
+    } finally {
+      client.release();
+    }
   }
 
   async summary(group?: string, nowMs = Date.now()): Promise<GroupSummary[]> {

@@ -1,0 +1,73 @@
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { getFreePort, spawnTs } from "@konorkestra/testkit";
+
+/** The analytics service running as its own process, as `make up` runs it. */
+export interface AnalyticsProcess {
+  readonly pid: number;
+  readonly url: string;
+  /** KON_* settings given to the process on top of the inherited environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** New heartbeat rows committed so far, by the ingester's own counter (`/v1/pipeline`). */
+  heartbeatRows(): Promise<number>;
+  /** What the process wrote to stdout and stderr (for a failure report). */
+  output(): string;
+  /** SIGTERM and wait (SIGKILL after 15 s). */
+  stop(): Promise<void>;
+}
+
+const MAIN = join(__dirname, "..", "..", "..", "analytics", "src", "main.ts");
+
+interface Pipeline {
+  streams: { kind: string; rowsTotal: number }[];
+}
+
+/** Starts `analytics/src/main.ts` and waits until /healthz answers 200. */
+export async function startAnalyticsProcess(
+  servers: string,
+  pgUrl: string,
+): Promise<AnalyticsProcess> {
+  const port = await getFreePort();
+  const env = { KON_SERVERS: servers, KON_PG_URL: pgUrl, KON_ANALYTICS_PORT: String(port) };
+  const child: ChildProcess = spawnTs(MAIN, [], { env: { ...process.env, ...env } });
+  let output = "";
+  const keep = (d: Buffer): void => {
+    output = (output + d.toString()).slice(-20_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const proc: AnalyticsProcess = {
+    pid: child.pid ?? -1,
+    url,
+    env,
+    heartbeatRows: async () => {
+      const res = await fetch(`${url}/v1/pipeline`);
+      const body = (await res.json()) as Pipeline;
+      return body.streams.find((s) => s.kind === "heartbeats")?.rowsTotal ?? 0;
+    },
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`analytics exited at start:\n${output}`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return proc;
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`analytics not healthy within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

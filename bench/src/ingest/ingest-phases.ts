@@ -1,0 +1,162 @@
+import type { AnalyticsProcess } from "./analytics-process";
+import { measureApi } from "./api-latency";
+import { BENCH_GROUP } from "./bench-fleet";
+import type { BenchFleet } from "./bench-fleet";
+import { publishBurst, publishSteady } from "./heartbeat-publisher";
+import type { PublishOutcome, PublishTarget } from "./heartbeat-publisher";
+import type { DrainPhase, IngestPhase, IngestResults } from "./ingest-report";
+import type { LagProbe } from "./lag-probe";
+import { percentiles } from "./percentiles";
+import { measureCpu } from "./process-cpu";
+import type { CpuSources } from "./process-cpu";
+import { UPTIME_NODE } from "./seed-events";
+
+/** What the phases share. */
+export interface PhaseContext {
+  readonly target: PublishTarget;
+  readonly fleet: BenchFleet;
+  readonly probe: LagProbe;
+  /** The analytics process of the moment (the drain phase starts a new one). */
+  analytics: AnalyticsProcess;
+  /** Processes whose CPU is measured, by name. */
+  cpuSources(): CpuSources;
+  /** Heartbeat rows committed before the phase (the current process's counter). */
+  rowsBefore: number;
+  /** Heartbeat seq the next phase starts after, so every node's seq keeps growing. */
+  seqBase: number;
+}
+
+const POLL_MS = 50;
+
+/** Polls the ingester's committed-rows counter until it reaches `target`; returns when it did. */
+async function waitCommitted(
+  a: AnalyticsProcess,
+  target: number,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await a.heartbeatRows();
+    if (rows >= target) return Date.now();
+    if (Date.now() > deadline) {
+      throw new Error(`only ${rows} of ${target} heartbeat rows committed after ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function finishPhase(
+  ctx: PhaseContext,
+  pub: PublishOutcome,
+  stopCpu: () => IngestPhase["cpu"],
+): Promise<IngestPhase> {
+  const target = ctx.rowsBefore + pub.published;
+  const doneAt = await waitCommitted(ctx.analytics, target, 600_000);
+  const cpu = stopCpu();
+  ctx.rowsBefore = target;
+  ctx.seqBase += Math.ceil(pub.published / ctx.fleet.nodes) + 1;
+  await ctx.probe.settle(10_000);
+  const seconds = (doneAt - pub.firstAtMs) / 1000;
+  return {
+    rows: pub.published,
+    seconds,
+    rowsPerSec: pub.published / seconds,
+    publishPerSec: (pub.published + pub.dropped) / ((pub.lastFlushAtMs - pub.firstAtMs) / 1000),
+    dropped: pub.dropped,
+    lag: percentiles(ctx.probe.take()),
+    cpu,
+  };
+}
+
+/** Throughput: `rows` heartbeats as fast as one publisher goes; first publish → last commit. */
+export async function runBurst(
+  ctx: PhaseContext,
+  o: { rows: number; flushEvery: number; probeEvery: number },
+): Promise<IngestPhase> {
+  const stopCpu = measureCpu(ctx.cpuSources());
+  const pub = await publishBurst(ctx.target, ctx.fleet, ctx.probe, {
+    count: o.rows,
+    seqBase: ctx.seqBase,
+    flushEvery: o.flushEvery,
+    probeEvery: o.probeEvery,
+  });
+  return finishPhase(ctx, pub, stopCpu);
+}
+
+/**
+ * The analytics process alone: it is stopped, `rows` heartbeats are published into the stream,
+ * and a new process drains the backlog. Measured from its first counter reading after it is up
+ * to the last commit, so start-up is not counted; nothing else runs meanwhile.
+ */
+export async function runDrain(
+  ctx: PhaseContext,
+  restart: () => Promise<AnalyticsProcess>,
+  o: { rows: number; flushEvery: number },
+): Promise<DrainPhase> {
+  await ctx.analytics.stop();
+  const pub = await publishBurst(ctx.target, ctx.fleet, ctx.probe, {
+    count: o.rows,
+    seqBase: ctx.seqBase,
+    flushEvery: o.flushEvery,
+    probeEvery: Infinity,
+  });
+  ctx.seqBase += Math.ceil(pub.published / ctx.fleet.nodes) + 1;
+  ctx.analytics = await restart();
+  const stopCpu = measureCpu(ctx.cpuSources());
+  const t1 = Date.now();
+  const r1 = await ctx.analytics.heartbeatRows();
+  const doneAt = await waitCommitted(ctx.analytics, pub.published, 600_000);
+  const cpu = stopCpu();
+  ctx.rowsBefore = pub.published;
+  const seconds = (doneAt - t1) / 1000;
+  return {
+    published: pub.published,
+    rows: pub.published - r1,
+    seconds,
+    rowsPerSec: (pub.published - r1) / seconds,
+    cpu,
+  };
+}
+
+/** Lag at a steady load below capacity (a fleet beating at a fixed rate). */
+export async function runSteady(
+  ctx: PhaseContext,
+  o: { rate: number; seconds: number; flushEvery: number; probeEvery: number },
+): Promise<IngestPhase & { rate: number }> {
+  const stopCpu = measureCpu(ctx.cpuSources());
+  const pub = await publishSteady(ctx.target, ctx.fleet, ctx.probe, {
+    ...o,
+    seqBase: ctx.seqBase,
+  });
+  return { ...(await finishPhase(ctx, pub, stopCpu)), rate: o.rate };
+}
+
+/**
+ * API p99: /v1/nodes over the whole fleet as served (its 1 s cache) and fresh
+ * (`Cache-Control: no-cache`), and a 30-day uptime over many state changes.
+ */
+export async function runApi(
+  a: AnalyticsProcess,
+  requests: number,
+  uptimeEvents: number,
+): Promise<Pick<IngestResults, "apiNodes" | "apiNodesFresh" | "apiUptime">> {
+  const nodes = await measureApi(a.url, "/v1/nodes", requests);
+  const fresh = await measureApi(a.url, "/v1/nodes", requests, { "Cache-Control": "no-cache" });
+  const nodeCount = (fresh.body as { nodes?: unknown[] }).nodes?.length ?? 0;
+  const uptime = await measureApi(
+    a.url,
+    `/v1/nodes/${BENCH_GROUP}/${UPTIME_NODE}/uptime?window=30d`,
+    requests,
+  );
+  const u = uptime.body as { uptimePct?: number | null; observedMs?: number };
+  if (!u.observedMs) throw new Error(`uptime query measured nothing: ${JSON.stringify(u)}`);
+  return {
+    apiNodes: { ...percentiles(nodes.latencies), nodes: nodeCount, bytes: nodes.bytes },
+    apiNodesFresh: { ...percentiles(fresh.latencies), nodes: nodeCount, bytes: fresh.bytes },
+    apiUptime: {
+      ...percentiles(uptime.latencies),
+      events: uptimeEvents,
+      uptimePct: u.uptimePct ?? null,
+    },
+  };
+}

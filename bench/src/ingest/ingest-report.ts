@@ -1,0 +1,232 @@
+import type { CommandLine, MachineInfo } from "../machine-info";
+import type { Percentiles } from "./percentiles";
+import type { CpuUse } from "./process-cpu";
+
+/** Published single-connection figures (Go/pgx into PostgreSQL), printed as reference lines. */
+export const ANCHORS = { copyOneConnection: 63_000, multiRowInsert: 37_000 } as const;
+
+/** Targets of the issue on a 2-core development machine. */
+export const TARGETS = { rowsPerSec: 100_000, apiP99Ms: 50 } as const;
+
+/** One ingest measurement: rows from the first publish until the last row was committed. */
+export interface IngestPhase {
+  readonly rows: number;
+  readonly seconds: number;
+  readonly rowsPerSec: number;
+  /** Publisher alone: messages / (last flush − first publish). */
+  readonly publishPerSec: number;
+  /** Sent but not stored by the stream (its ingest queue overflowed); 0 in a valid run. */
+  readonly dropped: number;
+  readonly lag: Percentiles;
+  readonly cpu: CpuUse;
+}
+
+/** The analytics process alone, draining a backlog (publisher idle). */
+export interface DrainPhase {
+  /** Heartbeats in the backlog. */
+  readonly published: number;
+  /** Rows committed between the first reading of the new process's counter and the last commit. */
+  readonly rows: number;
+  readonly seconds: number;
+  readonly rowsPerSec: number;
+  readonly cpu: CpuUse;
+}
+
+/** Everything one run measured. */
+export interface IngestResults {
+  readonly command: CommandLine;
+  readonly machine: MachineInfo;
+  readonly pgSettings: Readonly<Record<string, string>>;
+  readonly analyticsEnv: Readonly<Record<string, string>>;
+  readonly nodes: number;
+  readonly ceiling: { rows: number; seconds: number; rowsPerSec: number } | undefined;
+  readonly burst: IngestPhase;
+  readonly drain: DrainPhase | undefined;
+  readonly steady: IngestPhase & { rate: number };
+  /** /v1/nodes as served (1 s cache) and fresh (Cache-Control: no-cache). */
+  readonly apiNodes: Percentiles & { nodes: number; bytes: number };
+  readonly apiNodesFresh: Percentiles & { nodes: number; bytes: number };
+  readonly apiUptime: Percentiles & { events: number; uptimePct: number | null };
+  readonly analyticsMemMiB: { rss: number; peak: number } | undefined;
+  /** Rows in `heartbeats` at the end against heartbeats published (nothing lost, no duplicates). */
+  readonly rowsInTable: number;
+  readonly rowsPublished: number;
+  readonly durationS: number;
+  readonly loadAtEnd: number;
+}
+
+const int = (x: number): string => Math.round(x).toLocaleString("en-US");
+const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 1 : 0) : "-");
+const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : "-");
+const pad = (s: string, n: number): string => s.padEnd(n);
+const lpad = (s: string, n: number): string => s.padStart(n);
+
+/** The throughput table: ceiling, ingest, anchors, side by side. */
+export function formatThroughput(r: IngestResults): string[] {
+  const row = (name: string, rows: string, s: string, perSec: string): string =>
+    `${pad(name, 46)}${lpad(rows, 11)}${lpad(s, 9)}${lpad(perSec, 11)}`;
+  const out = [row("", "rows", "seconds", "rows/s")];
+  if (r.ceiling) {
+    const c = r.ceiling;
+    out.push(
+      row(
+        "COPY ceiling (1 client, text COPY, no NATS)",
+        int(c.rows),
+        c.seconds.toFixed(2),
+        int(c.rowsPerSec),
+      ),
+    );
+  }
+  const b = r.burst;
+  out.push(
+    row(
+      "ingest: publish -> row committed (burst)",
+      int(b.rows),
+      b.seconds.toFixed(2),
+      int(b.rowsPerSec),
+    ),
+  );
+  out.push(row("  publisher alone: core publish + flush", int(b.rows), "", int(b.publishPerSec)));
+  if (r.drain) {
+    const d = r.drain;
+    out.push(
+      row(
+        "ingest: drain of a backlog (publisher idle)",
+        int(d.rows),
+        d.seconds.toFixed(2),
+        int(d.rowsPerSec),
+      ),
+    );
+  }
+  out.push(row("anchor: COPY, one connection (published)", "", "", int(ANCHORS.copyOneConnection)));
+  out.push(row("anchor: multi-row INSERT (published)", "", "", int(ANCHORS.multiRowInsert)));
+  return out;
+}
+
+/** Ratios of the ingest against the ceiling and the anchors (> 1: the ingest is faster). */
+export function formatRatios(r: IngestResults): string[] {
+  const b = r.burst.rowsPerSec;
+  const out: string[] = [];
+  if (r.ceiling) out.push(`  ingest / COPY ceiling           ${ratio(b, r.ceiling.rowsPerSec)}`);
+  if (r.ceiling && r.drain) {
+    out.push(
+      `  drain / COPY ceiling            ${ratio(r.drain.rowsPerSec, r.ceiling.rowsPerSec)}`,
+    );
+  }
+  out.push(`  ingest / COPY anchor (63k)      ${ratio(b, ANCHORS.copyOneConnection)}`);
+  out.push(`  ingest / INSERT anchor (37k)    ${ratio(b, ANCHORS.multiRowInsert)}`);
+  out.push(`  ingest / target (100k)          ${ratio(b, TARGETS.rowsPerSec)}`);
+  return out;
+}
+
+export function formatLatencies(r: IngestResults): string[] {
+  const line = (name: string, p: Percentiles, extra = ""): string =>
+    `  ${pad(name, 44)} p50 ${lpad(ms(p.p50), 6)}  p99 ${lpad(ms(p.p99), 6)}  max ${lpad(ms(p.max), 6)} ms  (n=${p.n}${extra})`;
+  return [
+    line(`lag, steady ${int(r.steady.rate)}/s for ${Math.round(r.steady.seconds)} s`, r.steady.lag),
+    line("lag, burst (includes the backlog's wait)", r.burst.lag),
+    line(
+      `GET /v1/nodes (${int(r.apiNodes.nodes)} nodes, ${(r.apiNodes.bytes / 1e6).toFixed(1)} MB), 1 s cache`,
+      r.apiNodes,
+    ),
+    line("GET /v1/nodes, fresh (Cache-Control: no-cache)", r.apiNodesFresh),
+    line(`GET uptime?window=30d (${int(r.apiUptime.events)} state changes)`, r.apiUptime),
+  ];
+}
+
+/** CPU microseconds per row, by process: what a row costs each part, whatever the load. */
+export function cpuPerRow(c: CpuUse, rows: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(c.seconds).map(([k, v]) => [k, Math.round((v * 1e6) / Math.max(1, rows))]),
+  );
+}
+
+export function formatCpu(r: IngestResults): string[] {
+  const fmt = (c: CpuUse): string =>
+    Object.entries(c.cores)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(", ");
+  const perRow = (c: CpuUse, rows: number): string =>
+    Object.entries(cpuPerRow(c, rows))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+  const drain = r.drain
+    ? [
+        `  drain phase, cores used:  ${fmt(r.drain.cpu)}`,
+        `  drain, CPU µs per row:    ${perRow(r.drain.cpu, r.drain.rows)}`,
+      ]
+    : [];
+  const mem = r.analyticsMemMiB
+    ? `analytics RSS ${r.analyticsMemMiB.rss} MiB (peak ${r.analyticsMemMiB.peak} MiB)`
+    : "analytics RSS unknown";
+  return [
+    `  burst phase, cores used:  ${fmt(r.burst.cpu)}`,
+    `  burst, CPU µs per row:    ${perRow(r.burst.cpu, r.burst.rows)}`,
+    ...drain,
+    `  steady phase, cores used: ${fmt(r.steady.cpu)}`,
+    `  ${mem}`,
+  ];
+}
+
+export function formatTargets(r: IngestResults): string[] {
+  const ok = (b: boolean): string => (b ? "met" : "NOT met");
+  const t = TARGETS.apiP99Ms;
+  return [
+    `  rows/s >= ${int(TARGETS.rowsPerSec)}: ${int(r.burst.rowsPerSec)} — ${ok(r.burst.rowsPerSec >= TARGETS.rowsPerSec)}`,
+    `  API p99 <= ${t} ms: /v1/nodes ${ms(r.apiNodes.p99)} ms (cached) — ${ok(r.apiNodes.p99 <= t)}; ` +
+      `fresh ${ms(r.apiNodesFresh.p99)} ms — ${ok(r.apiNodesFresh.p99 <= t)}; ` +
+      `uptime 30d ${ms(r.apiUptime.p99)} ms — ${ok(r.apiUptime.p99 <= t)}`,
+  ];
+}
+
+const round = (x: number, d = 1): number | null =>
+  Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null;
+
+/** The last line of the output: one JSON object. */
+export function resultJson(r: IngestResults): string {
+  return JSON.stringify({
+    bench: "ingest",
+    rows_per_s: Math.round(r.burst.rowsPerSec),
+    lag_p99_ms: round(r.steady.lag.p99),
+    api_nodes_p99_ms: round(r.apiNodes.p99),
+    api_nodes_fresh_p99_ms: round(r.apiNodesFresh.p99),
+    api_uptime_p99_ms: round(r.apiUptime.p99),
+    ceiling_rows_per_s: r.ceiling ? Math.round(r.ceiling.rowsPerSec) : null,
+    ingest_over_ceiling: r.ceiling ? round(r.burst.rowsPerSec / r.ceiling.rowsPerSec, 3) : null,
+    anchor_copy_rows_per_s: ANCHORS.copyOneConnection,
+    anchor_insert_rows_per_s: ANCHORS.multiRowInsert,
+    publish_rows_per_s: Math.round(r.burst.publishPerSec),
+    drain_rows_per_s: r.drain ? Math.round(r.drain.rowsPerSec) : null,
+    drain_over_ceiling:
+      r.ceiling && r.drain ? round(r.drain.rowsPerSec / r.ceiling.rowsPerSec, 3) : null,
+    rows: r.burst.rows,
+    nodes: r.nodes,
+    lag_p50_ms: round(r.steady.lag.p50),
+    lag_steady_rate: r.steady.rate,
+    lag_burst_p99_ms: round(r.burst.lag.p99),
+    api_nodes_p50_ms: round(r.apiNodes.p50),
+    api_nodes_fresh_p50_ms: round(r.apiNodesFresh.p50),
+    api_nodes_bytes: r.apiNodes.bytes,
+    api_uptime_p50_ms: round(r.apiUptime.p50),
+    api_nodes_count: r.apiNodes.nodes,
+    cpu_cores_burst: r.burst.cpu.cores,
+    cpu_us_per_row_burst: cpuPerRow(r.burst.cpu, r.burst.rows),
+    cpu_us_per_row_drain: r.drain ? cpuPerRow(r.drain.cpu, r.drain.rows) : null,
+    analytics_rss_peak_mib: r.analyticsMemMiB?.peak ?? null,
+    rows_in_table: r.rowsInTable,
+    rows_published: r.rowsPublished,
+    rows_dropped_by_stream: r.burst.dropped + r.steady.dropped,
+    pg: r.pgSettings,
+    analytics_env: r.analyticsEnv,
+    machine: {
+      cpu: r.machine.cpuModel,
+      cores: r.machine.cores,
+      mem_gib: r.machine.memoryGiB,
+      load_start: r.machine.loadAverage,
+      load_end: r.loadAtEnd,
+      servers: r.machine.servers,
+    },
+    command: r.command.npm ?? r.command.node,
+    duration_s: Math.round(r.durationS),
+  });
+}

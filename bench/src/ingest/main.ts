@@ -1,0 +1,286 @@
+// bench:ingest — heartbeats/s sustained into TimescaleDB by one analytics process, lag from
+// publish to row visible, and API p99, against a COPY ceiling, in one run.
+// `npm run bench:ingest -- --help`.
+import { loadavg } from "node:os";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { Client } from "pg";
+import { KonError } from "@konorkestra/sdk";
+import { startNats } from "@konorkestra/testkit";
+import type { NatsServer } from "@konorkestra/testkit";
+import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
+import { startAnalyticsProcess } from "./analytics-process";
+import type { AnalyticsProcess } from "./analytics-process";
+import { BenchFleet } from "./bench-fleet";
+import { measureCopyCeiling } from "./copy-ceiling";
+import { startDurablePostgres } from "./durable-postgres";
+import type { DurablePostgres } from "./durable-postgres";
+import { runApi, runBurst, runDrain, runSteady } from "./ingest-phases";
+import type { PhaseContext } from "./ingest-phases";
+import { parseIngestOptions, USAGE } from "./ingest-options";
+import type { IngestOptions } from "./ingest-options";
+import {
+  formatCpu,
+  formatLatencies,
+  formatRatios,
+  formatTargets,
+  formatThroughput,
+  resultJson,
+} from "./ingest-report";
+import type { IngestResults } from "./ingest-report";
+import { LagProbe } from "./lag-probe";
+import { memoryMiB } from "./process-cpu";
+import { publishSeedEvents } from "./seed-events";
+
+const out = (line = ""): void => void process.stdout.write(line + "\n");
+const step = (what: string): void => out(`... ${what}`);
+const DB = "konorkestra";
+const PG_SETTINGS = [
+  "fsync",
+  "synchronous_commit",
+  "full_page_writes",
+  "wal_level",
+  "shared_buffers",
+  "max_wal_size",
+  "checkpoint_timeout",
+];
+
+interface Stage {
+  nats: NatsServer;
+  pg: DurablePostgres;
+  analytics: AnalyticsProcess;
+  pgSettings: Record<string, string>;
+  pgVersion: string;
+}
+
+async function sql<T>(url: string, text: string): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+async function setUp(o: IngestOptions, cleanup: (() => Promise<unknown>)[]): Promise<Stage> {
+  const nats = await startNats();
+  cleanup.push(() => nats.stop());
+  const pg = await startDurablePostgres();
+  cleanup.push(() => pg.stop());
+  await sql(pg.url(), `CREATE DATABASE ${DB}`);
+  // A database-level setting: it reaches every analytics connection, not the server.
+  if (o.synchronousCommit === "off") {
+    await sql(pg.url(), `ALTER DATABASE ${DB} SET synchronous_commit = off`);
+  }
+  const analytics = await startAnalyticsProcess(nats.url, pg.url(DB));
+  const stage: Stage = { nats, pg, analytics, pgSettings: {}, pgVersion: "?" };
+  // The drain phase replaces the process: stop whichever runs at the end.
+  cleanup.push(() => stage.analytics.stop());
+  for (const name of PG_SETTINGS) {
+    const [row] = await sql<Record<string, string>>(pg.url(DB), `SHOW ${name}`);
+    stage.pgSettings[name] = Object.values(row ?? {})[0] ?? "?";
+  }
+  const [v] = await sql<{ v: string }>(
+    pg.url(DB),
+    "SELECT current_setting('server_version') || ' + timescaledb ' || " +
+      "(SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS v",
+  );
+  stage.pgVersion = v?.v ?? "?";
+  return stage;
+}
+
+function printHeader(o: IngestOptions, s: Stage, natsVersion: string): IngestResults["machine"] {
+  const machine = collectMachineInfo({ "nats-server": natsVersion, postgresql: s.pgVersion });
+  const cmd = commandLine();
+  out(
+    "bench:ingest — heartbeats -> NATS (KON_HB) -> one analytics process -> TimescaleDB; API p99",
+  );
+  out(`command: ${cmd.npm ?? cmd.node}`);
+  if (cmd.npm) out(`         (${cmd.node})`);
+  for (const line of formatMachineInfo(machine)) out(line);
+  const settings = Object.entries(s.pgSettings).map(([k, v]) => `${k}=${v}`);
+  out(`postgres: ${settings.join(" ")} (scripts/stack.sh settings: PostgreSQL defaults)`);
+  const kon = Object.entries(process.env).filter(([k]) =>
+    /^KON_(INGEST|PG_POOL|NODE_STATE|API)/.test(k),
+  );
+  out(
+    `analytics: analytics/src/main.ts as its own process (pid ${s.analytics.pid}); ` +
+      `options: ${kon.length ? kon.map(([k, v]) => `${k}=${v}`).join(" ") : "defaults"}`,
+  );
+  out(
+    `setup:   ${o.nodes} nodes; ${o.rows} heartbeats (SDK-shaped, ~330 B protobuf) published with ` +
+      `core NATS (as the SDK does), flush every ${o.flushEvery}; 1 in ${o.probeEvery} is a lag probe; then ${o.steadyRate}/s for ` +
+      `${o.steadySeconds} s; ${o.apiRequests} requests per API endpoint`,
+  );
+  out(
+    "note:    publisher, nats-server, PostgreSQL and analytics share this machine's cores; lag = " +
+      "publish -> probe row seen by a 10 ms poller (upper bound)",
+  );
+  return machine;
+}
+
+async function waitEvents(url: string, expected: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const [row] = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM node_events");
+    if ((row?.n ?? 0) >= expected) return;
+    if (Date.now() > deadline) throw new Error(`only ${row?.n} of ${expected} events stored`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+type Measured = Omit<IngestResults, "command" | "machine" | "durationS" | "loadAtEnd">;
+
+/** Seeds the events behind /v1/nodes and the uptime query; measures the COPY ceiling. */
+async function prepare(
+  o: IngestOptions,
+  s: Stage,
+  js: ReturnType<typeof jetstream>,
+  fleet: BenchFleet,
+): Promise<Measured["ceiling"]> {
+  const url = s.pg.url(DB);
+  step(
+    `seeding: an up event for each of ${o.nodes} nodes, ${o.uptimeEvents} state changes over 30 days`,
+  );
+  await waitEvents(url, await publishSeedEvents(js, o.nodes, o.uptimeEvents));
+  if (o.skipCeiling) return undefined;
+  step(`ceiling: COPY of ${o.rows} rows into a hypertable shaped like heartbeats`);
+  return measureCopyCeiling(url, fleet, o.rows);
+}
+
+async function measure(
+  o: IngestOptions,
+  s: Stage,
+  cleanup: (() => Promise<unknown>)[],
+): Promise<Measured> {
+  const url = s.pg.url(DB);
+  const nc = await connect({ servers: s.nats.url, name: "bench-ingest-publisher" });
+  cleanup.push(() => nc.close());
+  const fleet = new BenchFleet(o.nodes);
+  const ceiling = await prepare(o, s, jetstream(nc), fleet);
+  const probe = await LagProbe.open(url);
+  cleanup.push(() => probe.close());
+  probe.start();
+  const ctx: PhaseContext = {
+    target: { nc, jsm: await jetstreamManager(nc), stream: "KON_HB" },
+    fleet,
+    probe,
+    analytics: s.analytics,
+    rowsBefore: await s.analytics.heartbeatRows(),
+    seqBase: 0,
+    cpuSources: () => ({
+      analytics: ctx.analytics.pid,
+      postgres: s.pg.pid,
+      "nats-server": s.nats.pid,
+      publisher: process.pid,
+    }),
+  };
+  const flushEvery = o.flushEvery;
+  step(`burst: ${o.rows} heartbeats as fast as one publisher goes`);
+  const burst = await runBurst(ctx, { rows: o.rows, flushEvery, probeEvery: o.probeEvery });
+  let drain;
+  if (!o.skipDrain) {
+    step(
+      `drain: analytics stopped, ${o.drainRows} heartbeats published, a new process drains them`,
+    );
+    drain = await runDrain(ctx, () => startAnalyticsProcess(s.nats.url, url), {
+      rows: o.drainRows,
+      flushEvery,
+    });
+    s.analytics = ctx.analytics;
+  }
+  step(`steady: ${o.steadyRate} heartbeats/s for ${o.steadySeconds} s`);
+  const steady = await runSteady(ctx, {
+    rate: o.steadyRate,
+    seconds: o.steadySeconds,
+    flushEvery,
+    probeEvery: o.probeEvery,
+  });
+  const [count] = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM heartbeats");
+  step(`API: ${o.apiRequests} x GET /v1/nodes (cached, then fresh), ${o.apiRequests} x uptime`);
+  const api = await runApi(s.analytics, o.apiRequests, o.uptimeEvents);
+  return {
+    pgSettings: s.pgSettings,
+    analyticsEnv: s.analytics.env,
+    nodes: o.nodes,
+    ceiling,
+    burst,
+    drain,
+    steady,
+    ...api,
+    analyticsMemMiB: memoryMiB(s.analytics.pid),
+    rowsInTable: count?.n ?? 0,
+    rowsPublished: burst.rows + (drain?.published ?? 0) + steady.rows,
+  };
+}
+
+function printResults(r: IngestResults): void {
+  out();
+  out("throughput (same rows, side by side):");
+  for (const line of formatThroughput(r)) out("  " + line);
+  out("ratios (> 1: the ingest is faster):");
+  for (const line of formatRatios(r)) out(line);
+  out("latency:");
+  for (const line of formatLatencies(r)) out(line);
+  out("resources:");
+  for (const line of formatCpu(r)) out(line);
+  const lost = r.rowsPublished - r.rowsInTable;
+  out(
+    `rows:    ${r.rowsInTable} in heartbeats, ${r.rowsPublished} published` +
+      (lost === 0 ? " (none lost, no duplicates)" : ` (DIFFERENCE ${-lost})`),
+  );
+  const dropped = r.burst.dropped + r.steady.dropped;
+  if (dropped > 0) out(`WARNING: the stream did not store ${dropped} published messages`);
+  out("targets (2-core machine):");
+  for (const line of formatTargets(r)) out(line);
+  out(`load:    ${r.loadAtEnd} (1 min, at the end); run took ${Math.round(r.durationS)} s`);
+  out(resultJson(r));
+}
+
+async function main(): Promise<number> {
+  let o: IngestOptions;
+  try {
+    o = parseIngestOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (o.help) {
+    out(USAGE);
+    return 0;
+  }
+  const t0 = performance.now();
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanup.splice(0).reverse()) {
+      await c().catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
+    }
+  };
+  const onSignal = (): void => void stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  let stage: Stage | undefined;
+  try {
+    stage = await setUp(o, cleanup);
+    const probeNc = await connect({ servers: stage.nats.url });
+    const natsVersion = probeNc.info?.version ?? "?";
+    await probeNc.close();
+    const machine = printHeader(o, stage, natsVersion);
+    const measured = await measure(o, stage, cleanup);
+    const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+    await stop();
+    const durationS = (performance.now() - t0) / 1000;
+    printResults({ ...measured, machine, command: commandLine(), durationS, loadAtEnd });
+    return 0;
+  } catch (err) {
+    const text = err instanceof KonError ? `${err.code}: ${err.message}` : String(err);
+    process.stderr.write(`bench:ingest failed: ${text}\n`);
+    if (stage)
+      process.stderr.write(`analytics output (tail):\n${stage.analytics.output().slice(-3000)}\n`);
+    return 1;
+  } finally {
+    await stop();
+  }
+}
+
+void main().then((code) => process.exit(code));
