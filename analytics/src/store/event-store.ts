@@ -10,6 +10,14 @@ export interface NodeHistory {
   flappingMs: number[];
 }
 
+/**
+ * When a state began. An expiry (DOWN) began at the node's last heartbeat, its last proof of life,
+ * not when the monitor noticed one TTL later: counting from detection would shorten every outage
+ * by up to the TTL and overstate uptime. Other states begin when they are reported. Windows are
+ * still selected by `time` (detection), which the index covers.
+ */
+const EFFECTIVE_TIME = `CASE WHEN kind = 'down' THEN COALESCE(last_seen_at, time) ELSE time END AS time`;
+
 /** Reads `node_events`, the history behind uptime, timelines, incidents and reliability. */
 export class EventStore {
   constructor(private readonly pool: Pool) {}
@@ -28,7 +36,7 @@ export class EventStore {
       `SELECT ns.group_name, ns.node_id, e.time, e.kind, e.suspect
          FROM node_state ns
          CROSS JOIN LATERAL (
-           SELECT time, kind, suspect FROM node_events ne
+           SELECT ${EFFECTIVE_TIME}, kind, suspect FROM node_events ne
             WHERE ne.group_name = ns.group_name AND ne.node_id = ns.node_id
               AND ne.kind <> 'flapping' AND ne.time < $3
             ORDER BY time DESC, stream_seq DESC LIMIT 1) e
@@ -36,7 +44,7 @@ export class EventStore {
       params.slice(0, 3),
     );
     const inside = await this.pool.query<Row>(
-      `SELECT group_name, node_id, time, kind, suspect FROM node_events
+      `SELECT group_name, node_id, ${EFFECTIVE_TIME}, kind, suspect FROM node_events
         WHERE ($1::text IS NULL OR group_name = $1) AND ($2::text IS NULL OR node_id = $2)
           AND time >= $3 AND time <= $4
         ORDER BY group_name, node_id, time, stream_seq`,
@@ -53,7 +61,8 @@ export class EventStore {
     for (const r of edges.rows) get(r).edge = toEvent(r);
     for (const r of inside.rows) {
       if (r.kind === "flapping") get(r).flappingMs.push(r.time.getTime());
-      else get(r).events.push(toEvent(r));
+      // Detected inside the window but silent since just before it: down from the window's start.
+      else get(r).events.push({ ...toEvent(r), atMs: Math.max(r.time.getTime(), fromMs) });
     }
     return [...byNode.values()].sort(
       (a, b) => a.group.localeCompare(b.group) || a.node.localeCompare(b.node),

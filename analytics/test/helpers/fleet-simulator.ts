@@ -98,8 +98,10 @@ export class FleetSimulator {
         group,
         nodeId: node,
         kind: KIND[kind],
-        detectedAtMs: o.atMs,
-        lastSeenMs: o.atMs - 1000,
+        // `atMs` is when the state began. A DOWN began at the node's last heartbeat and is detected
+        // one TTL (3 s) later, as the monitor reports it; other kinds are reported as they happen.
+        detectedAtMs: kind === "down" ? o.atMs + 3000 : o.atMs,
+        lastSeenMs: kind === "down" ? o.atMs : o.atMs - 1000,
         lastHeartbeat: { group, nodeId: node, seq: o.lastSeq ?? 1 },
         reason: kind === "down" ? "ttl expired (MaxAge)" : kind,
         suspect: o.suspect ?? false,
