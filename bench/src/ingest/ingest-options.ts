@@ -1,6 +1,5 @@
-import { parseArgs } from "node:util";
 import { z } from "zod";
-import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { parseBenchFlags } from "../bench-flags";
 
 /** Flags of `npm run bench:ingest -- [flags]`. */
 export interface IngestOptions {
@@ -88,32 +87,12 @@ const NUMERIC = [
  * flag, a missing or non-integer value, a value out of range).
  */
 export function parseIngestOptions(args: readonly string[]): IngestOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: [...args],
-      options: {
-        ...Object.fromEntries(NUMERIC.map((n) => [n, { type: "string" as const }])),
-        "synchronous-commit": { type: "string" },
-        "skip-ceiling": { type: "boolean" },
-        "skip-drain": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    throw new KonError(KonErrorCode.InvalidOptions, `${(err as Error).message}\n${USAGE}`);
-  }
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new KonError(
-      KonErrorCode.InvalidOptions,
-      `invalid flag --${issue.path.join(".")}: ${issue.message}\n${USAGE}`,
-    );
-  }
-  const o = parsed.data;
+  const o = parseBenchFlags(
+    args,
+    { strings: [...NUMERIC, "synchronous-commit"], booleans: ["skip-ceiling", "skip-drain"] },
+    schema,
+    USAGE,
+  );
   return {
     rows: o.rows,
     nodes: o.nodes,

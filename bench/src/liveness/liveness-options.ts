@@ -1,8 +1,7 @@
-import { parseArgs } from "node:util";
 import { z } from "zod";
-import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { RowKey } from "./case-driver";
 import type { RawNatsPublish } from "./raw-nats-case";
+import { parseBenchFlags } from "../bench-flags";
 
 /** Which rows a run measures: one monitor backend (with its raw baseline), or all four rows. */
 export type BackendChoice = "nats" | "redis" | "all";
@@ -120,30 +119,12 @@ const STRINGS = [
  * missing or non-integer value, out of range, --stop not below --nodes).
  */
 export function parseLivenessOptions(args: readonly string[]): LivenessOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: [...args],
-      options: {
-        ...Object.fromEntries(STRINGS.map((n) => [n, { type: "string" as const }])),
-        "no-baselines": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    throw new KonError(KonErrorCode.InvalidOptions, `${(err as Error).message}\n${USAGE}`);
-  }
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new KonError(
-      KonErrorCode.InvalidOptions,
-      `invalid flag --${issue.path.join(".")}: ${issue.message}\n${USAGE}`,
-    );
-  }
-  const o = parsed.data;
+  const o = parseBenchFlags(
+    args,
+    { strings: [...STRINGS], booleans: ["no-baselines"] },
+    schema,
+    USAGE,
+  );
   return {
     nodes: o.nodes,
     stop: o.stop,

@@ -1,7 +1,6 @@
-import { parseArgs } from "node:util";
 import { z } from "zod";
-import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { SchemaPolicy } from "./bench-config";
+import { parseBenchFlags } from "../bench-flags";
 
 /** Flags of `npm run bench:propagation -- [flags]`. */
 export interface PropagationOptions {
@@ -90,32 +89,12 @@ const NUMERIC = [
  * flag, a missing or non-integer value, connections above watchers).
  */
 export function parsePropagationOptions(args: readonly string[]): PropagationOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: [...args],
-      options: {
-        ...Object.fromEntries(NUMERIC.map((n) => [n, { type: "string" as const }])),
-        schema: { type: "string" },
-        "skip-etcd": { type: "boolean" },
-        "skip-raw": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    throw new KonError(KonErrorCode.InvalidOptions, `${(err as Error).message}\n${USAGE}`);
-  }
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new KonError(
-      KonErrorCode.InvalidOptions,
-      `invalid flag --${issue.path.join(".")}: ${issue.message}\n${USAGE}`,
-    );
-  }
-  const o = parsed.data;
+  const o = parseBenchFlags(
+    args,
+    { strings: [...NUMERIC, "schema"], booleans: ["skip-etcd", "skip-raw"] },
+    schema,
+    USAGE,
+  );
   return {
     watchers: o.watchers,
     connections: o.connections,
