@@ -38,3 +38,25 @@ export function parseBenchFlags<S extends z.ZodType>(
   }
   return parsed.data;
 }
+
+/**
+ * The start of every benchmark's main: parse argv, print a bad flag's error (exit code 2) or the
+ * usage for --help (exit code 0). Returns the options, or the exit code to end with.
+ */
+export function benchOptions<O extends { help?: boolean }>(
+  parse: (args: readonly string[]) => O,
+  usage: string,
+): O | number {
+  let o: O;
+  try {
+    o = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  return o;
+}

@@ -31,6 +31,7 @@ import type { IngestResults } from "./ingest-report";
 import { LagProbe } from "./lag-probe";
 import { memoryMiB } from "./process-cpu";
 import { publishSeedEvents } from "./seed-events";
+import { benchOptions } from "../bench-flags";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const step = (what: string): void => out(`... ${what}`);
@@ -239,17 +240,8 @@ function printResults(r: IngestResults): void {
 }
 
 async function main(): Promise<number> {
-  let o: IngestOptions;
-  try {
-    o = parseIngestOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
-  if (o.help) {
-    out(USAGE);
-    return 0;
-  }
+  const o = benchOptions(parseIngestOptions, USAGE);
+  if (typeof o === "number") return o;
   const t0 = performance.now();
   const cleanup: (() => Promise<unknown>)[] = [];
   const stop = async (): Promise<void> => {

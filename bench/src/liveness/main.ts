@@ -24,6 +24,7 @@ import { startRawRedisCase } from "./raw-redis-case";
 import { runCase } from "./run-case";
 import type { CasePlan, RowResult } from "./run-case";
 import { pickStopped } from "./pick-stopped";
+import { benchOptions } from "../bench-flags";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const GROUP = "bench";
@@ -122,17 +123,8 @@ async function measure(
 }
 
 async function main(): Promise<number> {
-  let o: LivenessOptions;
-  try {
-    o = parseLivenessOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
-  if (o.help) {
-    out(USAGE);
-    return 0;
-  }
+  const o = benchOptions(parseLivenessOptions, USAGE);
+  if (typeof o === "number") return o;
   const t0 = performance.now();
   const keys = rowsFor(o);
   const current: { driver?: CaseDriver } = {};

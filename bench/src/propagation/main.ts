@@ -18,6 +18,7 @@ import { parsePropagationOptions, USAGE } from "./propagation-options";
 import type { PropagationOptions } from "./propagation-options";
 import { formatRatios, formatTable, formatTargets, resultJson } from "./propagation-report";
 import type { PropagationResults } from "./propagation-report";
+import { benchOptions } from "../bench-flags";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 
@@ -184,17 +185,8 @@ function printResults(r: PropagationResults, warnings: number): void {
 }
 
 async function main(): Promise<number> {
-  let o: PropagationOptions;
-  try {
-    o = parsePropagationOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
-  if (o.help) {
-    out(USAGE);
-    return 0;
-  }
+  const o = benchOptions(parsePropagationOptions, USAGE);
+  if (typeof o === "number") return o;
   const t0 = performance.now();
   const logger = benchLogger();
   const cleanup: (() => Promise<unknown>)[] = [];
