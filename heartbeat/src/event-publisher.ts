@@ -4,7 +4,7 @@ import type { NodeEventInit } from "@konorkestra/proto";
 import type { Logger, WireNames } from "@konorkestra/sdk";
 import type { Membership } from "./membership";
 import type { MonitorMetrics } from "./metrics";
-import type { NodeEventKind, TrackerEvent } from "./node-tracker";
+import type { NodeEventKind, TrackerEvent } from "./node-view";
 
 const KINDS: Record<NodeEventKind, NodeEvent.Kind> = {
   up: NodeEvent.Kind.UP,

@@ -1,6 +1,6 @@
 import { Heartbeat, ProtoError, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import { GROUP_NAME, assertNodeId } from "@konorkestra/sdk";
-import type { TrackedHeartbeat } from "./node-tracker";
+import type { TrackedHeartbeat } from "./node-view";
 
 /** Why a heartbeat was dropped. Each is a label of `kon_monitor_heartbeats_rejected_total`. */
 export type RejectReason = "malformed" | "bad_subject" | "bad_node" | "unknown_group";

@@ -15,7 +15,7 @@ export type {
   TrackedHeartbeat,
   TrackerEvent,
   TrackerOptions,
-} from "./node-tracker";
+} from "./node-view";
 export { DetectionClock } from "./detection-clock";
 export { HeartbeatValidator, livenessTtlMs } from "./heartbeat-validator";
 export type {

@@ -6,13 +6,8 @@ import type { HeartbeatHistory } from "./heartbeat-history";
 import type { HeartbeatValidator, RawHeartbeat } from "./heartbeat-validator";
 import type { Membership } from "./membership";
 import type { MonitorMetrics } from "./metrics";
-import type {
-  DownCandidate,
-  NodeTracker,
-  NodeView,
-  TrackedHeartbeat,
-  TrackerEvent,
-} from "./node-tracker";
+import type { NodeTracker } from "./node-tracker";
+import type { DownCandidate, NodeView, TrackedHeartbeat, TrackerEvent } from "./node-view";
 import type { RateLimiter } from "./rate-limiter";
 import { ThrottledLog } from "./throttled-log";
 

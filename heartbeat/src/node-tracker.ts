@@ -13,19 +13,6 @@ import type {
   TrackerOptions,
 } from "./node-view";
 
-export type {
-  DownCandidate,
-  HeartbeatOutcome,
-  NodeEventKind,
-  NodeStatus,
-  NodeView,
-  Predecessor,
-  SeedRecord,
-  TrackedHeartbeat,
-  TrackerEvent,
-  TrackerOptions,
-} from "./node-view";
-
 type NodeState = {
   -readonly [K in keyof NodeView]: NodeView[K] extends readonly number[] ? number[] : NodeView[K];
 };

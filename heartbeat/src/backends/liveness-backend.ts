@@ -1,4 +1,4 @@
-import type { NodeView, SeedRecord, TrackerEvent } from "../node-tracker";
+import type { NodeView, SeedRecord, TrackerEvent } from "../node-view";
 
 /** What the monitor concluded about a key the store reported expired. */
 export type ExpiryOutcome =

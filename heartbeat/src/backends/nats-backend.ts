@@ -6,7 +6,7 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { Heartbeat, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import type { Logger, WireNames } from "@konorkestra/sdk";
 import type { MonitorMetrics } from "../metrics";
-import type { NodeView, SeedRecord, TrackerEvent } from "../node-tracker";
+import type { NodeView, SeedRecord, TrackerEvent } from "../node-view";
 import type { ExpiryHandler, LivenessBackend } from "./liveness-backend";
 import { recordFields, seedFromFields } from "./node-record";
 import type { NodeRecordFields } from "./node-record";

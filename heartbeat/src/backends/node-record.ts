@@ -1,4 +1,4 @@
-import type { NodeStatus, NodeView, SeedRecord } from "../node-tracker";
+import type { NodeStatus, NodeView, SeedRecord } from "../node-view";
 
 /** The fields of a node both stores keep, as strings (NATS headers) or JSON (Redis). */
 export interface NodeRecordFields {

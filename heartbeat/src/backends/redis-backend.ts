@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "@konorkestra/sdk";
 import type { MonitorMetrics } from "../metrics";
-import type { NodeView, SeedRecord, TrackerEvent } from "../node-tracker";
+import type { NodeView, SeedRecord, TrackerEvent } from "../node-view";
 import type { ExpiryHandler, LivenessBackend } from "./liveness-backend";
 import { recordFields, seedFromFields } from "./node-record";
 

@@ -3,7 +3,8 @@ import type { NextFunction, Request, Response, Router } from "express";
 import { GROUP_NAME, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import type { DetectionClock } from "../detection-clock";
-import type { NodeTracker, NodeView } from "../node-tracker";
+import type { NodeTracker } from "../node-tracker";
+import type { NodeView } from "../node-view";
 import { HttpError, errorHandler } from "./http-error";
 
 /** What the liveness API needs. */
