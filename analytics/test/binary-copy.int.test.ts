@@ -1,11 +1,12 @@
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import { startPostgres } from "@konorkestra/testkit";
 import type { PostgresDatabase } from "@konorkestra/testkit";
 import { Client } from "pg";
-import { BinaryCopyBuffer } from "../src/ingest/binary-copy";
 import { copyBinaryInto } from "../src/ingest/copy-writer";
+import { HEARTBEAT_COLUMNS, HeartbeatTuples, tuplesPayload } from "../src/ingest/heartbeat-tuples";
 
-// The binary COPY encoder against the real server: every type the ingest writes, edge values
-// included, reads back as written.
+// The heartbeat tuples against the real server: every column reads back as the beat said, edge
+// values included, whether the tuples lie in one arena or several.
 
 let db: PostgresDatabase;
 let client: Client;
@@ -21,65 +22,90 @@ afterAll(async () => {
   await db?.stop();
 });
 
-test("int8, int4, float4, bool, timestamptz, text, jsonb and NULL read back as written", async () => {
-  await client.query(`CREATE TEMP TABLE t (i8 bigint, i4 integer, f4 real, b boolean,
-    ts timestamptz, tx text, j jsonb, n text)`);
-  const cols = ["i8", "i4", "f4", "b", "ts", "tx", "j", "n"];
-  const rows = [
-    [
-      2 ** 53 - 1,
-      2 ** 31 - 1,
-      1.5,
-      true,
-      Date.UTC(2024, 0, 2, 3, 4, 5, 678),
-      'héllo\t"\\',
-      '{"a": 1}',
-    ],
-    [
-      -(2 ** 40) - 7,
-      -(2 ** 31),
-      -0.25,
-      false,
-      Date.UTC(1969, 11, 31, 23, 59, 59, 1),
-      "x\u0000y",
-      "{}",
-    ],
-  ] as const;
-  const out = new BinaryCopyBuffer(16); // small on purpose: the buffer must grow
-  for (const r of rows) {
-    out.row(cols.length).int8(r[0]).int4(r[1]).float4(r[2]).bool(r[3]);
-    out.timestamptz(r[4]).text(r[5]).jsonb(r[6]).null();
-  }
-  await copyBinaryInto(client, "t", cols, out.finish());
+test("every column of heartbeats reads back as written, edge values included", async () => {
+  await client.query(`CREATE TEMP TABLE t (LIKE heartbeats)`);
+  const tuples = new HeartbeatTuples(0.5);
+  const beats = [
+    {
+      subject: "kon.hb.g.n1",
+      timeMs: Date.UTC(2024, 0, 2, 3, 4, 5, 678),
+      streamSeq: 2 ** 53 - 1,
+      beat: {
+        group: "grüppe",
+        nodeId: 'héllo\t"\\',
+        seq: 2 ** 40 + 3,
+        sentAtMs: Date.UTC(2024, 0, 2, 3, 4, 5, 0),
+        uptimeMs: 2 ** 50,
+        intervalMs: 2 ** 31 - 1,
+        leaving: true,
+        process: { instanceId: "x\u0000y" },
+        config: { a: { revision: 2 } },
+      },
+    },
+    {
+      subject: "kon.hb.g2.n2",
+      timeMs: Date.UTC(1969, 11, 31, 23, 59, 59, 1),
+      streamSeq: 1,
+      beat: { sentAtMs: -5_000, uptimeMs: -1 },
+    },
+  ];
+  const rows = beats.map((b) => tuples.tuple({ ...b, data: encodeMessage(Heartbeat, b.beat) }));
+  await copyBinaryInto(client, "t", HEARTBEAT_COLUMNS, tuplesPayload(rows));
   const back = await client.query<Record<string, unknown>>(
-    "SELECT i8::text, i4, f4, b, ts, tx, j, n FROM t ORDER BY i4 DESC",
+    `SELECT time, group_name, node_id, seq::text, sent_at, latency_ms, late, interval_ms,
+            uptime_ms::text, leaving, instance_id, config_set::text, stream_seq::text
+       FROM t ORDER BY stream_seq DESC`,
   );
   expect(back.rows).toEqual([
     {
-      i8: String(2 ** 53 - 1),
-      i4: 2 ** 31 - 1,
-      f4: 1.5,
-      b: true,
-      ts: new Date(rows[0][4]),
-      tx: 'héllo\t"\\',
-      j: { a: 1 },
-      n: null,
+      time: new Date(beats[0]!.timeMs),
+      group_name: "grüppe",
+      node_id: 'héllo\t"\\',
+      seq: String(2 ** 40 + 3),
+      sent_at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 0)),
+      latency_ms: 678,
+      late: false,
+      interval_ms: 2 ** 31 - 1,
+      uptime_ms: String(2 ** 50),
+      leaving: true,
+      instance_id: "x\uFFFDy",
+      config_set: String(rows[0]!.configSet),
+      stream_seq: String(2 ** 53 - 1),
     },
     {
-      i8: String(-(2 ** 40) - 7),
-      i4: -(2 ** 31),
-      f4: -0.25,
-      b: false,
-      ts: new Date(rows[1][4]),
-      tx: "x\uFFFDy",
-      j: {},
-      n: null,
+      time: new Date(beats[1]!.timeMs),
+      group_name: "g2",
+      node_id: "n2",
+      seq: "0",
+      sent_at: new Date(-5_000),
+      latency_ms: 4_001,
+      late: false, // no interval given: never late
+      interval_ms: 0,
+      uptime_ms: "-1",
+      leaving: false,
+      instance_id: "",
+      config_set: "0",
+      stream_seq: "1",
     },
   ]);
 });
 
-test("values outside a column's range are refused before they reach the server", () => {
-  const out = new BinaryCopyBuffer();
-  expect(() => out.row(1).int4(2 ** 31)).toThrow(RangeError);
-  expect(() => out.row(1).int8(1.5)).toThrow(RangeError);
+test("tuples spread over several arenas make one payload", async () => {
+  await client.query(`CREATE TEMP TABLE t2 (LIKE heartbeats)`);
+  const tuples = new HeartbeatTuples(0.5);
+  const data = encodeMessage(Heartbeat, {
+    group: "g",
+    nodeId: "n".repeat(200),
+    process: { instanceId: "i".repeat(200) },
+  });
+  // ~500 bytes a tuple: 5,000 of them fill about three 1 MiB arenas.
+  const rows = Array.from({ length: 5000 }, (_, i) =>
+    tuples.tuple({ subject: "kon.hb.g.n", data, timeMs: 1_000_000 + i, streamSeq: i + 1 }),
+  );
+  expect(new Set(rows.map((r) => r.buf)).size).toBeGreaterThan(1);
+  await copyBinaryInto(client, "t2", HEARTBEAT_COLUMNS, tuplesPayload(rows.reverse()));
+  const r = await client.query<{ n: number; s: string; l: number }>(
+    "SELECT count(*)::int AS n, sum(stream_seq)::text AS s, min(length(node_id)) AS l FROM t2",
+  );
+  expect(r.rows[0]).toEqual({ n: 5000, s: String((5000 * 5001) / 2), l: 200 });
 });

@@ -54,7 +54,9 @@ test("heartbeats and events land in batches, are acked after commit, and node_st
     const beat = Math.ceil(seq / 3);
     // Beat 20 of n2 reaches the server 2 s after it was sent: late (> 0.5 × its 1 s interval).
     const sentAtMs = Date.now() - (node === "n2" && beat === 20 ? 2000 : 0);
-    await sim.heartbeat("g1", node, { seq: beat, sentAtMs, config: { svc: { revision: 7 } } });
+    // n0 moves to revision 8 of svc halfway: a second config set.
+    const revision = node === "n0" && beat > 20 ? 8 : 7;
+    await sim.heartbeat("g1", node, { seq: beat, sentAtMs, config: { svc: { revision } } });
   }
   await sim.event("g1", "n0", "up", { atMs: t0 });
   await sim.event("g1", "n1", "up", { atMs: t0 });
@@ -85,7 +87,21 @@ test("heartbeats and events land in batches, are acked after commit, and node_st
     ["n1", "down", 40, true],
     ["n2", "unknown", 40, false],
   ]);
-  expect(state[0]!.config).toMatchObject({ svc: { revision: 7 } });
+  expect(state[0]!.config).toMatchObject({ svc: { revision: 8 } });
+  expect(state[1]!.config).toMatchObject({ svc: { revision: 7 } });
+  // Every row names its config set, and the set holds the revisions the node reported.
+  const sets = await sql<{ node_id: string; config: unknown; n: number }>(
+    db.url,
+    `SELECT node_id, config, count(*)::int AS n FROM heartbeats_with_config
+      GROUP BY 1, 2 ORDER BY 1, 2::text`,
+  );
+  expect(sets).toEqual([
+    { node_id: "n0", config: { svc: 7 }, n: 20 },
+    { node_id: "n0", config: { svc: 8 }, n: 20 },
+    { node_id: "n1", config: { svc: 7 }, n: 40 },
+    { node_id: "n2", config: { svc: 7 }, n: 40 },
+  ]);
+  expect((await countRows(db.url, "config_sets", "id")).rows).toBe(3); // with 0, "no config"
 
   // Acked only after commit, and more than one batch of at most 50 was needed.
   await waitFor("acks", () => sum(svc, "messagesTotal") === 123);

@@ -1,7 +1,9 @@
 import { startPostgres } from "@konorkestra/testkit";
 import type { PostgresDatabase } from "@konorkestra/testkit";
+import { runner } from "node-pg-migrate";
 import { Pool } from "pg";
 import {
+  MIGRATIONS_DIR,
   applyStoragePolicies,
   dropExpiredChunks,
   parseAnalyticsOptions,
@@ -36,7 +38,10 @@ test("the template is migrated: hypertables, node_state, rollup view; re-running
     db.url,
     "SELECT table_name FROM information_schema.views WHERE table_schema = 'public'",
   );
-  expect(views.map((v) => v.table_name)).toEqual(["heartbeats_1m"]);
+  expect(views.map((v) => v.table_name).sort()).toEqual([
+    "heartbeats_1m",
+    "heartbeats_with_config",
+  ]);
   expect(await runMigrations(db.url)).toEqual([]);
 });
 
@@ -68,5 +73,44 @@ test("chunk intervals and retention come from the options", async () => {
       "SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'",
     );
     expect(jobs.length).toBe(3);
+  }
+});
+
+test("heartbeats stored with a config column keep it as config sets after the migration", async () => {
+  const own = await startPostgres();
+  const migrate = (direction: "up" | "down", count: number): Promise<unknown> =>
+    runner({
+      databaseUrl: own.url,
+      dir: MIGRATIONS_DIR,
+      direction,
+      count,
+      migrationsTable: "analytics_migrations",
+      singleTransaction: true,
+      log: () => undefined,
+    });
+  try {
+    // Back to before 1732700000000_heartbeat-config-sets, and rows as that schema stored them.
+    await migrate("down", 1);
+    await sql(
+      own.url,
+      `INSERT INTO heartbeats (time, group_name, node_id, seq, sent_at, latency_ms, interval_ms,
+                               uptime_ms, instance_id, config, stream_seq)
+       SELECT now() - i * interval '1 second', 'g', 'n' || (i % 2), i, now(), 1, 1000, 1, 'i',
+              CASE WHEN i % 3 = 0 THEN '{}' ELSE jsonb_build_object('svc', i % 3) END, i
+         FROM generate_series(1, 30) i`,
+    );
+    await migrate("up", Infinity);
+    const rows = await sql<{ config: unknown; n: number; negative: boolean }>(
+      own.url,
+      `SELECT config, count(*)::int AS n, bool_and(config_set < 0) AS negative
+         FROM heartbeats_with_config GROUP BY 1 ORDER BY 1::text`,
+    );
+    expect(rows).toEqual([
+      { config: {}, n: 10, negative: false },
+      { config: { svc: 1 }, n: 10, negative: true },
+      { config: { svc: 2 }, n: 10, negative: true },
+    ]);
+  } finally {
+    await own.stop();
   }
 });

@@ -1,35 +1,39 @@
-import type { HeartbeatRow } from "../src/ingest/heartbeat-row";
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
+import type { HeartbeatInit } from "@konorkestra/proto";
+import { HeartbeatTuples } from "../src/ingest/heartbeat-tuples";
+import type { HeartbeatTuple } from "../src/ingest/heartbeat-tuples";
 import { NodeStateGate } from "../src/ingest/node-state-gate";
 
-const row = (node: string, timeMs: number, o: Partial<HeartbeatRow> = {}): HeartbeatRow => ({
-  timeMs,
-  group: "g",
-  node,
-  seq: timeMs,
-  sentMs: timeMs,
-  intervalMs: 1000,
-  allowedMisses: 3,
-  uptimeMs: 0,
-  leaving: false,
-  instanceId: "i1",
-  hostname: null,
-  serviceName: null,
-  sdkVersion: null,
-  revisions: "{}",
-  config: { svc: { revision: 1, sha256: "ab", appliedAtMs: 5 } },
-  streamSeq: timeMs,
-  ...o,
-});
+const tuples = new HeartbeatTuples(0.5);
+
+/** A real encoded heartbeat of node `node`, stored at `timeMs` with stream sequence `seq`. */
+const beat = (
+  node: string,
+  timeMs: number,
+  o: Partial<HeartbeatInit> = {},
+  seq = timeMs,
+): HeartbeatTuple =>
+  tuples.tuple({
+    subject: `kon.hb.g.${node}`,
+    data: encodeMessage(Heartbeat, {
+      group: "g",
+      nodeId: node,
+      seq: timeMs,
+      sentAtMs: timeMs,
+      intervalMs: 1000,
+      allowedMisses: 3,
+      process: { instanceId: "i1" },
+      config: { svc: { revision: 1, sha256: "ab", appliedAtMs: 5 } },
+      ...o,
+    }),
+    streamSeq: seq,
+    timeMs,
+  });
 
 describe("NodeStateGate", () => {
   test("one update per node per batch: the newest beat, with its config as JSON", () => {
     const gate = new NodeStateGate(2000);
-    const due = gate.due([
-      row("a", 10),
-      row("b", 11),
-      row("a", 12),
-      row("a", 12, { streamSeq: 1 }),
-    ]);
+    const due = gate.due([beat("a", 10), beat("b", 11), beat("a", 12), beat("a", 12, {}, 1)]);
     expect(due.map((u) => [u.row.node, u.row.timeMs, u.row.streamSeq])).toEqual([
       ["a", 12, 12],
       ["b", 11, 11],
@@ -41,29 +45,36 @@ describe("NodeStateGate", () => {
 
   test("after a commit, a node is due again only after the resolution or on a change", () => {
     const gate = new NodeStateGate(2000);
-    gate.remember(gate.due([row("a", 1000), row("b", 1000), row("c", 1000), row("d", 1000)]));
+    const nodes = ["a", "b", "c", "d", "f", "h"];
+    gate.remember(gate.due(nodes.map((n) => beat(n, 1000))));
     const due = gate.due([
-      row("a", 2500), // within the resolution, nothing changed
-      row("b", 3500), // older than the resolution
-      row("c", 1500, { instanceId: "i2" }), // restarted
-      row("d", 1500, { config: { svc: { revision: 2, sha256: "cd", appliedAtMs: 6 } } }),
-      row("e", 1500), // never written
+      beat("a", 2500), // within the resolution, nothing changed
+      beat("b", 3500), // older than the resolution
+      beat("c", 1500, { process: { instanceId: "i2" } }), // restarted
+      beat("d", 1500, { config: { svc: { revision: 2, sha256: "cd", appliedAtMs: 6 } } }),
+      beat("e", 1500), // never written
+      beat("f", 1500, { intervalMs: 500 }),
+      beat("h", 1500, {
+        config: { svc: { revision: 1, sha256: "ab", appliedAtMs: 5, pendingRevision: 2 } },
+      }),
     ]);
-    // Only b's beat moved: no config is sent for it; c, d and e are written in full.
+    // Only b's beat moved: no config is sent for it; the others are written in full.
     expect(due.map((u) => [u.row.node, u.config === null]).sort()).toEqual([
       ["b", true],
       ["c", false],
       ["d", false],
       ["e", false],
+      ["f", false],
+      ["h", false],
     ]);
   });
 
   test("nothing is remembered without a commit, and resolution 0 updates every newer beat", () => {
     const gate = new NodeStateGate(0);
-    gate.due([row("a", 1000)]); // rolled back: never remembered
-    expect(gate.due([row("a", 1000)])).toHaveLength(1);
-    gate.remember(gate.due([row("a", 1000)]));
-    expect(gate.due([row("a", 1000)])).toHaveLength(0);
-    expect(gate.due([row("a", 1001)])).toHaveLength(1);
+    gate.due([beat("a", 1000)]); // rolled back: never remembered
+    expect(gate.due([beat("a", 1000)])).toHaveLength(1);
+    gate.remember(gate.due([beat("a", 1000)]));
+    expect(gate.due([beat("a", 1000)])).toHaveLength(0);
+    expect(gate.due([beat("a", 1001)])).toHaveLength(1);
   });
 });

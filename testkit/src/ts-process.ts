@@ -9,10 +9,18 @@ export const RUN_TS = join(__dirname, "run-ts.cjs");
 /**
  * Starts `node run-ts.cjs <entry> ...args`: a real process running a package's TypeScript entry
  * (for tests that kill and restart a service). The caller owns the child: stop it by its pid.
- * Like testkit's servers it gets a watchdog, so it does not outlive a caller that is SIGKILLed.
+ * `nodeArgs` go to node itself (e.g. `--cpu-prof`). Like testkit's servers it gets a watchdog, so it does not outlive a caller that is SIGKILLed.
  */
-export function spawnTs(entry: string, args: string[] = [], opts: SpawnOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, [RUN_TS, entry, ...args], { stdio: "pipe", ...opts });
+export function spawnTs(
+  entry: string,
+  args: string[] = [],
+  opts: SpawnOptions & { nodeArgs?: string[] } = {},
+): ChildProcess {
+  const { nodeArgs = [], ...spawnOpts } = opts;
+  const child = spawn(process.execPath, [...nodeArgs, RUN_TS, entry, ...args], {
+    stdio: "pipe",
+    ...spawnOpts,
+  });
   if (child.pid !== undefined) {
     const dog = startWatchdog(child.pid, "SIGTERM", "");
     if (dog !== undefined) child.once("exit", () => killGroup(dog));

@@ -39,7 +39,7 @@ export async function copyInto(
   await pipeline(Readable.from([lines.join("")]), sink);
 }
 
-/** Streams a binary COPY payload (built with BinaryCopyBuffer) into `table`. */
+/** Streams a binary COPY payload (binary-copy.ts framing) into `table`. */
 export async function copyBinaryInto(
   client: ClientBase,
   table: string,

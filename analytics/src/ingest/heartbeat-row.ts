@@ -1,8 +1,7 @@
 import { Heartbeat, decodeMessage } from "@konorkestra/proto";
-import type { BinaryCopyBuffer } from "./binary-copy";
 import type { StreamRecord } from "./stream-record";
 
-/** One heartbeat as the ingest stores it. */
+/** A heartbeat fully decoded: what node_state keeps of a node (see heartbeat-tuples for rows). */
 export interface HeartbeatRow {
   /** Stream timestamp (when the NATS server stored it): with streamSeq, the row's unique key. */
   timeMs: number;
@@ -19,34 +18,15 @@ export interface HeartbeatRow {
   hostname: string | null;
   serviceName: string | null;
   sdkVersion: string | null;
-  /** `{"key": revision, …}`: the config column of `heartbeats`. */
-  revisions: string;
   /** As decoded; turned into JSON only for the row that updates node_state. */
   config: NonNullable<Heartbeat["config"]>;
   streamSeq: number;
 }
 
-/** Columns of `heartbeats`, in the order {@link writeHeartbeatRow} writes them. */
-export const HEARTBEAT_COLUMNS = [
-  "time",
-  "group_name",
-  "node_id",
-  "seq",
-  "sent_at",
-  "latency_ms",
-  "late",
-  "interval_ms",
-  "uptime_ms",
-  "leaving",
-  "instance_id",
-  "config",
-  "stream_seq",
-] as const;
-
 /**
  * Decodes a stored heartbeat. Group and node come from the message, falling back to the subject
- * (`<prefix>.hb.<group>.<node>`). This runs once per heartbeat at up to 100,000 per second, so
- * the config column is built by hand and the full config JSON is left for {@link configJson}.
+ * (`<prefix>.hb.<group>.<node>`). The ingest decodes only the beats that update node_state
+ * this way; the rows of `heartbeats` are read straight off the wire (heartbeat-wire.ts).
  */
 export function heartbeatRow(rec: StreamRecord): HeartbeatRow {
   const hb = decodeMessage(Heartbeat, rec.data);
@@ -59,10 +39,6 @@ export function heartbeatRow(rec: StreamRecord): HeartbeatRow {
   }
   if (!group || !node) throw new Error(`heartbeat without group or node id on ${rec.subject}`);
   const config = hb.config ?? {};
-  let revisions = "";
-  for (const key in config) {
-    revisions += `${revisions ? "," : ""}${JSON.stringify(key)}:${Number(config[key]!.revision ?? 0)}`;
-  }
   const p = hb.process;
   return {
     timeMs: rec.timeMs,
@@ -78,7 +54,6 @@ export function heartbeatRow(rec: StreamRecord): HeartbeatRow {
     hostname: p?.hostname ? noNul(p.hostname) : null,
     serviceName: p?.serviceName ? noNul(p.serviceName) : null,
     sdkVersion: p?.sdkVersion ? noNul(p.sdkVersion) : null,
-    revisions: `{${revisions}}`,
     config,
     streamSeq: rec.streamSeq,
   };
@@ -104,28 +79,10 @@ export function configJson(row: HeartbeatRow): string {
 }
 
 /**
- * Writes one row of {@link HEARTBEAT_COLUMNS}. Latency is receive time (server clock) minus send
- * time (node clock); a beat is late when that exceeds interval × `lateFactor`.
+ * The `config_sets.revisions` of a config report: `{"key": revision, …}`, keys sorted, so that
+ * the same set reads the same whatever order a node sent it in.
  */
-export function writeHeartbeatRow(
-  out: BinaryCopyBuffer,
-  r: HeartbeatRow,
-  lateFactor: number,
-): void {
-  const latency = r.timeMs - r.sentMs;
-  out
-    .row(HEARTBEAT_COLUMNS.length)
-    .timestamptz(r.timeMs)
-    .text(r.group)
-    .text(r.node)
-    .int8(r.seq)
-    .timestamptz(r.sentMs)
-    .float4(latency)
-    .bool(r.intervalMs !== null && latency > r.intervalMs * lateFactor)
-    .int4(r.intervalMs ?? 0)
-    .int8(r.uptimeMs)
-    .bool(r.leaving)
-    .text(r.instanceId)
-    .jsonb(r.revisions)
-    .int8(r.streamSeq);
+export function revisionsJson(config: HeartbeatRow["config"]): string {
+  const keys = Object.keys(config).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${Number(config[k]!.revision ?? 0)}`).join(",")}}`;
 }

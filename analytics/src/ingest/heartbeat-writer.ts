@@ -1,10 +1,10 @@
 import type { PoolClient } from "pg";
-import { BinaryCopyBuffer } from "./binary-copy";
 import type { BatchWriter, WriteHints, WriteResult } from "./batch-writer";
 import { copyBinaryInto, ensureStaging, storeRejects } from "./copy-writer";
 import type { RejectedRecord } from "./copy-writer";
-import { HEARTBEAT_COLUMNS, configJson, heartbeatRow, writeHeartbeatRow } from "./heartbeat-row";
-import type { HeartbeatRow } from "./heartbeat-row";
+import { configJson, heartbeatRow, revisionsJson } from "./heartbeat-row";
+import { HEARTBEAT_COLUMNS, HeartbeatTuples, tuplesPayload } from "./heartbeat-tuples";
+import type { HeartbeatTuple } from "./heartbeat-tuples";
 import { NodeStateGate } from "./node-state-gate";
 import type { StreamRecord } from "./stream-record";
 import type { NodeStateUpdate } from "./node-state-gate";
@@ -73,6 +73,15 @@ WITH up AS (
 )
 SELECT group_name, node_id FROM up WHERE inserted`;
 
+// Config sets first seen in a batch; another instance may be inserting the same ones.
+const CONFIG_SETS_SQL = `
+INSERT INTO config_sets (id, revisions)
+SELECT * FROM unnest($1::int8[], $2::jsonb[]) ORDER BY 1
+ON CONFLICT (id) DO NOTHING`;
+
+/** Config set ids known to be stored; beyond this many the memory is dropped and rebuilt. */
+const MAX_KNOWN_SETS = 100_000;
+
 interface Stored {
   n: number;
   loMs: number;
@@ -80,7 +89,10 @@ interface Stored {
 }
 
 /**
- * Writes heartbeats from `KON_HB`. The common case, a batch delivered for the first time, is one
+ * Writes heartbeats from `KON_HB`. Each message becomes a binary COPY tuple as it arrives
+ * (HeartbeatTuples: read off the protobuf wire, no message object); its config report is stored
+ * by reference, `config_set`, to a `config_sets` row written once per distinct set of (key,
+ * revision) pairs. The common case, a batch delivered for the first time, is one
  * binary COPY straight into the hypertable; its unique key (time, stream_seq) still guards it:
  * when the COPY meets a row already stored (a redelivery after a lost ack, a second durable
  * replaying the stream) it is rolled back to a savepoint and the batch goes through a staging
@@ -88,33 +100,35 @@ interface Stored {
  * and, for a while after such a conflict, every batch. Nothing here depends on another batch, so
  * batches may be written concurrently.
  */
-export class HeartbeatWriter implements BatchWriter<HeartbeatRow> {
+export class HeartbeatWriter implements BatchWriter<HeartbeatTuple> {
   readonly kind = "heartbeats";
   private readonly gate: NodeStateGate;
+  private readonly tuples: HeartbeatTuples;
+  private readonly knownSets = new Set<number>([0]);
   private dedupeUntil = 0;
 
   constructor(
-    private readonly lateFactor: number,
+    lateFactor: number,
     private readonly nodeStateResolutionMs: number,
   ) {
     this.gate = new NodeStateGate(nodeStateResolutionMs);
+    this.tuples = new HeartbeatTuples(lateFactor);
   }
 
-  row(rec: StreamRecord): HeartbeatRow {
-    return heartbeatRow(rec);
+  row(rec: StreamRecord): HeartbeatTuple {
+    return this.tuples.tuple(rec);
   }
 
   async write(
     client: PoolClient,
-    rows: HeartbeatRow[],
+    rows: HeartbeatTuple[],
     rejects: RejectedRecord[],
     hints: WriteHints,
   ): Promise<WriteResult> {
     await storeRejects(client, "heartbeats", rejects);
     if (rows.length === 0) return { inserted: 0 };
-    const out = new BinaryCopyBuffer(rows.length * 160);
-    for (const r of rows) writeHeartbeatRow(out, r, this.lateFactor);
-    const payload = out.finish();
+    const newSets = await this.storeConfigSets(client, rows);
+    const payload = tuplesPayload(rows);
     const stored =
       hints.redelivered || Date.now() < this.dedupeUntil
         ? await this.dedupe(client, payload)
@@ -133,13 +147,35 @@ export class HeartbeatWriter implements BatchWriter<HeartbeatRow> {
     }
     const updates = this.gate.due(rows);
     if (updates.length > 0) await this.upsertNodeState(client, updates);
-    return { inserted: stored.n, onCommit: () => this.gate.remember(updates) };
+    return {
+      inserted: stored.n,
+      onCommit: () => {
+        this.gate.remember(updates);
+        if (this.knownSets.size > MAX_KNOWN_SETS) this.knownSets.clear();
+        for (const id of newSets) this.knownSets.add(id);
+      },
+    };
+  }
+
+  /** Inserts the config sets of the batch not known to be stored yet; returns their ids. */
+  private async storeConfigSets(client: PoolClient, rows: HeartbeatTuple[]): Promise<number[]> {
+    const fresh = new Map<number, HeartbeatTuple>();
+    for (const r of rows) {
+      if (!this.knownSets.has(r.configSet) && !fresh.has(r.configSet)) fresh.set(r.configSet, r);
+    }
+    if (fresh.size === 0) return [];
+    const ids = [...fresh.keys()];
+    await client.query(CONFIG_SETS_SQL, [
+      ids,
+      ids.map((id) => revisionsJson(heartbeatRow(fresh.get(id)!).config)),
+    ]);
+    return ids;
   }
 
   private async copyOrDedupe(
     client: PoolClient,
     payload: Buffer,
-    rows: HeartbeatRow[],
+    rows: HeartbeatTuple[],
   ): Promise<Stored> {
     await client.query("SAVEPOINT hb_copy");
     try {

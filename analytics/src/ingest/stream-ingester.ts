@@ -6,6 +6,7 @@ import type { Pool } from "pg";
 import type { AnalyticsMetrics } from "../metrics";
 import { Backoff, sleep } from "./backoff";
 import { BatchCollector } from "./batch-collector";
+import { deliveryInfo } from "./delivery-info";
 import type { BatchWriter } from "./batch-writer";
 import type { RejectedRecord } from "./copy-writer";
 import { isTransientPgError } from "./pg-errors";
@@ -50,6 +51,8 @@ export interface IngestStatus {
 
 interface Entry {
   msg: JsMsg;
+  rec: StreamRecord;
+  redelivered: boolean;
   row?: unknown;
   reject?: RejectedRecord;
 }
@@ -232,7 +235,7 @@ export class StreamIngester {
   private async commitBatch(entries: Entry[]): Promise<void> {
     const kind = this.opts.writer.kind;
     const backoff = new Backoff(this.opts.retryMinMs, this.opts.retryMaxMs);
-    const redelivered = entries.some((e) => e.msg.redelivered);
+    const redelivered = entries.some((e) => e.redelivered);
     for (;;) {
       if (this.abort.signal.aborted) return this.handBack(entries);
       const stop = this.opts.metrics.batchSeconds.startTimer({ kind });
@@ -272,17 +275,22 @@ export class StreamIngester {
   }
 
   private toEntry(msg: JsMsg): Entry {
+    // nats.js' JsMsg has the ack subject as `reply` without declaring it; without it, its own
+    // (slower) accessors are used.
+    const reply = (msg as unknown as { reply?: unknown }).reply;
+    const info = typeof reply === "string" ? deliveryInfo(reply) : undefined;
     const rec: StreamRecord = {
       subject: msg.subject,
       data: msg.data,
-      streamSeq: msg.seq,
-      timeMs: Number(msg.timestampNanos / 1_000_000n),
+      streamSeq: info?.streamSeq ?? msg.seq,
+      timeMs: info?.timeMs ?? Number(msg.timestampNanos / 1_000_000n),
       msgId: msg.headers?.get("Nats-Msg-Id") || undefined,
     };
+    const redelivered = info ? info.deliveryCount > 1 : msg.redelivered;
     try {
-      return { msg, row: this.opts.writer.row(rec) };
+      return { msg, rec, redelivered, row: this.opts.writer.row(rec) };
     } catch (err) {
-      return { msg, reject: rejectOf(rec, err) };
+      return { msg, rec, redelivered, reject: rejectOf(rec, err) };
     }
   }
 
@@ -305,7 +313,7 @@ export class StreamIngester {
       if (withRows.length <= 1) {
         for (const e of withRows) {
           e.row = undefined;
-          e.reject = rejectOf(recordOf(e.msg), err);
+          e.reject = rejectOf(e.rec, err);
         }
         if (withRows.length === 0) throw err; // the rejects themselves failed: retry as transient
         this.opts.logger.warn(`${this.opts.writer.kind}: row refused: ${String(err)}`);
@@ -318,15 +326,6 @@ export class StreamIngester {
       );
     }
   }
-}
-
-function recordOf(msg: JsMsg): StreamRecord {
-  return {
-    subject: msg.subject,
-    data: msg.data,
-    streamSeq: msg.seq,
-    timeMs: Number(msg.timestampNanos / 1_000_000n),
-  };
 }
 
 function rejectOf(rec: StreamRecord, err: unknown): RejectedRecord {

@@ -29,7 +29,9 @@ export async function startAnalyticsProcess(
 ): Promise<AnalyticsProcess> {
   const port = await getFreePort();
   const env = { KON_SERVERS: servers, KON_PG_URL: pgUrl, KON_ANALYTICS_PORT: String(port) };
-  const child: ChildProcess = spawnTs(MAIN, [], { env: { ...process.env, ...env } });
+  // KON_BENCH_ANALYTICS_NODE_ARGS: flags for the analytics' node (e.g. "--cpu-prof"), to profile it.
+  const nodeArgs = (process.env.KON_BENCH_ANALYTICS_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child: ChildProcess = spawnTs(MAIN, [], { env: { ...process.env, ...env }, nodeArgs });
   let output = "";
   const keep = (d: Buffer): void => {
     output = (output + d.toString()).slice(-20_000);

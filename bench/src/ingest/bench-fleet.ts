@@ -72,9 +72,12 @@ export class BenchFleet {
     return { subject: this.subjects[i]!, data: Buffer.concat([this.statics[i]!, tail]) };
   }
 
-  /** The config column the ingest stores for every row of this fleet (`{"key": revision}`). */
-  configJson(): string {
-    return this.config;
+  /**
+   * A `config_set` value for the ceiling's rows: an int8 like the ingest's (a 53-bit hash of the
+   * fleet's `{"key": revision}` set); the ceiling needs the column's shape, not the ingest's hash.
+   */
+  configSet(): number {
+    return parseInt(sha(this.config).slice(0, 13), 16);
   }
 
   /** Instance id of node i, for the ceiling's rows. */

@@ -15,7 +15,7 @@ export interface CeilingOutcome {
 const TABLE = "heartbeats_ceiling";
 const COLUMNS =
   "time, group_name, node_id, seq, sent_at, latency_ms, late, interval_ms, uptime_ms, " +
-  "leaving, instance_id, config, stream_seq";
+  "leaving, instance_id, config_set, stream_seq";
 const CHUNK = 5000;
 
 /**
@@ -52,7 +52,7 @@ export async function measureCopyCeiling(
 
 /** COPY text of `rows` heartbeat rows, in chunks, generated while PostgreSQL consumes them. */
 function* lines(fleet: BenchFleet, rows: number, baseMs: number): Generator<string> {
-  const config = fleet.configJson();
+  const configSet = fleet.configSet();
   const iso = (ms: number): string => new Date(ms).toISOString();
   for (let start = 0; start < rows; start += CHUNK) {
     let out = "";
@@ -62,7 +62,7 @@ function* lines(fleet: BenchFleet, rows: number, baseMs: number): Generator<stri
       const time = baseMs + Math.floor(n / 100);
       out +=
         `${iso(time)}\t${BENCH_GROUP}\t${nodeId(i)}\t${seq}\t${iso(time - 1)}\t1\tf\t1000\t` +
-        `${seq * 1000}\tf\t${fleet.instanceId(i)}\t${config}\t${n + 1}\n`;
+        `${seq * 1000}\tf\t${fleet.instanceId(i)}\t${configSet}\t${n + 1}\n`;
     }
     yield out;
   }
