@@ -85,7 +85,7 @@ test("node table: one row per node with the API's status and uptime", async () =
   }
   // From the scenario: b runs svc@1 and refused 2; the compact list says so, the page shows it.
   expect(Object.fromEntries(configCells)).toMatchObject({
-    "g1/a": expect.stringMatching(/^(svc@2, db@3|db@3, svc@2)$/),
+    "g1/a": expect.stringMatching(/^(svc@2, db@3|db@3, svc@2)$/) as unknown,
     "g1/b": "svc@1 (refused 2)",
   });
   const trs = page.locator("#nodes tbody tr");
