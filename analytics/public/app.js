@@ -62,6 +62,17 @@
     return wrap;
   }
 
+  // `key@revision` per key, with the newer revision the node refused or is waiting to activate.
+  function configText(n) {
+    const parts = Object.entries(n.config).map(([k, rev]) => {
+      let t = `${k}@${rev}`;
+      if (k in n.configRejected) t += ` (refused ${n.configRejected[k]})`;
+      if (k in n.configPending) t += ` (pending ${n.configPending[k]})`;
+      return t;
+    });
+    return parts.length > 0 ? parts.join(", ") : null;
+  }
+
   async function renderNodes(nodes) {
     const now = Date.now();
     const uptimes = await Promise.all(
@@ -83,9 +94,7 @@
           n.sinceMs ? `${ago(now - n.sinceMs)} ago` : null,
           n.lastBeatAgeMs === null ? null : `${ago(n.lastBeatAgeMs)} ago`,
           uptimeBar(uptimes[i]),
-          Object.entries(n.config)
-            .map(([k, r]) => `${k}@${r.revision}`)
-            .join(", ") || null,
+          configText(n),
         ]);
         tr.dataset.node = `${n.group}/${n.node}`;
         tr.dataset.status = n.status;

@@ -3,7 +3,7 @@ import { startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
-import type { NodeView } from "../src/store/fleet-store";
+import type { NodeListItem, NodeView } from "../src/store/fleet-store";
 import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { HOUR, MIN, publishScenario } from "./helpers/fleet-scenario";
@@ -65,15 +65,19 @@ test("/v1/fleet/summary counts up, down, left and flapping per group", async () 
 });
 
 test("/v1/nodes shows status, since, last beat age and config revisions", async () => {
-  const { body } = await get<{ nodes: NodeView[] }>("/v1/nodes?group=g1");
+  const { body } = await get<{ nodes: NodeListItem[]; next: string | null }>("/v1/nodes?group=g1");
   const byNode = Object.fromEntries(body.nodes.map((n) => [n.node, n]));
   expect(Object.keys(byNode)).toEqual(["a", "b", "c", "d"]);
   expect(byNode.b).toMatchObject({
     status: "up",
     sinceMs: T - HOUR,
     lastSeq: 10,
-    config: { svc: { revision: 1, rejectedRevision: 2 } },
+    config: { svc: 1 },
+    configRejected: { svc: 2 },
+    configPending: {},
   });
+  expect(byNode.a).toMatchObject({ config: { svc: 2, db: 3 }, configRejected: {} });
+  expect(body.next).toBeNull();
   expect(byNode.c).toMatchObject({ status: "left", sinceMs: T - 2 * HOUR, lastBeatAtMs: null });
   expect(byNode.d).toMatchObject({ status: "flapping", liveness: "up", flappingAtMs: T - MIN });
   const age = byNode.a!.lastBeatAgeMs!;
@@ -81,6 +85,39 @@ test("/v1/nodes shows status, since, last beat age and config revisions", async 
   expect(age).toBeLessThan(60_000);
   const down = await get<{ nodes: { node: string; suspect: boolean }[] }>("/v1/nodes?status=down");
   expect(down.body.nodes).toEqual([expect.objectContaining({ node: "e", suspect: true })]);
+});
+
+test("/v1/nodes pages by limit and cursor; detail=full and /v1/nodes/:group/:node give every field", async () => {
+  type Page = { nodes: NodeListItem[]; next: string | null };
+  const all = (await get<Page>("/v1/nodes")).body.nodes.map((n) => `${n.group}/${n.node}`);
+  expect(all).toEqual(["g1/a", "g1/b", "g1/c", "g1/d", "g2/e"]);
+  const walked: string[] = [];
+  let path = "/v1/nodes?limit=2";
+  for (let pages = 1; ; pages++) {
+    const { status, body } = await get<Page>(path);
+    expect(status).toBe(200);
+    expect(body.nodes.length).toBeLessThanOrEqual(2);
+    walked.push(...body.nodes.map((n) => `${n.group}/${n.node}`));
+    if (body.next === null) {
+      expect(pages).toBe(3);
+      break;
+    }
+    path = `/v1/nodes?limit=2&cursor=${encodeURIComponent(body.next)}`;
+  }
+  expect(walked).toEqual(all);
+
+  const full = await get<{ nodes: NodeView[] }>("/v1/nodes?group=g1&detail=full");
+  const b = full.body.nodes.find((n) => n.node === "b")!;
+  expect(b.config.svc).toMatchObject({ revision: 1, rejectedRevision: 2 });
+  expect(Object.keys(b.config.svc!).sort()).toEqual(
+    ["appliedAtMs", "pendingRevision", "rejectedRevision", "revision", "sha256"].sort(),
+  );
+  const one = await get<NodeView>("/v1/nodes/g1/b");
+  expect(one.status).toBe(200);
+  expect(one.body).toEqual({ ...b, lastBeatAgeMs: expect.any(Number) as number });
+  const missing = await get<{ error: { code: string } }>("/v1/nodes/g1/zzz");
+  expect(missing.status).toBe(404);
+  expect(missing.body.error.code).toBe("NOT_FOUND");
 });
 
 test("/v1/nodes/:group/:node/uptime is time-weighted and interpolated at the window's edge", async () => {
@@ -297,6 +334,14 @@ test.each([
   ["/v1/incidents?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", /from: must be before to/],
   ["/v1/incidents?open=maybe", /open/],
   ["/v1/nodes?grup=g1", /grup/],
+  ["/v1/nodes?limit=0", /query parameter limit: /],
+  ["/v1/nodes?limit=10001", /query parameter limit: /],
+  ["/v1/nodes?limit=all", /query parameter limit: must be a whole number/],
+  ["/v1/nodes?cursor=abc", /query parameter cursor: not a cursor this API gave out/],
+  ["/v1/nodes?cursor=a%20b", /query parameter cursor: not a cursor this API gave out/],
+  ["/v1/nodes?detail=everything", /query parameter detail/],
+  ["/v1/nodes/g1/a?detail=full", /detail/],
+  ["/v1/nodes/Bad_Group/a", /path parameter group/],
   ["/v1/series/heartbeats?bucket=1m&window=30d", /exceed 5000 points/],
   ["/v1/series/heartbeats?bucket=2m", /bucket/],
   ["/v1/reliability?window=forever", /window/],

@@ -74,6 +74,20 @@ test("node table: one row per node with the API's status and uptime", async () =
   const { nodes } = await api<{ nodes: { group: string; node: string; status: string }[] }>(
     "/v1/nodes",
   );
+  const configCells: [string | null, string | null][] = [];
+  const cells = page.locator("#nodes tbody tr");
+  for (let i = 0; i < (await cells.count()); i++) {
+    const tr = cells.nth(i);
+    configCells.push([
+      await tr.getAttribute("data-node"),
+      await tr.locator("td").last().textContent(),
+    ]);
+  }
+  // From the scenario: b runs svc@1 and refused 2; the compact list says so, the page shows it.
+  expect(Object.fromEntries(configCells)).toMatchObject({
+    "g1/a": expect.stringMatching(/^(svc@2, db@3|db@3, svc@2)$/) as unknown,
+    "g1/b": "svc@1 (refused 2)",
+  });
   const trs = page.locator("#nodes tbody tr");
   const rows: { node: string | null; status: string | null; uptime: string | null }[] = [];
   for (let i = 0; i < (await trs.count()); i++) {

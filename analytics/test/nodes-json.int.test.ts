@@ -9,12 +9,14 @@ import { FleetQueries } from "../src/domain/fleet-queries";
 import { fleetRouter } from "../src/http/fleet-router";
 import { copyJsonArray } from "../src/store/copy-json-array";
 import { EventStore } from "../src/store/event-store";
-import { FleetStore } from "../src/store/fleet-store";
+import { compactNodeView, FleetStore } from "../src/store/fleet-store";
+import type { NodeKey, NodeListQuery, NodeView } from "../src/store/fleet-store";
 import type { KvConfigReader } from "../src/store/kv-config-reader";
 import { sql } from "./helpers/count-rows";
 
 // /v1/nodes is built as JSON text straight from PostgreSQL's output; it must say exactly what
-// the row-by-row view (FleetStore.nodes, used by drift and the tests of the API) says.
+// the row-by-row view (FleetStore.nodes, used by drift and the tests of the API) says. Group g3
+// is large enough (BIG rows) to be read in two halves at once.
 
 let db: PostgresDatabase;
 let pool: Pool;
@@ -22,6 +24,7 @@ let fleet: FleetStore;
 let server: Server;
 let base: string;
 const HOLD = 600_000;
+const BIG = 2345;
 const now = Date.now();
 
 beforeAll(async () => {
@@ -34,7 +37,11 @@ beforeAll(async () => {
        flapping_at, last_beat_at, last_sent_at, last_seq, instance_id, interval_ms, hostname,
        service_name, sdk_version, config) VALUES
      ('g1', 'a', 'up', $1, $1, false, NULL, $2, $2, 41, 'i-a', 1000, 'h"ost\\\\1', 'svc', '0.1.0',
-      '{"k": {"revision": 3, "sha256": "ab", "appliedAtMs": 7}}'),
+      '{"k": {"revision": 3, "sha256": "ab", "appliedAtMs": 7},
+        "k.\\"q\\"": {"revision": 5, "sha256": "cd", "appliedAtMs": 8, "rejectedRevision": 6,
+                    "pendingRevision": 4},
+        "p": {"revision": 2, "sha256": "ef", "appliedAtMs": 9, "rejectedRevision": 1,
+              "pendingRevision": 7}}'),
      ('g1', 'b', 'down', $1, $1, true, $3, $2, $2, 9, 'i-b', 500, 'ünï\tcode', NULL, NULL, '{}'),
      ('g1', 'c', 'up', $1, $1, false, $4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{}'),
      ('g2', 'd', 'unknown', NULL, NULL, false, NULL, $2, $2, 1, 'i-d', 1000, 'h', 's', 'v', '{}')`,
@@ -44,6 +51,29 @@ beforeAll(async () => {
       new Date(now - 60_000),
       new Date(now - 2 * HOLD),
     ],
+  );
+  // A fleet as the ingest leaves it: three keys with sha256 each, some refused or pending.
+  await sql(
+    db.url,
+    `INSERT INTO node_state (group_name, node_id, status, status_since, suspect, flapping_at,
+       last_beat_at, last_seq, instance_id, interval_ms, hostname, service_name, sdk_version,
+       config)
+     SELECT 'g3', 'n' || lpad(i::text, 5, '0'),
+            CASE WHEN i % 7 = 0 THEN 'down' WHEN i % 11 = 0 THEN 'left' ELSE 'up' END,
+            $1::timestamptz - i * interval '1 second', i % 13 = 0,
+            CASE WHEN i % 17 = 0 THEN $1::timestamptz - interval '1 minute' END,
+            $1::timestamptz - (i % 900) * interval '1 millisecond', i, 'inst-' || i, 1000,
+            'host-' || i, 'svc', '0.1.0',
+            jsonb_build_object(
+              'a', jsonb_build_object('revision', i % 5 + 1, 'sha256', md5(i::text),
+                     'appliedAtMs', i, 'rejectedRevision', CASE WHEN i % 19 = 0 THEN 9 ELSE 0 END,
+                     'pendingRevision', 0),
+              'b.c', jsonb_build_object('revision', 4, 'sha256', md5('b' || i), 'appliedAtMs', i,
+                     'rejectedRevision', 0, 'pendingRevision', CASE WHEN i % 23 = 0 THEN 5 ELSE 0 END),
+              'd', jsonb_build_object('revision', 2, 'sha256', md5('d' || i), 'appliedAtMs', i,
+                     'rejectedRevision', 0, 'pendingRevision', 0))
+       FROM generate_series(1, ${BIG}) i`,
+    [new Date(now)],
   );
   const queries = new FleetQueries(fleet, new EventStore(pool), {} as KvConfigReader);
   const app = express().use(fleetRouter(fleet, queries, 60_000));
@@ -57,19 +87,94 @@ afterAll(async () => {
   await db?.stop();
 });
 
-test("the JSON text says what the row-by-row view says, for every filter", async () => {
+const list = async (q: NodeListQuery): Promise<unknown[]> =>
+  JSON.parse((await fleet.nodesJson(q, now)).json.toString()) as unknown[];
+
+test("the JSON text says what the row-by-row view says, for every filter, compact and full", async () => {
   const all = await fleet.nodes({}, now);
-  expect(all.map((n) => n.status)).toEqual(["up", "flapping", "up", "unknown"]);
-  expect(JSON.parse((await fleet.nodesJson({}, now)).toString())).toEqual(all);
-  for (const group of ["g1", "g2", "zz"]) {
-    expect(JSON.parse((await fleet.nodesJson({ group }, now)).toString())).toEqual(
-      all.filter((n) => n.group === group),
-    );
+  expect(all).toHaveLength(4 + BIG);
+  expect(all.slice(0, 4).map((n) => n.status)).toEqual(["up", "flapping", "up", "unknown"]);
+  expect(new Set(all.map((n) => n.status))).toEqual(
+    new Set(["up", "down", "left", "flapping", "unknown"]),
+  );
+  const compact = all.map(compactNodeView);
+  expect(await list({ detail: "full" })).toEqual(all);
+  expect(await list({})).toEqual(compact);
+  for (const group of ["g1", "g2", "g3", "zz"]) {
+    expect(await list({ group, detail: "full" })).toEqual(all.filter((n) => n.group === group));
+    expect(await list({ group })).toEqual(compact.filter((n) => n.group === group));
   }
   for (const status of ["up", "down", "left", "flapping", "unknown"] as const) {
-    expect(JSON.parse((await fleet.nodesJson({ status }, now)).toString())).toEqual(
-      all.filter((n) => n.status === status),
+    expect(await list({ status })).toEqual(compact.filter((n) => n.status === status));
+    expect(await list({ status, group: "g3", detail: "full" })).toEqual(
+      all.filter((n) => n.status === status && n.group === "g3"),
     );
+  }
+});
+
+test("config: revision per key; refused and pending revisions newer than it are flagged", async () => {
+  const [a] = await fleet.nodes({ group: "g1", node: "a" }, now);
+  expect(a!.configRejected).toEqual({ 'k."q"': 6 });
+  expect(a!.configPending).toEqual({ p: 7 });
+  expect((await list({ group: "g1" }))[0]).toMatchObject({
+    config: { k: 3, 'k."q"': 5, p: 2 },
+    configRejected: { 'k."q"': 6 },
+    configPending: { p: 7 },
+  });
+  const g3 = (await list({ group: "g3" })) as { config: unknown; configRejected: unknown }[];
+  expect(g3[18]).toMatchObject({ config: { a: 5, "b.c": 4, d: 2 }, configRejected: { a: 9 } });
+  expect(g3.filter((n) => Object.keys(n.configRejected as object).length > 0)).toHaveLength(
+    Math.floor(BIG / 19),
+  );
+});
+
+/** Every page of a walk from cursor to cursor, with the keys it returned. */
+async function walk(
+  q: NodeListQuery,
+  limit: number,
+): Promise<{ pages: number; nodes: NodeView[] }> {
+  const nodes: NodeView[] = [];
+  let after: NodeKey | undefined;
+  let pages = 0;
+  for (;;) {
+    const page = await fleet.nodesJson({ ...q, detail: "full", limit, after }, now);
+    const items = JSON.parse(page.json.toString()) as NodeView[];
+    expect(items.length).toBeLessThanOrEqual(limit);
+    nodes.push(...items);
+    pages++;
+    if (page.next === null) return { pages, nodes };
+    expect(items).toHaveLength(limit);
+    expect(page.next).toEqual({ group: items[limit - 1]!.group, node: items[limit - 1]!.node });
+    after = page.next;
+  }
+}
+
+test("a walk from cursor to cursor returns every node exactly once, in order", async () => {
+  const all = await fleet.nodes({}, now);
+  for (const limit of [1, 7, 1000, 2200, BIG + 4, 10_000]) {
+    if (limit === 1) {
+      const g1 = await walk({ group: "g1" }, 1);
+      expect(g1).toEqual({ pages: 3, nodes: all.filter((n) => n.group === "g1") });
+      continue;
+    }
+    const { pages, nodes } = await walk({}, limit);
+    expect(nodes).toEqual(all);
+    expect(pages).toBe(Math.max(1, Math.ceil(all.length / limit)));
+  }
+  const up = await walk({ status: "up" }, 700);
+  expect(up.nodes).toEqual(all.filter((n) => n.status === "up"));
+});
+
+test("with no second connection free, both halves are read one after the other", async () => {
+  const one = new Pool({ connectionString: db.url, max: 1 });
+  try {
+    const narrow = new FleetStore(one, HOLD);
+    const all = (await fleet.nodes({}, now)).map(compactNodeView);
+    const [a, b] = await Promise.all([narrow.nodesJson({}, now), narrow.nodesJson({}, now)]);
+    expect(JSON.parse(a.json.toString())).toEqual(all);
+    expect(b.json.equals(a.json)).toBe(true);
+  } finally {
+    await one.end();
   }
 });
 
@@ -92,8 +197,9 @@ test("COPY output is joined across chunk boundaries, byte for byte", async () =>
 
 test("served from the cache until asked for a fresh answer; conditional requests get 304", async () => {
   const first = await fetch(`${base}/v1/nodes?group=g2`);
-  const body1 = (await first.json()) as { nodes: { status: string }[] };
+  const body1 = (await first.json()) as { nodes: { status: string }[]; next: string | null };
   expect(body1.nodes.map((n) => n.status)).toEqual(["unknown"]);
+  expect(body1.next).toBeNull();
   const etag = first.headers.get("etag");
   expect(first.headers.get("cache-control")).toBe("max-age=60");
 

@@ -1,7 +1,9 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { FleetQueries } from "../domain/fleet-queries";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { FleetStore } from "../store/fleet-store";
+import { encodeNodeCursor, nodeCursorParam } from "./node-cursor";
 import { ResponseCache } from "./response-cache";
 import {
   WINDOWS,
@@ -16,12 +18,28 @@ import {
 
 const nodePath = z.object({ group: groupParam, node: nodeParam });
 const NODES_OPEN = Buffer.from('{"nodes":');
-const NODES_CLOSE = Buffer.from("}");
+
+/** Largest page of /v1/nodes a client may ask for (no `limit`: the whole list). */
+export const MAX_NODES_LIMIT = 10_000;
+
+const nodesQuery = strictQuery({
+  group: groupParam.optional(),
+  status: z.enum(["up", "down", "left", "flapping", "unknown"]).optional(),
+  detail: z.enum(["compact", "full"]).default("compact"),
+  limit: z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_NODES_LIMIT))
+    .optional(),
+  cursor: nodeCursorParam.optional(),
+});
 
 /**
- * /v1/fleet/summary, /v1/nodes and the per-node uptime and timeline. `/v1/nodes` is served from
- * a cache of `cacheMs` (its answer may be that much older; `Cache-Control: no-cache` on the
- * request asks for a fresh one): at 10,000 nodes it is an 8 MB answer that many dashboards poll.
+ * /v1/fleet/summary, /v1/nodes, one node's full record and the per-node uptime and timeline.
+ * `/v1/nodes` is served from a cache of `cacheMs` (its answer may be that much older;
+ * `Cache-Control: no-cache` on the request asks for a fresh one): at 10,000 nodes it is a
+ * 4 MB answer that many dashboards poll.
  */
 export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: number): Router {
   const r = Router();
@@ -37,22 +55,22 @@ export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: n
   });
 
   r.get("/v1/nodes", async (req, res) => {
-    const q = parseInput(
-      strictQuery({
-        group: groupParam.optional(),
-        status: z.enum(["up", "down", "left", "flapping", "unknown"]).optional(),
-      }),
-      req.query,
-    );
+    const q = parseInput(nodesQuery, req.query);
     const fresh = /no-cache/i.test(req.get("cache-control") ?? "");
+    const key = [q.group, q.status, q.detail, q.limit, q.cursor?.group, q.cursor?.node];
     const cached = await nodesCache.get(
-      `${q.group ?? ""}|${q.status ?? ""}`,
-      async () =>
-        Buffer.concat([
-          NODES_OPEN,
-          await fleet.nodesJson({ group: q.group, status: q.status }),
-          NODES_CLOSE,
-        ]),
+      JSON.stringify(key),
+      async () => {
+        const page = await fleet.nodesJson({
+          group: q.group,
+          status: q.status,
+          detail: q.detail,
+          after: q.cursor,
+          limit: q.limit,
+        });
+        const next = page.next === null ? "null" : JSON.stringify(encodeNodeCursor(page.next));
+        return Buffer.concat([NODES_OPEN, page.json, Buffer.from(`,"next":${next}}`)]);
+      },
       fresh,
     );
     // Our own validator: express would otherwise hash the whole body on every request.
@@ -66,6 +84,19 @@ export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: n
       return;
     }
     res.type("application/json").send(cached.body);
+  });
+
+  r.get("/v1/nodes/:group/:node", async (req, res) => {
+    const p = parseInput(nodePath, req.params, "path parameter");
+    parseInput(strictQuery({}), req.query);
+    const [node] = await fleet.nodes({ group: p.group, node: p.node });
+    if (!node) {
+      throw new KonError(
+        KonErrorCode.NotFound,
+        `node ${p.group}/${p.node} is not known to analytics`,
+      );
+    }
+    res.json(node);
   });
 
   r.get("/v1/nodes/:group/:node/uptime", async (req, res) => {

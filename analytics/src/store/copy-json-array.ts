@@ -13,7 +13,12 @@ const HEADER = 19; // "PGCOPY\n\xff\r\n\0", flags (int32), header extension leng
  * collector out of it, so that other requests are not held up while an answer is built.
  */
 export async function copyJsonArray(client: ClientBase, select: string): Promise<Buffer> {
-  const parser = new RowJoiner();
+  return joinJsonArray(await copyJsonRows(client, select));
+}
+
+/** Like {@link copyJsonArray}, but each row's JSON value apart (views into the COPY chunks). */
+export async function copyJsonRows(client: ClientBase, select: string): Promise<Buffer[]> {
+  const parser = new RowSplitter();
   await pipeline(
     client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`)),
     new Writable({
@@ -30,12 +35,22 @@ export async function copyJsonArray(client: ClientBase, select: string): Promise
   return parser.finish();
 }
 
+/** `[row,row,…]` from JSON values. */
+export function joinJsonArray(rows: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [OPEN];
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(rows[i]!);
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
 /** Reads binary COPY tuples of one field each, across chunk boundaries. */
-class RowJoiner {
+class RowSplitter {
   private pending: Buffer = Buffer.alloc(0);
-  private readonly out: Buffer[] = [Buffer.from("[")];
+  private readonly rows: Buffer[] = [];
   private headerSeen = false;
-  private rows = 0;
   private done = false;
 
   push(chunk: Buffer): void {
@@ -58,8 +73,7 @@ class RowJoiner {
       const len = buf.readInt32BE(pos + 2);
       if (len < 0) throw new Error("COPY row with a NULL JSON value");
       if (buf.length - pos < 6 + len) break;
-      if (this.rows++ > 0) this.out.push(COMMA);
-      this.out.push(buf.subarray(pos + 6, pos + 6 + len));
+      this.rows.push(buf.subarray(pos + 6, pos + 6 + len));
       pos += 6 + len;
     }
     buf = buf.subarray(pos);
@@ -68,11 +82,12 @@ class RowJoiner {
     this.pending = buf.length > 0 ? Buffer.from(buf) : Buffer.alloc(0);
   }
 
-  finish(): Buffer {
+  finish(): Buffer[] {
     if (!this.done) throw new Error("COPY output ended without its trailer");
-    this.out.push(Buffer.from("]"));
-    return Buffer.concat(this.out);
+    return this.rows;
   }
 }
 
+const OPEN = Buffer.from("[");
 const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");

@@ -1,0 +1,104 @@
+import { escapeLiteral } from "pg";
+
+/**
+ * How much of each node's config a list shows: `compact` is `{"<key>": revision}`; `full` is the
+ * whole record per key (revision, sha256, appliedAtMs, rejectedRevision, pendingRevision).
+ */
+export type NodeDetail = "compact" | "full";
+
+/** A node's place in the list order (`group_name, node_id`, as the primary key sorts them). */
+export interface NodeKey {
+  group: string;
+  node: string;
+}
+
+/** Which rows of `node_state` a list reads; all fields are optional conditions. */
+export interface NodeRowFilter {
+  group?: string;
+  status?: "up" | "down" | "left" | "flapping" | "unknown";
+  /** Rows strictly after this key. */
+  after?: NodeKey;
+  /** Rows up to and including this key. */
+  through?: NodeKey;
+}
+
+const lit = escapeLiteral;
+
+const msOf = (col: string): string =>
+  `COALESCE(floor(extract(epoch FROM ${col}) * 1000)::int8::text, 'null')`;
+const jsonOf = (col: string): string => `COALESCE(to_json(${col})::text, 'null')`;
+const keyJson = "to_json(k)::text || ':' || ";
+const field = (name: string): string => `COALESCE((config->k->'${name}')::text, 'null')`;
+
+// A key is flagged when the node reports a rejected (refused by its schema) or pending (waiting
+// for activate_at or a strong commit) revision newer than the one it runs. Nodes without one
+// (almost all) skip the per-key scan: the jsonpath test is a fraction of its cost.
+const FLAGGED = `jsonb_path_exists(config,
+  '$.* ? (@.rejectedRevision > @.revision || @.pendingRevision > @.revision)')`;
+const FLAGS = `CASE WHEN ${FLAGGED} THEN (SELECT
+    COALESCE(string_agg(${keyJson}${field("rejectedRevision")}, ',')
+      FILTER (WHERE config->k->'rejectedRevision' > config->k->'revision'), '')
+    || '},"configPending":{' ||
+    COALESCE(string_agg(${keyJson}${field("pendingRevision")}, ',')
+      FILTER (WHERE config->k->'pendingRevision' > config->k->'revision'), '')
+    FROM jsonb_object_keys(config) k)
+  ELSE '},"configPending":{' END`;
+
+const CONFIG: Record<NodeDetail, string> = {
+  compact: `'{' || COALESCE((SELECT string_agg(${keyJson}${field("revision")}, ',')
+                              FROM jsonb_object_keys(config) k), '') || '}'`,
+  full: "config::text",
+};
+
+/**
+ * One JSON object per `node_state` row, the fields of `NodeView` in its order, built by
+ * PostgreSQL as text. `nowMs` makes `lastBeatAgeMs`; a FLAPPING event younger than `flappingCutMs`
+ * shows the node as `flapping`.
+ */
+export function nodeJsonSql(detail: NodeDetail, nowMs: number, flappingCutMs: number): string {
+  const flapping = flappingSql(flappingCutMs);
+  const row = [
+    `'{"group":' || to_json(group_name)::text`,
+    `',"node":' || to_json(node_id)::text`,
+    `',"status":' || CASE WHEN ${flapping} THEN '"flapping"' ELSE to_json(status)::text END`,
+    `',"liveness":' || to_json(status)::text`,
+    `',"sinceMs":' || ${msOf("status_since")}`,
+    `',"suspect":' || suspect::text`,
+    `',"flappingAtMs":' || ${msOf("flapping_at")}`,
+    `',"lastBeatAtMs":' || ${msOf("last_beat_at")}`,
+    // greatest() skips NULLs: without a beat there is no age, not an age of 0.
+    `',"lastBeatAgeMs":' || CASE WHEN last_beat_at IS NULL THEN 'null' ELSE greatest(0,
+        ${Math.trunc(nowMs)} - floor(extract(epoch FROM last_beat_at) * 1000)::int8)::text END`,
+    `',"lastSeq":' || COALESCE(last_seq::text, 'null')`,
+    `',"instanceId":' || ${jsonOf("instance_id")}`,
+    `',"intervalMs":' || COALESCE(interval_ms::text, 'null')`,
+    `',"hostname":' || ${jsonOf("hostname")}`,
+    `',"serviceName":' || ${jsonOf("service_name")}`,
+    `',"sdkVersion":' || ${jsonOf("sdk_version")}`,
+    `',"config":' || ${CONFIG[detail]}`,
+    `',"configRejected":{' || ${FLAGS} || '}}'`,
+  ];
+  return row.join(" || ");
+}
+
+/**
+ * The WHERE condition for `filter`, with quoted literals (COPY takes no parameters). Keys are
+ * compared as a row, `(group_name, node_id) > (…)`, which the primary key index serves.
+ */
+export function nodeWhereSql(filter: NodeRowFilter, flappingCutMs: number): string {
+  const flapping = flappingSql(flappingCutMs);
+  const where: string[] = [];
+  if (filter.group !== undefined) where.push(`group_name = ${lit(filter.group)}`);
+  if (filter.status === "flapping") where.push(flapping);
+  else if (filter.status !== undefined) {
+    where.push(`status = ${lit(filter.status)} AND NOT ${flapping}`);
+  }
+  const key = (k: NodeKey): string => `(${lit(k.group)}, ${lit(k.node)})`;
+  if (filter.after) where.push(`(group_name, node_id) > ${key(filter.after)}`);
+  if (filter.through) where.push(`(group_name, node_id) <= ${key(filter.through)}`);
+  return where.length > 0 ? where.join(" AND ") : "true";
+}
+
+function flappingSql(flappingCutMs: number): string {
+  return `COALESCE(flapping_at > ${lit(new Date(flappingCutMs).toISOString())}::timestamptz, false)`;
+}

@@ -1,0 +1,178 @@
+// bench:nodes-api — GET /v1/nodes at fleet scale (10,000 node_state rows by default), fresh and
+// cached, p50/p99, against one analytics process. Seeds node_state directly (no ingest running):
+// this times the read side only. `node testkit/src/run-ts.cjs bench/src/ingest/nodes-api-bench.ts --help`.
+import { loadavg } from "node:os";
+import { Client } from "pg";
+import { z } from "zod";
+import { KonError } from "@konorkestra/sdk";
+import { startNats } from "@konorkestra/testkit";
+import { benchOptions, parseBenchFlags } from "../bench-flags";
+import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
+import { startAnalyticsProcess } from "./analytics-process";
+import { measureApi } from "./api-latency";
+import { startDurablePostgres } from "./durable-postgres";
+import { percentiles } from "./percentiles";
+
+/** Flags of nodes-api-bench. */
+interface NodesBenchOptions {
+  /** node_state rows seeded. @default 10000 */
+  nodes: number;
+  /** Groups the nodes are spread over. @default 10 */
+  groups: number;
+  /** Config keys per node (each with revision, sha256, appliedAtMs). @default 3 */
+  keys: number;
+  /** Measured requests per path and mode. @default 200 */
+  requests: number;
+  /** Extra paths to time (comma-separated), besides `/v1/nodes`. @default "" */
+  paths: string[];
+  help: boolean;
+}
+
+const USAGE = `usage: node testkit/src/run-ts.cjs bench/src/ingest/nodes-api-bench.ts [flags]
+  --nodes N      node_state rows seeded                 (default 10000)
+  --groups N     groups they are spread over            (default 10)
+  --keys N       config keys per node                   (default 3)
+  --requests N   measured requests per path and mode    (default 200)
+  --paths a,b    more paths to time besides /v1/nodes, e.g. '/v1/nodes?limit=500,/v1/nodes?detail=full'
+  --help
+Each path is timed cached (plain GET) and fresh (Cache-Control: no-cache), one request at a time
+over keep-alive, to the last byte. Analytics options come from the environment (KON_API_CACHE_MS=...).`;
+
+const int = (min: number) => z.coerce.number().int().min(min);
+const schema = z.object({
+  nodes: int(1).default(10_000),
+  groups: int(1).max(1000).default(10),
+  keys: int(0).max(50).default(3),
+  requests: int(1).default(200),
+  paths: z
+    .string()
+    .default("")
+    .transform((s) => s.split(",").filter((p) => p !== ""))
+    .refine((ps) => ps.every((p) => p.startsWith("/")), "paths start with /"),
+  help: z.boolean().default(false),
+});
+
+function parse(args: readonly string[]): NodesBenchOptions {
+  return parseBenchFlags(
+    args,
+    { strings: ["nodes", "groups", "keys", "requests", "paths"], booleans: [] },
+    schema,
+    USAGE,
+  );
+}
+
+const out = (line = ""): void => void process.stdout.write(line + "\n");
+const DB = "konorkestra";
+
+async function sql(url: string, text: string): Promise<Record<string, unknown>[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text)).rows as Record<string, unknown>[];
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * node_state as a running fleet leaves it: most nodes up with a recent beat, some down, left or
+ * flapping; every node reports `keys` config keys with a sha256; a few have a rejected or pending
+ * revision. Node ids look like host names (`node-00042`).
+ */
+function seedSql(o: NodesBenchOptions): string {
+  const perKey = Array.from(
+    { length: o.keys },
+    (_, k) =>
+      `'key${k}.settings', jsonb_build_object('revision', 10 + (i + ${k}) % 7,
+        'sha256', encode(sha256(('k${k}-' || (i % 7))::bytea), 'hex'),
+        'appliedAtMs', (extract(epoch FROM now()) * 1000)::int8 - (i % 3600) * 1000,
+        'rejectedRevision', CASE WHEN i % 97 = ${k} THEN 18 ELSE 0 END,
+        'pendingRevision', CASE WHEN i % 89 = ${k} THEN 17 ELSE 0 END)`,
+  );
+  const config = o.keys > 0 ? `jsonb_build_object(${perKey.join(", ")})` : `'{}'::jsonb`;
+  return `
+    INSERT INTO node_state (group_name, node_id, status, status_since, status_at, suspect,
+      flapping_at, last_beat_at, last_sent_at, last_seq, instance_id, interval_ms, allowed_misses,
+      hostname, service_name, sdk_version, config)
+    SELECT 'group-' || (i % ${o.groups}), 'node-' || lpad(i::text, 5, '0'),
+           CASE WHEN i % 50 = 0 THEN 'down' WHEN i % 70 = 0 THEN 'left' ELSE 'up' END,
+           now() - (i % 86400) * interval '1 second', now(), i % 500 = 0,
+           CASE WHEN i % 300 = 0 THEN now() - interval '1 minute' END,
+           now() - (i % 1000) * interval '1 millisecond', now() - interval '1 second',
+           100000 + i, 'inst-' || md5(i::text), 1000, 3,
+           'host-' || i || '.dc1.example.internal', 'service' || (i % 5), '0.1.0', ${config}
+      FROM generate_series(1, ${o.nodes}) i`;
+}
+
+interface Timed {
+  path: string;
+  mode: "cached" | "fresh";
+  p50: number;
+  p99: number;
+  max: number;
+  n: number;
+  bytes: number;
+  nodes: number;
+}
+
+async function main(): Promise<number> {
+  const o = benchOptions(parse, USAGE);
+  if (typeof o === "number") return o;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanup.splice(0).reverse()) {
+      await c().catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
+    }
+  };
+  const onSignal = (): void => void stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    const nats = await startNats();
+    cleanup.push(() => nats.stop());
+    const pg = await startDurablePostgres();
+    cleanup.push(() => pg.stop());
+    await sql(pg.url(), `CREATE DATABASE ${DB}`);
+    const analytics = await startAnalyticsProcess(nats.url, pg.url(DB));
+    cleanup.push(() => analytics.stop());
+    await sql(pg.url(DB), seedSql(o));
+    await sql(pg.url(DB), "VACUUM ANALYZE node_state");
+
+    const cmd = commandLine();
+    out("bench:nodes-api — GET /v1/nodes from one analytics process, node_state seeded by SQL");
+    out(`command: ${cmd.node}`);
+    for (const line of formatMachineInfo(collectMachineInfo())) out(line);
+    out(
+      `setup:   ${o.nodes} nodes in ${o.groups} groups, ${o.keys} config keys each (sha256); ` +
+        `${o.requests} requests per path and mode, one at a time, keep-alive`,
+    );
+    const results: Timed[] = [];
+    for (const path of ["/v1/nodes", ...o.paths]) {
+      for (const mode of ["cached", "fresh"] as const) {
+        const headers: Record<string, string> =
+          mode === "fresh" ? { "Cache-Control": "no-cache" } : {};
+        const s = await measureApi(analytics.url, path, o.requests, headers);
+        const nodes = (s.body as { nodes?: unknown[] }).nodes?.length ?? 0;
+        results.push({ path, mode, ...percentiles(s.latencies), bytes: s.bytes, nodes });
+      }
+    }
+    out();
+    for (const r of results) {
+      out(
+        `${r.mode.padEnd(6)} ${r.path.padEnd(36)} p50 ${r.p50.toFixed(1).padStart(6)} ms  ` +
+          `p99 ${r.p99.toFixed(1).padStart(6)} ms  max ${r.max.toFixed(1).padStart(6)} ms  ` +
+          `(n=${r.n}, ${r.nodes} nodes, ${(r.bytes / 1e6).toFixed(2)} MB)`,
+      );
+    }
+    out(`load:    ${(loadavg()[0] ?? 0).toFixed(2)} (1 min, at the end)`);
+    out(JSON.stringify({ nodes: o.nodes, groups: o.groups, keys: o.keys, results }));
+    return 0;
+  } catch (err) {
+    const text = err instanceof KonError ? `${err.code}: ${err.message}` : String(err);
+    process.stderr.write(`bench:nodes-api failed: ${text}\n`);
+    return 1;
+  } finally {
+    await stop();
+  }
+}
+
+void main().then((code) => process.exit(code));
