@@ -1,5 +1,6 @@
 import { startPostgres } from "@konorkestra/testkit";
 import type { PostgresDatabase } from "@konorkestra/testkit";
+import { readdirSync } from "node:fs";
 import { runner } from "node-pg-migrate";
 import { Pool } from "pg";
 import {
@@ -90,7 +91,10 @@ test("heartbeats stored with a config column keep it as config sets after the mi
     });
   try {
     // Back to before 1732700000000_heartbeat-config-sets, and rows as that schema stored them.
-    await migrate("down", 1);
+    const files = readdirSync(MIGRATIONS_DIR)
+      .filter((f) => f.endsWith(".js"))
+      .sort();
+    await migrate("down", files.length - files.indexOf("1732700000000_heartbeat-config-sets.js"));
     await sql(
       own.url,
       `INSERT INTO heartbeats (time, group_name, node_id, seq, sent_at, latency_ms, interval_ms,

@@ -7,16 +7,15 @@ import express from "express";
 import { Pool } from "pg";
 import { FleetQueries } from "../src/domain/fleet-queries";
 import { fleetRouter } from "../src/http/fleet-router";
-import { copyJsonArray } from "../src/store/copy-json-array";
 import { EventStore } from "../src/store/event-store";
 import { compactNodeView, FleetStore } from "../src/store/fleet-store";
 import type { NodeKey, NodeListQuery, NodeView } from "../src/store/fleet-store";
 import type { KvConfigReader } from "../src/store/kv-config-reader";
 import { sql } from "./helpers/count-rows";
 
-// /v1/nodes is built as JSON text straight from PostgreSQL's output; it must say exactly what
-// the row-by-row view (FleetStore.nodes, used by drift and the tests of the API) says. Group g3
-// is large enough (BIG rows) to be read in two halves at once.
+// /v1/nodes is assembled from JSON parts PostgreSQL formatted (kept per node and row version) and
+// the beat read per request; it must say exactly what the row-by-row view (FleetStore.nodes, used
+// by drift and the tests of the API) says, also after rows change under it.
 
 let db: PostgresDatabase;
 let pool: Pool;
@@ -165,34 +164,60 @@ test("a walk from cursor to cursor returns every node exactly once, in order", a
   expect(up.nodes).toEqual(all.filter((n) => n.status === "up"));
 });
 
-test("with no second connection free, both halves are read one after the other", async () => {
-  const one = new Pool({ connectionString: db.url, max: 1 });
-  try {
-    const narrow = new FleetStore(one, HOLD);
-    const all = (await fleet.nodes({}, now)).map(compactNodeView);
-    const [a, b] = await Promise.all([narrow.nodesJson({}, now), narrow.nodesJson({}, now)]);
-    expect(JSON.parse(a.json.toString())).toEqual(all);
-    expect(b.json.equals(a.json)).toBe(true);
-  } finally {
-    await one.end();
-  }
-});
-
-test("COPY output is joined across chunk boundaries, byte for byte", async () => {
-  const client = await pool.connect();
-  try {
-    const buf = await copyJsonArray(
-      client,
-      `SELECT json_build_object('i', g, 's', repeat('é"', g % 40))::text
-         FROM generate_series(1, 20000) g ORDER BY g`,
-    );
-    const items = JSON.parse(buf.toString()) as { i: number; s: string }[];
-    expect(items).toHaveLength(20000);
-    expect(items.every((it, k) => it.i === k + 1 && it.s === 'é"'.repeat((k + 1) % 40))).toBe(true);
-    expect((await copyJsonArray(client, "SELECT '1' WHERE false")).toString()).toBe("[]");
-  } finally {
-    client.release();
-  }
+test("a change of anything shown moves the row's version; a beat alone does not", async () => {
+  const version = async (node: string): Promise<string> =>
+    (
+      await sql<{ v: string }>(
+        db.url,
+        "SELECT version::text AS v FROM node_state WHERE node_id = $1",
+        [node],
+      )
+    )[0]!.v;
+  const show = async (): Promise<unknown> => list({ group: "g3", detail: "full" });
+  expect(await show()).toEqual(await fleet.nodes({ group: "g3" }, now)); // parts now remembered
+  const v0 = await version("n00005");
+  // A beat, as the ingest writes it: the version stays, the list shows the new beat.
+  await sql(
+    db.url,
+    "UPDATE node_state SET last_beat_at = $1, last_seq = 999, last_sent_at = $1 WHERE node_id = 'n00005'",
+    [new Date(now - 5)],
+  );
+  expect(await version("n00005")).toBe(v0);
+  // Anything shown: status, config, process, by any writer (here by hand).
+  await sql(
+    db.url,
+    "UPDATE node_state SET status = 'down', suspect = true WHERE node_id = 'n00006'",
+  );
+  await sql(
+    db.url,
+    `UPDATE node_state SET config = jsonb_set(config, '{a,revision}', '42') WHERE node_id = 'n00007'`,
+  );
+  await sql(db.url, "UPDATE node_state SET hostname = 'moved' WHERE node_id = 'n00008'");
+  await sql(db.url, "UPDATE node_state SET flapping_at = $1 WHERE node_id = 'n00009'", [
+    new Date(now - 1),
+  ]);
+  await sql(db.url, "DELETE FROM node_state WHERE node_id = 'n00010'");
+  await sql(
+    db.url,
+    `INSERT INTO node_state (group_name, node_id, status, last_beat_at, last_seq)
+     VALUES ('g3', 'n00010', 'up', $1, 1)`,
+    [new Date(now - 7)],
+  );
+  for (const n of ["n00006", "n00007", "n00008", "n00009"]) expect(await version(n)).not.toBe(v0);
+  const after = (await show()) as NodeView[];
+  expect(after).toEqual(await fleet.nodes({ group: "g3" }, now));
+  const byNode = new Map(after.map((n) => [n.node, n]));
+  expect(byNode.get("n00005")).toMatchObject({ lastSeq: 999, lastBeatAgeMs: 5 });
+  expect(byNode.get("n00006")).toMatchObject({ status: "down", suspect: true });
+  expect(byNode.get("n00007")!.config.a!.revision).toBe(42);
+  expect(byNode.get("n00008")).toMatchObject({ hostname: "moved" });
+  expect(byNode.get("n00009")).toMatchObject({ status: "flapping" });
+  expect(byNode.get("n00010")).toMatchObject({ lastSeq: 1, config: {}, hostname: null });
+  // The flapping mark expires with time alone: the remembered parts do not hold the status.
+  const later = JSON.parse(
+    (await fleet.nodesJson({ group: "g3" }, now + HOLD + 1000)).json.toString(),
+  ) as NodeView[];
+  expect(later.find((n) => n.node === "n00009")!.status).toBe("up");
 });
 
 test("served from the cache until asked for a fresh answer; conditional requests get 304", async () => {

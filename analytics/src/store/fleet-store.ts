@@ -1,7 +1,9 @@
-import type { ClientBase, Pool, PoolClient } from "pg";
-import { copyJsonRows, joinJsonArray } from "./copy-json-array";
-import { nodeJsonSql, nodeWhereSql } from "./node-list-sql";
-import type { NodeDetail, NodeKey, NodeRowFilter } from "./node-list-sql";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ClientBase, Pool } from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
+import type { NodeDetail, NodeKey } from "./node-list-sql";
 
 export type { NodeDetail, NodeKey } from "./node-list-sql";
 
@@ -98,20 +100,49 @@ export interface NodeListQuery {
 
 /** A page of the node list. */
 export interface NodeListPage {
-  /** The JSON array of nodes, byte for byte as PostgreSQL formatted them. */
+  /** The JSON array of nodes. */
   json: Buffer;
   /** The last node of this page when more follow (the next page starts after it), else null. */
   next: NodeKey | null;
 }
 
-/**
- * A list of at least this many rows is read in two halves on two connections at once:
- * PostgreSQL formats each half on its own core, which halves the wait on a 2-core machine.
- */
-const SPLIT_ROWS = 2000;
+/** A node's formatted JSON parts (see nodeJsonPartsSql), valid while its version is this. */
+interface Fragment {
+  version: number;
+  group: string;
+  node: string;
+  /** UTF-8 of `{"group":…,"node":…` */
+  head: Buffer;
+  /** UTF-8 of `,"liveness":…,"flappingAtMs":…` */
+  mid: Buffer;
+  /** UTF-8 of `,"instanceId":…}` */
+  tail: Buffer;
+}
+
+/** Displayed status by its number in the per-request query. */
+const STATUSES = ["unknown", "up", "down", "left", "flapping"] as const;
+const STATUS_JSON = STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
+/** Room for the status and beat fields of one node: `,"lastBeatAtMs":…,"lastSeq":…`. */
+const DYNAMIC_BYTES = 160;
+
+/** One row of the per-request query (numbers only: no strings to decode). */
+interface BeatRow {
+  id: number;
+  version: number;
+  status: number;
+  /** last_beat_at in epoch ms, or null. */
+  beatMs: number | null;
+  lastSeq: number | null;
+}
 
 /** Reads `node_state`, the current status per node that the ingest keeps. */
 export class FleetStore {
+  /** Formatted JSON parts per node, per level of detail (see {@link nodesJson}). */
+  private readonly memos: Record<NodeDetail, Map<number, Fragment>> = {
+    compact: new Map(),
+    full: new Map(),
+  };
+
   constructor(
     private readonly pool: Pool,
     /** How long a FLAPPING event keeps its node shown as flapping. */
@@ -135,82 +166,115 @@ export class FleetStore {
 
   /**
    * The JSON array of {@link nodes} (same fields, same order; config compact unless
-   * `detail: "full"`), formatted by PostgreSQL and streamed out with COPY: at 10,000 nodes the
-   * answer is megabytes, and parsing rows into Dates and objects to serialize them again took
-   * most of the time of `/v1/nodes` and held up every other request meanwhile.
+   * `detail: "full"`). At 10,000 nodes the answer is megabytes, and having PostgreSQL format
+   * every row on every request cost ~100 ms of its CPU. Instead each node's JSON is kept here,
+   * formatted by PostgreSQL once per `version` of its row (the migration's trigger moves it when
+   * anything shown changes, except the beat); a request reads only the beat columns and the
+   * version of each row (in key order, from the primary key index), fetches the rows whose
+   * version moved, and puts the parts together with the status and beat fields.
    *
-   * Rows are read in primary-key order from the index (sorting them instead took a third of the
-   * time: the formatted rows spilled to disk), and a large list in two key ranges at once.
-   * A page is a key range too, so a walk from `next` to `next` returns every node that exists
+   * A page is a key range, so a walk from `next` to `next` returns every node that exists
    * throughout it exactly once.
    */
   async nodesJson(q: NodeListQuery = {}, nowMs = Date.now()): Promise<NodeListPage> {
+    const detail = q.detail ?? "compact";
     const cutMs = nowMs - this.flappingHoldMs;
-    const base: NodeRowFilter = { group: q.group, status: q.status, after: q.after };
-    const select = (f: NodeRowFilter): string =>
-      `SELECT ${nodeJsonSql(q.detail ?? "compact", nowMs, cutMs)} FROM node_state
-        WHERE ${nodeWhereSql(f, cutMs)} ORDER BY group_name, node_id
-        ${q.limit === undefined ? "" : `LIMIT ${q.limit + 1}`}`;
-    const first = await this.pool.connect();
-    let rows: Buffer[];
+    const where = nodeWhereSql({ group: q.group, status: q.status, after: q.after }, cutMs);
+    const memo = this.memos[detail];
+    const client = await this.pool.connect();
+    let rows: BeatRow[];
     try {
-      await indexOrder(first);
-      const mid = await this.splitKey(first, nodeWhereSql(base, cutMs), q.limit);
-      const second = mid && this.spareClient();
-      if (!mid) {
-        rows = await copyJsonRows(first, select(base));
-      } else if (!second) {
-        const a = await copyJsonRows(first, select({ ...base, through: mid }));
-        rows = a.concat(await copyJsonRows(first, select({ ...base, after: mid })));
-      } else {
-        const [a, b] = await Promise.all([
-          copyJsonRows(first, select({ ...base, through: mid })),
-          inIndexOrder(second, (c) => copyJsonRows(c, select({ ...base, after: mid }))),
-        ]);
-        rows = a.concat(b);
-      }
-      await first.query("COMMIT");
+      // In key order from the index: a sort would compare keys with the database collation.
+      await client.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
+      const copy = await copyOut(
+        client,
+        `SELECT id, version,
+                (CASE WHEN ${flappingSql(cutMs)} THEN 4 WHEN status = 'up' THEN 1
+                      WHEN status = 'down' THEN 2 WHEN status = 'left' THEN 3 ELSE 0 END)::int2,
+                floor(date_part('epoch', last_beat_at) * 1000), last_seq
+           FROM node_state WHERE ${where} ORDER BY group_name, node_id
+           ${q.limit === undefined ? "" : `LIMIT ${q.limit + 1}`}`,
+      );
+      rows = beatRows(copy);
+      const stale = rows.filter((r) => memo.get(r.id)?.version !== r.version);
+      if (stale.length > 0) await this.fetchFragments(client, detail, stale);
+      await client.query("COMMIT");
     } catch (err) {
-      await first.query("ROLLBACK").catch(() => undefined);
+      await client.query("ROLLBACK").catch(() => undefined);
       throw err;
     } finally {
-      first.release();
+      client.release();
     }
-    if (q.limit === undefined || rows.length <= q.limit) {
-      return { json: joinJsonArray(rows), next: null };
+    let more = false;
+    if (q.limit !== undefined && rows.length > q.limit) {
+      rows = rows.slice(0, q.limit);
+      more = true;
     }
-    rows = rows.slice(0, q.limit);
-    const last = JSON.parse(rows[rows.length - 1]!.toString("utf8")) as NodeKey;
-    return { json: joinJsonArray(rows), next: { group: last.group, node: last.node } };
+    // Written straight into one buffer: the remembered parts are bytes already, and the beat
+    // fields are ASCII digits.
+    const now = Math.trunc(nowMs);
+    const picked: [BeatRow, Fragment][] = [];
+    let size = 2;
+    for (const r of rows) {
+      const f = memo.get(r.id);
+      if (!f) continue; // deleted between the two reads
+      picked.push([r, f]);
+      size += f.head.length + f.mid.length + f.tail.length + DYNAMIC_BYTES + 1;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let p = 0;
+    out[p++] = 0x5b; // [
+    for (const [r, f] of picked) {
+      if (p > 1) out[p++] = 0x2c; // ,
+      out.set(f.head, p);
+      p += f.head.length;
+      const status = STATUS_JSON[r.status]!;
+      out.set(status, p);
+      p += status.length;
+      out.set(f.mid, p);
+      p += f.mid.length;
+      const beat = r.beatMs;
+      const age = beat === null ? "null" : Math.max(0, now - beat);
+      p += out.write(
+        `,"lastBeatAtMs":${beat ?? "null"},"lastBeatAgeMs":${age},"lastSeq":${r.lastSeq ?? "null"}`,
+        p,
+        "latin1",
+      );
+      out.set(f.tail, p);
+      p += f.tail.length;
+    }
+    out[p++] = 0x5d; // ]
+    const last = picked[picked.length - 1]?.[1];
+    const next = more && last ? { group: last.group, node: last.node } : null;
+    // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
+    if (memo.size > 2 * rows.length + 100_000) memo.clear();
+    return { json: out.subarray(0, p), next };
   }
 
-  /** The key that ends the first half of a list worth splitting, else undefined. */
-  private async splitKey(
+  /** Formats and remembers the JSON parts of `rows` at their current version. */
+  private async fetchFragments(
     client: ClientBase,
-    where: string,
-    limit: number | undefined,
-  ): Promise<NodeKey | undefined> {
-    const cap = limit === undefined ? "" : `LIMIT ${limit}`;
-    const res = await client.query<{ n: number; g: string | null; k: string | null }>(
-      `WITH c AS MATERIALIZED (SELECT count(*)::int AS n FROM (SELECT 1 FROM node_state
-                                WHERE ${where} ${cap}) s),
-            m AS (SELECT group_name, node_id FROM node_state WHERE ${where}
-                   ORDER BY group_name, node_id OFFSET (SELECT greatest(n / 2 - 1, 0) FROM c) LIMIT 1)
-       SELECT c.n, m.group_name AS g, m.node_id AS k FROM c LEFT JOIN m ON c.n >= ${SPLIT_ROWS}`,
-    );
-    const r = res.rows[0];
-    return r?.g != null && r.k != null ? { group: r.g, node: r.k } : undefined;
-  }
-
-  /**
-   * A second connection when the pool has one free right now, else undefined: waiting for one
-   * while holding another could deadlock when every connection is held by such a wait.
-   */
-  private spareClient(): Promise<PoolClient> | undefined {
-    const p = this.pool;
-    const free = p.idleCount > 0 || p.totalCount < (p.options.max ?? 10);
-    // connect() takes the idle client, or counts the new one, before it returns.
-    return free && p.waitingCount === 0 ? p.connect() : undefined;
+    detail: NodeDetail,
+    rows: readonly BeatRow[],
+  ): Promise<void> {
+    const p = nodeJsonPartsSql(detail);
+    const res = await client.query<[string, string, string, string, string, string, string]>({
+      text: `SELECT id::text, version::text, group_name, node_id, ${p.head}, ${p.mid}, ${p.tail}
+               FROM node_state WHERE id = ANY($1::int8[])`,
+      values: [rows.map((r) => r.id)],
+      rowMode: "array",
+    });
+    const memo = this.memos[detail];
+    for (const [id, version, group, node, head, mid, tail] of res.rows) {
+      memo.set(Number(id), {
+        version: Number(version),
+        group,
+        node,
+        head: Buffer.from(head),
+        mid: Buffer.from(mid),
+        tail: Buffer.from(tail),
+      });
+    }
   }
 
   async summary(group?: string, nowMs = Date.now()): Promise<GroupSummary[]> {
@@ -286,30 +350,48 @@ function flagged(
   return out;
 }
 
-/**
- * Starts a transaction in which the planner reads `node_state` in key order from the primary key
- * index: its other choice, a sort, sorts the formatted rows (spilling megabytes to disk) and
- * compares keys with the database collation, which took a third of the time at 10,000 rows.
- */
-async function indexOrder(client: ClientBase): Promise<void> {
-  await client.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
+/** Runs `select` as `COPY (…) TO STDOUT (FORMAT binary)` and returns the whole output. */
+async function copyOut(client: ClientBase, select: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(
+    client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`)),
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    }),
+  );
+  return Buffer.concat(chunks);
 }
 
-/** Runs `work` on `client` (in index order, see {@link indexOrder}) and releases it. */
-async function inIndexOrder<T>(
-  client: Promise<PoolClient>,
-  work: (c: PoolClient) => Promise<T>,
-): Promise<T> {
-  const c = await client;
-  try {
-    await indexOrder(c);
-    const out = await work(c);
-    await c.query("COMMIT");
-    return out;
-  } catch (err) {
-    await c.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
+const COPY_HEADER_BYTES = 19; // signature, flags, header extension length (0)
+
+/** The rows of the per-request query from its binary COPY output (int8, int8, int2, float8, int8). */
+function beatRows(buf: Buffer): BeatRow[] {
+  const rows: BeatRow[] = [];
+  const int8 = (at: number): number => buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
+  let p = COPY_HEADER_BYTES;
+  while (p + 2 <= buf.length) {
+    const fields = buf.readInt16BE(p);
+    p += 2;
+    if (fields === -1) break;
+    if (fields !== 5) throw new Error(`node list: expected 5 fields, got ${fields}`);
+    const id = int8(p + 4);
+    const version = int8(p + 16);
+    const status = buf.readInt16BE(p + 28);
+    p += 30;
+    let beatMs: number | null = null;
+    if (buf.readInt32BE(p) === 8) {
+      beatMs = buf.readDoubleBE(p + 4);
+      p += 12;
+    } else p += 4;
+    let lastSeq: number | null = null;
+    if (buf.readInt32BE(p) === 8) {
+      lastSeq = int8(p + 4);
+      p += 12;
+    } else p += 4;
+    rows.push({ id, version, status, beatMs, lastSeq });
   }
+  return rows;
 }

@@ -18,8 +18,6 @@ export interface NodeRowFilter {
   status?: "up" | "down" | "left" | "flapping" | "unknown";
   /** Rows strictly after this key. */
   after?: NodeKey;
-  /** Rows up to and including this key. */
-  through?: NodeKey;
 }
 
 const lit = escapeLiteral;
@@ -51,34 +49,30 @@ const CONFIG: Record<NodeDetail, string> = {
 };
 
 /**
- * One JSON object per `node_state` row, the fields of `NodeView` in its order, built by
- * PostgreSQL as text. `nowMs` makes `lastBeatAgeMs`; a FLAPPING event younger than `flappingCutMs`
- * shows the node as `flapping`.
+ * The parts of a node's JSON object (the fields of `NodeView`, in its order) that change only
+ * with the row's `version`, formatted by PostgreSQL as text: `head` up to the status, `mid` from
+ * `liveness` to `flappingAtMs`, `tail` from `instanceId` on. The status (it depends on the time:
+ * a flapping mark expires) and the beat fields go between them when a list is assembled.
  */
-export function nodeJsonSql(detail: NodeDetail, nowMs: number, flappingCutMs: number): string {
-  const flapping = flappingSql(flappingCutMs);
-  const row = [
-    `'{"group":' || to_json(group_name)::text`,
-    `',"node":' || to_json(node_id)::text`,
-    `',"status":' || CASE WHEN ${flapping} THEN '"flapping"' ELSE to_json(status)::text END`,
-    `',"liveness":' || to_json(status)::text`,
-    `',"sinceMs":' || ${msOf("status_since")}`,
-    `',"suspect":' || suspect::text`,
-    `',"flappingAtMs":' || ${msOf("flapping_at")}`,
-    `',"lastBeatAtMs":' || ${msOf("last_beat_at")}`,
-    // greatest() skips NULLs: without a beat there is no age, not an age of 0.
-    `',"lastBeatAgeMs":' || CASE WHEN last_beat_at IS NULL THEN 'null' ELSE greatest(0,
-        ${Math.trunc(nowMs)} - floor(extract(epoch FROM last_beat_at) * 1000)::int8)::text END`,
-    `',"lastSeq":' || COALESCE(last_seq::text, 'null')`,
-    `',"instanceId":' || ${jsonOf("instance_id")}`,
-    `',"intervalMs":' || COALESCE(interval_ms::text, 'null')`,
-    `',"hostname":' || ${jsonOf("hostname")}`,
-    `',"serviceName":' || ${jsonOf("service_name")}`,
-    `',"sdkVersion":' || ${jsonOf("sdk_version")}`,
-    `',"config":' || ${CONFIG[detail]}`,
-    `',"configRejected":{' || ${FLAGS} || '}}'`,
-  ];
-  return row.join(" || ");
+export function nodeJsonPartsSql(detail: NodeDetail): { head: string; mid: string; tail: string } {
+  return {
+    head: `'{"group":' || to_json(group_name)::text || ',"node":' || to_json(node_id)::text`,
+    mid: [
+      `',"liveness":' || to_json(status)::text`,
+      `',"sinceMs":' || ${msOf("status_since")}`,
+      `',"suspect":' || suspect::text`,
+      `',"flappingAtMs":' || ${msOf("flapping_at")}`,
+    ].join(" || "),
+    tail: [
+      `',"instanceId":' || ${jsonOf("instance_id")}`,
+      `',"intervalMs":' || COALESCE(interval_ms::text, 'null')`,
+      `',"hostname":' || ${jsonOf("hostname")}`,
+      `',"serviceName":' || ${jsonOf("service_name")}`,
+      `',"sdkVersion":' || ${jsonOf("sdk_version")}`,
+      `',"config":' || ${CONFIG[detail]}`,
+      `',"configRejected":{' || ${FLAGS} || '}}'`,
+    ].join(" || "),
+  };
 }
 
 /**
@@ -95,10 +89,9 @@ export function nodeWhereSql(filter: NodeRowFilter, flappingCutMs: number): stri
   }
   const key = (k: NodeKey): string => `(${lit(k.group)}, ${lit(k.node)})`;
   if (filter.after) where.push(`(group_name, node_id) > ${key(filter.after)}`);
-  if (filter.through) where.push(`(group_name, node_id) <= ${key(filter.through)}`);
   return where.length > 0 ? where.join(" AND ") : "true";
 }
 
-function flappingSql(flappingCutMs: number): string {
+export function flappingSql(flappingCutMs: number): string {
   return `COALESCE(flapping_at > ${lit(new Date(flappingCutMs).toISOString())}::timestamptz, false)`;
 }
