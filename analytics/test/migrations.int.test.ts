@@ -57,6 +57,19 @@ test("chunk intervals and retention come from the options", async () => {
     "SELECT time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'heartbeats'",
   );
   expect(dim!.time_interval.hours).toBe(2);
+  // The per-node heartbeat index exists only when asked for.
+  const nodeIndex = async (): Promise<number> =>
+    (
+      await sql<{ n: number }>(
+        db.url,
+        "SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'heartbeats_node_time'",
+      )
+    )[0]!.n;
+  expect(await nodeIndex()).toBe(0);
+  await applyStoragePolicies(pool, { ...opts, heartbeatNodeIndex: true });
+  expect(await nodeIndex()).toBe(1);
+  await applyStoragePolicies(pool, opts);
+  expect(await nodeIndex()).toBe(0);
   if (info.retention === "service") {
     // Apache-licensed TimescaleDB: the service drops chunks itself.
     await sql(

@@ -18,6 +18,7 @@ describe("analytics options", () => {
       heartbeatChunkInterval: "1 hour",
       rawRetention: "7 days",
       aggregateRetention: "1 year",
+      heartbeatNodeIndex: false,
     });
   });
 
@@ -33,6 +34,14 @@ describe("analytics options", () => {
       rawRetention: "3 days",
     });
     expect(parseAnalyticsOptions({ port: 1234 }, env).port).toBe(1234);
+    for (const [v, on] of [
+      ["on", true],
+      ["OFF", false],
+      ["true", true],
+      ["0", false],
+    ] as const) {
+      expect(parseAnalyticsOptions({}, { KON_HB_NODE_INDEX: v }).heartbeatNodeIndex).toBe(on);
+    }
   });
 
   test.each([
@@ -40,6 +49,7 @@ describe("analytics options", () => {
     [{ KON_RETENTION_RAW: "a week" }, /rawRetention: use '<n> <unit>'/],
     [{ KON_PG_URL: "mysql://x" }, /pgUrl/],
     [{ KON_ANALYTICS_CONSUMER_HB: "bad name" }, /heartbeatConsumer/],
+    [{ KON_HB_NODE_INDEX: "sometimes" }, /heartbeatNodeIndex/],
     [{ KON_INGEST_RETRY_MIN_MS: "500", KON_INGEST_RETRY_MAX_MS: "100" }, /retryMaxMs/],
   ])("a bad value names the field: %j", (env, message) => {
     expect(() => parseAnalyticsOptions({}, env)).toThrow(KonError);

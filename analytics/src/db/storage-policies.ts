@@ -20,6 +20,8 @@ export interface StoragePolicyOptions {
   aggregateRetention: string;
   /** `off` or an interval. */
   compressAfter: string;
+  /** Whether `heartbeats_node_time` (group, node, time) exists. */
+  heartbeatNodeIndex: boolean;
 }
 
 const HYPERTABLES = [
@@ -29,7 +31,8 @@ const HYPERTABLES = [
 ] as const;
 
 /**
- * Applies chunk intervals (for new chunks), retention and compression from the options at every
+ * Applies chunk intervals (for new chunks), retention, compression and the optional per-node
+ * heartbeat index from the options at every
  * start, so changing an option needs no migration. With the `timescale` license these become
  * TimescaleDB background policies; under the Apache license (which Debian ships) policies and
  * compression do not exist, so the service's maintenance loop drops old chunks itself
@@ -43,6 +46,12 @@ export async function applyStoragePolicies(
     "SELECT current_setting('timescaledb.license', true) AS license",
   );
   const edition = lic.rows[0]?.license ?? "apache";
+  // On a hypertable, CREATE INDEX builds the index on every chunk: slow on a large table, once.
+  await pool.query(
+    opts.heartbeatNodeIndex
+      ? "CREATE INDEX IF NOT EXISTS heartbeats_node_time ON heartbeats (group_name, node_id, time DESC)"
+      : "DROP INDEX IF EXISTS heartbeats_node_time",
+  );
   for (const [table, chunkKey] of HYPERTABLES) {
     await pool.query(`SELECT set_chunk_time_interval($1::regclass, $2::interval)`, [
       table,
