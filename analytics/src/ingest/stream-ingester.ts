@@ -6,6 +6,7 @@ import type { Pool } from "pg";
 import type { AnalyticsMetrics } from "../metrics";
 import { Backoff, sleep } from "./backoff";
 import { BatchCollector } from "./batch-collector";
+import { ackBatch } from "./bulk-ack";
 import { deliveryInfo } from "./delivery-info";
 import type { BatchWriter } from "./batch-writer";
 import type { RejectedRecord } from "./copy-writer";
@@ -242,7 +243,10 @@ export class StreamIngester {
       try {
         const rows = await this.writeSplitting(entries, redelivered);
         stop();
-        for (const e of entries) e.msg.ack();
+        ackBatch(
+          this.opts.nc,
+          entries.map((e) => e.msg),
+        );
         this.recordCommit(entries.length, rows, entries);
         return;
       } catch (err) {
