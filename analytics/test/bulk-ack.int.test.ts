@@ -61,7 +61,7 @@ test("one raw write acknowledges every message of the batch", async () => {
 test("without the protocol handler each message is acked the documented way", async () => {
   const msgs = await fetchAll("fallback", 300);
   const bare = new Proxy(nc, {
-    get: (target, prop) => (prop === "protocol" ? undefined : Reflect.get(target, prop)),
+    get: (target, prop): unknown => (prop === "protocol" ? undefined : Reflect.get(target, prop)),
   });
   ackBatch(bare, msgs);
   await nc.flush();
