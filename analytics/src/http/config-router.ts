@@ -34,7 +34,7 @@ const limitParam = z
   .string()
   .regex(/^\d+$/, "must be a whole number")
   .transform(Number)
-  .pipe(z.number().int().min(1).max(MAX_HISTORY_LIMIT, `at most ${MAX_HISTORY_LIMIT}`));
+  .pipe(z.number().int().min(1, "at least 1").max(MAX_HISTORY_LIMIT, `at most ${MAX_HISTORY_LIMIT}`));
 
 const common = {
   group: groupParam.optional(),
