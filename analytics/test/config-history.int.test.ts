@@ -149,7 +149,10 @@ describe("ingest", () => {
       Promise.all([lagOf(svc), lagOf(second)]).then((l) => l.every((x) => x === 0)),
     );
     expect(rows(svc) - svcBefore + rows(second)).toBe(100);
-    expect(await configRows()).toEqual({ rows: before.rows + 100, distinct: before.distinct + 100 });
+    expect(await configRows()).toEqual({
+      rows: before.rows + 100,
+      distinct: before.distinct + 100,
+    });
   });
 
   test("an undecodable message or an unknown kind goes to ingest_rejects and does not stall the stream", async () => {
@@ -160,7 +163,12 @@ describe("ingest", () => {
     // A kind this version does not know (a newer publisher): kept, not silently dropped.
     const future = await sim.raw(
       sim.names.eventSubject("g9", "config.rolled_back"),
-      ConfigEvent.encode({ eventId: "future", group: "g9", key: "k", kind: 42 as ConfigEvent.Kind }).finish(),
+      ConfigEvent.encode({
+        eventId: "future",
+        group: "g9",
+        key: "k",
+        kind: 42 as ConfigEvent.Kind,
+      }).finish(),
     );
     await sim.configEvent("g9", "deleted", { key: "k", revision: 9, atMs: T });
     await waitFor(
@@ -217,7 +225,13 @@ describe("API", () => {
 
   test.each([
     ["key=db", [["published", "db"]]],
-    ["kind=published&key=svc", [["published", "svc"], ["published", "svc"]]],
+    [
+      "kind=published&key=svc",
+      [
+        ["published", "svc"],
+        ["published", "svc"],
+      ],
+    ],
     ["kind=rejected,published&node=b", [["rejected", "svc"]]],
     ["key=svc&limit=1", [["rejected", "svc"]]],
   ])("/v1/config/history?group=g1&%s filters", async (query, expected) => {

@@ -124,9 +124,7 @@ export class FleetQueries {
         nodes.filter((n) => n.group === g),
       );
       out.push(
-        this.configEvents
-          ? withLastChanges(drift, await this.configEvents.lastChanges(g))
-          : drift,
+        this.configEvents ? withLastChanges(drift, await this.configEvents.lastChanges(g)) : drift,
       );
     }
     return out;

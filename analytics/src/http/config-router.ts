@@ -5,14 +5,7 @@ import type { FleetQueries } from "../domain/fleet-queries";
 import { CONFIG_EVENT_KINDS } from "../ingest/config-event-row";
 import type { ConfigEventKind } from "../ingest/config-event-row";
 import type { ConfigEventStore, ConfigHistoryFilter } from "../store/config-event-store";
-import {
-  configKeyParam,
-  groupParam,
-  nodeParam,
-  parseInput,
-  strictQuery,
-  timeParam,
-} from "./query";
+import { configKeyParam, groupParam, nodeParam, parseInput, strictQuery, timeParam } from "./query";
 
 /** Largest `limit` of the history endpoints (100 when not given). */
 export const MAX_HISTORY_LIMIT = 1000;
@@ -34,7 +27,9 @@ const limitParam = z
   .string()
   .regex(/^\d+$/, "must be a whole number")
   .transform(Number)
-  .pipe(z.number().int().min(1, "at least 1").max(MAX_HISTORY_LIMIT, `at most ${MAX_HISTORY_LIMIT}`));
+  .pipe(
+    z.number().int().min(1, "at least 1").max(MAX_HISTORY_LIMIT, `at most ${MAX_HISTORY_LIMIT}`),
+  );
 
 const common = {
   group: groupParam.optional(),

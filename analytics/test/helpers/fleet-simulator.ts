@@ -19,13 +19,7 @@ const KIND: Record<EventKind, NodeEvent.Kind> = {
 
 /** Kinds of config events, as on the subject (`config.<kind>`). */
 export type ConfigKind =
-  | "published"
-  | "deleted"
-  | "rejected"
-  | "applied"
-  | "prepare_ok"
-  | "prepare_failed"
-  | "aborted";
+  "published" | "deleted" | "rejected" | "applied" | "prepare_ok" | "prepare_failed" | "aborted";
 
 const CONFIG_KIND: Record<ConfigKind, ConfigEvent.Kind> = {
   published: ConfigEvent.Kind.PUBLISHED,
