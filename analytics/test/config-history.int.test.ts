@@ -128,6 +128,7 @@ describe("ingest", () => {
     expect(cfg.status().messagesTotal).toBe(before.rows + 1);
     expect(cfg.status().rowsTotal).toBe(0);
     expect(await configRows()).toEqual(before);
+    expect(await sql(db.url, "SELECT 1 FROM ingest_rejects")).toEqual([]); // skipped, not refused
   });
 
   test("two instances share analytics-cfg: every event is stored exactly once", async () => {
