@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const REFRESH_MS = 5000;
+  const CONFIG_ROWS = 20; // latest config changes and rejections shown
   const MAX_UPTIME_ROWS = 200; // one uptime request per row: enough for a page, not for 10,000
   let chart;
 
@@ -132,6 +133,46 @@
     $("#drift tbody").replaceChildren(...rows);
   }
 
+  // A change is shown with who made it: the git author, else the publisher (loader id or
+  // cli:<user>), else the node that reported it.
+  function changedBy(c) {
+    return c.author || c.publishedBy || (c.nodeId ? `node ${c.nodeId}` : null);
+  }
+
+  function where(c) {
+    const e = c.error || {};
+    const file = e.file || c.sourcePath;
+    if (!file) return null;
+    return e.line ? `${file}:${e.line}${e.column ? `:${e.column}` : ""}` : file;
+  }
+
+  function configRow(c, cells) {
+    const tr = row([new Date(c.atMs).toLocaleString(), `${c.group}/${c.key || "?"}`, ...cells]);
+    tr.dataset.event = c.eventId;
+    tr.dataset.kind = c.kind;
+    return tr;
+  }
+
+  function renderConfigChanges(changes) {
+    $("#config-changes tbody").replaceChildren(
+      ...changes.map((c) =>
+        configRow(c, [el("span", c.kind, `kind ${c.kind}`), c.revision, changedBy(c)]),
+      ),
+    );
+  }
+
+  function renderConfigRejections(rejections) {
+    $("#config-rejections tbody").replaceChildren(
+      ...rejections.map((c) =>
+        configRow(c, [
+          c.nodeId ? `node ${c.nodeId}` : "config-loader",
+          where(c),
+          c.error ? c.error.reason : null,
+        ]),
+      ),
+    );
+  }
+
   // One point per bucket over the whole window (missing minutes are zero beats), so the x axis
   // always spans the hour even when only a few minutes had beats.
   function gapFill(series) {
@@ -183,18 +224,22 @@
 
   async function refresh() {
     try {
-      const [summary, nodes, incidents, drift, series] = await Promise.all([
+      const [summary, nodes, incidents, drift, series, changes, rejections] = await Promise.all([
         api("/v1/fleet/summary"),
         api("/v1/nodes"),
         api("/v1/incidents"),
         api("/v1/config/drift"),
         api("/v1/series/heartbeats?bucket=1m&window=1h"),
+        api(`/v1/config/history?limit=${CONFIG_ROWS}`),
+        api(`/v1/config/rejections?limit=${CONFIG_ROWS}`),
       ]);
       renderSummary(summary);
       await renderNodes(nodes.nodes);
       renderIncidents(incidents.incidents);
       renderDrift(drift.groups);
       renderChart(series);
+      renderConfigChanges(changes.changes);
+      renderConfigRejections(rejections.changes);
       $("#error").hidden = true;
       $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
       document.body.dataset.ready = "true";

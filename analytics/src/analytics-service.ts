@@ -12,6 +12,7 @@ import type { StorageInfo } from "./db/storage-policies";
 import { FleetQueries } from "./domain/fleet-queries";
 import { createApp } from "./http/create-app";
 import { Backoff, sleep } from "./ingest/backoff";
+import { ConfigEventWriter } from "./ingest/config-event-writer";
 import { eventWriter } from "./ingest/event-writer";
 import { HeartbeatWriter } from "./ingest/heartbeat-writer";
 import { StreamIngester } from "./ingest/stream-ingester";
@@ -20,6 +21,7 @@ import { MaintenanceLoop } from "./maintenance/maintenance-loop";
 import { AnalyticsMetrics } from "./metrics";
 import { parseAnalyticsOptions } from "./options";
 import type { AnalyticsOptions, ResolvedAnalyticsOptions } from "./options";
+import { ConfigEventStore } from "./store/config-event-store";
 import { EventStore } from "./store/event-store";
 import { FleetStore } from "./store/fleet-store";
 import { KvConfigReader } from "./store/kv-config-reader";
@@ -53,7 +55,7 @@ const prefixed = (logger: Logger): Logger => ({
 
 /**
  * Starts an analytics instance: migrations (waiting for PostgreSQL if it is not up yet), storage
- * policies, the two durable consumers (shared with any other instance), the maintenance loop and
+ * policies, the three durable consumers (shared with any other instance), the maintenance loop and
  * the HTTP server.
  */
 export async function createAnalytics(
@@ -76,13 +78,15 @@ export async function createAnalytics(
   await ensureStreams(await jetstreamManager(nc), names);
 
   const metrics = new AnalyticsMetrics();
-  const ingesters = createIngesters(opts, { nc, pool, metrics, logger }, names);
+  const kvConfig = new KvConfigReader(nc, names);
+  const ingesters = createIngesters(opts, { nc, pool, metrics, logger }, names, kvConfig);
   for (const i of ingesters) await i.start();
   const maintenance = new MaintenanceLoop(pool, storage, opts, logger);
   maintenance.start();
 
   const fleet = new FleetStore(pool, opts.flappingHoldMs);
-  const queries = new FleetQueries(fleet, new EventStore(pool), new KvConfigReader(nc, names));
+  const configEvents = new ConfigEventStore(pool);
+  const queries = new FleetQueries(fleet, new EventStore(pool), kvConfig, configEvents);
   const app = createApp({
     pool,
     natsConnected: nats.connected,
@@ -93,6 +97,7 @@ export async function createAnalytics(
     fleet,
     series: new SeriesStore(pool),
     queries,
+    configEvents,
     logger,
     apiCacheMs: opts.apiCacheMs,
   });
@@ -164,6 +169,7 @@ function createIngesters(
   opts: ResolvedAnalyticsOptions,
   deps: Pick<StreamIngesterOptions, "nc" | "pool" | "metrics" | "logger">,
   names: WireNames,
+  kvConfig: KvConfigReader,
 ): StreamIngester[] {
   const { batchRows, batchMs, retryMinMs, retryMaxMs, ackWaitMs } = opts;
   const concurrency = opts.ingestConcurrency;
@@ -180,9 +186,17 @@ function createIngesters(
       ...common,
       stream: names.eventStream,
       durable: opts.eventConsumer,
-      // Node events only; config events share the stream but are not analytics' business yet.
       filterSubject: `${names.prefix}.evt.*.node.>`,
       writer: eventWriter(),
+    }),
+    // Config events share the stream; a consumer of their own keeps the config history apart
+    // from node events (and its look-ups in the config buckets off the node-event path).
+    new StreamIngester({
+      ...common,
+      stream: names.eventStream,
+      durable: opts.configConsumer,
+      filterSubject: `${names.prefix}.evt.*.config.>`,
+      writer: new ConfigEventWriter({ lookup: kvConfig }),
     }),
   ];
 }

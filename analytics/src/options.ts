@@ -47,6 +47,11 @@ export interface AnalyticsOptions {
   heartbeatConsumer?: string;
   /** Durable consumer on the event stream (KON_ANALYTICS_CONSUMER_EVT). @default "analytics-evt" */
   eventConsumer?: string;
+  /**
+   * Durable consumer of config events (`<prefix>.evt.*.config.>` on the event stream) for the
+   * config history (KON_ANALYTICS_CONSUMER_CFG). @default "analytics-cfg"
+   */
+  configConsumer?: string;
   /** Ack wait of the durable consumers (KON_INGEST_ACK_WAIT_MS). @default 30000 */
   ackWaitMs?: number;
   /**
@@ -77,6 +82,12 @@ export interface AnalyticsOptions {
   rawRetention?: string;
   /** Node events kept (KON_RETENTION_EVENTS). @default "1 year" */
   eventRetention?: string;
+  /**
+   * Config history (`config_events`) kept (KON_RETENTION_CONFIG_EVENTS). An audit trail, and a
+   * small one (a row per change or rejection), so longer than node events. Its chunk interval
+   * is KON_EVENT_CHUNK_INTERVAL's. @default "2 years"
+   */
+  configEventRetention?: string;
   /** Per-minute rollup kept (KON_RETENTION_AGGREGATES). @default "1 year" */
   aggregateRetention?: string;
   /** Compress (columnstore) raw chunks older than this, where the edition allows (KON_COMPRESS_AFTER); "off" disables. @default "1 day" */
@@ -118,6 +129,7 @@ const schema = z.object({
   retryMaxMs: positiveInt,
   heartbeatConsumer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   eventConsumer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  configConsumer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   ackWaitMs: z.number().int().min(1000),
   lateFactor: z.number().positive(),
   nodeStateResolutionMs: z.number().int().min(0),
@@ -127,6 +139,7 @@ const schema = z.object({
   rollupChunkInterval: interval,
   rawRetention: interval,
   eventRetention: interval,
+  configEventRetention: interval,
   aggregateRetention: interval,
   compressAfter: z.union([interval, z.literal("off")]),
   maintenanceIntervalMs: z.number().int().min(100),
@@ -172,6 +185,7 @@ export function parseAnalyticsOptions(
     retryMaxMs: given.retryMaxMs ?? num(env.KON_INGEST_RETRY_MAX_MS) ?? 5000,
     heartbeatConsumer: given.heartbeatConsumer ?? env.KON_ANALYTICS_CONSUMER_HB ?? "analytics-hb",
     eventConsumer: given.eventConsumer ?? env.KON_ANALYTICS_CONSUMER_EVT ?? "analytics-evt",
+    configConsumer: given.configConsumer ?? env.KON_ANALYTICS_CONSUMER_CFG ?? "analytics-cfg",
     ackWaitMs: given.ackWaitMs ?? num(env.KON_INGEST_ACK_WAIT_MS) ?? 30_000,
     lateFactor: given.lateFactor ?? num(env.KON_LATE_FACTOR) ?? 0.5,
     nodeStateResolutionMs:
@@ -182,6 +196,8 @@ export function parseAnalyticsOptions(
     rollupChunkInterval: given.rollupChunkInterval ?? env.KON_ROLLUP_CHUNK_INTERVAL ?? "7 days",
     rawRetention: given.rawRetention ?? env.KON_RETENTION_RAW ?? "7 days",
     eventRetention: given.eventRetention ?? env.KON_RETENTION_EVENTS ?? "1 year",
+    configEventRetention:
+      given.configEventRetention ?? env.KON_RETENTION_CONFIG_EVENTS ?? "2 years",
     aggregateRetention: given.aggregateRetention ?? env.KON_RETENTION_AGGREGATES ?? "1 year",
     compressAfter: given.compressAfter ?? env.KON_COMPRESS_AFTER ?? "1 day",
     maintenanceIntervalMs:

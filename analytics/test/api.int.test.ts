@@ -6,7 +6,7 @@ import type { AnalyticsService } from "../src";
 import type { NodeListItem, NodeView } from "../src/store/fleet-store";
 import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
-import { HOUR, MIN, publishScenario } from "./helpers/fleet-scenario";
+import { HOUR, MIN, SCENARIO_CONFIG_EVENTS, publishScenario } from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
 
@@ -38,6 +38,11 @@ beforeAll(async () => {
   await waitFor(
     "12 events",
     async () => (await countRows(db.url, "node_events", "event_id")).rows === 12,
+  );
+  await waitFor(
+    "config events",
+    async () =>
+      (await countRows(db.url, "config_events", "event_id")).rows === SCENARIO_CONFIG_EVENTS,
   );
 });
 
@@ -258,7 +263,7 @@ test("/v1/series/heartbeats: beats, late beats, latency and skew, real-time and 
   expect(total(refreshed.body)).toBe(11);
 });
 
-test("/v1/config/drift shows which nodes run which revision against the latest in KV", async () => {
+test("/v1/config/drift shows which nodes run which revision against the latest in KV, and who published it", async () => {
   const { body } = await get<{
     groups: { group: string; bucket: boolean; keys: unknown[]; unknownKeys: unknown[] }[];
   }>("/v1/config/drift?group=g1");
@@ -274,6 +279,17 @@ test("/v1/config/drift shows which nodes run which revision against the latest i
       drifted: 0,
       missing: ["b", "d"],
       revisions: [{ revision: 3, current: true, nodes: ["a"], rejected: [] }],
+      lastPublished: {
+        atMs: T - 90 * MIN,
+        revision: 3,
+        author: "Ada <ada@example.org>",
+        gitCommit: "c2",
+        publishedBy: "loader-1",
+        changeSetId: "cs-2",
+        nodeId: null,
+        reason: null,
+      },
+      lastRejection: null,
     },
     {
       key: "svc",
@@ -291,6 +307,27 @@ test("/v1/config/drift shows which nodes run which revision against the latest i
           rejected: [{ node: "b", rejectedRevision: 2 }],
         },
       ],
+      lastPublished: {
+        atMs: T - 90 * MIN,
+        revision: 2,
+        author: "Ada <ada@example.org>",
+        gitCommit: "c2",
+        publishedBy: "loader-1",
+        changeSetId: "cs-2",
+        nodeId: null,
+        reason: null,
+      },
+      // The loader's refusal of a broken file (t-20min) is newer than b's refusal (t-80min).
+      lastRejection: {
+        atMs: T - 20 * MIN,
+        revision: null,
+        author: null,
+        gitCommit: null,
+        publishedBy: null,
+        changeSetId: null,
+        nodeId: null,
+        reason: "bad indentation of a mapping entry",
+      },
     },
   ]);
   expect(g1.unknownKeys).toEqual([{ key: "old", nodes: ["d"] }]);
@@ -312,7 +349,9 @@ test("/v1/pipeline, /metrics and /healthz", async () => {
   expect(p.body.streams.map((s) => [s.kind, s.lag.pending])).toEqual([
     ["heartbeats", 0],
     ["events", 0],
+    ["config-events", 0],
   ]);
+  expect(p.body.streams[2]!.rowsTotal).toBe(SCENARIO_CONFIG_EVENTS);
   expect(p.body.streams[1]!.rowsTotal).toBe(12);
   expect(p.body.rowsPerSec).toBeGreaterThan(0);
   expect(p.body.storage.edition).toMatch(/apache|timescale/);

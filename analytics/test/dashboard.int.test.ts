@@ -9,7 +9,7 @@ import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
 import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
-import { publishScenario } from "./helpers/fleet-scenario";
+import { SCENARIO_CONFIG_EVENTS, publishScenario } from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { launchChromium } from "./helpers/headless-chromium";
 import type { HeadlessChromium } from "./helpers/headless-chromium";
@@ -47,6 +47,11 @@ beforeAll(async () => {
   await waitFor(
     "12 events",
     async () => (await countRows(db.url, "node_events", "event_id")).rows === 12,
+  );
+  await waitFor(
+    "config events",
+    async () =>
+      (await countRows(db.url, "config_events", "event_id")).rows === SCENARIO_CONFIG_EVENTS,
   );
   page = await browser.context.newPage();
   await page.goto(`${svc.url}/`);
@@ -155,6 +160,62 @@ test("incident list and config drift match the API", async () => {
   }
   expect(cells).toEqual(expected);
   expect(cells).toContainEqual(["g1", "svc", "2", "2", "1", "0"]);
+});
+
+test("config changes and rejections panels show the API's latest events", async () => {
+  type Change = {
+    eventId: string;
+    kind: string;
+    group: string;
+    key: string;
+    revision: number | null;
+    author: string | null;
+    nodeId: string | null;
+    error: { reason: string; file: string | null; line: number | null } | null;
+  };
+  const history = await api<{ changes: Change[] }>("/v1/config/history?limit=20");
+  const rejections = await api<{ changes: Change[] }>("/v1/config/rejections?limit=20");
+  const shown = async (table: string) => {
+    const trs = page.locator(`${table} tbody tr`);
+    const out: { event: string | null; kind: string | null; cells: string[] }[] = [];
+    for (let i = 0; i < (await trs.count()); i++) {
+      const tr = trs.nth(i);
+      out.push({
+        event: await tr.getAttribute("data-event"),
+        kind: await tr.getAttribute("data-kind"),
+        cells: await tr.locator("td").allTextContents(),
+      });
+    }
+    return out;
+  };
+
+  const changes = await shown("#config-changes");
+  expect(changes.map((c) => [c.event, c.kind])).toEqual(
+    history.changes.map((c) => [c.eventId, c.kind]),
+  );
+  expect(changes.map((c) => c.cells.slice(1))).toEqual(
+    history.changes.map((c) => [
+      `${c.group}/${c.key}`,
+      c.kind,
+      c.revision === null ? "–" : String(c.revision),
+      c.author ?? (c.nodeId ? `node ${c.nodeId}` : "–"),
+    ]),
+  );
+  expect(changes.map((c) => c.kind)).toEqual([
+    "rejected",
+    "rejected",
+    "published",
+    "published",
+    "published",
+  ]);
+  expect(changes[4]!.cells[4]).toBe("Bob <bob@example.org>");
+
+  const refused = await shown("#config-rejections");
+  expect(refused.map((r) => r.event)).toEqual(rejections.changes.map((c) => c.eventId));
+  expect(refused.map((r) => r.cells.slice(1))).toEqual([
+    ["g1/svc", "config-loader", "g1/svc.yaml:3:7", "bad indentation of a mapping entry"],
+    ["g1/svc", "node b", "g1/svc.yaml", "Expected number, received string"],
+  ]);
 });
 
 test("heartbeat-rate chart is drawn by uPlot with the API's beats", async () => {

@@ -117,7 +117,7 @@ test("heartbeats and events land in batches, are acked after commit, and node_st
     );
     return body.streams.every((s) => s.lag.pending === 0 && s.lag.ackPending === 0) && body;
   });
-  expect(pipeline.streams).toHaveLength(2);
+  expect(pipeline.streams).toHaveLength(3);
 });
 
 test("a redelivered stream never adds a row", async () => {

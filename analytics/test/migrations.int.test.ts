@@ -25,12 +25,13 @@ afterAll(async () => {
   await db?.stop();
 });
 
-test("the template is migrated: hypertables, node_state, rollup view; re-running is a no-op", async () => {
+test("the template is migrated: hypertables, node_state, rollup view, config history; re-running is a no-op", async () => {
   const hypertables = await sql<{ hypertable_name: string }>(
     db.url,
     "SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1",
   );
   expect(hypertables.map((h) => h.hypertable_name)).toEqual([
+    "config_events",
     "heartbeats",
     "heartbeats_1m_store",
     "node_events",
@@ -86,7 +87,7 @@ test("chunk intervals and retention come from the options", async () => {
       db.url,
       "SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'",
     );
-    expect(jobs.length).toBe(3);
+    expect(jobs.length).toBe(4);
   }
 });
 

@@ -15,10 +15,12 @@ describe("analytics options", () => {
       apiCacheMs: 1000,
       heartbeatConsumer: "analytics-hb",
       eventConsumer: "analytics-evt",
+      configConsumer: "analytics-cfg",
       heartbeatChunkInterval: "1 hour",
       rawRetention: "7 days",
       aggregateRetention: "1 year",
       heartbeatNodeIndex: false,
+      configEventRetention: "2 years",
     });
   });
 
@@ -27,11 +29,15 @@ describe("analytics options", () => {
       KON_ANALYTICS_PORT: "9000",
       KON_INGEST_BATCH_ROWS: "100",
       KON_RETENTION_RAW: "3 days",
+      KON_ANALYTICS_CONSUMER_CFG: "cfg-2",
+      KON_RETENTION_CONFIG_EVENTS: "90 days",
     };
     expect(parseAnalyticsOptions({}, env)).toMatchObject({
       port: 9000,
       batchRows: 100,
       rawRetention: "3 days",
+      configConsumer: "cfg-2",
+      configEventRetention: "90 days",
     });
     expect(parseAnalyticsOptions({ port: 1234 }, env).port).toBe(1234);
     for (const [v, on] of [
@@ -50,6 +56,8 @@ describe("analytics options", () => {
     [{ KON_PG_URL: "mysql://x" }, /pgUrl/],
     [{ KON_ANALYTICS_CONSUMER_HB: "bad name" }, /heartbeatConsumer/],
     [{ KON_HB_NODE_INDEX: "sometimes" }, /heartbeatNodeIndex/],
+    [{ KON_ANALYTICS_CONSUMER_CFG: "a.b" }, /configConsumer/],
+    [{ KON_RETENTION_CONFIG_EVENTS: "forever" }, /configEventRetention/],
     [{ KON_INGEST_RETRY_MIN_MS: "500", KON_INGEST_RETRY_MAX_MS: "100" }, /retryMaxMs/],
   ])("a bad value names the field: %j", (env, message) => {
     expect(() => parseAnalyticsOptions({}, env)).toThrow(KonError);

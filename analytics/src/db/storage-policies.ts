@@ -17,6 +17,8 @@ export interface StoragePolicyOptions {
   rollupChunkInterval: string;
   rawRetention: string;
   eventRetention: string;
+  /** Retention of `config_events` (whose chunks use eventChunkInterval). */
+  configEventRetention: string;
   aggregateRetention: string;
   /** `off` or an interval. */
   compressAfter: string;
@@ -27,6 +29,7 @@ export interface StoragePolicyOptions {
 const HYPERTABLES = [
   ["heartbeats", "heartbeatChunkInterval", "rawRetention"],
   ["node_events", "eventChunkInterval", "eventRetention"],
+  ["config_events", "eventChunkInterval", "configEventRetention"],
   ["heartbeats_1m_store", "rollupChunkInterval", "aggregateRetention"],
 ] as const;
 

@@ -28,6 +28,27 @@ export interface KeyDrift {
   revisions: RevisionGroup[];
   /** Nodes that report no revision of the key at all. */
   missing: string[];
+  /**
+   * The newest `config.published` event of the key in the config history (who and when), null
+   * when there is none (written by a tool that sends no events, or older than its retention).
+   * Present when the service keeps a config history.
+   */
+  lastPublished?: KeyChange | null;
+  /** The newest `config.rejected` event of the key (loader or node), null when none. */
+  lastRejection?: KeyChange | null;
+}
+
+/** A config event in the drift view, trimmed to what explains a key's state. */
+export interface KeyChange {
+  atMs: number;
+  revision: number | null;
+  author: string | null;
+  gitCommit: string | null;
+  publishedBy: string | null;
+  changeSetId: string | null;
+  /** Set for rejections by a node's schema. */
+  nodeId: string | null;
+  reason: string | null;
 }
 
 /** Drift of a group. */
@@ -100,5 +121,48 @@ export function computeDrift(
     unknownKeys: [...unknown]
       .map(([key, ns]) => ({ key, nodes: ns }))
       .sort((a, b) => a.key.localeCompare(b.key)),
+  };
+}
+
+/** Adds each key's last published and last rejected event (see {@link KeyDrift.lastPublished}). */
+export function withLastChanges(
+  drift: GroupDrift,
+  last: ReadonlyMap<string, { published?: KeyChangeSource; rejected?: KeyChangeSource }>,
+): GroupDrift {
+  return {
+    ...drift,
+    keys: drift.keys.map((k) => {
+      const l = last.get(k.key);
+      return {
+        ...k,
+        lastPublished: l?.published ? keyChange(l.published) : null,
+        lastRejection: l?.rejected ? keyChange(l.rejected) : null,
+      };
+    }),
+  };
+}
+
+/** What {@link withLastChanges} reads from a stored config event. */
+export interface KeyChangeSource {
+  atMs: number;
+  revision: number | null;
+  author: string | null;
+  gitCommit: string | null;
+  publishedBy: string | null;
+  changeSetId: string | null;
+  nodeId: string | null;
+  error: { reason: string } | null;
+}
+
+function keyChange(c: KeyChangeSource): KeyChange {
+  return {
+    atMs: c.atMs,
+    revision: c.revision,
+    author: c.author,
+    gitCommit: c.gitCommit,
+    publishedBy: c.publishedBy,
+    changeSetId: c.changeSetId,
+    nodeId: c.nodeId,
+    reason: c.error?.reason ?? null,
   };
 }

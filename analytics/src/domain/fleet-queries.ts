@@ -1,8 +1,9 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import type { ConfigEventStore } from "../store/config-event-store";
 import type { EventStore, NodeHistory } from "../store/event-store";
 import type { FleetStore } from "../store/fleet-store";
 import type { KvConfigReader } from "../store/kv-config-reader";
-import { computeDrift } from "./drift";
+import { computeDrift, withLastChanges } from "./drift";
 import type { GroupDrift } from "./drift";
 import { incidentsOf, overlaps } from "./incidents";
 import type { Incident } from "./incidents";
@@ -44,6 +45,8 @@ export class FleetQueries {
     private readonly fleet: FleetStore,
     private readonly events: EventStore,
     private readonly kv: KvConfigReader,
+    /** The config history; without it drift has no lastPublished / lastRejection. */
+    private readonly configEvents?: ConfigEventStore,
   ) {}
 
   async uptime(group: string, node: string, fromMs: number, toMs: number): Promise<Uptime> {
@@ -103,7 +106,8 @@ export class FleetQueries {
 
   /**
    * Config drift per group. Nodes the monitor reports down or left are not counted: they run
-   * nothing now, and their last report would show as drift forever.
+   * nothing now, and their last report would show as drift forever. Each key also gets its last
+   * published and last rejected event from the config history (who, when, why).
    */
   async drift(group?: string): Promise<GroupDrift[]> {
     const nodes = (await this.fleet.nodes({ group })).filter(
@@ -114,12 +118,13 @@ export class FleetQueries {
     const out: GroupDrift[] = [];
     for (const g of groups.sort()) {
       const latest = await this.kv.latest(g);
+      const drift = computeDrift(
+        g,
+        latest,
+        nodes.filter((n) => n.group === g),
+      );
       out.push(
-        computeDrift(
-          g,
-          latest,
-          nodes.filter((n) => n.group === g),
-        ),
+        this.configEvents ? withLastChanges(drift, await this.configEvents.lastChanges(g)) : drift,
       );
     }
     return out;

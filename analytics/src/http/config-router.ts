@@ -1,13 +1,82 @@
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { Router } from "express";
+import { z } from "zod";
 import type { FleetQueries } from "../domain/fleet-queries";
-import { groupParam, parseInput, strictQuery } from "./query";
+import { CONFIG_EVENT_KINDS } from "../ingest/config-event-row";
+import type { ConfigEventKind } from "../ingest/config-event-row";
+import type { ConfigEventStore, ConfigHistoryFilter } from "../store/config-event-store";
+import { configKeyParam, groupParam, nodeParam, parseInput, strictQuery, timeParam } from "./query";
 
-/** /v1/config/drift. */
-export function configRouter(queries: FleetQueries): Router {
+/** Largest `limit` of the history endpoints (100 when not given). */
+export const MAX_HISTORY_LIMIT = 1000;
+
+const kindList = z.string().transform((v, ctx) => {
+  const kinds = v.split(",").map((k) => k.trim());
+  const bad = kinds.find((k) => !(CONFIG_EVENT_KINDS as readonly string[]).includes(k));
+  if (bad !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(bad)} is not a config event kind; use one or more (comma-separated) of ${CONFIG_EVENT_KINDS.join(", ")}`,
+    });
+    return z.NEVER;
+  }
+  return kinds as ConfigEventKind[];
+});
+
+const limitParam = z
+  .string()
+  .regex(/^\d+$/, "must be a whole number")
+  .transform(Number)
+  .pipe(
+    z.number().int().min(1, "at least 1").max(MAX_HISTORY_LIMIT, `at most ${MAX_HISTORY_LIMIT}`),
+  );
+
+const common = {
+  group: groupParam.optional(),
+  key: configKeyParam.optional(),
+  node: nodeParam.optional(),
+  from: timeParam.optional(),
+  to: timeParam.optional(),
+  limit: limitParam.default(100),
+};
+const historyQuery = strictQuery({ ...common, kind: kindList.optional() });
+const rejectionsQuery = strictQuery(common);
+
+/** /v1/config/drift, /v1/config/history and /v1/config/rejections. */
+export function configRouter(queries: FleetQueries, events: ConfigEventStore): Router {
   const r = Router();
   r.get("/v1/config/drift", async (req, res) => {
     const q = parseInput(strictQuery({ group: groupParam.optional() }), req.query);
     res.json({ groups: await queries.drift(q.group) });
   });
+
+  r.get("/v1/config/history", async (req, res) => {
+    const q = parseInput(historyQuery, req.query);
+    res.json(await history(events, { ...filterOf(q), kinds: q.kind }));
+  });
+
+  r.get("/v1/config/rejections", async (req, res) => {
+    const q = parseInput(rejectionsQuery, req.query);
+    res.json(await history(events, { ...filterOf(q), kinds: ["rejected"] }));
+  });
   return r;
+}
+
+function filterOf(q: z.output<typeof rejectionsQuery>): ConfigHistoryFilter {
+  const toMs = q.to ?? Date.now();
+  if (q.from !== undefined && q.from > toMs) {
+    throw new KonError(
+      KonErrorCode.QueryInvalid,
+      "invalid query parameter from: must not be after to",
+    );
+  }
+  return { group: q.group, key: q.key, node: q.node, fromMs: q.from, toMs, limit: q.limit };
+}
+
+async function history(
+  events: ConfigEventStore,
+  f: ConfigHistoryFilter,
+): Promise<Record<string, unknown>> {
+  const { changes, truncated } = await events.history(f);
+  return { fromMs: f.fromMs ?? null, toMs: f.toMs, limit: f.limit, truncated, changes };
 }

@@ -7,6 +7,7 @@ import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { FleetQueries } from "../domain/fleet-queries";
 import type { AnalyticsMetrics } from "../metrics";
 import { packageRoot } from "../package-root";
+import type { ConfigEventStore } from "../store/config-event-store";
 import type { FleetStore } from "../store/fleet-store";
 import type { SeriesStore } from "../store/series-store";
 import { configRouter } from "./config-router";
@@ -21,6 +22,8 @@ export interface AppSources extends OpsSources {
   fleet: FleetStore;
   series: SeriesStore;
   queries: FleetQueries;
+  /** The config history (`config_events`). */
+  configEvents: ConfigEventStore;
   metrics: AnalyticsMetrics;
   logger: Logger;
   /** How long a `/v1/nodes` answer is served from memory (0: never). */
@@ -39,7 +42,7 @@ export function createApp(src: AppSources): Express {
   app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
   app.use(seriesRouter(src.series));
-  app.use(configRouter(src.queries));
+  app.use(configRouter(src.queries, src.configEvents));
   app.use(opsRouter(src));
   if (!existsSync(join(DASHBOARD_DIR, "vendor", "uPlot.iife.min.js"))) {
     src.logger.warn(

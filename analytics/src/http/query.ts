@@ -1,4 +1,10 @@
-import { GROUP_NAME, KonError, KonErrorCode, assertNodeId } from "@konorkestra/sdk";
+import {
+  GROUP_NAME,
+  KonError,
+  KonErrorCode,
+  assertConfigKey,
+  assertNodeId,
+} from "@konorkestra/sdk";
 import { z } from "zod";
 
 /**
@@ -27,6 +33,14 @@ export const groupParam = z
 export const nodeParam = z.string().superRefine((v, ctx) => {
   try {
     assertNodeId(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
+  }
+});
+
+export const configKeyParam = z.string().superRefine((v, ctx) => {
+  try {
+    assertConfigKey(v);
   } catch (err) {
     ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
   }

@@ -1,7 +1,10 @@
 import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
 import type { WireNames } from "@konorkestra/sdk";
+import type { ConfigProvenance } from "../ingest/config-event-row";
+import type { ConfigProvenanceLookup } from "../ingest/config-event-writer";
 
 /** The latest value of one config key in a group's bucket. */
 export interface LatestConfig {
@@ -10,8 +13,14 @@ export interface LatestConfig {
   sha256: string;
 }
 
-/** Reads what is current in the config buckets `cfg_<group>` (the drift reference). */
-export class KvConfigReader {
+/**
+ * Reads the config buckets `cfg_<group>`: what is current (the drift reference) and who wrote a
+ * given revision (the config history's provenance).
+ */
+export class KvConfigReader implements ConfigProvenanceLookup {
+  /** Opened buckets, for the per-event provenance look-ups (a failed open is not kept). */
+  private readonly buckets = new Map<string, Promise<KV>>();
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly names: WireNames,
@@ -45,5 +54,37 @@ export class KvConfigReader {
       out.push({ key, revision: e.revision, sha256 });
     }
     return out;
+  }
+
+  /**
+   * Git commit, author and publisher of a key's revision, from its ConfigEntry; undefined when the
+   * revision is no longer in the bucket (beyond its history, purged), is not a PUT of that key,
+   * or is not a ConfigEntry.
+   */
+  async provenance(
+    group: string,
+    key: string,
+    revision: number,
+  ): Promise<ConfigProvenance | undefined> {
+    const bucket = this.names.configBucket(group);
+    let kv = this.buckets.get(bucket);
+    if (!kv) {
+      kv = new Kvm(this.nc).open(bucket);
+      this.buckets.set(bucket, kv);
+      kv.catch(() => this.buckets.delete(bucket));
+    }
+    const e = await (await kv).get(key, { revision });
+    if (!e || e.operation !== "PUT") return undefined;
+    let entry: ConfigEntry;
+    try {
+      entry = decodeMessage(ConfigEntry, e.value);
+    } catch {
+      return undefined;
+    }
+    return {
+      gitCommit: entry.gitCommit || undefined,
+      gitAuthor: entry.gitAuthor || undefined,
+      publishedBy: entry.publishedBy || undefined,
+    };
   }
 }

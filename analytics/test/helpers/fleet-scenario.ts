@@ -4,6 +4,8 @@ import type { FleetSimulator } from "./fleet-simulator";
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
+/** Config events publishScenario sends (all of group g1). */
+export const SCENARIO_CONFIG_EVENTS = 5;
 
 /**
  * A small fleet with a known history, relative to `t` (the test's "now"):
@@ -14,6 +16,9 @@ export const HOUR = 60 * MIN;
  * - g2/e: up since t-10h, down (suspect) since t-30min.
  * Config bucket cfg_g1: svc at revisions 1 and 2, db at 3. a runs svc@2 + db@3; b runs svc@1
  * and refused 2; d runs svc@2, lacks db and still reports a deleted key `old`.
+ * Config history of g1 (SCENARIO_CONFIG_EVENTS, newest first): the loader rejected a broken
+ * svc.yaml at t-20min; b refused svc@2 at t-80min; svc@2 and db@3 were published as change set
+ * cs-2 at t-90min (by Ada, commit c2); svc@1 was published at t-5h (by Bob, commit c1).
  */
 export async function publishScenario(sim: FleetSimulator, t: number): Promise<void> {
   const ev = (
@@ -37,15 +42,55 @@ export async function publishScenario(sim: FleetSimulator, t: number): Promise<v
   await ev("g2", "e", "down", t - 30 * MIN, true);
 
   const kv = await ensureConfigBucket(sim.nc, sim.names, "g1");
-  const entry = (key: string, v: string) =>
+  const entry = (key: string, v: string, author: string, commit: string) =>
     encodeMessage(ConfigEntry, {
       key,
       payload: new TextEncoder().encode(v),
       sha256: `sha-${key}-${v}`,
+      gitAuthor: author,
+      gitCommit: commit,
+      publishedBy: "loader-1",
     });
-  await kv.put("svc", entry("svc", "1"));
-  await kv.put("svc", entry("svc", "2"));
-  await kv.put("db", entry("db", "1"));
+  const BOB = "Bob <bob@example.org>";
+  const ADA = "Ada <ada@example.org>";
+  await kv.put("svc", entry("svc", "1", BOB, "c1"));
+  await kv.put("svc", entry("svc", "2", ADA, "c2"));
+  await kv.put("db", entry("db", "1", ADA, "c2"));
+  // The loader writes KV first, then its events (analytics reads the author from KV).
+  const published = (key: string, revision: number, at: number, cs: string) =>
+    sim.configEvent("g1", "published", {
+      key,
+      revision,
+      sha256: `sha-${key}-${key === "svc" ? revision : 1}`,
+      changeSetId: cs,
+      sourcePath: `g1/${key}.yaml`,
+      atMs: at,
+    });
+  await published("svc", 1, t - 5 * HOUR, "cs-1");
+  await published("svc", 2, t - 90 * MIN, "cs-2");
+  await published("db", 3, t - 90 * MIN, "cs-2");
+  await sim.configEvent("g1", "rejected", {
+    key: "svc",
+    revision: 2,
+    sha256: "sha-svc-2",
+    changeSetId: "cs-2",
+    sourcePath: "g1/svc.yaml",
+    nodeId: "b",
+    error: { reason: "Expected number, received string", code: "schema", valuePath: "/port" },
+    atMs: t - 80 * MIN,
+  });
+  await sim.configEvent("g1", "rejected", {
+    key: "svc",
+    sourcePath: "g1/svc.yaml",
+    error: {
+      file: "g1/svc.yaml",
+      line: 3,
+      column: 7,
+      reason: "bad indentation of a mapping entry",
+      code: "syntax",
+    },
+    atMs: t - 20 * MIN,
+  });
 
   for (let seq = 1; seq <= 10; seq++) {
     const sentAtMs = Date.now() - 20; // at least 20 ms transport latency

@@ -2,8 +2,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Heartbeat, NodeEvent, encodeMessage } from "@konorkestra/proto";
-import type { HeartbeatInit } from "@konorkestra/proto";
+import { ConfigEvent, Heartbeat, NodeEvent, encodeMessage } from "@konorkestra/proto";
+import type { ConfigEventInit, HeartbeatInit } from "@konorkestra/proto";
 import { ensureStreams, wireNames } from "@konorkestra/sdk";
 import type { WireNames } from "@konorkestra/sdk";
 
@@ -15,6 +15,20 @@ const KIND: Record<EventKind, NodeEvent.Kind> = {
   down: NodeEvent.Kind.DOWN,
   left: NodeEvent.Kind.LEFT,
   flapping: NodeEvent.Kind.FLAPPING,
+};
+
+/** Kinds of config events, as on the subject (`config.<kind>`). */
+export type ConfigKind =
+  "published" | "deleted" | "rejected" | "applied" | "prepare_ok" | "prepare_failed" | "aborted";
+
+const CONFIG_KIND: Record<ConfigKind, ConfigEvent.Kind> = {
+  published: ConfigEvent.Kind.PUBLISHED,
+  deleted: ConfigEvent.Kind.DELETED,
+  rejected: ConfigEvent.Kind.REJECTED,
+  applied: ConfigEvent.Kind.APPLIED,
+  prepare_ok: ConfigEvent.Kind.PREPARE_OK,
+  prepare_failed: ConfigEvent.Kind.PREPARE_FAILED,
+  aborted: ConfigEvent.Kind.ABORTED,
 };
 
 /** Options of one simulated heartbeat. */
@@ -31,7 +45,8 @@ export interface BeatOptions {
 /**
  * Publishes what the SDK heartbeat client and the liveness monitor would, straight to JetStream:
  * protobuf Heartbeats on `kon.hb.<group>.<node>` and NodeEvents on `kon.evt.<group>.node.<kind>`
- * (with Nats-Msg-Id = event id). Analytics tests use it instead of those components.
+ * (with Nats-Msg-Id = event id), and ConfigEvents on `kon.evt.<group>.config.<kind>` as the
+ * config-loader and the SDK send them. Analytics tests use it instead of those components.
  */
 export class FleetSimulator {
   private constructor(
@@ -107,6 +122,22 @@ export class FleetSimulator {
         suspect: o.suspect ?? false,
         monitorId: "sim-monitor",
       }),
+      { msgID: eventId },
+    );
+    return eventId;
+  }
+
+  /** A ConfigEvent as the loader or a node sends it; the id defaults to one derived from it. */
+  async configEvent(
+    group: string,
+    kind: ConfigKind,
+    e: Omit<ConfigEventInit, "group" | "kind"> & { key: string; atMs: number },
+  ): Promise<string> {
+    const eventId =
+      e.eventId ?? `cfg-${kind}-${group}-${e.key}-${e.revision ?? 0}-${e.nodeId ?? ""}-${e.atMs}`;
+    await this.js.publish(
+      this.names.eventSubject(group, `config.${kind}`),
+      encodeMessage(ConfigEvent, { ...e, eventId, group, kind: CONFIG_KIND[kind] }),
       { msgID: eventId },
     );
     return eventId;

@@ -1,0 +1,141 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createConfigLoader } from "@konorkestra/config-loader";
+import type { ConfigLoader } from "@konorkestra/config-loader";
+import { silentLogger } from "@konorkestra/sdk";
+import { startNats, startPostgres } from "@konorkestra/testkit";
+import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
+import { createAnalytics } from "../src";
+import type { AnalyticsService } from "../src";
+import type { ConfigChange } from "../src/store/config-event-store";
+import { getJson } from "./helpers/get-json";
+import { waitFor } from "./helpers/wait-for";
+
+// End to end: the real config-loader watches a git work tree and publishes a change and a
+// rejection; analytics (its own durable consumer, real TimescaleDB) shows both in the history,
+// with the git author of the change and the file, line and column of the rejection.
+
+let nats: NatsServer;
+let db: PostgresDatabase;
+let svc: AnalyticsService;
+let loader: ConfigLoader;
+let root: string;
+
+const git = (...args: string[]): string =>
+  execFileSync("git", ["-C", root, ...args], { encoding: "utf8" }).trim();
+
+function commit(file: string, content: string, author: string): string {
+  writeFileSync(join(root, file), content);
+  git("add", file);
+  git(
+    "-c",
+    "user.name=Test",
+    "-c",
+    "user.email=test@example.org",
+    "commit",
+    "-qm",
+    file,
+    `--author=${author}`,
+  );
+  return git("rev-parse", "HEAD");
+}
+
+beforeAll(async () => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), "kon-cfg-history-")));
+  mkdirSync(join(root, "shop"));
+  git("init", "-q");
+  [nats, db] = await Promise.all([startNats(), startPostgres()]);
+  svc = await createAnalytics({
+    servers: nats.url,
+    pgUrl: db.url,
+    port: 0,
+    batchMs: 50,
+    maintenanceIntervalMs: 3_600_000,
+    logger: silentLogger,
+  });
+});
+
+afterAll(async () => {
+  await loader?.stop();
+  await svc?.close();
+  await Promise.all([nats?.stop(), db?.stop()]);
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+const history = async (query: string): Promise<ConfigChange[]> => {
+  const { status, body } = await getJson<{ changes: ConfigChange[] }>(
+    svc.url,
+    `/v1/config/history?group=shop&${query}`,
+  );
+  expect(status).toBe(200);
+  return body.changes;
+};
+
+test("a change and a rejection by the config-loader show in the history", async () => {
+  const first = commit("shop/cart.yaml", "limit: 10\n", "Grace <grace@example.org>");
+  loader = createConfigLoader(
+    {
+      configDir: root,
+      servers: nats.url,
+      port: 0,
+      debounceMs: 50,
+      debounceMaxMs: 500,
+      resyncMs: 0,
+      git: true,
+      loaderId: "e2e-loader",
+    },
+    silentLogger,
+  );
+  await loader.start();
+  await loader.whenReady();
+
+  const [published] = await waitFor("published event", async () => {
+    const c = await history("kind=published");
+    return c.length === 1 && c;
+  });
+  expect(published).toMatchObject({
+    key: "cart",
+    kind: "published",
+    sourcePath: "shop/cart.yaml",
+    author: "Grace <grace@example.org>",
+    gitCommit: first,
+    publishedBy: "e2e-loader",
+    error: null,
+  });
+  expect(published!.revision).toBeGreaterThan(0);
+
+  // A broken save: the key keeps its value, the loader says where and why.
+  writeFileSync(join(root, "shop/cart.yaml"), "limit: 10\n  bad: [\n");
+  const [rejected] = await waitFor("rejected event", async () => {
+    const c = await history("kind=rejected");
+    return c.length === 1 && c;
+  });
+  expect(rejected).toMatchObject({
+    key: "cart",
+    kind: "rejected",
+    revision: null,
+    nodeId: null,
+    error: { file: "shop/cart.yaml", code: "syntax" },
+  });
+  expect(rejected!.error!.line).toBeGreaterThan(0);
+  expect(rejected!.error!.reason).not.toBe("");
+
+  // Fixed and committed by someone else: a second published revision, newest first.
+  const second = commit("shop/cart.yaml", "limit: 20\n", "Linus <linus@example.org>");
+  const all = await waitFor("second change", async () => {
+    const c = await history("");
+    return c.length === 3 && c;
+  });
+  expect(all.map((c) => [c.kind, c.author, c.gitCommit])).toEqual([
+    ["published", "Linus <linus@example.org>", second],
+    ["rejected", null, null],
+    ["published", "Grace <grace@example.org>", first],
+  ]);
+  const rejections = await getJson<{ changes: ConfigChange[] }>(
+    svc.url,
+    "/v1/config/rejections?group=shop",
+  );
+  expect(rejections.body.changes.map((c) => c.eventId)).toEqual([rejected!.eventId]);
+});
