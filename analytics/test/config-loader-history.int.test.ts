@@ -2,10 +2,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createConfigLoader } from "@konorkestra/config-loader";
-import type { ConfigLoader } from "@konorkestra/config-loader";
+import type { ChildProcess } from "node:child_process";
 import { silentLogger } from "@konorkestra/sdk";
-import { startNats, startPostgres } from "@konorkestra/testkit";
+import { getFreePort, spawnTs, startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
@@ -20,7 +19,7 @@ import { waitFor } from "./helpers/wait-for";
 let nats: NatsServer;
 let db: PostgresDatabase;
 let svc: AnalyticsService;
-let loader: ConfigLoader;
+let loader: ChildProcess | undefined;
 let root: string;
 
 const git = (...args: string[]): string =>
@@ -58,7 +57,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await loader?.stop();
+  if (loader && loader.exitCode === null && loader.signalCode === null) {
+    const exited = new Promise((r) => loader!.once("exit", r));
+    loader.kill("SIGTERM");
+    await exited;
+  }
   await svc?.close();
   await Promise.all([nats?.stop(), db?.stop()]);
   if (root) rmSync(root, { recursive: true, force: true });
@@ -75,21 +78,27 @@ const history = async (query: string): Promise<ConfigChange[]> => {
 
 test("a change and a rejection by the config-loader show in the history", async () => {
   const first = commit("shop/cart.yaml", "limit: 10\n", "Grace <grace@example.org>");
-  loader = createConfigLoader(
-    {
-      configDir: root,
-      servers: nats.url,
-      port: 0,
-      debounceMs: 50,
-      debounceMaxMs: 500,
-      resyncMs: 0,
-      git: true,
-      loaderId: "e2e-loader",
+  // The real config-loader as its own process (a service never imports another service).
+  const port = await getFreePort();
+  loader = spawnTs(join(__dirname, "..", "..", "config-loader", "src", "main.ts"), [], {
+    env: {
+      ...process.env,
+      KON_CONFIG_DIR: root,
+      KON_SERVERS: nats.url,
+      KON_LOADER_PORT: String(port),
+      KON_DEBOUNCE_MS: "50",
+      KON_DEBOUNCE_MAX_MS: "500",
+      KON_RESYNC_MS: "0",
+      KON_GIT: "true",
+      KON_LOADER_ID: "e2e-loader",
     },
-    silentLogger,
+  });
+  await waitFor("config-loader healthy", () =>
+    fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    ),
   );
-  await loader.start();
-  await loader.whenReady();
 
   const [published] = await waitFor("published event", async () => {
     const c = await history("kind=published");
