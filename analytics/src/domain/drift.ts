@@ -143,16 +143,7 @@ export function withLastChanges(
 }
 
 /** What {@link withLastChanges} reads from a stored config event. */
-export interface KeyChangeSource {
-  atMs: number;
-  revision: number | null;
-  author: string | null;
-  gitCommit: string | null;
-  publishedBy: string | null;
-  changeSetId: string | null;
-  nodeId: string | null;
-  error: { reason: string } | null;
-}
+export type KeyChangeSource = Omit<KeyChange, "reason"> & { error: { reason: string } | null };
 
 function keyChange(c: KeyChangeSource): KeyChange {
   return {

@@ -164,6 +164,18 @@ function hashBytes(start: number, end: number): void {
   mixWord(tail);
 }
 
+// The state hash runs over several fields, between which h1/h2 serve the per-entry set hashes.
+let s1 = 0;
+let s2 = 0;
+
+function hashState(start: number, end: number): void {
+  h1 = s1;
+  h2 = s2;
+  hashBytes(start, end);
+  s1 = h1;
+  s2 = h2;
+}
+
 function hashNumber(v: number): void {
   mixWord(v >>> 0);
   mixWord(Math.floor(v / TWO_32) >>> 0);
@@ -206,8 +218,8 @@ function readFields(data: Uint8Array, out: WireBeat): void {
   // Set: a sum of per-entry hashes (order-free); state: a running hash of the raw bytes.
   let setLo = 0;
   let setHi = 0;
-  let stateLo = 0x811c9dc5;
-  let stateHi = 0x01000193;
+  s1 = 0x811c9dc5;
+  s2 = 0x01000193;
   const end = data.length;
   while (pos < end) {
     const tag = varint("tag");
@@ -228,22 +240,14 @@ function readFields(data: Uint8Array, out: WireBeat): void {
     else if (field === 7 && wt === 0) out.allowedMisses = varint("allowed_misses") >>> 0;
     else if (field === 8 && wt === 0) out.leaving = varint("leaving") !== 0;
     else if (field === 9 && wt === 2) {
-      const n = length("process", end);
+      const n = length("process", end); // before reading pos: length() moves it
       const pEnd = pos + n;
-      h1 = stateLo;
-      h2 = stateHi;
-      hashBytes(pos, pEnd);
-      stateLo = h1;
-      stateHi = h2;
+      hashState(pos, pEnd);
       readProcess(pEnd, out);
     } else if (field === 10 && wt === 2) {
       const n = length("config", end);
       const eEnd = pos + n;
-      h1 = stateLo;
-      h2 = stateHi;
-      hashBytes(pos, eEnd);
-      stateLo = h1;
-      stateHi = h2;
+      hashState(pos, eEnd);
       readConfigEntry(eEnd);
       setLo = (setLo + fmix(h1)) >>> 0;
       setHi = (setHi + fmix(h2)) >>> 0;
@@ -252,8 +256,8 @@ function readFields(data: Uint8Array, out: WireBeat): void {
   }
   if (pos !== end) throw new WireError("message: truncated");
   out.configSet = out.configKeys === 0 ? 0 : (setHi & 0x1fffff) * TWO_32 + (setLo >>> 0) || 1;
-  h1 = stateLo;
-  h2 = stateHi;
+  h1 = s1;
+  h2 = s2;
   hashNumber(out.intervalMs);
   hashNumber(out.allowedMisses);
   out.stateHash = hashValue();

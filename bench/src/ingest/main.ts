@@ -32,6 +32,7 @@ import { LagProbe } from "./lag-probe";
 import { memoryMiB } from "./process-cpu";
 import { publishSeedEvents } from "./seed-events";
 import { benchOptions } from "../bench-flags";
+import { CleanupStack } from "../cleanup-stack";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const step = (what: string): void => out(`... ${what}`);
@@ -64,7 +65,7 @@ async function sql<T>(url: string, text: string): Promise<T[]> {
   }
 }
 
-async function setUp(o: IngestOptions, cleanup: (() => Promise<unknown>)[]): Promise<Stage> {
+async function setUp(o: IngestOptions, cleanup: CleanupStack): Promise<Stage> {
   const nats = await startNats();
   cleanup.push(() => nats.stop());
   const pg = await startDurablePostgres();
@@ -150,11 +151,7 @@ async function prepare(
   return measureCopyCeiling(url, fleet, o.rows);
 }
 
-async function measure(
-  o: IngestOptions,
-  s: Stage,
-  cleanup: (() => Promise<unknown>)[],
-): Promise<Measured> {
+async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promise<Measured> {
   const url = s.pg.url(DB);
   const nc = await connect({ servers: s.nats.url, name: "bench-ingest-publisher" });
   cleanup.push(() => nc.close());
@@ -243,14 +240,8 @@ async function main(): Promise<number> {
   const o = benchOptions(parseIngestOptions, USAGE);
   if (typeof o === "number") return o;
   const t0 = performance.now();
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const stop = async (): Promise<void> => {
-    for (const c of cleanup.splice(0).reverse()) {
-      await c().catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
-    }
-  };
-  const onSignal = (): void => void stop().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  const cleanup = new CleanupStack();
+  cleanup.runOnSignals();
   let stage: Stage | undefined;
   try {
     stage = await setUp(o, cleanup);
@@ -260,7 +251,7 @@ async function main(): Promise<number> {
     const machine = printHeader(o, stage, natsVersion);
     const measured = await measure(o, stage, cleanup);
     const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
-    await stop();
+    await cleanup.run();
     const durationS = (performance.now() - t0) / 1000;
     printResults({ ...measured, machine, command: commandLine(), durationS, loadAtEnd });
     return 0;
@@ -271,7 +262,7 @@ async function main(): Promise<number> {
       process.stderr.write(`analytics output (tail):\n${stage.analytics.output().slice(-3000)}\n`);
     return 1;
   } finally {
-    await stop();
+    await cleanup.run();
   }
 }
 

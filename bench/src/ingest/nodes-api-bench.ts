@@ -12,6 +12,7 @@ import { startAnalyticsProcess } from "./analytics-process";
 import { measureApi } from "./api-latency";
 import { startDurablePostgres } from "./durable-postgres";
 import { percentiles } from "./percentiles";
+import { CleanupStack } from "../cleanup-stack";
 
 /** Flags of nodes-api-bench. */
 interface NodesBenchOptions {
@@ -118,14 +119,8 @@ interface Timed {
 async function main(): Promise<number> {
   const o = benchOptions(parse, USAGE);
   if (typeof o === "number") return o;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const stop = async (): Promise<void> => {
-    for (const c of cleanup.splice(0).reverse()) {
-      await c().catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
-    }
-  };
-  const onSignal = (): void => void stop().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  const cleanup = new CleanupStack();
+  cleanup.runOnSignals();
   try {
     const nats = await startNats();
     cleanup.push(() => nats.stop());
@@ -171,7 +166,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench:nodes-api failed: ${text}\n`);
     return 1;
   } finally {
-    await stop();
+    await cleanup.run();
   }
 }
 

@@ -19,6 +19,7 @@ import type { PropagationOptions } from "./propagation-options";
 import { formatRatios, formatTable, formatTargets, resultJson } from "./propagation-report";
 import type { PropagationResults } from "./propagation-report";
 import { benchOptions } from "../bench-flags";
+import { CleanupStack } from "../cleanup-stack";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 
@@ -40,11 +41,7 @@ interface Stage {
 }
 
 /** Starts what the run needs; registers in `cleanup` how to stop each part as soon as it runs. */
-async function setUp(
-  o: PropagationOptions,
-  logger: Logger,
-  cleanup: (() => Promise<unknown>)[],
-): Promise<Stage> {
+async function setUp(o: PropagationOptions, logger: Logger, cleanup: CleanupStack): Promise<Stage> {
   const scratch = await mkdtemp(join(tmpdir(), "kon-bench-propagation-"));
   cleanup.push(() => rm(scratch, { recursive: true, force: true }));
   const nats = await startNats();
@@ -189,25 +186,18 @@ async function main(): Promise<number> {
   if (typeof o === "number") return o;
   const t0 = performance.now();
   const logger = benchLogger();
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const stop = async (): Promise<void> => {
-    for (const c of cleanup.splice(0).reverse()) {
-      await c().catch((err: unknown) => logger.warn(`cleanup: ${String(err)}`));
-    }
-  };
+  const cleanup = new CleanupStack((msg) => logger.warn(msg));
   let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
+  cleanup.runOnSignals((signal) => {
     interrupted = true;
     process.stderr.write(`bench:propagation: ${signal}, stopping the servers\n`);
-    void stop().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  });
   try {
     const stage = await setUp(o, logger, cleanup);
     const machine = printHeader(o, stage);
     const measured = await measure(o, stage, logger);
     const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
-    await stop();
+    await cleanup.run();
     const durationS = (performance.now() - t0) / 1000;
     printResults(
       { ...measured, machine, command: commandLine(), durationS, loadAtEnd },
@@ -220,7 +210,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench:propagation failed: ${text}\n`);
     return 1;
   } finally {
-    await stop();
+    await cleanup.run();
   }
 }
 
