@@ -1,3 +1,4 @@
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import { silentLogger } from "@konorkestra/sdk";
 import { startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
@@ -168,6 +169,38 @@ test("an undecodable message is kept in ingest_rejects and does not stall the st
   expect(rejects[0]!.reason).toMatch(/Heartbeat/);
   const metric = await svc.metrics.rejected.get();
   expect(metric.values.find((v) => v.labels.kind === "heartbeats")?.value).toBe(1);
+});
+
+test("a row PostgreSQL refuses is split out of its batch into ingest_rejects; the rest is stored", async () => {
+  // Published before analytics starts, so all six land in one batch. The bad beat decodes fine
+  // but its send time is past PostgreSQL's last timestamp (year 294276): COPY fails for the whole
+  // batch, the batch is halved until the row is alone, and only that row is refused.
+  const bad = await sim.raw(
+    sim.names.heartbeatSubject("g4", "far-future"),
+    encodeMessage(Heartbeat, {
+      group: "g4",
+      nodeId: "far-future",
+      seq: 1,
+      sentAtMs: 9_224_318_016_500_000,
+    }),
+  );
+  for (let i = 1; i <= 5; i++) await sim.heartbeat("g4", `ok${i}`, { seq: 1 });
+  const svc = await analytics({ heartbeatConsumer: "split-hb", eventConsumer: "split-evt" });
+  await waitFor(
+    "five good rows",
+    async () =>
+      (await sql(db.url, "SELECT 1 FROM heartbeats WHERE group_name = 'g4'")).length === 5,
+  );
+  const rejects = await waitFor("the refused row", async () => {
+    const r = await sql<{ stream_seq: string; reason: string }>(
+      db.url,
+      "SELECT stream_seq, reason FROM ingest_rejects WHERE subject LIKE '%.g4.%'",
+    );
+    return r.length > 0 && r;
+  });
+  expect(rejects.map((r) => Number(r.stream_seq))).toEqual([bad]);
+  expect(rejects[0]!.reason).toMatch(/out of range/);
+  await waitFor("all acked", () => sum(svc, "messagesTotal") >= 6);
 });
 
 function sum(svc: AnalyticsService, field: "messagesTotal" | "rowsTotal"): number {
