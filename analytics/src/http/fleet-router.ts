@@ -2,7 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import type { FleetQueries } from "../domain/fleet-queries";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
-import type { FleetStore } from "../store/fleet-store";
+import type { FleetStore, NodeListFrame } from "../store/fleet-store";
 import { encodeNodeCursor, nodeCursorParam } from "./node-cursor";
 import { ResponseCache } from "./response-cache";
 import {
@@ -18,6 +18,12 @@ import {
 
 const nodePath = z.object({ group: groupParam, node: nodeParam });
 const NODES_OPEN = Buffer.from('{"nodes":');
+
+/** `{"nodes":[…],"next":…}`, written by the store into the list's own buffer. */
+const nodesFrame: NodeListFrame = (next) => ({
+  open: NODES_OPEN,
+  close: Buffer.from(`,"next":${next === null ? "null" : JSON.stringify(encodeNodeCursor(next))}}`),
+});
 
 /** Largest page of /v1/nodes a client may ask for (no `limit`: the whole list). */
 export const MAX_NODES_LIMIT = 10_000;
@@ -61,15 +67,18 @@ export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: n
     const cached = await nodesCache.get(
       JSON.stringify(key),
       async () => {
-        const page = await fleet.nodesJson({
-          group: q.group,
-          status: q.status,
-          detail: q.detail,
-          after: q.cursor,
-          limit: q.limit,
-        });
-        const next = page.next === null ? "null" : JSON.stringify(encodeNodeCursor(page.next));
-        return Buffer.concat([NODES_OPEN, page.json, Buffer.from(`,"next":${next}}`)]);
+        const page = await fleet.nodesJson(
+          {
+            group: q.group,
+            status: q.status,
+            detail: q.detail,
+            after: q.cursor,
+            limit: q.limit,
+          },
+          Date.now(),
+          nodesFrame,
+        );
+        return page.json;
       },
       fresh,
     );

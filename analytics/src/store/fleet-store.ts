@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ClientBase, Pool } from "pg";
 import { to as copyTo } from "pg-copy-streams";
+import { COPY_BINARY_HEADER } from "../ingest/binary-copy";
 import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
 import type { NodeDetail, NodeKey } from "./node-list-sql";
 
@@ -100,7 +101,7 @@ export interface NodeListQuery {
 
 /** A page of the node list. */
 export interface NodeListPage {
-  /** The JSON array of nodes. */
+  /** The JSON array of nodes, between the frame's `open` and `close` when one was given. */
   json: Buffer;
   /** The last node of this page when more follow (the next page starts after it), else null. */
   next: NodeKey | null;
@@ -124,6 +125,12 @@ const STATUSES = ["unknown", "up", "down", "left", "flapping"] as const;
 const STATUS_JSON = STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
 /** Room for the status and beat fields of one node: `,"lastBeatAtMs":…,"lastSeq":…`. */
 const DYNAMIC_BYTES = 160;
+
+/** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
+export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buffer };
+
+const EMPTY = Buffer.alloc(0);
+const NO_FRAME: NodeListFrame = () => ({ open: EMPTY, close: EMPTY });
 
 /** One row of the per-request query (numbers only: no strings to decode). */
 interface BeatRow {
@@ -176,7 +183,11 @@ export class FleetStore {
    * A page is a key range, so a walk from `next` to `next` returns every node that exists
    * throughout it exactly once.
    */
-  async nodesJson(q: NodeListQuery = {}, nowMs = Date.now()): Promise<NodeListPage> {
+  async nodesJson(
+    q: NodeListQuery = {},
+    nowMs = Date.now(),
+    frame: NodeListFrame = NO_FRAME,
+  ): Promise<NodeListPage> {
     const detail = q.detail ?? "compact";
     const cutMs = nowMs - this.flappingHoldMs;
     const where = nodeWhereSql({ group: q.group, status: q.status, after: q.after }, cutMs);
@@ -221,11 +232,17 @@ export class FleetStore {
       picked.push([r, f]);
       size += f.head.length + f.mid.length + f.tail.length + DYNAMIC_BYTES + 1;
     }
-    const out = Buffer.allocUnsafe(size);
-    let p = 0;
+    const last = picked[picked.length - 1]?.[1];
+    const next = more && last ? { group: last.group, node: last.node } : null;
+    // The caller's frame goes into the same buffer: no second copy of a 4 MB answer.
+    const { open, close } = frame(next);
+    const out = Buffer.allocUnsafe(open.length + size + close.length);
+    out.set(open, 0);
+    let p = open.length;
     out[p++] = 0x5b; // [
+    const first = p;
     for (const [r, f] of picked) {
-      if (p > 1) out[p++] = 0x2c; // ,
+      if (p > first) out[p++] = 0x2c; // ,
       out.set(f.head, p);
       p += f.head.length;
       const status = STATUS_JSON[r.status]!;
@@ -244,8 +261,8 @@ export class FleetStore {
       p += f.tail.length;
     }
     out[p++] = 0x5d; // ]
-    const last = picked[picked.length - 1]?.[1];
-    const next = more && last ? { group: last.group, node: last.node } : null;
+    out.set(close, p);
+    p += close.length;
     // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
     if (memo.size > 2 * rows.length + 100_000) memo.clear();
     return { json: out.subarray(0, p), next };
@@ -365,13 +382,11 @@ async function copyOut(client: ClientBase, select: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const COPY_HEADER_BYTES = 19; // signature, flags, header extension length (0)
-
 /** The rows of the per-request query from its binary COPY output (int8, int8, int2, float8, int8). */
 function beatRows(buf: Buffer): BeatRow[] {
   const rows: BeatRow[] = [];
   const int8 = (at: number): number => buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
-  let p = COPY_HEADER_BYTES;
+  let p = COPY_BINARY_HEADER.length;
   while (p + 2 <= buf.length) {
     const fields = buf.readInt16BE(p);
     p += 2;
