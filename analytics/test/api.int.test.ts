@@ -6,7 +6,13 @@ import type { AnalyticsService } from "../src";
 import type { NodeListItem, NodeView } from "../src/store/fleet-store";
 import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
-import { HOUR, MIN, SCENARIO_CONFIG_EVENTS, publishScenario } from "./helpers/fleet-scenario";
+import {
+  HOUR,
+  MIN,
+  SCENARIO_CONFIG_EVENTS,
+  publishScenario,
+  waitForScenario,
+} from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
 
@@ -31,19 +37,7 @@ beforeAll(async () => {
   });
   T = Date.now();
   await publishScenario(sim, T);
-  await waitFor(
-    "30 heartbeats",
-    async () => (await countRows(db.url, "heartbeats", "stream_seq")).rows === 30,
-  );
-  await waitFor(
-    "12 events",
-    async () => (await countRows(db.url, "node_events", "event_id")).rows === 12,
-  );
-  await waitFor(
-    "config events",
-    async () =>
-      (await countRows(db.url, "config_events", "event_id")).rows === SCENARIO_CONFIG_EVENTS,
-  );
+  await waitForScenario(db.url);
 });
 
 afterAll(async () => {

@@ -7,13 +7,11 @@ import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import type { Page } from "playwright-core";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
-import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
-import { SCENARIO_CONFIG_EVENTS, publishScenario } from "./helpers/fleet-scenario";
+import { publishScenario, waitForScenario } from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { launchChromium } from "./helpers/headless-chromium";
 import type { HeadlessChromium } from "./helpers/headless-chromium";
-import { waitFor } from "./helpers/wait-for";
 
 // The dashboard in headless Chromium against a live stack (NATS, TimescaleDB, a running
 // analytics instance fed with published heartbeats and events): what it shows must match the API.
@@ -40,19 +38,7 @@ beforeAll(async () => {
     logger: silentLogger,
   });
   await publishScenario(sim, Date.now());
-  await waitFor(
-    "30 heartbeats",
-    async () => (await countRows(db.url, "heartbeats", "stream_seq")).rows === 30,
-  );
-  await waitFor(
-    "12 events",
-    async () => (await countRows(db.url, "node_events", "event_id")).rows === 12,
-  );
-  await waitFor(
-    "config events",
-    async () =>
-      (await countRows(db.url, "config_events", "event_id")).rows === SCENARIO_CONFIG_EVENTS,
-  );
+  await waitForScenario(db.url);
   page = await browser.context.newPage();
   await page.goto(`${svc.url}/`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 15_000 });

@@ -1,6 +1,8 @@
 import { ConfigEntry, encodeMessage } from "@konorkestra/proto";
 import { ensureConfigBucket } from "@konorkestra/sdk";
+import { countRows } from "./count-rows";
 import type { FleetSimulator } from "./fleet-simulator";
+import { waitFor } from "./wait-for";
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -110,4 +112,21 @@ export async function publishScenario(sim: FleetSimulator, t: number): Promise<v
       config: { svc: { revision: 2 }, old: { revision: 1 } },
     });
   }
+}
+
+/** Waits until an analytics instance has stored everything {@link publishScenario} sent. */
+export async function waitForScenario(dbUrl: string): Promise<void> {
+  await waitFor(
+    "30 heartbeats",
+    async () => (await countRows(dbUrl, "heartbeats", "stream_seq")).rows === 30,
+  );
+  await waitFor(
+    "12 events",
+    async () => (await countRows(dbUrl, "node_events", "event_id")).rows === 12,
+  );
+  await waitFor(
+    "config events",
+    async () =>
+      (await countRows(dbUrl, "config_events", "event_id")).rows === SCENARIO_CONFIG_EVENTS,
+  );
 }
