@@ -1,5 +1,5 @@
 // One Jest project per workspace. Unit specs are `*.test.ts`; integration specs, which start real
-// servers through testkit, are `*.int.test.ts`. `@konorkestra/<pkg>` maps to the package's src, so
+// servers through testkit, are `*.int.test.ts`. `@konorkestra/<pkg>` (and `@konorkestra/sdk/internal`) maps to the package's src, so
 // tests never need a build.
 const workspaces = require("./package.json").workspaces;
 
@@ -26,6 +26,9 @@ module.exports = {
     testEnvironment: "node",
     testMatch: ["<rootDir>/test/**/*.test.ts", "<rootDir>/src/**/*.test.ts"],
     transform: { "^.+\\.ts$": tsJest },
-    moduleNameMapper: { "^@konorkestra/([a-z-]+)$": "<rootDir>/../$1/src" },
+    moduleNameMapper: {
+      "^@konorkestra/sdk/internal$": "<rootDir>/../sdk/src/internal",
+      "^@konorkestra/([a-z-]+)$": "<rootDir>/../$1/src",
+    },
   })),
 };

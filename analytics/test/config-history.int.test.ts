@@ -163,7 +163,7 @@ describe("ingest", () => {
     );
     // A kind this version does not know (a newer publisher): kept, not silently dropped.
     const future = await sim.raw(
-      sim.names.eventSubject("g9", "config.rolled_back"),
+      `${sim.names.prefix}.evt.g9.config.rolled_back`,
       ConfigEvent.encode({
         eventId: "future",
         group: "g9",

@@ -8,7 +8,6 @@ export type { RejectCode, SourceProblem } from "./config-file-parser";
 export { parseConfigBytes, readConfigFile } from "./config-file-parser";
 export { keyForPath, pathStemForKey } from "./key-mapper";
 export type { PathMapping, SourceFormat } from "./key-mapper";
-export { CHANGE_SET_HEADER, CHANGE_SET_SIZE_HEADER } from "./nats-config-store";
 export { MAX_BATCH_MESSAGES, publishAtomicBatch } from "./atomic-batch";
 export type { BatchAck, BatchMessage } from "./atomic-batch";
 export { compileSchema } from "./schema-registry";

@@ -1,4 +1,4 @@
-import { assertConfigKey, assertGroupName } from "@konorkestra/sdk";
+import { assertConfigKey, assertGroupName } from "@konorkestra/sdk/internal";
 
 /** Format of a config source file, from its extension. */
 export type SourceFormat = "json" | "yaml";

@@ -5,22 +5,12 @@ import { headers } from "@nats-io/transport-node";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, ConfigEvent, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import type { ConfigEventInit } from "@konorkestra/proto";
-import { KonError, KonErrorCode, ensureConfigBucket } from "@konorkestra/sdk";
-import type { WireNames } from "@konorkestra/sdk";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { KonHeader, configEventWord, ensureConfigBucket } from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import { MAX_BATCH_MESSAGES, publishAtomicBatch } from "./atomic-batch";
 import { inChunks } from "./in-chunks";
 import type { ChangeMessage, ConfigStore, CurrentEntry, StoredChangeSet } from "./config-store";
-
-/** Header naming the change set a message belongs to. */
-export const CHANGE_SET_HEADER = "Kon-Change-Set";
-/** Header with the number of messages in that change set. */
-export const CHANGE_SET_SIZE_HEADER = "Kon-Change-Set-Size";
-
-const KIND_NAMES: Record<number, string> = {
-  [ConfigEvent.Kind.PUBLISHED]: "published",
-  [ConfigEvent.Kind.DELETED]: "deleted",
-  [ConfigEvent.Kind.REJECTED]: "rejected",
-};
 
 /** Settings of the buckets the store creates. */
 export interface NatsConfigStoreOptions {
@@ -82,8 +72,8 @@ export class NatsConfigStore implements ConfigStore {
     const size = messages.length;
     const wire = messages.map((m) => {
       const h = headers();
-      h.set(CHANGE_SET_HEADER, id);
-      h.set(CHANGE_SET_SIZE_HEADER, String(size));
+      h.set(KonHeader.ChangeSet, id);
+      h.set(KonHeader.ChangeSetSize, String(size));
       if (!m.entry) h.set("KV-Operation", "DEL");
       const data = m.entry ? encodeMessage(ConfigEntry, m.entry) : new Uint8Array(0);
       return { subject: `$KV.${bucket}.${m.key}`, data, headers: h };
@@ -119,8 +109,9 @@ export class NatsConfigStore implements ConfigStore {
 
   async publishEvents(group: string, events: ConfigEventInit[]): Promise<void> {
     await inChunks(events, 100, async (ev) => {
-      const kind = KIND_NAMES[ev.kind ?? 0] ?? "unknown";
-      const subject = this.names.eventSubject(group, `config.${kind}`);
+      const word = configEventWord(ev.kind ?? ConfigEvent.Kind.KIND_UNSPECIFIED);
+      if (!word) throw new TypeError(`config event ${ev.eventId ?? ""} has no kind`);
+      const subject = this.names.eventSubject(group, `config.${word}`);
       await this.js.publish(subject, encodeMessage(ConfigEvent, ev), {
         msgID: ev.eventId ?? undefined,
       });

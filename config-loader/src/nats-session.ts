@@ -2,8 +2,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureSchemasBucket, ensureStreams } from "@konorkestra/sdk";
-import type { Logger, WireNames } from "@konorkestra/sdk";
+import { ensureSchemasBucket, ensureStreams } from "@konorkestra/sdk/internal";
+import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { ResolvedLoaderOptions } from "./options";
 
 /** A ready connection: streams ensured, schemas bucket open. */

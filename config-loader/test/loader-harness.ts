@@ -9,7 +9,8 @@ import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, ConfigEvent, decodeMessage } from "@konorkestra/proto";
-import { ensureSchemasBucket, wireNames } from "@konorkestra/sdk";
+import { ensureSchemasBucket, wireNames } from "@konorkestra/sdk/internal";
+import type { ConfigEventWord } from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
@@ -122,7 +123,7 @@ export class Harness {
   }
 
   /** Every `config.<kind>` event of a group stored in KON_EVENTS. */
-  async events(group: string, kind: string): Promise<ConfigEvent[]> {
+  async events(group: string, kind: ConfigEventWord): Promise<ConfigEvent[]> {
     const js = jetstream(this.nc);
     const jsm = await jetstreamManager(this.nc);
     const subject = names.eventSubject(group, `config.${kind}`);

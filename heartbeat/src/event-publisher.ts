@@ -1,7 +1,8 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { NodeEvent, encodeMessage } from "@konorkestra/proto";
 import type { NodeEventInit } from "@konorkestra/proto";
-import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { Membership } from "./membership";
 import type { MonitorMetrics } from "./metrics";
 import type { NodeEventKind, TrackerEvent } from "./node-view";

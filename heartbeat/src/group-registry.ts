@@ -2,7 +2,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
-import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 
 /**
  * Which groups heartbeats may come from. Lenient by default: with no list configured any valid

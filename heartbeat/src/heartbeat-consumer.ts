@@ -6,7 +6,8 @@ import type {
   JetStreamManager,
   JsMsg,
 } from "@nats-io/jetstream";
-import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { DetectionClock } from "./detection-clock";
 import type { RawHeartbeat } from "./heartbeat-validator";
 

@@ -1,5 +1,5 @@
 import { Heartbeat, ProtoError, decodeMessage, encodeMessage } from "@konorkestra/proto";
-import { GROUP_NAME, assertNodeId } from "@konorkestra/sdk";
+import { GROUP_NAME, assertNodeId } from "@konorkestra/sdk/internal";
 import type { TrackedHeartbeat } from "./node-view";
 
 /** Why a heartbeat was dropped. Each is a label of `kon_monitor_heartbeats_rejected_total`. */

@@ -1,4 +1,5 @@
-import type { Logger, WireNames } from "@konorkestra/sdk";
+import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { ExpiryOutcome, LivenessBackend } from "./backends/liveness-backend";
 import type { DetectionClock } from "./detection-clock";
 import type { EventPublisher } from "./event-publisher";

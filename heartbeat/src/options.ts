@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
-import { GROUP_NAME, KonError, KonErrorCode, toNodeIdToken } from "@konorkestra/sdk";
+import { GROUP_NAME, toNodeIdToken } from "@konorkestra/sdk/internal";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
 
 /**
  * Options of the liveness monitor ({@link createMonitor}). Every one has an environment form,

@@ -1,7 +1,7 @@
 import { hostname as osHostname, networkInterfaces } from "node:os";
 import type { NetworkInterfaceInfo } from "node:os";
 import { KonError, KonErrorCode } from "./errors";
-import { assertNodeId } from "./names";
+import { assertNodeId } from "./wire/names";
 
 /** Interfaces as returned by `os.networkInterfaces()`. */
 export type NetworkInterfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;

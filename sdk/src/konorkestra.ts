@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
+import { connectService } from "./nats/connect-service";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
 import { AppliedRegistry } from "./applied-registry";
@@ -18,11 +18,11 @@ import { resolveNodeId } from "./identity";
 import type { NodeIdSource } from "./identity";
 import { consoleLogger } from "./logger";
 import type { Logger } from "./logger";
-import { wireNames } from "./names";
-import type { WireNames } from "./names";
-import { parseKonorkestraOptions } from "./options";
-import type { KonorkestraOptions, ResolvedOptions } from "./options";
-import { ensureStreams } from "./streams";
+import { wireNames } from "./wire/names";
+import type { WireNames } from "./wire/names";
+import { parseKonorkestraOptions } from "./options/konorkestra-options";
+import type { KonorkestraOptions, ResolvedOptions } from "./options/konorkestra-options";
+import { ensureStreams } from "./wire/streams";
 
 /** Extra options that have no environment form. */
 export interface KonorkestraRuntimeOptions extends KonorkestraOptions {
@@ -110,12 +110,10 @@ export class Konorkestra {
     let delay = 100;
     while (!this.closing) {
       try {
-        const nc = await connect({
+        const nc = await connectService({
           servers: this.options.servers,
-          name: `kon:${this.options.service}:${this.nodeId}`,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 250,
-          timeout: 2000,
+          role: this.options.service,
+          id: this.nodeId,
           token: this.options.token,
           user: this.options.user,
           pass: this.options.pass,

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { Konorkestra } from "@konorkestra/sdk";
-import type { AppliedChangeSet } from "@konorkestra/sdk";
+import { Konorkestra } from "../src";
+import type { AppliedChangeSet } from "../src";
 import { recordingLogger, waitFor } from "./helpers/wait-for";
 
 const Service1 = z.object({ name: z.string(), replicas: z.number().int().min(1) });

@@ -4,7 +4,7 @@ import { deepFreeze } from "../src/config/deep-freeze";
 import { changeFromKvMessage, parseAckSubject } from "../src/config/kv-message";
 import type { ChangeBatch, RawChange } from "../src/config/raw-change";
 import { stableHash, stableStringify } from "../src/config/stable-hash";
-import { silentLogger } from "@konorkestra/sdk";
+import { silentLogger } from "../src";
 import { recordingLogger } from "./helpers/wait-for";
 
 describe("parseAckSubject", () => {

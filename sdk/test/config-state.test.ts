@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { ConfigEntry } from "@konorkestra/proto";
-import { AppliedRegistry, silentLogger } from "@konorkestra/sdk";
-import type { ConfigMeta } from "@konorkestra/sdk";
+import { AppliedRegistry } from "../src/applied-registry";
+import { silentLogger } from "../src";
+import type { ConfigMeta } from "../src";
 import type { HandleView, HandlerCall } from "../src/config/config-handle";
 import { ConfigState } from "../src/config/config-state";
 import type { RawChange } from "../src/config/raw-change";

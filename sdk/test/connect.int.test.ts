@@ -1,12 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import {
-  KonError,
-  Konorkestra,
-  ensureConfigBucket,
-  silentLogger,
-  wireNames,
-} from "@konorkestra/sdk";
+import { KonError, Konorkestra, silentLogger } from "../src";
+import { ensureConfigBucket, wireNames } from "../src/internal";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 

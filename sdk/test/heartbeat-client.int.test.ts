@@ -1,5 +1,6 @@
 import { Heartbeat, decodeMessage } from "@konorkestra/proto";
-import { Konorkestra, sdkVersion, silentLogger } from "@konorkestra/sdk";
+import { Konorkestra, silentLogger } from "../src";
+import { sdkVersion } from "../src/internal";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 import { HeartbeatCollector, readStream, sleep, waitUntil } from "./heartbeat-collector";

@@ -1,10 +1,7 @@
-import {
-  KonError,
-  MAX_META_BYTES,
-  MAX_META_ENTRIES,
-  parseHeartbeatOptions,
-} from "@konorkestra/sdk";
-import type { HeartbeatOptions } from "@konorkestra/sdk";
+import { KonError } from "../src";
+import { MAX_META_BYTES, MAX_META_ENTRIES } from "../src/internal";
+import { parseHeartbeatOptions } from "../src/heartbeat/heartbeat-options";
+import type { HeartbeatOptions } from "../src";
 
 const codeOf = (opts: unknown): string | undefined => {
   try {

@@ -1,6 +1,6 @@
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Konorkestra, silentLogger } from "@konorkestra/sdk";
+import { Konorkestra, silentLogger } from "../src";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 import { readStreamWhenUp, sleep, waitUntil } from "./heartbeat-collector";

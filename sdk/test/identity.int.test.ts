@@ -1,7 +1,8 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KonError, Konorkestra, resolveNodeId, silentLogger } from "@konorkestra/sdk";
+import { KonError, Konorkestra, silentLogger } from "../src";
+import { resolveNodeId } from "../src/internal";
 
 /** A fake EC2 instance metadata service (IMDSv2) on loopback. */
 interface FakeImds {

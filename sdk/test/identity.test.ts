@@ -1,6 +1,8 @@
 import type { NetworkInterfaceInfo } from "node:os";
-import { InvalidNameError, firstMac, resolveNodeId, toNodeIdToken } from "@konorkestra/sdk";
-import type { NetworkInterfaces } from "@konorkestra/sdk";
+import { InvalidNameError } from "../src";
+import { firstMac } from "../src/identity";
+import { resolveNodeId, toNodeIdToken } from "../src/internal";
+import type { NetworkInterfaces } from "../src/identity";
 
 const iface = (mac: string, internal = false): NetworkInterfaceInfo => ({
   address: "10.0.0.5",

@@ -1,11 +1,5 @@
-import {
-  InvalidNameError,
-  KonError,
-  assertConfigKey,
-  assertGroupName,
-  assertNodeId,
-  wireNames,
-} from "@konorkestra/sdk";
+import { InvalidNameError, KonError } from "../src";
+import { assertConfigKey, assertGroupName, assertNodeId, wireNames } from "../src/internal";
 
 describe("names on the wire", () => {
   it("accepts good group names and rejects bad ones with the reason", () => {

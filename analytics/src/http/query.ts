@@ -1,10 +1,5 @@
-import {
-  GROUP_NAME,
-  KonError,
-  KonErrorCode,
-  assertConfigKey,
-  assertNodeId,
-} from "@konorkestra/sdk";
+import { GROUP_NAME, assertConfigKey, assertNodeId } from "@konorkestra/sdk/internal";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { z } from "zod";
 
 /**

@@ -2,7 +2,7 @@ import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
-import type { WireNames } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { ConfigProvenance } from "../ingest/config-event-row";
 import type { ConfigProvenanceLookup } from "../ingest/config-event-writer";
 

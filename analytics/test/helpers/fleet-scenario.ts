@@ -1,5 +1,5 @@
 import { ConfigEntry, encodeMessage } from "@konorkestra/proto";
-import { ensureConfigBucket } from "@konorkestra/sdk";
+import { ensureConfigBucket } from "@konorkestra/sdk/internal";
 import { countRows } from "./count-rows";
 import type { FleetSimulator } from "./fleet-simulator";
 import { waitFor } from "./wait-for";

@@ -4,8 +4,8 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEvent, Heartbeat, NodeEvent, encodeMessage } from "@konorkestra/proto";
 import type { ConfigEventInit, HeartbeatInit } from "@konorkestra/proto";
-import { ensureStreams, wireNames } from "@konorkestra/sdk";
-import type { WireNames } from "@konorkestra/sdk";
+import { ensureStreams, wireNames } from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
 
 /** Kinds of node events, as on the subject (`node.<kind>`). */
 export type EventKind = "up" | "down" | "left" | "flapping";

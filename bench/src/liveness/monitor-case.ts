@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
-import { wireNames } from "@konorkestra/sdk";
+import { wireNames } from "@konorkestra/sdk/internal";
 import { startNats, startRedis } from "@konorkestra/testkit";
 import { collectDeadlines, countingSink, settledLastSeq, unwind } from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
@@ -87,7 +87,7 @@ async function assemble(
     versions,
     startMeasuring: () => probe.start(),
     watch: (onDown: DownListener) => {
-      obs.subscribe(names.eventSubject(group, "node.*"), {
+      obs.subscribe(names.groupEventFilter(group, "node"), {
         callback: (err, msg) => {
           if (err) return;
           const at = Date.now();

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
-import { buildHeartbeat } from "@konorkestra/sdk";
-import type { AppliedRevision, HeartbeatIdentity } from "@konorkestra/sdk";
+import { buildHeartbeat } from "@konorkestra/sdk/internal";
+import type { AppliedRevision, HeartbeatIdentity } from "@konorkestra/sdk/internal";
 import { BeatSchedule } from "./beat-schedule";
 
 /** Where beats go: core NATS heartbeats, KV puts with a TTL, or Redis SETs with PX. */

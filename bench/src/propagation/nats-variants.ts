@@ -1,8 +1,9 @@
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureConfigBucket } from "@konorkestra/sdk";
-import type { Logger, WireNames } from "@konorkestra/sdk";
+import { ensureConfigBucket } from "@konorkestra/sdk/internal";
+import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import { ApplyTracker } from "./apply-tracker";
 import { encodeBenchEntry } from "./bench-config";
 import type { SchemaPolicy } from "./bench-config";

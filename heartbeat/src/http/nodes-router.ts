@@ -1,6 +1,7 @@
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
-import { GROUP_NAME, KonErrorCode } from "@konorkestra/sdk";
+import { GROUP_NAME } from "@konorkestra/sdk/internal";
+import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import type { DetectionClock } from "../detection-clock";
 import type { NodeTracker } from "../node-tracker";

@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AppliedRegistry } from "../applied-registry";
 import type { Logger } from "../logger";
-import type { WireNames } from "../names";
-import type { ResolvedOptions } from "../options";
+import type { WireNames } from "../wire/names";
+import type { ResolvedOptions } from "../options/konorkestra-options";
 
 /**
  * What the config plane needs from `Konorkestra` (which satisfies it as is). An interface, so

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import type { z } from "zod";
-import { ensureConfigBucket } from "../buckets";
+import { ensureConfigBucket } from "../wire/buckets";
 import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
-import { assertConfigKey } from "../names";
+import { assertConfigKey } from "../wire/names";
 import { ChangeSetAssembler } from "./change-set-assembler";
 import { ConfigHandle } from "./config-handle";
 import type { HandleHost, HandleView } from "./config-handle";

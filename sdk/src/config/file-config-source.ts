@@ -6,7 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { ConfigEntry } from "@konorkestra/proto";
 import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
-import { assertConfigKey } from "../names";
+import { assertConfigKey } from "../wire/names";
 import type { ChangeBatch, RawChange } from "./raw-change";
 import { sha256Hex } from "./stable-hash";
 

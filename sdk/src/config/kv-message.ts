@@ -1,4 +1,5 @@
 import type { MsgHdrs } from "@nats-io/transport-node";
+import { KonHeader, NatsHeader } from "../wire/headers";
 import type { RawChange } from "./raw-change";
 
 /** Where a JetStream push delivery sits, parsed from its `$JS.ACK...` reply subject. */
@@ -27,11 +28,7 @@ export function parseAckSubject(reply: string | undefined): DeliveryPosition | u
   return { consumer: t[base + 1] ?? "", streamSeq, consumerSeq, pending };
 }
 
-/** Header names of the change-set contract (see the wire contract in docs/architecture.md). */
-export const CHANGE_SET_HEADER = "Kon-Change-Set";
-export const CHANGE_SET_SIZE_HEADER = "Kon-Change-Set-Size";
-
-/** Turns a KV stream message (`$KV.<bucket>.<key>`) into a RawChange. */
+/** Turns a KV stream message (rules: docs/wire-contract.md, "Config change sets") (`$KV.<bucket>.<key>`) into a RawChange. */
 export function changeFromKvMessage(
   subjectPrefix: string,
   subject: string,
@@ -39,16 +36,16 @@ export function changeFromKvMessage(
   data: Uint8Array,
   revision: number,
 ): RawChange {
-  const op = headers?.get("KV-Operation") ?? "";
+  const op = headers?.get(NatsHeader.KvOperation) ?? "";
   // Delete markers written by the server (TTL expiry, purge) carry a reason and no KV-Operation.
-  const marker = headers?.get("Nats-Marker-Reason") ?? "";
-  const size = Number(headers?.get(CHANGE_SET_SIZE_HEADER) ?? "1");
+  const marker = headers?.get(NatsHeader.MarkerReason) ?? "";
+  const size = Number(headers?.get(KonHeader.ChangeSetSize) ?? "1");
   return {
     key: subject.slice(subjectPrefix.length),
     revision,
     op: op === "DEL" || op === "PURGE" || marker !== "" ? "delete" : "put",
     data,
-    changeSetId: headers?.get(CHANGE_SET_HEADER) ?? "",
+    changeSetId: headers?.get(KonHeader.ChangeSet) ?? "",
     changeSetSize: Number.isSafeInteger(size) && size > 0 ? size : 1,
     origin: "nats",
   };

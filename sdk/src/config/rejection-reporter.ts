@@ -4,7 +4,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEvent, encodeMessage } from "@konorkestra/proto";
 import type { ConfigEventInit } from "@konorkestra/proto";
 import type { Logger } from "../logger";
-import type { WireNames } from "../names";
+import type { WireNames } from "../wire/names";
+import { NatsHeader } from "../wire/headers";
 
 /** A value this node refused. */
 export interface Rejection {
@@ -85,7 +86,7 @@ export class RejectionReporter {
     while (this.queue.length > 0 && !nc.isClosed()) {
       const event = this.queue[0]!;
       const h = headers();
-      h.set("Nats-Msg-Id", event.eventId ?? "");
+      h.set(NatsHeader.MsgId, event.eventId ?? "");
       try {
         await js.publish(
           this.names.eventSubject(this.group, "config.rejected"),

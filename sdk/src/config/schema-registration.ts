@@ -1,19 +1,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
-import { ensureSchemasBucket } from "../buckets";
-import type { WireNames } from "../names";
-
-/** What is stored under `<group>.<key>` in `kon_schemas`. */
-export interface RegisteredSchema {
-  schema: unknown;
-  service: string;
-  nodeId: string;
-  registeredAtMs: number;
-}
+import { ensureSchemasBucket } from "../wire/buckets";
+import type { WireNames } from "../wire/names";
+import { parseSchemaRecord, schemaRecordKey } from "../wire/schema-record";
+import type { SchemaRecord } from "../wire/schema-record";
 
 /** zod's JSON Schema export of a config schema (draft 2020-12, input side). */
-export function configJsonSchema(schema: z.ZodType): unknown {
-  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 }
 
 /**
@@ -30,17 +24,17 @@ export async function registerConfigSchema(
 ): Promise<boolean> {
   const json = configJsonSchema(reg.schema);
   const kv = await ensureSchemasBucket(nc, names, replicas);
-  const kvKey = `${reg.group}.${reg.key}`;
+  const kvKey = schemaRecordKey(reg.group, reg.key);
   const current = await kv.get(kvKey);
   if (current && current.operation === "PUT" && current.length > 0) {
     try {
-      const stored = current.json<RegisteredSchema>();
+      const stored = parseSchemaRecord(current.string());
       if (JSON.stringify(stored.schema) === JSON.stringify(json)) return false;
     } catch {
       // Unreadable: overwrite it.
     }
   }
-  const value: RegisteredSchema = {
+  const value: SchemaRecord = {
     schema: json,
     service: reg.service,
     nodeId: reg.nodeId,

@@ -5,7 +5,7 @@ import type { NatsConnection, Status } from "@nats-io/transport-node";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { AppliedRegistry } from "../applied-registry";
 import type { Logger } from "../logger";
-import type { WireNames } from "../names";
+import type { WireNames } from "../wire/names";
 import { buildHeartbeat, nextBeatSlot } from "./heartbeat-message";
 import type { HeartbeatIdentity } from "./heartbeat-message";
 import { MIN_INTERVAL_MS } from "./heartbeat-options";

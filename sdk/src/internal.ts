@@ -1,0 +1,76 @@
+/**
+ * `@konorkestra/sdk/internal`: the one home of the rules Konorkestra's own services share — names
+ * on the wire and their parsers, event kinds, headers, the `kon_schemas` record, the config-file
+ * rules, option and environment readers, and how a service connects to NATS. Applications import
+ * `@konorkestra/sdk`; nothing here is a stable public API. docs/wire-contract.md states these
+ * rules for clients in other languages.
+ */
+
+// Names on the wire and their parsers.
+export {
+  GROUP_NAME,
+  PREFIX,
+  assertConfigKey,
+  assertGroupName,
+  assertNodeId,
+  isGroupName,
+  isNodeId,
+  nodeKey,
+  parseNodeKey,
+  wireNames,
+} from "./wire/names";
+export type {
+  EventAddress,
+  HeartbeatAddress,
+  HeartbeatSubjectCheck,
+  WireNames,
+} from "./wire/names";
+export {
+  CONFIG_EVENT_WORDS,
+  NODE_EVENT_WORDS,
+  assertEventKind,
+  configEventKind,
+  configEventWord,
+  isConfigEventWord,
+  isEventKind,
+  isNodeEventWord,
+  nodeEventKind,
+  nodeEventWord,
+} from "./wire/event-kinds";
+export type { ConfigEventWord, EventKind, NodeEventWord } from "./wire/event-kinds";
+export { KonHeader, NatsHeader } from "./wire/headers";
+export { parseSchemaRecord, schemaRecordAddress, schemaRecordKey } from "./wire/schema-record";
+export type { SchemaRecord } from "./wire/schema-record";
+export { ensureConfigBucket, ensureSchemasBucket } from "./wire/buckets";
+export type { ConfigBucketOptions } from "./wire/buckets";
+export { ensureStreams, streamConfigs } from "./wire/streams";
+export type { StreamOptions } from "./wire/streams";
+export { parseAckSubject } from "./config/kv-message";
+export type { DeliveryPosition } from "./config/kv-message";
+
+// Heartbeats as the SDK builds them (simulators and the monitor's HTTP ingest).
+export { buildHeartbeat, configRevisions, sdkVersion } from "./heartbeat/heartbeat-message";
+export type { HeartbeatIdentity, HeartbeatState } from "./heartbeat/heartbeat-message";
+export { MAX_META_BYTES, MAX_META_ENTRIES, MIN_INTERVAL_MS } from "./heartbeat/heartbeat-options";
+export type { AppliedRevision } from "./applied-registry";
+export { resolveNodeId, toNodeIdToken } from "./identity";
+export type { NodeIdOptions, NodeIdSource } from "./identity";
+
+// Options, environment, connection.
+export { envBool, envList, envNumber, envString } from "./options/env-readers";
+export {
+  mergeNatsOptions,
+  natsOptionsShape,
+  parseOptionsWith,
+  prefixOption,
+  replicasOption,
+  serversOption,
+} from "./options/common-options";
+export type { NatsOptions } from "./options/common-options";
+export {
+  connectService,
+  connectionName,
+  taggedLogger,
+  watchConnection,
+} from "./nats/connect-service";
+export type { ServiceConnectOptions } from "./nats/connect-service";

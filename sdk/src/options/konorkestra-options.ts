@@ -1,0 +1,71 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { GROUP_NAME } from "../wire/names";
+import { natsOptionsShape, mergeNatsOptions, parseOptionsWith } from "./common-options";
+import type { NatsOptions } from "./common-options";
+import { envBool, envNumber, envString } from "./env-readers";
+
+/** Options of {@link Konorkestra.connect}. Every one has an environment default. */
+export interface KonorkestraOptions extends NatsOptions {
+  /** Group this process belongs to (KON_GROUP). Required. */
+  group?: string;
+  /** Node id (KON_NODE_ID); otherwise derived, see `nodeIdSource`. */
+  nodeId?: string;
+  /** `aws` asks IMDSv2 for the instance id (KON_NODE_ID_SOURCE). @default "auto" */
+  nodeIdSource?: "auto" | "aws";
+  /** Metadata service base URL (KON_AWS_METADATA_URL). @default "http://169.254.169.254" */
+  awsMetadataUrl?: string;
+  /** Append the pid to a derived node id (KON_NODE_ID_APPEND_PID=on). @default false */
+  nodeIdAppendPid?: boolean;
+  /** Service name reported in heartbeats (KON_SERVICE). @default the process title */
+  service?: string;
+  /** `nats`, or `file:<dir>` to read config from a local folder (KON_CONFIG_SOURCE). @default "nats" */
+  configSource?: string;
+  /** Directory of last-known-good snapshots (KON_SNAPSHOT_DIR). @default "<tmpdir>/konorkestra" */
+  snapshotDir?: string;
+  /** How long `connect` waits for NATS before going on offline (KON_CONNECT_TIMEOUT_MS). @default 3000 */
+  connectTimeoutMs?: number;
+}
+
+const schema = z.object({
+  ...natsOptionsShape,
+  group: z
+    .string({ error: "required (set KON_GROUP or pass group)" })
+    .regex(GROUP_NAME, "use 1-63 of [a-z0-9-]"),
+  nodeId: z.string().min(1).optional(),
+  nodeIdSource: z.enum(["auto", "aws"]),
+  awsMetadataUrl: z.string().url(),
+  nodeIdAppendPid: z.boolean(),
+  service: z.string().min(1),
+  configSource: z.string().regex(/^(nats|file:.+)$/, "use 'nats' or 'file:<dir>'"),
+  snapshotDir: z.string().min(1),
+  connectTimeoutMs: z.number().int().min(0),
+});
+
+export type ResolvedOptions = z.output<typeof schema>;
+
+/** Options given, then KON_* variables, then defaults; throws a KonError naming the bad field. */
+export function parseKonorkestraOptions(
+  given: KonorkestraOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  return parseOptionsWith(
+    schema,
+    {
+      ...mergeNatsOptions(given, env),
+      group: given.group ?? envString(env, "KON_GROUP"),
+      nodeId: given.nodeId ?? envString(env, "KON_NODE_ID"),
+      nodeIdSource: given.nodeIdSource ?? envString(env, "KON_NODE_ID_SOURCE") ?? "auto",
+      awsMetadataUrl:
+        given.awsMetadataUrl ?? envString(env, "KON_AWS_METADATA_URL") ?? "http://169.254.169.254",
+      nodeIdAppendPid: given.nodeIdAppendPid ?? envBool(env, "KON_NODE_ID_APPEND_PID") ?? false,
+      service: given.service ?? envString(env, "KON_SERVICE") ?? process.title,
+      configSource: given.configSource ?? envString(env, "KON_CONFIG_SOURCE") ?? "nats",
+      snapshotDir:
+        given.snapshotDir ?? envString(env, "KON_SNAPSHOT_DIR") ?? join(tmpdir(), "konorkestra"),
+      connectTimeoutMs: given.connectTimeoutMs ?? envNumber(env, "KON_CONNECT_TIMEOUT_MS") ?? 3000,
+    },
+    "",
+  );
+}
