@@ -1,4 +1,5 @@
 import { Konorkestra } from "@konorkestra/sdk";
+import { envNumber } from "@konorkestra/sdk/internal";
 
 /** A started example service: its HTTP port and how to stop it. */
 export interface RunningService {
@@ -17,7 +18,7 @@ export function runServiceMain(
   start: (kon: Konorkestra, port: number) => Promise<RunningService>,
 ): void {
   const main = async (): Promise<void> => {
-    const port = Number(process.env.KON_SERVICE_PORT ?? defaultPort);
+    const port = envNumber(process.env, "KON_SERVICE_PORT") ?? defaultPort;
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new Error(`invalid KON_SERVICE_PORT ${JSON.stringify(process.env.KON_SERVICE_PORT)}`);
     }

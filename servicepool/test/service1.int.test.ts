@@ -1,5 +1,5 @@
-import { startService1 } from "@konorkestra/servicepool";
-import type { RunningService } from "@konorkestra/servicepool";
+import { startService1 } from "../src/service1/service1";
+import type { RunningService } from "../src/service-main";
 import { ConfigPlane, eventually, http } from "./helpers/config-plane";
 
 const initial = `

@@ -1,5 +1,5 @@
-import { startService2 } from "@konorkestra/servicepool";
-import type { RunningService2 } from "@konorkestra/servicepool";
+import { startService2 } from "../src/service2/service2";
+import type { RunningService2 } from "../src/service2/service2";
 import { ConfigPlane, eventually, http } from "./helpers/config-plane";
 
 describe("service2: worker concurrency and poll interval change live", () => {

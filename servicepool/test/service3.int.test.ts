@@ -1,5 +1,5 @@
-import { startService3 } from "@konorkestra/servicepool";
-import type { RunningService3 } from "@konorkestra/servicepool";
+import { startService3 } from "../src/service3/service3";
+import type { RunningService3 } from "../src/service3/service3";
 import { startPostgres } from "@konorkestra/testkit";
 import type { PostgresDatabase } from "@konorkestra/testkit";
 import { ConfigPlane, eventually, http } from "./helpers/config-plane";

@@ -1,19 +1,20 @@
 import { join, resolve } from "node:path";
+import { envNumber, envString } from "@konorkestra/sdk/internal";
 import { runDemo } from "./demo-scenario";
 
 // Run by `make demo` after `make up` (servicepool/dist/demo/main.js); ports match scripts/stack.sh.
 const repo = resolve(__dirname, "../../..");
 runDemo({
   repo,
-  configDir: process.env.KON_CONFIG_DIR ?? join(repo, ".stack", "config"),
-  group: process.env.KON_GROUP ?? "demo",
+  configDir: envString(process.env, "KON_CONFIG_DIR") ?? join(repo, ".stack", "config"),
+  group: envString(process.env, "KON_GROUP") ?? "demo",
   services: [
     { name: "service1", port: 7101 },
     { name: "service2", port: 7102 },
     { name: "service3", port: 7103 },
   ],
-  monitorPort: Number(process.env.KON_MONITOR_PORT ?? 7002),
-  analyticsPort: Number(process.env.KON_ANALYTICS_PORT ?? 7003),
+  monitorPort: envNumber(process.env, "KON_MONITOR_PORT") ?? 7002,
+  analyticsPort: envNumber(process.env, "KON_ANALYTICS_PORT") ?? 7003,
 }).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
