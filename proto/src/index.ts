@@ -25,14 +25,6 @@ export import ConfigRevision = konorkestra.v1.ConfigRevision;
 export import SourceError = konorkestra.v1.SourceError;
 /** The SDK's on-disk last-known-good values of a group. */
 export import ConfigSnapshot = konorkestra.v1.ConfigSnapshot;
-/** Asks a node to validate a STRONG write before it is committed. */
-export import PrepareRequest = konorkestra.v1.PrepareRequest;
-/** A node's answer to a PrepareRequest. */
-export import PrepareReply = konorkestra.v1.PrepareReply;
-/** Per-group settings nodes and keys inherit. */
-export import GroupDefaults = konorkestra.v1.GroupDefaults;
-/** Group record in KV bucket `kon_groups`. */
-export import Group = konorkestra.v1.Group;
 /** The process behind a node. */
 export import ProcessInfo = konorkestra.v1.ProcessInfo;
 /** Liveness signal on `kon.hb.<group>.<node>` and value in `kon_nodes`. */
@@ -50,14 +42,6 @@ export type ConfigRevisionInit = ConfigRevision.$Properties;
 export type SourceErrorInit = SourceError.$Properties;
 /** Plain-object ConfigSnapshot, as accepted by `ConfigSnapshot.encode` and {@link encodeMessage}. */
 export type ConfigSnapshotInit = ConfigSnapshot.$Properties;
-/** Plain-object PrepareRequest, as accepted by `PrepareRequest.encode` and {@link encodeMessage}. */
-export type PrepareRequestInit = PrepareRequest.$Properties;
-/** Plain-object PrepareReply, as accepted by `PrepareReply.encode` and {@link encodeMessage}. */
-export type PrepareReplyInit = PrepareReply.$Properties;
-/** Plain-object GroupDefaults, as accepted by `GroupDefaults.encode` and {@link encodeMessage}. */
-export type GroupDefaultsInit = GroupDefaults.$Properties;
-/** Plain-object Group, as accepted by `Group.encode` and {@link encodeMessage}. */
-export type GroupInit = Group.$Properties;
 /** Plain-object ProcessInfo, as accepted by `ProcessInfo.encode` and {@link encodeMessage}. */
 export type ProcessInfoInit = ProcessInfo.$Properties;
 /** Plain-object Heartbeat, as accepted by `Heartbeat.encode` and {@link encodeMessage}. */

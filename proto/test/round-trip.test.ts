@@ -9,12 +9,8 @@ import {
   ConfigRevision,
   ConfigSnapshot,
   ConsistencyMode,
-  Group,
-  GroupDefaults,
   Heartbeat,
   NodeEvent,
-  PrepareReply,
-  PrepareRequest,
   ProcessInfo,
   ProtoError,
   SourceError,
@@ -115,38 +111,6 @@ const cases: Case[] = [
     entries: { "service1.db": configEntry, service1: { ...configEntry, key: "service1" } },
     revisions: { "service1.db": 2 ** 40 + 7, service1: BIG },
     savedAtMs: T0 + 3,
-  }),
-  caseOf(PrepareRequest, {
-    prepareId: "prep-1",
-    group: "g1",
-    entries: { "service1.db": configEntry },
-    changeSetId: "cs-01",
-    deadlineMs: T0 + 5_000,
-    requestedBy: "cli:ada",
-  }),
-  caseOf(PrepareReply, {
-    prepareId: "prep-1",
-    group: "g1",
-    nodeId: "node-1",
-    ok: true,
-    key: "service1.db",
-    error: sourceError,
-  }),
-  caseOf(GroupDefaults, {
-    consistency: ConsistencyMode.EVENTUAL,
-    heartbeatIntervalMs: 2000,
-    allowedMisses: 4,
-    prepareTimeoutMs: 1500,
-  }),
-  caseOf(Group, {
-    name: "g1",
-    joinKeyHash: "c2FsdA:aGFzaA",
-    joinKeyAlgorithm: "scrypt",
-    owner: "ada",
-    createdAtMs: T0 - 86_400_000,
-    defaults: { consistency: ConsistencyMode.STRONG, heartbeatIntervalMs: 1000, allowedMisses: 3 },
-    description: "payments fleet",
-    updatedAtMs: T0,
   }),
   caseOf(ProcessInfo, processInfo),
   caseOf(Heartbeat, heartbeat),
@@ -273,13 +237,13 @@ describe("verify and encodeMessage", () => {
   it("ProtoError names the type and keeps the cause", () => {
     let caught: unknown;
     try {
-      decodeMessage(Group, Uint8Array.of(0x0f));
+      decodeMessage(Heartbeat, Uint8Array.of(0x0f));
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(ProtoError);
     const err = caught as ProtoError;
-    expect(err.typeName).toBe("konorkestra.v1.Group");
+    expect(err.typeName).toBe("konorkestra.v1.Heartbeat");
     expect(err.operation).toBe("decode");
     expect(err.cause).toBeInstanceOf(Error);
   });

@@ -12,7 +12,7 @@ export namespace konorkestra {
         /** How a write to a config key becomes current on the nodes of a group. */
         enum ConsistencyMode {
 
-            /** Inherit: a ConfigEntry falls back to its group's default, a group to EVENTUAL. */
+            /** Not set: readers treat it as EVENTUAL. */
             CONSISTENCY_MODE_UNSPECIFIED = 0,
 
             /** The KV write is the commit; each node applies the value when it sees it. */
@@ -705,300 +705,6 @@ export namespace konorkestra {
         }
 
         /**
-         * Properties of a PrepareRequest.
-         * @deprecated Use konorkestra.v1.PrepareRequest.$Properties instead.
-         */
-        interface IPrepareRequest extends konorkestra.v1.PrepareRequest.$Properties {
-        }
-
-        /** Represents a PrepareRequest. */
-        class PrepareRequest {
-
-            /**
-             * Constructs a new PrepareRequest.
-             * @param [properties] Properties to set
-             */
-            constructor(properties?: konorkestra.v1.PrepareRequest.$Properties);
-
-            /** Unknown fields preserved while decoding when enabled */
-            $unknowns?: Uint8Array[];
-
-            /** Unique per attempt; replies echo it so late replies to an earlier attempt are ignored. */
-            prepareId: string;
-
-            /** PrepareRequest group. */
-            group: string;
-
-            /** Config key → proposed value. A change set is prepared as a whole. */
-            entries: { [k: string]: konorkestra.v1.ConfigEntry.$Properties };
-
-            /** PrepareRequest changeSetId. */
-            changeSetId: string;
-
-            /** Nodes that cannot answer before this instant should not answer at all. */
-            deadlineMs: number;
-
-            /** Writer identity, for logs and events (config-loader instance id or `cli:<user>`). */
-            requestedBy: string;
-
-            /**
-             * Creates a new PrepareRequest instance using the specified properties.
-             * @param [properties] Properties to set
-             * @returns PrepareRequest instance
-             */
-            static create(properties: konorkestra.v1.PrepareRequest.$Shape): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
-            static create(properties?: konorkestra.v1.PrepareRequest.$Properties): konorkestra.v1.PrepareRequest;
-
-            /**
-             * Encodes the specified PrepareRequest message. Does not implicitly {@link konorkestra.v1.PrepareRequest.verify|verify} messages.
-             * @param message PrepareRequest message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encode(message: konorkestra.v1.PrepareRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Encodes the specified PrepareRequest message, length delimited. Does not implicitly {@link konorkestra.v1.PrepareRequest.verify|verify} messages.
-             * @param message PrepareRequest message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encodeDelimited(message: konorkestra.v1.PrepareRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Decodes a PrepareRequest message from the specified reader or buffer.
-             * @param reader Reader or buffer to decode from
-             * @param [length] Message length if known beforehand
-             * @returns {konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape} PrepareRequest
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
-
-            /**
-             * Decodes a PrepareRequest message from the specified reader or buffer, length delimited.
-             * @param reader Reader or buffer to decode from
-             * @returns {konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape} PrepareRequest
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
-
-            /**
-             * Verifies a PrepareRequest message.
-             * @param message Plain object to verify
-             * @returns `null` if valid, otherwise the reason why it is not
-             */
-            static verify(message: { [k: string]: any }): (string|null);
-
-            /**
-             * Creates a PrepareRequest message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns PrepareRequest
-             */
-            static fromObject(object: { [k: string]: any }): konorkestra.v1.PrepareRequest;
-
-            /**
-             * Creates a plain object from a PrepareRequest message. Also converts values to other types if specified.
-             * @param message PrepareRequest
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: konorkestra.v1.PrepareRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this PrepareRequest to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
-             * Gets the type url for PrepareRequest
-             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns The type url
-             */
-            static getTypeUrl(prefix?: string): string;
-        }
-
-        namespace PrepareRequest {
-
-            /** Properties of a PrepareRequest. */
-            interface $Properties {
-
-                /** Unique per attempt; replies echo it so late replies to an earlier attempt are ignored. */
-                prepareId?: (string|null);
-
-                /** PrepareRequest group */
-                group?: (string|null);
-
-                /** Config key → proposed value. A change set is prepared as a whole. */
-                entries?: ({ [k: string]: konorkestra.v1.ConfigEntry.$Properties }|null);
-
-                /** PrepareRequest changeSetId */
-                changeSetId?: (string|null);
-
-                /** Nodes that cannot answer before this instant should not answer at all. */
-                deadlineMs?: (number|null);
-
-                /** Writer identity, for logs and events (config-loader instance id or `cli:<user>`). */
-                requestedBy?: (string|null);
-
-                /** Unknown fields preserved while decoding when enabled */
-                $unknowns?: Uint8Array[];
-            }
-
-            /** Shape of a PrepareRequest. */
-            type $Shape = konorkestra.v1.PrepareRequest.$Properties;
-        }
-
-        /**
-         * Properties of a PrepareReply.
-         * @deprecated Use konorkestra.v1.PrepareReply.$Properties instead.
-         */
-        interface IPrepareReply extends konorkestra.v1.PrepareReply.$Properties {
-        }
-
-        /** Represents a PrepareReply. */
-        class PrepareReply {
-
-            /**
-             * Constructs a new PrepareReply.
-             * @param [properties] Properties to set
-             */
-            constructor(properties?: konorkestra.v1.PrepareReply.$Properties);
-
-            /** Unknown fields preserved while decoding when enabled */
-            $unknowns?: Uint8Array[];
-
-            /** PrepareReply prepareId. */
-            prepareId: string;
-
-            /** PrepareReply group. */
-            group: string;
-
-            /** PrepareReply nodeId. */
-            nodeId: string;
-
-            /** PrepareReply ok. */
-            ok: boolean;
-
-            /** Key that failed, when ok is false. */
-            key: string;
-
-            /** Why the node refused, when ok is false. */
-            error?: (konorkestra.v1.SourceError.$Properties|null);
-
-            /**
-             * Creates a new PrepareReply instance using the specified properties.
-             * @param [properties] Properties to set
-             * @returns PrepareReply instance
-             */
-            static create(properties: konorkestra.v1.PrepareReply.$Shape): konorkestra.v1.PrepareReply & konorkestra.v1.PrepareReply.$Shape;
-            static create(properties?: konorkestra.v1.PrepareReply.$Properties): konorkestra.v1.PrepareReply;
-
-            /**
-             * Encodes the specified PrepareReply message. Does not implicitly {@link konorkestra.v1.PrepareReply.verify|verify} messages.
-             * @param message PrepareReply message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encode(message: konorkestra.v1.PrepareReply.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Encodes the specified PrepareReply message, length delimited. Does not implicitly {@link konorkestra.v1.PrepareReply.verify|verify} messages.
-             * @param message PrepareReply message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encodeDelimited(message: konorkestra.v1.PrepareReply.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Decodes a PrepareReply message from the specified reader or buffer.
-             * @param reader Reader or buffer to decode from
-             * @param [length] Message length if known beforehand
-             * @returns {konorkestra.v1.PrepareReply & konorkestra.v1.PrepareReply.$Shape} PrepareReply
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): konorkestra.v1.PrepareReply & konorkestra.v1.PrepareReply.$Shape;
-
-            /**
-             * Decodes a PrepareReply message from the specified reader or buffer, length delimited.
-             * @param reader Reader or buffer to decode from
-             * @returns {konorkestra.v1.PrepareReply & konorkestra.v1.PrepareReply.$Shape} PrepareReply
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): konorkestra.v1.PrepareReply & konorkestra.v1.PrepareReply.$Shape;
-
-            /**
-             * Verifies a PrepareReply message.
-             * @param message Plain object to verify
-             * @returns `null` if valid, otherwise the reason why it is not
-             */
-            static verify(message: { [k: string]: any }): (string|null);
-
-            /**
-             * Creates a PrepareReply message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns PrepareReply
-             */
-            static fromObject(object: { [k: string]: any }): konorkestra.v1.PrepareReply;
-
-            /**
-             * Creates a plain object from a PrepareReply message. Also converts values to other types if specified.
-             * @param message PrepareReply
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: konorkestra.v1.PrepareReply, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this PrepareReply to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
-             * Gets the type url for PrepareReply
-             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns The type url
-             */
-            static getTypeUrl(prefix?: string): string;
-        }
-
-        namespace PrepareReply {
-
-            /** Properties of a PrepareReply. */
-            interface $Properties {
-
-                /** PrepareReply prepareId */
-                prepareId?: (string|null);
-
-                /** PrepareReply group */
-                group?: (string|null);
-
-                /** PrepareReply nodeId */
-                nodeId?: (string|null);
-
-                /** PrepareReply ok */
-                ok?: (boolean|null);
-
-                /** Key that failed, when ok is false. */
-                key?: (string|null);
-
-                /** Why the node refused, when ok is false. */
-                error?: (konorkestra.v1.SourceError.$Properties|null);
-
-                /** Unknown fields preserved while decoding when enabled */
-                $unknowns?: Uint8Array[];
-            }
-
-            /** Shape of a PrepareReply. */
-            type $Shape = konorkestra.v1.PrepareReply.$Properties;
-        }
-
-        /**
          * Properties of a NodeEvent.
          * @deprecated Use konorkestra.v1.NodeEvent.$Properties instead.
          */
@@ -1018,8 +724,10 @@ export namespace konorkestra {
             $unknowns?: Uint8Array[];
 
             /**
-             * Derived from the transition (group, node, kind, last heartbeat seq), not random, so that every
-             * monitor that sees the same transition emits the same id and JetStream keeps only one.
+             * `<group>.<node>.<kind>.<ref>`, derived from the transition, not random, so that every monitor
+             * that sees the same transition emits the same id and JetStream keeps only one. `ref` is the
+             * KON_HB stream sequence of the heartbeat that decided it (`i<instance_id>` for a node's first
+             * `up`). See docs/wire-contract.md.
              */
             eventId: string;
 
@@ -1138,8 +846,10 @@ export namespace konorkestra {
             interface $Properties {
 
                 /**
-                 * Derived from the transition (group, node, kind, last heartbeat seq), not random, so that every
-                 * monitor that sees the same transition emits the same id and JetStream keeps only one.
+                 * `<group>.<node>.<kind>.<ref>`, derived from the transition, not random, so that every monitor
+                 * that sees the same transition emits the same id and JetStream keeps only one. `ref` is the
+                 * KON_HB stream sequence of the heartbeat that decided it (`i<instance_id>` for a node's first
+                 * `up`). See docs/wire-contract.md.
                  */
                 eventId?: (string|null);
 
@@ -1219,7 +929,7 @@ export namespace konorkestra {
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
 
-            /** Unique per event; see NodeEvent.event_id for de-duplication. */
+            /** Deterministic per fact (formats in docs/wire-contract.md); sent as `Nats-Msg-Id`. */
             eventId: string;
 
             /** ConfigEvent group. */
@@ -1252,7 +962,7 @@ export namespace konorkestra {
             /** ConfigEvent atMs. */
             atMs: number;
 
-            /** PrepareRequest.prepare_id, for PREPARE_* and ABORTED. */
+            /** Id of the STRONG write's prepare round, for PREPARE_* and ABORTED. */
             prepareId: string;
 
             /**
@@ -1339,7 +1049,7 @@ export namespace konorkestra {
             /** Properties of a ConfigEvent. */
             interface $Properties {
 
-                /** Unique per event; see NodeEvent.event_id for de-duplication. */
+                /** Deterministic per fact (formats in docs/wire-contract.md); sent as `Nats-Msg-Id`. */
                 eventId?: (string|null);
 
                 /** ConfigEvent group */
@@ -1372,7 +1082,7 @@ export namespace konorkestra {
                 /** ConfigEvent atMs */
                 atMs?: (number|null);
 
-                /** PrepareRequest.prepare_id, for PREPARE_* and ABORTED. */
+                /** Id of the STRONG write's prepare round, for PREPARE_* and ABORTED. */
                 prepareId?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
@@ -1612,7 +1322,8 @@ export namespace konorkestra {
 
             /**
              * The sender's heartbeat period and tolerated misses; the monitor derives the liveness TTL
-             * (interval_ms × allowed_misses) from them, so nodes may differ from the group defaults.
+             * from them (interval_ms × allowed_misses rounded up to whole seconds, at least 1 s), so nodes
+             * may differ from one another. 0 means the monitor's default (1000 ms and 3 unless configured).
              */
             intervalMs: number;
 
@@ -1732,7 +1443,8 @@ export namespace konorkestra {
 
                 /**
                  * The sender's heartbeat period and tolerated misses; the monitor derives the liveness TTL
-                 * (interval_ms × allowed_misses) from them, so nodes may differ from the group defaults.
+                 * from them (interval_ms × allowed_misses rounded up to whole seconds, at least 1 s), so nodes
+                 * may differ from one another. 0 means the monitor's default (1000 ms and 3 unless configured).
                  */
                 intervalMs?: (number|null);
 
@@ -1757,312 +1469,6 @@ export namespace konorkestra {
 
             /** Shape of a Heartbeat. */
             type $Shape = konorkestra.v1.Heartbeat.$Properties;
-        }
-
-        /**
-         * Properties of a GroupDefaults.
-         * @deprecated Use konorkestra.v1.GroupDefaults.$Properties instead.
-         */
-        interface IGroupDefaults extends konorkestra.v1.GroupDefaults.$Properties {
-        }
-
-        /** Settings a node or a config key inherits unless it sets its own. */
-        class GroupDefaults {
-
-            /**
-             * Constructs a new GroupDefaults.
-             * @param [properties] Properties to set
-             */
-            constructor(properties?: konorkestra.v1.GroupDefaults.$Properties);
-
-            /** Unknown fields preserved while decoding when enabled */
-            $unknowns?: Uint8Array[];
-
-            /** GroupDefaults consistency. */
-            consistency: konorkestra.v1.ConsistencyMode;
-
-            /** Heartbeat period for nodes of the group; 0 means the SDK default. */
-            heartbeatIntervalMs: number;
-
-            /**
-             * Heartbeats a node may miss before it is declared down (liveness TTL = interval × misses);
-             * 0 means the SDK default.
-             */
-            allowedMisses: number;
-
-            /** How long a STRONG write waits for prepare replies; 0 means the writer's default. */
-            prepareTimeoutMs: number;
-
-            /**
-             * Creates a new GroupDefaults instance using the specified properties.
-             * @param [properties] Properties to set
-             * @returns GroupDefaults instance
-             */
-            static create(properties: konorkestra.v1.GroupDefaults.$Shape): konorkestra.v1.GroupDefaults & konorkestra.v1.GroupDefaults.$Shape;
-            static create(properties?: konorkestra.v1.GroupDefaults.$Properties): konorkestra.v1.GroupDefaults;
-
-            /**
-             * Encodes the specified GroupDefaults message. Does not implicitly {@link konorkestra.v1.GroupDefaults.verify|verify} messages.
-             * @param message GroupDefaults message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encode(message: konorkestra.v1.GroupDefaults.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Encodes the specified GroupDefaults message, length delimited. Does not implicitly {@link konorkestra.v1.GroupDefaults.verify|verify} messages.
-             * @param message GroupDefaults message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encodeDelimited(message: konorkestra.v1.GroupDefaults.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Decodes a GroupDefaults message from the specified reader or buffer.
-             * @param reader Reader or buffer to decode from
-             * @param [length] Message length if known beforehand
-             * @returns {konorkestra.v1.GroupDefaults & konorkestra.v1.GroupDefaults.$Shape} GroupDefaults
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): konorkestra.v1.GroupDefaults & konorkestra.v1.GroupDefaults.$Shape;
-
-            /**
-             * Decodes a GroupDefaults message from the specified reader or buffer, length delimited.
-             * @param reader Reader or buffer to decode from
-             * @returns {konorkestra.v1.GroupDefaults & konorkestra.v1.GroupDefaults.$Shape} GroupDefaults
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): konorkestra.v1.GroupDefaults & konorkestra.v1.GroupDefaults.$Shape;
-
-            /**
-             * Verifies a GroupDefaults message.
-             * @param message Plain object to verify
-             * @returns `null` if valid, otherwise the reason why it is not
-             */
-            static verify(message: { [k: string]: any }): (string|null);
-
-            /**
-             * Creates a GroupDefaults message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns GroupDefaults
-             */
-            static fromObject(object: { [k: string]: any }): konorkestra.v1.GroupDefaults;
-
-            /**
-             * Creates a plain object from a GroupDefaults message. Also converts values to other types if specified.
-             * @param message GroupDefaults
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: konorkestra.v1.GroupDefaults, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this GroupDefaults to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
-             * Gets the type url for GroupDefaults
-             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns The type url
-             */
-            static getTypeUrl(prefix?: string): string;
-        }
-
-        namespace GroupDefaults {
-
-            /** Properties of a GroupDefaults. */
-            interface $Properties {
-
-                /** GroupDefaults consistency */
-                consistency?: (konorkestra.v1.ConsistencyMode|null);
-
-                /** Heartbeat period for nodes of the group; 0 means the SDK default. */
-                heartbeatIntervalMs?: (number|null);
-
-                /**
-                 * Heartbeats a node may miss before it is declared down (liveness TTL = interval × misses);
-                 * 0 means the SDK default.
-                 */
-                allowedMisses?: (number|null);
-
-                /** How long a STRONG write waits for prepare replies; 0 means the writer's default. */
-                prepareTimeoutMs?: (number|null);
-
-                /** Unknown fields preserved while decoding when enabled */
-                $unknowns?: Uint8Array[];
-            }
-
-            /** Shape of a GroupDefaults. */
-            type $Shape = konorkestra.v1.GroupDefaults.$Properties;
-        }
-
-        /**
-         * Properties of a Group.
-         * @deprecated Use konorkestra.v1.Group.$Properties instead.
-         */
-        interface IGroup extends konorkestra.v1.Group.$Properties {
-        }
-
-        /** Represents a Group. */
-        class Group {
-
-            /**
-             * Constructs a new Group.
-             * @param [properties] Properties to set
-             */
-            constructor(properties?: konorkestra.v1.Group.$Properties);
-
-            /** Unknown fields preserved while decoding when enabled */
-            $unknowns?: Uint8Array[];
-
-            /** Group name. */
-            name: string;
-
-            /**
-             * Salted hash of the join key; the plain key is never stored. The string carries the salt and
-             * parameters in the encoding that join_key_algorithm defines.
-             */
-            joinKeyHash: string;
-
-            /** Hash scheme and parameters, e.g. `scrypt`; lets the scheme change without breaking old groups. */
-            joinKeyAlgorithm: string;
-
-            /** Group owner. */
-            owner: string;
-
-            /** Group createdAtMs. */
-            createdAtMs: number;
-
-            /** Group defaults. */
-            defaults?: (konorkestra.v1.GroupDefaults.$Properties|null);
-
-            /** Group description. */
-            description: string;
-
-            /** Last change to this record (defaults edited, join key rotated). */
-            updatedAtMs: number;
-
-            /**
-             * Creates a new Group instance using the specified properties.
-             * @param [properties] Properties to set
-             * @returns Group instance
-             */
-            static create(properties: konorkestra.v1.Group.$Shape): konorkestra.v1.Group & konorkestra.v1.Group.$Shape;
-            static create(properties?: konorkestra.v1.Group.$Properties): konorkestra.v1.Group;
-
-            /**
-             * Encodes the specified Group message. Does not implicitly {@link konorkestra.v1.Group.verify|verify} messages.
-             * @param message Group message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encode(message: konorkestra.v1.Group.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Encodes the specified Group message, length delimited. Does not implicitly {@link konorkestra.v1.Group.verify|verify} messages.
-             * @param message Group message or plain object to encode
-             * @param [writer] Writer to encode to
-             * @returns Writer
-             */
-            static encodeDelimited(message: konorkestra.v1.Group.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
-
-            /**
-             * Decodes a Group message from the specified reader or buffer.
-             * @param reader Reader or buffer to decode from
-             * @param [length] Message length if known beforehand
-             * @returns {konorkestra.v1.Group & konorkestra.v1.Group.$Shape} Group
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): konorkestra.v1.Group & konorkestra.v1.Group.$Shape;
-
-            /**
-             * Decodes a Group message from the specified reader or buffer, length delimited.
-             * @param reader Reader or buffer to decode from
-             * @returns {konorkestra.v1.Group & konorkestra.v1.Group.$Shape} Group
-             * @throws {Error} If the payload is not a reader or valid buffer
-             * @throws {$protobuf.util.ProtocolError} If required fields are missing
-             */
-            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): konorkestra.v1.Group & konorkestra.v1.Group.$Shape;
-
-            /**
-             * Verifies a Group message.
-             * @param message Plain object to verify
-             * @returns `null` if valid, otherwise the reason why it is not
-             */
-            static verify(message: { [k: string]: any }): (string|null);
-
-            /**
-             * Creates a Group message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Group
-             */
-            static fromObject(object: { [k: string]: any }): konorkestra.v1.Group;
-
-            /**
-             * Creates a plain object from a Group message. Also converts values to other types if specified.
-             * @param message Group
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: konorkestra.v1.Group, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Group to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
-             * Gets the type url for Group
-             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns The type url
-             */
-            static getTypeUrl(prefix?: string): string;
-        }
-
-        namespace Group {
-
-            /** Properties of a Group. */
-            interface $Properties {
-
-                /** Group name */
-                name?: (string|null);
-
-                /**
-                 * Salted hash of the join key; the plain key is never stored. The string carries the salt and
-                 * parameters in the encoding that join_key_algorithm defines.
-                 */
-                joinKeyHash?: (string|null);
-
-                /** Hash scheme and parameters, e.g. `scrypt`; lets the scheme change without breaking old groups. */
-                joinKeyAlgorithm?: (string|null);
-
-                /** Group owner */
-                owner?: (string|null);
-
-                /** Group createdAtMs */
-                createdAtMs?: (number|null);
-
-                /** Group defaults */
-                defaults?: (konorkestra.v1.GroupDefaults.$Properties|null);
-
-                /** Group description */
-                description?: (string|null);
-
-                /** Last change to this record (defaults edited, join key rotated). */
-                updatedAtMs?: (number|null);
-
-                /** Unknown fields preserved while decoding when enabled */
-                $unknowns?: Uint8Array[];
-            }
-
-            /** Shape of a Group. */
-            type $Shape = konorkestra.v1.Group.$Properties;
         }
     }
 }
