@@ -1,7 +1,7 @@
 import { ConfigEvent } from "@konorkestra/proto";
 import type { ConfigEventInit } from "@konorkestra/proto";
-import { sha256Hex } from "./config-file-parser";
-import type { SourceProblem } from "./config-file-parser";
+import { sha256Hex } from "@konorkestra/sdk/internal";
+import type { SourceProblem } from "@konorkestra/sdk/internal";
 
 /**
  * Deterministic event ids (sent as `Nats-Msg-Id`): the same fact reported twice — a retry, a

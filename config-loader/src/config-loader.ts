@@ -3,15 +3,20 @@ import type { AddressInfo } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import { KonError } from "@konorkestra/sdk";
-import { wireNames } from "@konorkestra/sdk/internal";
+import {
+  groupNameProblem,
+  resolveRoot,
+  scanGroup,
+  scanTree,
+  wireNames,
+} from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
-import type { WireNames } from "@konorkestra/sdk/internal";
+import type { GroupScan, WireNames } from "@konorkestra/sdk/internal";
 import { FolderWatcher } from "./folder-watcher";
 import type { FolderChange } from "./folder-watcher";
 import { GroupSynchronizer } from "./group-sync";
 import type { GroupSyncResult } from "./group-sync";
 import { createAdminApp } from "./http";
-import { groupNameProblem } from "./key-mapper";
 import { LoaderMetrics } from "./loader-metrics";
 import { NatsConfigStore } from "./nats-config-store";
 import { connectWithRetry } from "./nats-session";
@@ -21,8 +26,6 @@ import type { ConfigLoaderOptions, ResolvedLoaderOptions } from "./options";
 import type { LoaderHealth, ReconcileReport } from "./reconcile-report";
 import { RejectionLog } from "./rejection-log";
 import { KvSchemaRegistry } from "./schema-registry";
-import { resolveRoot, scanGroup, scanTree } from "./tree-scanner";
-import type { GroupScan } from "./tree-scanner";
 
 const prefixed = (l: Logger): Logger => ({
   info: (m) => l.info(`[config-loader] ${m}`),

@@ -5,7 +5,7 @@ import { basename, dirname, relative, sep } from "node:path";
 import { watch } from "chokidar";
 import type { FSWatcher } from "chokidar";
 import type { Logger } from "@konorkestra/sdk";
-import { isIgnoredName } from "./key-mapper";
+import { isIgnoredName } from "@konorkestra/sdk/internal";
 
 /** What changed in one debounce window. */
 export interface FolderChange {

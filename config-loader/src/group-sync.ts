@@ -2,8 +2,13 @@ import { randomUUID } from "node:crypto";
 import { ConfigEntry } from "@konorkestra/proto";
 import type { ConfigEntryInit, ConfigEventInit } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
-import { parseConfigBytes, readConfigFile } from "./config-file-parser";
-import type { ParsedConfig, SourceProblem } from "./config-file-parser";
+import { readGroupFiles } from "@konorkestra/sdk/internal";
+import type {
+  GroupScan,
+  ParsedConfig,
+  ScannedFile,
+  SourceProblem,
+} from "@konorkestra/sdk/internal";
 import { rejectedEvent, writtenEvent } from "./config-events";
 import type {
   ChangeMessage,
@@ -17,9 +22,7 @@ import type { GitInfo } from "./git-info";
 import { planGroup, splitChangeSet } from "./reconciler";
 import type { GroupPlan } from "./reconciler";
 import type { RejectionLog } from "./rejection-log";
-import type { GroupScan, ScannedFile } from "./tree-scanner";
 import { inChunks } from "./in-chunks";
-import type { SourceFormat } from "./key-mapper";
 import { locateValue } from "./value-locator";
 
 /** What a group synchronizer needs to know. */
@@ -131,13 +134,9 @@ export class GroupSynchronizer {
     return result;
   }
 
+  /** The config-file rules (shared with the SDK's `file:` source), then schema and size. */
   private async evaluate(group: string, files: ScannedFile[]): Promise<Evaluation> {
     const ev: Evaluation = { candidates: [], rejections: [], protectedKeys: new Set() };
-    const byKey = new Map<string, ScannedFile[]>();
-    for (const f of files) {
-      if (f.mapping.kind === "file")
-        byKey.set(f.mapping.key, [...(byKey.get(f.mapping.key) ?? []), f]);
-    }
     const reject = (
       file: ScannedFile,
       key: string,
@@ -147,47 +146,27 @@ export class GroupSynchronizer {
       if (key) ev.protectedKeys.add(key);
       ev.rejections.push({ file, key, problem, fingerprint });
     };
-    await inChunks(files, 32, async (f) => {
-      if (f.mapping.kind === "invalid") {
-        return reject(
-          f,
-          "",
-          { code: "name", reason: f.mapping.reason, line: 0, column: 0 },
-          `name:${f.mapping.reason}`,
-        );
+    const readings = await readGroupFiles(files, this.options.maxValueBytes);
+    await inChunks(readings, 32, async (r) => {
+      if (r.kind === "refused") return reject(r.file, r.key, r.problem, r.fingerprint);
+      if (r.kind === "vanished") {
+        ev.protectedKeys.add(r.key);
+        return;
       }
-      const key = f.mapping.key;
-      const same = byKey.get(key) ?? [];
-      if (same.length > 1) {
-        const all = same.map((x) => x.sourcePath).join(", ");
-        const reason = `key ${JSON.stringify(key)} is defined by several files (${all}); keep one`;
-        return reject(f, key, { code: "name", reason, line: 0, column: 0 }, `conflict:${all}`);
-      }
-      const outcome = await this.evaluateFile(group, f, key, f.mapping.format);
-      if ("problem" in outcome) return reject(f, key, outcome.problem, outcome.fingerprint);
-      if (outcome.vanished) ev.protectedKeys.add(key);
-      else ev.candidates.push(outcome.candidate);
+      const outcome = await this.check(group, r.file, r.key, r.config);
+      if ("problem" in outcome) return reject(r.file, r.key, outcome.problem, outcome.fingerprint);
+      ev.candidates.push(outcome);
     });
     return ev;
   }
 
-  private async evaluateFile(
+  /** A parsed file against its key's registered schema and NATS max_payload. */
+  private async check(
     group: string,
     f: ScannedFile,
     key: string,
-    format: SourceFormat,
-  ): Promise<
-    | { problem: SourceProblem; fingerprint: string }
-    | { vanished: true }
-    | { vanished: false; candidate: Candidate }
-  > {
-    const max = this.options.maxValueBytes;
-    const read = await readConfigFile(f.absPath, max);
-    if (read.kind === "vanished") return { vanished: true };
-    if (read.kind === "problem") return read;
-    const parsed = parseConfigBytes(read.bytes, format, max);
-    if (!parsed.ok) return parsed;
-    const { config } = parsed;
+    config: ParsedConfig,
+  ): Promise<{ problem: SourceProblem; fingerprint: string } | Candidate> {
     const fingerprint = config.sha256;
     const schema = await this.schemas.get(group, key);
     const violations = schema?.validate(config.value) ?? [];
@@ -211,7 +190,7 @@ export class GroupSynchronizer {
       const reason = `value is ${config.payload.length} bytes; NATS max_payload leaves room for ${room}`;
       return { problem: { code: "size", reason, line: 0, column: 0 }, fingerprint };
     }
-    return { vanished: false, candidate: { key, sha256: config.sha256, file: f, config, schema } };
+    return { key, sha256: config.sha256, file: f, config, schema };
   }
 
   private async write(

@@ -2,7 +2,7 @@ import type { KV } from "@nats-io/kv";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import type { Logger } from "@konorkestra/sdk";
-import { sha256Hex } from "./config-file-parser";
+import { sha256Hex } from "@konorkestra/sdk/internal";
 import type { RegisteredSchema, SchemaSource, SchemaViolation } from "./config-store";
 
 /** The value services write to `kon_schemas` (wire contract). */

@@ -14,8 +14,8 @@ import type {
 } from "../src/config-store";
 import { GroupSynchronizer } from "../src/group-sync";
 import { RejectionLog } from "../src/rejection-log";
-import { scanGroup } from "../src/tree-scanner";
-import type { GroupScan } from "../src/tree-scanner";
+import { scanGroup } from "@konorkestra/sdk/internal";
+import type { GroupScan } from "@konorkestra/sdk/internal";
 
 class MemoryStore implements ConfigStore {
   readonly keys = new Map<string, { sha256: string; revision: number; entry: ConfigEntryInit }>();

@@ -74,3 +74,26 @@ export {
   watchConnection,
 } from "./nats/connect-service";
 export type { ServiceConnectOptions } from "./nats/connect-service";
+
+// Config-file rules: what a config folder means — which files are config, the key each names, how
+// a file becomes a canonical JSON value (unique keys, sorted, size limit) and which files are
+// refused. The config-loader publishes by them and the SDK's `file:` source reads by them.
+export { sha256Hex } from "./config/stable-hash";
+export {
+  DEFAULT_MAX_VALUE_BYTES,
+  parseConfigBytes,
+  readConfigFile,
+} from "./config-files/config-file-parser";
+export type {
+  ParseResult,
+  ParsedConfig,
+  ReadResult,
+  RejectCode,
+  SourceProblem,
+} from "./config-files/config-file-parser";
+export { groupNameProblem, isIgnoredName, keyForPath } from "./config-files/key-mapper";
+export type { PathMapping, SourceFormat } from "./config-files/key-mapper";
+export { resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
+export type { GroupScan, ScannedFile, TreeScan } from "./config-files/tree-scanner";
+export { readGroupFiles } from "./config-files/group-files";
+export type { FileReading } from "./config-files/group-files";

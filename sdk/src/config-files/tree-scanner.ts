@@ -1,7 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { KonError, KonErrorCode } from "../errors";
 import { groupNameProblem, isIgnoredName, keyForPath } from "./key-mapper";
 import type { PathMapping } from "./key-mapper";
 

@@ -1,9 +1,9 @@
-import { assertConfigKey, assertGroupName } from "@konorkestra/sdk/internal";
+import { assertConfigKey, assertGroupName } from "../wire/names";
 
 /** Format of a config source file, from its extension. */
 export type SourceFormat = "json" | "yaml";
 
-/** What a path inside a group folder means to the loader. */
+/** What a path inside a group folder means (to the loader and to the SDK's `file:` source). */
 export type PathMapping =
   /** Not a config file (hidden, editor temp file, other extension): silently skipped. */
   | { kind: "ignored" }
@@ -73,5 +73,5 @@ export function keyForPath(pathInGroup: string): PathMapping {
 
 /** The path stem (without extension) inside a group folder that holds `key`: `a.b` → `a/b`. */
 export function pathStemForKey(key: string): string {
-  return assertConfigKey(key).split(".").join("/");
+  return assertConfigKey(key).replaceAll(".", "/");
 }

@@ -1,4 +1,4 @@
-import { keyForPath, pathStemForKey } from "../src/key-mapper";
+import { keyForPath, pathStemForKey } from "../src/config-files/key-mapper";
 
 describe("keyForPath", () => {
   it.each([

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { parseConfigBytes, readConfigFile } from "../src/config-file-parser";
+import { parseConfigBytes, readConfigFile } from "../src/config-files/config-file-parser";
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, "utf8");
 const MAX = 1024 * 1024;

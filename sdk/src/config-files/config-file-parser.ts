@@ -1,15 +1,16 @@
-import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, open, readlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { parseDocument } from "yaml";
+import { sha256Hex } from "../config/stable-hash";
 import { findJsonSyntaxError, lineColumnAt } from "./json-syntax-error";
 import type { SourceFormat } from "./key-mapper";
 
 /**
  * Why a file was not published (`SourceError.code`). `syntax`, `schema` and `size` are the
- * proto's own; `encoding` (not UTF-8), `name` (path cannot name a key) and `io` (unreadable, not a
- * regular file, broken symlink) name the loader's other refusals.
+ * proto's own; `encoding` (not UTF-8), `name` (path cannot name a key, or two files name one key)
+ * and `io` (unreadable, not a regular file, broken symlink) name the other refusals. `schema` is
+ * the loader's alone (the SDK checks values with its own zod schema).
  */
 export type RejectCode = "syntax" | "encoding" | "size" | "name" | "schema" | "io";
 
@@ -41,14 +42,15 @@ export type ParseResult =
   /** `fingerprint` identifies the rejected content (sha256 of its bytes) for once-only reporting. */
   | { ok: false; problem: SourceProblem; fingerprint: string };
 
+/** Largest config file, and largest value as JSON, by default (the loader's KON_MAX_VALUE_BYTES). */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
 export type ReadResult =
-  | { kind: "bytes"; bytes: Uint8Array }
+  /** `mtimeMs`: modification time of the file read. */
+  | { kind: "bytes"; bytes: Uint8Array; mtimeMs: number }
   /** Gone between listing and reading: the next file event decides what it became. */
   | { kind: "vanished" }
   | { kind: "problem"; problem: SourceProblem; fingerprint: string };
-
-export const sha256Hex = (data: Uint8Array | string): string =>
-  createHash("sha256").update(data).digest("hex");
 
 const problem = (code: RejectCode, reason: string, line = 0, column = 0): SourceProblem => ({
   code,
@@ -75,7 +77,8 @@ export async function readConfigFile(absPath: string, maxBytes: number): Promise
           fingerprint: "io:not-a-file",
         };
       }
-      return await readAtMost(fh, Number(st.size), maxBytes);
+      const read = await readAtMost(fh, Number(st.size), maxBytes);
+      return read.kind === "bytes" ? { ...read, mtimeMs: Number(st.mtimeMs) } : read;
     } finally {
       await fh.close();
     }
@@ -89,7 +92,11 @@ export async function readConfigFile(absPath: string, maxBytes: number): Promise
  * oversized file is fingerprinted by its size and the bytes read, so saving the same big file
  * again is not reported again, without hashing gigabytes.
  */
-async function readAtMost(fh: FileHandle, expected: number, maxBytes: number): Promise<ReadResult> {
+async function readAtMost(
+  fh: FileHandle,
+  expected: number,
+  maxBytes: number,
+): Promise<{ kind: "bytes"; bytes: Uint8Array } | Extract<ReadResult, { kind: "problem" }>> {
   let buf = Buffer.allocUnsafe(Math.min(expected, maxBytes) + 1);
   let n = 0;
   for (;;) {
