@@ -97,3 +97,24 @@ export { resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
 export type { GroupScan, ScannedFile, TreeScan } from "./config-files/tree-scanner";
 export { readGroupFiles } from "./config-files/group-files";
 export type { FileReading } from "./config-files/group-files";
+
+// Liveness rules: the TTL a heartbeat's timing buys, and the names the liveness monitor writes
+// (its consumer, `kon_nodes` records, membership leases, node event ids and subjects).
+export {
+  MAX_INTERVAL_MS,
+  MAX_MISSES,
+  MONITOR_ID,
+  livenessTtlMs,
+  monitorConsumerName,
+  monitorLeaseFilter,
+  monitorLeaseSubject,
+  natsTtl,
+  nodeEventId,
+  nodeEventSubject,
+  nodeRecordFilter,
+  nodeRecordSubject,
+  parseMonitorLeaseSubject,
+  parseNodeEventId,
+  parseNodeRecordSubject,
+} from "./wire/liveness";
+export type { NodeEventIdParts } from "./wire/liveness";
