@@ -1,36 +1,39 @@
-import { readFile, readdir, stat } from "node:fs/promises";
-import { extname, join, relative, sep } from "node:path";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { watch } from "chokidar";
 import type { FSWatcher } from "chokidar";
-import { parse as parseYaml } from "yaml";
 import { ConfigEntry } from "@konorkestra/proto";
 import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
-import { assertConfigKey } from "../wire/names";
-import type { ChangeBatch, RawChange } from "./raw-change";
-import { sha256Hex } from "./stable-hash";
+import { DEFAULT_MAX_VALUE_BYTES } from "../config-files/config-file-parser";
+import { readGroupFiles } from "../config-files/group-files";
+import type { FileReading } from "../config-files/group-files";
+import { scanGroup } from "../config-files/tree-scanner";
+import { configNotFound } from "./config-source";
+import type { ConfigSink, ConfigSource } from "./config-source";
+import type { RawChange } from "./raw-change";
 
-/** Extensions read, in order of preference when one key has several files. */
-const EXTENSIONS = [".json", ".yaml", ".yml"];
-
-interface FileValue {
-  readonly payload: Uint8Array;
-  readonly sha256: string;
-  readonly sourcePath: string;
-  readonly format: ConfigEntry.SourceFormat;
-  readonly mtimeMs: number;
-}
+type Change = Omit<RawChange, "changeSetId" | "changeSetSize">;
 
 /**
- * `KON_CONFIG_SOURCE=file:<dir>`: config from `<dir>/<group>/<key path>.{json,yaml,yml}` with no
- * NATS at all (dots in a key are folders: `service1.db` ↔ `service1/db.yaml`, as in the loader).
+ * `KON_CONFIG_SOURCE=file:<dir>`: config from `<dir>/<group>/` with no NATS at all, read by the
+ * config-loader's own rules (`@konorkestra/sdk/internal` config-file rules), so a folder means the
+ * same here as once published: `service1/db.yaml` is key `service1.db`, hidden and backup files
+ * are ignored, values are canonical JSON, and a file the loader would refuse (bad name, two files
+ * for one key, over 1 MiB, not UTF-8, invalid JSON/YAML, duplicate keys) is refused here too:
+ * logged once, its key keeps its last good value.
+ *
  * Any file event (debounced) rescans the folder and emits the keys whose content changed as one
- * change set, so a `git pull` lands whole; revisions are a local counter. A file that does not
- * parse is reported and skipped: its key keeps its last good value.
+ * change set, so a `git pull` lands whole; revisions are a local counter.
  */
-export class FileConfigSource {
+export class FileConfigSource implements ConfigSource {
   private revision = 0;
-  private readonly shas = new Map<string, string>();
+  /** Per key: sha256 of the value delivered, and the revision it was delivered with. */
+  private readonly delivered = new Map<string, { sha256: string; revision: number }>();
+  /** Per key: revision of its last change (a put or a delete). */
+  private readonly lastChange = new Map<string, number>();
+  /** Per file: fingerprint of the refusal logged last, to log each bad content once. */
+  private readonly refusalsLogged = new Map<string, string>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
@@ -39,32 +42,53 @@ export class FileConfigSource {
   constructor(
     private readonly root: string,
     private readonly group: string,
-    private readonly emit: (batch: ChangeBatch) => void,
+    private readonly sink: ConfigSink,
     private readonly logger: Logger,
+    private readonly maxValueBytes = DEFAULT_MAX_VALUE_BYTES,
     private readonly debounceMs = 50,
   ) {}
 
-  /** Emits the initial state, then watches. */
+  private get groupDir(): string {
+    return join(this.root, this.group);
+  }
+
+  /** Applies the initial state, then watches. */
   async start(): Promise<void> {
-    const st = await stat(this.root).catch(() => undefined);
+    const st = await stat(this.groupDir).catch(() => undefined);
     if (!st?.isDirectory()) {
       throw new KonError(
         KonErrorCode.ConfigUnavailable,
-        `config folder ${this.root} does not exist (KON_CONFIG_SOURCE=file:<dir> reads <dir>/${this.group}/)`,
+        `config folder ${this.groupDir} does not exist (KON_CONFIG_SOURCE=file:<dir> reads <dir>/${this.group}/)`,
       );
     }
     await this.scan(true);
-    const watcher = watch(this.root, { ignoreInitial: true, atomic: true });
+    const watcher = watch(this.groupDir, { ignoreInitial: true, atomic: true });
     this.watcher = watcher;
     watcher.on("all", () => this.schedule());
-    watcher.on("error", (err) => this.logger.warn(`watching ${this.root}: ${String(err)}`));
+    watcher.on("error", (err) => this.logger.warn(`watching ${this.groupDir}: ${String(err)}`));
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    await this.sink.idle();
   }
 
-  /** Rescans now (what `ensureFresh` does for a file source); resolves once emitted. */
-  async rescan(): Promise<void> {
+  /** Rescans now; resolves once what changed is applied. */
+  async freshen(key: string): Promise<number> {
     await this.enqueueScan();
+    await this.sink.idle();
+    return this.lastChange.get(key) ?? 0;
   }
+
+  missing(key: string): KonError {
+    return configNotFound(key, "the config folder");
+  }
+
+  /** Nothing to keep: the folder is the last known good. */
+  keep(): void {}
+
+  /** No NATS to report to; the refusal is in the log already. */
+  refuse(): void {}
+
+  /** No registry to publish schemas to. */
+  opened(): void {}
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -79,44 +103,39 @@ export class FileConfigSource {
   }
 
   private enqueueScan(): Promise<void> {
-    this.scanning = this.scanning.then(() => this.scan(false));
+    this.scanning = this.scanning
+      .then(() => this.scan(false))
+      .catch((err: unknown) => this.logger.warn(`reading ${this.groupDir}: ${String(err)}`));
     return this.scanning;
   }
 
   private async scan(initial: boolean): Promise<void> {
     if (this.stopped && !initial) return;
-    const files = await this.keyFiles();
-    const changes: Omit<RawChange, "changeSetId" | "changeSetSize">[] = [];
-    for (const [key, path] of files) {
-      const value = await this.read(path);
-      if (!value || this.shas.get(key) === value.sha256) continue;
-      this.shas.set(key, value.sha256);
-      changes.push({
-        key,
-        revision: ++this.revision,
-        op: "put",
-        origin: "file",
-        entry: ConfigEntry.create({
-          key,
-          payload: value.payload,
-          contentType: "application/json",
-          sourceFormat: value.format,
-          sha256: value.sha256,
-          sourcePath: value.sourcePath,
-          updatedAtMs: Math.round(value.mtimeMs),
-          publishedBy: "file",
-        }),
-      });
+    const scan = await scanGroup(this.root, this.group);
+    for (const p of scan?.problems ?? []) this.logger.warn(`config folder: ${p}`);
+    const readings = await readGroupFiles(scan?.files ?? [], this.maxValueBytes);
+    const present = new Set<string>();
+    const changes: Change[] = [];
+    for (const r of readings) {
+      if (r.key) present.add(r.key);
+      if (r.kind === "parsed") {
+        const change = this.put(r);
+        if (change) changes.push(change);
+      }
     }
-    for (const key of [...this.shas.keys()]) {
-      if (files.has(key)) continue;
-      this.shas.delete(key);
-      changes.push({ key, revision: ++this.revision, op: "delete", origin: "file" });
+    this.logRefusals(readings);
+    // Keys whose file is gone; a folder not listed completely deletes nothing.
+    if (scan?.complete ?? true) {
+      for (const key of [...this.delivered.keys()]) {
+        if (present.has(key)) continue;
+        this.delivered.delete(key);
+        changes.push(this.changed(key, { op: "delete" }));
+      }
     }
     if (!initial && changes.length === 0) return;
     const id = initial ? "initial" : `file-${this.revision}`;
     const withSet = changes.map((c) => ({ ...c, changeSetId: id, changeSetSize: changes.length }));
-    this.emit({
+    this.sink.deliver({
       kind: initial ? "load" : "set",
       changes: withSet,
       changeSetId: id,
@@ -124,47 +143,47 @@ export class FileConfigSource {
     });
   }
 
-  /** Config key → file, for every config file under the root (first extension wins). */
-  private async keyFiles(): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    const names = await readdir(this.root, { recursive: true }).catch(() => [] as string[]);
-    for (const rel of names.sort()) {
-      const ext = extname(rel);
-      if (!EXTENSIONS.includes(ext)) continue;
-      const key = rel.slice(0, -ext.length).split(sep).join(".");
-      try {
-        assertConfigKey(key);
-      } catch (err) {
-        this.logger.warn(`ignoring ${join(this.root, rel)}: ${String(err)}`);
-        continue;
-      }
-      const other = out.get(key);
-      if (other && EXTENSIONS.indexOf(extname(other)) <= EXTENSIONS.indexOf(ext)) {
-        this.logger.warn(`config key ${key}: using ${other}, ignoring ${join(this.root, rel)}`);
-        continue;
-      }
-      out.set(key, join(this.root, rel));
-    }
-    return out;
+  /** The change for a parsed file, or undefined when its key already holds this content. */
+  private put(r: Extract<FileReading, { kind: "parsed" }>): Change | undefined {
+    const { key, config, file } = r;
+    if (this.delivered.get(key)?.sha256 === config.sha256) return undefined;
+    const change = this.changed(key, {
+      op: "put",
+      entry: ConfigEntry.create({
+        key,
+        payload: config.payload,
+        contentType: "application/json",
+        sourceFormat:
+          config.format === "yaml" ? ConfigEntry.SourceFormat.YAML : ConfigEntry.SourceFormat.JSON,
+        sha256: config.sha256,
+        sourcePath: file.sourcePath,
+        updatedAtMs: Math.round(r.mtimeMs),
+        publishedBy: "file",
+      }),
+    });
+    this.delivered.set(key, { sha256: config.sha256, revision: change.revision });
+    return change;
   }
 
-  private async read(path: string): Promise<FileValue | undefined> {
-    try {
-      const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
-      const yaml = extname(path) !== ".json";
-      const value: unknown = yaml ? parseYaml(text) : JSON.parse(text);
-      const payload = Buffer.from(JSON.stringify(value ?? null));
-      return {
-        payload,
-        sha256: sha256Hex(payload),
-        sourcePath: [this.group, ...relative(this.root, path).split(sep)].join("/"),
-        format: yaml ? ConfigEntry.SourceFormat.YAML : ConfigEntry.SourceFormat.JSON,
-        mtimeMs: st.mtimeMs,
-      };
-    } catch (err) {
-      // The key keeps its last good value; a later save retries.
-      this.logger.warn(`config file ${path} not applied: ${String(err)}`);
-      return undefined;
+  private changed(key: string, what: Pick<Change, "op" | "entry">): Change {
+    const revision = ++this.revision;
+    this.lastChange.set(key, revision);
+    return { key, revision, origin: "file", ...what };
+  }
+
+  /** Logs each refused content once (until the file is fixed or gone). */
+  private logRefusals(readings: readonly FileReading[]): void {
+    const logged = new Map(this.refusalsLogged);
+    this.refusalsLogged.clear();
+    for (const r of readings) {
+      if (r.kind !== "refused") continue;
+      const path = r.file.sourcePath;
+      this.refusalsLogged.set(path, r.fingerprint);
+      if (logged.get(path) === r.fingerprint) continue;
+      const { line, column, reason, code } = r.problem;
+      const at = line > 0 ? ` (line ${line}, column ${column})` : "";
+      const kept = r.key ? `; key ${r.key} keeps its last good value` : "";
+      this.logger.warn(`config file ${path} not applied${at}: ${reason} [${code}]${kept}`);
     }
   }
 }

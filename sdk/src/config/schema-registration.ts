@@ -7,7 +7,7 @@ import type { SchemaRecord } from "../wire/schema-record";
 
 /** zod's JSON Schema export of a config schema (draft 2020-12, input side). */
 export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
 }
 
 /**

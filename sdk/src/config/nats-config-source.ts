@@ -1,0 +1,172 @@
+import { KonError } from "../errors";
+import { ensureConfigBucket } from "../wire/buckets";
+import { ChangeSetAssembler } from "./change-set-assembler";
+import type { ConfigHost } from "./config-host";
+import { ConfigSnapshotStore, snapshotToBatch } from "./config-snapshot-store";
+import type { SnapshotEntry } from "./config-snapshot-store";
+import { configNotFound, configUnavailable } from "./config-source";
+import type { ConfigSink, ConfigSource } from "./config-source";
+import type { ConfigSchema } from "./config-types";
+import { NatsConfigWatch } from "./nats-config-watch";
+import type { WatchTiming } from "./nats-config-watch";
+import { settlesWithin, withTimeout } from "./race-timeout";
+import { RejectionReporter } from "./rejection-reporter";
+import type { Rejection } from "./rejection-reporter";
+import { registerConfigSchema } from "./schema-registration";
+
+/**
+ * Config from the group's KV bucket through one shared {@link NatsConfigWatch}, live changes
+ * grouped into change sets. While NATS does not answer, the last-known-good snapshot on disk
+ * stands in; NATS replaces it as soon as it loads. Refusals go out as `config.rejected` events
+ * and opened schemas are registered in `kon_schemas`.
+ */
+export class NatsConfigSource implements ConfigSource {
+  private readonly assembler: ChangeSetAssembler;
+  private readonly store: ConfigSnapshotStore;
+  private readonly reporter: RejectionReporter;
+  private readonly schemasDone = new WeakMap<ConfigSchema, Set<string>>();
+  private watch: NatsConfigWatch | undefined;
+  private liveReady: Promise<void> = new Promise(() => undefined);
+  private markLiveLoaded: () => void = () => undefined;
+  /** The first load from NATS is queued: an older snapshot must not follow it. */
+  private liveQueued = false;
+  /** ... and applied. */
+  private liveLoaded = false;
+  private stopped = false;
+
+  constructor(
+    private readonly host: ConfigHost,
+    private readonly sink: ConfigSink,
+    private readonly timing: Partial<WatchTiming> = {},
+  ) {
+    this.assembler = new ChangeSetAssembler((b) => sink.deliver(b), host.logger);
+    this.store = new ConfigSnapshotStore(
+      host.options.snapshotDir,
+      host.names.prefix,
+      host.group,
+      host.logger,
+    );
+    this.reporter = new RejectionReporter(host.names, host.group, host.nodeId, host.logger);
+  }
+
+  async start(readyTimeoutMs: number): Promise<void> {
+    const disk = await this.store.load();
+    this.liveReady = this.startLive();
+    if (this.host.online && (await settlesWithin(this.liveReady, readyTimeoutMs))) return;
+    const why = this.host.online
+      ? `initial load not done within ${readyTimeoutMs} ms`
+      : "NATS unreachable";
+    if (disk) {
+      this.host.logger.warn(
+        `starting on last-known-good snapshot from ${disk.savedAt.toISOString()} (${this.store.path}): ${why}; catching up when NATS answers`,
+      );
+      if (!this.liveQueued) this.sink.deliver(snapshotToBatch(disk));
+    } else {
+      this.host.logger.warn(`${why} and no config snapshot at ${this.store.path}`);
+    }
+    await this.sink.idle();
+  }
+
+  async freshen(key: string, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    if (!this.liveLoaded && !(await settlesWithin(this.liveReady, timeoutMs))) {
+      throw configUnavailable(key, `NATS not reachable within ${timeoutMs} ms`);
+    }
+    const watch = this.watch;
+    if (!watch) throw configUnavailable(key, "NATS not reachable");
+    const latest = await withTimeout(watch.latestRevision(key), deadline - Date.now(), () =>
+      configUnavailable(key, `no answer from NATS within ${timeoutMs} ms`),
+    ).catch((err: unknown) => {
+      throw err instanceof KonError ? err : configUnavailable(key, String(err));
+    });
+    if (latest > watch.deliveredRevision) watch.checkNow();
+    return latest;
+  }
+
+  missing(key: string): KonError {
+    if (!this.liveLoaded) {
+      return configUnavailable(
+        key,
+        `NATS unreachable and the snapshot ${this.store.path} lacks it`,
+      );
+    }
+    return configNotFound(key, `bucket ${this.host.names.configBucket(this.host.group)}`);
+  }
+
+  keep(key: string, value: SnapshotEntry): void {
+    this.store.record(key, value);
+  }
+
+  refuse(rejection: Rejection): void {
+    this.reporter.report(rejection);
+  }
+
+  opened(key: string, schema: ConfigSchema): void {
+    const keys = this.schemasDone.get(schema) ?? new Set<string>();
+    if (keys.has(key)) return;
+    keys.add(key);
+    this.schemasDone.set(schema, keys);
+    const { names, group, nodeId, options, logger } = this.host;
+    void this.host
+      .nats()
+      .then((nc) =>
+        registerConfigSchema(
+          nc,
+          names,
+          { group, key, schema, service: options.service, nodeId },
+          options.replicas,
+        ),
+      )
+      .then((wrote) => {
+        if (wrote) logger.info(`registered the JSON Schema of config ${group}.${key}`);
+      })
+      .catch((err: unknown) => {
+        if (!this.stopped) {
+          logger.warn(`cannot register the JSON Schema of config ${key}: ${String(err)}`);
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.watch?.stop();
+    this.assembler.clear();
+    await this.store.flush();
+    await settlesWithin(this.reporter.flush(), 2000);
+  }
+
+  /** Connects the watch (waiting for NATS as long as it takes); resolves after its first load. */
+  private async startLive(): Promise<void> {
+    const nc = await this.host.nats().catch(() => undefined);
+    if (!nc || this.stopped) return;
+    const { names, group, options, logger } = this.host;
+    await ensureConfigBucket(nc, names, group, { replicas: options.replicas }).catch((err) =>
+      logger.warn(`cannot create or update config bucket of ${group}: ${String(err)}`),
+    );
+    if (this.stopped) return;
+    this.reporter.attach(nc);
+    const loaded = new Promise<void>((resolve) => (this.markLiveLoaded = resolve));
+    this.watch = new NatsConfigWatch(
+      nc,
+      names.configBucket(group),
+      {
+        loaded: (changes) => {
+          this.assembler.clear();
+          this.liveQueued = true;
+          this.sink.deliver(
+            { kind: "load", changes, changeSetId: "initial", complete: true },
+            () => {
+              this.liveLoaded = true;
+              this.markLiveLoaded();
+            },
+          );
+        },
+        live: (change) => this.assembler.push(change),
+      },
+      logger,
+      this.timing,
+    );
+    await this.watch.start();
+    await loaded;
+  }
+}
