@@ -77,13 +77,19 @@ export namespace konorkestra {
              */
             changeSetId: string;
 
-            /** Number of keys in the change set, this one included; 0 or 1 means a single-key change. */
+            /**
+             * Number of messages (puts and deletes) in the change set, this one included; 0 or 1 means a
+             * single-key change. Readers go by the `Kon-Change-Set-Size` header, which deletes carry too.
+             */
             changeSetSize: number;
 
             /** ConfigEntry updatedAtMs. */
             updatedAtMs: number;
 
-            /** JSON Schema the service registered for this key, if the value was validated against one. */
+            /**
+             * When the value was validated against a JSON Schema registered in `kon_schemas`: the lowercase
+             * hex SHA-256 of that schema's JSON, and the KV revision of the registration. Empty / 0 if not.
+             */
             schemaId: string;
 
             /** ConfigEntry schemaVersion. */
@@ -221,13 +227,19 @@ export namespace konorkestra {
                  */
                 changeSetId?: (string|null);
 
-                /** Number of keys in the change set, this one included; 0 or 1 means a single-key change. */
+                /**
+                 * Number of messages (puts and deletes) in the change set, this one included; 0 or 1 means a
+                 * single-key change. Readers go by the `Kon-Change-Set-Size` header, which deletes carry too.
+                 */
                 changeSetSize?: (number|null);
 
                 /** ConfigEntry updatedAtMs */
                 updatedAtMs?: (number|null);
 
-                /** JSON Schema the service registered for this key, if the value was validated against one. */
+                /**
+                 * When the value was validated against a JSON Schema registered in `kon_schemas`: the lowercase
+                 * hex SHA-256 of that schema's JSON, and the KV revision of the registration. Empty / 0 if not.
+                 */
                 schemaId?: (string|null);
 
                 /** ConfigEntry schemaVersion */
@@ -450,7 +462,10 @@ export namespace konorkestra {
             /** Human-readable explanation, shown as is by the CLI and the dashboard. */
             reason: string;
 
-            /** Stable machine-readable category: `syntax`, `schema`, `size`, `timeout`, `internal`. */
+            /**
+             * Stable machine-readable category. The config-loader writes `syntax`, `encoding`, `size`,
+             * `name`, `schema` or `io`; the SDK writes `schema` or `syntax` (a value it cannot decode).
+             */
             code: string;
 
             /** JSON Pointer to the offending part of the value (schema errors), e.g. `/db/port`. */
@@ -552,7 +567,10 @@ export namespace konorkestra {
                 /** Human-readable explanation, shown as is by the CLI and the dashboard. */
                 reason?: (string|null);
 
-                /** Stable machine-readable category: `syntax`, `schema`, `size`, `timeout`, `internal`. */
+                /**
+                 * Stable machine-readable category. The config-loader writes `syntax`, `encoding`, `size`,
+                 * `name`, `schema` or `io`; the SDK writes `schema` or `syntax` (a value it cannot decode).
+                 */
                 code?: (string|null);
 
                 /** JSON Pointer to the offending part of the value (schema errors), e.g. `/db/port`. */

@@ -63,9 +63,11 @@ $root.konorkestra = (function() {
              * @property {string|null} [gitAuthor] Author of git_commit ("Name <email>").
              * @property {string|null} [changeSetId] Identifies the set of keys published together (one git pull, one `kon put` of several keys).
              * Watchers use it with change_set_size to apply a set all at once.
-             * @property {number|null} [changeSetSize] Number of keys in the change set, this one included; 0 or 1 means a single-key change.
+             * @property {number|null} [changeSetSize] Number of messages (puts and deletes) in the change set, this one included; 0 or 1 means a
+             * single-key change. Readers go by the `Kon-Change-Set-Size` header, which deletes carry too.
              * @property {number|null} [updatedAtMs] ConfigEntry updatedAtMs
-             * @property {string|null} [schemaId] JSON Schema the service registered for this key, if the value was validated against one.
+             * @property {string|null} [schemaId] When the value was validated against a JSON Schema registered in `kon_schemas`: the lowercase
+             * hex SHA-256 of that schema's JSON, and the KV revision of the registration. Empty / 0 if not.
              * @property {number|null} [schemaVersion] ConfigEntry schemaVersion
              * @property {number|null} [activateAtMs] When set, nodes receive the value early and make it current at this wall-clock instant.
              * @property {konorkestra.v1.ConsistencyMode|null} [consistency] ConfigEntry consistency
@@ -171,7 +173,8 @@ $root.konorkestra = (function() {
             ConfigEntry.prototype.changeSetId = "";
 
             /**
-             * Number of keys in the change set, this one included; 0 or 1 means a single-key change.
+             * Number of messages (puts and deletes) in the change set, this one included; 0 or 1 means a
+             * single-key change. Readers go by the `Kon-Change-Set-Size` header, which deletes carry too.
              * @member {number} changeSetSize
              * @memberof konorkestra.v1.ConfigEntry
              * @instance
@@ -187,7 +190,8 @@ $root.konorkestra = (function() {
             ConfigEntry.prototype.updatedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
 
             /**
-             * JSON Schema the service registered for this key, if the value was validated against one.
+             * When the value was validated against a JSON Schema registered in `kon_schemas`: the lowercase
+             * hex SHA-256 of that schema's JSON, and the KV revision of the registration. Empty / 0 if not.
              * @member {string} schemaId
              * @memberof konorkestra.v1.ConfigEntry
              * @instance
@@ -1321,7 +1325,8 @@ $root.konorkestra = (function() {
              * @property {number|null} [line] SourceError line
              * @property {number|null} [column] SourceError column
              * @property {string|null} [reason] Human-readable explanation, shown as is by the CLI and the dashboard.
-             * @property {string|null} [code] Stable machine-readable category: `syntax`, `schema`, `size`, `timeout`, `internal`.
+             * @property {string|null} [code] Stable machine-readable category. The config-loader writes `syntax`, `encoding`, `size`,
+             * `name`, `schema` or `io`; the SDK writes `schema` or `syntax` (a value it cannot decode).
              * @property {string|null} [valuePath] JSON Pointer to the offending part of the value (schema errors), e.g. `/db/port`.
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
@@ -1387,7 +1392,8 @@ $root.konorkestra = (function() {
             SourceError.prototype.reason = "";
 
             /**
-             * Stable machine-readable category: `syntax`, `schema`, `size`, `timeout`, `internal`.
+             * Stable machine-readable category. The config-loader writes `syntax`, `encoding`, `size`,
+             * `name`, `schema` or `io`; the SDK writes `schema` or `syntax` (a value it cannot decode).
              * @member {string} code
              * @memberof konorkestra.v1.SourceError
              * @instance
