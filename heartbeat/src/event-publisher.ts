@@ -2,17 +2,11 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { NodeEvent, encodeMessage } from "@konorkestra/proto";
 import type { NodeEventInit } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
+import { nodeEventKind, nodeEventSubject } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { Membership } from "./membership";
 import type { MonitorMetrics } from "./metrics";
-import type { NodeEventKind, TrackerEvent } from "./node-view";
-
-const KINDS: Record<NodeEventKind, NodeEvent.Kind> = {
-  up: NodeEvent.Kind.UP,
-  down: NodeEvent.Kind.DOWN,
-  left: NodeEvent.Kind.LEFT,
-  flapping: NodeEvent.Kind.FLAPPING,
-};
+import type { TrackerEvent } from "./node-liveness";
 
 interface Held {
   event: TrackerEvent;
@@ -31,7 +25,7 @@ export function toNodeEvent(
     eventId: ev.id,
     group: ev.group,
     nodeId: ev.node,
-    kind: KINDS[ev.kind],
+    kind: nodeEventKind(ev.kind),
     detectedAtMs,
     lastSeenMs: Number(hb?.sentAtMs) || ev.atMs,
     lastHeartbeat: hb,
@@ -96,7 +90,7 @@ export class EventPublisher {
   }
 
   private async send(event: TrackerEvent): Promise<void> {
-    const subject = this.names.eventSubject(event.group, `node.${event.kind}`);
+    const subject = nodeEventSubject(this.names, event.group, event.kind);
     const data = encodeMessage(NodeEvent, toNodeEvent(event, this.membership.self, Date.now()));
     for (let attempt = 1; ; attempt++) {
       try {

@@ -7,6 +7,7 @@ import type {
   JsMsg,
 } from "@nats-io/jetstream";
 import type { Logger } from "@konorkestra/sdk";
+import { monitorConsumerName } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { DetectionClock } from "./detection-clock";
 import type { RawHeartbeat } from "./heartbeat-validator";
@@ -21,11 +22,6 @@ export interface HeartbeatSink {
   onHeartbeat(raw: RawHeartbeat, pending: number): Promise<void>;
   /** Highest stream sequence the sink has processed. */
   readonly processedSeq: number;
-}
-
-/** Name of a monitor's durable consumer on KON_HB. */
-export function monitorConsumerName(prefix: string, monitorId: string): string {
-  return `${prefix}_monitor_${monitorId}`;
 }
 
 /**
@@ -54,7 +50,7 @@ export class HeartbeatConsumer {
   ) {}
 
   get name(): string {
-    return monitorConsumerName(this.names.prefix, this.monitorId);
+    return monitorConsumerName(this.names, this.monitorId);
   }
 
   async start(): Promise<void> {
@@ -65,7 +61,7 @@ export class HeartbeatConsumer {
       if (!/consumer not found/i.test(String(err))) throw err;
       await this.jsm.consumers.add(stream, {
         durable_name: this.name,
-        filter_subject: `${this.names.prefix}.hb.>`,
+        filter_subject: this.names.heartbeatFilter,
         deliver_policy: DeliverPolicy.LastPerSubject,
         ack_policy: AckPolicy.All,
         ack_wait: 30_000 * NS,

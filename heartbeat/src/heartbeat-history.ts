@@ -1,6 +1,6 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { HeartbeatValidator } from "./heartbeat-validator";
-import type { TrackedHeartbeat } from "./node-view";
+import type { TrackedHeartbeat } from "./node-liveness";
 
 /** How far a look-up walks past heartbeats it cannot use (malformed, for another payload). */
 const MAX_SKIPS = 20;

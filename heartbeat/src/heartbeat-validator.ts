@@ -1,6 +1,13 @@
 import { Heartbeat, ProtoError, decodeMessage, encodeMessage } from "@konorkestra/proto";
-import { GROUP_NAME, assertNodeId } from "@konorkestra/sdk/internal";
-import type { TrackedHeartbeat } from "./node-view";
+import {
+  MAX_INTERVAL_MS,
+  MAX_MISSES,
+  MIN_INTERVAL_MS,
+  livenessTtlMs,
+  nodeKey,
+} from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
+import type { TrackedHeartbeat } from "./node-liveness";
 
 /** Why a heartbeat was dropped. Each is a label of `kon_monitor_heartbeats_rejected_total`. */
 export type RejectReason = "malformed" | "bad_subject" | "bad_node" | "unknown_group";
@@ -23,7 +30,7 @@ export type ValidationResult =
 
 /** Rules a heartbeat is held to. */
 export interface ValidatorOptions {
-  prefix: string;
+  names: WireNames;
   maxSkewMs: number;
   maxMetaBytes: number;
   defaultIntervalMs: number;
@@ -32,19 +39,8 @@ export interface ValidatorOptions {
   isKnownGroup: (group: string) => boolean;
 }
 
-const MIN_INTERVAL_MS = 100;
-const MAX_INTERVAL_MS = 3_600_000;
-const MAX_MISSES = 100;
-
-/**
- * Liveness TTL: interval × misses rounded up to whole seconds, at least 1 s — what the NATS KV
- * per-key TTL can express, so the in-memory deadline and the server's marker agree.
- */
-export function livenessTtlMs(intervalMs: number, misses: number): number {
-  return Math.max(1000, Math.ceil((intervalMs * misses) / 1000) * 1000);
-}
-
-function metaBytes(meta: Record<string, string>): number {
+/** Size of a heartbeat's `meta` as its limit counts it: UTF-8 bytes of keys plus values. */
+export function metaBytes(meta: Record<string, string>): number {
   let n = 0;
   for (const [k, v] of Object.entries(meta)) {
     n += Buffer.byteLength(k, "utf8") + Buffer.byteLength(String(v), "utf8");
@@ -60,25 +56,14 @@ export class HeartbeatValidator {
   constructor(private readonly opts: ValidatorOptions) {}
 
   validate(msg: RawHeartbeat): ValidationResult {
-    const tokens = msg.subject.split(".");
-    if (tokens.length !== 4 || tokens[0] !== this.opts.prefix || tokens[1] !== "hb") {
-      return {
-        ok: false,
-        reason: "bad_subject",
-        detail: `subject ${msg.subject} is not ${this.opts.prefix}.hb.<group>.<node>`,
-      };
+    const address = this.opts.names.checkHeartbeatSubject(msg.subject);
+    if (!address.ok) {
+      // An invalid node id is counted apart (a node to fix); any other wrong part is a bad subject.
+      const reason = address.part === "node" ? "bad_node" : "bad_subject";
+      return { ok: false, reason, detail: address.detail };
     }
-    const group = tokens[2]!;
-    const node = tokens[3]!;
-    if (!GROUP_NAME.test(group)) {
-      return { ok: false, reason: "bad_subject", detail: `invalid group ${JSON.stringify(group)}` };
-    }
-    try {
-      assertNodeId(node);
-    } catch (err) {
-      return { ok: false, reason: "bad_node", detail: (err as Error).message };
-    }
-    const key = `${group}.${node}`;
+    const { group, node } = address;
+    const key = nodeKey(group, node);
     if (!this.opts.isKnownGroup(group)) {
       return { ok: false, reason: "unknown_group", detail: `group ${group} is not known`, key };
     }

@@ -1,4 +1,5 @@
 import type { Logger } from "@konorkestra/sdk";
+import { nodeKey, parseNodeKey } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { ExpiryOutcome, LivenessBackend } from "./backends/liveness-backend";
 import type { DetectionClock } from "./detection-clock";
@@ -8,8 +9,8 @@ import type { HeartbeatValidator, RawHeartbeat } from "./heartbeat-validator";
 import type { Membership } from "./membership";
 import type { MonitorMetrics } from "./metrics";
 import type { NodeTracker } from "./node-tracker";
-import type { DownCandidate, NodeView, TrackedHeartbeat, TrackerEvent } from "./node-view";
-import type { RateLimiter } from "./rate-limiter";
+import type { DownCandidate, NodeLiveness, TrackedHeartbeat, TrackerEvent } from "./node-liveness";
+import type { TokenBuckets } from "./token-buckets";
 import { ThrottledLog } from "./throttled-log";
 
 /** What the engine is built from (wired by createMonitor). */
@@ -22,7 +23,7 @@ export interface EngineParts {
   backend: LivenessBackend;
   publisher: EventPublisher;
   membership: Membership;
-  limiter: RateLimiter;
+  limiter: TokenBuckets;
   metrics: MonitorMetrics;
   logger: Logger;
 }
@@ -76,7 +77,7 @@ export class LivenessEngine {
           (flag === "clock_skew" ? ` (${v.hb.skewMs} ms)` : ""),
       );
     }
-    const key = `${v.hb.group}.${v.hb.node}`;
+    const key = nodeKey(v.hb.group, v.hb.node);
     if (!this.p.limiter.allow(key, raw.atMs)) {
       metrics.rejected.inc({ reason: "flood" });
       this.log.warn("flood", `rate-limited heartbeats of ${key} (seq ${raw.seq})`);
@@ -158,9 +159,10 @@ export class LivenessEngine {
       if (this.p.backend.kind === "nats") this.deferred.add(key);
       return { outcome: "alive", deadlineMs: now + 1000 };
     }
+    const address = parseNodeKey(key);
+    if (!address) return { outcome: "unknown" }; // not a key the monitor writes
     let node = tracker.get(key);
-    const dot = key.indexOf(".");
-    const subject = names.heartbeatSubject(key.slice(0, dot), key.slice(dot + 1));
+    const subject = names.heartbeatSubject(address.group, address.node);
     if (!node || node.unverified) {
       const last = await this.p.history.last(subject);
       if (!last) return { outcome: "unknown" };
@@ -232,7 +234,7 @@ export class LivenessEngine {
     return events;
   }
 
-  private emit(ev: TrackerEvent, node: NodeView, origin: Origin): void {
+  private emit(ev: TrackerEvent, node: NodeLiveness, origin: Origin): void {
     if (origin === "deadline" && this.p.backend.claimsDowns) {
       // Redis: the monitor that claims the deadline in the store reports and records it (see
       // onExpiry); recording now would take the deadline out of the store before its claim.
@@ -247,7 +249,7 @@ export class LivenessEngine {
   }
 
   /** Holding the store's claim is the right to report and record, owner or not. */
-  private reportClaimed(ev: TrackerEvent, node: NodeView): void {
+  private reportClaimed(ev: TrackerEvent, node: NodeLiveness): void {
     void this.p.backend.record(ev, node);
     this.p.publisher.publish(ev);
   }

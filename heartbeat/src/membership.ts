@@ -4,6 +4,14 @@ import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
+import {
+  NatsHeader,
+  monitorLeaseFilter,
+  monitorLeaseSubject,
+  natsTtl,
+  parseMonitorLeaseSubject,
+} from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
 
 /**
  * FNV-1a with murmur3's final mix, 32 bit: stable across processes and well spread. Plain FNV-1a
@@ -38,33 +46,35 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined;
   private messages: ConsumerMessages | undefined;
   private readonly js: JetStreamClient;
+  private readonly bucket: string;
   private cache: { atMs: number; members: string[] } | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly bucket: string,
+    private readonly names: WireNames,
     readonly self: string,
     private readonly leaseMs: number,
     private readonly logger: Logger,
     private readonly localNow: () => number = Date.now,
   ) {
     this.js = jetstream(nc);
+    this.bucket = names.monitorsBucket;
   }
 
   /** Creates the bucket and follows it. */
   async start(replicas: number): Promise<void> {
     await new Kvm(this.nc).create(this.bucket, { history: 1, markerTTL: 60_000, replicas });
     const consumer = await this.js.consumers.get(`KV_${this.bucket}`, {
-      filter_subjects: [`$KV.${this.bucket}.>`],
+      filter_subjects: [monitorLeaseFilter(this.names)],
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
     this.messages = await consumer.consume();
-    const prefix = `$KV.${this.bucket}.`.length;
     void (async () => {
       for await (const m of this.messages!) {
-        const id = m.subject.slice(prefix);
-        const op = m.headers?.get("KV-Operation") ?? "";
-        if (op === "DEL" || op === "PURGE" || m.headers?.get("Nats-Marker-Reason")) {
+        const id = parseMonitorLeaseSubject(this.names, m.subject);
+        if (id === undefined) continue; // not a lease a monitor wrote
+        const op = m.headers?.get(NatsHeader.KvOperation) ?? "";
+        if (op === "DEL" || op === "PURGE" || m.headers?.get(NatsHeader.MarkerReason)) {
           this.seen.delete(id);
         } else {
           const ageMs = Math.max(0, Date.now() - Math.floor(m.info.timestampNanos / 1e6));
@@ -157,14 +167,14 @@ export class Membership {
   private async renew(): Promise<void> {
     if (!this.joined) return;
     try {
-      const ttl = `${Math.ceil(this.leaseMs / 1000)}s`;
+      const ttl = natsTtl(this.leaseMs);
       const value = JSON.stringify({
         monitorId: this.self,
         pid: process.pid,
         host: hostname(),
         at: Date.now(),
       });
-      await this.js.publish(`$KV.${this.bucket}.${this.self}`, value, { ttl });
+      await this.js.publish(monitorLeaseSubject(this.names, this.self), value, { ttl });
       this.seen.set(this.self, this.localNow());
     } catch (err) {
       this.logger.warn(`cannot renew monitor lease ${this.self}: ${String(err)}`);

@@ -3,11 +3,17 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
-import { ensureStreams, wireNames } from "@konorkestra/sdk/internal";
+import {
+  connectService,
+  ensureStreams,
+  taggedLogger,
+  watchConnection,
+  wireNames,
+} from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { LivenessBackend } from "./backends/liveness-backend";
 import { NatsBackend } from "./backends/nats-backend";
 import { RedisBackend } from "./backends/redis-backend";
@@ -25,7 +31,7 @@ import type { MonitorMetrics } from "./metrics";
 import { NodeTracker } from "./node-tracker";
 import { parseMonitorOptions } from "./options";
 import type { MonitorOptions, ResolvedMonitorOptions } from "./options";
-import { RateLimiter } from "./rate-limiter";
+import { TokenBuckets } from "./token-buckets";
 
 /** A running liveness monitor. */
 export interface Monitor {
@@ -45,7 +51,7 @@ export interface Monitor {
 
 /** Things with no environment form. */
 export interface MonitorRuntime {
-  /** @default console, prefixed with the monitor id */
+  /** @default console; every line is tagged `[monitor <id>]` */
   logger?: Logger;
   /** @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -56,14 +62,6 @@ async function ensureDirectGet(jsm: JetStreamManager, stream: string): Promise<v
   const info = await jsm.streams.info(stream);
   if (!info.config.allow_direct)
     await jsm.streams.update(stream, { ...info.config, allow_direct: true });
-}
-
-function prefixed(logger: Logger, id: string): Logger {
-  return {
-    info: (m) => logger.info(`monitor ${id}: ${m}`),
-    warn: (m) => logger.warn(`monitor ${id}: ${m}`),
-    error: (m) => logger.error(`monitor ${id}: ${m}`),
-  };
 }
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
@@ -84,13 +82,12 @@ export async function createMonitor(
 ): Promise<Monitor> {
   const options = parseMonitorOptions(given, runtime.env);
   const id = options.monitorId;
-  const logger = prefixed(runtime.logger ?? consoleLogger, id);
+  const logger = taggedLogger(runtime.logger ?? consoleLogger, `monitor ${id}`);
   const names = wireNames(options.prefix);
-  const nc = await connect({
+  const nc = await connectService({
     servers: options.servers,
-    name: `kon-monitor:${id}`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    role: "monitor",
+    id,
     token: options.token,
     user: options.user,
     pass: options.pass,
@@ -106,7 +103,7 @@ export async function createMonitor(
 async function assemble(
   nc: NatsConnection,
   options: ResolvedMonitorOptions,
-  names: ReturnType<typeof wireNames>,
+  names: WireNames,
   logger: Logger,
 ): Promise<Monitor> {
   const id = options.monitorId;
@@ -120,15 +117,13 @@ async function assemble(
   const groups = new GroupRegistry(options.groups);
   await groups.start(nc, names, logger);
   const tracker = new NodeTracker(options);
-  const validator = new HeartbeatValidator({ ...options, isKnownGroup: (g) => groups.isKnown(g) });
+  const validator = new HeartbeatValidator({
+    ...options,
+    names,
+    isKnownGroup: (g) => groups.isKnown(g),
+  });
   const history = new HeartbeatHistory(jsm, names.heartbeatStream, validator);
-  const membership = new Membership(
-    nc,
-    `${names.prefix}_monitors`,
-    id,
-    options.memberLeaseMs,
-    logger,
-  );
+  const membership = new Membership(nc, names, id, options.memberLeaseMs, logger);
   await membership.start(options.replicas);
   const publisher = new EventPublisher(js, names, membership, options.handoverMs, metrics, logger);
   const backend: LivenessBackend =
@@ -149,7 +144,7 @@ async function assemble(
   for (const seed of seeds) tracker.seed(seed);
   logger.info(`${options.backend} backend: restored ${seeds.length} nodes`);
 
-  const limiter = new RateLimiter(options.nodeRatePerSec, options.nodeBurst);
+  const limiter = new TokenBuckets(options.nodeRatePerSec, options.nodeBurst);
   const engine = new LivenessEngine({
     names,
     tracker,
@@ -166,9 +161,9 @@ async function assemble(
   const consumer = new HeartbeatConsumer(js, jsm, names, id, clock, engine, logger);
   await consumer.start();
   await backend.startExpirySignals((key) => engine.onExpiry(key));
-  void followConnection(nc, clock, logger);
+  followConnection(nc, clock, logger);
 
-  const ingestLimiter = new RateLimiter(options.ingestRatePerSec, options.ingestBurst);
+  const ingestLimiter = new TokenBuckets(options.ingestRatePerSec, options.ingestBurst);
   const app = createHttpApp({
     ingest: {
       js,
@@ -230,21 +225,16 @@ async function assemble(
 }
 
 /** Follows the NATS connection: while it is down no deadline may pass. */
-async function followConnection(
-  nc: NatsConnection,
-  clock: DetectionClock,
-  logger: Logger,
-): Promise<void> {
-  for await (const s of nc.status()) {
-    if (s.type === "disconnect") {
-      clock.setConnected(false);
-      logger.warn("NATS disconnected: deadlines are frozen until the consumer has caught up");
-    } else if (s.type === "reconnect") {
-      clock.setConnected(true);
+function followConnection(nc: NatsConnection, clock: DetectionClock, logger: Logger): void {
+  watchConnection(nc, (connected) => {
+    clock.setConnected(connected);
+    if (connected) {
       clock.markBehind();
       logger.info("NATS reconnected");
+    } else {
+      logger.warn("NATS disconnected: deadlines are frozen until the consumer has caught up");
     }
-  }
+  });
 }
 
 /**

@@ -1,28 +1,26 @@
+import { nodeEventId, nodeKey } from "@konorkestra/sdk/internal";
+import type { NodeEventWord } from "@konorkestra/sdk/internal";
 import { DeadlineHeap } from "./deadline-heap";
 import { MassFailureDetector } from "./mass-failure";
 import type {
   DownCandidate,
   HeartbeatOutcome,
-  NodeEventKind,
   NodeStatus,
-  NodeView,
+  NodeLiveness,
   Predecessor,
   SeedRecord,
   TrackedHeartbeat,
   TrackerEvent,
   TrackerOptions,
-} from "./node-view";
+} from "./node-liveness";
 
 type NodeState = {
-  -readonly [K in keyof NodeView]: NodeView[K] extends readonly number[] ? number[] : NodeView[K];
+  -readonly [K in keyof NodeLiveness]: NodeLiveness[K] extends readonly number[]
+    ? number[]
+    : NodeLiveness[K];
 };
 
 type Check = { kind: "deadline" | "flap-exit"; seq: number };
-
-/** `Nats-Msg-Id` of a node event: the same transition gets the same id on every monitor. */
-export function nodeEventId(group: string, node: string, kind: NodeEventKind, ref: string): string {
-  return `${group}.${node}.${kind}.${ref}`;
-}
 
 /**
  * Per-node liveness state machine (pure; time is passed in). Every decision is a function of the
@@ -43,12 +41,12 @@ export class NodeTracker {
     return this.nodes.size;
   }
 
-  get(key: string): NodeView | undefined {
+  get(key: string): NodeLiveness | undefined {
     return this.nodes.get(key);
   }
 
   /** Nodes, optionally of one group, sorted by key. */
-  list(group?: string): NodeView[] {
+  list(group?: string): NodeLiveness[] {
     const source = group === undefined ? this.nodes.values() : (this.groups.get(group) ?? []);
     return [...source].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -116,7 +114,7 @@ export class NodeTracker {
     wallMs: number,
     predecessor?: Predecessor,
   ): HeartbeatOutcome {
-    const key = `${h.group}.${h.node}`;
+    const key = nodeKey(h.group, h.node);
     const st = this.nodes.get(key);
     if (st && h.seq <= st.lastSeq) return { kind: "duplicate" };
     if (!st) return this.firstHeartbeat(key, h, wallMs);
@@ -291,7 +289,7 @@ export class NodeTracker {
     this.heap.push({ atMs, key: st.key, data: { kind, seq: st.lastSeq } });
   }
 
-  private event(st: NodeState, kind: NodeEventKind, ref: string, reason: string): TrackerEvent {
+  private event(st: NodeState, kind: NodeEventWord, ref: string, reason: string): TrackerEvent {
     return {
       id: nodeEventId(st.group, st.node, kind, ref),
       kind,
@@ -307,7 +305,7 @@ export class NodeTracker {
   }
 
   private create(group: string, node: string): NodeState {
-    const key = `${group}.${node}`;
+    const key = nodeKey(group, node);
     const old = this.nodes.get(key);
     if (old) this.remove(old);
     const st: NodeState = {

@@ -1,17 +1,28 @@
 import { hostname } from "node:os";
 import { z } from "zod";
-import { GROUP_NAME, toNodeIdToken } from "@konorkestra/sdk/internal";
-import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import {
+  GROUP_NAME,
+  MAX_INTERVAL_MS,
+  MAX_MISSES,
+  MIN_INTERVAL_MS,
+  MONITOR_ID,
+  envList,
+  envNumber,
+  envString,
+  mergeNatsOptions,
+  natsOptionsShape,
+  parseOptionsWith,
+  toNodeIdToken,
+} from "@konorkestra/sdk/internal";
+import type { NatsOptions } from "@konorkestra/sdk/internal";
 
 /**
  * Options of the liveness monitor ({@link createMonitor}). Every one has an environment form,
- * read by {@link parseMonitorOptions} when the option is not given.
+ * read by {@link parseMonitorOptions} when the option is not given, with the reading every
+ * Konorkestra process shares: an empty variable means the default; numbers are decimal.
+ * How to reach NATS (servers, prefix, replicas, auth) is {@link NatsOptions}.
  */
-export interface MonitorOptions {
-  /** NATS servers (KON_SERVERS, comma-separated). @default "nats://127.0.0.1:4222" */
-  servers?: string | string[];
-  /** Name prefix of subjects, streams and buckets (KON_PREFIX). @default "kon" */
-  prefix?: string;
+export interface MonitorOptions extends NatsOptions {
   /** Where per-node liveness lives (KON_LIVENESS_BACKEND). @default "nats" */
   backend?: "nats" | "redis";
   /** Redis URL for the redis backend (KON_REDIS_URL). @default "redis://127.0.0.1:6379" */
@@ -65,22 +76,12 @@ export interface MonitorOptions {
   defaultIntervalMs?: number;
   /** Allowed misses used when a heartbeat carries none (KON_DEFAULT_MISSES). @default 3 */
   defaultMisses?: number;
-  /** JetStream replicas of buckets and streams the monitor creates (KON_REPLICAS). @default 1 */
-  replicas?: number;
-  /** NATS auth token, user and password (KON_TOKEN, KON_USER, KON_PASSWORD). */
-  token?: string;
-  user?: string;
-  pass?: string;
 }
 
 const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
 
 const schema = z.object({
-  servers: z
-    .union([z.string(), z.array(z.string())])
-    .transform((s) => (Array.isArray(s) ? s : s.split(",")).map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.string().min(1)).min(1, "at least one server")),
-  prefix: z.string().regex(/^[a-z][a-z0-9_]{0,15}$/, "use 1-16 of [a-z0-9_], starting a-z"),
+  ...natsOptionsShape,
   backend: z.enum(["nats", "redis"]),
   redisUrl: z.string().regex(/^rediss?:\/\//, "use redis://host:port"),
   port: intIn(0, 65535),
@@ -94,7 +95,7 @@ const schema = z.object({
   flapWindowMs: intIn(1000, 86_400_000),
   massFailurePct: z.number().min(1).max(100),
   massFailureMinNodes: intIn(2, 1_000_000),
-  monitorId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "use 1-64 of [A-Za-z0-9_-]"),
+  monitorId: z.string().regex(MONITOR_ID, "use 1-64 of [A-Za-z0-9_-]"),
   markerTtlMs: intIn(60_000, 86_400_000),
   tombstoneTtlMs: intIn(60_000, 365 * 86_400_000),
   sweepIntervalMs: intIn(10, 5000),
@@ -107,26 +108,12 @@ const schema = z.object({
   ingestMaxBytes: intIn(256, 10_485_760),
   memberLeaseMs: intIn(1000, 60_000),
   handoverMs: intIn(0, 600_000),
-  defaultIntervalMs: intIn(100, 3_600_000),
-  defaultMisses: intIn(1, 100),
-  replicas: intIn(1, 5),
-  token: z.string().optional(),
-  user: z.string().optional(),
-  pass: z.string().optional(),
+  defaultIntervalMs: intIn(MIN_INTERVAL_MS, MAX_INTERVAL_MS),
+  defaultMisses: intIn(1, MAX_MISSES),
 });
 
 /** Monitor options after defaults and validation. */
 export type ResolvedMonitorOptions = z.output<typeof schema>;
-
-const num = (v: string | undefined): number | undefined =>
-  v === undefined || v.trim() === "" ? undefined : Number(v);
-const list = (v: string | undefined): string[] | undefined =>
-  v === undefined || v.trim() === ""
-    ? undefined
-    : v
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
 
 /** The default monitor id: the host name as a token, stable across restarts of one host. */
 export function defaultMonitorId(): string {
@@ -139,46 +126,34 @@ export function parseMonitorOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedMonitorOptions {
   const merged = {
-    servers: given.servers ?? env.KON_SERVERS ?? "nats://127.0.0.1:4222",
-    prefix: given.prefix ?? env.KON_PREFIX ?? "kon",
-    backend: given.backend ?? env.KON_LIVENESS_BACKEND ?? "nats",
-    redisUrl: given.redisUrl ?? env.KON_REDIS_URL ?? "redis://127.0.0.1:6379",
-    port: given.port ?? num(env.KON_MONITOR_PORT) ?? 7002,
-    host: given.host ?? env.KON_MONITOR_HOST ?? "127.0.0.1",
-    ingestToken: given.ingestToken ?? (env.KON_INGEST_TOKEN || undefined),
-    groups: given.groups ?? list(env.KON_GROUPS),
-    flapCount: given.flapCount ?? num(env.KON_FLAP_COUNT) ?? 3,
-    flapWindowMs: given.flapWindowMs ?? num(env.KON_FLAP_WINDOW_MS) ?? 300_000,
-    massFailurePct: given.massFailurePct ?? num(env.KON_MASS_FAILURE_PCT) ?? 50,
-    massFailureMinNodes: given.massFailureMinNodes ?? num(env.KON_MASS_FAILURE_MIN_NODES) ?? 4,
-    monitorId: given.monitorId ?? env.KON_MONITOR_ID ?? defaultMonitorId(),
-    markerTtlMs: given.markerTtlMs ?? num(env.KON_MARKER_TTL_MS) ?? 900_000,
-    tombstoneTtlMs: given.tombstoneTtlMs ?? num(env.KON_TOMBSTONE_TTL_MS) ?? 7 * 86_400_000,
-    sweepIntervalMs: given.sweepIntervalMs ?? num(env.KON_SWEEP_INTERVAL_MS) ?? 100,
-    maxSkewMs: given.maxSkewMs ?? num(env.KON_MAX_SKEW_MS) ?? 30_000,
-    maxMetaBytes: given.maxMetaBytes ?? num(env.KON_MAX_META_BYTES) ?? 4096,
-    nodeRatePerSec: given.nodeRatePerSec ?? num(env.KON_NODE_RATE_PER_SEC) ?? 20,
-    nodeBurst: given.nodeBurst ?? num(env.KON_NODE_BURST) ?? 40,
-    ingestRatePerSec: given.ingestRatePerSec ?? num(env.KON_INGEST_RATE_PER_SEC) ?? 1,
-    ingestBurst: given.ingestBurst ?? num(env.KON_INGEST_BURST) ?? 5,
-    ingestMaxBytes: given.ingestMaxBytes ?? num(env.KON_INGEST_MAX_BYTES) ?? 16_384,
-    memberLeaseMs: given.memberLeaseMs ?? num(env.KON_MEMBER_LEASE_MS) ?? 3000,
-    handoverMs: given.handoverMs ?? num(env.KON_HANDOVER_MS) ?? 4500,
-    defaultIntervalMs: given.defaultIntervalMs ?? num(env.KON_DEFAULT_INTERVAL_MS) ?? 1000,
-    defaultMisses: given.defaultMisses ?? num(env.KON_DEFAULT_MISSES) ?? 3,
-    replicas: given.replicas ?? num(env.KON_REPLICAS) ?? 1,
-    token: given.token ?? env.KON_TOKEN,
-    user: given.user ?? env.KON_USER,
-    pass: given.pass ?? env.KON_PASSWORD,
+    ...mergeNatsOptions(given, env),
+    backend: given.backend ?? envString(env, "KON_LIVENESS_BACKEND") ?? "nats",
+    redisUrl: given.redisUrl ?? envString(env, "KON_REDIS_URL") ?? "redis://127.0.0.1:6379",
+    port: given.port ?? envNumber(env, "KON_MONITOR_PORT") ?? 7002,
+    host: given.host ?? envString(env, "KON_MONITOR_HOST") ?? "127.0.0.1",
+    ingestToken: given.ingestToken ?? envString(env, "KON_INGEST_TOKEN"),
+    groups: given.groups ?? envList(env, "KON_GROUPS"),
+    flapCount: given.flapCount ?? envNumber(env, "KON_FLAP_COUNT") ?? 3,
+    flapWindowMs: given.flapWindowMs ?? envNumber(env, "KON_FLAP_WINDOW_MS") ?? 300_000,
+    massFailurePct: given.massFailurePct ?? envNumber(env, "KON_MASS_FAILURE_PCT") ?? 50,
+    massFailureMinNodes:
+      given.massFailureMinNodes ?? envNumber(env, "KON_MASS_FAILURE_MIN_NODES") ?? 4,
+    monitorId: given.monitorId ?? envString(env, "KON_MONITOR_ID") ?? defaultMonitorId(),
+    markerTtlMs: given.markerTtlMs ?? envNumber(env, "KON_MARKER_TTL_MS") ?? 900_000,
+    tombstoneTtlMs:
+      given.tombstoneTtlMs ?? envNumber(env, "KON_TOMBSTONE_TTL_MS") ?? 7 * 86_400_000,
+    sweepIntervalMs: given.sweepIntervalMs ?? envNumber(env, "KON_SWEEP_INTERVAL_MS") ?? 100,
+    maxSkewMs: given.maxSkewMs ?? envNumber(env, "KON_MAX_SKEW_MS") ?? 30_000,
+    maxMetaBytes: given.maxMetaBytes ?? envNumber(env, "KON_MAX_META_BYTES") ?? 4096,
+    nodeRatePerSec: given.nodeRatePerSec ?? envNumber(env, "KON_NODE_RATE_PER_SEC") ?? 20,
+    nodeBurst: given.nodeBurst ?? envNumber(env, "KON_NODE_BURST") ?? 40,
+    ingestRatePerSec: given.ingestRatePerSec ?? envNumber(env, "KON_INGEST_RATE_PER_SEC") ?? 1,
+    ingestBurst: given.ingestBurst ?? envNumber(env, "KON_INGEST_BURST") ?? 5,
+    ingestMaxBytes: given.ingestMaxBytes ?? envNumber(env, "KON_INGEST_MAX_BYTES") ?? 16_384,
+    memberLeaseMs: given.memberLeaseMs ?? envNumber(env, "KON_MEMBER_LEASE_MS") ?? 3000,
+    handoverMs: given.handoverMs ?? envNumber(env, "KON_HANDOVER_MS") ?? 4500,
+    defaultIntervalMs: given.defaultIntervalMs ?? envNumber(env, "KON_DEFAULT_INTERVAL_MS") ?? 1000,
+    defaultMisses: given.defaultMisses ?? envNumber(env, "KON_DEFAULT_MISSES") ?? 3,
   };
-  const parsed = schema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.map(String).join(".") || "options";
-    throw new KonError(
-      KonErrorCode.InvalidOptions,
-      `invalid monitor option ${field}: ${issue.message}`,
-    );
-  }
-  return parsed.data;
+  return parseOptionsWith(schema, merged, "monitor");
 }

@@ -1,9 +1,10 @@
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { HeartbeatInit } from "@konorkestra/proto";
-import { HeartbeatValidator, livenessTtlMs } from "@konorkestra/heartbeat";
+import { livenessTtlMs, wireNames } from "@konorkestra/sdk/internal";
+import { HeartbeatValidator } from "../src/heartbeat-validator";
 
 const validator = new HeartbeatValidator({
-  prefix: "kon",
+  names: wireNames("kon"),
   maxSkewMs: 30_000,
   maxMetaBytes: 64,
   defaultIntervalMs: 1000,

@@ -3,8 +3,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
-import { createMonitor } from "@konorkestra/heartbeat";
-import type { Monitor, NodeSummary } from "@konorkestra/heartbeat";
+import { createMonitor } from "../src/monitor";
+import type { Monitor } from "../src/monitor";
+import type { NodeSummary } from "../src/http/nodes-router";
 import { eventsOf, waitForEvents } from "./helpers/node-events";
 
 const TOKEN = "s3cret-ingest-token";

@@ -5,8 +5,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
-import { createMonitor } from "@konorkestra/heartbeat";
-import type { Monitor } from "@konorkestra/heartbeat";
+import { createMonitor } from "../src/monitor";
+import type { Monitor } from "../src/monitor";
 import { describe as show, eventsOf, readNodeEvents, waitForEvents } from "./helpers/node-events";
 import { NodeSimulator } from "./helpers/node-simulator";
 

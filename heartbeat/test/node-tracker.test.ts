@@ -1,6 +1,6 @@
 import { Heartbeat } from "@konorkestra/proto";
-import { NodeTracker } from "@konorkestra/heartbeat";
-import type { TrackedHeartbeat, TrackerEvent } from "@konorkestra/heartbeat";
+import { NodeTracker } from "../src/node-tracker";
+import type { TrackedHeartbeat, TrackerEvent } from "../src/node-liveness";
 
 const TTL = 3000;
 const opts = { flapCount: 2, flapWindowMs: 60_000, massFailurePct: 50, massFailureMinNodes: 4 };

@@ -1,4 +1,4 @@
-import { parseMonitorOptions } from "@konorkestra/heartbeat";
+import { parseMonitorOptions } from "../src/options";
 
 describe("parseMonitorOptions", () => {
   it("applies the documented defaults", () => {
@@ -43,7 +43,33 @@ describe("parseMonitorOptions", () => {
     });
   });
 
+  it("reads KON_* variables as every service does: empty means the default", () => {
+    const env = {
+      KON_MONITOR_ID: "m1",
+      KON_SERVERS: "",
+      KON_PREFIX: " ",
+      KON_LIVENESS_BACKEND: "",
+      KON_MONITOR_HOST: "",
+      KON_MONITOR_PORT: "",
+      KON_GROUPS: " , ",
+      KON_INGEST_TOKEN: "",
+      KON_TOKEN: "",
+    };
+    const o = parseMonitorOptions({}, env);
+    expect(o).toMatchObject({
+      servers: ["nats://127.0.0.1:4222"],
+      prefix: "kon",
+      backend: "nats",
+      host: "127.0.0.1",
+      port: 7002,
+    });
+    expect(o.groups).toBeUndefined();
+    expect(o.ingestToken).toBeUndefined();
+    expect(o.token).toBeUndefined();
+  });
+
   it.each([
+    [{ KON_FLAP_WINDOW_MS: "0x10000" }, /flapWindowMs/],
     [{ KON_LIVENESS_BACKEND: "etcd" }, /backend/],
     [{ KON_MONITOR_PORT: "70000" }, /port/],
     [{ KON_GROUPS: "Good,bad name" }, /groups\.0: group names/],
@@ -59,6 +85,7 @@ describe("parseMonitorOptions", () => {
       caught = err;
     }
     expect(caught).toMatchObject({ code: "INVALID_OPTIONS" });
+    expect((caught as Error).message).toMatch(/^invalid monitor option /);
     expect((caught as Error).message).toMatch(message);
   });
 });

@@ -4,8 +4,9 @@ import { Redis } from "ioredis";
 import { silentLogger } from "@konorkestra/sdk";
 import { startNats, startRedis } from "@konorkestra/testkit";
 import type { NatsServer, RedisServer } from "@konorkestra/testkit";
-import { createMonitor } from "@konorkestra/heartbeat";
-import type { Monitor, MonitorOptions } from "@konorkestra/heartbeat";
+import { createMonitor } from "../src/monitor";
+import type { Monitor } from "../src/monitor";
+import type { MonitorOptions } from "../src/options";
 import { eventually, eventsOf, readNodeEvents, waitForEvents } from "./helpers/node-events";
 import { NodeSimulator } from "./helpers/node-simulator";
 

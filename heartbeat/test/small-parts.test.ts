@@ -1,4 +1,5 @@
-import { DetectionClock, RateLimiter } from "@konorkestra/heartbeat";
+import { DetectionClock } from "../src/detection-clock";
+import { TokenBuckets } from "../src/token-buckets";
 import { DeadlineHeap } from "../src/deadline-heap";
 
 describe("DetectionClock", () => {
@@ -19,9 +20,9 @@ describe("DetectionClock", () => {
   });
 });
 
-describe("RateLimiter", () => {
+describe("TokenBuckets", () => {
   it("allows a burst, then the sustained rate, and says when to retry", () => {
-    const r = new RateLimiter(2, 3);
+    const r = new TokenBuckets(2, 3);
     expect([1, 2, 3, 4].map(() => r.allow("k", 0))).toEqual([true, true, true, false]);
     expect(r.retryAfterMs("k", 0)).toBe(500);
     expect(r.allow("k", 499)).toBe(false);

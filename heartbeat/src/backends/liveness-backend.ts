@@ -1,4 +1,4 @@
-import type { NodeView, SeedRecord, TrackerEvent } from "../node-view";
+import type { NodeLiveness, SeedRecord, TrackerEvent } from "../node-liveness";
 
 /** What the monitor concluded about a key the store reported expired. */
 export type ExpiryOutcome =
@@ -26,9 +26,9 @@ export interface LivenessBackend {
   /** Node records as stored, to seed the tracker before heartbeats are replayed. */
   loadSeeds(): Promise<SeedRecord[]>;
   /** Refreshes the record of a node this monitor owns after a heartbeat; never awaited per beat. */
-  refresh(node: NodeView, raw: Uint8Array): void;
+  refresh(node: NodeLiveness, raw: Uint8Array): void;
   /** Records a transition of a node this monitor owns (tombstone, status). */
-  record(event: TrackerEvent, node: NodeView): Promise<void>;
+  record(event: TrackerEvent, node: NodeLiveness): Promise<void>;
   /** True when the store already holds this transition (recorded by whichever monitor claimed it). */
   hasRecorded(event: TrackerEvent): Promise<boolean>;
   /** Starts delivering expiry signals to `handler`. */

@@ -5,9 +5,18 @@ import { headers } from "@nats-io/transport-node";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { Heartbeat, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
+import {
+  KonHeader,
+  NatsHeader,
+  natsTtl,
+  nodeKey,
+  nodeRecordFilter,
+  nodeRecordSubject,
+  parseNodeRecordSubject,
+} from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { MonitorMetrics } from "../metrics";
-import type { NodeView, SeedRecord, TrackerEvent } from "../node-view";
+import type { NodeLiveness, SeedRecord, TrackerEvent } from "../node-liveness";
 import type { ExpiryHandler, LivenessBackend } from "./liveness-backend";
 import { recordFields, seedFromFields } from "./node-record";
 import type { NodeRecordFields } from "./node-record";
@@ -21,19 +30,6 @@ export interface NatsBackendOptions {
   replicas: number;
   monitorId: string;
 }
-
-const H = {
-  status: "Kon-Status",
-  seq: "Kon-Hb-Seq",
-  at: "Kon-Hb-At",
-  ttl: "Kon-Ttl-Ms",
-  interval: "Kon-Interval-Ms",
-  misses: "Kon-Misses",
-  downs: "Kon-Down-Times",
-  monitor: "Kon-Monitor",
-} as const;
-
-const seconds = (ms: number): string => `${Math.max(1, Math.ceil(ms / 1000))}s`;
 
 /**
  * Liveness in KV bucket `kon_nodes`: key `<group>.<node>` holds the node's last heartbeat with a
@@ -49,13 +45,12 @@ export class NatsBackend implements LivenessBackend {
   private readonly js: JetStreamClient;
   private readonly bucket: string;
   private readonly stream: string;
-  private readonly prefixLen: number;
   private seedLastSeq = 0;
   private markers: ConsumerMessages | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
-    names: WireNames,
+    private readonly names: WireNames,
     private readonly opts: NatsBackendOptions,
     private readonly metrics: MonitorMetrics,
     private readonly logger: Logger,
@@ -63,7 +58,6 @@ export class NatsBackend implements LivenessBackend {
     this.js = jetstream(nc);
     this.bucket = names.nodesBucket;
     this.stream = `KV_${this.bucket}`;
-    this.prefixLen = `$KV.${this.bucket}.`.length;
   }
 
   async init(): Promise<void> {
@@ -90,7 +84,7 @@ export class NatsBackend implements LivenessBackend {
     this.seedLastSeq = state.last_seq;
     if (state.messages === 0) return [];
     const consumer = await this.js.consumers.get(this.stream, {
-      filter_subjects: [`$KV.${this.bucket}.>`],
+      filter_subjects: [nodeRecordFilter(this.names)],
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
     const seeds: SeedRecord[] = [];
@@ -110,30 +104,32 @@ export class NatsBackend implements LivenessBackend {
     return seeds;
   }
 
-  refresh(node: NodeView, raw: Uint8Array): void {
+  refresh(node: NodeLiveness, raw: Uint8Array): void {
     try {
       const h = this.headersOf(recordFields(node));
-      h.set("Nats-TTL", seconds(node.ttlMs));
-      this.nc.publish(`$KV.${this.bucket}.${node.key}`, raw, { headers: h });
+      h.set(NatsHeader.Ttl, natsTtl(node.ttlMs));
+      this.nc.publish(nodeRecordSubject(this.names, node.group, node.node), raw, { headers: h });
     } catch (err) {
       this.metrics.storeErrors.inc({ op: "refresh" });
       this.logger.warn(`cannot refresh ${node.key} in ${this.bucket}: ${String(err)}`);
     }
   }
 
-  async record(event: TrackerEvent, node: NodeView): Promise<void> {
+  async record(event: TrackerEvent, node: NodeLiveness): Promise<void> {
     if (node.alive && event.kind !== "left") return; // the refresh that follows carries it
     const h = this.headersOf(recordFields(node));
     if (event.kind === "left") {
-      h.set("KV-Operation", "DEL");
+      h.set(NatsHeader.KvOperation, "DEL");
     } else {
-      h.set("KV-Operation", "PURGE");
-      h.set("Nats-Rollup", "sub");
+      h.set(NatsHeader.KvOperation, "PURGE");
+      h.set(NatsHeader.Rollup, "sub");
     }
-    h.set("Nats-TTL", seconds(this.opts.tombstoneTtlMs));
+    h.set(NatsHeader.Ttl, natsTtl(this.opts.tombstoneTtlMs));
     const data = node.heartbeat ? encodeMessage(Heartbeat, node.heartbeat) : new Uint8Array();
     try {
-      await this.js.publish(`$KV.${this.bucket}.${node.key}`, data, { headers: h });
+      await this.js.publish(nodeRecordSubject(this.names, node.group, node.node), data, {
+        headers: h,
+      });
     } catch (err) {
       this.metrics.storeErrors.inc({ op: "tombstone" });
       this.logger.warn(`cannot record ${event.kind} of ${node.key}: ${String(err)}`);
@@ -146,7 +142,7 @@ export class NatsBackend implements LivenessBackend {
 
   async startExpirySignals(handler: ExpiryHandler): Promise<void> {
     const consumer = await this.js.consumers.get(this.stream, {
-      filter_subjects: [`$KV.${this.bucket}.>`],
+      filter_subjects: [nodeRecordFilter(this.names)],
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.seedLastSeq + 1,
       headers_only: true,
@@ -154,12 +150,16 @@ export class NatsBackend implements LivenessBackend {
     this.markers = await consumer.consume();
     void (async () => {
       for await (const m of this.markers!) {
-        if (!m.headers?.get("Nats-Marker-Reason")) continue;
-        const key = m.subject.slice(this.prefixLen);
-        const { outcome } = await handler(key).catch((err: unknown) => {
-          this.logger.warn(`expiry marker of ${key}: ${String(err)}`);
-          return { outcome: "unknown" as const };
-        });
+        if (!m.headers?.get(NatsHeader.MarkerReason)) continue;
+        const address = parseNodeRecordSubject(this.names, m.subject);
+        const key = address && nodeKey(address.group, address.node);
+        // A key with invalid names is none the monitor wrote: nothing to judge.
+        const { outcome } = key
+          ? await handler(key).catch((err: unknown) => {
+              this.logger.warn(`expiry marker of ${key}: ${String(err)}`);
+              return { outcome: "unknown" as const };
+            })
+          : { outcome: "unknown" as const };
         this.metrics.expirySignals.inc({ source: "marker", outcome });
       }
     })().catch((err: unknown) => this.logger.warn(`marker watch ended: ${String(err)}`));
@@ -172,38 +172,36 @@ export class NatsBackend implements LivenessBackend {
 
   private headersOf(f: NodeRecordFields): MsgHdrs {
     const h = headers();
-    h.set(H.status, f.status);
-    h.set(H.seq, String(f.lastSeq));
-    h.set(H.at, String(f.lastAtMs));
-    h.set(H.ttl, String(f.ttlMs));
-    h.set(H.interval, String(f.intervalMs));
-    h.set(H.misses, String(f.allowedMisses));
-    if (f.downTimes.length > 0) h.set(H.downs, f.downTimes.join(","));
-    h.set(H.monitor, this.opts.monitorId);
+    h.set(KonHeader.Status, f.status);
+    h.set(KonHeader.HeartbeatSeq, String(f.lastSeq));
+    h.set(KonHeader.HeartbeatAt, String(f.lastAtMs));
+    h.set(KonHeader.TtlMs, String(f.ttlMs));
+    h.set(KonHeader.IntervalMs, String(f.intervalMs));
+    h.set(KonHeader.Misses, String(f.allowedMisses));
+    if (f.downTimes.length > 0) h.set(KonHeader.DownTimes, f.downTimes.join(","));
+    h.set(KonHeader.Monitor, this.opts.monitorId);
     return h;
   }
 
   private seedOf(m: JsMsg): SeedRecord | undefined {
-    const key = m.subject.slice(this.prefixLen);
-    const dot = key.indexOf(".");
-    if (dot <= 0) return undefined;
-    const group = key.slice(0, dot);
-    const node = key.slice(dot + 1);
+    const address = parseNodeRecordSubject(this.names, m.subject);
+    if (!address) return undefined;
+    const { group, node } = address;
     const h = m.headers;
-    if (h?.get("Nats-Marker-Reason")) return { group, node, status: "expired" };
-    const op = h?.get("KV-Operation") ?? "";
-    if ((op === "DEL" || op === "PURGE") && !h?.get(H.status)) return undefined; // not ours
+    if (h?.get(NatsHeader.MarkerReason)) return { group, node, status: "expired" };
+    const op = h?.get(NatsHeader.KvOperation) ?? "";
+    if ((op === "DEL" || op === "PURGE") && !h?.get(KonHeader.Status)) return undefined; // not ours
     const seed = seedFromFields(
       group,
       node,
       {
-        status: h?.get(H.status),
-        lastSeq: h?.get(H.seq),
-        lastAtMs: h?.get(H.at),
-        ttlMs: h?.get(H.ttl),
-        intervalMs: h?.get(H.interval),
-        allowedMisses: h?.get(H.misses),
-        downTimes: h?.get(H.downs),
+        status: h?.get(KonHeader.Status),
+        lastSeq: h?.get(KonHeader.HeartbeatSeq),
+        lastAtMs: h?.get(KonHeader.HeartbeatAt),
+        ttlMs: h?.get(KonHeader.TtlMs),
+        intervalMs: h?.get(KonHeader.IntervalMs),
+        allowedMisses: h?.get(KonHeader.Misses),
+        downTimes: h?.get(KonHeader.DownTimes),
       },
       op === "",
     );

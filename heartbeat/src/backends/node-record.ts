@@ -1,4 +1,5 @@
-import type { NodeStatus, NodeView, SeedRecord } from "../node-view";
+import { NODE_STATUSES } from "../node-liveness";
+import type { NodeLiveness, NodeStatus, SeedRecord } from "../node-liveness";
 
 /** The fields of a node both stores keep, as strings (NATS headers) or JSON (Redis). */
 export interface NodeRecordFields {
@@ -11,7 +12,10 @@ export interface NodeRecordFields {
   downTimes: number[];
 }
 
-export function recordFields(node: NodeView, status: NodeStatus = node.status): NodeRecordFields {
+export function recordFields(
+  node: NodeLiveness,
+  status: NodeStatus = node.status,
+): NodeRecordFields {
   return {
     status,
     lastSeq: node.lastSeq,
@@ -23,7 +27,7 @@ export function recordFields(node: NodeView, status: NodeStatus = node.status): 
   };
 }
 
-const STATUSES: readonly string[] = ["up", "down", "left", "flapping"];
+const STATUSES: readonly string[] = NODE_STATUSES;
 const int = (v: unknown): number | undefined => {
   const n = typeof v === "number" ? v : typeof v === "string" && v !== "" ? Number(v) : NaN;
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;

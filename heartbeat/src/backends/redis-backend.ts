@@ -1,7 +1,8 @@
 import { Redis } from "ioredis";
 import type { Logger } from "@konorkestra/sdk";
+import { parseNodeKey } from "@konorkestra/sdk/internal";
 import type { MonitorMetrics } from "../metrics";
-import type { NodeView, SeedRecord, TrackerEvent } from "../node-view";
+import type { NodeLiveness, SeedRecord, TrackerEvent } from "../node-liveness";
 import type { ExpiryHandler, LivenessBackend } from "./liveness-backend";
 import { recordFields, seedFromFields } from "./node-record";
 
@@ -134,8 +135,8 @@ export class RedisBackend implements LivenessBackend {
     const all = await this.redis.hgetall(this.k.state);
     const seeds: SeedRecord[] = [];
     for (const [key, json] of Object.entries(all)) {
-      const dot = key.indexOf(".");
-      if (dot <= 0) continue;
+      const address = parseNodeKey(key);
+      if (!address) continue; // not a node key: nothing the monitor wrote
       let fields: Record<string, unknown> = {};
       try {
         fields = JSON.parse(json) as Record<string, unknown>;
@@ -144,12 +145,12 @@ export class RedisBackend implements LivenessBackend {
       }
       const alive =
         fields.status === "up" || (fields.status === "flapping" && fields.alive === true);
-      seeds.push(seedFromFields(key.slice(0, dot), key.slice(dot + 1), fields, alive));
+      seeds.push(seedFromFields(address.group, address.node, fields, alive));
     }
     return seeds;
   }
 
-  refresh(node: NodeView, raw: Uint8Array): void {
+  refresh(node: NodeLiveness, raw: Uint8Array): void {
     const state = JSON.stringify({ ...recordFields(node), alive: true });
     this.cmd
       .konRefresh(
@@ -170,7 +171,7 @@ export class RedisBackend implements LivenessBackend {
       });
   }
 
-  async record(event: TrackerEvent, node: NodeView): Promise<void> {
+  async record(event: TrackerEvent, node: NodeLiveness): Promise<void> {
     if (node.alive && event.kind !== "left") return; // the refresh that follows carries it
     const state = JSON.stringify({ ...recordFields(node), alive: node.alive });
     try {

@@ -5,14 +5,22 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { z } from "zod";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { HeartbeatInit } from "@konorkestra/proto";
-import { GROUP_NAME, assertNodeId } from "@konorkestra/sdk/internal";
+import {
+  MAX_INTERVAL_MS,
+  MAX_MISSES,
+  MIN_INTERVAL_MS,
+  assertNodeId,
+  isGroupName,
+  livenessTtlMs,
+  nodeKey,
+} from "@konorkestra/sdk/internal";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { GroupRegistry } from "../group-registry";
-import { livenessTtlMs } from "../heartbeat-validator";
+import { metaBytes } from "../heartbeat-validator";
 import type { MonitorMetrics } from "../metrics";
-import type { RateLimiter } from "../rate-limiter";
+import type { TokenBuckets } from "../token-buckets";
 import { HttpError, errorHandler, sendError } from "./http-error";
 
 /** What HTTP ingest needs. */
@@ -23,7 +31,7 @@ export interface IngestDeps {
   token: string | undefined;
   groups: GroupRegistry;
   /** Per node, by the wall clock. */
-  limiter: RateLimiter;
+  limiter: TokenBuckets;
   maxBytes: number;
   maxMetaBytes: number;
   defaultIntervalMs: number;
@@ -40,8 +48,8 @@ const ingestBody = z
     seq: int(0, Number.MAX_SAFE_INTEGER).optional(),
     sentAtMs: int(0, Number.MAX_SAFE_INTEGER).optional(),
     uptimeMs: int(0, Number.MAX_SAFE_INTEGER).optional(),
-    intervalMs: int(100, 3_600_000).optional(),
-    allowedMisses: int(1, 100).optional(),
+    intervalMs: int(MIN_INTERVAL_MS, MAX_INTERVAL_MS).optional(),
+    allowedMisses: int(1, MAX_MISSES).optional(),
     leaving: z.boolean().optional(),
     instanceId: z.string().max(128).optional(),
     serviceName: z.string().max(128).optional(),
@@ -141,7 +149,7 @@ export function createIngestRouter(deps: IngestDeps): Router {
 async function handle(deps: IngestDeps, req: Request, res: Response): Promise<void> {
   const group = String(req.params.group);
   const node = String(req.params.node);
-  if (!GROUP_NAME.test(group)) {
+  if (!isGroupName(group)) {
     throw new HttpError(
       400,
       KonErrorCode.InvalidName,
@@ -157,7 +165,7 @@ async function handle(deps: IngestDeps, req: Request, res: Response): Promise<vo
     );
   }
   const body = parseBody(req, deps.maxMetaBytes);
-  const key = `${group}.${node}`;
+  const key = nodeKey(group, node);
   const now = Date.now();
   if (!deps.limiter.allow(key, now)) {
     const wait = deps.limiter.retryAfterMs(key, now);
@@ -208,10 +216,7 @@ function parseBody(req: Request, maxMetaBytes: number): IngestBody {
     );
   }
   const meta = parsed.data.meta ?? {};
-  const bytes = Object.entries(meta).reduce(
-    (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
-    0,
-  );
+  const bytes = metaBytes(meta);
   if (bytes > maxMetaBytes) {
     throw new HttpError(
       413,

@@ -1,11 +1,11 @@
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
-import { GROUP_NAME } from "@konorkestra/sdk/internal";
+import { isGroupName, isNodeId, nodeKey } from "@konorkestra/sdk/internal";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import type { DetectionClock } from "../detection-clock";
 import type { NodeTracker } from "../node-tracker";
-import type { NodeView } from "../node-view";
+import type { NodeLiveness } from "../node-liveness";
 import { HttpError, errorHandler } from "./http-error";
 
 /** What the liveness API needs. */
@@ -20,7 +20,7 @@ export interface NodesDeps {
 export interface NodeSummary {
   group: string;
   node: string;
-  status: NodeView["status"];
+  status: NodeLiveness["status"];
   /** False when the node was restored from the store and its last heartbeat not yet looked up. */
   verified: boolean;
   /** The node's own clock at its last heartbeat (server time when it sent none). */
@@ -51,7 +51,7 @@ export interface NodeSummary {
   recentDowns: number;
 }
 
-export function summarize(n: NodeView, nowMs: number): NodeSummary {
+export function summarize(n: NodeLiveness, nowMs: number): NodeSummary {
   const hb = n.heartbeat;
   const config: NodeSummary["config"] = {};
   for (const [k, c] of Object.entries(hb?.config ?? {})) {
@@ -90,7 +90,7 @@ export function createNodesRouter(deps: NodesDeps): Router {
   const router = express.Router();
   router.get("/", (req: Request, res: Response) => {
     const group = req.query.group;
-    if (group !== undefined && (typeof group !== "string" || !GROUP_NAME.test(group))) {
+    if (group !== undefined && (typeof group !== "string" || !isGroupName(group))) {
       throw new HttpError(
         400,
         KonErrorCode.InvalidName,
@@ -102,11 +102,18 @@ export function createNodesRouter(deps: NodesDeps): Router {
     res.json({ monitorId: deps.monitorId, asOfMs: now, count: nodes.length, nodes });
   });
   router.get("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
-    const key = `${String(req.params.group)}.${String(req.params.node)}`;
-    const n = deps.tracker.get(key);
+    const group = String(req.params.group);
+    const node = String(req.params.node);
+    // Invalid names answer as unknown nodes do: no such node can be tracked.
+    const n =
+      isGroupName(group) && isNodeId(node) ? deps.tracker.get(nodeKey(group, node)) : undefined;
     if (!n)
       return next(
-        new HttpError(404, KonErrorCode.NotFound, `node ${key} is not known to this monitor`),
+        new HttpError(
+          404,
+          KonErrorCode.NotFound,
+          `node ${group}.${node} is not known to this monitor`,
+        ),
       );
     const hb = n.heartbeat;
     res.json({

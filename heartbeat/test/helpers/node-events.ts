@@ -1,22 +1,19 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { nodeEventWord, wireNames } from "@konorkestra/sdk/internal";
+import type { NodeEventWord } from "@konorkestra/sdk/internal";
 
 /** A stored node event, with the kind as the subject names it. */
 export interface StoredNodeEvent {
-  kind: "up" | "down" | "left" | "flapping";
+  kind: NodeEventWord;
   group: string;
   node: string;
   event: NodeEvent;
   seq: number;
 }
 
-const KIND: Record<number, StoredNodeEvent["kind"]> = {
-  1: "up",
-  2: "down",
-  3: "left",
-  4: "flapping",
-};
+const names = wireNames("kon");
 
 /** Every node event stored in KON_EVENTS (de-duplicated by the stream, as consumers see them). */
 export async function readNodeEvents(
@@ -29,10 +26,10 @@ export async function readNodeEvents(
   const out: StoredNodeEvent[] = [];
   const messages = await consumer.fetch({ max_messages: info.state.messages, expires: 5000 });
   for await (const m of messages) {
-    if (!/\.node\./.test(m.subject)) continue;
+    if (!names.parseEventSubject(m.subject)?.kind.startsWith("node.")) continue;
     const event = decodeMessage(NodeEvent, m.data);
     out.push({
-      kind: KIND[event.kind]!,
+      kind: nodeEventWord(event.kind)!,
       group: event.group,
       node: event.nodeId,
       event,

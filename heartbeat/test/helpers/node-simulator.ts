@@ -3,6 +3,8 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { HeartbeatInit } from "@konorkestra/proto";
+import { wireNames } from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
 
 /** Settings of simulated nodes. */
 export interface SimulatorOptions {
@@ -29,7 +31,7 @@ interface SimNode {
 
 /**
  * Nodes that publish protobuf `Heartbeat`s on `<prefix>.hb.<group>.<node>` as the SDK would,
- * without using the SDK: tests of the monitor must not depend on the client. One timer drives
+ * without the SDK's client (only its wire names): tests of the monitor must not depend on the client. One timer drives
  * every node (each at its own phase), so it scales to the 10,000 nodes of the benchmark.
  */
 export class NodeSimulator {
@@ -37,7 +39,7 @@ export class NodeSimulator {
   private readonly timer: NodeJS.Timeout;
   readonly intervalMs: number;
   readonly misses: number;
-  private readonly prefix: string;
+  private readonly names: WireNames;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -45,7 +47,7 @@ export class NodeSimulator {
   ) {
     this.intervalMs = opts.intervalMs ?? 1000;
     this.misses = opts.misses ?? 3;
-    this.prefix = opts.prefix ?? "kon";
+    this.names = wireNames(opts.prefix ?? "kon");
     this.timer = setInterval(() => this.tick(), opts.tickMs ?? 20);
   }
 
@@ -136,7 +138,7 @@ export class NodeSimulator {
   }
 
   private subject(node: string): string {
-    return `${this.prefix}.hb.${this.opts.group}.${node}`;
+    return this.names.heartbeatSubject(this.opts.group, node);
   }
 
   private encode(n: SimNode, overrides: Partial<HeartbeatInit> = {}): Uint8Array {

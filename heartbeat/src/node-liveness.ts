@@ -1,10 +1,10 @@
-// Types shared by the tracker, the backends and the HTTP API.
+// A node's liveness and the types around it, shared by the tracker, the backends and the HTTP API.
 import type { Heartbeat } from "@konorkestra/proto";
+import type { NodeEventWord } from "@konorkestra/sdk/internal";
 
-/** What the monitor reports about a node. */
-export type NodeStatus = "up" | "down" | "left" | "flapping";
-/** Kinds of `NodeEvent`, as in the subject `kon.evt.<group>.node.<kind>`. */
-export type NodeEventKind = "up" | "down" | "left" | "flapping";
+/** What the monitor reports about a node; also the `Kon-Status` of its liveness record. */
+export const NODE_STATUSES = ["up", "down", "left", "flapping"] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 /** A validated heartbeat as the tracker sees it. Times are the NATS server's (event time). */
 export interface TrackedHeartbeat {
@@ -29,7 +29,7 @@ export interface TrackedHeartbeat {
 export interface TrackerEvent {
   /** Deterministic: `<group>.<node>.<kind>.<ref>`, sent as `Nats-Msg-Id`. */
   id: string;
-  kind: NodeEventKind;
+  kind: NodeEventWord;
   key: string;
   group: string;
   node: string;
@@ -49,8 +49,8 @@ export interface DownCandidate {
   deadlineMs: number;
 }
 
-/** Read-only view of a tracked node. */
-export interface NodeView {
+/** What the monitor knows about one node's liveness (read-only; the tracker owns the state). */
+export interface NodeLiveness {
   readonly key: string;
   readonly group: string;
   readonly node: string;
@@ -93,7 +93,7 @@ export interface SeedRecord {
 
 /** Outcome of {@link NodeTracker.heartbeat}. */
 export type HeartbeatOutcome =
-  | { kind: "accepted"; events: TrackerEvent[]; node: NodeView }
+  | { kind: "accepted"; events: TrackerEvent[]; node: NodeLiveness }
   | { kind: "duplicate" }
   /** The heartbeat before this one is needed to judge a gap: look it up and call again. */
   | { kind: "needs-predecessor" };

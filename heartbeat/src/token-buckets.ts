@@ -8,7 +8,7 @@ interface Bucket {
  * timestamps (a replayed backlog is judged as it arrived, not as it is read) and HTTP ingest by
  * the wall clock.
  */
-export class RateLimiter {
+export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
 
   /**
