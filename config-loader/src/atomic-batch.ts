@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { NatsHeader } from "@konorkestra/sdk/internal";
 
 /** Most messages the server accepts in one atomic batch. */
 export const MAX_BATCH_MESSAGES = 1000;
@@ -47,8 +48,8 @@ export async function publishAtomicBatch(
   }
   const id = randomUUID();
   const stamp = (m: BatchMessage, seq: number): MsgHdrs => {
-    m.headers.set("Nats-Batch-Id", id);
-    m.headers.set("Nats-Batch-Sequence", String(seq));
+    m.headers.set(NatsHeader.BatchId, id);
+    m.headers.set(NatsHeader.BatchSequence, String(seq));
     return m.headers;
   };
   const first = messages[0]!;
@@ -64,7 +65,7 @@ export async function publishAtomicBatch(
   }
   const last = messages[messages.length - 1]!;
   const headers = stamp(last, messages.length);
-  headers.set("Nats-Batch-Commit", "1");
+  headers.set(NatsHeader.BatchCommit, "1");
   const reply = await nc.request(last.subject, last.data, { headers, timeout: timeoutMs });
   const ack = check(parse(reply.data), messages.length);
   if (ack.count !== messages.length) {

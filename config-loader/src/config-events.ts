@@ -1,13 +1,12 @@
-import { ConfigEvent } from "@konorkestra/proto";
 import type { ConfigEventInit } from "@konorkestra/proto";
-import { sha256Hex } from "@konorkestra/sdk/internal";
-import type { SourceProblem } from "@konorkestra/sdk/internal";
+import { configEventKind, sha256Hex } from "@konorkestra/sdk/internal";
+import type { ConfigEventWord, SourceProblem } from "@konorkestra/sdk/internal";
 
 /**
  * Deterministic event ids (sent as `Nats-Msg-Id`): the same fact reported twice — a retry, a
  * second loader — is stored once by `KON_EVENTS` within its duplicate window.
  */
-export function eventId(kind: string, ...parts: string[]): string {
+export function eventId(kind: ConfigEventWord, ...parts: string[]): string {
   return `cfg-${kind}-${sha256Hex(parts.join("\u0000")).slice(0, 40)}`;
 }
 
@@ -22,11 +21,12 @@ export function writtenEvent(p: {
   sourcePath: string;
   atMs: number;
 }): ConfigEventInit {
+  const word = p.deleted ? "deleted" : "published";
   return {
-    eventId: eventId(p.deleted ? "deleted" : "published", p.group, p.changeSetId, p.key),
+    eventId: eventId(word, p.group, p.changeSetId, p.key),
     group: p.group,
     key: p.key,
-    kind: p.deleted ? ConfigEvent.Kind.DELETED : ConfigEvent.Kind.PUBLISHED,
+    kind: configEventKind(word),
     revision: p.revision,
     sha256: p.sha256,
     changeSetId: p.changeSetId,
@@ -54,7 +54,7 @@ export function rejectedEvent(p: {
     eventId: eventId("rejected", p.group, p.sourcePath, p.fingerprint, String(p.currentRevision)),
     group: p.group,
     key: p.key,
-    kind: ConfigEvent.Kind.REJECTED,
+    kind: configEventKind("rejected"),
     sha256: sha,
     sourcePath: p.sourcePath,
     error: {

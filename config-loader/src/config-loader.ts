@@ -8,6 +8,7 @@ import {
   resolveRoot,
   scanGroup,
   scanTree,
+  taggedLogger,
   wireNames,
 } from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
@@ -26,12 +27,6 @@ import type { ConfigLoaderOptions, ResolvedLoaderOptions } from "./options";
 import type { LoaderHealth, ReconcileReport } from "./reconcile-report";
 import { RejectionLog } from "./rejection-log";
 import { KvSchemaRegistry } from "./schema-registry";
-
-const prefixed = (l: Logger): Logger => ({
-  info: (m) => l.info(`[config-loader] ${m}`),
-  warn: (m) => l.warn(`[config-loader] ${m}`),
-  error: (m) => l.error(`[config-loader] ${m}`),
-});
 
 const consoleSink: Logger = { info: console.log, warn: console.warn, error: console.error };
 
@@ -67,7 +62,7 @@ export class ConfigLoader {
   constructor(options: ResolvedLoaderOptions, logger: Logger = consoleSink) {
     this.options = options;
     this.names = wireNames(options.prefix);
-    this.logger = prefixed(logger);
+    this.logger = taggedLogger(logger, "config-loader");
     this.watcher = new FolderWatcher({
       root: options.configDir,
       debounceMs: options.debounceMs,

@@ -6,7 +6,12 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, ConfigEvent, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import type { ConfigEventInit } from "@konorkestra/proto";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
-import { KonHeader, configEventWord, ensureConfigBucket } from "@konorkestra/sdk/internal";
+import {
+  KonHeader,
+  NatsHeader,
+  configEventWord,
+  ensureConfigBucket,
+} from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { MAX_BATCH_MESSAGES, publishAtomicBatch } from "./atomic-batch";
 import { inChunks } from "./in-chunks";
@@ -74,7 +79,7 @@ export class NatsConfigStore implements ConfigStore {
       const h = headers();
       h.set(KonHeader.ChangeSet, id);
       h.set(KonHeader.ChangeSetSize, String(size));
-      if (!m.entry) h.set("KV-Operation", "DEL");
+      if (!m.entry) h.set(NatsHeader.KvOperation, "DEL");
       const data = m.entry ? encodeMessage(ConfigEntry, m.entry) : new Uint8Array(0);
       return { subject: `$KV.${bucket}.${m.key}`, data, headers: h };
     });

@@ -1,8 +1,12 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureSchemasBucket, ensureStreams } from "@konorkestra/sdk/internal";
+import {
+  connectService,
+  ensureSchemasBucket,
+  ensureStreams,
+  watchConnection,
+} from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { ResolvedLoaderOptions } from "./options";
@@ -21,9 +25,10 @@ export interface SessionEvents {
 }
 
 /**
- * Connects, retrying with backoff until it works or `isStopped()` (the loader serves /healthz
- * meanwhile, 503). After that the client reconnects by itself forever; status changes are
- * reported so the loader can mark itself unhealthy and reconcile after a reconnect.
+ * Connects (as `kon:config-loader:<loader id>`), retrying with backoff until it works or
+ * `isStopped()` (the loader serves /healthz meanwhile, 503). After that the client reconnects by
+ * itself forever; status changes are reported so the loader can mark itself unhealthy and
+ * reconcile after a reconnect.
  */
 export async function connectWithRetry(
   opts: ResolvedLoaderOptions,
@@ -37,12 +42,11 @@ export async function connectWithRetry(
   while (!isStopped()) {
     let nc: NatsConnection | undefined;
     try {
-      nc = await connect({
+      nc = await connectService({
         servers: opts.servers,
-        name: opts.loaderId,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        timeout: 2000,
+        role: "config-loader",
+        // The default id already starts with the role, which the connection name carries.
+        id: opts.loaderId.replace(/^config-loader:/, ""),
         token: opts.token,
         user: opts.user,
         pass: opts.pass,
@@ -53,7 +57,7 @@ export async function connectWithRetry(
         await nc.close();
         return;
       }
-      void watchStatus(nc, events);
+      watchConnection(nc, (up) => events.onConnectionChange(up));
       events.onReady({ nc, schemas });
       return;
     } catch (err) {
@@ -65,12 +69,5 @@ export async function connectWithRetry(
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
     }
-  }
-}
-
-async function watchStatus(nc: NatsConnection, events: SessionEvents): Promise<void> {
-  for await (const s of nc.status()) {
-    if (s.type === "disconnect") events.onConnectionChange(false);
-    if (s.type === "reconnect") events.onConnectionChange(true);
   }
 }

@@ -2,16 +2,8 @@ import type { KV } from "@nats-io/kv";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import type { Logger } from "@konorkestra/sdk";
-import { sha256Hex } from "@konorkestra/sdk/internal";
+import { parseSchemaRecord, schemaRecordKey, sha256Hex } from "@konorkestra/sdk/internal";
 import type { RegisteredSchema, SchemaSource, SchemaViolation } from "./config-store";
-
-/** The value services write to `kon_schemas` (wire contract). */
-interface Registration {
-  schema: Record<string, unknown>;
-  service?: string;
-  nodeId?: string;
-  registeredAtMs?: number;
-}
 
 type Compiled = Omit<RegisteredSchema, "revision" | "service">;
 
@@ -54,7 +46,7 @@ export class KvSchemaRegistry implements SchemaSource {
   ) {}
 
   async get(group: string, key: string): Promise<RegisteredSchema | undefined> {
-    const name = `${group}.${key}`;
+    const name = schemaRecordKey(group, key);
     const e = await this.kv.get(name);
     if (!e || e.operation !== "PUT" || e.value.length === 0) return undefined;
     const raw = e.string();
@@ -71,11 +63,8 @@ export class KvSchemaRegistry implements SchemaSource {
 
   private load(name: string, raw: string): { compiled: Compiled; service: string } | Error {
     try {
-      const reg = JSON.parse(raw) as Registration;
-      if (typeof reg?.schema !== "object" || reg.schema === null || Array.isArray(reg.schema)) {
-        throw new Error('no "schema" object in the registration');
-      }
-      return { compiled: compileSchema(reg.schema), service: String(reg.service ?? "") };
+      const reg = parseSchemaRecord(raw);
+      return { compiled: compileSchema(reg.schema), service: reg.service };
     } catch (err) {
       this.logger.warn(`ignoring registered schema ${name}: ${(err as Error).message}`);
       return err as Error;

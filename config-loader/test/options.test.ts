@@ -44,6 +44,24 @@ describe("parseConfigLoaderOptions", () => {
     });
   });
 
+  it("reads booleans as every Konorkestra process does (on/off, true/false, yes/no, 1/0)", () => {
+    const parse = (env: Record<string, string>) =>
+      parseConfigLoaderOptions({ configDir: "/x" }, env);
+    expect(parse({ KON_GIT: "off", KON_KEEP_DELETED: "on" })).toMatchObject({
+      git: false,
+      keepDeleted: true,
+    });
+    expect(parse({ KON_GIT: "0", KON_KEEP_DELETED: "YES" })).toMatchObject({
+      git: false,
+      keepDeleted: true,
+    });
+    expect(parse({ KON_GIT: "", KON_KEEP_DELETED: " " })).toMatchObject({
+      git: true,
+      keepDeleted: false,
+    });
+    expect(() => parse({ KON_GIT: "nope" })).toThrow(/KON_GIT="nope": use on\/off/);
+  });
+
   it.each([
     [{}, {}, /invalid option configDir: required \(set KON_CONFIG_DIR/],
     [{ configDir: "/x" }, { KON_HISTORY: "10" }, /invalid option history: at least 32/],
