@@ -69,15 +69,15 @@ export class LivenessEngine {
       this.log.warn(v.reason, `dropped heartbeat on ${raw.subject} (seq ${raw.seq}): ${v.detail}`);
       return;
     }
+    const key = nodeKey(v.hb.group, v.hb.node);
     for (const flag of v.flags) {
       metrics.flagged.inc({ flag });
       this.log.warn(
         flag,
-        `heartbeat of ${v.hb.group}.${v.hb.node} flagged ${flag}` +
+        `heartbeat of ${key} flagged ${flag}` +
           (flag === "clock_skew" ? ` (${v.hb.skewMs} ms)` : ""),
       );
     }
-    const key = nodeKey(v.hb.group, v.hb.node);
     if (!this.p.limiter.allow(key, raw.atMs)) {
       metrics.rejected.inc({ reason: "flood" });
       this.log.warn("flood", `rate-limited heartbeats of ${key} (seq ${raw.seq})`);

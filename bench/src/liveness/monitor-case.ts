@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
-import { wireNames } from "@konorkestra/sdk/internal";
+import { monitorConsumerName, parseNodeEventId, wireNames } from "@konorkestra/sdk/internal";
 import { startNats, startRedis } from "@konorkestra/testkit";
 import { collectDeadlines, countingSink, settledLastSeq, unwind } from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
@@ -35,6 +35,7 @@ async function assemble(
   steps: (() => Promise<unknown>)[],
 ): Promise<CaseDriver> {
   const names = wireNames("kon");
+  const monitorId = `bench-${backend}`;
   const nats = await startNats();
   steps.push(() => nats.stop());
   const versions: Record<string, string> = {};
@@ -42,7 +43,7 @@ async function assemble(
   const env: Record<string, string> = {
     KON_SERVERS: nats.url,
     KON_LIVENESS_BACKEND: backend,
-    KON_MONITOR_ID: `bench-${backend}`,
+    KON_MONITOR_ID: monitorId,
   };
   if (backend === "redis") {
     const redis = await startRedis();
@@ -61,12 +62,11 @@ async function assemble(
   steps.push(() => obs.close());
   versions["nats-server"] = obs.info?.version ?? "?";
   const jsm = await jetstreamManager(obs);
-  // The monitor's durable consumer is `<prefix>_monitor_<KON_MONITOR_ID>` (heartbeat README).
   const probe = new MonitorProbe(
     monitor.url,
     jsm,
     names.heartbeatStream,
-    `${names.prefix}_monitor_${env.KON_MONITOR_ID}`,
+    monitorConsumerName(names, monitorId),
   );
   let health: MonitorHealth | undefined;
   steps.push(() => Promise.resolve(probe.stop()));
@@ -94,8 +94,8 @@ async function assemble(
           const ev = decodeMessage(NodeEvent, msg.data);
           if (ev.kind === NodeEvent.Kind.UP) ups.add(ev.nodeId);
           else if (ev.kind === NodeEvent.Kind.DOWN) {
-            // Event ids are `<group>.<node>.down.<KON_HB seq of the last heartbeat>`.
-            onDown(ev.nodeId, at, ev.eventId.slice(ev.eventId.lastIndexOf(".") + 1));
+            // A down's id names the KON_HB sequence of the node's last heartbeat.
+            onDown(ev.nodeId, at, parseNodeEventId(ev.eventId)?.ref);
           }
         },
       });

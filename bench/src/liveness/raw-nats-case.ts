@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { KvWatchInclude, Kvm } from "@nats-io/kv";
 import { connect, headers } from "@nats-io/transport-node";
+import { NatsHeader } from "@konorkestra/sdk/internal";
 import { startNats } from "@konorkestra/testkit";
 import { collectDeadlines, countingSink, settledLastSeq, unwind } from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
@@ -42,7 +43,7 @@ export async function startRawNatsCase(ttlS: number, mode: RawNatsPublish): Prom
     const js = jetstream(pub);
     const ttl = `${ttlS}s`;
     const ttlHeader = headers();
-    ttlHeader.set("Nats-TTL", ttl);
+    ttlHeader.set(NatsHeader.Ttl, ttl);
     const ups = new Set<string>();
     let purges = 0;
     let errors = 0;
