@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,6 +102,41 @@ describe("KON_CONFIG_SOURCE=file:<dir>", () => {
     unlinkSync(join(group, "service1", "db.json"));
     await waitFor("deletion", () => db.deleted);
     expect(db.value.port).toBe(6543);
+  });
+
+  it("reads the folder by the config-loader's rules", async () => {
+    const dir = join(root, "rules");
+    mkdirSync(join(dir, "svc"), { recursive: true });
+    writeFileSync(join(dir, "svc", "db.json"), '{ "port": 5432,\n "host": "h" }');
+    writeFileSync(join(dir, ".db.json"), '{"hidden": true}');
+    writeFileSync(join(dir, "dup.json"), '{"a": 1}');
+    writeFileSync(join(dir, "dup.yaml"), "a: 2\n");
+    writeFileSync(join(dir, "twice.yaml"), "a: 1\na: 2\n");
+    const log = recordingLogger();
+    const k = await Konorkestra.connect({
+      group: "rules",
+      nodeId: "dev",
+      configSource: `file:${root}`,
+      logger: log,
+    });
+    try {
+      const db = await k.config("svc.db", Db);
+      // Canonical JSON, as the loader publishes it: sorted keys, no white space.
+      expect(db.meta.sha256).toBe(
+        createHash("sha256").update('{"host":"h","port":5432}').digest("hex"),
+      );
+      for (const key of ["dup", "twice"]) {
+        await expect(k.config(key, z.unknown())).rejects.toMatchObject({
+          code: "CONFIG_NOT_FOUND",
+        });
+      }
+      const said = log.lines.join("\n");
+      expect(said).toMatch(/rules\/dup\.json not applied: key "dup" is defined by several files/);
+      expect(said).toMatch(/rules\/twice\.yaml not applied \(line 2, column 1\): invalid YAML/);
+      expect(said).not.toMatch(/\.db\.json/);
+    } finally {
+      await k.close();
+    }
   });
 
   it("refuses a missing config folder with a clear error", async () => {
