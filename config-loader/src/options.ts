@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 import {
+  maxValueBytesOption,
   DEFAULT_MAX_VALUE_BYTES,
   envBool,
   envNumber,
@@ -55,11 +56,7 @@ const schema = z.object({
   ...natsOptionsShape,
   host: z.string().min(1),
   port: z.number().int().min(0).max(65535),
-  maxValueBytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(64 * 1024 * 1024),
+  maxValueBytes: maxValueBytesOption,
   debounceMs: z.number().int().min(0).max(60_000),
   debounceMaxMs: z.number().int().min(0).max(600_000),
   keepDeleted: z.boolean(),

@@ -45,8 +45,8 @@ export { ensureConfigBucket, ensureSchemasBucket } from "./wire/buckets";
 export type { ConfigBucketOptions } from "./wire/buckets";
 export { ensureStreams, streamConfigs } from "./wire/streams";
 export type { StreamOptions } from "./wire/streams";
-export { parseAckSubject } from "./config/kv-message";
-export type { DeliveryPosition } from "./config/kv-message";
+export { parseAckSubject } from "./wire/ack-subject";
+export type { AckPosition } from "./wire/ack-subject";
 
 // Heartbeats as the SDK builds them (simulators and the monitor's HTTP ingest).
 export { buildHeartbeat, configRevisions, sdkVersion } from "./heartbeat/heartbeat-message";
@@ -59,6 +59,7 @@ export type { NodeIdOptions, NodeIdSource } from "./identity";
 // Options, environment, connection.
 export { envBool, envList, envNumber, envString } from "./options/env-readers";
 export {
+  maxValueBytesOption,
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,

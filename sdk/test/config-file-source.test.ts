@@ -139,6 +139,30 @@ describe("KON_CONFIG_SOURCE=file:<dir>", () => {
     }
   });
 
+  it("takes the loader's size limit (maxValueBytes, KON_MAX_VALUE_BYTES)", async () => {
+    const dir = join(root, "sized");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "small.json"), '{"a":1}');
+    writeFileSync(join(dir, "big.json"), JSON.stringify({ a: "x".repeat(200) }));
+    const log = recordingLogger();
+    const k = await Konorkestra.connect({
+      group: "sized",
+      nodeId: "dev",
+      configSource: `file:${root}`,
+      maxValueBytes: 100,
+      logger: log,
+    });
+    try {
+      expect((await k.config("small", z.object({ a: z.number() }))).value).toEqual({ a: 1 });
+      await expect(k.config("big", z.unknown())).rejects.toMatchObject({
+        code: "CONFIG_NOT_FOUND",
+      });
+      expect(log.lines.join("\n")).toMatch(/sized\/big\.json not applied: .*the limit is 100/);
+    } finally {
+      await k.close();
+    }
+  });
+
   it("refuses a missing config folder with a clear error", async () => {
     const k = await Konorkestra.connect({
       group: "nope",

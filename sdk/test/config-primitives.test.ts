@@ -1,29 +1,11 @@
 import { headers } from "@nats-io/transport-node";
 import { ChangeSetAssembler } from "../src/config/change-set-assembler";
 import { deepFreeze } from "../src/config/deep-freeze";
-import { changeFromKvMessage, parseAckSubject } from "../src/config/kv-message";
+import { changeFromKvMessage } from "../src/config/kv-message";
 import type { ChangeBatch, RawChange } from "../src/config/raw-change";
 import { stableHash, stableStringify } from "../src/config/stable-hash";
 import { silentLogger } from "../src";
 import { recordingLogger } from "./helpers/wait-for";
-
-describe("parseAckSubject", () => {
-  it("reads stream/consumer sequences and pending from both reply subject forms", () => {
-    expect(parseAckSubject("$JS.ACK.KV_cfg_g.abc.1.7.5.1795290191778980147.0")).toEqual({
-      consumer: "abc",
-      streamSeq: 7,
-      consumerSeq: 5,
-      pending: 0,
-    });
-    expect(
-      parseAckSubject("$JS.ACK.dom.ACCHASH.KV_cfg_g.abc.1.9.3.1795290191778980147.4.tok"),
-    ).toEqual({ consumer: "abc", streamSeq: 9, consumerSeq: 3, pending: 4 });
-    expect(parseAckSubject(undefined)).toBeUndefined();
-    expect(parseAckSubject("_INBOX.x")).toBeUndefined();
-    expect(parseAckSubject("$JS.ACK.a.b.c")).toBeUndefined();
-    expect(parseAckSubject("$JS.ACK.s.c.1.x.1.1.0")).toBeUndefined();
-  });
-});
 
 describe("changeFromKvMessage", () => {
   it("maps KV operations, server markers and change-set headers", () => {

@@ -12,7 +12,13 @@ export function createConfigSource(
 ): ConfigSource {
   const source = host.options.configSource;
   if (source.startsWith("file:")) {
-    return new FileConfigSource(source.slice("file:".length), host.group, sink, host.logger);
+    return new FileConfigSource(
+      source.slice("file:".length),
+      host.group,
+      sink,
+      host.logger,
+      host.options.maxValueBytes,
+    );
   }
   return new NatsConfigSource(host, sink, timing);
 }

@@ -3,7 +3,8 @@ import type { ConsumerConfig, JetStreamManager } from "@nats-io/jetstream";
 import { createInbox } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../logger";
-import { changeFromKvMessage, parseAckSubject } from "./kv-message";
+import { parseAckSubject } from "../wire/ack-subject";
+import { changeFromKvMessage } from "./kv-message";
 import type { RawChange } from "./raw-change";
 
 /** What the watch hands on, in stream order. */

@@ -14,6 +14,13 @@ export const prefixOption = z
   .string()
   .regex(PREFIX, "use 1-16 of [a-z0-9_], starting with a letter");
 
+/** Largest config file and value in bytes (the loader's and the `file:` source's limit). */
+export const maxValueBytesOption = z
+  .number()
+  .int()
+  .min(1)
+  .max(64 * 1024 * 1024);
+
 /** JetStream replicas of what a process creates. */
 export const replicasOption = z.number().int().min(1).max(5);
 

@@ -1,8 +1,14 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { DEFAULT_MAX_VALUE_BYTES } from "../config-files/config-file-parser";
 import { GROUP_NAME } from "../wire/names";
-import { natsOptionsShape, mergeNatsOptions, parseOptionsWith } from "./common-options";
+import {
+  maxValueBytesOption,
+  mergeNatsOptions,
+  natsOptionsShape,
+  parseOptionsWith,
+} from "./common-options";
 import type { NatsOptions } from "./common-options";
 import { envBool, envNumber, envString } from "./env-readers";
 
@@ -22,6 +28,11 @@ export interface KonorkestraOptions extends NatsOptions {
   service?: string;
   /** `nats`, or `file:<dir>` to read config from a local folder (KON_CONFIG_SOURCE). @default "nats" */
   configSource?: string;
+  /**
+   * Largest config file (and value) a `file:` source accepts, in bytes, as the config-loader's
+   * own limit (KON_MAX_VALUE_BYTES). @default 1048576
+   */
+  maxValueBytes?: number;
   /** Directory of last-known-good snapshots (KON_SNAPSHOT_DIR). @default "<tmpdir>/konorkestra" */
   snapshotDir?: string;
   /** How long `connect` waits for NATS before going on offline (KON_CONNECT_TIMEOUT_MS). @default 3000 */
@@ -39,6 +50,7 @@ const schema = z.object({
   nodeIdAppendPid: z.boolean(),
   service: z.string().min(1),
   configSource: z.string().regex(/^(nats|file:.+)$/, "use 'nats' or 'file:<dir>'"),
+  maxValueBytes: maxValueBytesOption,
   snapshotDir: z.string().min(1),
   connectTimeoutMs: z.number().int().min(0),
 });
@@ -62,6 +74,8 @@ export function parseKonorkestraOptions(
       nodeIdAppendPid: given.nodeIdAppendPid ?? envBool(env, "KON_NODE_ID_APPEND_PID") ?? false,
       service: given.service ?? envString(env, "KON_SERVICE") ?? process.title,
       configSource: given.configSource ?? envString(env, "KON_CONFIG_SOURCE") ?? "nats",
+      maxValueBytes:
+        given.maxValueBytes ?? envNumber(env, "KON_MAX_VALUE_BYTES") ?? DEFAULT_MAX_VALUE_BYTES,
       snapshotDir:
         given.snapshotDir ?? envString(env, "KON_SNAPSHOT_DIR") ?? join(tmpdir(), "konorkestra"),
       connectTimeoutMs: given.connectTimeoutMs ?? envNumber(env, "KON_CONNECT_TIMEOUT_MS") ?? 3000,
