@@ -11,6 +11,7 @@ import {
   NatsHeader,
   configEventWord,
   ensureConfigBucket,
+  kvSubject,
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { MAX_BATCH_MESSAGES, publishAtomicBatch } from "./atomic-batch";
@@ -81,7 +82,7 @@ export class NatsConfigStore implements ConfigStore {
       h.set(KonHeader.ChangeSetSize, String(size));
       if (!m.entry) h.set(NatsHeader.KvOperation, "DEL");
       const data = m.entry ? encodeMessage(ConfigEntry, m.entry) : new Uint8Array(0);
-      return { subject: `$KV.${bucket}.${m.key}`, data, headers: h };
+      return { subject: kvSubject(bucket, m.key), data, headers: h };
     });
     if (wire.length === 1) {
       const m = wire[0]!;

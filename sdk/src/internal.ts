@@ -15,6 +15,8 @@ export {
   assertNodeId,
   isGroupName,
   isNodeId,
+  kvSubject,
+  kvSubjectPrefix,
   nodeKey,
   parseNodeKey,
   wireNames,

@@ -4,6 +4,7 @@ import { createInbox } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../logger";
 import { parseAckSubject } from "../wire/ack-subject";
+import { kvSubjectPrefix } from "../wire/names";
 import { changeFromKvMessage } from "./kv-message";
 import type { RawChange } from "./raw-change";
 
@@ -83,7 +84,7 @@ export class NatsConfigWatch {
     timing: Partial<WatchTiming> = {},
   ) {
     this.stream = `KV_${bucket}`;
-    this.subjectPrefix = `$KV.${bucket}.`;
+    this.subjectPrefix = kvSubjectPrefix(bucket);
     this.t = { ...DEFAULT_TIMING, ...timing };
   }
 

@@ -118,6 +118,16 @@ export interface WireNames {
   parseEventSubject(subject: string): EventAddress | undefined;
 }
 
+/** Prefix of every message subject of a KV bucket's stream: `$KV.<bucket>.`. */
+export function kvSubjectPrefix(bucket: string): string {
+  return `$KV.${bucket}.`;
+}
+
+/** Subject of one key of a KV bucket, as a put or a batch publishes to it: `$KV.<bucket>.<key>`. */
+export function kvSubject(bucket: string, key: string): string {
+  return kvSubjectPrefix(bucket) + key;
+}
+
 /** Key of a node in the liveness bucket: `<group>.<node>`. */
 export function nodeKey(group: string, node: string): string {
   return `${assertGroupName(group)}.${assertNodeId(node)}`;
