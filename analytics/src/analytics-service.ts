@@ -1,22 +1,27 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
-import { ensureStreams, wireNames } from "@konorkestra/sdk/internal";
+import {
+  connectService,
+  ensureStreams,
+  taggedLogger,
+  watchConnection,
+  wireNames,
+} from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { Pool } from "pg";
+import { Backoff, sleep } from "./backoff";
 import { runMigrations } from "./db/migrate";
 import { applyStoragePolicies } from "./db/storage-policies";
 import type { StorageInfo } from "./db/storage-policies";
 import { FleetQueries } from "./domain/fleet-queries";
 import { createApp } from "./http/create-app";
-import { Backoff, sleep } from "./ingest/backoff";
-import { ConfigEventWriter } from "./ingest/config-event-writer";
-import { eventWriter } from "./ingest/event-writer";
-import { HeartbeatWriter } from "./ingest/heartbeat-writer";
+import { ConfigEventWriter } from "./ingest/events/config-event-writer";
+import { nodeEventWriter } from "./ingest/events/node-event-writer";
+import { HeartbeatWriter } from "./ingest/heartbeat/heartbeat-writer";
 import { StreamIngester } from "./ingest/stream-ingester";
 import type { StreamIngesterOptions } from "./ingest/stream-ingester";
 import { MaintenanceLoop } from "./maintenance/maintenance-loop";
@@ -49,12 +54,6 @@ export interface AnalyticsService {
   close(): Promise<void>;
 }
 
-const prefixed = (logger: Logger): Logger => ({
-  info: (m) => logger.info(`[analytics] ${m}`),
-  warn: (m) => logger.warn(`[analytics] ${m}`),
-  error: (m) => logger.error(`[analytics] ${m}`),
-});
-
 /**
  * Starts an analytics instance: migrations (waiting for PostgreSQL if it is not up yet), storage
  * policies, the three durable consumers (shared with any other instance), the maintenance loop and
@@ -64,7 +63,7 @@ export async function createAnalytics(
   given: AnalyticsRuntimeOptions = {},
 ): Promise<AnalyticsService> {
   const opts = parseAnalyticsOptions(given);
-  const logger = given.logger ?? prefixed(consoleLogger);
+  const logger = given.logger ?? taggedLogger(consoleLogger, "analytics");
   await migrateWhenReachable(opts, logger);
 
   const pool = openPool(opts, logger);
@@ -77,7 +76,7 @@ export async function createAnalytics(
   const names = wireNames(opts.prefix);
   const nats = await connectNats(opts);
   const nc = nats.nc;
-  await ensureStreams(await jetstreamManager(nc), names);
+  await ensureStreams(await jetstreamManager(nc), names, { replicas: opts.replicas });
 
   const metrics = new AnalyticsMetrics();
   const kvConfig = new KvConfigReader(nc, names);
@@ -147,22 +146,12 @@ function openPool(opts: ResolvedAnalyticsOptions, logger: Logger): Pool {
 async function connectNats(
   opts: ResolvedAnalyticsOptions,
 ): Promise<{ nc: NatsConnection; connected: () => boolean }> {
-  const nc = await connect({
-    servers: opts.servers,
-    name: "kon:analytics",
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    token: opts.token,
-    user: opts.user,
-    pass: opts.pass,
-  });
+  const { servers, token, user, pass } = opts;
+  const nc = await connectService({ servers, token, user, pass, role: "analytics" });
   let up = true;
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === "disconnect") up = false;
-      else if (s.type === "reconnect") up = true;
-    }
-  })();
+  watchConnection(nc, (connected) => {
+    up = connected;
+  });
   return { nc, connected: () => up && !nc.isClosed() };
 }
 
@@ -181,15 +170,15 @@ function createIngesters(
       ...common,
       stream: names.heartbeatStream,
       durable: opts.heartbeatConsumer,
-      filterSubject: `${names.prefix}.hb.>`,
-      writer: new HeartbeatWriter(opts.lateFactor, opts.nodeStateResolutionMs),
+      filterSubject: names.heartbeatFilter,
+      writer: new HeartbeatWriter(names, opts.lateFactor, opts.nodeStateResolutionMs),
     }),
     new StreamIngester({
       ...common,
       stream: names.eventStream,
       durable: opts.eventConsumer,
-      filterSubject: `${names.prefix}.evt.*.node.>`,
-      writer: eventWriter(),
+      filterSubject: names.nodeEventFilter,
+      writer: nodeEventWriter(names),
     }),
     // Config events share the stream; a consumer of their own keeps the config history apart
     // from node events (and its look-ups in the config buckets off the node-event path).
@@ -197,8 +186,8 @@ function createIngesters(
       ...common,
       stream: names.eventStream,
       durable: opts.configConsumer,
-      filterSubject: `${names.prefix}.evt.*.config.>`,
-      writer: new ConfigEventWriter({ lookup: kvConfig }),
+      filterSubject: names.configEventFilter,
+      writer: new ConfigEventWriter({ names, lookup: kvConfig }),
     }),
   ];
 }

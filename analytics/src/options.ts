@@ -1,16 +1,21 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import {
+  envBool,
+  envNumber,
+  envString,
+  mergeNatsOptions,
+  natsOptionsShape,
+  parseOptionsWith,
+} from "@konorkestra/sdk/internal";
+import type { NatsOptions } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 
-/** Options of the analytics service. Each has an environment form (in parentheses). */
-export interface AnalyticsOptions {
-  /** NATS servers (KON_SERVERS, comma-separated). @default "nats://127.0.0.1:4222" */
-  servers?: string | string[];
-  /** Name prefix of subjects and streams (KON_PREFIX). @default "kon" */
-  prefix?: string;
-  /** NATS auth (KON_TOKEN, KON_USER, KON_PASSWORD). */
-  token?: string;
-  user?: string;
-  pass?: string;
+/**
+ * Options of the analytics service. Each has an environment form (in parentheses); how NATS is
+ * reached (KON_SERVERS, KON_PREFIX, KON_REPLICAS for the streams it creates, KON_TOKEN /
+ * KON_USER / KON_PASSWORD) is read as by every service.
+ */
+export interface AnalyticsOptions extends NatsOptions {
   /** PostgreSQL with TimescaleDB (KON_PG_URL). @default "postgres://kon:kon@127.0.0.1:5432/konorkestra" */
   pgUrl?: string;
   /** Connections in the pool (KON_PG_POOL_SIZE). @default 8 */
@@ -109,14 +114,7 @@ const interval = z
 const positiveInt = z.number().int().positive();
 
 const schema = z.object({
-  servers: z
-    .union([z.string(), z.array(z.string())])
-    .transform((s) => (Array.isArray(s) ? s : s.split(",")).map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.string().min(1)).min(1, "at least one server")),
-  prefix: z.string().regex(/^[a-z][a-z0-9_]{0,15}$/),
-  token: z.string().optional(),
-  user: z.string().optional(),
-  pass: z.string().optional(),
+  ...natsOptionsShape,
   pgUrl: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:pass@host:port/db"),
   pgPoolSize: positiveInt.max(100),
   port: z.number().int().min(0).max(65535),
@@ -150,75 +148,64 @@ const schema = z.object({
 /** Analytics options with every default filled in. */
 export type ResolvedAnalyticsOptions = z.output<typeof schema>;
 
-const num = (v: string | undefined): number | undefined =>
-  v === undefined || v === "" ? undefined : Number(v);
-
-/** `on`/`off` (also true/false, 1/0); anything else is passed on for the schema to refuse. */
-const onOff = (v: string | undefined): boolean | string | undefined => {
-  if (v === undefined || v === "") return undefined;
-  const t = v.trim().toLowerCase();
-  if (["on", "true", "1", "yes"].includes(t)) return true;
-  if (["off", "false", "0", "no"].includes(t)) return false;
-  return v;
-};
-
-/** Options given, then KON_* variables, then defaults; throws a KonError naming the bad field. */
+/**
+ * Options given, then KON_* variables (read by the sdk's env readers: unset or blank means the
+ * default), then defaults; throws a KonError naming the bad field or variable.
+ */
 export function parseAnalyticsOptions(
   given: AnalyticsOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedAnalyticsOptions {
   const merged = {
-    servers: given.servers ?? env.KON_SERVERS ?? "nats://127.0.0.1:4222",
-    prefix: given.prefix ?? env.KON_PREFIX ?? "kon",
-    token: given.token ?? env.KON_TOKEN,
-    user: given.user ?? env.KON_USER,
-    pass: given.pass ?? env.KON_PASSWORD,
-    pgUrl: given.pgUrl ?? env.KON_PG_URL ?? "postgres://kon:kon@127.0.0.1:5432/konorkestra",
-    pgPoolSize: given.pgPoolSize ?? num(env.KON_PG_POOL_SIZE) ?? 8,
-    port: given.port ?? num(env.KON_ANALYTICS_PORT) ?? 7003,
-    host: given.host ?? env.KON_ANALYTICS_HOST ?? "127.0.0.1",
-    apiCacheMs: given.apiCacheMs ?? num(env.KON_API_CACHE_MS) ?? 1000,
-    batchRows: given.batchRows ?? num(env.KON_INGEST_BATCH_ROWS) ?? 5000,
-    batchMs: given.batchMs ?? num(env.KON_INGEST_BATCH_MS) ?? 100,
-    ingestConcurrency: given.ingestConcurrency ?? num(env.KON_INGEST_CONCURRENCY) ?? 2,
-    retryMinMs: given.retryMinMs ?? num(env.KON_INGEST_RETRY_MIN_MS) ?? 100,
-    retryMaxMs: given.retryMaxMs ?? num(env.KON_INGEST_RETRY_MAX_MS) ?? 5000,
-    heartbeatConsumer: given.heartbeatConsumer ?? env.KON_ANALYTICS_CONSUMER_HB ?? "analytics-hb",
-    eventConsumer: given.eventConsumer ?? env.KON_ANALYTICS_CONSUMER_EVT ?? "analytics-evt",
-    configConsumer: given.configConsumer ?? env.KON_ANALYTICS_CONSUMER_CFG ?? "analytics-cfg",
-    ackWaitMs: given.ackWaitMs ?? num(env.KON_INGEST_ACK_WAIT_MS) ?? 30_000,
-    lateFactor: given.lateFactor ?? num(env.KON_LATE_FACTOR) ?? 0.5,
+    ...mergeNatsOptions(given, env),
+    pgUrl:
+      given.pgUrl ??
+      envString(env, "KON_PG_URL") ??
+      "postgres://kon:kon@127.0.0.1:5432/konorkestra",
+    pgPoolSize: given.pgPoolSize ?? envNumber(env, "KON_PG_POOL_SIZE") ?? 8,
+    port: given.port ?? envNumber(env, "KON_ANALYTICS_PORT") ?? 7003,
+    host: given.host ?? envString(env, "KON_ANALYTICS_HOST") ?? "127.0.0.1",
+    apiCacheMs: given.apiCacheMs ?? envNumber(env, "KON_API_CACHE_MS") ?? 1000,
+    batchRows: given.batchRows ?? envNumber(env, "KON_INGEST_BATCH_ROWS") ?? 5000,
+    batchMs: given.batchMs ?? envNumber(env, "KON_INGEST_BATCH_MS") ?? 100,
+    ingestConcurrency: given.ingestConcurrency ?? envNumber(env, "KON_INGEST_CONCURRENCY") ?? 2,
+    retryMinMs: given.retryMinMs ?? envNumber(env, "KON_INGEST_RETRY_MIN_MS") ?? 100,
+    retryMaxMs: given.retryMaxMs ?? envNumber(env, "KON_INGEST_RETRY_MAX_MS") ?? 5000,
+    heartbeatConsumer:
+      given.heartbeatConsumer ?? envString(env, "KON_ANALYTICS_CONSUMER_HB") ?? "analytics-hb",
+    eventConsumer:
+      given.eventConsumer ?? envString(env, "KON_ANALYTICS_CONSUMER_EVT") ?? "analytics-evt",
+    configConsumer:
+      given.configConsumer ?? envString(env, "KON_ANALYTICS_CONSUMER_CFG") ?? "analytics-cfg",
+    ackWaitMs: given.ackWaitMs ?? envNumber(env, "KON_INGEST_ACK_WAIT_MS") ?? 30_000,
+    lateFactor: given.lateFactor ?? envNumber(env, "KON_LATE_FACTOR") ?? 0.5,
     nodeStateResolutionMs:
-      given.nodeStateResolutionMs ?? num(env.KON_NODE_STATE_RESOLUTION_MS) ?? 2000,
-    heartbeatChunkInterval: given.heartbeatChunkInterval ?? env.KON_HB_CHUNK_INTERVAL ?? "1 hour",
-    heartbeatNodeIndex: given.heartbeatNodeIndex ?? onOff(env.KON_HB_NODE_INDEX) ?? false,
-    eventChunkInterval: given.eventChunkInterval ?? env.KON_EVENT_CHUNK_INTERVAL ?? "7 days",
-    rollupChunkInterval: given.rollupChunkInterval ?? env.KON_ROLLUP_CHUNK_INTERVAL ?? "7 days",
-    rawRetention: given.rawRetention ?? env.KON_RETENTION_RAW ?? "7 days",
-    eventRetention: given.eventRetention ?? env.KON_RETENTION_EVENTS ?? "1 year",
+      given.nodeStateResolutionMs ?? envNumber(env, "KON_NODE_STATE_RESOLUTION_MS") ?? 2000,
+    heartbeatChunkInterval:
+      given.heartbeatChunkInterval ?? envString(env, "KON_HB_CHUNK_INTERVAL") ?? "1 hour",
+    heartbeatNodeIndex: given.heartbeatNodeIndex ?? envBool(env, "KON_HB_NODE_INDEX") ?? false,
+    eventChunkInterval:
+      given.eventChunkInterval ?? envString(env, "KON_EVENT_CHUNK_INTERVAL") ?? "7 days",
+    rollupChunkInterval:
+      given.rollupChunkInterval ?? envString(env, "KON_ROLLUP_CHUNK_INTERVAL") ?? "7 days",
+    rawRetention: given.rawRetention ?? envString(env, "KON_RETENTION_RAW") ?? "7 days",
+    eventRetention: given.eventRetention ?? envString(env, "KON_RETENTION_EVENTS") ?? "1 year",
     configEventRetention:
-      given.configEventRetention ?? env.KON_RETENTION_CONFIG_EVENTS ?? "2 years",
-    aggregateRetention: given.aggregateRetention ?? env.KON_RETENTION_AGGREGATES ?? "1 year",
-    compressAfter: given.compressAfter ?? env.KON_COMPRESS_AFTER ?? "1 day",
+      given.configEventRetention ?? envString(env, "KON_RETENTION_CONFIG_EVENTS") ?? "2 years",
+    aggregateRetention:
+      given.aggregateRetention ?? envString(env, "KON_RETENTION_AGGREGATES") ?? "1 year",
+    compressAfter: given.compressAfter ?? envString(env, "KON_COMPRESS_AFTER") ?? "1 day",
     maintenanceIntervalMs:
-      given.maintenanceIntervalMs ?? num(env.KON_MAINTENANCE_INTERVAL_MS) ?? 10_000,
-    rollupLagMs: given.rollupLagMs ?? num(env.KON_ROLLUP_LAG_MS) ?? 60_000,
-    flappingHoldMs: given.flappingHoldMs ?? num(env.KON_FLAPPING_HOLD_MS) ?? 600_000,
+      given.maintenanceIntervalMs ?? envNumber(env, "KON_MAINTENANCE_INTERVAL_MS") ?? 10_000,
+    rollupLagMs: given.rollupLagMs ?? envNumber(env, "KON_ROLLUP_LAG_MS") ?? 60_000,
+    flappingHoldMs: given.flappingHoldMs ?? envNumber(env, "KON_FLAPPING_HOLD_MS") ?? 600_000,
   };
-  const parsed = schema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join(".") || "options";
-    throw new KonError(
-      KonErrorCode.InvalidOptions,
-      `invalid analytics option ${field}: ${issue.message}`,
-    );
-  }
-  if (parsed.data.retryMaxMs < parsed.data.retryMinMs) {
+  const opts = parseOptionsWith(schema, merged, "analytics");
+  if (opts.retryMaxMs < opts.retryMinMs) {
     throw new KonError(
       KonErrorCode.InvalidOptions,
       "invalid analytics option retryMaxMs: must be at least retryMinMs",
     );
   }
-  return parsed.data;
+  return opts;
 }

@@ -3,7 +3,7 @@ import { startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
-import type { NodeListItem, NodeView } from "../src/store/fleet-store";
+import type { FleetNode, NodeListItem } from "../src/model/fleet-node";
 import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import {
@@ -105,13 +105,13 @@ test("/v1/nodes pages by limit and cursor; detail=full and /v1/nodes/:group/:nod
   }
   expect(walked).toEqual(all);
 
-  const full = await get<{ nodes: NodeView[] }>("/v1/nodes?group=g1&detail=full");
+  const full = await get<{ nodes: FleetNode[] }>("/v1/nodes?group=g1&detail=full");
   const b = full.body.nodes.find((n) => n.node === "b")!;
   expect(b.config.svc).toMatchObject({ revision: 1, rejectedRevision: 2 });
   expect(Object.keys(b.config.svc!).sort()).toEqual(
     ["appliedAtMs", "pendingRevision", "rejectedRevision", "revision", "sha256"].sort(),
   );
-  const one = await get<NodeView>("/v1/nodes/g1/b");
+  const one = await get<FleetNode>("/v1/nodes/g1/b");
   expect(one.status).toBe(200);
   expect(one.body).toEqual({ ...b, lastBeatAgeMs: expect.any(Number) as number });
   const missing = await get<{ error: { code: string } }>("/v1/nodes/g1/zzz");

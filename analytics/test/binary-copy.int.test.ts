@@ -1,12 +1,19 @@
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import { startPostgres } from "@konorkestra/testkit";
 import type { PostgresDatabase } from "@konorkestra/testkit";
+import { wireNames } from "@konorkestra/sdk/internal";
 import { Client } from "pg";
-import { copyBinaryInto } from "../src/ingest/copy-writer";
-import { HEARTBEAT_COLUMNS, HeartbeatTuples, tuplesPayload } from "../src/ingest/heartbeat-tuples";
+import {
+  HEARTBEAT_COLUMNS,
+  HeartbeatTuples,
+  tuplesPayload,
+} from "../src/ingest/heartbeat/heartbeat-tuples";
+import { copyBinaryInto } from "../src/pg/binary-copy";
 
 // The heartbeat tuples against the real server: every column reads back as the beat said, edge
 // values included, whether the tuples lie in one arena or several.
+
+const names = wireNames("kon");
 
 let db: PostgresDatabase;
 let client: Client;
@@ -24,21 +31,21 @@ afterAll(async () => {
 
 test("every column of heartbeats reads back as written, edge values included", async () => {
   await client.query(`CREATE TEMP TABLE t (LIKE heartbeats)`);
-  const tuples = new HeartbeatTuples(0.5);
+  const tuples = new HeartbeatTuples(names, 0.5);
   const beats = [
     {
-      subject: "kon.hb.g.n1",
+      subject: "kon.hb.g-1.N_1=x",
       timeMs: Date.UTC(2024, 0, 2, 3, 4, 5, 678),
       streamSeq: 2 ** 53 - 1,
       beat: {
-        group: "grüppe",
-        nodeId: 'héllo\t"\\',
+        group: "g-1",
+        nodeId: "N_1=x",
         seq: 2 ** 40 + 3,
         sentAtMs: Date.UTC(2024, 0, 2, 3, 4, 5, 0),
         uptimeMs: 2 ** 50,
         intervalMs: 2 ** 31 - 1,
         leaving: true,
-        process: { instanceId: "x\u0000y" },
+        process: { instanceId: 'x\u0000y-grüppe\t"\\' },
         config: { a: { revision: 2 } },
       },
     },
@@ -59,8 +66,8 @@ test("every column of heartbeats reads back as written, edge values included", a
   expect(back.rows).toEqual([
     {
       time: new Date(beats[0]!.timeMs),
-      group_name: "grüppe",
-      node_id: 'héllo\t"\\',
+      group_name: "g-1",
+      node_id: "N_1=x",
       seq: String(2 ** 40 + 3),
       sent_at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 0)),
       latency_ms: 678,
@@ -68,7 +75,7 @@ test("every column of heartbeats reads back as written, edge values included", a
       interval_ms: 2 ** 31 - 1,
       uptime_ms: String(2 ** 50),
       leaving: true,
-      instance_id: "x\uFFFDy",
+      instance_id: 'x\uFFFDy-grüppe\t"\\',
       config_set: String(rows[0]!.configSet),
       stream_seq: String(2 ** 53 - 1),
     },
@@ -92,20 +99,17 @@ test("every column of heartbeats reads back as written, edge values included", a
 
 test("tuples spread over several arenas make one payload", async () => {
   await client.query(`CREATE TEMP TABLE t2 (LIKE heartbeats)`);
-  const tuples = new HeartbeatTuples(0.5);
-  const data = encodeMessage(Heartbeat, {
-    group: "g",
-    nodeId: "n".repeat(200),
-    process: { instanceId: "i".repeat(200) },
-  });
-  // ~500 bytes a tuple: 5,000 of them fill about three 1 MiB arenas.
+  const tuples = new HeartbeatTuples(names, 0.5);
+  const node = "n".repeat(128); // the longest node id
+  const data = encodeMessage(Heartbeat, { process: { instanceId: "i".repeat(300) } });
+  // ~540 bytes a tuple: 5,000 of them fill about three 1 MiB arenas.
   const rows = Array.from({ length: 5000 }, (_, i) =>
-    tuples.tuple({ subject: "kon.hb.g.n", data, timeMs: 1_000_000 + i, streamSeq: i + 1 }),
+    tuples.tuple({ subject: `kon.hb.g.${node}`, data, timeMs: 1_000_000 + i, streamSeq: i + 1 }),
   );
   expect(new Set(rows.map((r) => r.buf)).size).toBeGreaterThan(1);
   await copyBinaryInto(client, "t2", HEARTBEAT_COLUMNS, tuplesPayload(rows.reverse()));
   const r = await client.query<{ n: number; s: string; l: number }>(
     "SELECT count(*)::int AS n, sum(stream_seq)::text AS s, min(length(node_id)) AS l FROM t2",
   );
-  expect(r.rows[0]).toEqual({ n: 5000, s: String((5000 * 5001) / 2), l: 200 });
+  expect(r.rows[0]).toEqual({ n: 5000, s: String((5000 * 5001) / 2), l: 128 });
 });

@@ -4,7 +4,7 @@ import { startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsRuntimeOptions, AnalyticsService } from "../src";
-import type { ConfigChange } from "../src/store/config-event-store";
+import type { ConfigChange } from "../src/model/config-change";
 import { countRows, sql } from "./helpers/count-rows";
 import { HOUR, MIN, SCENARIO_CONFIG_EVENTS, publishScenario } from "./helpers/fleet-scenario";
 import { FleetSimulator } from "./helpers/fleet-simulator";
@@ -161,15 +161,27 @@ describe("ingest", () => {
       sim.names.eventSubject("g9", "config.published"),
       Uint8Array.from([0xff, 0xff, 0xff, 0x01]),
     );
-    // A kind this version does not know (a newer publisher): kept, not silently dropped.
-    const future = await sim.raw(
+    // A kind this version does not know (a newer publisher), on the subject or only in the
+    // payload: kept, not silently dropped.
+    const future = (eventId: string) =>
+      ConfigEvent.encode({ eventId, group: "g9", key: "k", kind: 42 as ConfigEvent.Kind }).finish();
+    const futureSubject = await sim.raw(
       `${sim.names.prefix}.evt.g9.config.rolled_back`,
-      ConfigEvent.encode({
-        eventId: "future",
-        group: "g9",
+      future("future-1"),
+    );
+    const futurePayload = await sim.raw(
+      sim.names.eventSubject("g9", "config.published"),
+      future("future-2"),
+    );
+    // Group and kind come from the subject: a payload that names another group is refused.
+    const otherGroup = await sim.raw(
+      sim.names.eventSubject("g9", "config.deleted"),
+      encodeMessage(ConfigEvent, {
+        eventId: "other-group",
+        group: "g10",
         key: "k",
-        kind: 42 as ConfigEvent.Kind,
-      }).finish(),
+        kind: ConfigEvent.Kind.DELETED,
+      }),
     );
     await sim.configEvent("g9", "deleted", { key: "k", revision: 9, atMs: T });
     await waitFor(
@@ -180,9 +192,18 @@ describe("ingest", () => {
       db.url,
       "SELECT stream_seq, reason FROM ingest_rejects WHERE stream = 'config-events' ORDER BY 1",
     );
-    expect(rejects.map((r) => Number(r.stream_seq))).toEqual([bad, future]);
-    expect(rejects[0]!.reason).toMatch(/ConfigEvent/);
-    expect(rejects[1]!.reason).toMatch(/unknown kind 42/);
+    expect(rejects.map((r) => Number(r.stream_seq))).toEqual([
+      bad,
+      futureSubject,
+      futurePayload,
+      otherGroup,
+    ]);
+    expect(rejects.map((r) => r.reason)).toEqual([
+      expect.stringMatching(/ConfigEvent/),
+      expect.stringMatching(/invalid config event subject kon\.evt\.g9\.config\.rolled_back/),
+      expect.stringMatching(/unknown kind 42/),
+      expect.stringMatching(/payload names group g10, subject kon\.evt\.g9\.config\.deleted/),
+    ]);
   });
 });
 

@@ -8,7 +8,7 @@ import { getFreePort, spawnTs, startNats, startPostgres } from "@konorkestra/tes
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
-import type { ConfigChange } from "../src/store/config-event-store";
+import type { ConfigChange } from "../src/model/config-change";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
 

@@ -1,6 +1,6 @@
-import { copyField, copyLine } from "../src/ingest/copy-text";
+import { copyField, copyLine } from "../src/pg/copy-text";
 import { mergeRanges } from "../src/maintenance/rollup-refresher";
-import { isTransientPgError } from "../src/ingest/pg-errors";
+import { isTransientPgError } from "../src/pg/pg-errors";
 
 describe("COPY text encoding", () => {
   test("escapes the characters COPY gives meaning to, and NUL", () => {

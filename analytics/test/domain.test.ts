@@ -2,7 +2,7 @@ import { computeDrift } from "../src/domain/drift";
 import { incidentsOf } from "../src/domain/incidents";
 import { computeReliability } from "../src/domain/reliability";
 import { stateIntervals } from "../src/domain/state-intervals";
-import type { StateEvent } from "../src/domain/state-intervals";
+import type { StateEvent } from "../src/model/event-kinds";
 import { computeUptime } from "../src/domain/uptime";
 
 const H = 3_600_000;

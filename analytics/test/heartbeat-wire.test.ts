@@ -1,7 +1,11 @@
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { HeartbeatInit } from "@konorkestra/proto";
-import { HEARTBEAT_COLUMNS, HeartbeatTuples } from "../src/ingest/heartbeat-tuples";
-import { WireError, emptyWireBeat, readHeartbeat, textCheck } from "../src/ingest/heartbeat-wire";
+import { wireNames } from "@konorkestra/sdk/internal";
+import { HEARTBEAT_COLUMNS, HeartbeatTuples } from "../src/ingest/heartbeat/heartbeat-tuples";
+import { WireError, emptyWireBeat, readHeartbeat } from "../src/ingest/heartbeat/heartbeat-wire";
+import { pgTextCheck } from "../src/pg/pg-text";
+
+const names = wireNames("kon");
 
 const PG_EPOCH_MS = 946_684_800_000;
 
@@ -163,21 +167,22 @@ describe("readHeartbeat", () => {
   });
 });
 
-describe("textCheck", () => {
+describe("pgTextCheck", () => {
   const bytes = (s: string): Uint8Array => Buffer.from(s, "utf8");
   test("ASCII and UTF-8 pass, NUL and broken UTF-8 do not", () => {
-    expect(textCheck(bytes("node-1"), 0, 6)).toBe("ok");
+    expect(pgTextCheck(bytes("node-1"), 0, 6)).toBe("ok");
     const u = bytes("nœud-ü");
-    expect(textCheck(u, 0, u.length)).toBe("ok");
-    expect(textCheck(bytes("a\0b"), 0, 3)).toBe("nul");
-    expect(textCheck(Uint8Array.of(0x61, 0xc3), 0, 2)).toBe("invalid");
-    expect(textCheck(Uint8Array.of(0xc3, 0x61, 0xc3), 1, 2)).toBe("ok");
+    expect(pgTextCheck(u, 0, u.length)).toBe("ok");
+    expect(pgTextCheck(bytes("a\0b"), 0, 3)).toBe("nul");
+    expect(pgTextCheck(Uint8Array.of(0x61, 0xc3), 0, 2)).toBe("invalid");
+    expect(pgTextCheck(Uint8Array.of(0x00, 0x61, 0xc3), 0, 3)).toBe("invalid");
+    expect(pgTextCheck(Uint8Array.of(0xc3, 0x61, 0xc3), 1, 2)).toBe("ok");
   });
 });
 
 describe("HeartbeatTuples", () => {
   test("a tuple holds exactly the row the ingest stores", () => {
-    const t = new HeartbeatTuples(0.2).tuple(rec(encodeMessage(Heartbeat, full)));
+    const t = new HeartbeatTuples(names, 0.2).tuple(rec(encodeMessage(Heartbeat, full)));
     const b = emptyWireBeat();
     readHeartbeat(encodeMessage(Heartbeat, full), b);
     expect(parseTuple(t.buf, t.start, t.end)).toEqual({
@@ -198,8 +203,8 @@ describe("HeartbeatTuples", () => {
     expect(t).toMatchObject({ timeMs: 1_763_700_000_250, streamSeq: 77, configSet: b.configSet });
   });
 
-  test("group and node fall back to the subject; no send time means the stream time", () => {
-    const tuples = new HeartbeatTuples(0.5);
+  test("group and node come from the subject (the payload may leave them out); no send time means the stream time", () => {
+    const tuples = new HeartbeatTuples(names, 0.5);
     const t = tuples.tuple(
       rec(encodeMessage(Heartbeat, { seq: 1 }), { subject: "kon.hb.g2.n2", timeMs: 5_000 }),
     );
@@ -212,18 +217,43 @@ describe("HeartbeatTuples", () => {
       instance_id: "",
       config_set: 0,
     });
-    expect(() =>
-      tuples.tuple(rec(encodeMessage(Heartbeat, { seq: 1 }), { subject: "kon.hb" })),
-    ).toThrow(/without group or node id on kon.hb/);
+    expect(t).toMatchObject({ group: "g2", node: "n2" });
+  });
+
+  test("a subject that does not parse, or a payload naming another group or node, is refused", () => {
+    const tuples = new HeartbeatTuples(names, 0.5);
+    const data = encodeMessage(Heartbeat, full);
+    for (const subject of [
+      "kon.hb",
+      "kon.hb.payments",
+      "kon.hb.payments.pay-7.extra",
+      "kon.hb.Payments.pay-7",
+      "kon.hb.payments.pay*7",
+      "other.hb.payments.pay-7",
+      "kon.evt.payments.pay-7",
+    ]) {
+      expect(() => tuples.tuple(rec(data, { subject }))).toThrow(/invalid heartbeat subject/);
+    }
+    expect(() => tuples.tuple(rec(data, { subject: "kon.hb.payments.pay-8" }))).toThrow(
+      "payload names payments.pay-7, subject names payments.pay-8",
+    );
+    expect(() => tuples.tuple(rec(data, { subject: "kon.hb.billing.pay-7" }))).toThrow(
+      "payload names payments.pay-7, subject names billing.pay-7",
+    );
+    const t = tuples.tuple(rec(data, { subject: "kon.hb.payments.pay-7" }));
+    expect(parseTuple(t.buf, t.start, t.end).node_id).toBe("pay-7");
   });
 
   test("NUL becomes U+FFFD, broken UTF-8 is refused, and a refused beat leaves nothing behind", () => {
-    const tuples = new HeartbeatTuples(0.5);
-    const t1 = tuples.tuple(rec(encodeMessage(Heartbeat, { ...full, nodeId: "a\0b" })));
-    expect(parseTuple(t1.buf, t1.start, t1.end).node_id).toBe("a\uFFFDb");
-    const bad = Buffer.from(encodeMessage(Heartbeat, { ...full, nodeId: "xy" }));
+    const tuples = new HeartbeatTuples(names, 0.5);
+    const withNul = { ...full, process: { ...full.process, instanceId: "a\0b" } };
+    const t1 = tuples.tuple(rec(encodeMessage(Heartbeat, withNul)));
+    expect(parseTuple(t1.buf, t1.start, t1.end).instance_id).toBe("a\uFFFDb");
+    const bad = Buffer.from(
+      encodeMessage(Heartbeat, { ...full, process: { ...full.process, instanceId: "xy" } }),
+    );
     bad[bad.indexOf("xy") + 1] = 0xc3; // "x" followed by a lone lead byte
-    expect(() => tuples.tuple(rec(bad))).toThrow(/node_id is not valid UTF-8/);
+    expect(() => tuples.tuple(rec(bad))).toThrow(/process.instance_id is not valid UTF-8/);
     expect(() =>
       tuples.tuple(rec(encodeMessage(Heartbeat, { ...full, intervalMs: 2 ** 31 }))),
     ).toThrow(/interval_ms/);
@@ -232,7 +262,7 @@ describe("HeartbeatTuples", () => {
   });
 
   test("tuples fill an arena back to back and move to a new one when it is full", () => {
-    const tuples = new HeartbeatTuples(0.5);
+    const tuples = new HeartbeatTuples(names, 0.5);
     const data = encodeMessage(Heartbeat, full);
     let prev = tuples.tuple(rec(data));
     let arenas = 1;

@@ -150,12 +150,17 @@ test("several instances share the consumers; every message is stored once", asyn
   expect(c.rows).toBe(c.distinct);
 });
 
-test("an undecodable message is kept in ingest_rejects and does not stall the stream", async () => {
+test("an undecodable message, a bad subject or a payload that contradicts it is kept in ingest_rejects and does not stall the stream", async () => {
   const svc = await analytics();
   const bad = await sim.raw(
     sim.names.heartbeatSubject("g3", "bad"),
     Uint8Array.from([0xff, 0xff, 0xff, 0x01]),
   );
+  // Group and node come from the subject, validated; the payload may not name others.
+  const beat = (group: string, nodeId: string) =>
+    encodeMessage(Heartbeat, { group, nodeId, seq: 1, sentAtMs: Date.now() });
+  const badSubject = await sim.raw(`${sim.names.prefix}.hb.G3.upper`, beat("", ""));
+  const otherNode = await sim.raw(sim.names.heartbeatSubject("g3", "n1"), beat("g3", "n2"));
   await sim.heartbeat("g3", "good", { seq: 1 });
   await waitFor(
     "good row",
@@ -163,12 +168,17 @@ test("an undecodable message is kept in ingest_rejects and does not stall the st
   );
   const rejects = await sql<{ stream_seq: string; reason: string }>(
     db.url,
-    "SELECT stream_seq, reason FROM ingest_rejects",
+    "SELECT stream_seq, reason FROM ingest_rejects ORDER BY stream_seq",
   );
-  expect(rejects.map((r) => Number(r.stream_seq))).toEqual([bad]);
-  expect(rejects[0]!.reason).toMatch(/Heartbeat/);
+  expect(rejects.map((r) => Number(r.stream_seq))).toEqual([bad, badSubject, otherNode]);
+  expect(rejects.map((r) => r.reason)).toEqual([
+    expect.stringMatching(/Heartbeat/),
+    expect.stringMatching(/invalid heartbeat subject: invalid group "G3"/),
+    "payload names g3.n2, subject names g3.n1",
+  ]);
+  expect(await sql(db.url, "SELECT 1 FROM heartbeats WHERE group_name = 'g3'")).toHaveLength(1);
   const metric = await svc.metrics.rejected.get();
-  expect(metric.values.find((v) => v.labels.kind === "heartbeats")?.value).toBe(1);
+  expect(metric.values.find((v) => v.labels.kind === "heartbeats")?.value).toBe(3);
 });
 
 test("a row PostgreSQL refuses is split out of its batch into ingest_rejects; the rest is stored", async () => {

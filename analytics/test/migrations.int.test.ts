@@ -3,13 +3,9 @@ import type { PostgresDatabase } from "@konorkestra/testkit";
 import { readdirSync } from "node:fs";
 import { runner } from "node-pg-migrate";
 import { Pool } from "pg";
-import {
-  MIGRATIONS_DIR,
-  applyStoragePolicies,
-  dropExpiredChunks,
-  parseAnalyticsOptions,
-  runMigrations,
-} from "../src";
+import { MIGRATIONS_DIR, runMigrations } from "../src/db/migrate";
+import { applyStoragePolicies, dropExpiredChunks } from "../src/db/storage-policies";
+import { parseAnalyticsOptions } from "../src/options";
 import { sql } from "./helpers/count-rows";
 
 let db: PostgresDatabase;

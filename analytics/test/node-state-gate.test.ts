@@ -1,10 +1,11 @@
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { HeartbeatInit } from "@konorkestra/proto";
-import { HeartbeatTuples } from "../src/ingest/heartbeat-tuples";
-import type { HeartbeatTuple } from "../src/ingest/heartbeat-tuples";
-import { NodeStateGate } from "../src/ingest/node-state-gate";
+import { wireNames } from "@konorkestra/sdk/internal";
+import { HeartbeatTuples } from "../src/ingest/heartbeat/heartbeat-tuples";
+import type { HeartbeatTuple } from "../src/ingest/heartbeat/heartbeat-tuples";
+import { NodeStateGate } from "../src/ingest/heartbeat/node-state-gate";
 
-const tuples = new HeartbeatTuples(0.5);
+const tuples = new HeartbeatTuples(wireNames("kon"), 0.5);
 
 /** A real encoded heartbeat of node `node`, stored at `timeMs` with stream sequence `seq`. */
 const beat = (

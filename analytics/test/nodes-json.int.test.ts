@@ -7,9 +7,11 @@ import express from "express";
 import { Pool } from "pg";
 import { FleetQueries } from "../src/domain/fleet-queries";
 import { fleetRouter } from "../src/http/fleet-router";
+import { compactFleetNode } from "../src/model/fleet-node";
+import type { FleetNode, NodeKey } from "../src/model/fleet-node";
 import { EventStore } from "../src/store/event-store";
-import { compactNodeView, FleetStore } from "../src/store/fleet-store";
-import type { NodeKey, NodeListQuery, NodeView } from "../src/store/fleet-store";
+import { FleetStore } from "../src/store/fleet-store";
+import type { NodeListQuery } from "../src/store/fleet-store";
 import type { KvConfigReader } from "../src/store/kv-config-reader";
 import { sql } from "./helpers/count-rows";
 
@@ -96,7 +98,7 @@ test("the JSON text says what the row-by-row view says, for every filter, compac
   expect(new Set(all.map((n) => n.status))).toEqual(
     new Set(["up", "down", "left", "flapping", "unknown"]),
   );
-  const compact = all.map(compactNodeView);
+  const compact = all.map(compactFleetNode);
   expect(await list({ detail: "full" })).toEqual(all);
   expect(await list({})).toEqual(compact);
   for (const group of ["g1", "g2", "g3", "zz"]) {
@@ -131,13 +133,13 @@ test("config: revision per key; refused and pending revisions newer than it are 
 async function walk(
   q: NodeListQuery,
   limit: number,
-): Promise<{ pages: number; nodes: NodeView[] }> {
-  const nodes: NodeView[] = [];
+): Promise<{ pages: number; nodes: FleetNode[] }> {
+  const nodes: FleetNode[] = [];
   let after: NodeKey | undefined;
   let pages = 0;
   for (;;) {
     const page = await fleet.nodesJson({ ...q, detail: "full", limit, after }, now);
-    const items = JSON.parse(page.json.toString()) as NodeView[];
+    const items = JSON.parse(page.json.toString()) as FleetNode[];
     expect(items.length).toBeLessThanOrEqual(limit);
     nodes.push(...items);
     pages++;
@@ -204,7 +206,7 @@ test("a change of anything shown moves the row's version; a beat alone does not"
     [new Date(now - 7)],
   );
   for (const n of ["n00006", "n00007", "n00008", "n00009"]) expect(await version(n)).not.toBe(v0);
-  const after = (await show()) as NodeView[];
+  const after = (await show()) as FleetNode[];
   expect(after).toEqual(await fleet.nodes({ group: "g3" }, now));
   const byNode = new Map(after.map((n) => [n.node, n]));
   expect(byNode.get("n00005")).toMatchObject({ lastSeq: 999, lastBeatAgeMs: 5 });
@@ -216,7 +218,7 @@ test("a change of anything shown moves the row's version; a beat alone does not"
   // The flapping mark expires with time alone: the remembered parts do not hold the status.
   const later = JSON.parse(
     (await fleet.nodesJson({ group: "g3" }, now + HOLD + 1000)).json.toString(),
-  ) as NodeView[];
+  ) as FleetNode[];
   expect(later.find((n) => n.node === "n00009")!.status).toBe("up");
 });
 

@@ -55,7 +55,7 @@ describe("analytics options", () => {
     [{ KON_RETENTION_RAW: "a week" }, /rawRetention: use '<n> <unit>'/],
     [{ KON_PG_URL: "mysql://x" }, /pgUrl/],
     [{ KON_ANALYTICS_CONSUMER_HB: "bad name" }, /heartbeatConsumer/],
-    [{ KON_HB_NODE_INDEX: "sometimes" }, /heartbeatNodeIndex/],
+    [{ KON_HB_NODE_INDEX: "sometimes" }, /KON_HB_NODE_INDEX="sometimes": use on\/off/],
     [{ KON_ANALYTICS_CONSUMER_CFG: "a.b" }, /configConsumer/],
     [{ KON_RETENTION_CONFIG_EVENTS: "forever" }, /configEventRetention/],
     [{ KON_INGEST_RETRY_MIN_MS: "500", KON_INGEST_RETRY_MAX_MS: "100" }, /retryMaxMs/],

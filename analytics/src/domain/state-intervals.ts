@@ -1,13 +1,4 @@
-/** A node's liveness state as the monitor reports it. */
-export type LivenessState = "up" | "down" | "left";
-
-/** One UP / DOWN / LEFT event of a node. */
-export interface StateEvent {
-  atMs: number;
-  state: LivenessState;
-  /** DOWN that was part of a mass failure. */
-  suspect?: boolean;
-}
+import type { LivenessState, StateEvent } from "../model/event-kinds";
 
 /** A span of time in one state, clipped to the window asked for. */
 export interface StateInterval {

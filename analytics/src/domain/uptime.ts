@@ -1,5 +1,5 @@
+import type { StateEvent } from "../model/event-kinds";
 import { stateIntervals, stateTotals } from "./state-intervals";
-import type { StateEvent } from "./state-intervals";
 
 /** Uptime of one node over a window. */
 export interface Uptime {

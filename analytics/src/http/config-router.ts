@@ -2,8 +2,8 @@ import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { Router } from "express";
 import { z } from "zod";
 import type { FleetQueries } from "../domain/fleet-queries";
-import { CONFIG_EVENT_KINDS } from "../ingest/config-event-row";
-import type { ConfigEventKind } from "../ingest/config-event-row";
+import { CONFIG_EVENT_KINDS } from "../model/event-kinds";
+import type { ConfigEventKind } from "../model/event-kinds";
 import type { ConfigEventStore, ConfigHistoryFilter } from "../store/config-event-store";
 import { configKeyParam, groupParam, nodeParam, parseInput, strictQuery, timeParam } from "./query";
 

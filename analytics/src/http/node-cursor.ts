@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { NodeKey } from "../store/fleet-store";
+import type { NodeKey } from "../model/fleet-node";
 
 const keyShape = z.tuple([z.string().min(1).max(256), z.string().min(1).max(256)]);
 

@@ -1,16 +1,23 @@
 import { Router } from "express";
 import type { Pool } from "pg";
 import type { StorageInfo } from "../db/storage-policies";
-import type { StreamIngester } from "../ingest/stream-ingester";
 import type { MaintenanceLoop } from "../maintenance/maintenance-loop";
 import type { AnalyticsMetrics } from "../metrics";
+import type { ConsumerLag, IngestStatus } from "../model/ingest-status";
+
+/** What the operational endpoints read of one stream's ingest. */
+export interface IngestProbe {
+  status(): IngestStatus;
+  /** Asks the server; refreshes the lag gauge on the way. */
+  lag(): Promise<ConsumerLag>;
+}
 
 /** What the operational endpoints look at. */
 export interface OpsSources {
   pool: Pool;
   /** False between a NATS disconnect and the reconnect. */
   natsConnected: () => boolean;
-  ingesters: readonly StreamIngester[];
+  ingesters: readonly IngestProbe[];
   maintenance: MaintenanceLoop;
   storage: StorageInfo;
   metrics: AnalyticsMetrics;

@@ -1,8 +1,9 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { Router } from "express";
 import { z } from "zod";
-import { SERIES_BUCKETS } from "../store/series-store";
-import type { SeriesBucket, SeriesStore } from "../store/series-store";
+import { SERIES_BUCKETS } from "../model/heartbeat-series";
+import type { SeriesBucket } from "../model/heartbeat-series";
+import type { SeriesStore } from "../store/series-store";
 import {
   WINDOWS,
   checkRange,
@@ -29,9 +30,7 @@ export function seriesRouter(series: SeriesStore): Router {
   r.get("/v1/series/heartbeats", async (req, res) => {
     const q = parseInput(
       strictQuery({
-        bucket: z
-          .enum(Object.keys(SERIES_BUCKETS) as [SeriesBucket, ...SeriesBucket[]])
-          .default("1m"),
+        bucket: z.enum(SERIES_BUCKETS).default("1m"),
         group: groupParam.optional(),
         node: nodeParam.optional(),
         window: windowParam.optional(),

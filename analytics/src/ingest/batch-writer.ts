@@ -1,5 +1,5 @@
 import type { PoolClient } from "pg";
-import type { RejectedRecord } from "./copy-writer";
+import type { RejectedRecord } from "./ingest-rejects";
 import type { StreamRecord } from "./stream-record";
 
 /** How a batch is to be written. */

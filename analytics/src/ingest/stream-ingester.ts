@@ -2,18 +2,20 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
+import { NatsHeader } from "@konorkestra/sdk/internal";
 import type { Pool } from "pg";
+import { Backoff, sleep } from "../backoff";
 import type { AnalyticsMetrics } from "../metrics";
-import { Backoff, sleep } from "./backoff";
+import type { ConsumerLag, IngestStatus } from "../model/ingest-status";
+import { isTransientPgError } from "../pg/pg-errors";
+import { inTransaction } from "../pg/transaction";
 import { BatchCollector } from "./batch-collector";
+import type { BatchWriter } from "./batch-writer";
 import { ackBatch } from "./bulk-ack";
 import { deliveryInfo } from "./delivery-info";
-import type { BatchWriter } from "./batch-writer";
-import type { RejectedRecord } from "./copy-writer";
-import { isTransientPgError } from "./pg-errors";
+import type { RejectedRecord } from "./ingest-rejects";
 import { RateWindow } from "./rate-window";
 import type { StreamRecord } from "./stream-record";
-import { inTransaction } from "./transaction";
 
 /** What a {@link StreamIngester} needs. */
 export interface StreamIngesterOptions {
@@ -34,20 +36,6 @@ export interface StreamIngesterOptions {
   ackWaitMs: number;
   metrics: AnalyticsMetrics;
   logger: Logger;
-}
-
-/** Health and throughput of one stream's ingest, for /v1/pipeline and /healthz. */
-export interface IngestStatus {
-  kind: string;
-  stream: string;
-  consumer: string;
-  /** False while the last write failed and the batch is being retried. */
-  healthy: boolean;
-  lastError?: string;
-  lastCommitAtMs?: number;
-  rowsTotal: number;
-  messagesTotal: number;
-  rowsPerSec: number;
 }
 
 interface Entry {
@@ -126,7 +114,7 @@ export class StreamIngester {
   }
 
   /** Messages the consumer has not had acknowledged yet (not delivered + delivered, unacked). */
-  async lag(): Promise<{ pending: number; ackPending: number }> {
+  async lag(): Promise<ConsumerLag> {
     const jsm = await jetstreamManager(this.opts.nc);
     const info = await jsm.consumers.info(this.opts.stream, this.opts.durable);
     const lag = { pending: info.num_pending, ackPending: info.num_ack_pending };
@@ -288,7 +276,7 @@ export class StreamIngester {
       data: msg.data,
       streamSeq: info?.streamSeq ?? msg.seq,
       timeMs: info?.timeMs ?? Number(msg.timestampNanos / 1_000_000n),
-      msgId: msg.headers?.get("Nats-Msg-Id") || undefined,
+      msgId: msg.headers?.get(NatsHeader.MsgId) || undefined,
     };
     const redelivered = info ? info.deliveryCount > 1 : msg.redelivered;
     try {

@@ -1,8 +1,8 @@
 import type { Logger } from "@konorkestra/sdk";
 import type { Pool } from "pg";
+import { sleep } from "../backoff";
 import { dropExpiredChunks } from "../db/storage-policies";
 import type { StorageInfo, StoragePolicyOptions } from "../db/storage-policies";
-import { sleep } from "../ingest/backoff";
 import { refreshRollup } from "./rollup-refresher";
 
 /** Settings of {@link MaintenanceLoop}. */

@@ -1,35 +1,6 @@
 import type { Pool } from "pg";
-import type { ConfigEventKind } from "../ingest/config-event-row";
-
-/** One entry of the config history, as the API serves it. Absent values are null. */
-export interface ConfigChange {
-  atMs: number;
-  eventId: string;
-  group: string;
-  /** Empty when the loader refused a file whose name maps to no valid key. */
-  key: string;
-  kind: ConfigEventKind;
-  revision: number | null;
-  sha256: string | null;
-  changeSetId: string | null;
-  sourcePath: string | null;
-  /** The node that reported it (node-side rejection, applied, prepare); null for the loader. */
-  nodeId: string | null;
-  prepareId: string | null;
-  /** From the ConfigEntry of a published revision; null when not known. */
-  author: string | null;
-  gitCommit: string | null;
-  publishedBy: string | null;
-  error: {
-    file: string | null;
-    line: number | null;
-    column: number | null;
-    reason: string;
-    code: string | null;
-    valuePath: string | null;
-  } | null;
-  receivedAtMs: number;
-}
+import type { ConfigChange } from "../model/config-change";
+import type { ConfigEventKind } from "../model/event-kinds";
 
 /** Filter of {@link ConfigEventStore.history}. */
 export interface ConfigHistoryFilter {

@@ -1,5 +1,5 @@
 import type { Pool } from "pg";
-import type { LivenessState, StateEvent } from "../domain/state-intervals";
+import type { LivenessState, NodeEventKind, StateEvent } from "../model/event-kinds";
 
 /** One node's state events for a window: the last one before it, those inside, flapping marks. */
 export interface NodeHistory {
@@ -74,7 +74,7 @@ interface Row {
   group_name: string;
   node_id: string;
   time: Date;
-  kind: LivenessState | "flapping";
+  kind: NodeEventKind;
   suspect: boolean;
 }
 

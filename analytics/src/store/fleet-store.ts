@@ -1,77 +1,19 @@
-import { Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { ClientBase, Pool } from "pg";
-import { to as copyTo } from "pg-copy-streams";
-import { COPY_BINARY_HEADER } from "../ingest/binary-copy";
+import type {
+  ConfigRevisionView,
+  DisplayStatus,
+  FleetNode,
+  GroupSummary,
+  NodeDetail,
+  NodeKey,
+} from "../model/fleet-node";
+import { COPY_BINARY_HEADER, copyBinaryOut } from "../pg/binary-copy";
 import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
-import type { NodeDetail, NodeKey } from "./node-list-sql";
-
-export type { NodeDetail, NodeKey } from "./node-list-sql";
-
-/** Status shown for a node: the monitor's last word, or `flapping` while recently flapping. */
-export type DisplayStatus = "up" | "down" | "left" | "flapping" | "unknown";
-
-/** A node with its full config record per key, as `/v1/nodes/:group/:node` shows it. */
-export interface NodeView {
-  group: string;
-  node: string;
-  status: DisplayStatus;
-  /** The monitor's status under a flapping mark. */
-  liveness: "up" | "down" | "left" | "unknown";
-  sinceMs: number | null;
-  suspect: boolean;
-  flappingAtMs: number | null;
-  lastBeatAtMs: number | null;
-  lastBeatAgeMs: number | null;
-  lastSeq: number | null;
-  instanceId: string | null;
-  intervalMs: number | null;
-  hostname: string | null;
-  serviceName: string | null;
-  sdkVersion: string | null;
-  config: Record<string, ConfigRevisionView>;
-  /** Keys whose newest revision the node refused (its schema failed it): key → that revision. */
-  configRejected: Record<string, number>;
-  /** Keys with a revision delivered but not yet current: key → that revision. */
-  configPending: Record<string, number>;
-}
-
-/** A node as the `/v1/nodes` list shows it: config is `{"<key>": revision}`. */
-export interface NodeListItem extends Omit<NodeView, "config"> {
-  config: Record<string, number>;
-}
-
-/** The list item of a full view: what `detail=compact` shows for the same row. */
-export function compactNodeView(v: NodeView): NodeListItem {
-  const config: Record<string, number> = {};
-  for (const [key, r] of Object.entries(v.config)) config[key] = r.revision;
-  return { ...v, config };
-}
-
-/** What a node reports running for one config key. */
-export interface ConfigRevisionView {
-  revision: number;
-  sha256: string;
-  appliedAtMs: number;
-  rejectedRevision: number;
-  pendingRevision: number;
-}
-
-/** Per-group counts for the fleet summary. */
-export interface GroupSummary {
-  group: string;
-  up: number;
-  down: number;
-  left: number;
-  flapping: number;
-  unknown: number;
-  total: number;
-}
 
 interface NodeRow {
   group_name: string;
   node_id: string;
-  status: NodeView["liveness"];
+  status: FleetNode["liveness"];
   status_since: Date | null;
   suspect: boolean;
   flapping_at: Date | null;
@@ -159,7 +101,7 @@ export class FleetStore {
   async nodes(
     filter: { group?: string; node?: string } = {},
     nowMs = Date.now(),
-  ): Promise<NodeView[]> {
+  ): Promise<FleetNode[]> {
     const res = await this.pool.query<NodeRow>(
       `SELECT group_name, node_id, status, status_since, suspect, flapping_at, last_beat_at,
               last_seq, instance_id, interval_ms, hostname, service_name, sdk_version, config
@@ -197,7 +139,7 @@ export class FleetStore {
     try {
       // In key order from the index: a sort would compare keys with the database collation.
       await client.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
-      const copy = await copyOut(
+      const copy = await copyBinaryOut(
         client,
         `SELECT id, version,
                 (CASE WHEN ${flappingSql(cutMs)} THEN 4 WHEN status = 'up' THEN 1
@@ -328,7 +270,7 @@ export class FleetStore {
     return [...groups.values()];
   }
 
-  private view(r: NodeRow, nowMs: number): NodeView {
+  private view(r: NodeRow, nowMs: number): FleetNode {
     const flapping =
       r.flapping_at !== null && r.flapping_at.getTime() > nowMs - this.flappingHoldMs;
     return {
@@ -365,21 +307,6 @@ function flagged(
     if (typeof rev === "number" && rev > r.revision) out[key] = rev;
   }
   return out;
-}
-
-/** Runs `select` as `COPY (…) TO STDOUT (FORMAT binary)` and returns the whole output. */
-async function copyOut(client: ClientBase, select: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await pipeline(
-    client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`)),
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        chunks.push(chunk);
-        done();
-      },
-    }),
-  );
-  return Buffer.concat(chunks);
 }
 
 /** The rows of the per-request query from its binary COPY output (int8, int8, int2, float8, int8). */

@@ -3,8 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
 import type { WireNames } from "@konorkestra/sdk/internal";
-import type { ConfigProvenance } from "../ingest/config-event-row";
-import type { ConfigProvenanceLookup } from "../ingest/config-event-writer";
+import type { ConfigProvenance, ConfigProvenanceLookup } from "../model/config-change";
 
 /** The latest value of one config key in a group's bucket. */
 export interface LatestConfig {

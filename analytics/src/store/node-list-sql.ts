@@ -1,21 +1,10 @@
 import { escapeLiteral } from "pg";
-
-/**
- * How much of each node's config a list shows: `compact` is `{"<key>": revision}`; `full` is the
- * whole record per key (revision, sha256, appliedAtMs, rejectedRevision, pendingRevision).
- */
-export type NodeDetail = "compact" | "full";
-
-/** A node's place in the list order (`group_name, node_id`, as the primary key sorts them). */
-export interface NodeKey {
-  group: string;
-  node: string;
-}
+import type { DisplayStatus, NodeDetail, NodeKey } from "../model/fleet-node";
 
 /** Which rows of `node_state` a list reads; all fields are optional conditions. */
 export interface NodeRowFilter {
   group?: string;
-  status?: "up" | "down" | "left" | "flapping" | "unknown";
+  status?: DisplayStatus;
   /** Rows strictly after this key. */
   after?: NodeKey;
 }
@@ -49,7 +38,7 @@ const CONFIG: Record<NodeDetail, string> = {
 };
 
 /**
- * The parts of a node's JSON object (the fields of `NodeView`, in its order) that change only
+ * The parts of a node's JSON object (the fields of `FleetNode`, in its order) that change only
  * with the row's `version`, formatted by PostgreSQL as text: `head` up to the status, `mid` from
  * `liveness` to `flappingAtMs`, `tail` from `instanceId` on. The status (it depends on the time:
  * a flapping mark expires) and the beat fields go between them when a list is assembled.

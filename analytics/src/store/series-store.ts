@@ -1,27 +1,14 @@
 import type { Pool } from "pg";
+import type { SeriesBucket, SeriesPoint } from "../model/heartbeat-series";
 
-/** One point of the heartbeat series. */
-export interface SeriesPoint {
-  tMs: number;
-  beats: number;
-  lateBeats: number;
-  /** Nodes that sent at least one beat in the bucket. */
-  nodes: number;
-  latencyP50Ms: number | null;
-  latencyP99Ms: number | null;
-  /** Apparent clock offset of the node furthest off (see SeriesStore.heartbeats). */
-  clockSkewMs: number | null;
-}
-
-/** Bucket widths the API offers, as PostgreSQL intervals. */
-export const SERIES_BUCKETS = {
+/** The bucket widths as PostgreSQL intervals. */
+const INTERVALS: Record<SeriesBucket, string> = {
   "1m": "1 minute",
   "5m": "5 minutes",
   "15m": "15 minutes",
   "1h": "1 hour",
   "1d": "1 day",
-} as const;
-export type SeriesBucket = keyof typeof SERIES_BUCKETS;
+};
 
 /** Reads the per-node-per-minute rollup (`heartbeats_1m`: materialized part + real-time tail). */
 export class SeriesStore {
@@ -61,7 +48,7 @@ export class SeriesStore {
           AND ($4::text IS NULL OR group_name = $4) AND ($5::text IS NULL OR node_id = $5)
         GROUP BY 1 ORDER BY 1`,
       [
-        SERIES_BUCKETS[bucket],
+        INTERVALS[bucket],
         new Date(fromMs),
         new Date(toMs),
         filter.group ?? null,

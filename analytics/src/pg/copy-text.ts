@@ -1,5 +1,13 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ClientBase } from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { pgText } from "./pg-text";
+
 /** A value of one column in PostgreSQL's COPY text format; null/undefined become `\N`. */
 export type CopyValue = string | number | boolean | null | undefined;
+
+const SPECIAL: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
 /**
  * Escapes a value for COPY ... FROM STDIN (text format): backslash, tab, newline and carriage
@@ -13,10 +21,7 @@ export function copyField(v: CopyValue): string {
     if (!Number.isFinite(v)) return "\\N";
     return String(v);
   }
-  // PostgreSQL text cannot hold NUL; it becomes U+FFFD rather than failing the whole batch.
-  return v.replace(/[\\\t\n\r\0]/g, (c) =>
-    c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\uFFFD",
-  );
+  return pgText(v).replace(/[\\\t\n\r]/g, (c) => SPECIAL[c]!);
 }
 
 /** One COPY text line (with its trailing newline). */
@@ -27,4 +32,16 @@ export function copyLine(values: readonly CopyValue[]): string {
 /** Milliseconds since the epoch as a timestamptz literal COPY accepts. */
 export function copyTime(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** Streams COPY text lines into `table` (inside the caller's transaction). */
+export async function copyInto(
+  client: ClientBase,
+  table: string,
+  columns: readonly string[],
+  lines: readonly string[],
+): Promise<void> {
+  if (lines.length === 0) return;
+  const sink = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
+  await pipeline(Readable.from([lines.join("")]), sink);
 }

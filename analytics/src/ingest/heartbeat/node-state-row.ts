@@ -1,10 +1,12 @@
 import { Heartbeat, decodeMessage } from "@konorkestra/proto";
-import type { StreamRecord } from "./stream-record";
+import { pgText } from "../../pg/pg-text";
+import type { HeartbeatTuple } from "./heartbeat-tuples";
 
-/** A heartbeat fully decoded: what node_state keeps of a node (see heartbeat-tuples for rows). */
-export interface HeartbeatRow {
+/** A heartbeat fully decoded: what node_state keeps of a node (heartbeat-tuples.ts makes rows). */
+export interface NodeStateRow {
   /** Stream timestamp (when the NATS server stored it): with streamSeq, the row's unique key. */
   timeMs: number;
+  /** From the subject, as the tuple read it. */
   group: string;
   node: string;
   seq: number;
@@ -24,48 +26,34 @@ export interface HeartbeatRow {
 }
 
 /**
- * Decodes a stored heartbeat. Group and node come from the message, falling back to the subject
- * (`<prefix>.hb.<group>.<node>`). The ingest decodes only the beats that update node_state
- * this way; the rows of `heartbeats` are read straight off the wire (heartbeat-wire.ts).
+ * Decodes a heartbeat in full (protobufjs): the one place besides the wire reader that reads a
+ * Heartbeat, for the few beats that update node_state or bring a config set not stored yet.
+ * Group and node are the tuple's, read from the subject.
  */
-export function heartbeatRow(rec: StreamRecord): HeartbeatRow {
-  const hb = decodeMessage(Heartbeat, rec.data);
-  let group = hb.group;
-  let node = hb.nodeId;
-  if (!group || !node) {
-    const [, , subjGroup, subjNode] = rec.subject.split(".");
-    group ||= subjGroup ?? "";
-    node ||= subjNode ?? "";
-  }
-  if (!group || !node) throw new Error(`heartbeat without group or node id on ${rec.subject}`);
-  const config = hb.config ?? {};
+export function nodeStateRow(t: HeartbeatTuple): NodeStateRow {
+  const hb = decodeMessage(Heartbeat, t.data);
   const p = hb.process;
   return {
-    timeMs: rec.timeMs,
-    group: noNul(group),
-    node: noNul(node),
+    timeMs: t.timeMs,
+    group: t.group,
+    node: t.node,
     seq: Number(hb.seq),
-    sentMs: Number(hb.sentAtMs) || rec.timeMs,
+    sentMs: Number(hb.sentAtMs) || t.timeMs,
     intervalMs: Number(hb.intervalMs) || null,
     allowedMisses: Number(hb.allowedMisses) || null,
     uptimeMs: Number(hb.uptimeMs),
     leaving: hb.leaving,
-    instanceId: noNul(p?.instanceId ?? ""),
-    hostname: p?.hostname ? noNul(p.hostname) : null,
-    serviceName: p?.serviceName ? noNul(p.serviceName) : null,
-    sdkVersion: p?.sdkVersion ? noNul(p.sdkVersion) : null,
-    config,
-    streamSeq: rec.streamSeq,
+    instanceId: pgText(p?.instanceId ?? ""),
+    hostname: p?.hostname ? pgText(p.hostname) : null,
+    serviceName: p?.serviceName ? pgText(p.serviceName) : null,
+    sdkVersion: p?.sdkVersion ? pgText(p.sdkVersion) : null,
+    config: hb.config ?? {},
+    streamSeq: t.streamSeq,
   };
 }
 
-/** PostgreSQL text cannot hold NUL: it becomes U+FFFD rather than failing the row. */
-function noNul(s: string): string {
-  return s.includes("\0") ? s.replace(/\0/g, "\uFFFD") : s;
-}
-
 /** The full config a node reports (node_state.config, the drift view's source), as JSON. */
-export function configJson(row: HeartbeatRow): string {
+export function configJson(row: NodeStateRow): string {
   let full = "";
   for (const key in row.config) {
     const r = row.config[key]!;
@@ -82,7 +70,7 @@ export function configJson(row: HeartbeatRow): string {
  * The `config_sets.revisions` of a config report: `{"key": revision, …}`, keys sorted, so that
  * the same set reads the same whatever order a node sent it in.
  */
-export function revisionsJson(config: HeartbeatRow["config"]): string {
+export function revisionsJson(config: NodeStateRow["config"]): string {
   const keys = Object.keys(config).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${Number(config[k]!.revision ?? 0)}`).join(",")}}`;
 }

@@ -1,11 +1,11 @@
-import { configJson, heartbeatRow } from "./heartbeat-row";
-import type { HeartbeatRow } from "./heartbeat-row";
 import type { HeartbeatTuple } from "./heartbeat-tuples";
+import { configJson, nodeStateRow } from "./node-state-row";
+import type { NodeStateRow } from "./node-state-row";
 
 /** A node's newest beat of a batch, due for a node_state upsert. */
 export interface NodeStateUpdate {
   /** The beat, fully decoded (only the beats that get here are). */
-  row: HeartbeatRow;
+  row: NodeStateRow;
   /** The gate's key (the subject) and state hash, remembered after COMMIT. */
   key: string;
   stateHash: number;
@@ -51,7 +51,7 @@ export class NodeStateGate {
     }
     const out: NodeStateUpdate[] = [];
     for (const [key, t] of newest) {
-      const row = heartbeatRow(t);
+      const row = nodeStateRow(t);
       const same = this.written.get(key)?.stateHash === t.stateHash;
       out.push({ row, key, stateHash: t.stateHash, config: same ? null : configJson(row) });
     }

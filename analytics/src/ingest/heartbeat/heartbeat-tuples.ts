@@ -1,6 +1,14 @@
-import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from "./binary-copy";
-import { emptyWireBeat, readHeartbeat, textCheck, WireError } from "./heartbeat-wire";
-import type { StreamRecord } from "./stream-record";
+import type { WireNames } from "@konorkestra/sdk/internal";
+import {
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  asciiField,
+  int8Field,
+  textField,
+} from "../../pg/binary-copy";
+import type { StreamRecord } from "../stream-record";
+import { WireError, emptyWireBeat, readHeartbeat } from "./heartbeat-wire";
+import type { WireBeat } from "./heartbeat-wire";
 
 /** Columns of `heartbeats`, in the order {@link HeartbeatTuples.tuple} writes them. */
 export const HEARTBEAT_COLUMNS = [
@@ -29,6 +37,9 @@ export interface HeartbeatTuple {
   readonly end: number;
   /** The message subject, `<prefix>.hb.<group>.<node>`: one per node, the gate's key. */
   readonly subject: string;
+  /** Group and node, read from the subject (validated). */
+  readonly group: string;
+  readonly node: string;
   readonly data: Uint8Array;
   readonly timeMs: number;
   readonly streamSeq: number;
@@ -39,16 +50,18 @@ export interface HeartbeatTuple {
 }
 
 const PG_EPOCH_MS = 946_684_800_000;
-const TWO_32 = 2 ** 32;
 const ARENA_BYTES = 1 << 20;
 const INT4_MAX = 2 ** 31 - 1;
-const REPLACEMENT = Buffer.from("\uFFFD", "utf8");
 
 /**
  * Turns heartbeats into binary COPY tuples as they arrive, appending them to a shared arena
  * buffer (a new one when it is full; old ones live as long as tuples point into them). Text
  * columns are copied byte for byte from the message, after a UTF-8 / NUL check, so no string is
  * decoded or encoded per heartbeat.
+ *
+ * Group and node come from the subject, validated by the sdk's parser: a subject that is not
+ * `<prefix>.hb.<group>.<node>` with valid names, or a payload that names another group or node,
+ * makes the message a reject (the payload may leave both out).
  *
  * Latency is receive time (the stream timestamp, server clock) minus send time (node clock); a
  * beat is late when that exceeds interval × `lateFactor`.
@@ -58,25 +71,29 @@ export class HeartbeatTuples {
   private pos = 0;
   private readonly beat = emptyWireBeat();
 
-  constructor(private readonly lateFactor: number) {}
+  constructor(
+    private readonly names: WireNames,
+    private readonly lateFactor: number,
+  ) {}
 
   /** Throws (WireError) for a message that cannot be stored; nothing is then appended. */
   tuple(rec: StreamRecord): HeartbeatTuple {
+    const address = this.names.checkHeartbeatSubject(rec.subject);
+    if (!address.ok) throw new WireError(`invalid heartbeat subject: ${address.detail}`);
+    const { group, node } = address;
     const b = this.beat;
     const data = rec.data;
     readHeartbeat(data, b);
     if (b.intervalMs > INT4_MAX) throw new WireError(`interval_ms: ${b.intervalMs} is too large`);
-    let fromSubject: string[] | undefined;
-    if (b.groupEnd === b.groupStart || b.nodeEnd === b.nodeStart) {
-      fromSubject = rec.subject.split(".");
-      if (
-        !(fromSubject[2] || b.groupEnd > b.groupStart) ||
-        !(fromSubject[3] || b.nodeEnd > b.nodeStart)
-      )
-        throw new WireError(`heartbeat without group or node id on ${rec.subject}`);
+    if (!payloadAgrees(data, b, group, node)) {
+      const text = (s: number, e: number): string => Buffer.from(data.subarray(s, e)).toString();
+      throw new WireError(
+        `payload names ${text(b.groupStart, b.groupEnd)}.${text(b.nodeStart, b.nodeEnd)}, ` +
+          `subject names ${group}.${node}`,
+      );
     }
-    // Worst case: fixed fields, every text byte a NUL (3 bytes as U+FFFD), subject fallbacks.
-    const worst = 160 + data.length * 3 + rec.subject.length * 3;
+    // Worst case: fixed fields, every text byte of the message a NUL (3 bytes as U+FFFD), names.
+    const worst = 160 + data.length * 3 + rec.subject.length;
     if (this.pos + worst > this.buf.length) {
       this.buf = Buffer.allocUnsafe(Math.max(ARENA_BYTES, worst));
       this.pos = 0;
@@ -88,31 +105,24 @@ export class HeartbeatTuples {
       const sentMs = b.sentAtMs || rec.timeMs;
       const latency = rec.timeMs - sentMs;
       p = buf.writeInt16BE(HEARTBEAT_COLUMNS.length, p);
-      p = int8(buf, p, (rec.timeMs - PG_EPOCH_MS) * 1000);
-      p =
-        b.groupEnd > b.groupStart
-          ? text(buf, p, data, b.groupStart, b.groupEnd, "group")
-          : str(buf, p, fromSubject![2]!);
-      p =
-        b.nodeEnd > b.nodeStart
-          ? text(buf, p, data, b.nodeStart, b.nodeEnd, "node_id")
-          : str(buf, p, fromSubject![3]!);
-      p = int8(buf, p, b.seq);
-      p = int8(buf, p, (sentMs - PG_EPOCH_MS) * 1000);
+      p = int8Field(buf, p, (rec.timeMs - PG_EPOCH_MS) * 1000);
+      p = asciiField(buf, p, group);
+      p = asciiField(buf, p, node);
+      p = int8Field(buf, p, b.seq);
+      p = int8Field(buf, p, (sentMs - PG_EPOCH_MS) * 1000);
       p = buf.writeInt32BE(4, p);
       p = buf.writeFloatBE(latency, p);
       p = buf.writeInt32BE(1, p);
       buf[p++] = b.intervalMs > 0 && latency > b.intervalMs * this.lateFactor ? 1 : 0;
       p = buf.writeInt32BE(4, p);
       p = buf.writeInt32BE(b.intervalMs, p);
-      p = int8(buf, p, b.uptimeMs);
+      p = int8Field(buf, p, b.uptimeMs);
       p = buf.writeInt32BE(1, p);
       buf[p++] = b.leaving ? 1 : 0;
-      p = text(buf, p, data, b.instanceStart, b.instanceEnd, "process.instance_id");
-      p = int8(buf, p, b.configSet);
-      p = int8(buf, p, rec.streamSeq);
+      p = textField(buf, p, data, b.instanceStart, b.instanceEnd, "process.instance_id");
+      p = int8Field(buf, p, b.configSet);
+      p = int8Field(buf, p, rec.streamSeq);
     } catch (err) {
-      if (err instanceof WireError) throw err;
       throw new WireError(err instanceof Error ? err.message : String(err));
     }
     this.pos = p;
@@ -121,6 +131,8 @@ export class HeartbeatTuples {
       start,
       end: p,
       subject: rec.subject,
+      group,
+      node,
       data,
       timeMs: rec.timeMs,
       streamSeq: rec.streamSeq,
@@ -128,6 +140,22 @@ export class HeartbeatTuples {
       stateHash: b.stateHash,
     };
   }
+}
+
+/** Whether the payload's group and node, where it names them, are the subject's. */
+function payloadAgrees(data: Uint8Array, b: WireBeat, group: string, node: string): boolean {
+  return (
+    sameAscii(data, b.groupStart, b.groupEnd, group) &&
+    sameAscii(data, b.nodeStart, b.nodeEnd, node)
+  );
+}
+
+/** True when bytes [start, end) are empty or spell `s` (ASCII). */
+function sameAscii(data: Uint8Array, start: number, end: number, s: string): boolean {
+  if (start === end) return true;
+  if (end - start !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (data[start + i] !== s.charCodeAt(i)) return false;
+  return true;
 }
 
 /** One binary COPY payload of the tuples: runs that lie back to back in an arena are copied at once. */
@@ -150,45 +178,4 @@ export function tuplesPayload(rows: readonly HeartbeatTuple[]): Buffer {
   if (run) p += run.buf.copy(out, p, run.start, runEnd);
   COPY_BINARY_TRAILER.copy(out, p);
   return out;
-}
-
-/** An int8 field; RangeError outside ±2^63 or for a non-integer (the row is then refused). */
-function int8(buf: Buffer, p: number, v: number): number {
-  if (!Number.isInteger(v) || Math.abs(v) >= 2 ** 63) throw new WireError(`${v} is not an int8`);
-  const hi = Math.floor(v / TWO_32);
-  buf.writeInt32BE(8, p);
-  buf.writeInt32BE(hi, p + 4);
-  buf.writeUInt32BE(v - hi * TWO_32, p + 8);
-  return p + 12;
-}
-
-/** A text field copied from the message; NUL becomes U+FFFD (PostgreSQL text cannot hold it). */
-function text(
-  buf: Buffer,
-  p: number,
-  data: Uint8Array,
-  start: number,
-  end: number,
-  field: string,
-): number {
-  const check = textCheck(data, start, end);
-  if (check === "invalid") throw new WireError(`${field} is not valid UTF-8`);
-  const lenAt = p;
-  p += 4;
-  if (check === "ok") {
-    for (let i = start; i < end; i++) buf[p++] = data[i]!;
-  } else {
-    for (let i = start; i < end; i++) {
-      if (data[i] === 0) p += REPLACEMENT.copy(buf, p);
-      else buf[p++] = data[i]!;
-    }
-  }
-  buf.writeInt32BE(p - lenAt - 4, lenAt);
-  return p;
-}
-
-function str(buf: Buffer, p: number, s: string): number {
-  const n = buf.write(s.replace(/\0/g, "\uFFFD"), p + 4, "utf8");
-  buf.writeInt32BE(n, p);
-  return p + 4 + n;
 }

@@ -14,3 +14,8 @@ export function isTransientPgError(err: unknown): boolean {
     msg,
   );
 }
+
+/** True for a unique-key violation (SQLSTATE 23505): a row with that key is stored already. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === "23505";
+}

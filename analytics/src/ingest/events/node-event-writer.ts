@@ -1,8 +1,11 @@
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { PoolClient } from "pg";
-import type { BatchWriter, WriteResult } from "./batch-writer";
-import { copyInto, ensureStaging, storeRejects } from "./copy-writer";
-import type { RejectedRecord } from "./copy-writer";
-import { EVENT_COLUMNS, eventLine } from "./event-row";
+import { copyInto } from "../../pg/copy-text";
+import { ensureStaging } from "../../pg/staging-table";
+import type { BatchWriter, WriteResult } from "../batch-writer";
+import { storeRejects } from "../ingest-rejects";
+import type { RejectedRecord } from "../ingest-rejects";
+import { NODE_EVENT_COLUMNS, nodeEventLine } from "./node-event-row";
 
 const STAGE = "evt_stage";
 const STAGE_DDL = `
@@ -61,10 +64,10 @@ function newer(): string {
 }
 
 /** Writes node events from `KON_EVENTS` (COPY text lines; events are few, so no fast path). */
-export function eventWriter(): BatchWriter<string> {
+export function nodeEventWriter(names: WireNames): BatchWriter<string> {
   return {
     kind: "events",
-    row: eventLine,
+    row: (rec) => nodeEventLine(names, rec),
     async write(
       client: PoolClient,
       lines: string[],
@@ -73,7 +76,7 @@ export function eventWriter(): BatchWriter<string> {
       await storeRejects(client, "events", rejects);
       if (lines.length === 0) return { inserted: 0 };
       await ensureStaging(client, STAGE, STAGE_DDL);
-      await copyInto(client, STAGE, EVENT_COLUMNS, lines);
+      await copyInto(client, STAGE, NODE_EVENT_COLUMNS, lines);
       const res = await client.query<{ inserted: number }>(INSERT_SQL);
       return { inserted: res.rows[0]?.inserted ?? 0 };
     },

@@ -1,38 +1,11 @@
 import { ConfigEvent, decodeMessage } from "@konorkestra/proto";
-import { copyLine, copyTime } from "./copy-text";
-import type { StreamRecord } from "./stream-record";
-
-/** Kinds of config events as stored (the subject's `config.<kind>` token). */
-export const CONFIG_EVENT_KINDS = [
-  "published",
-  "deleted",
-  "rejected",
-  "applied",
-  "prepare_ok",
-  "prepare_failed",
-  "aborted",
-] as const;
-export type ConfigEventKind = (typeof CONFIG_EVENT_KINDS)[number];
-
-const KINDS: Record<number, ConfigEventKind> = {
-  [ConfigEvent.Kind.PUBLISHED]: "published",
-  [ConfigEvent.Kind.DELETED]: "deleted",
-  [ConfigEvent.Kind.REJECTED]: "rejected",
-  [ConfigEvent.Kind.APPLIED]: "applied",
-  [ConfigEvent.Kind.PREPARE_OK]: "prepare_ok",
-  [ConfigEvent.Kind.PREPARE_FAILED]: "prepare_failed",
-  [ConfigEvent.Kind.ABORTED]: "aborted",
-};
-
-/** Where a value came from, read from its ConfigEntry (ConfigEvent does not carry it). */
-export interface ConfigProvenance {
-  /** ConfigEntry.git_commit; undefined when the folder is not a git checkout. */
-  gitCommit?: string;
-  /** ConfigEntry.git_author ("Name <email>"). */
-  gitAuthor?: string;
-  /** ConfigEntry.published_by: a config-loader id, or `cli:<user>`. */
-  publishedBy?: string;
-}
+import { configEventWord } from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
+import type { ConfigProvenance } from "../../model/config-change";
+import type { ConfigEventKind } from "../../model/event-kinds";
+import { copyLine, copyTime } from "../../pg/copy-text";
+import type { StreamRecord } from "../stream-record";
+import { checkPayloadAgrees, eventAddress } from "./event-address";
 
 /** One config event, decoded; provenance is filled in by the writer where it can be found. */
 export interface ConfigEventRow {
@@ -88,18 +61,19 @@ export const CONFIG_EVENT_COLUMNS = [
 ] as const;
 
 /**
- * Decodes a stored ConfigEvent. time = at_ms (the stream time when missing); the group falls back
- * to the subject's, the event id to `Nats-Msg-Id`, then to the stream sequence, so every row has
- * a key. An event of unknown kind is refused (kept in ingest_rejects) rather than dropped, so a
- * newer publisher's events are not silently lost.
+ * Decodes a stored ConfigEvent. Group and kind are the subject's (the payload may not contradict
+ * them); time = at_ms (the stream time when missing); the event id falls back to `Nats-Msg-Id`,
+ * then to the stream sequence, so every row has a key. An event of unknown kind, on the subject or
+ * in the payload, is refused (kept in ingest_rejects) rather than dropped, so a newer publisher's
+ * events are not silently lost.
  */
-export function configEventRow(rec: StreamRecord): ConfigEventRow {
+export function configEventRow(names: WireNames, rec: StreamRecord): ConfigEventRow {
+  const address = eventAddress(names, rec.subject, "config");
   const ev = decodeMessage(ConfigEvent, rec.data);
-  const kind = KINDS[ev.kind];
+  const kind = configEventWord(ev.kind);
   if (!kind) throw new Error(`config event of unknown kind ${ev.kind} on ${rec.subject}`);
-  const [, , subjGroup] = rec.subject.split(".");
-  const group = ev.group || subjGroup || "";
-  if (!group) throw new Error(`config event without group on ${rec.subject}`);
+  checkPayloadAgrees(address, { group: ev.group, word: kind }, rec.subject);
+  const group = address.group;
   const err = ev.error;
   return {
     timeMs: Number(ev.atMs) || rec.timeMs,

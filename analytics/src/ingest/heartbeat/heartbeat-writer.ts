@@ -1,16 +1,19 @@
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { PoolClient } from "pg";
-import type { BatchWriter, WriteHints, WriteResult } from "./batch-writer";
-import { copyBinaryInto, ensureStaging, storeRejects } from "./copy-writer";
-import type { RejectedRecord } from "./copy-writer";
-import { configJson, heartbeatRow, revisionsJson } from "./heartbeat-row";
+import { copyBinaryInto } from "../../pg/binary-copy";
+import { isUniqueViolation } from "../../pg/pg-errors";
+import { ensureStaging } from "../../pg/staging-table";
+import type { BatchWriter, WriteHints, WriteResult } from "../batch-writer";
+import { storeRejects } from "../ingest-rejects";
+import type { RejectedRecord } from "../ingest-rejects";
+import type { StreamRecord } from "../stream-record";
 import { HEARTBEAT_COLUMNS, HeartbeatTuples, tuplesPayload } from "./heartbeat-tuples";
 import type { HeartbeatTuple } from "./heartbeat-tuples";
 import { NodeStateGate } from "./node-state-gate";
-import type { StreamRecord } from "./stream-record";
 import type { NodeStateUpdate } from "./node-state-gate";
+import { configJson, nodeStateRow, revisionsJson } from "./node-state-row";
 
 const STAGE = "hb_stage";
-const UNIQUE_VIOLATION = "23505";
 /** After a batch met rows already stored, write through the de-duplicating path this long. */
 const DEDUPE_HOLD_MS = 30_000;
 
@@ -108,11 +111,12 @@ export class HeartbeatWriter implements BatchWriter<HeartbeatTuple> {
   private dedupeUntil = 0;
 
   constructor(
+    names: WireNames,
     lateFactor: number,
     private readonly nodeStateResolutionMs: number,
   ) {
     this.gate = new NodeStateGate(nodeStateResolutionMs);
-    this.tuples = new HeartbeatTuples(lateFactor);
+    this.tuples = new HeartbeatTuples(names, lateFactor);
   }
 
   row(rec: StreamRecord): HeartbeatTuple {
@@ -167,7 +171,7 @@ export class HeartbeatWriter implements BatchWriter<HeartbeatTuple> {
     const ids = [...fresh.keys()];
     await client.query(CONFIG_SETS_SQL, [
       ids,
-      ids.map((id) => revisionsJson(heartbeatRow(fresh.get(id)!).config)),
+      ids.map((id) => revisionsJson(nodeStateRow(fresh.get(id)!).config)),
     ]);
     return ids;
   }
@@ -181,7 +185,7 @@ export class HeartbeatWriter implements BatchWriter<HeartbeatTuple> {
     try {
       await copyBinaryInto(client, "heartbeats", HEARTBEAT_COLUMNS, payload);
     } catch (err) {
-      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      if (!isUniqueViolation(err)) throw err;
       await client.query("ROLLBACK TO SAVEPOINT hb_copy");
       this.dedupeUntil = Date.now() + DEDUPE_HOLD_MS;
       return this.dedupe(client, payload);

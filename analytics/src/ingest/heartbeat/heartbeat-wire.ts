@@ -1,11 +1,9 @@
-import { isUtf8 } from "node:buffer";
-
 /**
  * A heartbeat read straight off the protobuf wire (konorkestra.v1.Heartbeat), without building
  * the message object: offsets of the text fields in the message bytes, the numbers, and two
  * hashes. This is the per-message work of the ingest at up to 100,000 heartbeats per second, so
- * it allocates nothing; the full decode (protobufjs) is kept for the few beats that update
- * node_state or bring a config set not seen before.
+ * it allocates nothing; the full decode (protobufjs, node-state-row.ts) is kept for the few beats
+ * that update node_state or bring a config set not seen before.
  *
  * Field numbers are those of proto/konorkestra/v1/liveness.proto and config.proto; unknown fields
  * are skipped by wire type, as protobuf requires.
@@ -302,19 +300,4 @@ function readConfigEntry(end: number): void {
   hashReset();
   hashBytes(keyStart, keyEnd);
   hashNumber(revision);
-}
-
-/**
- * Whether bytes [start, end) of `data` may be stored as PostgreSQL text: valid UTF-8 without NUL.
- * ASCII, the common case, is checked by a plain loop; anything else by Node's validator.
- */
-export function textCheck(data: Uint8Array, start: number, end: number): "ok" | "nul" | "invalid" {
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    const b = data[i]!;
-    if (b === 0) return "nul";
-    if (b >= 0x80) ascii = false;
-  }
-  if (ascii) return "ok";
-  return isUtf8(data.subarray(start, end)) ? "ok" : "invalid";
 }

@@ -1,19 +1,19 @@
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { PoolClient } from "pg";
-import type { BatchWriter, WriteResult } from "./batch-writer";
+import type { ConfigProvenance, ConfigProvenanceLookup } from "../../model/config-change";
+import { copyInto } from "../../pg/copy-text";
+import { ensureStaging } from "../../pg/staging-table";
+import type { BatchWriter, WriteResult } from "../batch-writer";
+import { storeRejects } from "../ingest-rejects";
+import type { RejectedRecord } from "../ingest-rejects";
+import type { StreamRecord } from "../stream-record";
 import { CONFIG_EVENT_COLUMNS, configEventLine, configEventRow } from "./config-event-row";
-import type { ConfigEventRow, ConfigProvenance } from "./config-event-row";
-import { copyInto, ensureStaging, storeRejects } from "./copy-writer";
-import type { RejectedRecord } from "./copy-writer";
-import type { StreamRecord } from "./stream-record";
-
-/** Finds who wrote a revision of a key (the ConfigEntry in the group's bucket). */
-export interface ConfigProvenanceLookup {
-  /** Undefined when the revision is gone (compacted, purged) or is not a ConfigEntry. */
-  provenance(group: string, key: string, revision: number): Promise<ConfigProvenance | undefined>;
-}
+import type { ConfigEventRow } from "./config-event-row";
 
 /** Options of {@link ConfigEventWriter}. */
 export interface ConfigEventWriterOptions {
+  /** Names on the wire: the subjects events are read from. */
+  names: WireNames;
   /** Where author and git commit of published revisions come from; none: they stay NULL. */
   lookup?: ConfigProvenanceLookup;
   /**
@@ -56,12 +56,12 @@ export class ConfigEventWriter implements BatchWriter<ConfigEventRow> {
   private readonly cache = new Map<string, ConfigProvenance>();
   private readonly budgetMs: number;
 
-  constructor(private readonly opts: ConfigEventWriterOptions = {}) {
+  constructor(private readonly opts: ConfigEventWriterOptions) {
     this.budgetMs = opts.lookupBudgetMs ?? 3000;
   }
 
   row(rec: StreamRecord): ConfigEventRow {
-    return configEventRow(rec);
+    return configEventRow(this.opts.names, rec);
   }
 
   async write(

@@ -1,0 +1,30 @@
+import type { ClientBase } from "pg";
+
+/** A message that could not be turned into a row, kept in `ingest_rejects`. */
+export interface RejectedRecord {
+  subject: string;
+  streamSeq: number;
+  reason: string;
+  data: Uint8Array;
+  timeMs: number;
+}
+
+/** Stores undecodable messages (inside the caller's transaction); duplicates are ignored. */
+export async function storeRejects(
+  client: ClientBase,
+  stream: string,
+  rejects: readonly RejectedRecord[],
+): Promise<void> {
+  if (rejects.length === 0) return;
+  const values: unknown[] = [];
+  const rows = rejects.map((r, i) => {
+    values.push(stream, r.streamSeq, r.subject, r.reason, Buffer.from(r.data), new Date(r.timeMs));
+    const b = i * 6;
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
+  });
+  await client.query(
+    `INSERT INTO ingest_rejects (stream, stream_seq, subject, reason, data, received_at)
+     VALUES ${rows.join(", ")} ON CONFLICT DO NOTHING`,
+    values,
+  );
+}
