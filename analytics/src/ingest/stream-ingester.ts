@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
-import { NatsHeader } from "@konorkestra/sdk/internal";
+import { NatsHeader, parseAckSubject } from "@konorkestra/sdk/internal";
 import type { Pool } from "pg";
 import { Backoff, sleep } from "../backoff";
 import type { AnalyticsMetrics } from "../metrics";
@@ -12,7 +12,6 @@ import { inTransaction } from "../pg/transaction";
 import { BatchCollector } from "./batch-collector";
 import type { BatchWriter } from "./batch-writer";
 import { ackBatch } from "./bulk-ack";
-import { deliveryInfo } from "./delivery-info";
 import type { RejectedRecord } from "./ingest-rejects";
 import { RateWindow } from "./rate-window";
 import type { StreamRecord } from "./stream-record";
@@ -270,7 +269,7 @@ export class StreamIngester {
     // nats.js' JsMsg has the ack subject as `reply` without declaring it; without it, its own
     // (slower) accessors are used.
     const reply = (msg as unknown as { reply?: unknown }).reply;
-    const info = typeof reply === "string" ? deliveryInfo(reply) : undefined;
+    const info = typeof reply === "string" ? parseAckSubject(reply) : undefined;
     const rec: StreamRecord = {
       subject: msg.subject,
       data: msg.data,
