@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { KvWatchInclude, Kvm } from "@nats-io/kv";
 import { connect, headers } from "@nats-io/transport-node";
-import { NatsHeader } from "@konorkestra/sdk/internal";
+import { NatsHeader, kvSubject } from "@konorkestra/sdk/internal";
 import { startNats } from "@konorkestra/testkit";
 import { collectDeadlines, countingSink, settledLastSeq, unwind } from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
@@ -49,7 +49,7 @@ export async function startRawNatsCase(ttlS: number, mode: RawNatsPublish): Prom
     let errors = 0;
     let lastError = "";
     const sink = countingSink((node, payload) => {
-      const subject = `$KV.${BUCKET}.${node}`;
+      const subject = kvSubject(BUCKET, node);
       if (mode === "core") return pub.publish(subject, payload, { headers: ttlHeader });
       js.publish(subject, payload, { ttl }).catch((err: unknown) => {
         errors++;

@@ -1,6 +1,6 @@
 import { isNodeEventWord } from "./event-kinds";
 import type { NodeEventWord } from "./event-kinds";
-import { isGroupName, isNodeId, nodeKey, parseNodeKey } from "./names";
+import { isGroupName, isNodeId, kvSubject, kvSubjectPrefix, nodeKey, parseNodeKey } from "./names";
 import type { HeartbeatAddress, WireNames } from "./names";
 
 /**
@@ -46,12 +46,12 @@ export function nodeEventSubject(names: WireNames, group: string, word: NodeEven
 
 /** Subject a node's liveness record is written to: `$KV.<prefix>_nodes.<group>.<node>`. */
 export function nodeRecordSubject(names: WireNames, group: string, node: string): string {
-  return `$KV.${names.nodesBucket}.${nodeKey(group, node)}`;
+  return kvSubject(names.nodesBucket, nodeKey(group, node));
 }
 
 /** Every liveness record: `$KV.<prefix>_nodes.>`. */
 export function nodeRecordFilter(names: WireNames): string {
-  return `$KV.${names.nodesBucket}.>`;
+  return `${kvSubjectPrefix(names.nodesBucket)}>`;
 }
 
 /** Group and node of a liveness record subject; undefined when the subject is not one. */
@@ -59,7 +59,7 @@ export function parseNodeRecordSubject(
   names: WireNames,
   subject: string,
 ): HeartbeatAddress | undefined {
-  const head = `$KV.${names.nodesBucket}.`;
+  const head = kvSubjectPrefix(names.nodesBucket);
   return subject.startsWith(head) ? parseNodeKey(subject.slice(head.length)) : undefined;
 }
 
@@ -68,17 +68,17 @@ export function monitorLeaseSubject(names: WireNames, monitorId: string): string
   if (!MONITOR_ID.test(monitorId)) {
     throw new TypeError(`invalid monitor id ${JSON.stringify(monitorId)}`);
   }
-  return `$KV.${names.monitorsBucket}.${monitorId}`;
+  return kvSubject(names.monitorsBucket, monitorId);
 }
 
 /** Every membership lease: `$KV.<prefix>_monitors.>`. */
 export function monitorLeaseFilter(names: WireNames): string {
-  return `$KV.${names.monitorsBucket}.>`;
+  return `${kvSubjectPrefix(names.monitorsBucket)}>`;
 }
 
 /** Monitor id of a membership lease subject; undefined when the subject is not one. */
 export function parseMonitorLeaseSubject(names: WireNames, subject: string): string | undefined {
-  const head = `$KV.${names.monitorsBucket}.`;
+  const head = kvSubjectPrefix(names.monitorsBucket);
   if (!subject.startsWith(head)) return undefined;
   const id = subject.slice(head.length);
   return MONITOR_ID.test(id) ? id : undefined;
