@@ -1,7 +1,8 @@
 import { Router } from "express";
 import { z } from "zod";
-import type { FleetQueries } from "../domain/fleet-queries";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import type { FleetQueries } from "../domain/fleet-queries";
+import { DISPLAY_STATUSES } from "../model/fleet-node";
 import type { FleetStore, NodeListFrame } from "../store/fleet-store";
 import { encodeNodeCursor, nodeCursorParam } from "./node-cursor";
 import { ResponseCache } from "./response-cache";
@@ -30,7 +31,7 @@ export const MAX_NODES_LIMIT = 10_000;
 
 const nodesQuery = strictQuery({
   group: groupParam.optional(),
-  status: z.enum(["up", "down", "left", "flapping", "unknown"]).optional(),
+  status: z.enum(DISPLAY_STATUSES).optional(),
   detail: z.enum(["compact", "full"]).default("compact"),
   limit: z
     .string()

@@ -1,7 +1,6 @@
-import type { LivenessState } from "./event-kinds";
-
-/** Status shown for a node: the monitor's last word, or `flapping` while recently flapping. */
-export type DisplayStatus = LivenessState | "flapping" | "unknown";
+/** Statuses shown for a node: the monitor's last word, or `flapping` while recently flapping. */
+export const DISPLAY_STATUSES = ["up", "down", "left", "flapping", "unknown"] as const;
+export type DisplayStatus = (typeof DISPLAY_STATUSES)[number];
 
 /** What a node reports running for one config key. */
 export interface ConfigRevisionView {
@@ -21,7 +20,7 @@ export interface FleetNode {
   node: string;
   status: DisplayStatus;
   /** The monitor's status under a flapping mark. */
-  liveness: LivenessState | "unknown";
+  liveness: Exclude<DisplayStatus, "flapping">;
   sinceMs: number | null;
   suspect: boolean;
   flappingAtMs: number | null;

@@ -4,32 +4,13 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEvent, Heartbeat, NodeEvent, encodeMessage } from "@konorkestra/proto";
 import type { ConfigEventInit, HeartbeatInit } from "@konorkestra/proto";
-import { ensureStreams, wireNames } from "@konorkestra/sdk/internal";
-import type { WireNames } from "@konorkestra/sdk/internal";
-
-/** Kinds of node events, as on the subject (`node.<kind>`). */
-export type EventKind = "up" | "down" | "left" | "flapping";
-
-const KIND: Record<EventKind, NodeEvent.Kind> = {
-  up: NodeEvent.Kind.UP,
-  down: NodeEvent.Kind.DOWN,
-  left: NodeEvent.Kind.LEFT,
-  flapping: NodeEvent.Kind.FLAPPING,
-};
-
-/** Kinds of config events, as on the subject (`config.<kind>`). */
-export type ConfigKind =
-  "published" | "deleted" | "rejected" | "applied" | "prepare_ok" | "prepare_failed" | "aborted";
-
-const CONFIG_KIND: Record<ConfigKind, ConfigEvent.Kind> = {
-  published: ConfigEvent.Kind.PUBLISHED,
-  deleted: ConfigEvent.Kind.DELETED,
-  rejected: ConfigEvent.Kind.REJECTED,
-  applied: ConfigEvent.Kind.APPLIED,
-  prepare_ok: ConfigEvent.Kind.PREPARE_OK,
-  prepare_failed: ConfigEvent.Kind.PREPARE_FAILED,
-  aborted: ConfigEvent.Kind.ABORTED,
-};
+import {
+  configEventKind,
+  ensureStreams,
+  nodeEventKind,
+  wireNames,
+} from "@konorkestra/sdk/internal";
+import type { ConfigEventWord, NodeEventWord, WireNames } from "@konorkestra/sdk/internal";
 
 /** Options of one simulated heartbeat. */
 export interface BeatOptions {
@@ -102,7 +83,7 @@ export class FleetSimulator {
   async event(
     group: string,
     node: string,
-    kind: EventKind,
+    kind: NodeEventWord,
     o: { atMs: number; suspect?: boolean; eventId?: string; lastSeq?: number },
   ): Promise<string> {
     const eventId = o.eventId ?? `${group}.${node}.${kind}.${o.atMs}`;
@@ -112,7 +93,7 @@ export class FleetSimulator {
         eventId,
         group,
         nodeId: node,
-        kind: KIND[kind],
+        kind: nodeEventKind(kind),
         // `atMs` is when the state began. A DOWN began at the node's last heartbeat and is detected
         // one TTL (3 s) later, as the monitor reports it; other kinds are reported as they happen.
         detectedAtMs: kind === "down" ? o.atMs + 3000 : o.atMs,
@@ -130,14 +111,14 @@ export class FleetSimulator {
   /** A ConfigEvent as the loader or a node sends it; the id defaults to one derived from it. */
   async configEvent(
     group: string,
-    kind: ConfigKind,
+    kind: ConfigEventWord,
     e: Omit<ConfigEventInit, "group" | "kind"> & { key: string; atMs: number },
   ): Promise<string> {
     const eventId =
       e.eventId ?? `cfg-${kind}-${group}-${e.key}-${e.revision ?? 0}-${e.nodeId ?? ""}-${e.atMs}`;
     await this.js.publish(
       this.names.eventSubject(group, `config.${kind}`),
-      encodeMessage(ConfigEvent, { ...e, eventId, group, kind: CONFIG_KIND[kind] }),
+      encodeMessage(ConfigEvent, { ...e, eventId, group, kind: configEventKind(kind) }),
       { msgID: eventId },
     );
     return eventId;
