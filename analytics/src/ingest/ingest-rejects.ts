@@ -1,4 +1,5 @@
 import type { ClientBase } from "pg";
+import { pgText } from "../pg/pg-text";
 
 /** A message that could not be turned into a row, kept in `ingest_rejects`. */
 export interface RejectedRecord {
@@ -9,7 +10,11 @@ export interface RejectedRecord {
   timeMs: number;
 }
 
-/** Stores undecodable messages (inside the caller's transaction); duplicates are ignored. */
+/**
+ * Stores undecodable messages (inside the caller's transaction); duplicates are ignored. Subject
+ * and reason may quote what came off the wire, so they pass the NUL rule: a reject that could not
+ * be stored would stall the stream.
+ */
 export async function storeRejects(
   client: ClientBase,
   stream: string,
@@ -18,7 +23,14 @@ export async function storeRejects(
   if (rejects.length === 0) return;
   const values: unknown[] = [];
   const rows = rejects.map((r, i) => {
-    values.push(stream, r.streamSeq, r.subject, r.reason, Buffer.from(r.data), new Date(r.timeMs));
+    values.push(
+      stream,
+      r.streamSeq,
+      pgText(r.subject),
+      pgText(r.reason),
+      Buffer.from(r.data),
+      new Date(r.timeMs),
+    );
     const b = i * 6;
     return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
   });
