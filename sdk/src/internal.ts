@@ -33,7 +33,6 @@ export {
   assertEventKind,
   configEventKind,
   configEventWord,
-  isConfigEventWord,
   isEventKind,
   isNodeEventWord,
   nodeEventKind,
@@ -41,22 +40,18 @@ export {
 } from "./wire/event-kinds";
 export type { ConfigEventWord, EventKind, NodeEventWord } from "./wire/event-kinds";
 export { KonHeader, NatsHeader } from "./wire/headers";
-export { parseSchemaRecord, schemaRecordAddress, schemaRecordKey } from "./wire/schema-record";
+export { parseSchemaRecord, schemaRecordKey } from "./wire/schema-record";
 export type { SchemaRecord } from "./wire/schema-record";
 export { ensureConfigBucket, ensureSchemasBucket } from "./wire/buckets";
-export type { ConfigBucketOptions } from "./wire/buckets";
-export { ensureStreams, streamConfigs } from "./wire/streams";
-export type { StreamOptions } from "./wire/streams";
+export { ensureStreams } from "./wire/streams";
 export { parseAckSubject } from "./wire/ack-subject";
-export type { AckPosition } from "./wire/ack-subject";
 
 // Heartbeats as the SDK builds them (simulators and the monitor's HTTP ingest).
-export { buildHeartbeat, configRevisions, sdkVersion } from "./heartbeat/heartbeat-message";
-export type { HeartbeatIdentity, HeartbeatState } from "./heartbeat/heartbeat-message";
-export { MAX_META_BYTES, MAX_META_ENTRIES, MIN_INTERVAL_MS } from "./heartbeat/heartbeat-options";
+export { buildHeartbeat, sdkVersion } from "./heartbeat/heartbeat-message";
+export type { HeartbeatIdentity } from "./heartbeat/heartbeat-message";
+export { MAX_META_BYTES, MIN_INTERVAL_MS } from "./heartbeat/heartbeat-options";
 export type { AppliedRevision } from "./applied-registry";
 export { resolveNodeId, toNodeIdToken } from "./identity";
-export type { NodeIdOptions, NodeIdSource } from "./identity";
 
 // Options, environment, connection.
 export { envBool, envList, envNumber, envString } from "./options/env-readers";
@@ -65,41 +60,21 @@ export {
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,
-  prefixOption,
-  replicasOption,
-  serversOption,
 } from "./options/common-options";
 export type { NatsOptions } from "./options/common-options";
-export {
-  connectService,
-  connectionName,
-  taggedLogger,
-  watchConnection,
-} from "./nats/connect-service";
-export type { ServiceConnectOptions } from "./nats/connect-service";
+export { connectService, taggedLogger, watchConnection } from "./nats/connect-service";
 
 // Config-file rules: what a config folder means — which files are config, the key each names, how
 // a file becomes a canonical JSON value (unique keys, sorted, size limit) and which files are
 // refused. The config-loader publishes by them and the SDK's `file:` source reads by them.
 export { sha256Hex } from "./config/stable-hash";
-export {
-  DEFAULT_MAX_VALUE_BYTES,
-  parseConfigBytes,
-  readConfigFile,
-} from "./config-files/config-file-parser";
-export type {
-  ParseResult,
-  ParsedConfig,
-  ReadResult,
-  RejectCode,
-  SourceProblem,
-} from "./config-files/config-file-parser";
-export { groupNameProblem, isIgnoredName, keyForPath } from "./config-files/key-mapper";
-export type { PathMapping, SourceFormat } from "./config-files/key-mapper";
+export { DEFAULT_MAX_VALUE_BYTES } from "./config-files/config-file-parser";
+export type { ParsedConfig, SourceProblem } from "./config-files/config-file-parser";
+export { groupNameProblem, isIgnoredName } from "./config-files/key-mapper";
+export type { SourceFormat } from "./config-files/key-mapper";
 export { resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
-export type { GroupScan, ScannedFile, TreeScan } from "./config-files/tree-scanner";
+export type { GroupScan, ScannedFile } from "./config-files/tree-scanner";
 export { readGroupFiles } from "./config-files/group-files";
-export type { FileReading } from "./config-files/group-files";
 
 // Liveness rules: the TTL a heartbeat's timing buys, and the names the liveness monitor writes
 // (its consumer, `kon_nodes` records, membership leases, node event ids and subjects).
@@ -120,4 +95,3 @@ export {
   parseNodeEventId,
   parseNodeRecordSubject,
 } from "./wire/liveness";
-export type { NodeEventIdParts } from "./wire/liveness";

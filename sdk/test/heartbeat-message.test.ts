@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Heartbeat, decodeMessage, encodeMessage } from "@konorkestra/proto";
-import { buildHeartbeat, configRevisions, sdkVersion } from "../src/internal";
-import { nextBeatSlot } from "../src/heartbeat/heartbeat-message";
+import { buildHeartbeat, sdkVersion } from "../src/internal";
+import { configRevisions, nextBeatSlot } from "../src/heartbeat/heartbeat-message";
 import type { HeartbeatIdentity } from "../src/internal";
 
 const identity: HeartbeatIdentity = {

@@ -1,5 +1,5 @@
 import { KonError } from "../src";
-import { MAX_META_BYTES, MAX_META_ENTRIES } from "../src/internal";
+import { MAX_META_BYTES, MAX_META_ENTRIES } from "../src/heartbeat/heartbeat-options";
 import { parseHeartbeatOptions } from "../src/heartbeat/heartbeat-options";
 import type { HeartbeatOptions } from "../src";
 

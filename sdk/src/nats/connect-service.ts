@@ -17,7 +17,7 @@ export interface ServiceConnectOptions {
 }
 
 /** The connection name the server shows for a process: `kon:<role>` or `kon:<role>:<id>`. */
-export function connectionName(role: string, id?: string): string {
+function connectionName(role: string, id?: string): string {
   return id ? `kon:${role}:${id}` : `kon:${role}`;
 }
 

@@ -68,10 +68,6 @@ export function isNodeEventWord(word: string): word is NodeEventWord {
   return (NODE_EVENT_WORDS as readonly string[]).includes(word);
 }
 
-export function isConfigEventWord(word: string): word is ConfigEventWord {
-  return (CONFIG_EVENT_WORDS as readonly string[]).includes(word);
-}
-
 export function isEventKind(kind: string): kind is EventKind {
   return EVENT_KINDS.has(kind);
 }

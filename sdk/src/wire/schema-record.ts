@@ -1,4 +1,3 @@
-import type { WireNames } from "./names";
 import { assertConfigKey, assertGroupName } from "./names";
 
 /**
@@ -20,15 +19,6 @@ export interface SchemaRecord {
 /** Key of a config key's schema in `kon_schemas`: `<group>.<config key>`. */
 export function schemaRecordKey(group: string, key: string): string {
   return `${assertGroupName(group)}.${assertConfigKey(key)}`;
-}
-
-/** The bucket and key of a config key's schema. */
-export function schemaRecordAddress(
-  names: WireNames,
-  group: string,
-  key: string,
-): { bucket: string; key: string } {
-  return { bucket: names.schemasBucket, key: schemaRecordKey(group, key) };
 }
 
 /**
