@@ -4,6 +4,7 @@ import { createInbox } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../logger";
 import { parseAckSubject } from "../wire/ack-subject";
+import { NatsHeader } from "../wire/headers";
 import { kvSubjectPrefix } from "../wire/names";
 import { changeFromKvMessage } from "./kv-message";
 import type { RawChange } from "./raw-change";
@@ -225,9 +226,9 @@ export class NatsConfigWatch {
       return;
     }
     if (msg.reply) this.nc.publish(msg.reply); // flow-control request
-    const stalled = h.get("Nats-Consumer-Stalled");
+    const stalled = h.get(NatsHeader.ConsumerStalled);
     if (stalled) this.nc.publish(stalled);
-    const serverSeq = Number(h.get("Nats-Last-Consumer") || "0");
+    const serverSeq = Number(h.get(NatsHeader.LastConsumer) || "0");
     if (serverSeq > this.cseq) {
       this.requestRecreate(`missed deliveries (server at ${serverSeq}, received ${this.cseq})`);
     }

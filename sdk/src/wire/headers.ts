@@ -14,6 +14,10 @@ export const NatsHeader = {
   BatchId: "Nats-Batch-Id",
   BatchSequence: "Nats-Batch-Sequence",
   BatchCommit: "Nats-Batch-Commit",
+  /** On a push consumer's flow-control status message: the reply subject to answer. */
+  ConsumerStalled: "Nats-Consumer-Stalled",
+  /** On a push consumer's idle heartbeat: the last consumer sequence the server delivered. */
+  LastConsumer: "Nats-Last-Consumer",
   /** `PUT`, `DEL` or `PURGE` on a KV stream message (absent on a PUT). */
   KvOperation: "KV-Operation",
 } as const;
