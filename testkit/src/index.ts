@@ -1,5 +1,5 @@
 export { startNats, startNatsCluster } from "./nats";
-export type { NatsCluster, NatsOptions, NatsServer } from "./nats";
+export type { NatsCluster, NatsOptions, NatsServer, TestClientOptions } from "./nats";
 export {
   PG_TEMPLATE,
   PG_USER,

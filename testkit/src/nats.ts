@@ -29,6 +29,18 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** GET a monitoring endpoint, e.g. `monitor("jsz")`. */
   monitor<T = Record<string, unknown>>(path: string): Promise<T>;
+  /**
+   * Connection options of a test's own client (`servers` plus credentials): spread them into
+   * `connect()` or into a service's options, e.g. `connect({ ...nats.clientOptions(), name })`.
+   */
+  clientOptions(): TestClientOptions;
+}
+
+/** What a test passes to `connect()` or to a Konorkestra service to reach a testkit server. */
+export interface TestClientOptions {
+  servers: string[];
+  user?: string;
+  pass?: string;
 }
 
 export interface NatsOptions {
@@ -80,6 +92,10 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
       logFile: join(this.dir.hostPath, "nats.log"),
       readyPattern: /Server is ready/,
     };
+  }
+
+  clientOptions(): TestClientOptions {
+    return { servers: [this.url] };
   }
 
   async monitor<T>(path: string): Promise<T> {
