@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
   connectService,
+  natsAuthOf,
   ensureStreams,
   taggedLogger,
   watchConnection,
@@ -146,8 +147,11 @@ function openPool(opts: ResolvedAnalyticsOptions, logger: Logger): Pool {
 async function connectNats(
   opts: ResolvedAnalyticsOptions,
 ): Promise<{ nc: NatsConnection; connected: () => boolean }> {
-  const { servers, token, user, pass } = opts;
-  const nc = await connectService({ servers, token, user, pass, role: "analytics" });
+  const nc = await connectService({
+    ...natsAuthOf(opts),
+    servers: opts.servers,
+    role: "analytics",
+  });
   let up = true;
   watchConnection(nc, (connected) => {
     up = connected;

@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   connectService,
+  natsAuthOf,
   ensureSchemasBucket,
   ensureStreams,
   watchConnection,
@@ -47,9 +48,7 @@ export async function connectWithRetry(
         role: "config-loader",
         // The default id already starts with the role, which the connection name carries.
         id: opts.loaderId.replace(/^config-loader:/, ""),
-        token: opts.token,
-        user: opts.user,
-        pass: opts.pass,
+        ...natsAuthOf(opts),
       });
       await ensureStreams(await jetstreamManager(nc), names, { replicas: opts.replicas });
       const schemas = await ensureSchemasBucket(nc, names, opts.replicas);

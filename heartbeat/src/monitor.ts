@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
   connectService,
+  natsAuthOf,
   ensureStreams,
   taggedLogger,
   watchConnection,
@@ -88,9 +89,7 @@ export async function createMonitor(
     servers: options.servers,
     role: "monitor",
     id,
-    token: options.token,
-    user: options.user,
-    pass: options.pass,
+    ...natsAuthOf(options),
   });
   try {
     return await assemble(nc, options, names, logger);

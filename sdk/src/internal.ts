@@ -58,11 +58,17 @@ export { envBool, envList, envNumber, envString } from "./options/env-readers";
 export {
   maxValueBytesOption,
   mergeNatsOptions,
+  natsAuthOf,
   natsOptionsShape,
   parseOptionsWith,
 } from "./options/common-options";
-export type { NatsOptions } from "./options/common-options";
-export { connectService, taggedLogger, watchConnection } from "./nats/connect-service";
+export type { NatsAuth, NatsOptions } from "./options/common-options";
+export {
+  connectService,
+  credentialOptions,
+  taggedLogger,
+  watchConnection,
+} from "./nats/connect-service";
 
 // Config-file rules: what a config folder means — which files are config, the key each names, how
 // a file becomes a canonical JSON value (unique keys, sorted, size limit) and which files are

@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connectService } from "./nats/connect-service";
+import { natsAuthOf } from "./options/common-options";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
 import { AppliedRegistry } from "./applied-registry";
@@ -114,9 +115,7 @@ export class Konorkestra {
           servers: this.options.servers,
           role: this.options.service,
           id: this.nodeId,
-          token: this.options.token,
-          user: this.options.user,
-          pass: this.options.pass,
+          ...natsAuthOf(this.options),
         });
         if (this.closing) {
           await nc.close();

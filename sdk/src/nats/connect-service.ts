@@ -1,17 +1,17 @@
-import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
+import type { NatsAuth } from "../options/common-options";
 
 /** How a Konorkestra process connects to NATS. */
-export interface ServiceConnectOptions {
+export interface ServiceConnectOptions extends NatsAuth {
   servers: string[];
   /** Role of the process (`monitor`, `analytics`, `config-loader`, a service name). */
   role: string;
   /** Instance id within the role (monitor id, node id); names the connection `kon:<role>:<id>`. */
   id?: string;
-  token?: string;
-  user?: string;
-  pass?: string;
   /** Timeout of one connection attempt. @default 2000 */
   timeoutMs?: number;
 }
@@ -33,10 +33,45 @@ export async function connectService(opts: ServiceConnectOptions): Promise<NatsC
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     timeout: opts.timeoutMs ?? 2000,
-    token: opts.token,
-    user: opts.user,
-    pass: opts.pass,
+    ...credentialOptions(opts),
   });
+}
+
+/**
+ * The nats.js options for one set of credentials: an nkey seed file (system services), a join key
+ * (sent as the connection's token; the auth callout exchanges it for the group's rights), or a
+ * plain token or user and password; plus TLS when a CA (and for mutual TLS a certificate) is set.
+ */
+export function credentialOptions(auth: NatsAuth): Partial<ConnectionOptions> {
+  const out: Partial<ConnectionOptions> = {};
+  if (auth.nkeySeedFile) {
+    out.authenticator = nkeyAuthenticator(readSecretFile(auth.nkeySeedFile, "nkey seed"));
+  } else if (auth.joinKey) {
+    out.token = auth.joinKey;
+  } else {
+    if (auth.token) out.token = auth.token;
+    if (auth.user) out.user = auth.user;
+    if (auth.pass) out.pass = auth.pass;
+  }
+  if (auth.tlsCa || auth.tlsCert) {
+    out.tls = {
+      ...(auth.tlsCa ? { caFile: auth.tlsCa } : {}),
+      ...(auth.tlsCert ? { certFile: auth.tlsCert, keyFile: auth.tlsKey } : {}),
+    };
+  }
+  return out;
+}
+
+/** Reads a secret file, naming the file (never its content) when it cannot. */
+function readSecretFile(path: string, what: string): Uint8Array {
+  try {
+    return new TextEncoder().encode(readFileSync(path, "utf8").trim());
+  } catch (err) {
+    throw new KonError(
+      KonErrorCode.InvalidOptions,
+      `cannot read the ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
 }
 
 /**

@@ -32,6 +32,11 @@ export const natsOptionsShape = {
   token: z.string().optional(),
   user: z.string().optional(),
   pass: z.string().optional(),
+  joinKey: z.string().min(1).optional(),
+  nkeySeedFile: z.string().min(1).optional(),
+  tlsCa: z.string().min(1).optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
 };
 
 /** How to reach NATS, as every service takes it. */
@@ -47,6 +52,35 @@ export interface NatsOptions {
   /** NATS user and password (KON_USER, KON_PASSWORD). */
   user?: string;
   pass?: string;
+  /** The group's join key, exchanged by the server's auth callout for group rights (KON_JOIN_KEY). */
+  joinKey?: string;
+  /** File holding this process's NATS nkey seed, for system services (KON_NKEY_SEED_FILE). */
+  nkeySeedFile?: string;
+  /** PEM file of the CA that signed the NATS server's certificate (KON_TLS_CA); turns TLS on. */
+  tlsCa?: string;
+  /** Client certificate and key for mutual TLS (KON_TLS_CERT, KON_TLS_KEY). */
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** The credential and TLS part of resolved {@link NatsOptions}, as `connectService` takes it. */
+export type NatsAuth = Pick<
+  NatsOptions,
+  "token" | "user" | "pass" | "joinKey" | "nkeySeedFile" | "tlsCa" | "tlsCert" | "tlsKey"
+>;
+
+/** Picks the credential and TLS fields out of a service's resolved options. */
+export function natsAuthOf(o: NatsAuth): NatsAuth {
+  return {
+    token: o.token,
+    user: o.user,
+    pass: o.pass,
+    joinKey: o.joinKey,
+    nkeySeedFile: o.nkeySeedFile,
+    tlsCa: o.tlsCa,
+    tlsCert: o.tlsCert,
+    tlsKey: o.tlsKey,
+  };
 }
 
 /** {@link NatsOptions} given, then KON_* variables, then defaults (not yet validated). */
@@ -58,6 +92,11 @@ export function mergeNatsOptions(given: NatsOptions, env: NodeJS.ProcessEnv) {
     token: given.token ?? envString(env, "KON_TOKEN"),
     user: given.user ?? envString(env, "KON_USER"),
     pass: given.pass ?? envString(env, "KON_PASSWORD"),
+    joinKey: given.joinKey ?? envString(env, "KON_JOIN_KEY"),
+    nkeySeedFile: given.nkeySeedFile ?? envString(env, "KON_NKEY_SEED_FILE"),
+    tlsCa: given.tlsCa ?? envString(env, "KON_TLS_CA"),
+    tlsCert: given.tlsCert ?? envString(env, "KON_TLS_CERT"),
+    tlsKey: given.tlsKey ?? envString(env, "KON_TLS_KEY"),
   };
 }
 
