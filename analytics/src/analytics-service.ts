@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
   connectService,
+  serviceInboxPrefix,
   natsAuthOf,
   ensureStreams,
   taggedLogger,
@@ -15,6 +16,7 @@ import type { Logger } from "@konorkestra/sdk";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { Pool } from "pg";
 import { Backoff, sleep } from "./backoff";
+import { redactSecrets } from "./failure-text";
 import { runMigrations } from "./db/migrate";
 import { applyStoragePolicies } from "./db/storage-policies";
 import type { StorageInfo } from "./db/storage-policies";
@@ -151,6 +153,7 @@ async function connectNats(
     ...natsAuthOf(opts),
     servers: opts.servers,
     role: "analytics",
+    inboxPrefix: serviceInboxPrefix(wireNames(opts.prefix), "analytics"),
   });
   let up = true;
   watchConnection(nc, (connected) => {
@@ -208,7 +211,9 @@ async function migrateWhenReachable(opts: ResolvedAnalyticsOptions, logger: Logg
       if (!/ECONNREFUSED|ENOTFOUND|starting up|shutting down|timeout|terminated/i.test(msg))
         throw err;
       const delay = backoff.next();
-      logger.warn(`PostgreSQL not reachable for migrations (${msg}); retrying in ${delay} ms`);
+      logger.warn(
+        `PostgreSQL not reachable for migrations (${redactSecrets(msg)}); retrying in ${delay} ms`,
+      );
       await sleep(delay);
     }
   }

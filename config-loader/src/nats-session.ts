@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   connectService,
+  serviceInboxPrefix,
   natsAuthOf,
   ensureSchemasBucket,
   ensureStreams,
@@ -46,6 +47,7 @@ export async function connectWithRetry(
       nc = await connectService({
         servers: opts.servers,
         role: "config-loader",
+        inboxPrefix: serviceInboxPrefix(names, "config-loader"),
         // The default id already starts with the role, which the connection name carries.
         id: opts.loaderId.replace(/^config-loader:/, ""),
         ...natsAuthOf(opts),

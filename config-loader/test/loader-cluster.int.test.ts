@@ -18,7 +18,7 @@ describe("config-loader on a 3-server cluster", () => {
   let root: string;
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
-    nc = await connect({ servers: cluster.urls });
+    nc = await connect({ ...cluster.clientOptions() });
     root = realpathSync(mkdtempSync(join(tmpdir(), "kon-loader-cluster-")));
   });
   afterAll(async () => {
@@ -34,7 +34,7 @@ describe("config-loader on a 3-server cluster", () => {
     loader = createConfigLoader(
       {
         configDir: root,
-        servers: cluster.urls,
+        ...cluster.clientOptions(),
         port: 0,
         resyncMs: 0,
         git: false,

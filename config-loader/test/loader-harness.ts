@@ -33,7 +33,7 @@ export class Harness {
   static async start(): Promise<Harness> {
     const nats = await startNats();
     const nc = await connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 100,
     });
@@ -64,7 +64,7 @@ export class Harness {
     const loader = createConfigLoader(
       {
         configDir,
-        servers: this.nats.url,
+        ...this.nats.clientOptions(),
         port: 0,
         debounceMs: 50,
         debounceMaxMs: 500,

@@ -23,7 +23,7 @@ describe("config-loader main (a real process)", () => {
       env: {
         ...process.env,
         KON_CONFIG_DIR: root,
-        KON_SERVERS: h.nats.url,
+        ...h.nats.clientEnv(),
         KON_LOADER_PORT: String(port),
         KON_RESYNC_MS: "0",
       },

@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
   connectService,
+  serviceInboxPrefix,
   natsAuthOf,
   ensureStreams,
   taggedLogger,
@@ -88,6 +89,7 @@ export async function createMonitor(
   const nc = await connectService({
     servers: options.servers,
     role: "monitor",
+    inboxPrefix: serviceInboxPrefix(names, "monitor"),
     id,
     ...natsAuthOf(options),
   });

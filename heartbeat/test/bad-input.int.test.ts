@@ -31,12 +31,12 @@ describe("bad heartbeats", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     // Groups are known from KON_GROUPS and from the group registry bucket.
     groupsKv = await new Kvm(nc).create("kon_groups");
     monitor = await createMonitor(
       {
-        servers: nats.url,
+        ...nats.clientOptions(),
         port: 0,
         monitorId: "b1",
         groups: ["g1"],

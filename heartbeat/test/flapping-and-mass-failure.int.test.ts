@@ -24,10 +24,10 @@ describe("flapping and mass failure", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     monitor = await createMonitor(
       {
-        servers: nats.url,
+        ...nats.clientOptions(),
         port: 0,
         monitorId: "f1",
         sweepIntervalMs: 50,

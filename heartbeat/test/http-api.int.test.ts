@@ -33,10 +33,10 @@ describe("HTTP ingest and the liveness API", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     monitor = await createMonitor(
       {
-        servers: nats.url,
+        ...nats.clientOptions(),
         port: 0,
         monitorId: "h1",
         ingestToken: TOKEN,

@@ -21,9 +21,9 @@ describe("monitor, NATS backend", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     monitor = await createMonitor(
-      { servers: nats.url, port: 0, monitorId: "m1", sweepIntervalMs: 50 },
+      { ...nats.clientOptions(), port: 0, monitorId: "m1", sweepIntervalMs: 50 },
       { logger: silentLogger },
     );
     await monitor.current;

@@ -35,10 +35,10 @@ describe("monitor, Redis backend", () => {
 
   beforeAll(async () => {
     [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     redis = new Redis(redisServer.url);
     opts = (monitorId) => ({
-      servers: nats.url,
+      ...nats.clientOptions(),
       backend: "redis",
       redisUrl: redisServer.url,
       port: 0,

@@ -18,10 +18,10 @@ describe("a monitor process killed and restarted", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     sim = new NodeSimulator(nc, { group: "g1", intervalMs: 250, misses: 2 });
     monitor = new MonitorProcess({
-      KON_SERVERS: nats.url,
+      ...nats.clientEnv(),
       KON_MONITOR_ID: "solo",
       KON_SWEEP_INTERVAL_MS: "50",
     });

@@ -30,9 +30,9 @@ describe("several monitors", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     const opts = (monitorId: string): MonitorOptions => ({
-      servers: nats.url,
+      ...nats.clientOptions(),
       port: 0,
       monitorId,
       ...SHARED,
@@ -47,7 +47,7 @@ describe("several monitors", () => {
     );
     sim = new NodeSimulator(nc, { group: "g1", intervalMs: 250, misses: 2 });
     victim = new MonitorProcess({
-      KON_SERVERS: nats.url,
+      ...nats.clientEnv(),
       KON_MONITOR_ID: "m3",
       KON_SWEEP_INTERVAL_MS: "50",
       KON_MEMBER_LEASE_MS: String(SHARED.memberLeaseMs),

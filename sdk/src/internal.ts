@@ -101,3 +101,17 @@ export {
   parseNodeEventId,
   parseNodeRecordSubject,
 } from "./wire/liveness";
+
+// Who may do what on NATS.
+export {
+  APP_ACCOUNT,
+  AUTH_CALLOUT_SUBJECT,
+  SYSTEM_ROLES,
+  groupInboxPrefix,
+  groupMemberPermissions,
+  serviceInboxPrefix,
+  servicePermissions,
+} from "./wire/permissions";
+export type { SubjectPermissions, SystemRole } from "./wire/permissions";
+export { renderServerAccounts } from "./wire/server-accounts";
+export type { ServerAccountsSpec } from "./wire/server-accounts";

@@ -20,6 +20,7 @@ import type { NodeIdSource } from "./identity";
 import { consoleLogger } from "./logger";
 import type { Logger } from "./logger";
 import { wireNames } from "./wire/names";
+import { groupInboxPrefix } from "./wire/permissions";
 import type { WireNames } from "./wire/names";
 import { parseKonorkestraOptions } from "./options/konorkestra-options";
 import type { KonorkestraOptions, ResolvedOptions } from "./options/konorkestra-options";
@@ -116,15 +117,21 @@ export class Konorkestra {
           role: this.options.service,
           id: this.nodeId,
           ...natsAuthOf(this.options),
+          // The only inbox a member's rights allow (see wire/permissions).
+          inboxPrefix: groupInboxPrefix(this.names, this.options.group),
         });
         if (this.closing) {
           await nc.close();
           return;
         }
         this.conn = nc;
-        await ensureStreams(await jetstreamManager(nc), this.names, {
-          replicas: this.options.replicas,
-        });
+        // A member that joined with its group's key may not create streams: the system
+        // services do. Other credentials (tests, a trusted single-node setup) still may.
+        if (!this.options.joinKey) {
+          await ensureStreams(await jetstreamManager(nc), this.names, {
+            replicas: this.options.replicas,
+          });
+        }
         this.resolveFirst(nc);
         return;
       } catch (err) {

@@ -24,7 +24,7 @@ describe("config watch on a 3-server cluster (replicas 3)", () => {
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
     writer = await connect({
-      servers: cluster.urls,
+      ...cluster.clientOptions(),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 100,
     });
@@ -52,7 +52,7 @@ describe("config watch on a 3-server cluster (replicas 3)", () => {
     // other servers from the cluster's INFO and fails over to one of them.
     for (const [i, server] of [leader!, ...others].entries()) {
       const k = await Konorkestra.connect({
-        servers: [server.url],
+        ...server.clientOptions(),
         group: "cl",
         nodeId: `w${i}`,
         replicas: 3,

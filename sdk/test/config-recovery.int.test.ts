@@ -28,7 +28,7 @@ describe("config watch recovery", () => {
     connectTimeoutMs = 3000,
   ): Promise<Konorkestra> {
     const k = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group,
       nodeId,
       snapshotDir,
@@ -46,7 +46,11 @@ describe("config watch recovery", () => {
   beforeAll(async () => {
     nats = await startNats();
     // The admin connection outlives server restarts.
-    admin = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    admin = await connect({
+      ...nats.clientOptions(),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
     for (const g of ["r1", "r2", "r3", "r4"]) await ensureConfigBucket(admin, wireNames(), g);
     snapshotDir = mkdtempSync(join(tmpdir(), "kon-cfg-recovery-"));
   });

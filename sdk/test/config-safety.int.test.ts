@@ -29,14 +29,20 @@ describe("kon.config safety", () => {
     nodeId: string,
     logger = recordingLogger(),
   ): Promise<Konorkestra> {
-    const k = await Konorkestra.connect({ servers: nats.url, group, nodeId, snapshotDir, logger });
+    const k = await Konorkestra.connect({
+      ...nats.clientOptions(),
+      group,
+      nodeId,
+      snapshotDir,
+      logger,
+    });
     kons.push(k);
     return k;
   }
 
   beforeAll(async () => {
     nats = await startNats();
-    admin = await connect({ servers: nats.url });
+    admin = await connect(nats.clientOptions());
     for (const g of ["s1", "s2", "s3", "s4", "s5"]) await ensureConfigBucket(admin, wireNames(), g);
     snapshotDir = mkdtempSync(join(tmpdir(), "kon-cfg-safety-"));
   });

@@ -29,7 +29,7 @@ describe("kon.config (NATS source)", () => {
 
   async function kon(group: string, nodeId: string): Promise<Konorkestra> {
     const k = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group,
       nodeId,
       snapshotDir,
@@ -41,7 +41,7 @@ describe("kon.config (NATS source)", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    admin = await connect({ servers: nats.url });
+    admin = await connect(nats.clientOptions());
     for (const g of ["g1", "shared"]) await ensureConfigBucket(admin, wireNames(), g);
     snapshotDir = mkdtempSync(join(tmpdir(), "kon-cfg-values-"));
   });

@@ -16,7 +16,7 @@ describe("Konorkestra.connect", () => {
 
   it("connects, creates the shared streams, and closes", async () => {
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g1",
       nodeId: "n1",
       logger: silentLogger,
@@ -41,7 +41,7 @@ describe("Konorkestra.connect", () => {
     await nats.shutdown();
     const warnings: string[] = [];
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g1",
       nodeId: "n2",
       connectTimeoutMs: 200,
@@ -62,7 +62,7 @@ describe("Konorkestra.connect", () => {
   it("close before the first connection ends the retry loop and rejects waiters", async () => {
     await nats.shutdown();
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g1",
       nodeId: "n3",
       connectTimeoutMs: 50,
@@ -90,7 +90,7 @@ describe("Konorkestra.connect", () => {
 describe("ensureConfigBucket", () => {
   it("creates cfg_<group> with history and atomic batches, idempotently", async () => {
     const server = await startNats();
-    const nc = await connect({ servers: server.url });
+    const nc = await connect(server.clientOptions());
     try {
       const names = wireNames();
       await ensureConfigBucket(nc, names, "payments", { history: 40 });

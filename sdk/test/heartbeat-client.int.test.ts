@@ -12,7 +12,7 @@ describe("heartbeat client (real nats-server)", () => {
 
   const connectNode = async (nodeId: string, service = "billing"): Promise<Konorkestra> => {
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g",
       nodeId,
       service,
@@ -24,7 +24,7 @@ describe("heartbeat client (real nats-server)", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    collector = await HeartbeatCollector.start(nats.url, "kon.hb.g.>");
+    collector = await HeartbeatCollector.start(nats.clientOptions(), "kon.hb.g.>");
   });
   afterAll(async () => {
     for (const kon of open) await kon.close();
@@ -184,7 +184,7 @@ describe("heartbeat client (real nats-server)", () => {
   it("without a heartbeat stream the leaving beat still goes out once, with a warning", async () => {
     const warnings: string[] = [];
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g",
       nodeId: "a8",
       prefix: "nohb",

@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Heartbeat, decodeMessage } from "@konorkestra/proto";
+import type { TestClientOptions } from "@konorkestra/testkit";
 
 /** Subscribes to `subject` (e.g. `kon.hb.g.>`) and keeps every decoded heartbeat. */
 export class HeartbeatCollector {
@@ -12,8 +13,8 @@ export class HeartbeatCollector {
 
   private constructor(readonly nc: NatsConnection) {}
 
-  static async start(url: string, subject: string): Promise<HeartbeatCollector> {
-    const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  static async start(client: TestClientOptions, subject: string): Promise<HeartbeatCollector> {
+    const nc = await connect({ ...client, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const c = new HeartbeatCollector(nc);
     nc.subscribe(subject, {
       callback: (err, msg) => {

@@ -13,7 +13,11 @@ describe("heartbeat client across NATS outages", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    reader = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    reader = await connect({
+      ...nats.clientOptions(),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
   });
   afterAll(async () => {
     await reader?.close();
@@ -22,7 +26,7 @@ describe("heartbeat client across NATS outages", () => {
 
   it("pauses while the server is down and resumes after, seq continuing", async () => {
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g",
       nodeId: "r1",
       logger: silentLogger,
@@ -67,7 +71,7 @@ describe("heartbeat client across NATS outages", () => {
   it("starts offline, begins with seq 1 once NATS is up; stop() offline does not hang", async () => {
     await nats.shutdown();
     const kon = await Konorkestra.connect({
-      servers: nats.url,
+      ...nats.clientOptions(),
       group: "g",
       nodeId: "r2",
       connectTimeoutMs: 100,

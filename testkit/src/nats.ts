@@ -1,5 +1,14 @@
-import { writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createAccount, createUser } from "@nats-io/nkeys";
+import {
+  SYSTEM_ROLES,
+  renderServerAccounts,
+  serviceInboxPrefix,
+  wireNames,
+} from "@konorkestra/sdk/internal";
+import type { SystemRole } from "@konorkestra/sdk/internal";
 import { getFreePort } from "./free-port";
 import { sleep } from "./managed-process";
 import type { LaunchSpec } from "./managed-process";
@@ -34,13 +43,46 @@ export interface NatsServer {
    * `connect()` or into a service's options, e.g. `connect({ ...nats.clientOptions(), name })`.
    */
   clientOptions(): TestClientOptions;
+  /** The same as KON_* variables, for a child process (all rights, like `clientOptions`). */
+  clientEnv(): Record<string, string>;
+  /**
+   * Options of a system service (`config-loader`, `monitor`, `analytics`, `admin`): its own nkey
+   * with the least privilege the server grants that role.
+   */
+  serviceOptions(role: SystemRole): ServiceClientOptions;
+  /** The same as KON_* variables, for a child process. */
+  serviceEnv(role: SystemRole): Record<string, string>;
+  /** Options of a system-account user (server monitoring subjects, kicking connections). */
+  systemOptions(): ServiceClientOptions;
+  /** The credentials this server (or cluster) was configured with. */
+  readonly credentials: TestCredentials;
 }
 
 /** What a test passes to `connect()` or to a Konorkestra service to reach a testkit server. */
 export interface TestClientOptions {
   servers: string[];
-  user?: string;
-  pass?: string;
+  user: string;
+  pass: string;
+}
+
+/** A system service's way in: servers plus its nkey seed file. */
+export interface ServiceClientOptions {
+  servers: string[];
+  nkeySeedFile: string;
+  /** The inbox prefix its rights allow (nats.js `inboxPrefix`). */
+  inboxPrefix: string;
+}
+
+/** Keys and passwords of one testkit server's accounts (generated per server or cluster). */
+export interface TestCredentials {
+  /** Directory of the seed files (0700; files 0600). */
+  dir: string;
+  /** Seed of the account key that signs auth-callout answers (for the admin's responder). */
+  calloutIssuerSeed: string;
+  calloutIssuer: string;
+  seedFiles: Record<SystemRole | "system", string>;
+  publicKeys: Record<SystemRole | "system", string>;
+  testUser: { user: string; pass: string };
 }
 
 export interface NatsOptions {
@@ -67,6 +109,7 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
     private readonly ports: Ports,
     dir: ScratchDir,
     private readonly configFile: string,
+    readonly credentials: TestCredentials,
   ) {
     super(dir);
   }
@@ -95,7 +138,32 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
   }
 
   clientOptions(): TestClientOptions {
-    return { servers: [this.url] };
+    return { servers: [this.url], ...this.credentials.testUser };
+  }
+
+  clientEnv(): Record<string, string> {
+    const c = this.clientOptions();
+    return { KON_SERVERS: this.url, KON_USER: c.user, KON_PASSWORD: c.pass };
+  }
+
+  serviceOptions(role: SystemRole): ServiceClientOptions {
+    return {
+      servers: [this.url],
+      nkeySeedFile: this.credentials.seedFiles[role],
+      inboxPrefix: serviceInboxPrefix(wireNames(), role),
+    };
+  }
+
+  serviceEnv(role: SystemRole): Record<string, string> {
+    return { KON_SERVERS: this.url, KON_NKEY_SEED_FILE: this.credentials.seedFiles[role] };
+  }
+
+  systemOptions(): ServiceClientOptions {
+    return {
+      servers: [this.url],
+      nkeySeedFile: this.credentials.seedFiles.system,
+      inboxPrefix: "_INBOX",
+    };
   }
 
   async monitor<T>(path: string): Promise<T> {
@@ -105,10 +173,47 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
   }
 }
 
+/** Fresh keys for one server or cluster: seeds in a private directory, public keys rendered. */
+export function makeTestCredentials(dir: string): TestCredentials {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const seedFile = (name: string, seed: Uint8Array): string => {
+    const file = join(dir, `${name}.nk`);
+    writeFileSync(file, new TextDecoder().decode(seed) + "\n", { mode: 0o600 });
+    return file;
+  };
+  const issuer = createAccount();
+  const seedFiles = {} as Record<SystemRole | "system", string>;
+  const publicKeys = {} as Record<SystemRole | "system", string>;
+  for (const role of [...SYSTEM_ROLES, "system" as const]) {
+    const kp = createUser();
+    seedFiles[role] = seedFile(role, kp.getSeed());
+    publicKeys[role] = kp.getPublicKey();
+  }
+  return {
+    dir,
+    calloutIssuerSeed: new TextDecoder().decode(issuer.getSeed()),
+    calloutIssuer: issuer.getPublicKey(),
+    seedFiles,
+    publicKeys,
+    testUser: { user: "kon-test", pass: randomBytes(18).toString("base64url") },
+  };
+}
+
+function accountsConfig(c: TestCredentials): string {
+  return renderServerAccounts({
+    names: wireNames(),
+    calloutIssuer: c.calloutIssuer,
+    serviceKeys: c.publicKeys,
+    systemKey: c.publicKeys.system,
+    testUser: c.testUser,
+  });
+}
+
 function natsConfig(
   name: string,
   dir: ScratchDir,
   ports: Ports,
+  creds: TestCredentials,
   cluster?: ClusterSpec,
   extra?: string,
 ): string {
@@ -131,6 +236,7 @@ function natsConfig(
       `}`,
     );
   }
+  lines.push(accountsConfig(creds));
   if (extra) lines.push(extra);
   return lines.join("\n") + "\n";
 }
@@ -138,13 +244,15 @@ function natsConfig(
 function createServer(
   name: string,
   ports: Ports,
+  creds: TestCredentials | undefined,
   cluster?: ClusterSpec,
   extra?: string,
 ): NatsServerImpl {
   const dir = makeScratchDir("nats", "", "");
+  const credentials = creds ?? makeTestCredentials(join(dir.hostPath, "secrets"));
   const configFile = join(dir.hostPath, "nats.conf");
-  writeFileSync(configFile, natsConfig(name, dir, ports, cluster, extra));
-  return new NatsServerImpl(name, ports, dir, configFile);
+  writeFileSync(configFile, natsConfig(name, dir, ports, credentials, cluster, extra));
+  return new NatsServerImpl(name, ports, dir, configFile, credentials);
 }
 
 function randomName(prefix: string): string {
@@ -166,7 +274,13 @@ async function withPortRetry<T>(attempt: () => Promise<T>): Promise<T> {
 export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   return withPortRetry(async () => {
     const ports = { client: await getFreePort(), monitor: await getFreePort() };
-    const server = createServer(opts.name ?? randomName("kon"), ports, undefined, opts.extraConfig);
+    const server = createServer(
+      opts.name ?? randomName("kon"),
+      ports,
+      undefined,
+      undefined,
+      opts.extraConfig,
+    );
     try {
       await server.start();
     } catch (err) {
@@ -182,6 +296,10 @@ export interface NatsCluster {
   readonly servers: NatsServer[];
   /** Client URLs of all servers, for a client's `servers` option. */
   readonly urls: string[];
+  /** All servers plus the test user's credentials (see {@link NatsServer.clientOptions}). */
+  clientOptions(): TestClientOptions;
+  /** All servers plus a system service's nkey (see {@link NatsServer.serviceOptions}). */
+  serviceOptions(role: SystemRole): ServiceClientOptions;
   /** Name of the current JetStream meta leader. */
   metaLeader(): Promise<string>;
   /** Waits until every running server reports the same meta leader. */
@@ -198,6 +316,14 @@ class NatsClusterImpl implements NatsCluster {
 
   get urls(): string[] {
     return this.servers.map((s) => s.url);
+  }
+
+  clientOptions(): TestClientOptions {
+    return { ...this.servers[0]!.clientOptions(), servers: this.urls };
+  }
+
+  serviceOptions(role: SystemRole): ServiceClientOptions {
+    return { ...this.servers[0]!.serviceOptions(role), servers: this.urls };
   }
 
   async metaLeader(): Promise<string> {
@@ -253,8 +379,16 @@ export async function startNatsCluster(
       });
     }
     const routes = ports.map((p) => p.cluster!);
+    // One set of keys for the whole cluster: every server must know the same accounts.
+    const creds = makeTestCredentials(makeScratchDir("nats-keys", "", "").hostPath);
     const servers = ports.map((p, i) =>
-      createServer(`${clusterName}-n${i + 1}`, p, { name: clusterName, routes }, opts.extraConfig),
+      createServer(
+        `${clusterName}-n${i + 1}`,
+        p,
+        creds,
+        { name: clusterName, routes },
+        opts.extraConfig,
+      ),
     );
     const cluster = new NatsClusterImpl(servers);
     try {

@@ -11,7 +11,11 @@ describe("3-server NATS cluster", () => {
 
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
-    nc = await connect({ servers: cluster.urls, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    nc = await connect({
+      ...cluster.clientOptions(),
+      reconnectTimeWait: 100,
+      maxReconnectAttempts: -1,
+    });
   });
   afterAll(async () => {
     await nc?.close();
@@ -55,7 +59,7 @@ describe("3-server NATS cluster", () => {
 
     // The stopped server rejoins and catches up.
     await leader.restart();
-    const rejoined = await connect({ servers: leader.url });
+    const rejoined = await connect(leader.clientOptions());
     try {
       const deadline2 = Date.now() + 20_000;
       for (;;) {

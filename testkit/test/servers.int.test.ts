@@ -14,7 +14,7 @@ describe("nats-server", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
   });
   afterAll(async () => {
     await nc?.close();
@@ -67,7 +67,7 @@ describe("nats-server", () => {
     await nats.restart();
     expect(nats.pid).not.toBe(before);
     expect(pidAlive(before)).toBe(false);
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.clientOptions());
     expect((await (await new Kvm(nc).open("kon_restart")).get("k"))?.string()).toBe("v1");
   });
 });

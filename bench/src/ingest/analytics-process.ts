@@ -22,13 +22,16 @@ interface Pipeline {
   streams: { kind: string; rowsTotal: number }[];
 }
 
-/** Starts `analytics/src/main.ts` and waits until /healthz answers 200. */
+/**
+ * Starts `analytics/src/main.ts` (NATS reached through `natsEnv`, e.g. the server's
+ * `serviceEnv("analytics")`) and waits until /healthz answers 200.
+ */
 export async function startAnalyticsProcess(
-  servers: string,
+  natsEnv: Record<string, string>,
   pgUrl: string,
 ): Promise<AnalyticsProcess> {
   const port = await getFreePort();
-  const env = { KON_SERVERS: servers, KON_PG_URL: pgUrl, KON_ANALYTICS_PORT: String(port) };
+  const env = { ...natsEnv, KON_PG_URL: pgUrl, KON_ANALYTICS_PORT: String(port) };
   // KON_BENCH_ANALYTICS_NODE_ARGS: flags for the analytics' node (e.g. "--cpu-prof"), to profile it.
   const nodeArgs = (process.env.KON_BENCH_ANALYTICS_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const child: ChildProcess = spawnTs(MAIN, [], { env: { ...process.env, ...env }, nodeArgs });

@@ -75,7 +75,7 @@ async function setUp(o: IngestOptions, cleanup: CleanupStack): Promise<Stage> {
   if (o.synchronousCommit === "off") {
     await sql(pg.url(), `ALTER DATABASE ${DB} SET synchronous_commit = off`);
   }
-  const analytics = await startAnalyticsProcess(nats.url, pg.url(DB));
+  const analytics = await startAnalyticsProcess(nats.serviceEnv("analytics"), pg.url(DB));
   const stage: Stage = { nats, pg, analytics, pgSettings: {}, pgVersion: "?" };
   // The drain phase replaces the process: stop whichever runs at the end.
   cleanup.push(() => stage.analytics.stop());
@@ -153,7 +153,7 @@ async function prepare(
 
 async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promise<Measured> {
   const url = s.pg.url(DB);
-  const nc = await connect({ servers: s.nats.url, name: "bench-ingest-publisher" });
+  const nc = await connect({ ...s.nats.clientOptions(), name: "bench-ingest-publisher" });
   cleanup.push(() => nc.close());
   const fleet = new BenchFleet(o.nodes);
   const ceiling = await prepare(o, s, jetstream(nc), fleet);
@@ -182,7 +182,7 @@ async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promi
     step(
       `drain: analytics stopped, ${o.drainRows} heartbeats published, a new process drains them`,
     );
-    drain = await runDrain(ctx, () => startAnalyticsProcess(s.nats.url, url), {
+    drain = await runDrain(ctx, () => startAnalyticsProcess(s.nats.serviceEnv("analytics"), url), {
       rows: o.drainRows,
       flushEvery,
     });
@@ -245,7 +245,7 @@ async function main(): Promise<number> {
   let stage: Stage | undefined;
   try {
     stage = await setUp(o, cleanup);
-    const probeNc = await connect({ servers: stage.nats.url });
+    const probeNc = await connect(stage.nats.clientOptions());
     const natsVersion = probeNc.info?.version ?? "?";
     await probeNc.close();
     const machine = printHeader(o, stage, natsVersion);

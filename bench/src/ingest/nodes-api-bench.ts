@@ -127,7 +127,7 @@ async function main(): Promise<number> {
     const pg = await startDurablePostgres();
     cleanup.push(() => pg.stop());
     await sql(pg.url(), `CREATE DATABASE ${DB}`);
-    const analytics = await startAnalyticsProcess(nats.url, pg.url(DB));
+    const analytics = await startAnalyticsProcess(nats.serviceEnv("analytics"), pg.url(DB));
     cleanup.push(() => analytics.stop());
     await sql(pg.url(DB), seedSql(o));
     await sql(pg.url(DB), "VACUUM ANALYZE node_state");

@@ -1,3 +1,4 @@
+import type { TestClientOptions } from "@konorkestra/testkit";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createConfigLoader } from "@konorkestra/config-loader";
@@ -11,7 +12,7 @@ import type { RoundPlan, RoundsOutcome } from "./run-rounds";
 
 /** The file save case's set-up. */
 export interface FileToAppliedSpec {
-  readonly servers: string;
+  readonly client: TestClientOptions;
   readonly group: string;
   readonly key: string;
   /** Scratch directory: the config root and the SDK snapshot go below it. */
@@ -46,7 +47,7 @@ export async function measureFileToApplied(
   const loader: ConfigLoader = createConfigLoader(
     {
       configDir: root,
-      servers: spec.servers,
+      ...spec.client,
       port: 0,
       resyncMs: 0,
       git: false,
@@ -59,7 +60,7 @@ export async function measureFileToApplied(
     await loader.start();
     await loader.whenReady();
     kon = await Konorkestra.connect({
-      servers: spec.servers,
+      ...spec.client,
       group: spec.group,
       nodeId: "bench-file",
       service: "bench-propagation",

@@ -47,9 +47,9 @@ async function setUp(o: PropagationOptions, logger: Logger, cleanup: CleanupStac
   cleanup.push(() => rm(scratch, { recursive: true, force: true }));
   const nats = await startNats();
   cleanup.push(() => nats.stop());
-  const writer = await connect({ servers: nats.url, name: "bench-writer" });
+  const writer = await connect({ ...nats.clientOptions(), name: "bench-writer" });
   cleanup.push(() => writer.close());
-  const bench = { servers: nats.url, writer, names: wireNames("kon"), scratch, logger };
+  const bench = { client: nats.clientOptions(), writer, names: wireNames("kon"), scratch, logger };
   const skipped: Record<string, string> = {};
   let etcd: EtcdHandle | undefined;
   const why = o.skipEtcd ? "--skip-etcd" : etcdUnavailable();
@@ -101,7 +101,7 @@ async function measure(
   step(`file save -> applied: config-loader + 1 SDK handle, ${o.changes} saves`);
   const file = await measureFileToApplied(
     {
-      servers: b.servers,
+      client: b.client,
       group: "bench-file",
       key: "checkout",
       dir: join(b.scratch, "file"),

@@ -1,3 +1,4 @@
+import type { TestClientOptions } from "@konorkestra/testkit";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -15,7 +16,7 @@ import { startSdkFleet } from "./sdk-fleet";
 
 /** The NATS side of the benchmark: server, the writer's connection, scratch space. */
 export interface NatsBench {
-  readonly servers: string;
+  readonly client: TestClientOptions;
   /** The writer's connection (separate from every watcher's). */
   readonly writer: NatsConnection;
   readonly names: WireNames;
@@ -66,7 +67,7 @@ export async function measureSdk(
     () =>
       startSdkFleet({
         ...shape,
-        servers: bench.servers,
+        client: bench.client,
         group,
         key: BENCH_KEY,
         snapshotRoot: join(bench.scratch, `snapshots-${group}`),
@@ -92,7 +93,7 @@ export async function measureRawKv(
     () =>
       startRawKvFleet({
         ...shape,
-        servers: bench.servers,
+        client: bench.client,
         bucket: bench.names.configBucket(group),
         key: BENCH_KEY,
         tracker,

@@ -1,3 +1,4 @@
+import type { TestClientOptions } from "@konorkestra/testkit";
 import { Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { KvWatchEntry } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
@@ -9,7 +10,7 @@ import type { BenchSchema } from "./bench-config";
 
 /** Where the raw fleet connects. */
 export interface RawKvFleetSpec extends FleetSpec {
-  readonly servers: string;
+  readonly client: TestClientOptions;
   /** KV bucket name (`cfg_<group>`). */
   readonly bucket: string;
 }
@@ -48,7 +49,7 @@ export async function startRawKvFleet(spec: RawKvFleetSpec): Promise<Fleet> {
   try {
     await Promise.all(
       spreadWatchers(spec.watchers, spec.connections).map(async ({ first, count }, c) => {
-        const nc = await connect({ servers: spec.servers, name: `bench-raw-${c}` });
+        const nc = await connect({ ...spec.client, name: `bench-raw-${c}` });
         conns.push(nc);
         const kv = await new Kvm(nc).open(spec.bucket);
         const schemaFor = schemaSupplier(spec.schemas);

@@ -1,3 +1,4 @@
+import type { TestClientOptions } from "@konorkestra/testkit";
 import { join } from "node:path";
 import { Konorkestra } from "@konorkestra/sdk";
 import { schemaSupplier } from "./bench-config";
@@ -6,7 +7,7 @@ import type { Fleet, FleetSpec } from "./fleet";
 
 /** Where the SDK fleet connects. */
 export interface SdkFleetSpec extends FleetSpec {
-  readonly servers: string;
+  readonly client: TestClientOptions;
   readonly group: string;
   /** Each connection gets its own snapshot directory below it, as separate services would. */
   readonly snapshotRoot: string;
@@ -30,7 +31,7 @@ export async function startSdkFleet(spec: SdkFleetSpec): Promise<Fleet> {
     await Promise.all(
       spreadWatchers(spec.watchers, spec.connections).map(async ({ first, count }, c) => {
         const kon = await Konorkestra.connect({
-          servers: spec.servers,
+          ...spec.client,
           group: spec.group,
           nodeId: `bench-sdk-${c}`,
           service: "bench-propagation",
@@ -39,7 +40,8 @@ export async function startSdkFleet(spec: SdkFleetSpec): Promise<Fleet> {
           logger: spec.logger,
         });
         kons.push(kon);
-        if (!kon.online) throw new Error(`SDK connection ${c} could not reach ${spec.servers}`);
+        if (!kon.online)
+          throw new Error(`SDK connection ${c} could not reach ${spec.client.servers.join(",")}`);
         const schemaFor = schemaSupplier(spec.schemas);
         for (let h = 0; h < count; h++) {
           const index = first + h;

@@ -14,6 +14,8 @@ export interface ServiceConnectOptions extends NatsAuth {
   id?: string;
   /** Timeout of one connection attempt. @default 2000 */
   timeoutMs?: number;
+  /** Prefix of the connection's reply subjects; a scoped credential allows only its own. @default "_INBOX" */
+  inboxPrefix?: string;
 }
 
 /** The connection name the server shows for a process: `kon:<role>` or `kon:<role>:<id>`. */
@@ -33,6 +35,7 @@ export async function connectService(opts: ServiceConnectOptions): Promise<NatsC
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     timeout: opts.timeoutMs ?? 2000,
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     ...credentialOptions(opts),
   });
 }

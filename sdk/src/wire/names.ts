@@ -94,6 +94,8 @@ export interface WireNames {
   readonly monitorsBucket: string;
   /** KV bucket of JSON Schemas registered by services, key `<group>.<config key>`. */
   readonly schemasBucket: string;
+  /** Ids of revoked API tokens, which token verifiers follow: `<prefix>_revoked`. */
+  readonly revokedBucket: string;
   /** `<prefix>.hb.<group>.<node>`. */
   heartbeatSubject(group: string, node: string): string;
   /** Every heartbeat subject: `<prefix>.hb.>`. */
@@ -169,6 +171,7 @@ export function wireNames(prefix = "kon"): WireNames {
     nodesBucket: `${prefix}_nodes`,
     monitorsBucket: `${prefix}_monitors`,
     schemasBucket: `${prefix}_schemas`,
+    revokedBucket: `${prefix}_revoked`,
     heartbeatSubject: (group, node) => hb + nodeKey(group, node),
     heartbeatFilter: `${hb}>`,
     heartbeatStream: `${upper}_HB`,

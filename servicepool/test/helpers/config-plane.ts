@@ -38,7 +38,7 @@ export class ConfigPlane {
       env: {
         ...process.env,
         KON_CONFIG_DIR: root,
-        KON_SERVERS: nats.url,
+        ...nats.clientEnv(),
         KON_LOADER_PORT: "0",
         KON_RESYNC_MS: "0",
         KON_GIT: "0",
@@ -56,7 +56,7 @@ export class ConfigPlane {
 
   /** Waits until the loader has published `key` (optionally with content containing `needle`). */
   async waitPublished(key: string, timeoutMs = 20_000): Promise<void> {
-    const nc = await connect({ servers: this.nats.url });
+    const nc = await connect(this.nats.clientOptions());
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -74,7 +74,7 @@ export class ConfigPlane {
 
   async connect(nodeId: string): Promise<Konorkestra> {
     const kon = await Konorkestra.connect({
-      servers: this.nats.url,
+      ...this.nats.clientOptions(),
       group: this.group,
       nodeId,
       snapshotDir: join(this.root, ".snapshots"),
