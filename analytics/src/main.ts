@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `node dist/main.js` (options from KON_* variables, see options.ts).
 import { createAnalytics } from "./analytics-service";
+import { redactSecrets } from "./failure-text";
 
 async function main(): Promise<void> {
   const service = await createAnalytics();
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`[analytics] cannot start: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(
+    `[analytics] cannot start: ${redactSecrets(err instanceof Error ? err.message : String(err))}`,
+  );
   process.exit(1);
 });

@@ -24,9 +24,9 @@ let T: number;
 
 beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
-  sim = await FleetSimulator.connect(nats.url);
+  sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
-    servers: nats.url,
+    ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
     batchMs: 50,

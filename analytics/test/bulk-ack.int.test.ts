@@ -15,7 +15,7 @@ let nc: NatsConnection;
 
 beforeAll(async () => {
   nats = await startNats();
-  nc = await connect({ servers: nats.url });
+  nc = await connect({ ...nats.clientOptions(), name: "bulk-ack-test" });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "S", subjects: ["s.>"] });
   for (let i = 0; i < 2000; i++) nc.publish(`s.${i % 7}`, new Uint8Array([i % 256]));

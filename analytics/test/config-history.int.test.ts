@@ -23,7 +23,7 @@ const extra: AnalyticsService[] = [];
 
 async function analytics(o: AnalyticsRuntimeOptions = {}): Promise<AnalyticsService> {
   return createAnalytics({
-    servers: nats.url,
+    ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
     batchRows: 20,
@@ -38,7 +38,7 @@ const configRows = () => countRows(db.url, "config_events", "event_id");
 
 beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
-  sim = await FleetSimulator.connect(nats.url);
+  sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await analytics();
   T = Date.now();
   await publishScenario(sim, T);

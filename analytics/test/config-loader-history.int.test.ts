@@ -47,7 +47,7 @@ beforeAll(async () => {
   git("init", "-q");
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   svc = await createAnalytics({
-    servers: nats.url,
+    ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
     batchMs: 50,
@@ -84,7 +84,7 @@ test("a change and a rejection by the config-loader show in the history", async 
     env: {
       ...process.env,
       KON_CONFIG_DIR: root,
-      KON_SERVERS: nats.url,
+      ...nats.clientEnv(),
       KON_LOADER_PORT: String(port),
       KON_DEBOUNCE_MS: "50",
       KON_DEBOUNCE_MAX_MS: "500",

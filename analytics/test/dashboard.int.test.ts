@@ -28,9 +28,9 @@ beforeAll(async () => {
   // The chart library is copied into public/vendor by the build; do the same here.
   execFileSync(process.execPath, [join(__dirname, "..", "scripts", "copy-assets.mjs")]);
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
-  sim = await FleetSimulator.connect(nats.url);
+  sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
-    servers: nats.url,
+    ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
     batchMs: 50,

@@ -29,7 +29,7 @@ test("main.ts starts from KON_* variables and exits 0 on SIGTERM", async () => {
   child = spawnTs(join(__dirname, "..", "src", "main.ts"), [], {
     env: {
       ...process.env,
-      KON_SERVERS: nats.url,
+      ...nats.clientEnv(),
       KON_PG_URL: db.url,
       KON_ANALYTICS_PORT: String(port),
       KON_INGEST_BATCH_MS: "50",
@@ -44,7 +44,7 @@ test("main.ts starts from KON_* variables and exits 0 on SIGTERM", async () => {
     30_000,
   );
 
-  const sim = await FleetSimulator.connect(nats.url);
+  const sim = await FleetSimulator.connect(nats.clientOptions());
   try {
     await sim.heartbeat("gm", "n1", { seq: 1 });
     await waitFor(

@@ -37,9 +37,9 @@ const seqIs = (seq: number) => async (): Promise<State | false> => {
 
 beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
-  sim = await FleetSimulator.connect(nats.url);
+  sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
-    servers: nats.url,
+    ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
     batchMs: 20,

@@ -25,7 +25,7 @@ beforeAll(async () => {
   await withClient(pg.url(), (c) => c.query("CREATE DATABASE kon_restart"));
   url = pg.url("kon_restart");
   await runMigrations(url);
-  sim = await FleetSimulator.connect(nats.url);
+  sim = await FleetSimulator.connect(nats.clientOptions());
 });
 
 afterAll(async () => {
@@ -36,7 +36,7 @@ afterAll(async () => {
 
 test("PostgreSQL stopped and restarted mid-ingest: nothing lost, nothing doubled", async () => {
   svc = await createAnalytics({
-    servers: nats.url,
+    ...nats.clientOptions(),
     pgUrl: url,
     port: 0,
     batchRows: 40,

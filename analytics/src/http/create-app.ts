@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
@@ -5,6 +6,7 @@ import type { Logger } from "@konorkestra/sdk";
 import express from "express";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { FleetQueries } from "../domain/fleet-queries";
+import { failureText, redactSecrets } from "../failure-text";
 import type { AnalyticsMetrics } from "../metrics";
 import { packageRoot } from "../package-root";
 import type { ConfigEventStore } from "../store/config-event-store";
@@ -92,13 +94,15 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       });
       return;
     }
+    // The cause stays in the log: a database error's text can quote data, a URL credentials.
+    const id = randomUUID();
     logger.error(
-      `${req.method} ${req.originalUrl} failed: ${err instanceof Error ? err.stack : String(err)}`,
+      `${req.method} ${req.path} failed (error id ${id}): ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}`,
     );
     res.status(500).json({
       error: {
         code: KonErrorCode.Internal,
-        message: err instanceof Error ? err.message : String(err),
+        message: `internal error (${failureText(err)}); the service log has the details under error id ${id}`,
       },
     });
   };

@@ -1,7 +1,10 @@
+import { isGroupName, isNodeId } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 import type { NodeKey } from "../model/fleet-node";
 
-const keyShape = z.tuple([z.string().min(1).max(256), z.string().min(1).max(256)]);
+// A cursor names a node this API listed, so it holds a valid group and node id: anything else
+// (a NUL, a dot, 10 kB of text) is refused here rather than by PostgreSQL.
+const keyShape = z.tuple([z.string().refine(isGroupName), z.string().refine(isNodeId)]);
 
 /**
  * The `next` of a /v1/nodes page: the last node's key, opaque to clients (base64url of

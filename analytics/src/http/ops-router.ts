@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { Pool } from "pg";
+import { failureText } from "../failure-text";
 import type { StorageInfo } from "../db/storage-policies";
 import type { MaintenanceLoop } from "../maintenance/maintenance-loop";
 import type { AnalyticsMetrics } from "../metrics";
@@ -60,7 +61,7 @@ export function opsRouter(src: OpsSources): Router {
   r.get("/healthz", async (_req, res) => {
     const postgres = await withTimeout(src.pool.query("SELECT 1")).then(
       () => ({ ok: true }),
-      (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => ({ ok: false, error: failureText(err) }),
     );
     const nats = { ok: src.natsConnected() };
     const ingest = src.ingesters.map((i) => {

@@ -1,6 +1,7 @@
 import { GROUP_NAME, assertConfigKey, assertNodeId } from "@konorkestra/sdk/internal";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { z } from "zod";
+import { EARLIEST_MS, LATEST_MS, isSaneTime } from "../model/time-window";
 
 /**
  * Validates request input with a zod schema; a failure is a KonError (QUERY_INVALID, HTTP 400)
@@ -41,13 +42,23 @@ export const configKeyParam = z.string().superRefine((v, ctx) => {
   }
 });
 
-/** A time as ISO 8601 or as milliseconds since the epoch. */
+/**
+ * A time as ISO 8601 or as milliseconds since the epoch, between 1970 and 2100 (see
+ * model/time-window): anything else is a 400 naming the parameter, never a database error.
+ */
 export const timeParam = z.string().transform((v, ctx) => {
   const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(ms)) {
+  if (Number.isNaN(ms)) {
     ctx.addIssue({
       code: "custom",
       message: `${JSON.stringify(v)} is not an ISO 8601 time or epoch milliseconds`,
+    });
+    return z.NEVER;
+  }
+  if (!isSaneTime(ms)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)} is outside ${new Date(EARLIEST_MS).toISOString()} to ${new Date(LATEST_MS).toISOString()}`,
     });
     return z.NEVER;
   }

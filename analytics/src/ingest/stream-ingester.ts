@@ -5,6 +5,7 @@ import type { Logger } from "@konorkestra/sdk";
 import { NatsHeader, parseAckSubject } from "@konorkestra/sdk/internal";
 import type { Pool } from "pg";
 import { Backoff, sleep } from "../backoff";
+import { failureText, redactSecrets } from "../failure-text";
 import type { AnalyticsMetrics } from "../metrics";
 import type { ConsumerLag, IngestStatus } from "../model/ingest-status";
 import { isTransientPgError } from "../pg/pg-errors";
@@ -175,7 +176,9 @@ export class StreamIngester {
         throw ended instanceof Error ? ended : new Error("consumer stopped");
       } catch (err) {
         if (signal.aborted) break;
-        this.opts.logger.warn(`${this.opts.writer.kind}: consumer failed: ${String(err)}`);
+        this.opts.logger.warn(
+          `${this.opts.writer.kind}: consumer failed: ${redactSecrets(String(err))}`,
+        );
         await sleep(backoff.next(), signal);
         await this.ensureConsumer().catch(() => undefined);
       }
@@ -204,7 +207,9 @@ export class StreamIngester {
       const w: Promise<void> = this.commitBatch(batch)
         .catch((err: unknown) => {
           // Only acking or handing back can fail here (connection gone): redelivery covers it.
-          this.opts.logger.warn(`${this.opts.writer.kind}: batch not settled: ${String(err)}`);
+          this.opts.logger.warn(
+            `${this.opts.writer.kind}: batch not settled: ${redactSecrets(String(err))}`,
+          );
         })
         .finally(() => {
           this.held.delete(batch);
@@ -238,12 +243,12 @@ export class StreamIngester {
         return;
       } catch (err) {
         this.healthy = false;
-        this.lastError = err instanceof Error ? err.message : String(err);
+        this.lastError = failureText(err);
         this.opts.metrics.writeFailures.inc({ kind });
         this.opts.metrics.ingestHealthy.set({ kind }, 0);
         const delay = backoff.next();
         this.opts.logger.warn(
-          `${kind}: write of ${entries.length} messages failed (${this.lastError}); retrying in ${delay} ms, not acknowledged`,
+          `${kind}: write of ${entries.length} messages failed (${redactSecrets(err instanceof Error ? err.message : String(err))}); retrying in ${delay} ms, not acknowledged`,
         );
         await sleep(delay, this.abort.signal);
       }

@@ -1,6 +1,7 @@
 import type { Logger } from "@konorkestra/sdk";
 import type { Pool } from "pg";
 import { sleep } from "../backoff";
+import { failureText, redactSecrets } from "../failure-text";
 import { dropExpiredChunks } from "../db/storage-policies";
 import type { StorageInfo, StoragePolicyOptions } from "../db/storage-policies";
 import { refreshRollup } from "./rollup-refresher";
@@ -55,8 +56,10 @@ export class MaintenanceLoop {
         this.lastError = undefined;
       } catch (err) {
         // PostgreSQL down: the ingest reports it; here it only means the next round catches up.
-        this.lastError = err instanceof Error ? err.message : String(err);
-        this.logger.warn(`maintenance failed: ${this.lastError}`);
+        this.lastError = failureText(err);
+        this.logger.warn(
+          `maintenance failed: ${redactSecrets(err instanceof Error ? err.message : String(err))}`,
+        );
       }
       await sleep(this.opts.maintenanceIntervalMs, this.abort.signal);
     }

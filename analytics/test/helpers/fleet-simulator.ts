@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { ConfigEvent, Heartbeat, NodeEvent, encodeMessage } from "@konorkestra/proto";
 import type { ConfigEventInit, HeartbeatInit } from "@konorkestra/proto";
 import {
@@ -36,8 +36,9 @@ export class FleetSimulator {
     readonly names: WireNames,
   ) {}
 
-  static async connect(url: string, prefix = "kon"): Promise<FleetSimulator> {
-    const nc = await connect({ servers: url });
+  /** `options`: a testkit server's `clientOptions()`. */
+  static async connect(options: ConnectionOptions, prefix = "kon"): Promise<FleetSimulator> {
+    const nc = await connect({ ...options, name: "fleet-simulator" });
     const names = wireNames(prefix);
     await ensureStreams(await jetstreamManager(nc), names);
     return new FleetSimulator(nc, jetstream(nc), names);
