@@ -6,6 +6,7 @@ import type { ConfigEventKind } from "../../model/event-kinds";
 import { copyLine, copyTime } from "../../pg/copy-text";
 import type { StreamRecord } from "../stream-record";
 import { checkPayloadAgrees, eventAddress } from "./event-address";
+import { MAX_EVENT_AGE_MS, claimedTime } from "../../model/time-window";
 
 /** One config event, decoded; provenance is filled in by the writer where it can be found. */
 export interface ConfigEventRow {
@@ -76,7 +77,7 @@ export function configEventRow(names: WireNames, rec: StreamRecord): ConfigEvent
   const group = address.group;
   const err = ev.error;
   return {
-    timeMs: Number(ev.atMs) || rec.timeMs,
+    timeMs: claimedTime(Number(ev.atMs), rec.timeMs, MAX_EVENT_AGE_MS),
     eventId: ev.eventId || rec.msgId || `seq-${rec.streamSeq}`,
     group,
     key: ev.key,

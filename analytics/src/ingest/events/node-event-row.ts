@@ -1,6 +1,7 @@
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
-import { isNodeId, nodeEventWord } from "@konorkestra/sdk/internal";
+import { MAX_INTERVAL_MS, MAX_MISSES, isNodeId, nodeEventWord } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
+import { MAX_EVENT_AGE_MS, claimedTime } from "../../model/time-window";
 import { copyLine, copyTime } from "../../pg/copy-text";
 import type { StreamRecord } from "../stream-record";
 import { checkPayloadAgrees, eventAddress } from "./event-address";
@@ -13,6 +14,7 @@ export const NODE_EVENT_COLUMNS = [
   "node_id",
   "kind",
   "last_seen_at",
+  "last_seen_trusted",
   "last_seq",
   "reason",
   "suspect",
@@ -38,15 +40,16 @@ export function nodeEventLine(names: WireNames, rec: StreamRecord): string | und
   if (!isNodeId(node)) {
     throw new Error(`node event with invalid node id ${JSON.stringify(node)} on ${rec.subject}`);
   }
-  const time = Number(ev.detectedAtMs) || rec.timeMs;
-  const lastSeen = Number(ev.lastSeenMs);
+  const time = claimedTime(Number(ev.detectedAtMs), rec.timeMs, MAX_EVENT_AGE_MS);
+  const lastSeen = lastSeenOf(ev, time);
   return copyLine([
     copyTime(time),
     ev.eventId || rec.msgId || `seq-${rec.streamSeq}`,
     address.group,
     node,
     word,
-    lastSeen ? copyTime(lastSeen) : null,
+    lastSeen.ms === undefined ? null : copyTime(lastSeen.ms),
+    lastSeen.trusted,
     ev.lastHeartbeat ? Number(ev.lastHeartbeat.seq) : null,
     ev.reason,
     ev.suspect,
@@ -54,4 +57,23 @@ export function nodeEventLine(names: WireNames, rec: StreamRecord): string | und
     rec.streamSeq,
     copyTime(rec.timeMs),
   ]);
+}
+
+/** The longest a node can stay silent before its down: the largest TTL a heartbeat can ask for. */
+const MAX_SILENCE_MS = MAX_INTERVAL_MS * MAX_MISSES;
+
+/**
+ * When the node was last seen, held between `time` − the largest TTL and `time` (a node is not
+ * seen after its down was detected). Not trusted when the monitor could only fall back to the
+ * transition time: the last heartbeat carried no sent_at_ms, or no last-seen time came; the
+ * writer then takes the last beat analytics stored for the node.
+ */
+function lastSeenOf(ev: NodeEvent, time: number): { ms: number | undefined; trusted: boolean } {
+  const claimed = Number(ev.lastSeenMs);
+  const noSentAt =
+    ev.lastHeartbeat !== undefined &&
+    ev.lastHeartbeat !== null &&
+    !Number(ev.lastHeartbeat.sentAtMs);
+  if (!(claimed > 0)) return { ms: undefined, trusted: false };
+  return { ms: Math.min(Math.max(claimed, time - MAX_SILENCE_MS), time), trusted: !noSentAt };
 }

@@ -10,8 +10,16 @@ import { NODE_EVENT_COLUMNS, nodeEventLine } from "./node-event-row";
 const STAGE = "evt_stage";
 const STAGE_DDL = `
   time timestamptz, event_id text, group_name text, node_id text, kind text,
-  last_seen_at timestamptz, last_seq bigint, reason text, suspect boolean, monitor_id text,
+  last_seen_at timestamptz, last_seen_trusted boolean, last_seq bigint, reason text, suspect boolean, monitor_id text,
   stream_seq bigint, received_at timestamptz`;
+
+// A down whose last-seen time the monitor could only guess (the last beat had no sent_at_ms)
+// begins at the last beat analytics stored for the node before the detection, if it has one: a
+// guess would shift the incident's start by a whole TTL.
+const LAST_SEEN = `CASE WHEN s.last_seen_trusted OR s.kind <> 'down' THEN s.last_seen_at
+  ELSE COALESCE((SELECT ns.last_beat_at FROM node_state ns
+                  WHERE ns.group_name = s.group_name AND ns.node_id = s.node_id
+                    AND ns.last_beat_at <= s.time), s.last_seen_at) END`;
 
 // Events are stored once by (event_id, time). node_state takes the newest status event per node
 // unless it already holds a newer one (events may arrive out of order: redelivery, several
@@ -21,9 +29,9 @@ const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO node_events (time, event_id, group_name, node_id, kind, last_seen_at, last_seq,
                            reason, suspect, monitor_id, stream_seq, received_at)
-  SELECT time, event_id, group_name, node_id, kind, last_seen_at, last_seq, reason, suspect,
+  SELECT time, event_id, group_name, node_id, kind, ${LAST_SEEN}, last_seq, reason, suspect,
          monitor_id, stream_seq, received_at
-    FROM ${STAGE}
+    FROM ${STAGE} s
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), per_node AS (

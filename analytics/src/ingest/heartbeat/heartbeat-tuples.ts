@@ -6,6 +6,7 @@ import {
   int8Field,
   textField,
 } from "../../pg/binary-copy";
+import { claimedTime } from "../../model/time-window";
 import type { StreamRecord } from "../stream-record";
 import { WireError, emptyWireBeat, readHeartbeat } from "./heartbeat-wire";
 import type { WireBeat } from "./heartbeat-wire";
@@ -83,6 +84,10 @@ export class HeartbeatTuples {
     const { group, node } = address;
     const b = this.beat;
     const data = rec.data;
+    // Every sender (the SDK, the monitor's HTTP ingest) fills sent_at_ms and interval_ms: an
+    // empty message is a reachability ping at most, not a proof that a configured node lives.
+    if (data.length === 0)
+      throw new WireError("empty heartbeat: a beat carries at least its timing");
     readHeartbeat(data, b);
     if (b.intervalMs > INT4_MAX) throw new WireError(`interval_ms: ${b.intervalMs} is too large`);
     if (!payloadAgrees(data, b, group, node)) {
@@ -102,7 +107,7 @@ export class HeartbeatTuples {
     const start = this.pos;
     let p = start;
     try {
-      const sentMs = b.sentAtMs || rec.timeMs;
+      const sentMs = claimedTime(b.sentAtMs, rec.timeMs);
       const latency = rec.timeMs - sentMs;
       p = buf.writeInt16BE(HEARTBEAT_COLUMNS.length, p);
       p = int8Field(buf, p, (rec.timeMs - PG_EPOCH_MS) * 1000);

@@ -1,4 +1,5 @@
 import { Heartbeat, decodeMessage } from "@konorkestra/proto";
+import { claimedTime } from "../../model/time-window";
 import { pgText } from "../../pg/pg-text";
 import type { HeartbeatTuple } from "./heartbeat-tuples";
 
@@ -38,7 +39,7 @@ export function nodeStateRow(t: HeartbeatTuple): NodeStateRow {
     group: t.group,
     node: t.node,
     seq: Number(hb.seq),
-    sentMs: Number(hb.sentAtMs) || t.timeMs,
+    sentMs: claimedTime(Number(hb.sentAtMs), t.timeMs),
     intervalMs: Number(hb.intervalMs) || null,
     allowedMisses: Number(hb.allowedMisses) || null,
     uptimeMs: Number(hb.uptimeMs),
