@@ -42,7 +42,7 @@ export type { ConfigEventWord, EventKind, NodeEventWord } from "./wire/event-kin
 export { KonHeader, NatsHeader } from "./wire/headers";
 export { parseSchemaRecord, schemaRecordKey } from "./wire/schema-record";
 export type { SchemaRecord } from "./wire/schema-record";
-export { ensureConfigBucket, ensureSchemasBucket } from "./wire/buckets";
+export { ensureConfigBucket, ensureRevokedBucket, ensureSchemasBucket } from "./wire/buckets";
 export { ensureStreams } from "./wire/streams";
 export { parseAckSubject } from "./wire/ack-subject";
 
@@ -115,3 +115,25 @@ export {
 export type { SubjectPermissions, SystemRole } from "./wire/permissions";
 export { renderServerAccounts } from "./wire/server-accounts";
 export type { ServerAccountsSpec } from "./wire/server-accounts";
+
+// Access tokens of the HTTP APIs: format, signing, offline verification, revocation list.
+export {
+  ACCESS_TOKEN_VERSION,
+  SCOPES,
+  TOKEN_ID,
+  accessTokenPublicKey,
+  newTokenId,
+  scopeAllows,
+  signAccessToken,
+  verifyAccessToken,
+} from "./auth/access-token";
+export type {
+  AccessClaims,
+  AccessRefusal,
+  AccessTokenType,
+  AccessVerdict,
+  Scope,
+  VerifyAccessOptions,
+} from "./auth/access-token";
+export { RevocationList } from "./auth/revocation-list";
+export type { RevocationListOptions, RevocationRecord } from "./auth/revocation-list";

@@ -46,3 +46,16 @@ export async function ensureSchemasBucket(
 ): Promise<KV> {
   return new Kvm(nc).create(names.schemasBucket, { history: 5, replicas });
 }
+
+/**
+ * Opens (creating if needed) `<prefix>_revoked`, the ids of revoked access tokens (key = token
+ * id, value `{"revokedAt": <ms>}`), which the admin service writes and token verifiers follow.
+ * One revision per key; entries are kept for good, since API tokens may never expire.
+ */
+export async function ensureRevokedBucket(
+  nc: NatsConnection,
+  names: WireNames,
+  replicas = 1,
+): Promise<KV> {
+  return new Kvm(nc).create(names.revokedBucket, { history: 1, replicas });
+}
