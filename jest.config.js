@@ -8,7 +8,10 @@ const workspaces = require("./package.json").workspaces;
 const tsJest = ["ts-jest", { tsconfig: "<rootDir>/../tsconfig.json" }];
 
 // Modules whose migrateTemplate(url) the global setup runs once into the template database.
-process.env.KON_TEST_PG_TEMPLATE_HOOKS ??= ["analytics/src/db/migrate-template.ts"]
+process.env.KON_TEST_PG_TEMPLATE_HOOKS ??= [
+  "analytics/src/db/migrate-template.ts",
+  "admin/src/db/migrate-template.ts",
+]
   .map((p) => require("node:path").join(__dirname, p))
   .filter((p) => require("node:fs").existsSync(p))
   .join(",");
