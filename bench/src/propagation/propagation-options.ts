@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { SchemaPolicy } from "./bench-config";
-import { parseBenchFlags } from "../bench-flags";
+import { REPEAT_FLAG, REPEAT_USAGE, parseBenchFlags, repeatShape } from "../bench-flags";
 
 /** Flags of `npm run bench:propagation -- [flags]`. */
 export interface PropagationOptions {
@@ -26,8 +26,10 @@ export interface PropagationOptions {
   schemas: SchemaPolicy;
   /** Skip the etcd comparison. @default false */
   skipEtcd: boolean;
-  /** Skip the raw `kv.watch` per watcher comparison. @default false */
+  /** Skip the raw `kv.watch` comparisons (1 watcher and fleet). @default false */
   skipRaw: boolean;
+  /** Runs of every measurement; targets are judged on the worst. @default 1 */
+  repeat: number;
   /** Print usage and exit. */
   help: boolean;
 }
@@ -46,7 +48,8 @@ export const USAGE = `usage: npm run bench:propagation -- [flags]
                       one zod schema object per connection, shared by
                       its watchers, or one per watcher  (default per-connection)
   --skip-etcd         no etcd comparison
-  --skip-raw          no raw kv.watch comparison
+  --skip-raw          no raw kv.watch comparisons (1 watcher and fleet)
+${REPEAT_USAGE}
   --help`;
 
 const int = (min: number) => z.coerce.number().int().min(min);
@@ -65,6 +68,7 @@ const schema = z
     schema: z.enum(["per-connection", "per-handle"]).default("per-connection"),
     "skip-etcd": z.boolean().default(false),
     "skip-raw": z.boolean().default(false),
+    ...repeatShape,
     help: z.boolean().default(false),
   })
   .refine((o) => o.connections <= o.watchers, {
@@ -91,7 +95,7 @@ const NUMERIC = [
 export function parsePropagationOptions(args: readonly string[]): PropagationOptions {
   const o = parseBenchFlags(
     args,
-    { strings: [...NUMERIC, "schema"], booleans: ["skip-etcd", "skip-raw"] },
+    { strings: [...NUMERIC, "schema", REPEAT_FLAG], booleans: ["skip-etcd", "skip-raw"] },
     schema,
     USAGE,
   );
@@ -108,6 +112,7 @@ export function parsePropagationOptions(args: readonly string[]): PropagationOpt
     schemas: o.schema,
     skipEtcd: o["skip-etcd"],
     skipRaw: o["skip-raw"],
+    repeat: o.repeat,
     help: o.help,
   };
 }
