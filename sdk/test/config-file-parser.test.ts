@@ -58,7 +58,7 @@ describe("parseConfigBytes", () => {
   });
 
   it.each([
-    ["a: 1\nb: [1, 2\nc: 3\n", 3, 1],
+    ["a: 1\nb: [1, 2\nc: 3\n", 2, 4],
     ["a: 1\na: 2\n", 2, 1],
     ["a: 1\n---\nb: 2\n", 2, 1],
     ["a:\n  - x\n y: 2\n", 3, 1],

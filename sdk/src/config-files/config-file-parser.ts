@@ -1,10 +1,11 @@
 import { constants } from "node:fs";
 import { lstat, open, readlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { parseDocument } from "yaml";
 import { sha256Hex } from "../config/stable-hash";
+import { checkJsonShape } from "./json-shape";
 import { findJsonSyntaxError, lineColumnAt } from "./json-syntax-error";
 import type { SourceFormat } from "./key-mapper";
+import { MAX_NESTING, readYaml } from "./yaml-reader";
 
 /**
  * Why a file was not published (`SourceError.code`). `syntax`, `schema` and `size` are the
@@ -141,13 +142,32 @@ async function readError(absPath: string, err: NodeJS.ErrnoException): Promise<R
   };
 }
 
-/** Parses JSON or YAML bytes into a canonical JSON payload, or says exactly what is wrong. */
+/**
+ * Parses JSON or YAML bytes into a canonical JSON payload, or says exactly what is wrong. Never
+ * throws for any content: whatever a file holds, the answer is about that file alone.
+ */
 export function parseConfigBytes(
   bytes: Uint8Array,
   format: SourceFormat,
   maxValueBytes: number,
 ): ParseResult {
   const fingerprint = sha256Hex(bytes);
+  try {
+    return parseChecked(bytes, format, maxValueBytes, fingerprint);
+  } catch (err) {
+    // A file must never take its group down with it (a stack overflow in a library, say).
+    const why =
+      err instanceof RangeError ? "nested or repeated too deeply to read" : (err as Error).message;
+    return { ok: false, problem: problem("syntax", `cannot be read: ${why}`), fingerprint };
+  }
+}
+
+function parseChecked(
+  bytes: Uint8Array,
+  format: SourceFormat,
+  maxValueBytes: number,
+  fingerprint: string,
+): ParseResult {
   const fail = (p: SourceProblem): ParseResult => ({ ok: false, problem: p, fingerprint });
   if (bytes.length > maxValueBytes) {
     return fail(problem("size", `file is ${bytes.length} bytes; the limit is ${maxValueBytes}`));
@@ -172,7 +192,7 @@ export function parseConfigBytes(
   if ("problem" in parsed) return fail(parsed.problem);
   let value: unknown;
   try {
-    value = canonical(parsed.value, "");
+    value = canonical(parsed.value, "", 0);
   } catch (err) {
     if (err instanceof ValueProblem) return fail(problem("syntax", err.message));
     throw err;
@@ -225,8 +245,9 @@ type Parsed = { value: unknown } | { problem: SourceProblem };
 
 function parseJson(raw: string): Parsed {
   const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+  let value: unknown;
   try {
-    return { value: JSON.parse(text) as unknown };
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     const found = findJsonSyntaxError(text);
     const offset = found?.offset ?? 0;
@@ -234,21 +255,28 @@ function parseJson(raw: string): Parsed {
     const reason = found?.reason ?? (err as Error).message;
     return { problem: problem("syntax", `invalid JSON: ${reason}`, line, column) };
   }
+  const shape = checkJsonShape(text, MAX_NESTING);
+  if (shape?.kind === "depth") {
+    const { line, column } = lineColumnAt(text, shape.offset);
+    const reason = `invalid JSON: nested more than ${MAX_NESTING} levels deep`;
+    return { problem: problem("syntax", reason, line, column) };
+  }
+  if (shape?.kind === "duplicate") {
+    const at = shape.offsets.map((o) => lineColumnAt(text, o));
+    const lines = at.map((p) => p.line).join(", ");
+    const reason = `invalid JSON: key ${JSON.stringify(shape.key)} appears ${at.length} times in one object (lines ${lines}); keep one`;
+    return { problem: problem("syntax", reason, at[1]!.line, at[1]!.column) };
+  }
+  return { value };
 }
 
 function parseYaml(text: string): Parsed {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  const err = doc.errors[0];
-  if (err) {
-    const pos = err.linePos?.[0];
-    const reason = err.message.split(/ at line \d+, column \d+/)[0]!.trim();
-    return { problem: problem("syntax", `invalid YAML: ${reason}`, pos?.line ?? 0, pos?.col ?? 0) };
+  const r = readYaml(text);
+  if ("problem" in r) {
+    const { code, reason, line, column } = r.problem;
+    return { problem: problem(code, reason, line, column) };
   }
-  try {
-    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
-  } catch (e) {
-    return { problem: problem("syntax", `invalid YAML: ${(e as Error).message}`) };
-  }
+  return { value: r.value };
 }
 
 class ValueProblem extends Error {}
@@ -258,7 +286,7 @@ class ValueProblem extends Error {}
  * silently changed: `.inf`/`.nan` (JSON.stringify would write null) and integers beyond 2^53
  * (already rounded by the parser).
  */
-function canonical(v: unknown, path: string): unknown {
+function canonical(v: unknown, path: string, depth: number): unknown {
   if (v === null || typeof v === "string" || typeof v === "boolean") return v;
   if (typeof v === "number") {
     if (!Number.isFinite(v)) throw new ValueProblem(`${path || "/"}: ${v} has no JSON form`);
@@ -269,12 +297,16 @@ function canonical(v: unknown, path: string): unknown {
     }
     return v;
   }
-  if (Array.isArray(v)) return v.map((x, i) => canonical(x, `${path}/${i}`));
+  if (depth >= MAX_NESTING) {
+    throw new ValueProblem(`${path || "/"}: nested more than ${MAX_NESTING} levels deep`);
+  }
+  if (Array.isArray(v)) return v.map((x, i) => canonical(x, `${path}/${i}`, depth + 1));
   if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
     // No prototype: a "__proto__" key stays an ordinary property.
     const out = Object.create(null) as Record<string, unknown>;
     for (const k of Object.keys(v).sort()) {
-      out[k] = canonical((v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`);
+      const child = (v as Record<string, unknown>)[k];
+      out[k] = canonical(child, `${path}/${escapePointer(k)}`, depth + 1);
     }
     return out;
   }
