@@ -23,7 +23,7 @@ MIN_NATS=2.12.0
 MIN_PG=14
 MIN_REDIS=7.0.0
 PG_MAJOR="${KON_PG_MAJOR:-18}"
-ROOTFS_PACKAGES="nats-server postgresql-$PG_MAJOR postgresql-$PG_MAJOR-timescaledb redis-server"
+ROOTFS_PACKAGES="nats-server postgresql-$PG_MAJOR postgresql-$PG_MAJOR-timescaledb redis-server openssl"
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }

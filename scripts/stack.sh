@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack: NATS (JetStream + monitoring), PostgreSQL + TimescaleDB, Redis on loopback.
-#   scripts/stack.sh up|down|restart|status|logs [name]
+#   scripts/stack.sh up|down|restart|status|logs [name]|examples
 # Data lives under .stack/data and survives restarts; logs under .stack/logs. With a Docker engine
 # that answers (or KON_STACK_MODE=docker), the same verbs drive docker-compose.yml instead.
 set -euo pipefail
@@ -20,16 +20,29 @@ REDIS_PORT="${KON_REDIS_PORT:-6379}"
 SERVERS=(nats postgres redis)
 GROUP="${KON_GROUP:-demo}"
 CONFIG_DIR="${KON_CONFIG_DIR:-$STACK/config}"
+# Keys, passwords and tokens (0700; files 0600), and the local CA with its certificates.
+SECRETS="$STACK/secrets"
+TLS_DIR="$STACK/tls"
+# KON_NATS_MTLS=on makes NATS require a client certificate from every client (mutual TLS): the
+# system services present theirs; members then need one too (see docs/security.md).
+NATS_MTLS="${KON_NATS_MTLS:-off}"
 # The project's services: name, built entry point, HTTP port. Started after the servers, from
 # dist/ (make build); an entry that is not built yet is skipped with a note.
 SERVICES=(
+  "admin admin/dist/main.js ${KON_ADMIN_PORT:-7004}"
   "config-loader config-loader/dist/main.js ${KON_LOADER_PORT:-7001}"
   "heartbeat heartbeat/dist/main.js ${KON_MONITOR_PORT:-7002}"
   "analytics analytics/dist/main.js ${KON_ANALYTICS_PORT:-7003}"
+)
+# The example services join group $GROUP with its join key, which `make demo` obtains from the
+# admin service (the seed's walk: bootstrap admin, create group, join key) and keeps in
+# $SECRETS/group-$GROUP.joinkey. Without that file they are not started.
+EXAMPLES=(
   "service1 servicepool/dist/service1/main.js 7101"
   "service2 servicepool/dist/service2/main.js 7102"
   "service3 servicepool/dist/service3/main.js 7103"
 )
+JOIN_KEY_FILE="$SECRETS/group-$GROUP.joinkey"
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -115,17 +128,47 @@ wait_for() { # what seconds cmd...
   die "$what did not become ready in ${secs}s (see $LOGS)"
 }
 
+# A random secret in $SECRETS/<name>, made once (0600).
+secret_file() { # name
+  local f="$SECRETS/$1"
+  [ -s "$f" ] || (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))' >"$f")
+  echo "$f"
+}
+
+# Keys and certificates of this installation, made at the first `make up` and kept after.
+ensure_trust() {
+  mkdir -p "$SECRETS" && chmod 0700 "$SECRETS"
+  local provision="$ROOT_DIR/admin/dist/nats-auth/provision-main.js"
+  [ -f "$provision" ] || die "$provision is not built (make build)"
+  (umask 077 && node "$provision" "$SECRETS" "$STACK/run/nats-accounts.conf")
+  bash "$ROOT_DIR/scripts/tls.sh" "$TLS_DIR" admin config-loader monitor analytics
+  secret_file redis.pw >/dev/null
+  secret_file loader-webhook.secret >/dev/null
+}
+
 start_nats() {
   [ -n "$(server_pid nats)" ] && { log "nats already running"; return; }
   port_free "$NATS_PORT" || die "port $NATS_PORT is in use (set KON_NATS_PORT)"
   mkdir -p "$DATA/nats" "$STACK/run"
-  cat >"$STACK/run/nats.conf" <<CONF
+  local verify=false
+  [ "$NATS_MTLS" = on ] && verify=true
+  (umask 077 && cat >"$STACK/run/nats.conf" <<CONF
 server_name: "kon-local"
 listen: "127.0.0.1:$NATS_PORT"
 http: "127.0.0.1:$NATS_MONITOR_PORT"
 pid_file: "$STACK/run/nats.pid"
 jetstream { store_dir: "$DATA/nats" }
+tls {
+  cert_file: "$TLS_DIR/server.pem"
+  key_file: "$TLS_DIR/server.key"
+  ca_file: "$TLS_DIR/ca.pem"
+  verify: $verify
+  timeout: 2
+}
+# Accounts, the system services' nkeys and the auth callout (admin/dist/nats-auth/provision-main.js).
+include "nats-accounts.conf"
 CONF
+  )
   setsid "$KON_NATS_SERVER" -c "$STACK/run/nats.conf" >>"$LOGS/nats.log" 2>&1 </dev/null &
   wait_for nats 20 curl_ok "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
   log "nats on 127.0.0.1:$NATS_PORT (monitoring :$NATS_MONITOR_PORT)"
@@ -163,8 +206,10 @@ start_redis() {
   [ -n "$(server_pid redis)" ] && { log "redis already running"; return; }
   port_free "$REDIS_PORT" || die "port $REDIS_PORT is in use (set KON_REDIS_PORT)"
   root_prefix "$KON_REDIS_ROOT" "$KON_REDIS_USER"
-  setsid "${PREFIX[@]}" "$KON_REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --pidfile "$dir/redis.pid" \
-    --appendonly yes --daemonize no --logfile "" >>"$LOGS/redis.log" 2>&1 </dev/null &
+  # The password goes in through stdin (a config file read from "-"), never on the command line.
+  printf 'requirepass %s\n' "$(cat "$SECRETS/redis.pw")" | setsid "${PREFIX[@]}" "$KON_REDIS_SERVER" - \
+    --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --pidfile "$dir/redis.pid" \
+    --appendonly yes --daemonize no --logfile "" >>"$LOGS/redis.log" 2>&1 &
   wait_for redis 20 redis_local ping
   log "redis on 127.0.0.1:$REDIS_PORT"
 }
@@ -183,15 +228,33 @@ start_service() { # name entry port
   [ -n "$(service_pid "$name" "$entry")" ] && { log "$name already running"; return 0; }
   port_free "$port" || die "port $port is in use ($name)"
   local -a env=(
-    KON_SERVERS="nats://127.0.0.1:$NATS_PORT" KON_GROUP="$GROUP" KON_SNAPSHOT_DIR="$STACK/snapshots"
-    KON_PG_URL="postgres://kon:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE" KON_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+    KON_SERVERS="nats://127.0.0.1:$NATS_PORT" KON_TLS_CA="$TLS_DIR/ca.pem" KON_GROUP="$GROUP"
   )
+  local role=""
   case "$name" in
-    config-loader) env+=(KON_CONFIG_DIR="$CONFIG_DIR" KON_LOADER_PORT="$port") ;;
-    heartbeat) env+=(KON_MONITOR_PORT="$port") ;;
-    analytics) env+=(KON_ANALYTICS_PORT="$port") ;;
-    service*) env+=(KON_NODE_ID="$name-$GROUP" KON_SERVICE_PORT="$port") ;;
+    admin)
+      role=admin
+      env+=(KON_ADMIN_PORT="$port" KON_PG_URL="$(pg_url)" KON_DATABASE_URL="$(pg_url)"
+        KON_ADMIN_BOOTSTRAP_FILE="$SECRETS/bootstrap-token" KON_ADMIN_SIGNING_KEY_FILE="$SECRETS/admin-signing.pem"
+        KON_CALLOUT_ISSUER_SEED_FILE="$SECRETS/nats-callout-issuer.nk" KON_NATS_SYSTEM_SEED_FILE="$SECRETS/nats-system.nk") ;;
+    config-loader)
+      role=config-loader
+      env+=(KON_CONFIG_DIR="$CONFIG_DIR" KON_LOADER_PORT="$port" KON_LOADER_WEBHOOK_SECRET_FILE="$SECRETS/loader-webhook.secret") ;;
+    heartbeat)
+      role=monitor
+      env+=(KON_MONITOR_PORT="$port" KON_REDIS_URL="redis://:$(cat "$SECRETS/redis.pw")@127.0.0.1:$REDIS_PORT") ;;
+    analytics)
+      role=analytics
+      env+=(KON_ANALYTICS_PORT="$port" KON_PG_URL="$(pg_url)" KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing.pem.pub") ;;
+    service*)
+      [ -s "$JOIN_KEY_FILE" ] || { log "$name: no join key for group $GROUP yet, skipped (make demo makes one)"; return 0; }
+      env+=(KON_NODE_ID="$name-$GROUP" KON_SERVICE_PORT="$port" KON_JOIN_KEY="$(cat "$JOIN_KEY_FILE")"
+        KON_SNAPSHOT_DIR="$STACK/state/$name") ;;
   esac
+  if [ -n "$role" ]; then
+    env+=(KON_NKEY_SEED_FILE="$SECRETS/nats-$role.nk")
+    [ "$NATS_MTLS" = on ] && env+=(KON_TLS_CERT="$TLS_DIR/$role.pem" KON_TLS_KEY="$TLS_DIR/$role.key")
+  fi
   env "${env[@]}" setsid node "$ROOT_DIR/$entry" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$STACK/run/$name.pid"
   wait_for "$name" 30 curl_ok "http://127.0.0.1:$port/healthz"
@@ -217,16 +280,28 @@ start_services() {
     log "config folder $CONFIG_DIR (seeded from examples/config)"
   fi
   local s
-  for s in "${SERVICES[@]}"; do
+  for s in "${SERVICES[@]}" "${EXAMPLES[@]}"; do
+    # shellcheck disable=SC2086
+    start_service $s
+  done
+  if [ -s "$SECRETS/bootstrap-token" ]; then
+    log "first admin: sign up with the one-time bootstrap token in $SECRETS/bootstrap-token:"
+    log "  $(cat "$SECRETS/bootstrap-token")"
+  fi
+}
+
+start_examples() {
+  local s
+  for s in "${EXAMPLES[@]}"; do
     # shellcheck disable=SC2086
     start_service $s
   done
 }
 
 stop_services() {
-  local i s
-  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
-    s="${SERVICES[$i]}"
+  local all=("${SERVICES[@]}" "${EXAMPLES[@]}") i s
+  for ((i = ${#all[@]} - 1; i >= 0; i--)); do
+    s="${all[$i]}"
     # shellcheck disable=SC2086
     stop_service ${s% *}
   done
@@ -234,7 +309,7 @@ stop_services() {
 
 services_status() {
   local s name entry port
-  for s in "${SERVICES[@]}"; do
+  for s in "${SERVICES[@]}" "${EXAMPLES[@]}"; do
     read -r name entry port <<<"$s"
     [ -f "$ROOT_DIR/$entry" ] || continue
     if [ -n "$(service_pid "$name" "$entry")" ] && curl_ok "http://127.0.0.1:$port/healthz"; then
@@ -246,7 +321,8 @@ services_status() {
 }
 
 psql_local() { PGPASSWORD="$PG_PASSWORD" in_root "$KON_PG_ROOT" "$KON_PG_USER" "$KON_PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U kon "$@"; }
-redis_local() { in_root "$KON_REDIS_ROOT" "$KON_REDIS_USER" "$(dirname "$KON_REDIS_SERVER")/redis-cli" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+redis_local() { REDISCLI_AUTH="$(cat "$SECRETS/redis.pw")" in_root "$KON_REDIS_ROOT" "$KON_REDIS_USER" "$(dirname "$KON_REDIS_SERVER")/redis-cli" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+pg_url() { echo "postgres://kon:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"; }
 curl_ok() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"; }
 
 stop_server() {
@@ -315,7 +391,8 @@ main() {
   load_env
   mkdir -p "$DATA" "$LOGS" "$STACK/run"
   case "$cmd" in
-    up) start_nats; start_postgres; start_redis; start_services ;;
+    up) ensure_trust; start_nats; start_postgres; start_redis; start_services ;;
+    examples) start_examples ;;
     down) stop_services; for s in redis postgres nats; do stop_server "$s"; done ;;
     restart) main down; main up ;;
     status)
@@ -325,7 +402,7 @@ main() {
       return $rc ;;
     logs)
       if [ $# -gt 0 ]; then tail -n 100 "$LOGS/$1.log"; else for s in "${SERVERS[@]}"; do echo "== $s"; tail -n 20 "$LOGS/$s.log" 2>/dev/null || true; done; fi ;;
-    *) die "unknown command $cmd (up, down, restart, status, logs)" ;;
+    *) die "unknown command $cmd (up, down, restart, status, logs, examples)" ;;
   esac
 }
 

@@ -1,5 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import type { KvWatchEntry } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
@@ -24,9 +25,9 @@ const DENIED = /permissions violation/i;
 /** Keys by value; the admin service's argon2 store answers the same question in production. */
 class KeyTable implements JoinKeyVerifier {
   readonly keys = new Map<string, { group: string; keyId: string }>();
-  async verify(key: string): Promise<JoinKeyVerdict> {
+  verify(key: string): Promise<JoinKeyVerdict> {
     const hit = this.keys.get(key);
-    return hit ? { ok: true, ...hit } : { ok: false, reason: "unknown key" };
+    return Promise.resolve(hit ? { ok: true, ...hit } : { ok: false, reason: "unknown key" });
   }
 }
 
@@ -42,6 +43,7 @@ describe("auth callout: group members get their group's rights and nothing more"
   const member = async (key: string, group: string): Promise<NatsConnection> => {
     const nc = await connect({
       servers: nats.url,
+      tls: nats.clientOptions().tls,
       token: key,
       inboxPrefix: groupInboxPrefix(names, group),
       maxReconnectAttempts: -1,
@@ -91,10 +93,12 @@ describe("auth callout: group members get their group's rights and nothing more"
   });
 
   it("refuses a connection without credentials and one with a wrong key", async () => {
-    await expect(connect({ servers: nats.url })).rejects.toThrow(/Authorization Violation/);
-    await expect(connect({ servers: nats.url, token: "KEY-X" })).rejects.toThrow(
+    await expect(connect({ servers: nats.url, tls: nats.clientOptions().tls })).rejects.toThrow(
       /Authorization Violation/,
     );
+    await expect(
+      connect({ servers: nats.url, tls: nats.clientOptions().tls, token: "KEY-X" }),
+    ).rejects.toThrow(/Authorization Violation/);
     expect(responder.counts.refused).toBeGreaterThanOrEqual(2);
   });
 
@@ -103,8 +107,8 @@ describe("auth callout: group members get their group's rights and nothing more"
     const kv = await new Kvm(nc).open(names.configBucket("a"));
     expect((await kv.get("svc"))?.string()).toContain("a-password");
     const watch = await kv.watch();
-    const first = await watch[Symbol.asyncIterator]().next();
-    expect(first.value?.key).toBe("svc");
+    const first = (await watch[Symbol.asyncIterator]().next()) as IteratorResult<KvWatchEntry>;
+    expect(first.done ? undefined : first.value.key).toBe("svc");
     watch.stop();
 
     const hb = root.subscribe("kon.hb.a.>", { max: 1 });
@@ -177,8 +181,8 @@ describe("auth callout: group members get their group's rights and nothing more"
     expect(Date.now() - started).toBeLessThan(5000);
     await nc.close();
     await closed;
-    await expect(connect({ servers: nats.url, token: "KEY-B" })).rejects.toThrow(
-      /Authorization Violation/,
-    );
+    await expect(
+      connect({ servers: nats.url, tls: nats.clientOptions().tls, token: "KEY-B" }),
+    ).rejects.toThrow(/Authorization Violation/);
   });
 });

@@ -13,6 +13,7 @@ import { getFreePort } from "./free-port";
 import { sleep } from "./managed-process";
 import type { LaunchSpec } from "./managed-process";
 import { makeScratchDir } from "./scratch-dir";
+import { testCertificates } from "./tls";
 import type { ScratchDir } from "./scratch-dir";
 import { ServerProcess } from "./server-process";
 import { loadStackEnv } from "./stack-env";
@@ -63,12 +64,21 @@ export interface TestClientOptions {
   servers: string[];
   user: string;
   pass: string;
+  /** nats.js TLS options (CA, and a client certificate under mutual TLS), when TLS is on. */
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
+  /** The same for a Konorkestra service's options (`tlsCa`, `tlsCert`, `tlsKey`). */
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** A system service's way in: servers plus its nkey seed file. */
 export interface ServiceClientOptions {
   servers: string[];
   nkeySeedFile: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   /** The inbox prefix its rights allow (nats.js `inboxPrefix`). */
   inboxPrefix: string;
 }
@@ -88,6 +98,11 @@ export interface TestCredentials {
 export interface NatsOptions {
   /** Extra lines for the server's configuration file. */
   extraConfig?: string;
+  /**
+   * Serve TLS with a local CA (scripts/tls.sh); clients then get the CA in their options.
+   * `mutual` also requires a client certificate. @default true
+   */
+  tls?: boolean | "mutual";
   /** Server name, unique within a cluster. @default "kon-<random>" */
   name?: string;
 }
@@ -110,6 +125,7 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
     dir: ScratchDir,
     private readonly configFile: string,
     readonly credentials: TestCredentials,
+    readonly tlsMode: TlsMode,
   ) {
     super(dir);
   }
@@ -138,31 +154,44 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
   }
 
   clientOptions(): TestClientOptions {
-    return { servers: [this.url], ...this.credentials.testUser };
+    return { servers: [this.url], ...this.credentials.testUser, ...tlsClient(this.tlsMode) };
   }
 
   clientEnv(): Record<string, string> {
     const c = this.clientOptions();
-    return { KON_SERVERS: this.url, KON_USER: c.user, KON_PASSWORD: c.pass };
+    return {
+      KON_SERVERS: this.url,
+      KON_USER: c.user,
+      KON_PASSWORD: c.pass,
+      ...tlsEnv(this.tlsMode),
+    };
   }
 
   serviceOptions(role: SystemRole): ServiceClientOptions {
+    const { tls: _nats, ...tls } = tlsClient(this.tlsMode);
     return {
       servers: [this.url],
       nkeySeedFile: this.credentials.seedFiles[role],
       inboxPrefix: serviceInboxPrefix(wireNames(), role),
+      ...tls,
     };
   }
 
   serviceEnv(role: SystemRole): Record<string, string> {
-    return { KON_SERVERS: this.url, KON_NKEY_SEED_FILE: this.credentials.seedFiles[role] };
+    return {
+      KON_SERVERS: this.url,
+      KON_NKEY_SEED_FILE: this.credentials.seedFiles[role],
+      ...tlsEnv(this.tlsMode),
+    };
   }
 
   systemOptions(): ServiceClientOptions {
+    const { tls: _nats, ...tls } = tlsClient(this.tlsMode);
     return {
       servers: [this.url],
       nkeySeedFile: this.credentials.seedFiles.system,
       inboxPrefix: "_INBOX",
+      ...tls,
     };
   }
 
@@ -171,6 +200,42 @@ class NatsServerImpl extends ServerProcess implements NatsServer {
     if (!res.ok) throw new Error(`testkit: ${this.name} /${path} answered ${res.status}`);
     return (await res.json()) as T;
   }
+}
+
+type TlsMode = false | true | "mutual";
+
+/** A client's TLS options for a server in `mode`, in nats.js and in Konorkestra's form. */
+function tlsClient(mode: TlsMode): Pick<TestClientOptions, "tls" | "tlsCa" | "tlsCert" | "tlsKey"> {
+  if (!mode) return {};
+  const c = testCertificates();
+  const mutual = mode === "mutual" ? { certFile: c.clientCert, keyFile: c.clientKey } : {};
+  return {
+    tls: { caFile: c.caFile, ...mutual },
+    tlsCa: c.caFile,
+    ...(mode === "mutual" ? { tlsCert: c.clientCert, tlsKey: c.clientKey } : {}),
+  };
+}
+
+function tlsEnv(mode: TlsMode): Record<string, string> {
+  const t = tlsClient(mode);
+  return {
+    ...(t.tlsCa ? { KON_TLS_CA: t.tlsCa } : {}),
+    ...(t.tlsCert && t.tlsKey ? { KON_TLS_CERT: t.tlsCert, KON_TLS_KEY: t.tlsKey } : {}),
+  };
+}
+
+function tlsConfig(mode: TlsMode): string {
+  if (!mode) return "";
+  const c = testCertificates();
+  return [
+    `tls {`,
+    `  cert_file: ${JSON.stringify(c.serverCert)}`,
+    `  key_file: ${JSON.stringify(c.serverKey)}`,
+    `  ca_file: ${JSON.stringify(c.caFile)}`,
+    `  verify: ${mode === "mutual"}`,
+    `  timeout: 2`,
+    `}`,
+  ].join("\n");
 }
 
 /** Fresh keys for one server or cluster: seeds in a private directory, public keys rendered. */
@@ -214,6 +279,7 @@ function natsConfig(
   dir: ScratchDir,
   ports: Ports,
   creds: TestCredentials,
+  tls: TlsMode,
   cluster?: ClusterSpec,
   extra?: string,
 ): string {
@@ -237,6 +303,7 @@ function natsConfig(
     );
   }
   lines.push(accountsConfig(creds));
+  if (tls) lines.push(tlsConfig(tls));
   if (extra) lines.push(extra);
   return lines.join("\n") + "\n";
 }
@@ -245,14 +312,15 @@ function createServer(
   name: string,
   ports: Ports,
   creds: TestCredentials | undefined,
+  tls: TlsMode,
   cluster?: ClusterSpec,
   extra?: string,
 ): NatsServerImpl {
   const dir = makeScratchDir("nats", "", "");
   const credentials = creds ?? makeTestCredentials(join(dir.hostPath, "secrets"));
   const configFile = join(dir.hostPath, "nats.conf");
-  writeFileSync(configFile, natsConfig(name, dir, ports, credentials, cluster, extra));
-  return new NatsServerImpl(name, ports, dir, configFile, credentials);
+  writeFileSync(configFile, natsConfig(name, dir, ports, credentials, tls, cluster, extra));
+  return new NatsServerImpl(name, ports, dir, configFile, credentials, tls);
 }
 
 function randomName(prefix: string): string {
@@ -278,6 +346,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
       opts.name ?? randomName("kon"),
       ports,
       undefined,
+      opts.tls ?? true,
       undefined,
       opts.extraConfig,
     );
@@ -366,7 +435,7 @@ class NatsClusterImpl implements NatsCluster {
 /** Starts `size` JetStream servers in one cluster and waits for a meta leader. */
 export async function startNatsCluster(
   size = 3,
-  opts: { extraConfig?: string } = {},
+  opts: { extraConfig?: string; tls?: boolean | "mutual" } = {},
 ): Promise<NatsCluster> {
   return withPortRetry(async () => {
     const clusterName = randomName("kon-cluster");
@@ -386,6 +455,7 @@ export async function startNatsCluster(
         `${clusterName}-n${i + 1}`,
         p,
         creds,
+        opts.tls ?? true,
         { name: clusterName, routes },
         opts.extraConfig,
       ),

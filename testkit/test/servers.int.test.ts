@@ -21,6 +21,19 @@ describe("nats-server", () => {
     await nats?.stop();
   });
 
+  it("accepts no anonymous client and no client that does not verify its TLS certificate", async () => {
+    const { user, pass } = nats.clientOptions();
+    // Credentials right, no CA: the server's certificate is not trusted.
+    await expect(connect({ servers: nats.url, user, pass, timeout: 3000 })).rejects.toThrow(
+      /certificate/i,
+    );
+    // TLS right, no credentials: refused (the auth callout has no responder here).
+    await expect(
+      connect({ servers: nats.url, tls: nats.clientOptions().tls, timeout: 3000 }),
+    ).rejects.toThrow(/timeout|Authorization/i);
+    expect(nc.info?.tls_required).toBe(true);
+  });
+
   it("is at least 2.12 with JetStream on", async () => {
     const varz = await nats.monitor<{ version: string; jetstream?: { config?: unknown } }>("varz");
     const [major, minor] = varz.version.split(".").map(Number);
