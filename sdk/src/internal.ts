@@ -78,7 +78,8 @@ export { DEFAULT_MAX_VALUE_BYTES } from "./config-files/config-file-parser";
 export type { ParsedConfig, SourceProblem } from "./config-files/config-file-parser";
 export { groupNameProblem, isIgnoredName } from "./config-files/key-mapper";
 export type { SourceFormat } from "./config-files/key-mapper";
-export { resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
+export { isUnderRoot, resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
+export { ReadCache } from "./config-files/read-cache";
 export type { GroupScan, ScannedFile } from "./config-files/tree-scanner";
 export { readGroupFiles } from "./config-files/group-files";
 
