@@ -1,4 +1,5 @@
 import { constants } from "node:fs";
+import type { BigIntStats } from "node:fs";
 import { lstat, open, readlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { sha256Hex } from "../config/stable-hash";
@@ -47,8 +48,8 @@ export type ParseResult =
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 
 export type ReadResult =
-  /** `mtimeMs`: modification time of the file read. */
-  | { kind: "bytes"; bytes: Uint8Array; mtimeMs: number }
+  /** `mtimeMs`: modification time of the file read; `stat`: its stat as read. */
+  | { kind: "bytes"; bytes: Uint8Array; mtimeMs: number; stat: BigIntStats }
   /** Gone between listing and reading: the next file event decides what it became. */
   | { kind: "vanished" }
   | { kind: "problem"; problem: SourceProblem; fingerprint: string };
@@ -62,13 +63,20 @@ const problem = (code: RejectCode, reason: string, line = 0, column = 0): Source
 
 /**
  * Reads a config file without ever blocking on it (FIFOs and devices are refused) or reading more
- * than `maxBytes + 1` bytes of it.
+ * than `maxBytes + 1` bytes of it. `noFollow`: refuse a symbolic link at `absPath` (used when
+ * `absPath` is a path already resolved and checked, so a link swapped in since is not followed).
  */
-export async function readConfigFile(absPath: string, maxBytes: number): Promise<ReadResult> {
+export async function readConfigFile(
+  absPath: string,
+  maxBytes: number,
+  opts: { noFollow?: boolean } = {},
+): Promise<ReadResult> {
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer. The checks use the opened file, so a
     // rename between checking and reading cannot slip another file in.
-    const fh = await open(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    const flags =
+      constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0);
+    const fh = await open(absPath, flags);
     try {
       const st = await fh.stat({ bigint: true });
       if (!st.isFile()) {
@@ -79,7 +87,7 @@ export async function readConfigFile(absPath: string, maxBytes: number): Promise
         };
       }
       const read = await readAtMost(fh, Number(st.size), maxBytes);
-      return read.kind === "bytes" ? { ...read, mtimeMs: Number(st.mtimeMs) } : read;
+      return read.kind === "bytes" ? { ...read, mtimeMs: Number(st.mtimeMs), stat: st } : read;
     } finally {
       await fh.close();
     }

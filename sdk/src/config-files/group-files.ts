@@ -1,5 +1,9 @@
+import { stat } from "node:fs/promises";
+import { sha256Hex } from "../config/stable-hash";
 import { parseConfigBytes, readConfigFile } from "./config-file-parser";
-import type { ParsedConfig, SourceProblem } from "./config-file-parser";
+import type { ParseResult, ParsedConfig, SourceProblem } from "./config-file-parser";
+import type { SourceFormat } from "./key-mapper";
+import type { ReadCache } from "./read-cache";
 import type { ScannedFile } from "./tree-scanner";
 
 /** What one file of a group folder yields under the config-file rules. */
@@ -33,6 +37,7 @@ const READ_WIDTH = 32;
 export async function readGroupFiles(
   files: readonly ScannedFile[],
   maxValueBytes: number,
+  cache?: ReadCache,
 ): Promise<FileReading[]> {
   const byKey = new Map<string, ScannedFile[]>();
   for (const f of files) {
@@ -43,7 +48,7 @@ export async function readGroupFiles(
   const out: FileReading[] = [];
   for (let i = 0; i < files.length; i += READ_WIDTH) {
     const chunk = files.slice(i, i + READ_WIDTH);
-    out.push(...(await Promise.all(chunk.map((f) => readOne(f, byKey, maxValueBytes)))));
+    out.push(...(await Promise.all(chunk.map((f) => readOne(f, byKey, maxValueBytes, cache)))));
   }
   return out;
 }
@@ -52,6 +57,7 @@ async function readOne(
   file: ScannedFile,
   byKey: ReadonlyMap<string, ScannedFile[]>,
   maxValueBytes: number,
+  cache: ReadCache | undefined,
 ): Promise<FileReading> {
   const refuse = (key: string, problem: SourceProblem, fingerprint: string): FileReading => ({
     kind: "refused",
@@ -60,6 +66,14 @@ async function readOne(
     problem,
     fingerprint,
   });
+  if (file.escapesTo !== undefined) {
+    const key = file.mapping.kind === "file" ? file.mapping.key : "";
+    const reason =
+      file.mapping.kind === "invalid"
+        ? file.mapping.reason
+        : `symbolic link leads outside the config root (to ${file.escapesTo}); only links within the root are followed`;
+    return refuse(key, { code: "io", reason, line: 0, column: 0 }, `escape:${file.escapesTo}`);
+  }
   if (file.mapping.kind === "invalid") {
     const { reason } = file.mapping;
     return refuse("", { code: "name", reason, line: 0, column: 0 }, `name:${reason}`);
@@ -71,10 +85,36 @@ async function readOne(
     const reason = `key ${JSON.stringify(key)} is defined by several files (${all}); keep one`;
     return refuse(key, { code: "name", reason, line: 0, column: 0 }, `conflict:${all}`);
   }
-  const read = await readConfigFile(file.absPath, maxValueBytes);
+  const outcome = (parsed: ParseResult, mtimeMs: number): FileReading =>
+    parsed.ok
+      ? { kind: "parsed", file, key, config: parsed.config, mtimeMs }
+      : refuse(key, parsed.problem, parsed.fingerprint);
+  // The checked, resolved path, never followed again: a link swapped in since is refused.
+  const path = file.realPath || file.absPath;
+  const noFollow = file.realPath !== "";
+  if (cache) {
+    const st = await stat(path, { bigint: true }).catch(() => undefined);
+    const hit = st?.isFile() ? cache.byStat(file.sourcePath, st, format, Date.now()) : undefined;
+    if (hit && st) return outcome(hit, Number(st.mtimeMs));
+  }
+  const read = await readConfigFile(path, maxValueBytes, { noFollow });
   if (read.kind === "vanished") return { kind: "vanished", file, key };
   if (read.kind === "problem") return refuse(key, read.problem, read.fingerprint);
+  return outcome(parseCached(read, file.sourcePath, format, maxValueBytes, cache), read.mtimeMs);
+}
+
+function parseCached(
+  read: Extract<Awaited<ReturnType<typeof readConfigFile>>, { kind: "bytes" }>,
+  sourcePath: string,
+  format: SourceFormat,
+  maxValueBytes: number,
+  cache: ReadCache | undefined,
+): ParseResult {
+  if (!cache) return parseConfigBytes(read.bytes, format, maxValueBytes);
+  const contentKey = `${sha256Hex(read.bytes)}:${maxValueBytes}:${format}`;
+  const known = cache.byContent(sourcePath, read.stat, contentKey);
+  if (known) return known;
   const parsed = parseConfigBytes(read.bytes, format, maxValueBytes);
-  if (!parsed.ok) return refuse(key, parsed.problem, parsed.fingerprint);
-  return { kind: "parsed", file, key, config: parsed.config, mtimeMs: read.mtimeMs };
+  cache.store(sourcePath, read.stat, contentKey, parsed);
+  return parsed;
 }

@@ -1,6 +1,6 @@
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { KonError, KonErrorCode } from "../errors";
 import { groupNameProblem, isIgnoredName, keyForPath } from "./key-mapper";
 import type { PathMapping } from "./key-mapper";
@@ -14,6 +14,11 @@ export interface ScannedFile {
   /** With every symlink resolved; "" for a broken link. */
   realPath: string;
   mapping: Exclude<PathMapping, { kind: "ignored" }>;
+  /**
+   * Set when a symbolic link on the way leads outside the config root: the file (or, for a
+   * folder, everything under it) is refused and never read. Says where the link leads.
+   */
+  escapesTo?: string;
 }
 
 /** One group folder as found on disk. */
@@ -93,24 +98,58 @@ async function isDirectory(path: string, e: Dirent): Promise<boolean> {
   );
 }
 
-/** Scans one group folder; undefined when the folder does not exist (any more). */
-export async function scanGroup(realRoot: string, group: string): Promise<GroupScan | undefined> {
-  const dir = join(realRoot, group);
+/** True when `real` (symlinks resolved) is the root or lies under it. */
+export function isUnderRoot(realRoot: string, real: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+}
+
+/**
+ * Scans one group folder; undefined when the folder does not exist (any more). Symbolic links
+ * are followed only while they stay under the config root: one that leads outside (to
+ * `/etc/hostname`, to another tree) is listed as refused, never read, so a link cannot publish
+ * the host's files. The group folder itself may be a link, within the root.
+ */
+export async function scanGroup(root: string, group: string): Promise<GroupScan | undefined> {
+  let realRoot: string;
   let realDir: string;
+  const dir = join(root, group);
   try {
+    realRoot = await realpath(root);
     realDir = await realpath(dir);
     if (!(await stat(realDir)).isDirectory()) return undefined;
   } catch {
     return undefined;
   }
   const scan: GroupScan = { group, realDir, files: [], complete: true, problems: [] };
-  await walk(scan, dir, group, "", new Set([realDir]));
+  if (!isUnderRoot(realRoot, realDir)) {
+    escaped(scan, `${group}/`, dir, realDir);
+    return scan;
+  }
+  await walk(scan, realRoot, dir, group, "", new Set([realDir]));
   scan.files.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath));
   return scan;
 }
 
+/**
+ * A link out of the root: refused, and the group keeps its keys (what is behind the link is not
+ * listed, so no key may be deleted on its account).
+ */
+function escaped(scan: GroupScan, sourcePath: string, absPath: string, real: string): void {
+  const reason = `symbolic link leads outside the config root (to ${real}); only links within the root are followed`;
+  scan.files.push({
+    sourcePath,
+    absPath,
+    realPath: real,
+    mapping: { kind: "invalid", reason },
+    escapesTo: real,
+  });
+  scan.complete = false;
+  scan.problems.push(`${sourcePath}: ${reason}`);
+}
+
 async function walk(
   scan: GroupScan,
+  realRoot: string,
   dir: string,
   group: string,
   rel: string,
@@ -129,13 +168,28 @@ async function walk(
     const abs = join(dir, e.name);
     const relPath = rel ? `${rel}/${e.name}` : e.name;
     const real = await realpath(abs).catch(() => "");
-    if (real && (await isDirectory(abs, e))) {
+    const isDir = real !== "" && (await isDirectory(abs, e));
+    if (real && !isUnderRoot(realRoot, real)) {
+      const mapping = keyForPath(relPath);
+      if (isDir) escaped(scan, `${group}/${relPath}/`, abs, real);
+      else if (mapping.kind !== "ignored") {
+        scan.files.push({
+          sourcePath: `${group}/${relPath}`,
+          absPath: abs,
+          realPath: real,
+          mapping,
+          escapesTo: real,
+        });
+      }
+      continue;
+    }
+    if (isDir) {
       // A symlinked folder pointing at one of its ancestors would recurse forever.
       if (ancestors.has(real)) {
         scan.problems.push(`symlink loop at ${group}/${relPath} ignored`);
         continue;
       }
-      await walk(scan, abs, group, relPath, new Set([...ancestors, real]));
+      await walk(scan, realRoot, abs, group, relPath, new Set([...ancestors, real]));
       continue;
     }
     const mapping = keyForPath(relPath);
