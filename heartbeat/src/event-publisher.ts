@@ -20,14 +20,16 @@ export function toNodeEvent(
   monitorId: string,
   detectedAtMs: number,
 ): NodeEventInit {
-  const hb = ev.heartbeat;
+  const hb = ev.body?.message;
   return {
     eventId: ev.id,
     group: ev.group,
     nodeId: ev.node,
     kind: nodeEventKind(ev.kind),
     detectedAtMs,
-    lastSeenMs: Number(hb?.sentAtMs) || ev.atMs,
+    // KON_HB's time of the last beat, never the sender's clock: a sent_at_ms of 0 or from a
+    // skewed clock must not move the start of an outage (analytics starts a down there).
+    lastSeenMs: ev.lastBeatAtMs || ev.atMs,
     lastHeartbeat: hb,
     reason: ev.reason,
     suspect: ev.suspect,

@@ -7,7 +7,7 @@ import type {
   JsMsg,
 } from "@nats-io/jetstream";
 import type { Logger } from "@konorkestra/sdk";
-import { monitorConsumerName } from "@konorkestra/sdk/internal";
+import { monitorConsumerName, parseAckSubject } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { DetectionClock } from "./detection-clock";
 import type { RawHeartbeat } from "./heartbeat-validator";
@@ -19,7 +19,8 @@ const ACK_EVERY_MSGS = 1000;
 
 /** Where the consumer delivers, and how the consumer learns it may call itself current. */
 export interface HeartbeatSink {
-  onHeartbeat(raw: RawHeartbeat, pending: number): Promise<void>;
+  /** Synchronous, or a promise while later heartbeats must wait (they are then queued). */
+  onHeartbeat(raw: RawHeartbeat, pending: number): Promise<void> | undefined;
   /** Highest stream sequence the sink has processed. */
   readonly processedSeq: number;
 }
@@ -29,6 +30,11 @@ export interface HeartbeatSink {
  * own (`<prefix>_monitor_<id>`), so a restarted monitor resumes where it stopped and replays the
  * backlog instead of skipping it. A new consumer starts with each node's last heartbeat.
  * Acknowledged with AckAll in batches: processing is in order, so one ack covers the batch.
+ *
+ * Messages are handled in the consumer's callback, synchronously, with the stream position read
+ * from the ack subject (the sdk's parser): an async iteration costs several promise turns per
+ * message, and each turn flushed the monitor's own publishes in a socket write of their own.
+ * A heartbeat whose handling must wait (a KON_HB look-up) queues the ones after it.
  */
 export class HeartbeatConsumer {
   private messages: ConsumerMessages | undefined;
@@ -36,7 +42,10 @@ export class HeartbeatConsumer {
   private lastMsg: JsMsg | undefined;
   private unacked = 0;
   private timers: NodeJS.Timeout[] = [];
-  private loop: Promise<void> | undefined;
+  /** Messages waiting behind a heartbeat whose handling is still running. */
+  private queue: JsMsg[] = [];
+  private queueHead = 0;
+  private waiting: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -74,8 +83,8 @@ export class HeartbeatConsumer {
     this.messages = await this.consumer.consume({
       max_messages: ACK_EVERY_MSGS,
       idle_heartbeat: 5000,
+      callback: (m) => this.receive(m),
     });
-    this.loop = this.run(this.messages);
     void this.watchStatus(this.messages);
     this.timers.push(setInterval(() => this.ack(), ACK_EVERY_MS));
     this.timers.push(setInterval(() => void this.probe(), 1000));
@@ -87,29 +96,64 @@ export class HeartbeatConsumer {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.messages?.stop();
-    await this.loop;
+    while (this.waiting) await this.waiting;
     this.ack();
   }
 
-  private async run(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      if (this.stopped) break;
-      try {
-        await this.sink.onHeartbeat(
-          {
-            subject: m.subject,
-            data: m.data,
-            seq: m.seq,
-            atMs: Math.floor(m.info.timestampNanos / NS),
-          },
-          m.info.pending,
-        );
-      } catch (err) {
-        // The sink handles bad input itself; this is a bug, not a reason to stop consuming.
-        this.logger.error(`heartbeat ${m.seq} on ${m.subject} failed: ${String(err)}`);
-      }
-      this.lastMsg = m;
-      if (++this.unacked >= ACK_EVERY_MSGS) this.ack();
+  private receive(m: JsMsg): void {
+    if (this.stopped) return;
+    if (this.waiting) {
+      this.queue.push(m);
+      return;
+    }
+    this.handle(m);
+  }
+
+  /** Handles one message; starts queueing when its handling goes asynchronous. */
+  private handle(m: JsMsg): void {
+    // nats.js keeps the ack subject as `reply` without declaring it.
+    const reply = (m as unknown as { reply?: unknown }).reply;
+    const at = typeof reply === "string" ? parseAckSubject(reply) : undefined;
+    const raw: RawHeartbeat = {
+      subject: m.subject,
+      data: m.data,
+      seq: at?.streamSeq ?? m.seq,
+      atMs: at?.timeMs ?? Math.floor(m.info.timestampNanos / NS),
+    };
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.sink.onHeartbeat(raw, at?.pending ?? m.info.pending);
+    } catch (err) {
+      this.failed(m, err);
+    }
+    if (pending) {
+      this.waiting = pending
+        .catch((err: unknown) => this.failed(m, err))
+        .then(() => this.done(m))
+        .then(() => this.drain());
+      return;
+    }
+    this.done(m);
+  }
+
+  /** The sink handles bad input itself; this is a bug, not a reason to stop consuming. */
+  private failed(m: JsMsg, err: unknown): void {
+    this.logger.error(`heartbeat ${m.seq} on ${m.subject} failed: ${String(err)}`);
+  }
+
+  private done(m: JsMsg): void {
+    this.lastMsg = m;
+    if (++this.unacked >= ACK_EVERY_MSGS) this.ack();
+  }
+
+  private drain(): void {
+    this.waiting = undefined;
+    while (this.queueHead < this.queue.length && !this.waiting && !this.stopped) {
+      this.handle(this.queue[this.queueHead++]!);
+    }
+    if (this.queueHead >= this.queue.length || this.stopped) {
+      this.queue = [];
+      this.queueHead = 0;
     }
   }
 

@@ -1,4 +1,4 @@
-import { Heartbeat, ProtoError, decodeMessage, encodeMessage } from "@konorkestra/proto";
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import {
   MAX_INTERVAL_MS,
   MAX_MISSES,
@@ -7,10 +7,12 @@ import {
   nodeKey,
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
+import { HeartbeatBody, WireError, readWireHeartbeat } from "./heartbeat-wire";
+import type { WireHeartbeat } from "./heartbeat-wire";
 import type { TrackedHeartbeat } from "./node-liveness";
 
 /** Why a heartbeat was dropped. Each is a label of `kon_monitor_heartbeats_rejected_total`. */
-export type RejectReason = "malformed" | "bad_subject" | "bad_node" | "unknown_group";
+export type RejectReason = "empty" | "malformed" | "bad_subject" | "bad_node" | "unknown_group";
 /** Kept, but worth counting and logging. */
 export type HeartbeatFlag = "clock_skew" | "oversized_meta" | "timing_clamped";
 
@@ -25,7 +27,7 @@ export interface RawHeartbeat {
 }
 
 export type ValidationResult =
-  | { ok: true; hb: TrackedHeartbeat; flags: HeartbeatFlag[]; raw: Uint8Array }
+  | { ok: true; hb: TrackedHeartbeat; flags: readonly HeartbeatFlag[] }
   | { ok: false; reason: RejectReason; detail: string; key?: string };
 
 /** Rules a heartbeat is held to. */
@@ -38,6 +40,9 @@ export interface ValidatorOptions {
   /** False for a group heartbeats may not come from. */
   isKnownGroup: (group: string) => boolean;
 }
+
+/** Shared by every beat without a flag (most): no array per beat. */
+const NO_FLAGS: readonly HeartbeatFlag[] = [];
 
 /** Size of a heartbeat's `meta` as its limit counts it: UTF-8 bytes of keys plus values. */
 export function metaBytes(meta: Record<string, string>): number {
@@ -67,12 +72,22 @@ export class HeartbeatValidator {
     if (!this.opts.isKnownGroup(group)) {
       return { ok: false, reason: "unknown_group", detail: `group ${group} is not known`, key };
     }
-    let hb: Heartbeat;
+    if (msg.data.length === 0) {
+      // An empty body says nothing a node would say (not even its name): a broken sender or a
+      // probe, not proof of life.
+      return { ok: false, reason: "empty", detail: "empty heartbeat (0 bytes)", key };
+    }
+    let hb: WireHeartbeat;
     try {
-      hb = decodeMessage(Heartbeat, msg.data);
+      hb = readWireHeartbeat(msg.data);
     } catch (err) {
-      const why = err instanceof ProtoError ? err.message : String(err);
-      return { ok: false, reason: "malformed", detail: why, key };
+      const why = err instanceof WireError ? err.message : String(err);
+      return {
+        ok: false,
+        reason: "malformed",
+        detail: `cannot decode konorkestra.v1.Heartbeat: ${why}`,
+        key,
+      };
     }
     if ((hb.group && hb.group !== group) || (hb.nodeId && hb.nodeId !== node)) {
       const detail = `payload names ${hb.group}.${hb.nodeId}, subject names ${key}`;
@@ -81,29 +96,37 @@ export class HeartbeatValidator {
     return this.accept(msg, hb, group, node);
   }
 
-  private accept(msg: RawHeartbeat, hb: Heartbeat, group: string, node: string): ValidationResult {
-    const flags: HeartbeatFlag[] = [];
-    let raw = msg.data;
-    if (metaBytes(hb.meta) > this.opts.maxMetaBytes) {
+  private accept(
+    msg: RawHeartbeat,
+    hb: WireHeartbeat,
+    group: string,
+    node: string,
+  ): ValidationResult {
+    let flags: readonly HeartbeatFlag[] = NO_FLAGS;
+    const flag = (f: HeartbeatFlag): void => {
+      flags = [...flags, f];
+    };
+    let body = new HeartbeatBody(msg.data);
+    if (hb.metaBytes > this.opts.maxMetaBytes) {
       // Keep the beat (the node is alive), lose the labels: dropping it would fake a down.
-      hb.meta = {};
-      raw = encodeMessage(Heartbeat, hb);
-      flags.push("oversized_meta");
+      const full = body.message;
+      full.meta = {};
+      body = HeartbeatBody.of(full, encodeMessage(Heartbeat, full));
+      flag("oversized_meta");
     }
     let intervalMs = hb.intervalMs || this.opts.defaultIntervalMs;
     let misses = hb.allowedMisses || this.opts.defaultMisses;
     if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS || misses > MAX_MISSES) {
       intervalMs = Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, intervalMs));
       misses = Math.min(MAX_MISSES, misses);
-      flags.push("timing_clamped");
+      flag("timing_clamped");
     }
     const sentAtMs = Number(hb.sentAtMs) || 0;
     const skewMs = sentAtMs > 0 ? sentAtMs - msg.atMs : 0;
-    if (Math.abs(skewMs) > this.opts.maxSkewMs) flags.push("clock_skew");
+    if (Math.abs(skewMs) > this.opts.maxSkewMs) flag("clock_skew");
     return {
       ok: true,
       flags,
-      raw,
       hb: {
         group,
         node,
@@ -113,9 +136,9 @@ export class HeartbeatValidator {
         intervalMs,
         allowedMisses: misses,
         leaving: hb.leaving,
-        instanceId: hb.process?.instanceId ?? "",
+        instanceId: hb.instanceId,
         skewMs,
-        heartbeat: hb,
+        body,
       },
     };
   }

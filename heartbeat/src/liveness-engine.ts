@@ -9,7 +9,13 @@ import type { HeartbeatValidator, RawHeartbeat } from "./heartbeat-validator";
 import type { Membership } from "./membership";
 import type { MonitorMetrics } from "./metrics";
 import type { NodeTracker } from "./node-tracker";
-import type { DownCandidate, NodeLiveness, TrackedHeartbeat, TrackerEvent } from "./node-liveness";
+import type {
+  DownCandidate,
+  HeartbeatOutcome,
+  NodeLiveness,
+  TrackedHeartbeat,
+  TrackerEvent,
+} from "./node-liveness";
 import type { TokenBuckets } from "./token-buckets";
 import { ThrottledLog } from "./throttled-log";
 
@@ -53,13 +59,18 @@ export class LivenessEngine {
   private readonly verifying = new Set<Promise<void>>();
   private readonly log: ThrottledLog;
   private gaugesAtMs = 0;
+  private applyCount = 0;
 
   constructor(private readonly p: EngineParts) {
     this.log = new ThrottledLog(p.logger);
   }
 
-  /** Applies one KON_HB message; `pending` is what the server still holds for the consumer. */
-  async onHeartbeat(raw: RawHeartbeat, pending: number): Promise<void> {
+  /**
+   * Applies one KON_HB message; `pending` is what the server still holds for the consumer.
+   * Synchronous unless the beat's predecessor must be looked up in KON_HB (a gap): then it
+   * returns a promise, and the caller must hold later beats until it settles (order matters).
+   */
+  onHeartbeat(raw: RawHeartbeat, pending: number): Promise<void> | undefined {
     const { tracker, clock, metrics } = this.p;
     clock.observe(raw.atMs, pending);
     this.processedSeq = Math.max(this.processedSeq, raw.seq);
@@ -67,7 +78,7 @@ export class LivenessEngine {
     if (!v.ok) {
       metrics.rejected.inc({ reason: v.reason });
       this.log.warn(v.reason, `dropped heartbeat on ${raw.subject} (seq ${raw.seq}): ${v.detail}`);
-      return;
+      return undefined;
     }
     const key = nodeKey(v.hb.group, v.hb.node);
     for (const flag of v.flags) {
@@ -81,25 +92,30 @@ export class LivenessEngine {
     if (!this.p.limiter.allow(key, raw.atMs)) {
       metrics.rejected.inc({ reason: "flood" });
       this.log.warn("flood", `rate-limited heartbeats of ${key} (seq ${raw.seq})`);
-      return;
+      return undefined;
     }
-    let out = tracker.heartbeat(v.hb, clock.nowMs(), clock.wallMs());
-    if (out.kind === "needs-predecessor") {
-      const subject = raw.subject;
-      const before = await this.retry(() => this.p.history.before(subject, raw.seq));
-      out = tracker.heartbeat(v.hb, clock.nowMs(), clock.wallMs(), pick(before));
-    }
+    const out = tracker.heartbeat(v.hb, clock.nowMs(), clock.wallMs());
+    if (out.kind !== "needs-predecessor") return void this.applied(key, v.hb, out);
+    return this.retry(() => this.p.history.before(raw.subject, raw.seq)).then((before) => {
+      this.applied(key, v.hb, tracker.heartbeat(v.hb, clock.nowMs(), clock.wallMs(), pick(before)));
+    });
+  }
+
+  private applied(key: string, hb: TrackedHeartbeat, out: HeartbeatOutcome): void {
     if (out.kind !== "accepted") {
-      metrics.duplicates.inc();
+      this.p.metrics.duplicates.inc();
       return;
     }
-    metrics.heartbeats.inc({ source: "stream" });
-    this.waitingForClaim.delete(key);
-    this.claimedEarly.delete(key);
+    // Counted here, added to the metric once per sweep: a labelled inc per beat is measurable.
+    this.applyCount += 1;
+    if (this.waitingForClaim.size > 0) this.waitingForClaim.delete(key);
+    if (this.claimedEarly.size > 0) this.claimedEarly.delete(key);
     for (const ev of out.events) this.emit(ev, out.node, "heartbeat");
-    // A replayed heartbeat that has already expired must not make the node look alive in the store.
-    if (this.owns(key) && clock.wallMs() - raw.atMs < v.hb.ttlMs) {
-      this.p.backend.refresh(out.node, v.raw);
+    // A replayed heartbeat that has already expired must not make the node look alive in the
+    // store, nor may a leaving one (its left tombstone is the record).
+    const clock = this.p.clock;
+    if (!hb.leaving && this.owns(key) && clock.wallMs() - hb.atMs < hb.ttlMs) {
+      this.p.backend.refresh(out.node, hb.body.bytes);
     }
   }
 
@@ -107,6 +123,8 @@ export class LivenessEngine {
   sweep(): void {
     const { tracker, clock, metrics, publisher } = this.p;
     publisher.tick();
+    if (this.applyCount > 0) metrics.heartbeats.inc({ source: "stream" }, this.applyCount);
+    this.applyCount = 0;
     this.flushUnclaimed();
     metrics.current.set(clock.isCurrent ? 1 : 0);
     metrics.clockLag.set(Math.max(0, clock.wallMs() - clock.nowMs()));
@@ -176,13 +194,15 @@ export class LivenessEngine {
           ttlMs: last.ttlMs,
           intervalMs: last.intervalMs,
           allowedMisses: last.allowedMisses,
-          heartbeat: last.heartbeat,
+          body: last.body,
         });
       else tracker.resolveUnverified(key, pick(last));
       node = tracker.get(key)!;
     }
-    if (node.alive && now < node.lastAtMs + node.ttlMs) {
-      return { outcome: "alive", deadlineMs: node.lastAtMs + node.ttlMs };
+    const deadline = tracker.deadlineOf(node);
+    if (node.alive && now < deadline) {
+      // Infinity while the monitor is blind: ask again in a second.
+      return { outcome: "alive", deadlineMs: Number.isFinite(deadline) ? deadline : now + 1000 };
     }
     const found = node.alive
       ? await this.verify({ key, lastSeq: node.lastSeq, deadlineMs: node.deadlineMs }, now)
@@ -219,7 +239,7 @@ export class LivenessEngine {
       names.heartbeatSubject(node.group, node.node),
       c.lastSeq,
     );
-    if (next && next.atMs <= node.lastAtMs + node.ttlMs) {
+    if (next && next.atMs <= tracker.deadlineOf(node)) {
       metrics.postponed.inc();
       if (next.seq > this.processedSeq) {
         tracker.postpone(c.key, c.lastSeq, now + 100);
@@ -229,8 +249,7 @@ export class LivenessEngine {
       return out.kind === "accepted" ? out.events : [];
     }
     const events = tracker.expire(c.key, c.lastSeq, now);
-    if (events.length > 0)
-      metrics.detectionDelay.observe(Math.max(0, now - (node.lastAtMs + node.ttlMs)));
+    if (events.length > 0) metrics.detectionDelay.observe(Math.max(0, now - c.deadlineMs));
     return events;
   }
 

@@ -31,6 +31,12 @@ export interface MonitorMetrics {
   readonly members: Gauge;
   /** HTTP ingest requests by response status. */
   readonly ingest: Counter<"status">;
+  /** 1 while the monitor cannot hear heartbeats (NATS connection lost, not yet caught up). */
+  readonly blind: Gauge;
+  /** Blind periods begun. */
+  readonly blindPeriods: Counter;
+  /** Caps that bit: nodes evicted, groups or nodes refused, by what. */
+  readonly capped: Counter<"cap">;
 }
 
 export function createMonitorMetrics(monitorId: string): MonitorMetrics {
@@ -116,6 +122,22 @@ export function createMonitorMetrics(monitorId: string): MonitorMetrics {
       name: "kon_monitor_http_ingest_total",
       help: "HTTP heartbeat ingest requests by response status",
       labelNames: ["status"],
+      registers,
+    }),
+    blind: new Gauge({
+      name: "kon_monitor_blind",
+      help: "1 while the monitor cannot hear heartbeats; deadlines are re-armed when it hears again",
+      registers,
+    }),
+    blindPeriods: new Counter({
+      name: "kon_monitor_blind_periods_total",
+      help: "Periods in which the monitor could not hear heartbeats",
+      registers,
+    }),
+    capped: new Counter({
+      name: "kon_monitor_capped_total",
+      help: "Times a size cap bit, by cap (tracked_nodes, ingest_limiter, stream_limiter, written)",
+      labelNames: ["cap"],
       registers,
     }),
   };

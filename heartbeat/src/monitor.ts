@@ -162,7 +162,7 @@ async function assemble(
   const consumer = new HeartbeatConsumer(js, jsm, names, id, clock, engine, logger);
   await consumer.start();
   await backend.startExpirySignals((key) => engine.onExpiry(key));
-  followConnection(nc, clock, logger);
+  followConnection(nc, clock, tracker, metrics, logger);
 
   const ingestLimiter = new TokenBuckets(options.ingestRatePerSec, options.ingestBurst);
   const app = createHttpApp({
@@ -190,12 +190,14 @@ async function assemble(
       joined: membership.isJoined,
       members: membership.members(),
       nodes: tracker.size,
+      blind: tracker.blind.isBlind,
+      blindSinceMs: tracker.blind.blindSinceMs,
     }),
   });
   const server = createServer(app);
   const port = await listen(server, options.port, options.host);
 
-  const ticker = new Ticker(engine, clock, membership, options, logger);
+  const ticker = new Ticker(engine, clock, membership, tracker, metrics, options, logger);
   ticker.start();
   logger.info(`listening on http://${options.host}:${port}, consumer ${consumer.name}`);
 
@@ -225,15 +227,31 @@ async function assemble(
   };
 }
 
-/** Follows the NATS connection: while it is down no deadline may pass. */
-function followConnection(nc: NatsConnection, clock: DetectionClock, logger: Logger): void {
+/**
+ * Follows the NATS connection: while it is down no deadline may pass, and the monitor is blind
+ * (see BlindWindows) until its consumer has caught up again.
+ */
+function followConnection(
+  nc: NatsConnection,
+  clock: DetectionClock,
+  tracker: NodeTracker,
+  metrics: MonitorMetrics,
+  logger: Logger,
+): void {
   watchConnection(nc, (connected) => {
     clock.setConnected(connected);
     if (connected) {
       clock.markBehind();
       logger.info("NATS reconnected");
     } else {
-      logger.warn("NATS disconnected: deadlines are frozen until the consumer has caught up");
+      if (!tracker.blind.isBlind) {
+        tracker.blind.begin(clock.wallMs());
+        metrics.blindPeriods.inc();
+        metrics.blind.set(1);
+      }
+      logger.warn(
+        "NATS disconnected: the monitor is blind; deadlines are re-armed once it hears again",
+      );
     }
   });
 }
@@ -255,6 +273,8 @@ class Ticker {
     private readonly engine: LivenessEngine,
     private readonly clock: DetectionClock,
     private readonly membership: Membership,
+    private readonly tracker: NodeTracker,
+    private readonly metrics: MonitorMetrics,
     private readonly options: ResolvedMonitorOptions,
     private readonly logger: Logger,
   ) {
@@ -269,12 +289,24 @@ class Ticker {
     clearInterval(this.timer);
   }
 
+  /** Caught up after a disconnection: the monitor hears again, deadlines run from now. */
+  private endBlindness(): void {
+    const w = this.tracker.blind.end(this.clock.wallMs());
+    if (!w) return;
+    this.metrics.blind.set(0);
+    this.logger.warn(
+      `heard again after ${Math.round(w.endMs - w.startMs)} ms blind: deadlines that fell in ` +
+        `that time are re-armed to ${this.options.blindGraceMs} ms + TTL from now`,
+    );
+  }
+
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
       if (this.clock.isCurrent) {
         this.behindSince = undefined;
+        this.endBlindness();
         if (!this.resolved) {
           await this.engine.resolveUnverified();
           this.resolved = true;

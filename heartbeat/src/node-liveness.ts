@@ -1,6 +1,6 @@
 // A node's liveness and the types around it, shared by the tracker, the backends and the HTTP API.
-import type { Heartbeat } from "@konorkestra/proto";
 import type { NodeEventWord } from "@konorkestra/sdk/internal";
+import type { HeartbeatBody } from "./heartbeat-wire";
 
 /** What the monitor reports about a node; also the `Kon-Status` of its liveness record. */
 export const NODE_STATUSES = ["up", "down", "left", "flapping"] as const;
@@ -22,7 +22,8 @@ export interface TrackedHeartbeat {
   instanceId: string;
   /** The sender's own clock minus the server's (0 when the sender gave no time). */
   skewMs: number;
-  heartbeat: Heartbeat;
+  /** The beat as stored; its message is decoded only when needed. */
+  body: HeartbeatBody;
 }
 
 /** A transition, decided the same way by every monitor that sees the same heartbeats. */
@@ -38,8 +39,10 @@ export interface TrackerEvent {
   reason: string;
   suspect: boolean;
   /** The last heartbeat before the silence, or the one that brought the node up or in. */
-  heartbeat: Heartbeat | undefined;
+  body: HeartbeatBody | undefined;
   seq: number;
+  /** Server time (KON_HB) of that heartbeat: the node's last proof of life; 0 when unknown. */
+  lastBeatAtMs: number;
 }
 
 /** A node whose deadline passed; the caller checks KON_HB before calling {@link NodeTracker.expire}. */
@@ -64,7 +67,7 @@ export interface NodeLiveness {
   readonly allowedMisses: number;
   readonly deadlineMs: number;
   readonly instanceId: string;
-  readonly heartbeat: Heartbeat | undefined;
+  readonly body: HeartbeatBody | undefined;
   /** Down transitions (event time) within the flapping window. */
   readonly downTimes: readonly number[];
   readonly lastTransitionAtMs: number;
@@ -86,7 +89,7 @@ export interface SeedRecord {
   intervalMs?: number;
   allowedMisses?: number;
   downTimes?: number[];
-  heartbeat?: Heartbeat;
+  body?: HeartbeatBody;
   /** Beating when stored (matters for `flapping`); by default up and expired are, the rest not. */
   alive?: boolean;
 }
@@ -104,6 +107,8 @@ export interface TrackerOptions {
   flapWindowMs: number;
   massFailurePct: number;
   massFailureMinNodes: number;
+  /** Time nodes get to reconnect after a blind period of the monitor ends. @default 2000 */
+  blindGraceMs?: number;
 }
 
 /** The heartbeat before the one being judged, from KON_HB (null: there is none). */

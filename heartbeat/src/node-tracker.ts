@@ -1,5 +1,6 @@
 import { nodeEventId, nodeKey } from "@konorkestra/sdk/internal";
 import type { NodeEventWord } from "@konorkestra/sdk/internal";
+import { BlindWindows } from "./blind-windows";
 import { DeadlineHeap } from "./deadline-heap";
 import { MassFailureDetector } from "./mass-failure";
 import type {
@@ -18,6 +19,9 @@ type NodeState = {
   -readonly [K in keyof NodeLiveness]: NodeLiveness[K] extends readonly number[]
     ? number[]
     : NodeLiveness[K];
+} & {
+  /** Time of this node's earliest deadline entry in the heap; Infinity when it has none. */
+  heapAtMs: number;
 };
 
 type Check = { kind: "deadline" | "flap-exit"; seq: number };
@@ -32,9 +36,20 @@ export class NodeTracker {
   private readonly groups = new Map<string, Set<NodeState>>();
   private readonly heap = new DeadlineHeap<Check>();
   private readonly mass: MassFailureDetector;
+  /** Periods in which the monitor could not hear; they move deadlines (see BlindWindows). */
+  readonly blind: BlindWindows;
 
   constructor(private readonly opts: TrackerOptions) {
     this.mass = new MassFailureDetector(opts.massFailurePct, opts.massFailureMinNodes);
+    this.blind = new BlindWindows(opts.blindGraceMs ?? 2000);
+  }
+
+  /**
+   * When `node` is overdue: its last beat + TTL, moved past the monitor's blind periods (Infinity
+   * while the monitor is blind and the deadline fell into it).
+   */
+  deadlineOf(node: Pick<NodeLiveness, "lastAtMs" | "ttlMs">): number {
+    return this.blind.deadline(node.lastAtMs, node.ttlMs);
   }
 
   get size(): number {
@@ -75,8 +90,8 @@ export class NodeTracker {
     st.intervalMs = rec.intervalMs ?? st.intervalMs;
     st.allowedMisses = rec.allowedMisses ?? st.allowedMisses;
     st.downTimes = rec.downTimes ? [...rec.downTimes] : [];
-    st.heartbeat = rec.heartbeat;
-    st.instanceId = rec.heartbeat?.process?.instanceId ?? "";
+    st.body = rec.body;
+    st.instanceId = rec.body?.message.process?.instanceId ?? "";
     if (st.alive && !st.unverified) this.schedule(st, st.lastAtMs + st.ttlMs, "deadline");
   }
 
@@ -119,11 +134,11 @@ export class NodeTracker {
     if (st && h.seq <= st.lastSeq) return { kind: "duplicate" };
     if (!st) return this.firstHeartbeat(key, h, wallMs);
     const events: TrackerEvent[] = [];
-    if (st.unverified || (st.alive && h.atMs - st.lastAtMs > st.ttlMs)) {
+    if (st.unverified || (st.alive && h.atMs > this.deadlineOf(st))) {
       if (predecessor === undefined) return { kind: "needs-predecessor" };
       const known = this.fillFrom(st, predecessor);
-      if (known && st.alive && h.atMs - st.lastAtMs > st.ttlMs) {
-        events.push(...this.markDown(st, st.lastAtMs + st.ttlMs, nowMs, "gap"));
+      if (known && st.alive && h.atMs > this.deadlineOf(st)) {
+        events.push(...this.markDown(st, this.deadlineOf(st), nowMs, "gap"));
       }
     }
     events.push(...this.onAlive(st, h));
@@ -136,11 +151,19 @@ export class NodeTracker {
     const events: TrackerEvent[] = [];
     for (let e = this.heap.popDue(nowMs); e; e = this.heap.popDue(nowMs)) {
       const st = this.nodes.get(e.key);
-      if (!st || st.lastSeq !== e.data.seq) continue; // superseded by a newer heartbeat
+      if (!st) continue;
       if (e.data.kind === "deadline") {
-        if (st.alive && !st.unverified && nowMs >= st.lastAtMs + st.ttlMs) {
-          candidates.push({ key: st.key, lastSeq: st.lastSeq, deadlineMs: st.deadlineMs });
-        }
+        // One live entry per node: beats only move st.deadlineMs, and the entry is pushed again
+        // when it surfaces early (a beat costs no heap work).
+        if (e.atMs !== st.heapAtMs) continue;
+        st.heapAtMs = Infinity;
+        if (!st.alive || st.unverified) continue;
+        const deadline = this.deadlineOf(st);
+        if (nowMs >= deadline) {
+          candidates.push({ key: st.key, lastSeq: st.lastSeq, deadlineMs: deadline });
+        } else this.pushDeadline(st, Number.isFinite(deadline) ? deadline : nowMs + 1000);
+      } else if (st.lastSeq !== e.data.seq) {
+        continue; // superseded by a newer heartbeat
       } else if (st.status === "flapping" && !st.alive && nowMs >= this.flapExitAt(st)) {
         st.status = "down";
         st.lastTransitionAtMs = this.flapExitAt(st);
@@ -153,8 +176,7 @@ export class NodeTracker {
   /** Checks `key` again at `atMs` (a heartbeat is in flight or the check failed). */
   postpone(key: string, lastSeq: number, atMs: number): void {
     const st = this.nodes.get(key);
-    if (st && st.lastSeq === lastSeq)
-      this.heap.push({ atMs, key, data: { kind: "deadline", seq: lastSeq } });
+    if (st && st.lastSeq === lastSeq) this.pushDeadline(st, atMs);
   }
 
   /**
@@ -164,7 +186,7 @@ export class NodeTracker {
   expire(key: string, lastSeq: number, nowMs: number): TrackerEvent[] {
     const st = this.nodes.get(key);
     if (!st || st.lastSeq !== lastSeq || !st.alive) return [];
-    return this.markDown(st, st.lastAtMs + st.ttlMs, nowMs, "ttl");
+    return this.markDown(st, this.deadlineOf(st), nowMs, "ttl");
   }
 
   private firstHeartbeat(key: string, h: TrackedHeartbeat, wallMs: number): HeartbeatOutcome {
@@ -245,6 +267,12 @@ export class NodeTracker {
       why === "ttl"
         ? `no heartbeat for ${st.ttlMs} ms (ttl expired)`
         : `no heartbeat for ${st.ttlMs} ms (gap found in the heartbeat stream)`;
+    const moved = this.blind.movedBy(st.lastAtMs, st.ttlMs);
+    if (moved) {
+      reason +=
+        `; the monitor could not hear from ${moved.startMs} to ${moved.endMs} (epoch ms), ` +
+        `so the deadline was re-armed after it heard again`;
+    }
     if (verdict.suspect) {
       reason += `; mass failure: ${verdict.affected} of ${verdict.population} nodes of ${st.group} lost within ${st.ttlMs} ms`;
     }
@@ -272,7 +300,7 @@ export class NodeTracker {
     st.intervalMs = h.intervalMs;
     st.allowedMisses = h.allowedMisses;
     st.instanceId = h.instanceId;
-    st.heartbeat = h.heartbeat;
+    st.body = h.body;
     st.skewMs = h.skewMs;
     st.unverified = false;
     st.suspect = false;
@@ -285,8 +313,19 @@ export class NodeTracker {
   }
 
   private schedule(st: NodeState, atMs: number, kind: Check["kind"]): void {
-    if (kind === "deadline") st.deadlineMs = atMs;
-    this.heap.push({ atMs, key: st.key, data: { kind, seq: st.lastSeq } });
+    if (kind === "flap-exit") {
+      this.heap.push({ atMs, key: st.key, data: { kind, seq: st.lastSeq } });
+      return;
+    }
+    st.deadlineMs = atMs;
+    // An entry already due no later is enough: when it surfaces it is pushed again.
+    if (st.heapAtMs > atMs) this.pushDeadline(st, atMs);
+  }
+
+  private pushDeadline(st: NodeState, atMs: number): void {
+    if (atMs >= st.heapAtMs) return;
+    st.heapAtMs = atMs;
+    this.heap.push({ atMs, key: st.key, data: { kind: "deadline", seq: st.lastSeq } });
   }
 
   private event(st: NodeState, kind: NodeEventWord, ref: string, reason: string): TrackerEvent {
@@ -299,8 +338,9 @@ export class NodeTracker {
       atMs: st.lastTransitionAtMs,
       reason,
       suspect: kind === "down" && st.suspect,
-      heartbeat: st.heartbeat,
+      body: st.body,
       seq: st.lastSeq,
+      lastBeatAtMs: st.lastAtMs,
     };
   }
 
@@ -321,12 +361,13 @@ export class NodeTracker {
       allowedMisses: 3,
       deadlineMs: 0,
       instanceId: "",
-      heartbeat: undefined,
+      body: undefined,
       downTimes: [],
       lastTransitionAtMs: 0,
       skewMs: 0,
       suspect: false,
       unverified: false,
+      heapAtMs: Infinity,
     };
     this.nodes.set(key, st);
     let members = this.groups.get(group);

@@ -76,6 +76,11 @@ export interface MonitorOptions extends NatsOptions {
   defaultIntervalMs?: number;
   /** Allowed misses used when a heartbeat carries none (KON_DEFAULT_MISSES). @default 3 */
   defaultMisses?: number;
+  /**
+   * After the monitor was blind (NATS connection lost), nodes get this long plus their TTL from
+   * the moment it hears again before any is reported down (KON_BLIND_GRACE_MS). @default 2000
+   */
+  blindGraceMs?: number;
 }
 
 const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -110,6 +115,7 @@ const schema = z.object({
   handoverMs: intIn(0, 600_000),
   defaultIntervalMs: intIn(MIN_INTERVAL_MS, MAX_INTERVAL_MS),
   defaultMisses: intIn(1, MAX_MISSES),
+  blindGraceMs: intIn(0, 600_000),
 });
 
 /** Monitor options after defaults and validation. */
@@ -154,6 +160,7 @@ export function parseMonitorOptions(
     handoverMs: given.handoverMs ?? envNumber(env, "KON_HANDOVER_MS") ?? 4500,
     defaultIntervalMs: given.defaultIntervalMs ?? envNumber(env, "KON_DEFAULT_INTERVAL_MS") ?? 1000,
     defaultMisses: given.defaultMisses ?? envNumber(env, "KON_DEFAULT_MISSES") ?? 3,
+    blindGraceMs: given.blindGraceMs ?? envNumber(env, "KON_BLIND_GRACE_MS") ?? 2000,
   };
   return parseOptionsWith(schema, merged, "monitor");
 }

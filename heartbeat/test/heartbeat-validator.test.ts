@@ -38,8 +38,21 @@ describe("HeartbeatValidator", () => {
   });
 
   it("falls back to the defaults for a heartbeat without timing", () => {
-    const r = validator.validate(msg("kon.hb.g1.n1", {}));
+    const r = validator.validate(msg("kon.hb.g1.n1", { seq: 1 }));
     expect(r.ok && r.hb).toMatchObject({ intervalMs: 1000, allowedMisses: 3, ttlMs: 3000 });
+  });
+
+  it("refuses a 0-byte heartbeat: no proof of life (issue 11, item 7)", () => {
+    expect(validator.validate(msg("kon.hb.g1.n1", new Uint8Array()))).toMatchObject({
+      ok: false,
+      reason: "empty",
+      detail: "empty heartbeat (0 bytes)",
+    });
+    // An all-default message encodes to 0 bytes too: the same refusal.
+    expect(validator.validate(msg("kon.hb.g1.n1", {}))).toMatchObject({
+      ok: false,
+      reason: "empty",
+    });
   });
 
   it.each([
@@ -50,7 +63,7 @@ describe("HeartbeatValidator", () => {
     ["kon.hb.g1.n%1", "bad_node"],
     ["kon.hb.stranger.n1", "unknown_group"],
   ])("refuses %s as %s", (subject, reason) => {
-    expect(validator.validate(msg(subject, { group: "", nodeId: "" }))).toMatchObject({
+    expect(validator.validate(msg(subject, { seq: 1 }))).toMatchObject({
       ok: false,
       reason,
     });
@@ -79,9 +92,9 @@ describe("HeartbeatValidator", () => {
     );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.flags.sort()).toEqual(["clock_skew", "oversized_meta", "timing_clamped"]);
-    expect(r.hb.heartbeat.meta).toEqual({});
-    expect(Heartbeat.decode(r.raw).meta).toEqual({});
+    expect([...r.flags].sort()).toEqual(["clock_skew", "oversized_meta", "timing_clamped"]);
+    expect(r.hb.body.message.meta).toEqual({});
+    expect(Heartbeat.decode(r.hb.body.bytes).meta).toEqual({});
     expect(r.hb).toMatchObject({
       intervalMs: 100,
       allowedMisses: 100,

@@ -48,7 +48,8 @@ describe("monitor, NATS backend", () => {
     const stored = await jsm.streams.getMessage("KV_kon_nodes", {
       last_by_subj: "$KV.kon_nodes.g1.a",
     });
-    expect(stored?.header.get("Nats-TTL")).toBe("1s");
+    // Written once per TTL with 2 × TTL + 1 s (recordTtlMs), so it never expires while beating.
+    expect(stored?.header.get("Nats-TTL")).toBe("3s");
     expect(stored?.header.get("Kon-Status")).toBe("up");
     const kv = await new Kvm(nc).open("kon_nodes");
     expect((await kv.get("g1.a"))?.operation).toBe("PUT");
@@ -60,13 +61,14 @@ describe("monitor, NATS backend", () => {
     const events = await waitForEvents(nc, (e) => eventsOf(e, "a", "down").length === 1);
     const down = eventsOf(events, "a", "down")[0]!.event;
     expect(Number(down.lastHeartbeat?.seq)).toBe(sim.sent("a"));
-    expect(Number(down.lastSeenMs)).toBe(Number(down.lastHeartbeat?.sentAtMs));
+    const jsm = await jetstreamManager(nc);
+    const lastHb = await jsm.streams.getMessage("KON_HB", { last_by_subj: "kon.hb.g1.a" });
+    // Last seen is KON_HB's time of the last beat, never the sender's clock.
+    expect(Number(down.lastSeenMs)).toBe(lastHb?.time.getTime());
     expect(Number(down.detectedAtMs) - Number(down.lastSeenMs)).toBeGreaterThanOrEqual(TTL_MS - 50);
     expect(down.reason).toMatch(/ttl expired/);
     expect(down.suspect).toBe(false);
     // The id names the transition by the last heartbeat's KON_HB sequence, the same on every monitor.
-    const jsm = await jetstreamManager(nc);
-    const lastHb = await jsm.streams.getMessage("KON_HB", { last_by_subj: "kon.hb.g1.a" });
     expect(down.eventId).toBe(`g1.a.down.${lastHb?.seq}`);
 
     // The server's own expiry marker (or none, after the tombstone) must not add a second down.

@@ -3,7 +3,6 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstrea
 import { Kvm } from "@nats-io/kv";
 import { headers } from "@nats-io/transport-node";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
-import { Heartbeat, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
 import {
   KonHeader,
@@ -15,11 +14,21 @@ import {
   parseNodeRecordSubject,
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
+import { HeartbeatBody } from "../heartbeat-wire";
 import type { MonitorMetrics } from "../metrics";
 import type { NodeLiveness, SeedRecord, TrackerEvent } from "../node-liveness";
 import type { ExpiryHandler, LivenessBackend } from "./liveness-backend";
 import { recordFields, seedFromFields } from "./node-record";
 import type { NodeRecordFields } from "./node-record";
+
+/**
+ * `Nats-TTL` of a live record of a node with TTL `ttlMs`, written once per TTL: long enough that
+ * the record outlives the gap between two writes (under TTL + one interval ≤ 2 × TTL) plus a
+ * second of delivery, so it never expires while the node beats.
+ */
+export function recordTtlMs(ttlMs: number): number {
+  return 2 * ttlMs + 1000;
+}
 
 /** Settings of the NATS KV liveness store. */
 export interface NatsBackendOptions {
@@ -47,6 +56,8 @@ export class NatsBackend implements LivenessBackend {
   private readonly stream: string;
   private seedLastSeq = 0;
   private markers: ConsumerMessages | undefined;
+  /** Per node: the beat time and status of the live record last written. */
+  private readonly written = new Map<string, { atMs: number; status: string }>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -104,15 +115,36 @@ export class NatsBackend implements LivenessBackend {
     return seeds;
   }
 
+  /**
+   * Writes a live record at most once per TTL per node (and at once on a change of status), with
+   * `Nats-TTL` = {@link recordTtlMs}: the key never expires while the node beats, and expires
+   * 1 s to TTL + 1 s after the node's deadline. The expiry marker is a backstop (the monitor's own
+   * deadline decides), so this trades its promptness for a third of the writes at 1 s × 3.
+   */
   refresh(node: NodeLiveness, raw: Uint8Array): void {
+    const written = this.written.get(node.key);
+    if (
+      written !== undefined &&
+      written.status === node.status &&
+      node.lastAtMs - written.atMs < node.ttlMs &&
+      node.lastAtMs >= written.atMs
+    ) {
+      return;
+    }
     try {
       const h = this.headersOf(recordFields(node));
-      h.set(NatsHeader.Ttl, natsTtl(node.ttlMs));
+      h.set(NatsHeader.Ttl, natsTtl(recordTtlMs(node.ttlMs)));
       this.nc.publish(nodeRecordSubject(this.names, node.group, node.node), raw, { headers: h });
+      this.written.set(node.key, { atMs: node.lastAtMs, status: node.status });
     } catch (err) {
       this.metrics.storeErrors.inc({ op: "refresh" });
       this.logger.warn(`cannot refresh ${node.key} in ${this.bucket}: ${String(err)}`);
     }
+  }
+
+  /** Forgets what was written for a node the monitor no longer tracks. */
+  forget(key: string): void {
+    this.written.delete(key);
   }
 
   async record(event: TrackerEvent, node: NodeLiveness): Promise<void> {
@@ -125,7 +157,8 @@ export class NatsBackend implements LivenessBackend {
       h.set(NatsHeader.Rollup, "sub");
     }
     h.set(NatsHeader.Ttl, natsTtl(this.opts.tombstoneTtlMs));
-    const data = node.heartbeat ? encodeMessage(Heartbeat, node.heartbeat) : new Uint8Array();
+    const data = node.body?.bytes ?? new Uint8Array();
+    this.written.delete(node.key);
     try {
       await this.js.publish(nodeRecordSubject(this.names, node.group, node.node), data, {
         headers: h,
@@ -205,13 +238,8 @@ export class NatsBackend implements LivenessBackend {
       },
       op === "",
     );
-    if (m.data.length > 0) {
-      try {
-        seed.heartbeat = decodeMessage(Heartbeat, m.data);
-      } catch {
-        // A damaged value costs the node's details, not its liveness.
-      }
-    }
+    // Decoded when needed; a damaged value costs the node's details, not its liveness.
+    if (m.data.length > 0) seed.body = new HeartbeatBody(m.data);
     return seed;
   }
 }

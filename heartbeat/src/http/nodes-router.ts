@@ -52,7 +52,7 @@ export interface NodeSummary {
 }
 
 export function summarize(n: NodeLiveness, nowMs: number): NodeSummary {
-  const hb = n.heartbeat;
+  const hb = n.body?.message;
   const config: NodeSummary["config"] = {};
   for (const [k, c] of Object.entries(hb?.config ?? {})) {
     config[k] = {
@@ -68,7 +68,8 @@ export function summarize(n: NodeLiveness, nowMs: number): NodeSummary {
     node: n.node,
     status: n.status,
     verified: !n.unverified,
-    lastSeenMs: Number(hb?.sentAtMs) || n.lastAtMs,
+    // The server's time of the last beat: a sender's clock (or a beat without one) must not move it.
+    lastSeenMs: n.lastAtMs,
     lastHeartbeatAtMs: n.lastAtMs,
     ageMs: n.lastAtMs > 0 ? Math.max(0, nowMs - n.lastAtMs) : 0,
     intervalMs: n.intervalMs,
@@ -115,7 +116,7 @@ export function createNodesRouter(deps: NodesDeps): Router {
           `node ${group}.${node} is not known to this monitor`,
         ),
       );
-    const hb = n.heartbeat;
+    const hb = n.body?.message;
     res.json({
       ...summarize(n, deps.clock.wallMs()),
       seq: Number(hb?.seq ?? 0),
