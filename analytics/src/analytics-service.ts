@@ -69,7 +69,10 @@ export async function createAnalytics(
   const logger = given.logger ?? taggedLogger(consoleLogger, "analytics");
   await migrateWhenReachable(opts, logger);
 
-  const pool = openPool(opts, logger);
+  // Two pools: a burst of API requests must never take the connections the ingest commits with
+  // (nor a slow ingest the API's). Each names itself in pg_stat_activity.
+  const pool = openPool(opts.pgUrl, opts.pgPoolSize, "kon-analytics-ingest", logger);
+  const apiPool = openPool(opts.pgUrl, opts.apiPgPoolSize, "kon-analytics-api", logger);
   const storage = await applyStoragePolicies(pool, opts);
   if (!storage.compression) {
     logger.info(
@@ -88,18 +91,18 @@ export async function createAnalytics(
   const maintenance = new MaintenanceLoop(pool, storage, opts, logger);
   maintenance.start();
 
-  const fleet = new FleetStore(pool, opts.flappingHoldMs);
-  const configEvents = new ConfigEventStore(pool);
-  const queries = new FleetQueries(fleet, new EventStore(pool), kvConfig, configEvents);
+  const fleet = new FleetStore(apiPool, opts.flappingHoldMs);
+  const configEvents = new ConfigEventStore(apiPool);
+  const queries = new FleetQueries(fleet, new EventStore(apiPool), kvConfig, configEvents);
   const app = createApp({
-    pool,
+    pool: apiPool,
     natsConnected: nats.connected,
     ingesters,
     maintenance,
     storage,
     metrics,
     fleet,
-    series: new SeriesStore(pool),
+    series: new SeriesStore(apiPool),
     queries,
     configEvents,
     logger,
@@ -123,15 +126,16 @@ export async function createAnalytics(
       await Promise.all(ingesters.map((i) => i.stop()));
       await maintenance.stop();
       await closeNats(nc);
-      await pool.end();
+      await Promise.all([pool.end(), apiPool.end()]);
     },
   };
 }
 
-function openPool(opts: ResolvedAnalyticsOptions, logger: Logger): Pool {
+function openPool(url: string, size: number, name: string, logger: Logger): Pool {
   const pool = new Pool({
-    connectionString: opts.pgUrl,
-    max: opts.pgPoolSize,
+    connectionString: url,
+    max: size,
+    application_name: name,
     connectionTimeoutMillis: 5000,
     statement_timeout: 60_000,
   });

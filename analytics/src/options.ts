@@ -18,8 +18,13 @@ import { z } from "zod";
 export interface AnalyticsOptions extends NatsOptions {
   /** PostgreSQL with TimescaleDB (KON_PG_URL). @default "postgres://kon:kon@127.0.0.1:5432/konorkestra" */
   pgUrl?: string;
-  /** Connections in the pool (KON_PG_POOL_SIZE). @default 8 */
+  /** Connections of the ingest and maintenance pool (KON_PG_POOL_SIZE). @default 8 */
   pgPoolSize?: number;
+  /**
+   * Connections of the HTTP API's own pool (KON_API_PG_POOL_SIZE): API requests queue for these
+   * and never for the ingest's, so a crowd of dashboards cannot slow the ingest. @default 4
+   */
+  apiPgPoolSize?: number;
   /** HTTP port; 0 picks a free one (KON_ANALYTICS_PORT). @default 7003 */
   port?: number;
   /** HTTP listen address (KON_ANALYTICS_HOST). @default "127.0.0.1" */
@@ -117,6 +122,7 @@ const schema = z.object({
   ...natsOptionsShape,
   pgUrl: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:pass@host:port/db"),
   pgPoolSize: positiveInt.max(100),
+  apiPgPoolSize: positiveInt.max(100),
   port: z.number().int().min(0).max(65535),
   host: z.string().min(1),
   apiCacheMs: z.number().int().min(0).max(60_000),
@@ -163,6 +169,7 @@ export function parseAnalyticsOptions(
       envString(env, "KON_PG_URL") ??
       "postgres://kon:kon@127.0.0.1:5432/konorkestra",
     pgPoolSize: given.pgPoolSize ?? envNumber(env, "KON_PG_POOL_SIZE") ?? 8,
+    apiPgPoolSize: given.apiPgPoolSize ?? envNumber(env, "KON_API_PG_POOL_SIZE") ?? 4,
     port: given.port ?? envNumber(env, "KON_ANALYTICS_PORT") ?? 7003,
     host: given.host ?? envString(env, "KON_ANALYTICS_HOST") ?? "127.0.0.1",
     apiCacheMs: given.apiCacheMs ?? envNumber(env, "KON_API_CACHE_MS") ?? 1000,
