@@ -1,0 +1,219 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import type { Logger } from "@konorkestra/sdk";
+import type { Pool } from "pg";
+import { isUniqueViolation, withTransaction } from "../pg/transaction";
+import type { PasswordHasher } from "../secrets/password-hasher";
+import { writePrivateFile } from "../secrets/private-file";
+import { randomToken, sameHash, tokenHash } from "../secrets/random-token";
+import type { AccountStore } from "../store/account-store";
+import type { RefreshTokenStore } from "../store/refresh-token-store";
+import {
+  AdminError,
+  AdminErrorCode,
+  BAD_CREDENTIALS,
+  BAD_SIGNUP_TOKEN,
+  rateLimited,
+} from "./admin-error";
+import type { RateLimiter } from "./rate-limiter";
+import type { TokenSigner } from "./token-signer";
+
+/** What a sign-in or a refresh returns. */
+export interface SessionPair {
+  accessToken: string;
+  accessExpiresAt: Date;
+  refreshToken: string;
+  refreshExpiresAt: Date;
+  adminId: string;
+}
+
+export interface AccountsDeps {
+  pool: Pool;
+  store: AccountStore;
+  refresh: RefreshTokenStore;
+  hasher: PasswordHasher;
+  signer: TokenSigner;
+  /** Sign-in and sign-up attempts, keyed `src:<address>` and `email:<address>`. */
+  limiter: RateLimiter;
+  logger: Logger;
+  sessionTtlMs: number;
+  refreshTtlMs: number;
+  invitationTtlMs: number;
+  bootstrapTokenFile: string;
+  now?: () => number;
+}
+
+export interface SignupInput {
+  email: string;
+  password: string;
+  bootstrapToken?: string;
+  invitation?: string;
+}
+
+/**
+ * Admins: the first one signs up with the one-time bootstrap token, later ones with an
+ * invitation; sign-in gives a session token and a refresh token that rotates on each use (a used
+ * one presented again revokes its whole family: it was stolen, or the client is confused).
+ */
+export class Accounts {
+  private readonly now: () => number;
+
+  constructor(private readonly d: AccountsDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /**
+   * While no admin exists, makes sure a bootstrap token exists and is in the bootstrap file
+   * (0600): keeps a stored token the file still holds, otherwise writes a new one and stores only
+   * its hash. Never logs the token. Returns what it did.
+   */
+  async ensureBootstrapToken(): Promise<"written" | "kept" | "not-needed"> {
+    const file = this.d.bootstrapTokenFile;
+    return withTransaction(this.d.pool, async (db) => {
+      await this.d.store.lockBootstrap(db);
+      if ((await this.d.store.countAdmins(db)) > 0) return "not-needed";
+      const stored = await this.d.store.unusedBootstrapHash(db);
+      const inFile = existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+      if (stored && inFile && sameHash(tokenHash(inFile), stored)) return "kept";
+      const token = randomToken("kb");
+      await this.d.store.replaceBootstrapToken(db, tokenHash(token));
+      writePrivateFile(file, `${token}\n`);
+      this.d.logger.info(`no admin yet: one-time bootstrap token written to ${file}`);
+      return "written";
+    });
+  }
+
+  /** Creates an admin from a bootstrap token or an invitation; returns the new admin's id. */
+  async signup(input: SignupInput, source: string): Promise<{ adminId: string }> {
+    this.limit([`src:${source}`]);
+    const email = input.email.toLowerCase();
+    const token = input.bootstrapToken ?? input.invitation;
+    if (!token || (input.bootstrapToken && input.invitation)) {
+      throw new AdminError(
+        AdminErrorCode.InvalidInput,
+        "give exactly one of bootstrapToken or invitation",
+      );
+    }
+    const passwordHash = await this.d.hasher.hash(input.password);
+    const adminId = `adm_${randomBytes(12).toString("base64url")}`;
+    const hash = tokenHash(token);
+    await withTransaction(this.d.pool, async (db) => {
+      let invitedBy: string | null = null;
+      if (input.bootstrapToken) {
+        await this.d.store.lockBootstrap(db);
+        const first = (await this.d.store.countAdmins(db)) === 0;
+        if (!first || !(await this.d.store.consumeBootstrapToken(db, hash))) {
+          throw BAD_SIGNUP_TOKEN();
+        }
+      } else {
+        const inv = await this.d.store.consumeInvitation(db, hash, new Date(this.now()));
+        if (!inv || (inv.email !== null && inv.email !== email)) throw BAD_SIGNUP_TOKEN();
+        invitedBy = inv.createdBy;
+      }
+      try {
+        await this.d.store.insertAdmin(db, { id: adminId, email, passwordHash, invitedBy });
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new AdminError(AdminErrorCode.Conflict, "an admin with this email exists");
+        }
+        throw err;
+      }
+    });
+    if (input.bootstrapToken) this.removeBootstrapFile(hash);
+    return { adminId };
+  }
+
+  /**
+   * Signs in. An unknown email and a wrong password get the same error after the same work
+   * (an argon2 verification either way). Limited per source and per email.
+   */
+  async login(emailIn: string, password: string, source: string): Promise<SessionPair> {
+    const email = emailIn.toLowerCase();
+    this.limit([`src:${source}`, `email:${email}`]);
+    const admin = await this.d.store.findByEmail(email);
+    const ok = admin
+      ? await this.d.hasher.verify(admin.passwordHash, password)
+      : await this.d.hasher.verifyNothing(password);
+    if (!admin || !ok) throw BAD_CREDENTIALS();
+    return this.issue(admin.id, `fam_${randomBytes(12).toString("base64url")}`);
+  }
+
+  /** Trades a refresh token for a new pair; a reused one revokes its family. */
+  async refresh(refreshToken: string): Promise<SessionPair> {
+    const refused = (): AdminError =>
+      new AdminError(AdminErrorCode.Unauthorized, "the refresh token is not valid");
+    const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
+    if (!row || row.revokedAt) throw refused();
+    if (row.usedAt || !(await this.d.refresh.markUsed(row.id))) {
+      await this.d.refresh.revokeFamily(row.familyId);
+      this.d.logger.warn(`refresh token reused: family ${row.familyId} revoked`);
+      throw refused();
+    }
+    if (row.expiresAt.getTime() <= this.now()) throw refused();
+    return this.issue(row.adminId, row.familyId);
+  }
+
+  /** Ends a sign-in: its refresh family is revoked. Unknown tokens are ignored. */
+  async logout(refreshToken: string): Promise<void> {
+    const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
+    if (row) await this.d.refresh.revokeFamily(row.familyId);
+  }
+
+  /** An invitation (shown once) for one more admin, optionally bound to an email. */
+  async invite(
+    by: string,
+    opts: { email?: string; ttlMs?: number },
+  ): Promise<{ id: string; invitation: string; expiresAt: Date }> {
+    const invitation = randomToken("ki");
+    const id = `inv_${randomBytes(9).toString("base64url")}`;
+    const expiresAt = new Date(this.now() + (opts.ttlMs ?? this.d.invitationTtlMs));
+    await this.d.store.insertInvitation({
+      id,
+      tokenHash: tokenHash(invitation),
+      email: opts.email?.toLowerCase() ?? null,
+      createdBy: by,
+      expiresAt,
+    });
+    return { id, invitation, expiresAt };
+  }
+
+  private limit(keys: string[]): void {
+    const now = this.now();
+    const wait = Math.max(...keys.map((k) => this.d.limiter.blockedFor(k, now)));
+    if (wait > 0) throw rateLimited(wait);
+    for (const k of keys) this.d.limiter.take(k, now);
+  }
+
+  private async issue(adminId: string, familyId: string): Promise<SessionPair> {
+    const now = this.now();
+    const access = this.d.signer.session(adminId, now, this.d.sessionTtlMs);
+    const refreshToken = randomToken("kr");
+    const refreshExpiresAt = new Date(now + this.d.refreshTtlMs);
+    await this.d.refresh.insert({
+      id: `rt_${randomBytes(9).toString("base64url")}`,
+      familyId,
+      adminId,
+      tokenHash: tokenHash(refreshToken),
+      expiresAt: refreshExpiresAt,
+    });
+    return {
+      accessToken: access.token,
+      accessExpiresAt: access.expiresAt!,
+      refreshToken,
+      refreshExpiresAt,
+      adminId,
+    };
+  }
+
+  /** The bootstrap file is spent once its token is: remove it if it still holds that token. */
+  private removeBootstrapFile(hash: string): void {
+    const file = this.d.bootstrapTokenFile;
+    try {
+      if (existsSync(file) && sameHash(tokenHash(readFileSync(file, "utf8").trim()), hash)) {
+        rmSync(file);
+      }
+    } catch (err) {
+      this.d.logger.warn(`could not remove the used bootstrap file ${file}: ${String(err)}`);
+    }
+  }
+}

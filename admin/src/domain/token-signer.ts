@@ -1,0 +1,46 @@
+import type { KeyObject } from "node:crypto";
+import { newTokenId, signAccessToken, verifyAccessToken } from "@konorkestra/sdk/internal";
+import type { AccessVerdict, Scope, VerifyAccessOptions } from "@konorkestra/sdk/internal";
+
+/** A signed token and when it stops being valid. */
+export interface IssuedToken {
+  token: string;
+  id: string;
+  expiresAt: Date | null;
+}
+
+/** Signs and verifies the admin service's access tokens with its Ed25519 key pair. */
+export class TokenSigner {
+  constructor(
+    private readonly privateKey: KeyObject,
+    private readonly publicKey: KeyObject,
+  ) {}
+
+  /** A session of a signed-in admin: every scope, for `ttlMs`. */
+  session(adminId: string, nowMs: number, ttlMs: number): IssuedToken {
+    return this.sign("session", adminId, ["admin"], nowMs, ttlMs);
+  }
+
+  /** An API token; `ttlMs` undefined: no expiry (revocation ends it). */
+  api(adminId: string, scopes: Scope[], nowMs: number, ttlMs?: number): IssuedToken {
+    return this.sign("api", adminId, scopes, nowMs, ttlMs);
+  }
+
+  verify(token: string, opts: VerifyAccessOptions): AccessVerdict {
+    return verifyAccessToken(this.publicKey, token, opts);
+  }
+
+  private sign(
+    typ: "session" | "api",
+    sub: string,
+    scopes: Scope[],
+    nowMs: number,
+    ttlMs: number | undefined,
+  ): IssuedToken {
+    const iat = Math.floor(nowMs / 1000);
+    const exp = ttlMs === undefined ? undefined : iat + Math.max(1, Math.ceil(ttlMs / 1000));
+    const jti = newTokenId();
+    const token = signAccessToken(this.privateKey, { typ, sub, scopes, iat, exp, jti });
+    return { token, id: jti, expiresAt: exp === undefined ? null : new Date(exp * 1000) };
+  }
+}
