@@ -52,4 +52,43 @@ describe("ResponseCache", () => {
     await cache.get("k", () => Promise.resolve(`v${++n}`));
     expect(n).toBe(2);
   });
+
+  test("concurrent fresh requests share builds that started after they arrived", async () => {
+    let builds = 0;
+    let running = 0;
+    let most = 0;
+    const build = async (): Promise<string> => {
+      builds++;
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 30));
+      running--;
+      return `v${builds}`;
+    };
+    const cache = new ResponseCache(10_000);
+    const first = cache.get("k", build, true);
+    await new Promise((r) => setTimeout(r, 10)); // a build is under way, started before the crowd
+    const arrivals: number[] = [];
+    const crowd = Array.from({ length: 50 }, () => {
+      arrivals.push(Date.now());
+      return cache.get("k", build, true);
+    });
+    const bodies = await Promise.all(crowd);
+    await first;
+    // One build for the first request, one shared by all 50 (the one under way began too early).
+    expect(builds).toBe(2);
+    expect(most).toBe(1);
+    bodies.forEach((b, i) => expect(b.atMs).toBeGreaterThanOrEqual(arrivals[i]!));
+    expect(new Set(bodies.map((b) => b.body.toString()))).toEqual(new Set(["v2"]));
+  });
+
+  test("with the cache off, concurrent requests still share a build that started after them", async () => {
+    let n = 0;
+    const cache = new ResponseCache(0);
+    const build = async (): Promise<string> => {
+      await new Promise((r) => setTimeout(r, 10));
+      return `v${++n}`;
+    };
+    await Promise.all(Array.from({ length: 20 }, () => cache.get("k", build)));
+    expect(n).toBe(1);
+  });
 });

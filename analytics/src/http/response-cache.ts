@@ -7,11 +7,18 @@ export interface CachedBody {
   readonly etag: string;
 }
 
+interface Build {
+  readonly startedAtMs: number;
+  readonly done: Promise<CachedBody>;
+}
+
 interface Slot {
   /** The body being served (undefined until the first build finished). */
   ready?: CachedBody;
-  /** A build under way, shared by every request that has to wait for it. */
-  building?: Promise<CachedBody>;
+  /** A build under way, shared by every request that may use it. */
+  building?: Build;
+  /** The build that starts when `building` ends, for fresh requests that came after it began. */
+  next?: Promise<CachedBody>;
 }
 
 /**
@@ -21,6 +28,11 @@ interface Slot {
  * past half its TTL starts the next build in the background (refresh-ahead), so clients that
  * poll steadily are answered from memory instead of waiting for a rebuild every TTL. A failed
  * build is not kept.
+ *
+ * A fresh request (`Cache-Control: no-cache`, or any request with the cache off) needs data read
+ * after it arrived: it shares a build that started at or after its arrival, or else the one that
+ * starts when the build under way ends. So a crowd of fresh requests costs at most two builds at
+ * a time per key instead of one query each, and none gets older data than it asked for.
  */
 export class ResponseCache {
   private readonly slots = new Map<string, Slot>();
@@ -37,41 +49,59 @@ export class ResponseCache {
     build: () => Promise<string | Buffer>,
     fresh = false,
   ): Promise<CachedBody> {
-    if (this.ttlMs <= 0) return this.make(build);
+    const arrivedAtMs = Date.now();
     let slot = this.slots.get(key);
     if (!slot) {
       if (this.slots.size >= this.maxEntries) this.slots.clear();
       this.slots.set(key, (slot = {}));
     }
-    const age = slot.ready ? Date.now() - slot.ready.atMs : Infinity;
-    if (fresh || age >= this.ttlMs) return this.rebuild(slot, build, fresh);
+    if (fresh || this.ttlMs <= 0) return this.freshBuild(slot, build, arrivedAtMs);
+    const age = slot.ready ? arrivedAtMs - slot.ready.atMs : Infinity;
+    if (age >= this.ttlMs) return slot.building?.done ?? this.start(slot, build).done;
     if (age >= this.ttlMs / 2 && !slot.building) {
-      this.rebuild(slot, build).catch(() => undefined); // the next request retries
+      this.start(slot, build).done.catch(() => undefined); // the next request retries
     }
     return slot.ready!;
   }
 
-  /** Starts (or, unless `fresh`, joins) a build of `slot` and makes its result the served body. */
-  private rebuild(
+  /** A build that started at or after `arrivedAtMs`: the current one, the next, or a new one. */
+  private freshBuild(
     slot: Slot,
     build: () => Promise<string | Buffer>,
-    fresh = false,
+    arrivedAtMs: number,
   ): Promise<CachedBody> {
-    if (slot.building && !fresh) return slot.building;
-    const p = this.make(build).then((body) => {
+    const current = slot.building;
+    if (!current) return this.start(slot, build).done;
+    if (current.startedAtMs >= arrivedAtMs) return current.done;
+    if (!slot.next) {
+      const next = current.done
+        .catch(() => undefined)
+        .then(() => {
+          slot.next = undefined;
+          return this.start(slot, build).done;
+        });
+      slot.next = next;
+    }
+    return slot.next;
+  }
+
+  /** Starts a build of `slot`; its result becomes the served body unless a newer one is. */
+  private start(slot: Slot, build: () => Promise<string | Buffer>): Build {
+    const startedAtMs = Date.now();
+    const done = this.make(build, startedAtMs).then((body) => {
       if (!slot.ready || slot.ready.atMs <= body.atMs) slot.ready = body;
       return body;
     });
-    slot.building = p;
+    const b: Build = { startedAtMs, done };
+    slot.building = b;
     const clear = (): void => {
-      if (slot.building === p) slot.building = undefined;
+      if (slot.building === b) slot.building = undefined;
     };
-    p.then(clear, clear);
-    return p;
+    done.then(clear, clear);
+    return b;
   }
 
-  private async make(build: () => Promise<string | Buffer>): Promise<CachedBody> {
-    const atMs = Date.now();
+  private async make(build: () => Promise<string | Buffer>, atMs: number): Promise<CachedBody> {
     const built = await build();
     const body = typeof built === "string" ? Buffer.from(built, "utf8") : built;
     const n = (this.builds = (this.builds + 1) % 1e9);
