@@ -40,7 +40,14 @@ export {
 } from "./wire/event-kinds";
 export type { ConfigEventWord, EventKind, NodeEventWord } from "./wire/event-kinds";
 export { KonHeader, NatsHeader } from "./wire/headers";
-export { parseSchemaRecord, schemaRecordKey } from "./wire/schema-record";
+export {
+  SCHEMA_GRACE_MS,
+  liveSchemaRecords,
+  parseSchemaRecord,
+  parseSchemaRecords,
+  schemaRecordKey,
+  schemaVersion,
+} from "./wire/schema-record";
 export type { SchemaRecord } from "./wire/schema-record";
 export { ensureConfigBucket, ensureRevokedBucket, ensureSchemasBucket } from "./wire/buckets";
 export { ensureStreams } from "./wire/streams";
