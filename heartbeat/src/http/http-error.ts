@@ -37,6 +37,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const msg = `request body is ${bp.length ?? "over"} bytes; the limit is ${bp.limit} bytes`;
       return sendError(res, new HttpError(413, KonErrorCode.PayloadTooLarge, msg));
     }
+    if (bp?.type === "charset.unsupported" || bp?.type === "encoding.unsupported") {
+      // body-parser's message names the charset or encoding it refused.
+      const msg = `${(err as Error).message}; send UTF-8 JSON (charset=utf-8) without content encoding`;
+      return sendError(res, new HttpError(415, KonErrorCode.InvalidHeartbeat, msg));
+    }
+    if (err instanceof URIError) {
+      // Express could not decode a path parameter (`%ff`): the client's mistake.
+      const msg = `bad percent-encoding in the path: ${err.message}`;
+      return sendError(res, new HttpError(400, KonErrorCode.InvalidName, msg));
+    }
     if (bp?.type === "entity.parse.failed") {
       const msg = `request body is not valid JSON: ${(err as Error).message}`;
       return sendError(res, new HttpError(400, KonErrorCode.InvalidHeartbeat, msg));

@@ -73,16 +73,46 @@ type IngestBody = z.infer<typeof ingestBody>;
 
 const NUMERIC = ["seq", "sentAtMs", "uptimeMs", "intervalMs", "allowedMisses"] as const;
 
-/** GET from cron: query strings become the body's types ("60000" → 60000, "true" → true). */
+const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = {
+  true: true,
+  false: false,
+  yes: true,
+  no: false,
+  on: true,
+  off: false,
+  "1": true,
+  "0": false,
+};
+
+/**
+ * GET from cron: query strings become the body's types. Numbers are decimal digits only and
+ * booleans one of true/false, yes/no, on/off, 1/0: anything else (`0x10`, `1e4`, ` 4`, `maybe`)
+ * is a 400 naming the parameter, never a guess.
+ */
 function fromQuery(q: Request["query"]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(q)) {
-    if (k === "token" || typeof v !== "string") continue;
-    if ((NUMERIC as readonly string[]).includes(k)) out[k] = v === "" ? undefined : Number(v);
-    else if (k === "leaving") out[k] = ["1", "true", "yes"].includes(v.toLowerCase());
-    else out[k] = v;
+    if (k === "token") continue;
+    if (typeof v !== "string") {
+      throw badQuery(k, "give it once, as a plain value");
+    }
+    if ((NUMERIC as readonly string[]).includes(k)) {
+      if (v === "") continue;
+      if (!/^\d{1,16}$/.test(v)) throw badQuery(k, `use decimal digits, not ${JSON.stringify(v)}`);
+      out[k] = Number(v);
+    } else if (k === "leaving") {
+      const b = BOOLEAN_WORDS[v.toLowerCase()];
+      if (b === undefined) throw badQuery(k, `use true or false, not ${JSON.stringify(v)}`);
+      out[k] = b;
+    } else out[k] = v;
   }
   return out;
+}
+
+function badQuery(field: string, why: string): HttpError {
+  return new HttpError(400, KonErrorCode.InvalidHeartbeat, `invalid heartbeat ${field}: ${why}`, [
+    { field, message: why },
+  ]);
 }
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
