@@ -217,3 +217,40 @@ test("heartbeat-rate chart is drawn by uPlot with the API's beats", async () => 
     fullPage: true,
   });
 });
+
+test("the node table asks for pages, never the whole fleet, and pages with next / previous", async () => {
+  const asked: string[] = [];
+  const paged = await browser.context.newPage();
+  paged.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === "/v1/nodes") asked.push(u.search);
+  });
+  try {
+    await paged.goto(`${svc.url}/?page_size=2`);
+    await paged.waitForSelector("body[data-ready=true][data-page='1']", { timeout: 15_000 });
+    const shown = async (): Promise<(string | null)[]> => {
+      const trs = paged.locator("#nodes tbody tr");
+      const out: (string | null)[] = [];
+      for (let i = 0; i < (await trs.count()); i++) {
+        out.push(await trs.nth(i).getAttribute("data-node"));
+      }
+      return out;
+    };
+    type Page = { nodes: { group: string; node: string }[]; next: string | null };
+    const key = (n: { group: string; node: string }): string => `${n.group}/${n.node}`;
+    const p1 = await api<Page>("/v1/nodes?limit=2");
+    expect(await shown()).toEqual(p1.nodes.map(key));
+    expect(await paged.textContent("#nodes-page")).toBe("1–2 of 5");
+    await paged.click("#nodes-next");
+    await paged.waitForSelector("body[data-page='2']");
+    const p2 = await api<Page>(`/v1/nodes?limit=2&cursor=${p1.next}`);
+    expect(await shown()).toEqual(p2.nodes.map(key));
+    await paged.click("#nodes-prev");
+    await paged.waitForSelector("body[data-page='1']");
+    expect(await shown()).toEqual(p1.nodes.map(key));
+    expect(asked.length).toBeGreaterThanOrEqual(3);
+    for (const q of asked) expect(new URLSearchParams(q).get("limit")).toBe("2");
+  } finally {
+    await paged.close();
+  }
+});
