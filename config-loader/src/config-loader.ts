@@ -1,9 +1,12 @@
+import { stat } from "node:fs/promises";
 import type { Server } from "node:http";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import { KonError } from "@konorkestra/sdk";
 import {
+  ReadCache,
   groupNameProblem,
   resolveRoot,
   scanGroup,
@@ -13,6 +16,8 @@ import {
 } from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
 import type { GroupScan, WireNames } from "@konorkestra/sdk/internal";
+import { FolderRejections } from "./folder-rejections";
+import type { BadFolder } from "./folder-rejections";
 import { FolderWatcher } from "./folder-watcher";
 import type { FolderChange } from "./folder-watcher";
 import { GroupSynchronizer } from "./group-sync";
@@ -41,9 +46,14 @@ export class ConfigLoader {
   readonly logger: Logger;
   private readonly metrics = new LoaderMetrics();
   private readonly rejections = new RejectionLog();
+  private readonly cache = new ReadCache();
   private readonly watcher: FolderWatcher;
+  private readonly badFolders: FolderRejections;
   private session: NatsSession | undefined;
+  private store: NatsConfigStore | undefined;
+  private schemas: KvSchemaRegistry | undefined;
   private sync: GroupSynchronizer | undefined;
+  private lastRereadAtMs = Date.now();
   private connected = false;
   private server: Server | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -70,6 +80,12 @@ export class ConfigLoader {
       logger: this.logger,
       onChange: (c) => this.onFolderChange(c),
     });
+    this.badFolders = new FolderRejections(
+      () => this.store,
+      this.rejections,
+      this.logger,
+      (code) => this.metrics.recordRejection(code),
+    );
   }
 
   get metricsRegistry(): Registry {
@@ -126,9 +142,26 @@ export class ConfigLoader {
 
   private onSession(s: NatsSession): void {
     this.session = s;
-    const store = new NatsConfigStore(s.nc, this.names, this.options);
-    const schemas = new KvSchemaRegistry(s.schemas, this.logger);
-    this.sync = new GroupSynchronizer(store, schemas, this.rejections, this.options, this.logger);
+    const store = new NatsConfigStore(s.nc, this.names, {
+      ...this.options,
+      onForged: (group, key, revision) => {
+        this.metrics.recordForged();
+        this.logger.warn(
+          `group ${group}: key ${key} revision ${revision} claims a sha256 that is not its payload's (forged or corrupt); not trusted, the file's value is published again`,
+        );
+      },
+    });
+    const schemas = new KvSchemaRegistry(s.schemas, this.logger, { nc: s.nc, names: this.names });
+    this.store = store;
+    this.schemas = schemas;
+    this.sync = new GroupSynchronizer(
+      store,
+      schemas,
+      this.rejections,
+      this.options,
+      this.logger,
+      this.cache,
+    );
     this.onConnectionChange(true);
     this.logger.info(`connected to NATS ${s.nc.getServer()}`);
   }
@@ -178,7 +211,18 @@ export class ConfigLoader {
 
   private async resync(): Promise<void> {
     await this.watcher.checkRoot();
+    if (this.options.rereadMs > 0 && Date.now() - this.lastRereadAtMs >= this.options.rereadMs) {
+      this.forgetCaches();
+    }
     await this.reconcile("full");
+  }
+
+  /** The slow safety net: the next pass reads and parses every file and every bucket again. */
+  forgetCaches(): void {
+    this.lastRereadAtMs = Date.now();
+    this.cache.clear();
+    this.store?.forget();
+    this.schemas?.forget();
   }
 
   private async pass(scope: "full" | ReadonlySet<string>): Promise<ReconcileReport> {
@@ -241,8 +285,7 @@ export class ConfigLoader {
   /** Every group folder, plus known groups whose folder is gone (scan undefined). */
   private async scanAll(): Promise<Map<string, GroupScan | undefined>> {
     const tree = await scanTree(this.options.configDir);
-    for (const s of tree.skipped)
-      this.logOnce(`folder ${s.name} is not a group, skipped: ${s.reason}`);
+    await this.badFolders.report(tree.skipped, true);
     const out = new Map<string, GroupScan | undefined>(tree.groups);
     for (const g of this.knownGroups) if (!out.has(g)) out.set(g, undefined);
     this.noteProblems(tree.groups.values());
@@ -252,12 +295,22 @@ export class ConfigLoader {
   private async scanSome(groups: ReadonlySet<string>): Promise<Map<string, GroupScan | undefined>> {
     const realRoot = await resolveRoot(this.options.configDir);
     const out = new Map<string, GroupScan | undefined>();
+    const bad: BadFolder[] = [];
     for (const g of [...groups].sort()) {
-      if (groupNameProblem(g)) continue;
+      const problem = groupNameProblem(g);
+      if (problem) {
+        const isDir = await stat(join(realRoot, g)).then(
+          (st) => st.isDirectory(),
+          () => false,
+        );
+        if (isDir) bad.push({ name: g, reason: problem });
+        continue;
+      }
       const scan = await scanGroup(realRoot, g);
       if (scan || this.knownGroups.has(g)) out.set(g, scan);
     }
     this.noteProblems([...out.values()].filter((s): s is GroupScan => s !== undefined));
+    await this.badFolders.report(bad, false);
     return out;
   }
 

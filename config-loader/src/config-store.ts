@@ -2,9 +2,14 @@ import type { ConfigEntryInit, ConfigEventInit } from "@konorkestra/proto";
 
 /** What the bucket holds for a key now. */
 export interface CurrentEntry {
-  /** `ConfigEntry.sha256` of the value; "" when the stored value cannot be decoded. */
+  /**
+   * sha256 of the stored payload; "" when the entry cannot be decoded or its claimed sha256 is
+   * not the payload's (forged or corrupt): such an entry is never taken as "unchanged".
+   */
   sha256: string;
   revision: number;
+  /** `ConfigEntry.git_commit` of the stored entry ("" when none). */
+  gitCommit: string;
 }
 
 /** One message of a change set: a put of `entry`, or a delete when `entry` is undefined. */
@@ -57,5 +62,8 @@ export interface SchemaViolation {
 
 /** Where the loader finds registered schemas. */
 export interface SchemaSource {
-  get(group: string, key: string): Promise<RegisteredSchema | undefined>;
+  /** Every live schema of the key (each service, each version in its grace period). */
+  get(group: string, key: string): Promise<RegisteredSchema[]>;
+  /** Called once before a pass over a group: lets a source reuse what it read if nothing moved. */
+  refresh?(): Promise<void>;
 }

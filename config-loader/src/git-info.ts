@@ -78,3 +78,12 @@ export function gitFieldsFor(
   }
   return { gitCommit: info.commit, gitAuthor: info.author };
 }
+
+/** HEAD's commit for `dir`, or undefined (not a work tree, no commit, git missing). */
+export async function readHead(dir: string): Promise<string | undefined> {
+  try {
+    return (await git(dir, ["rev-parse", "--verify", "-q", "HEAD"])).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

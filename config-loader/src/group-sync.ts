@@ -5,6 +5,7 @@ import type { Logger } from "@konorkestra/sdk";
 import { readGroupFiles } from "@konorkestra/sdk/internal";
 import type {
   GroupScan,
+  ReadCache,
   ParsedConfig,
   ScannedFile,
   SourceProblem,
@@ -17,7 +18,7 @@ import type {
   RegisteredSchema,
   SchemaSource,
 } from "./config-store";
-import { gitFieldsFor, readGitInfo } from "./git-info";
+import { gitFieldsFor, readGitInfo, readHead } from "./git-info";
 import type { GitInfo } from "./git-info";
 import { planGroup, splitChangeSet } from "./reconciler";
 import type { GroupPlan } from "./reconciler";
@@ -76,7 +77,8 @@ interface Candidate {
   sha256: string;
   file: ScannedFile;
   config: ParsedConfig;
-  schema: RegisteredSchema | undefined;
+  /** Every live schema of the key; the value met all of them. */
+  schemas: RegisteredSchema[];
 }
 
 interface Rejection {
@@ -102,24 +104,32 @@ const ENTRY_OVERHEAD = 2048;
  * Apollo do per file), so one team's typo does not hold back another's change.
  */
 export class GroupSynchronizer {
+  /** Per group, the HEAD commit whose provenance was last applied. */
+  private readonly headSeen = new Map<string, string>();
+
   constructor(
     private readonly store: ConfigStore,
     private readonly schemas: SchemaSource,
     private readonly rejections: RejectionLog,
     private readonly options: GroupSyncOptions,
     private readonly logger: Logger,
+    /** Parses of unchanged files are taken from here; without it every file is parsed. */
+    private readonly cache?: ReadCache,
   ) {}
 
   /** `scan` undefined means the group folder is gone: its keys go too (unless kept). */
   async sync(group: string, scan: GroupScan | undefined): Promise<GroupSyncResult> {
     const files = scan?.files ?? [];
+    await this.schemas.refresh?.();
     const ev = await this.evaluate(group, files);
+    if (scan?.complete) this.cache?.retain(new Set(files.map((f) => f.sourcePath)), `${group}/`);
     const current = await this.store.current(group);
     const plan = planGroup(ev.candidates, current, {
       protectedKeys: ev.protectedKeys,
       keepDeleted: this.options.keepDeleted,
       allowDeletes: scan?.complete ?? true,
     });
+    const git = await this.followCommit(group, scan, ev.candidates, current, plan);
     const result: GroupSyncResult = {
       group,
       filesScanned: files.length,
@@ -129,7 +139,7 @@ export class GroupSynchronizer {
       kept: plan.kept,
       eventErrors: 0,
     };
-    await this.write(group, scan, plan, current, result);
+    await this.write(group, scan, plan, current, result, git);
     await this.announce(group, ev.rejections, current, result);
     return result;
   }
@@ -146,7 +156,7 @@ export class GroupSynchronizer {
       if (key) ev.protectedKeys.add(key);
       ev.rejections.push({ file, key, problem, fingerprint });
     };
-    const readings = await readGroupFiles(files, this.options.maxValueBytes);
+    const readings = await readGroupFiles(files, this.options.maxValueBytes, this.cache);
     await inChunks(readings, 32, async (r) => {
       if (r.kind === "refused") return reject(r.file, r.key, r.problem, r.fingerprint);
       if (r.kind === "vanished") {
@@ -168,29 +178,73 @@ export class GroupSynchronizer {
     config: ParsedConfig,
   ): Promise<{ problem: SourceProblem; fingerprint: string } | Candidate> {
     const fingerprint = config.sha256;
-    const schema = await this.schemas.get(group, key);
-    const violations = schema?.validate(config.value) ?? [];
-    if (violations.length > 0) {
-      const first = violations[0]!;
-      const reason = violations
-        .slice(0, 5)
-        .map((v) => `${v.path || "/"} ${v.message}`)
-        .join("; ");
+    const schemas = await this.schemas.get(group, key);
+    const refusals = schemas
+      .map((schema) => ({ schema, violations: schema.validate(config.value) }))
+      .filter((r) => r.violations.length > 0);
+    if (refusals.length > 0) {
+      const first = refusals[0]!.violations[0]!;
+      // With several live schemas (services, versions) say which of them refused.
+      const which = (s: RegisteredSchema): string =>
+        schemas.length > 1
+          ? `${s.service || "a service"} (schema ${s.id.slice(0, 12)})`
+          : s.service || "its service";
+      const reason = refusals
+        .map(
+          ({ schema, violations }) =>
+            `does not match the schema registered by ${which(schema)}: ` +
+            violations
+              .slice(0, 5)
+              .map((v) => `${v.path || "/"} ${v.message}`)
+              .join("; "),
+        )
+        .join("; and ");
       const pos = locateValue(config.text, first.path);
-      const problem: SourceProblem = {
-        code: "schema",
-        reason: `does not match the schema registered by ${schema?.service || "its service"}: ${reason}`,
-        ...pos,
-        valuePath: first.path,
-      };
-      return { problem, fingerprint: `${fingerprint}:${schema?.id ?? ""}` };
+      const problem: SourceProblem = { code: "schema", reason, ...pos, valuePath: first.path };
+      const ids = refusals.map((r) => r.schema.id).join(",");
+      return { problem, fingerprint: `${fingerprint}:${ids}` };
     }
     const room = this.store.maxPayload() - ENTRY_OVERHEAD - f.sourcePath.length - key.length;
     if (config.payload.length > room) {
       const reason = `value is ${config.payload.length} bytes; NATS max_payload leaves room for ${room}`;
       return { problem: { code: "size", reason, line: 0, column: 0 }, fingerprint };
     }
-    return { key, sha256: config.sha256, file: f, config, schema };
+    return { key, sha256: config.sha256, file: f, config, schemas };
+  }
+
+  /**
+   * Provenance follows the commit: a key published while its file was uncommitted (git_commit
+   * "") is published again, same value, once a commit holds that content, even though the
+   * commit changed nothing in it. Git is asked only when HEAD moved since the last time.
+   * Returns the git state read, if any, for the write.
+   */
+  private async followCommit(
+    group: string,
+    scan: GroupScan | undefined,
+    candidates: Candidate[],
+    current: ReadonlyMap<string, CurrentEntry>,
+    plan: GroupPlan<Candidate>,
+  ): Promise<GitInfo | undefined> {
+    if (!this.options.git || !scan) return undefined;
+    const planned = new Set(plan.puts.map((c) => c.key));
+    const unproven = candidates.filter((c) => {
+      const cur = current.get(c.key);
+      return !planned.has(c.key) && cur?.sha256 === c.sha256 && cur.gitCommit === "";
+    });
+    if (plan.puts.length === 0 && unproven.length === 0) return undefined;
+    if (plan.puts.length === 0) {
+      const head = await readHead(scan.realDir);
+      if (head === undefined || head === this.headSeen.get(group)) return undefined;
+    }
+    const git = await readGitInfo(scan.realDir);
+    if (!git) return undefined;
+    this.headSeen.set(group, git.commit);
+    const proven = unproven.filter((c) => gitFieldsFor(git, c.file.realPath).gitCommit !== "");
+    if (proven.length > 0) {
+      plan.puts = [...plan.puts, ...proven].sort((a, b) => (a.key < b.key ? -1 : 1));
+      plan.unchanged -= proven.length;
+    }
+    return git;
   }
 
   private async write(
@@ -199,13 +253,10 @@ export class GroupSynchronizer {
     plan: GroupPlan<Candidate>,
     current: Map<string, { sha256: string }>,
     result: GroupSyncResult,
+    git: GitInfo | undefined,
   ): Promise<void> {
     const changes: (Candidate | string)[] = [...plan.puts, ...plan.deletes];
     if (changes.length === 0) return;
-    const git =
-      plan.puts.length > 0 && this.options.git && scan
-        ? await readGitInfo(scan.realDir)
-        : undefined;
     const parts = splitChangeSet(randomUUID(), changes);
     if (parts.length > 1) {
       this.logger.warn(
@@ -261,8 +312,8 @@ export class GroupSynchronizer {
       changeSetId,
       changeSetSize,
       updatedAtMs: atMs,
-      schemaId: c.schema?.id ?? "",
-      schemaVersion: c.schema?.revision ?? 0,
+      schemaId: c.schemas.map((s) => s.id).join(","),
+      schemaVersion: c.schemas[0]?.revision ?? 0,
       key: c.key,
       publishedBy: this.options.loaderId,
     };

@@ -25,6 +25,11 @@ export class LoaderMetrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
+  private readonly forged = new Counter({
+    name: "kon_loader_forged_entries_total",
+    help: "Stored entries whose claimed sha256 was not their payload's (forged or corrupt); published again",
+    registers: [this.registry],
+  });
   private readonly changeSets = new Counter({
     name: "kon_loader_change_sets_total",
     help: "Change sets written, by kind (atomic batch or single message)",
@@ -73,6 +78,15 @@ export class LoaderMetrics {
     }
     for (const f of r.rejected) if (f.firstSeen) this.rejected.inc({ reason: f.code });
     this.eventErrors.inc(r.eventErrors);
+  }
+
+  /** A refusal outside a group pass (a folder that cannot be a group). */
+  recordRejection(code: string): void {
+    this.rejected.inc({ reason: code });
+  }
+
+  recordForged(): void {
+    this.forged.inc();
   }
 
   recordReconcile(scope: "full" | "partial", ok: boolean, seconds: number): void {

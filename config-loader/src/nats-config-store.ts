@@ -1,5 +1,5 @@
-import { jetstream } from "@nats-io/jetstream";
-import type { JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers } from "@nats-io/transport-node";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
@@ -12,6 +12,7 @@ import {
   configEventWord,
   ensureConfigBucket,
   kvSubject,
+  sha256Hex,
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { MAX_BATCH_MESSAGES, publishAtomicBatch } from "./atomic-batch";
@@ -22,12 +23,22 @@ import type { ChangeMessage, ConfigStore, CurrentEntry, StoredChangeSet } from "
 export interface NatsConfigStoreOptions {
   history: number;
   replicas: number;
+  /** Called for a stored entry whose claimed sha256 is not its payload's. */
+  onForged?(group: string, key: string, revision: number): void;
+}
+
+/** What the bucket held at its stream's `lastSeq`, as last read or written by this store. */
+interface Known {
+  lastSeq: number;
+  entries: Map<string, CurrentEntry>;
 }
 
 /** {@link ConfigStore} on JetStream: KV bucket `cfg_<group>` per group, events to `KON_EVENTS`. */
 export class NatsConfigStore implements ConfigStore {
   private readonly js: JetStreamClient;
   private readonly buckets = new Map<string, Promise<KV>>();
+  private readonly known = new Map<string, Known>();
+  private jsm: Promise<JetStreamManager> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -48,23 +59,49 @@ export class NatsConfigStore implements ConfigStore {
     return kv;
   }
 
+  /**
+   * The bucket's keys with their sha256. Read in full only when the stream moved since this store
+   * last read or wrote it (one stream info otherwise), so a pass over an unchanged group costs no
+   * read per key. Every entry read is checked: its sha256 is recomputed over the payload.
+   */
   async current(group: string): Promise<Map<string, CurrentEntry>> {
     const kv = await this.bucket(group);
+    this.jsm ??= jetstreamManager(this.nc);
+    const stream = `KV_${this.names.configBucket(group)}`;
+    const lastSeq = (await (await this.jsm).streams.info(stream)).state.last_seq;
+    const known = this.known.get(group);
+    if (known && known.lastSeq === lastSeq) return new Map(known.entries);
     const keys: string[] = [];
     for await (const k of await kv.keys()) keys.push(k);
     const out = new Map<string, CurrentEntry>();
+    let seen = 0;
     await inChunks(keys, 64, async (key) => {
       const e = await kv.get(key);
-      if (!e || e.operation !== "PUT") return;
-      let sha256 = "";
-      try {
-        sha256 = decodeMessage(ConfigEntry, e.value).sha256;
-      } catch {
-        // Written by something else; republishing the file's value repairs it.
-      }
-      out.set(key, { sha256, revision: e.revision });
+      if (!e) return;
+      seen = Math.max(seen, e.revision);
+      if (e.operation !== "PUT") return;
+      out.set(key, this.checked(group, key, e.revision, e.value));
     });
-    return out;
+    // Keys written while listing may be missed: remember only a read that saw the stream's end.
+    if (seen <= lastSeq) this.known.set(group, { lastSeq, entries: out });
+    return new Map(out);
+  }
+
+  /** A stored entry as the loader may trust it: the sha256 is the payload's, or "". */
+  private checked(group: string, key: string, revision: number, value: Uint8Array): CurrentEntry {
+    let entry: ConfigEntry;
+    try {
+      entry = decodeMessage(ConfigEntry, value);
+    } catch {
+      // Written by something else; republishing the file's value repairs it.
+      return { sha256: "", revision, gitCommit: "" };
+    }
+    const actual = sha256Hex(entry.payload);
+    if (entry.sha256 !== actual) {
+      this.opts.onForged?.(group, key, revision);
+      return { sha256: "", revision, gitCommit: "" };
+    }
+    return { sha256: actual, revision, gitCommit: entry.gitCommit };
   }
 
   async write(group: string, id: string, messages: ChangeMessage[]): Promise<StoredChangeSet> {
@@ -84,19 +121,49 @@ export class NatsConfigStore implements ConfigStore {
       const data = m.entry ? encodeMessage(ConfigEntry, m.entry) : new Uint8Array(0);
       return { subject: kvSubject(bucket, m.key), data, headers: h };
     });
+    let stored: StoredChangeSet;
     if (wire.length === 1) {
       const m = wire[0]!;
       const ack = await this.publishOne(m.subject, m.data, m.headers);
-      return { id, size, firstRevision: ack, lastRevision: ack, atomic: false };
+      stored = { id, size, firstRevision: ack, lastRevision: ack, atomic: false };
+    } else {
+      const ack = await publishAtomicBatch(this.nc, wire);
+      stored = {
+        id,
+        size,
+        firstRevision: ack.lastSeq - ack.count + 1,
+        lastRevision: ack.lastSeq,
+        atomic: true,
+      };
     }
-    const ack = await publishAtomicBatch(this.nc, wire);
-    return {
-      id,
-      size,
-      firstRevision: ack.lastSeq - ack.count + 1,
-      lastRevision: ack.lastSeq,
-      atomic: true,
-    };
+    this.remember(group, messages, stored);
+    return stored;
+  }
+
+  /**
+   * Keeps the known state current after a write that directly followed it; a write by anyone
+   * else in between leaves a gap, and the next `current()` reads the bucket again.
+   */
+  private remember(group: string, messages: ChangeMessage[], stored: StoredChangeSet): void {
+    const known = this.known.get(group);
+    if (!known || stored.firstRevision !== known.lastSeq + 1) {
+      this.known.delete(group);
+      return;
+    }
+    messages.forEach((m, i) => {
+      const revision = stored.firstRevision + i;
+      if (!m.entry) known.entries.delete(m.key);
+      else {
+        const sha256 = m.entry.sha256 ?? "";
+        known.entries.set(m.key, { sha256, revision, gitCommit: m.entry.gitCommit ?? "" });
+      }
+    });
+    known.lastSeq = stored.lastRevision;
+  }
+
+  /** Forgets what was read, so the next `current()` reads every bucket in full. */
+  forget(): void {
+    this.known.clear();
   }
 
   private async publishOne(subject: string, data: Uint8Array, h: MsgHdrs): Promise<number> {

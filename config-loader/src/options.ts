@@ -42,6 +42,13 @@ export interface ConfigLoaderOptions extends NatsOptions {
    * (KON_RESYNC_MS). @default 60000
    */
   resyncMs?: number;
+  /**
+   * The loader re-parses only files whose stat or content changed and re-reads a bucket only when
+   * its stream moved. Every this many ms (at the next full reconcile) it forgets all of that and
+   * reads everything again, a safety net for a file system that lies about stat (KON_REREAD_MS).
+   * @default 600000
+   */
+  rereadMs?: number;
   /** Written into `ConfigEntry.published_by` (KON_LOADER_ID). @default "config-loader:<host>:<pid>" */
   loaderId?: string;
   /** Read git commit and author of the config folder when it is a work tree (KON_GIT=off turns it off). @default true */
@@ -62,6 +69,7 @@ const schema = z.object({
   keepDeleted: z.boolean(),
   history: z.number().int().min(32, "at least 32 revisions").max(64),
   resyncMs: z.number().int().min(0),
+  rereadMs: z.number().int().min(0),
   loaderId: z.string().min(1),
   git: z.boolean(),
 });
@@ -86,6 +94,7 @@ export function parseConfigLoaderOptions(
     keepDeleted: given.keepDeleted ?? envBool(env, "KON_KEEP_DELETED") ?? false,
     history: given.history ?? envNumber(env, "KON_HISTORY") ?? 64,
     resyncMs: given.resyncMs ?? envNumber(env, "KON_RESYNC_MS") ?? 60_000,
+    rereadMs: given.rereadMs ?? envNumber(env, "KON_REREAD_MS") ?? 600_000,
     loaderId:
       given.loaderId ??
       envString(env, "KON_LOADER_ID") ??

@@ -1,8 +1,17 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import type { Logger } from "@konorkestra/sdk";
-import { parseSchemaRecord, schemaRecordKey, sha256Hex } from "@konorkestra/sdk/internal";
+import {
+  SCHEMA_GRACE_MS,
+  liveSchemaRecords,
+  parseSchemaRecords,
+  schemaRecordKey,
+  sha256Hex,
+} from "@konorkestra/sdk/internal";
+import type { SchemaRecord, WireNames } from "@konorkestra/sdk/internal";
 import type { RegisteredSchema, SchemaSource, SchemaViolation } from "./config-store";
 
 type Compiled = Omit<RegisteredSchema, "revision" | "service">;
@@ -31,43 +40,109 @@ export function compileSchema(schema: Record<string, unknown>): Compiled {
   };
 }
 
+interface Looked {
+  schemas: RegisteredSchema[];
+  /** When an older version's grace ends and the answer must be worked out again. */
+  validUntilMs: number;
+}
+
 /**
- * {@link SchemaSource} reading `kon_schemas` with a direct get per lookup (always current, ~30 µs),
- * compiled schemas cached by content. A registration that is not valid JSON or not a compilable
- * schema is logged once and ignored: a broken registration must not block every config publish.
+ * {@link SchemaSource} reading `kon_schemas`: every live registration of a key (each service,
+ * each version in its grace period), compiled once per content. A key's answer is reused until
+ * the schemas stream moves (one stream info per group pass, instead of a direct get per key). A
+ * registration that does not compile is logged once and ignored: a broken registration must not
+ * block every config publish.
  */
 export class KvSchemaRegistry implements SchemaSource {
-  /** By sha256 of the registration; a few per key at most, cleared if it ever grows large. */
-  private readonly cache = new Map<string, { compiled: Compiled; service: string } | Error>();
+  /** By sha256 of the schema JSON, cleared if it ever grows large. */
+  private readonly compiled = new Map<string, Compiled | Error>();
+  private readonly looked = new Map<string, Looked>();
+  private lastSeq = -1;
 
   constructor(
     private readonly kv: KV,
     private readonly logger: Logger,
+    private readonly stream?: { nc: NatsConnection; names: WireNames },
+    private readonly graceMs = SCHEMA_GRACE_MS,
   ) {}
 
-  async get(group: string, key: string): Promise<RegisteredSchema | undefined> {
-    const name = schemaRecordKey(group, key);
-    const e = await this.kv.get(name);
-    if (!e || e.operation !== "PUT" || e.value.length === 0) return undefined;
-    const raw = e.string();
-    const sha = sha256Hex(raw);
-    let hit = this.cache.get(sha);
-    if (hit === undefined) {
-      if (this.cache.size > 1000) this.cache.clear();
-      hit = this.load(name, raw);
-      this.cache.set(sha, hit);
+  async refresh(): Promise<void> {
+    if (!this.stream) return this.forget();
+    const jsm = await jetstreamManager(this.stream.nc);
+    const info = await jsm.streams.info(`KV_${this.stream.names.schemasBucket}`);
+    if (info.state.last_seq !== this.lastSeq) {
+      this.looked.clear();
+      this.lastSeq = info.state.last_seq;
     }
-    if (hit instanceof Error) return undefined;
-    return { ...hit.compiled, service: hit.service, revision: e.revision };
   }
 
-  private load(name: string, raw: string): { compiled: Compiled; service: string } | Error {
+  forget(): void {
+    this.looked.clear();
+    this.lastSeq = -1;
+  }
+
+  async get(group: string, key: string): Promise<RegisteredSchema[]> {
+    const name = schemaRecordKey(group, key);
+    const now = Date.now();
+    const hit = this.looked.get(name);
+    if (hit && now < hit.validUntilMs) return hit.schemas;
+    const looked = await this.lookUp(name, now);
+    if (this.looked.size > 100_000) this.looked.clear();
+    this.looked.set(name, looked);
+    return looked.schemas;
+  }
+
+  private async lookUp(name: string, now: number): Promise<Looked> {
+    const e = await this.kv.get(name);
+    const none: Looked = { schemas: [], validUntilMs: Infinity };
+    if (!e || e.operation !== "PUT" || e.value.length === 0) return none;
+    let records: SchemaRecord[];
     try {
-      const reg = parseSchemaRecord(raw);
-      return { compiled: compileSchema(reg.schema), service: reg.service };
+      records = parseSchemaRecords(e.string());
     } catch (err) {
-      this.logger.warn(`ignoring registered schema ${name}: ${(err as Error).message}`);
-      return err as Error;
+      this.warnOnce(`${name}@${e.revision}`, name, err as Error);
+      return none;
     }
+    const live = liveSchemaRecords(records, now, this.graceMs);
+    const schemas: RegisteredSchema[] = [];
+    let validUntilMs = Infinity;
+    const newest = new Map<string, number>();
+    for (const r of live) {
+      newest.set(r.service, Math.max(newest.get(r.service) ?? 0, r.registeredAtMs));
+    }
+    for (const r of live) {
+      const top = newest.get(r.service)!;
+      if (r.registeredAtMs < top) validUntilMs = Math.min(validUntilMs, top + this.graceMs);
+      const c = this.compile(name, r);
+      if (!(c instanceof Error)) schemas.push({ ...c, service: r.service, revision: e.revision });
+    }
+    schemas.sort((a, b) => a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
+    return { schemas, validUntilMs };
+  }
+
+  private compile(name: string, r: SchemaRecord): Compiled | Error {
+    const sha = sha256Hex(JSON.stringify(r.schema));
+    let c = this.compiled.get(sha);
+    if (c === undefined) {
+      if (this.compiled.size > 1000) this.compiled.clear();
+      try {
+        c = compileSchema(r.schema);
+      } catch (err) {
+        c = err as Error;
+        this.logger.warn(
+          `ignoring the schema ${r.service || "?"} registered for ${name}: ${c.message}`,
+        );
+      }
+      this.compiled.set(sha, c);
+    }
+    return c;
+  }
+
+  private readonly warned = new Set<string>();
+  private warnOnce(id: string, name: string, err: Error): void {
+    if (this.warned.has(id)) return;
+    if (this.warned.size > 10_000) this.warned.clear();
+    this.warned.add(id);
+    this.logger.warn(`ignoring registered schema ${name}: ${err.message}`);
   }
 }

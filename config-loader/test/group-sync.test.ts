@@ -26,7 +26,12 @@ class MemoryStore implements ConfigStore {
 
   current(): Promise<Map<string, CurrentEntry>> {
     return Promise.resolve(
-      new Map([...this.keys].map(([k, v]) => [k, { sha256: v.sha256, revision: v.revision }])),
+      new Map(
+        [...this.keys].map(([k, v]) => [
+          k,
+          { sha256: v.sha256, revision: v.revision, gitCommit: "" },
+        ]),
+      ),
     );
   }
   write(_group: string, id: string, messages: ChangeMessage[]): Promise<StoredChangeSet> {
@@ -56,7 +61,7 @@ class MemoryStore implements ConfigStore {
   }
 }
 
-const noSchemas: SchemaSource = { get: () => Promise.resolve(undefined) };
+const noSchemas: SchemaSource = { get: () => Promise.resolve([]) };
 
 describe("GroupSynchronizer", () => {
   let root: string;

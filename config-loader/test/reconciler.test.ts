@@ -1,7 +1,12 @@
 import { planGroup, splitChangeSet } from "../src/reconciler";
 
 const cur = (entries: Record<string, string>) =>
-  new Map(Object.entries(entries).map(([k, sha], i) => [k, { sha256: sha, revision: i + 1 }]));
+  new Map(
+    Object.entries(entries).map(([k, sha], i) => [
+      k,
+      { sha256: sha, revision: i + 1, gitCommit: "" },
+    ]),
+  );
 const rules = { protectedKeys: new Set<string>(), keepDeleted: false, allowDeletes: true };
 
 describe("planGroup", () => {
