@@ -149,7 +149,8 @@ export class NatsConfigWatch {
       this.beginReset(`the stream went back to revision ${info.state.last_seq}`);
     }
     this.streamCreated = info.created;
-    const inbox = createInbox();
+    // Under the connection's inbox prefix: a member may subscribe nowhere else.
+    const inbox = createInbox(this.nc.options.inboxPrefix);
     const sub: Subscription = this.nc.subscribe(inbox, {
       callback: (_err, msg) => this.onMessage(sub, msg),
     });
