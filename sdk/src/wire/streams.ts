@@ -10,7 +10,20 @@ export interface StreamOptions {
   heartbeatMaxAgeMs?: number;
   /** How long events are kept in `KON_EVENTS`. @default 30 days */
   eventMaxAgeMs?: number;
+  /**
+   * Most bytes `KON_HB` keeps; beyond it the oldest heartbeats go, even before their age, so
+   * invented node ids cannot fill the disk. Size it to hold a monitor's or analytics' longest
+   * expected lag (10,000 nodes at 1 Hz write about 2 MB/s). @default 1 GiB
+   */
+  heartbeatMaxBytes?: number;
+  /** Most bytes `KON_EVENTS` keeps. @default 256 MiB */
+  eventMaxBytes?: number;
 }
+
+const GIB = 2 ** 30;
+/** Defaults of the byte caps, for readers of a stream's limits (the monitor's metrics). */
+export const HEARTBEAT_MAX_BYTES = GIB;
+export const EVENT_MAX_BYTES = GIB / 4;
 
 const HOUR_MS = 3_600_000;
 const ns = (ms: number): number => ms * 1_000_000;
@@ -29,6 +42,7 @@ export function streamConfigs(
       storage: StorageType.File,
       num_replicas: opts.replicas ?? 1,
       max_age: ns(opts.heartbeatMaxAgeMs ?? 24 * HOUR_MS),
+      max_bytes: opts.heartbeatMaxBytes ?? HEARTBEAT_MAX_BYTES,
       discard: DiscardPolicy.Old,
       // The liveness monitor confirms a down with a direct get of the node's next heartbeat.
       allow_direct: true,
@@ -40,6 +54,7 @@ export function streamConfigs(
       storage: StorageType.File,
       num_replicas: opts.replicas ?? 1,
       max_age: ns(opts.eventMaxAgeMs ?? 30 * 24 * HOUR_MS),
+      max_bytes: opts.eventMaxBytes ?? EVENT_MAX_BYTES,
       discard: DiscardPolicy.Old,
       // Events carry Nats-Msg-Id; several monitors publishing one event store it once.
       duplicate_window: ns(2 * 60_000),
@@ -47,7 +62,11 @@ export function streamConfigs(
   ];
 }
 
-/** Creates `KON_HB` and `KON_EVENTS` if they are missing; existing streams are left as they are. */
+/**
+ * Creates `KON_HB` and `KON_EVENTS` if they are missing. An existing stream is left as it is,
+ * except that one with no byte limit (created before there was one) gets the byte cap; if the
+ * server cannot reserve it (account storage), the stream stays unlimited rather than failing.
+ */
 export async function ensureStreams(
   jsm: JetStreamManager,
   names: WireNames,
@@ -55,7 +74,12 @@ export async function ensureStreams(
 ): Promise<void> {
   for (const cfg of streamConfigs(names, opts)) {
     try {
-      await jsm.streams.info(cfg.name);
+      const info = await jsm.streams.info(cfg.name);
+      if (info.config.max_bytes === -1 && cfg.max_bytes !== undefined) {
+        await jsm.streams
+          .update(cfg.name, { ...info.config, max_bytes: cfg.max_bytes })
+          .catch(() => undefined);
+      }
     } catch (err) {
       if (!/stream not found/i.test(String(err))) throw err;
       try {
