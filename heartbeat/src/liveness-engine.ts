@@ -30,6 +30,8 @@ export interface EngineParts {
   publisher: EventPublisher;
   membership: Membership;
   limiter: TokenBuckets;
+  /** Stopped nodes silent this long are forgotten. */
+  forgetAfterMs: number;
   metrics: MonitorMetrics;
   logger: Logger;
 }
@@ -60,9 +62,14 @@ export class LivenessEngine {
   private readonly log: ThrottledLog;
   private gaugesAtMs = 0;
   private applyCount = 0;
+  private forgotAtMs = Date.now();
 
   constructor(private readonly p: EngineParts) {
     this.log = new ThrottledLog(p.logger);
+    p.tracker.onForget = (key) => {
+      p.limiter.forget(key);
+      p.backend.forget?.(key);
+    };
   }
 
   /**
@@ -102,6 +109,14 @@ export class LivenessEngine {
   }
 
   private applied(key: string, hb: TrackedHeartbeat, out: HeartbeatOutcome): void {
+    if (out.kind === "capped") {
+      this.p.metrics.capped.inc({ cap: "tracked_nodes" });
+      this.log.warn(
+        "capped",
+        `not tracking ${key}: the monitor tracks its most nodes, all beating`,
+      );
+      return;
+    }
     if (out.kind !== "accepted") {
       this.p.metrics.duplicates.inc();
       return;
@@ -130,6 +145,7 @@ export class LivenessEngine {
     metrics.clockLag.set(Math.max(0, clock.wallMs() - clock.nowMs()));
     metrics.members.set(this.p.membership.members().length);
     this.updateNodeGauge();
+    this.forgetSilent();
     const now = clock.nowMs();
     const { candidates, events } = tracker.due(now);
     for (const ev of events) this.emit(ev, tracker.get(ev.key)!, "sweep");
@@ -271,6 +287,15 @@ export class LivenessEngine {
   private reportClaimed(ev: TrackerEvent, node: NodeLiveness): void {
     void this.p.backend.record(ev, node);
     this.p.publisher.publish(ev);
+  }
+
+  /** Once a minute: stopped nodes silent longer than `forgetAfterMs` leave memory. */
+  private forgetSilent(): void {
+    const now = Date.now();
+    if (now - this.forgotAtMs < 60_000) return;
+    this.forgotAtMs = now;
+    const gone = this.p.tracker.forgetSilent(this.p.clock.wallMs() - this.p.forgetAfterMs);
+    if (gone.length > 0) this.p.metrics.capped.inc({ cap: "forgotten_nodes" }, gone.length);
   }
 
   /** Nodes by status, at most once a second (a scan of every node). */

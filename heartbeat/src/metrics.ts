@@ -37,6 +37,10 @@ export interface MonitorMetrics {
   readonly blindPeriods: Counter;
   /** Caps that bit: nodes evicted, groups or nodes refused, by what. */
   readonly capped: Counter<"cap">;
+  /** Bytes held by the streams the monitor depends on. */
+  readonly streamBytes: Gauge<"stream">;
+  /** Their `max_bytes` (-1: none). */
+  readonly streamMaxBytes: Gauge<"stream">;
 }
 
 export function createMonitorMetrics(monitorId: string): MonitorMetrics {
@@ -136,8 +140,20 @@ export function createMonitorMetrics(monitorId: string): MonitorMetrics {
     }),
     capped: new Counter({
       name: "kon_monitor_capped_total",
-      help: "Times a size cap bit, by cap (tracked_nodes, ingest_limiter, stream_limiter, written)",
+      help: "Times a size cap bit, by cap (tracked_nodes, forgotten_nodes, stream_limiter, ingest_limiter, groups, stream_bytes)",
       labelNames: ["cap"],
+      registers,
+    }),
+    streamBytes: new Gauge({
+      name: "kon_monitor_stream_bytes",
+      help: "Bytes held by KON_HB and KON_EVENTS",
+      labelNames: ["stream"],
+      registers,
+    }),
+    streamMaxBytes: new Gauge({
+      name: "kon_monitor_stream_max_bytes",
+      help: "max_bytes of KON_HB and KON_EVENTS (-1: unlimited)",
+      labelNames: ["stream"],
       registers,
     }),
   };

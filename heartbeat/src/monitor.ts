@@ -33,6 +33,7 @@ import type { MonitorMetrics } from "./metrics";
 import { NodeTracker } from "./node-tracker";
 import { parseMonitorOptions } from "./options";
 import type { MonitorOptions, ResolvedMonitorOptions } from "./options";
+import { StreamUsage } from "./stream-usage";
 import { TokenBuckets } from "./token-buckets";
 
 /** A running liveness monitor. */
@@ -110,12 +111,15 @@ async function assemble(
   const id = options.monitorId;
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
+  const metrics = createMonitorMetrics(id);
   await ensureStreams(jsm, names, { replicas: options.replicas });
+  const usage = new StreamUsage(jsm, [names.heartbeatStream, names.eventStream], metrics, logger);
   await ensureDirectGet(jsm, names.heartbeatStream);
 
-  const metrics = createMonitorMetrics(id);
   const clock = new DetectionClock();
-  const groups = new GroupRegistry(options.groups);
+  const groups = new GroupRegistry(options.groups, options.maxGroups, () =>
+    metrics.capped.inc({ cap: "groups" }),
+  );
   await groups.start(nc, names, logger);
   const tracker = new NodeTracker(options);
   const validator = new HeartbeatValidator({
@@ -145,7 +149,14 @@ async function assemble(
   for (const seed of seeds) tracker.seed(seed);
   logger.info(`${options.backend} backend: restored ${seeds.length} nodes`);
 
-  const limiter = new TokenBuckets(options.nodeRatePerSec, options.nodeBurst);
+  // A full table lets a beat through untracked: refusing it would fake a down.
+  const limiter = new TokenBuckets(
+    options.nodeRatePerSec,
+    options.nodeBurst,
+    options.maxNodes,
+    "allow",
+    () => metrics.capped.inc({ cap: "stream_limiter" }),
+  );
   const engine = new LivenessEngine({
     names,
     tracker,
@@ -156,6 +167,7 @@ async function assemble(
     publisher,
     membership,
     limiter,
+    forgetAfterMs: options.forgetAfterMs,
     metrics,
     logger,
   });
@@ -164,7 +176,13 @@ async function assemble(
   await backend.startExpirySignals((key) => engine.onExpiry(key));
   followConnection(nc, clock, tracker, metrics, logger);
 
-  const ingestLimiter = new TokenBuckets(options.ingestRatePerSec, options.ingestBurst);
+  const ingestLimiter = new TokenBuckets(
+    options.ingestRatePerSec,
+    options.ingestBurst,
+    options.ingestMaxNodes,
+    "refuse",
+    () => metrics.capped.inc({ cap: "ingest_limiter" }),
+  );
   const app = createHttpApp({
     ingest: {
       js,
@@ -199,6 +217,7 @@ async function assemble(
 
   const ticker = new Ticker(engine, clock, membership, tracker, metrics, options, logger);
   ticker.start();
+  usage.start();
   logger.info(`listening on http://${options.host}:${port}, consumer ${consumer.name}`);
 
   let closed: Promise<void> | undefined;
@@ -214,6 +233,7 @@ async function assemble(
     close: () =>
       (closed ??= (async () => {
         ticker.stop();
+        usage.stop();
         server.closeAllConnections();
         await new Promise((r) => server.close(r));
         await consumer.stop();

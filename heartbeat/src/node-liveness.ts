@@ -99,7 +99,9 @@ export type HeartbeatOutcome =
   | { kind: "accepted"; events: TrackerEvent[]; node: NodeLiveness }
   | { kind: "duplicate" }
   /** The heartbeat before this one is needed to judge a gap: look it up and call again. */
-  | { kind: "needs-predecessor" };
+  | { kind: "needs-predecessor" }
+  /** A node never seen, and the tracker is full of nodes that are beating: not tracked. */
+  | { kind: "capped" };
 
 /** Rules of the tracker. */
 export interface TrackerOptions {
@@ -109,6 +111,8 @@ export interface TrackerOptions {
   massFailureMinNodes: number;
   /** Time nodes get to reconnect after a blind period of the monitor ends. @default 2000 */
   blindGraceMs?: number;
+  /** Most nodes tracked; a new one beyond it evicts the longest-silent stopped node. @default 1000000 */
+  maxNodes?: number;
 }
 
 /** The heartbeat before the one being judged, from KON_HB (null: there is none). */

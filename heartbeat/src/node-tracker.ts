@@ -36,6 +36,8 @@ export class NodeTracker {
   private readonly groups = new Map<string, Set<NodeState>>();
   private readonly heap = new DeadlineHeap<Check>();
   private readonly mass: MassFailureDetector;
+  /** Told of every node the tracker forgets (eviction), so other per-node tables follow. */
+  onForget: (key: string) => void = () => undefined;
   /** Periods in which the monitor could not hear; they move deadlines (see BlindWindows). */
   readonly blind: BlindWindows;
 
@@ -132,7 +134,12 @@ export class NodeTracker {
     const key = nodeKey(h.group, h.node);
     const st = this.nodes.get(key);
     if (st && h.seq <= st.lastSeq) return { kind: "duplicate" };
-    if (!st) return this.firstHeartbeat(key, h, wallMs);
+    if (!st) {
+      if (this.nodes.size >= (this.opts.maxNodes ?? 1_000_000) && !this.evictOne()) {
+        return { kind: "capped" };
+      }
+      return this.firstHeartbeat(key, h, wallMs);
+    }
     const events: TrackerEvent[] = [];
     if (st.unverified || (st.alive && h.atMs > this.deadlineOf(st))) {
       if (predecessor === undefined) return { kind: "needs-predecessor" };
@@ -143,6 +150,32 @@ export class NodeTracker {
     }
     events.push(...this.onAlive(st, h));
     return { kind: "accepted", events, node: st };
+  }
+
+  /**
+   * Forgets nodes that stopped (down or left, not beating) and were last heard before
+   * `beforeMs`: their tombstones in the store keep the record. Returns the keys forgotten.
+   */
+  forgetSilent(beforeMs: number): string[] {
+    const gone: string[] = [];
+    for (const st of this.nodes.values()) {
+      if (!st.alive && !st.unverified && st.lastAtMs < beforeMs) gone.push(st.key);
+    }
+    for (const key of gone) this.remove(this.nodes.get(key)!);
+    for (const key of gone) this.onForget(key);
+    return gone;
+  }
+
+  /** Makes room for a new node: the stopped node heard longest ago goes. */
+  private evictOne(): boolean {
+    let oldest: NodeState | undefined;
+    for (const st of this.nodes.values()) {
+      if (!st.alive && !st.unverified && (!oldest || st.lastAtMs < oldest.lastAtMs)) oldest = st;
+    }
+    if (!oldest) return false;
+    this.remove(oldest);
+    this.onForget(oldest.key);
+    return true;
   }
 
   /** Deadlines and flapping windows that passed by `nowMs`. */

@@ -81,6 +81,20 @@ export interface MonitorOptions extends NatsOptions {
    * the moment it hears again before any is reported down (KON_BLIND_GRACE_MS). @default 2000
    */
   blindGraceMs?: number;
+  /**
+   * Most nodes the monitor tracks (KON_MAX_NODES); a new node beyond it evicts the stopped node
+   * heard longest ago, or is not tracked if every node is beating. @default 1000000
+   */
+  maxNodes?: number;
+  /** A stopped node silent this long is forgotten (its tombstone stays) (KON_FORGET_AFTER_MS). @default 7 days */
+  forgetAfterMs?: number;
+  /** Most nodes HTTP ingest rate-limits at once; more are refused with 429 (KON_INGEST_MAX_NODES). @default 100000 */
+  ingestMaxNodes?: number;
+  /**
+   * Without KON_GROUPS: most distinct group names accepted (KON_MAX_GROUPS); groups in the
+   * `kon_groups` bucket always count as known. @default 1000
+   */
+  maxGroups?: number;
 }
 
 const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -116,6 +130,10 @@ const schema = z.object({
   defaultIntervalMs: intIn(MIN_INTERVAL_MS, MAX_INTERVAL_MS),
   defaultMisses: intIn(1, MAX_MISSES),
   blindGraceMs: intIn(0, 600_000),
+  maxNodes: intIn(1, 100_000_000),
+  forgetAfterMs: intIn(60_000, 365 * 86_400_000),
+  ingestMaxNodes: intIn(1, 100_000_000),
+  maxGroups: intIn(1, 1_000_000),
 });
 
 /** Monitor options after defaults and validation. */
@@ -161,6 +179,10 @@ export function parseMonitorOptions(
     defaultIntervalMs: given.defaultIntervalMs ?? envNumber(env, "KON_DEFAULT_INTERVAL_MS") ?? 1000,
     defaultMisses: given.defaultMisses ?? envNumber(env, "KON_DEFAULT_MISSES") ?? 3,
     blindGraceMs: given.blindGraceMs ?? envNumber(env, "KON_BLIND_GRACE_MS") ?? 2000,
+    maxNodes: given.maxNodes ?? envNumber(env, "KON_MAX_NODES") ?? 1_000_000,
+    forgetAfterMs: given.forgetAfterMs ?? envNumber(env, "KON_FORGET_AFTER_MS") ?? 7 * 86_400_000,
+    ingestMaxNodes: given.ingestMaxNodes ?? envNumber(env, "KON_INGEST_MAX_NODES") ?? 100_000,
+    maxGroups: given.maxGroups ?? envNumber(env, "KON_MAX_GROUPS") ?? 1000,
   };
   return parseOptionsWith(schema, merged, "monitor");
 }

@@ -3,27 +3,55 @@ interface Bucket {
   lastMs: number;
 }
 
+/** What a full table of buckets does with a key it has no room for. */
+export type WhenFull = "allow" | "refuse";
+
 /**
- * Token buckets per key. Time is passed in, so the heartbeat consumer can limit by the server's
- * timestamps (a replayed backlog is judged as it arrived, not as it is read) and HTTP ingest by
- * the wall clock.
+ * Token buckets per key, at most `maxKeys` of them. Time is passed in, so the heartbeat consumer
+ * can limit by the server's timestamps (a replayed backlog is judged as it arrived, not as it is
+ * read) and HTTP ingest by the wall clock.
+ *
+ * A bucket idle long enough to be full again is the same as no bucket, so it is forgotten: at
+ * most once per refill time, and whenever a new key finds the table full. Only if every bucket is
+ * still refilling does a new key find no room: then `whenFull` decides (`allow` untracked — for
+ * the heartbeat stream, where refusing would fake a down — or `refuse`), and `onFull` is told.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly refillMs: number;
+  private prunedAtMs = 0;
 
   /**
    * @param ratePerSec sustained rate per key
    * @param burst bucket size: how many may arrive at once
+   * @param maxKeys most keys tracked at once
    */
   constructor(
     private readonly ratePerSec: number,
     private readonly burst: number,
-  ) {}
+    private readonly maxKeys = 1_000_000,
+    private readonly whenFull: WhenFull = "refuse",
+    private readonly onFull: () => void = () => undefined,
+  ) {
+    this.refillMs = Math.ceil((burst / ratePerSec) * 1000);
+  }
 
-  /** Takes a token for `key` at `nowMs`; false when the key is over its rate. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes a token for `key` at `nowMs`; false when the key is over its rate (or no room). */
   allow(key: string, nowMs: number): boolean {
+    if (nowMs - this.prunedAtMs >= this.refillMs) this.prune(nowMs);
     let bucket = this.buckets.get(key);
     if (!bucket) {
+      if (this.buckets.size >= this.maxKeys) {
+        this.prune(nowMs);
+        if (this.buckets.size >= this.maxKeys) {
+          this.onFull();
+          return this.whenFull === "allow";
+        }
+      }
       bucket = { tokens: this.burst, lastMs: nowMs };
       this.buckets.set(key, bucket);
     } else if (nowMs > bucket.lastMs) {
@@ -47,6 +75,14 @@ export class TokenBuckets {
       bucket.tokens + (Math.max(0, nowMs - bucket.lastMs) / 1000) * this.ratePerSec,
     );
     return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.ratePerSec) * 1000);
+  }
+
+  /** Forgets every bucket that has refilled by `nowMs`. */
+  private prune(nowMs: number): void {
+    this.prunedAtMs = nowMs;
+    for (const [key, b] of this.buckets) {
+      if (nowMs - b.lastMs >= this.refillMs) this.buckets.delete(key);
+    }
   }
 
   /** Drops the bucket of a key that is gone (a node that left), so the map does not grow forever. */

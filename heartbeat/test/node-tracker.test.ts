@@ -1,4 +1,5 @@
 import { Heartbeat } from "@konorkestra/proto";
+import { HeartbeatBody } from "../src/heartbeat-wire";
 import { NodeTracker } from "../src/node-tracker";
 import type { TrackedHeartbeat, TrackerEvent } from "../src/node-liveness";
 
@@ -19,7 +20,10 @@ function beats(node: string, group = "g1") {
     leaving: false,
     instanceId: "inst-1",
     skewMs: 0,
-    heartbeat: Heartbeat.create({ group, nodeId: node, sentAtMs: atMs }),
+    body: HeartbeatBody.of(
+      Heartbeat.create({ group, nodeId: node, sentAtMs: atMs }),
+      new Uint8Array(),
+    ),
     ...extra,
   });
 }

@@ -27,6 +27,8 @@ export interface LivenessBackend {
   loadSeeds(): Promise<SeedRecord[]>;
   /** Refreshes the record of a node this monitor owns after a heartbeat; never awaited per beat. */
   refresh(node: NodeLiveness, raw: Uint8Array): void;
+  /** Drops per-node memory of a node the monitor forgot (optional). */
+  forget?(key: string): void;
   /** Records a transition of a node this monitor owns (tombstone, status). */
   record(event: TrackerEvent, node: NodeLiveness): Promise<void>;
   /** True when the store already holds this transition (recorded by whichever monitor claimed it). */

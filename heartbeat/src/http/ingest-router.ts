@@ -200,11 +200,12 @@ async function handle(deps: IngestDeps, req: Request, res: Response): Promise<vo
   if (!deps.limiter.allow(key, now)) {
     const wait = deps.limiter.retryAfterMs(key, now);
     res.set("Retry-After", String(Math.max(1, Math.ceil(wait / 1000))));
-    throw new HttpError(
-      429,
-      KonErrorCode.RateLimited,
-      `too many heartbeats for ${key}; retry in ${wait} ms`,
-    );
+    // No bucket for the key: refused for room (KON_INGEST_MAX_NODES), not for its own rate.
+    const why =
+      wait === 0
+        ? `HTTP ingest is limiting as many nodes as it may (KON_INGEST_MAX_NODES); retry later`
+        : `too many heartbeats for ${key}; retry in ${wait} ms`;
+    throw new HttpError(429, KonErrorCode.RateLimited, why);
   }
   const hb = toHeartbeat(group, node, body, now, deps);
   let seq: number;

@@ -1,0 +1,84 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
+import { silentLogger } from "@konorkestra/sdk";
+import { startNats } from "@konorkestra/testkit";
+import type { NatsServer } from "@konorkestra/testkit";
+import { createMonitor } from "../src/monitor";
+import type { Monitor } from "../src/monitor";
+import { eventually } from "./helpers/node-events";
+
+const TOKEN = "s3cret-ingest-token";
+
+async function capped(m: Monitor, cap: string): Promise<number> {
+  const metric = await m.metrics.capped.get();
+  return metric.values.find((v) => v.labels.cap === cap)?.value ?? 0;
+}
+
+// Issue 11, item 9: invented node ids and group names must not grow the monitor or the streams
+// without bound; each cap that bites is counted.
+describe("monitor caps", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let monitor: Monitor;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect(nats.clientOptions());
+    monitor = await createMonitor(
+      {
+        ...nats.clientOptions(),
+        port: 0,
+        monitorId: "caps1",
+        ingestToken: TOKEN,
+        maxGroups: 2,
+        ingestMaxNodes: 2,
+        ingestRatePerSec: 0.1,
+        ingestBurst: 1,
+        sweepIntervalMs: 50,
+      },
+      { logger: silentLogger },
+    );
+    await monitor.current;
+  });
+  afterAll(async () => {
+    await monitor?.close();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it("accepts at most maxGroups invented group names without a group list", async () => {
+    const js = jetstream(nc);
+    for (const g of ["ga", "gb", "gc"]) {
+      await js.publish(`kon.hb.${g}.n1`, encodeMessage(Heartbeat, { seq: 1, intervalMs: 60_000 }));
+    }
+    await eventually(async () => (await capped(monitor, "groups")) >= 1, "group cap counted");
+    expect(monitor.tracker.get("ga.n1")).toBeDefined();
+    expect(monitor.tracker.get("gb.n1")).toBeDefined();
+    expect(monitor.tracker.get("gc.n1")).toBeUndefined();
+  });
+
+  it("rate-limits at most ingestMaxNodes nodes over HTTP at once; more get 429", async () => {
+    const hit = (node: string) =>
+      fetch(`${monitor.url}/v1/heartbeat/ga/${node}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+    expect((await hit("h1")).status).toBe(202);
+    expect((await hit("h2")).status).toBe(202);
+    const third = await hit("h3");
+    expect(third.status).toBe(429);
+    expect(await capped(monitor, "ingest_limiter")).toBe(1);
+  });
+
+  it("gives KON_HB and KON_EVENTS a byte cap and reports it", async () => {
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info("KON_HB")).config.max_bytes).toBe(2 ** 30);
+    expect((await jsm.streams.info("KON_EVENTS")).config.max_bytes).toBe(2 ** 28);
+    await eventually(async () => {
+      const g = await monitor.metrics.streamMaxBytes.get();
+      return g.values.some((v) => v.labels.stream === "KON_HB" && v.value === 2 ** 30);
+    }, "the cap as a metric");
+  });
+});
