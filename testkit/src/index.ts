@@ -1,5 +1,12 @@
 export { startNats, startNatsCluster } from "./nats";
-export type { NatsCluster, NatsOptions, NatsServer, TestClientOptions } from "./nats";
+export type {
+  NatsCluster,
+  NatsOptions,
+  NatsServer,
+  ServiceClientOptions,
+  TestClientOptions,
+  TestCredentials,
+} from "./nats";
 export {
   PG_TEMPLATE,
   PG_USER,
