@@ -1,5 +1,6 @@
 import type { IngestPhase, IngestResults } from "../src/ingest/ingest-report";
-import { formatRatios, resultJson } from "../src/ingest/ingest-report";
+import { formatRatios, formatTargets, resultJson } from "../src/ingest/ingest-report";
+import { formatIngestRepeats, ingestRepeatJson } from "../src/ingest/ingest-repeat";
 
 const lat = { n: 100, p50: 10, p99: 40, max: 50 };
 const cpu = { seconds: { analytics: 2, postgres: 1 }, cores: { analytics: 0.5, postgres: 0.25 } };
@@ -36,6 +37,10 @@ const results: IngestResults = {
   apiNodes: { ...lat, nodes: 10_011, bytes: 9e6 },
   apiNodesFresh: { ...lat, p99: 90, nodes: 10_011, bytes: 9e6 },
   apiUptime: { ...lat, events: 3000, uptimePct: 50 },
+  apiPage: { ...lat, p99: 6, nodes: 100, bytes: 42_000 },
+  apiPageFresh: { ...lat, p99: 9, nodes: 100, bytes: 42_000 },
+  steadyUnderCrowd: { ...phase, rate: 10_000, lag: { n: 300, p50: 90, p99: 180.66, max: 200 } },
+  crowd: { ...lat, p99: 140, clients: 200 },
   analyticsMemMiB: { rss: 300, peak: 400 },
   rowsInTable: 1_510_000,
   rowsPublished: 1_510_000,
@@ -57,6 +62,29 @@ test("the last line carries the fields the issue asks for, and the ratios", () =
     drain_rows_per_s: 60_000,
     cpu_us_per_row_burst: { analytics: 2, postgres: 1 },
     cpu_us_per_row_drain: { analytics: 4, postgres: 2 },
+    drain_over_ceiling: 0.3,
+    api_page_p99_ms: 6,
+    api_page_fresh_p99_ms: 9,
+    api_crowd_fresh_p99_ms: 140,
+    crowd_lag_over_steady_p99: 1.5,
   });
   expect(formatRatios(results).join("\n")).toMatch(/ingest \/ COPY ceiling\s+0\.25/);
+});
+
+test("targets are stated as same-run ratios next to the absolute figures", () => {
+  const t = formatTargets(results).join("\n");
+  expect(t).toMatch(/drain \/ COPY ceiling >= 0\.5: 0\.3 — NOT met/);
+  expect(t).toMatch(/with|under 200 API clients \/ without <= 2: 1\.5 — met/);
+  expect(t).toMatch(/rows lost or doubled: none — met/);
+  expect(t).toMatch(/limit=100 p99 <= 10 ms: 6\.0 ms served — met; 9\.0 ms fresh — met/);
+  expect(t).toMatch(/200 concurrent clients p99 <= 150 ms: 140 ms — met/);
+});
+
+test("--repeat: worst and median per figure, targets judged on the worst run", () => {
+  const worse = { ...results, drain: { ...results.drain!, rowsPerSec: 120_000 } };
+  const lines = formatIngestRepeats([results, worse, worse]).join("\n");
+  expect(lines).toMatch(/drain \/ COPY ceiling\s+worst 0\.30 \/ median 0\.60 over 3 runs.*MISSED/);
+  const j = JSON.parse(ingestRepeatJson([results, worse, worse])) as Record<string, unknown>;
+  expect(j.drain_over_ceiling).toEqual({ worst: 0.3, median: 0.6, all: [0.3, 0.6, 0.6] });
+  expect(j.rows_lost_or_doubled).toEqual({ worst: 0, median: 0, all: [0, 0, 0] });
 });

@@ -36,3 +36,38 @@ export async function measureApi(
   }
   return { path, latencies, bytes, body: JSON.parse(text) as unknown };
 }
+
+/**
+ * `clients` concurrent clients, each sending `perClient` GETs one after another (after one
+ * unmeasured warm-up each), as a crowd of dashboards would; every request timed to the last byte.
+ * `stop`, when given, ends the clients early (each finishes its request in flight).
+ */
+export async function measureApiCrowd(
+  baseUrl: string,
+  path: string,
+  clients: number,
+  perClient: number,
+  headers: Record<string, string> = {},
+): Promise<ApiSample> {
+  const latencies: number[] = [];
+  let bytes = 0;
+  let text = "";
+  const one = async (measured: boolean): Promise<void> => {
+    const t0 = performance.now();
+    const res = await fetch(baseUrl + path, { headers });
+    const body = await res.text();
+    const ms = performance.now() - t0;
+    if (res.status !== 200)
+      throw new Error(`GET ${path}: HTTP ${res.status}: ${body.slice(0, 300)}`);
+    if (measured) latencies.push(ms);
+    bytes = body.length;
+    text = body;
+  };
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      await one(false);
+      for (let i = 0; i < perClient; i++) await one(true);
+    }),
+  );
+  return { path, latencies, bytes, body: JSON.parse(text) as unknown };
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseBenchFlags } from "../bench-flags";
+import { REPEAT_FLAG, REPEAT_USAGE, parseBenchFlags, repeatShape } from "../bench-flags";
 
 /** Flags of `npm run bench:ingest -- [flags]`. */
 export interface IngestOptions {
@@ -17,6 +17,10 @@ export interface IngestOptions {
   steadySeconds: number;
   /** Measured requests per API endpoint. @default 200 */
   apiRequests: number;
+  /** Concurrent clients of the crowd phase (fresh `/v1/nodes`, during a steady load). @default 200 */
+  apiClients: number;
+  /** Runs of every phase after the seeding; targets are judged on the worst. @default 1 */
+  repeat: number;
   /** State changes (up/down alternating) seeded over 30 days for the uptime node. @default 3000 */
   uptimeEvents: number;
   /** Heartbeats of the drain phase (the analytics process alone, on a backlog). @default 500000 */
@@ -42,6 +46,7 @@ export const USAGE = `usage: npm run bench:ingest -- [flags]
   --steady-rate N     heartbeats/s of the steady (lag) phase       (default 10000)
   --steady-seconds N  length of the steady phase                   (default 15)
   --api-requests N    measured requests per API endpoint           (default 200)
+  --api-clients N     concurrent clients asking fresh /v1/nodes during a steady load (default 200)
   --uptime-events N   state changes over 30 days for the uptime query (default 3000)
   --synchronous-commit on|off
                       PostgreSQL synchronous_commit for the analytics database (default on;
@@ -49,6 +54,7 @@ export const USAGE = `usage: npm run bench:ingest -- [flags]
   --drain-rows N      backlog drained by a restarted analytics      (default 500000)
   --skip-ceiling      no COPY ceiling
   --skip-drain        no drain phase
+${REPEAT_USAGE}
   --help
 Analytics options come from the environment as usual (KON_INGEST_BATCH_ROWS=... npm run ...).`;
 
@@ -62,6 +68,8 @@ const schema = z.object({
   "steady-rate": int(100).default(10_000),
   "steady-seconds": int(1).default(15),
   "api-requests": int(10).default(200),
+  "api-clients": int(1).max(2000).default(200),
+  ...repeatShape,
   "uptime-events": int(2).default(3000),
   "synchronous-commit": z.enum(["on", "off"]).default("on"),
   "drain-rows": int(1000).optional(),
@@ -78,6 +86,8 @@ const NUMERIC = [
   "steady-rate",
   "steady-seconds",
   "api-requests",
+  "api-clients",
+  REPEAT_FLAG,
   "uptime-events",
   "drain-rows",
 ] as const;
@@ -101,6 +111,8 @@ export function parseIngestOptions(args: readonly string[]): IngestOptions {
     steadyRate: o["steady-rate"],
     steadySeconds: o["steady-seconds"],
     apiRequests: o["api-requests"],
+    apiClients: o["api-clients"],
+    repeat: o.repeat,
     uptimeEvents: o["uptime-events"],
     synchronousCommit: o["synchronous-commit"],
     drainRows: o["drain-rows"] ?? Math.min(o.rows, 500_000),

@@ -1,5 +1,5 @@
 import type { AnalyticsProcess } from "./analytics-process";
-import { measureApi } from "./api-latency";
+import { measureApi, measureApiCrowd } from "./api-latency";
 import { BENCH_GROUP } from "./bench-fleet";
 import type { BenchFleet } from "./bench-fleet";
 import { publishBurst, publishSteady } from "./heartbeat-publisher";
@@ -7,6 +7,7 @@ import type { PublishOutcome, PublishTarget } from "./heartbeat-publisher";
 import type { DrainPhase, IngestPhase, IngestResults } from "./ingest-report";
 import type { LagProbe } from "./lag-probe";
 import { percentiles } from "./percentiles";
+import type { Percentiles } from "./percentiles";
 import { measureCpu } from "./process-cpu";
 import type { CpuSources } from "./process-cpu";
 import { UPTIME_NODE } from "./seed-events";
@@ -131,6 +132,40 @@ export async function runSteady(
   return { ...(await finishPhase(ctx, pub, stopCpu)), rate: o.rate };
 }
 
+/** The page a dashboard asks for (issue 14: p99 <= 10 ms). */
+export const PAGE_PATH = "/v1/nodes?limit=100";
+
+/**
+ * Lag while a crowd of `clients` asks fresh pages of /v1/nodes (Cache-Control: no-cache) as fast
+ * as it can: the API must not slow the ingest (they have pools of their own). The steady load is
+ * the same as runSteady's, so the two lags are compared in the same run.
+ */
+export async function runSteadyUnderCrowd(
+  ctx: PhaseContext,
+  o: { rate: number; seconds: number; flushEvery: number; probeEvery: number; clients: number },
+): Promise<{ steady: IngestPhase & { rate: number }; crowd: Percentiles & { clients: number } }> {
+  let publishing = true;
+  const crowd = (async () => {
+    const latencies: number[] = [];
+    // Rounds of `clients` concurrent requests until the steady publisher is done.
+    while (publishing) {
+      const s = await measureApiCrowd(ctx.analytics.url, PAGE_PATH, o.clients, 1, {
+        "Cache-Control": "no-cache",
+      });
+      latencies.push(...s.latencies);
+    }
+    return latencies;
+  })();
+  const stopCpu = measureCpu(ctx.cpuSources());
+  const pub = await publishSteady(ctx.target, ctx.fleet, ctx.probe, {
+    ...o,
+    seqBase: ctx.seqBase,
+  }).finally(() => (publishing = false));
+  const latencies = await crowd;
+  const steady = { ...(await finishPhase(ctx, pub, stopCpu)), rate: o.rate };
+  return { steady, crowd: { ...percentiles(latencies), clients: o.clients } };
+}
+
 /**
  * API p99: /v1/nodes over the whole fleet as served (its 1 s cache) and fresh
  * (`Cache-Control: no-cache`), and a 30-day uptime over many state changes.
@@ -139,7 +174,12 @@ export async function runApi(
   a: AnalyticsProcess,
   requests: number,
   uptimeEvents: number,
-): Promise<Pick<IngestResults, "apiNodes" | "apiNodesFresh" | "apiUptime">> {
+): Promise<
+  Pick<IngestResults, "apiNodes" | "apiNodesFresh" | "apiUptime" | "apiPage" | "apiPageFresh">
+> {
+  const noCache = { "Cache-Control": "no-cache" };
+  const page = await measureApi(a.url, PAGE_PATH, requests);
+  const pageFresh = await measureApi(a.url, PAGE_PATH, requests, noCache);
   const nodes = await measureApi(a.url, "/v1/nodes", requests);
   const fresh = await measureApi(a.url, "/v1/nodes", requests, { "Cache-Control": "no-cache" });
   const nodeCount = (fresh.body as { nodes?: unknown[] }).nodes?.length ?? 0;
@@ -150,7 +190,10 @@ export async function runApi(
   );
   const u = uptime.body as { uptimePct?: number | null; observedMs?: number };
   if (!u.observedMs) throw new Error(`uptime query measured nothing: ${JSON.stringify(u)}`);
+  const pageNodes = (pageFresh.body as { nodes?: unknown[] }).nodes?.length ?? 0;
   return {
+    apiPage: { ...percentiles(page.latencies), nodes: pageNodes, bytes: page.bytes },
+    apiPageFresh: { ...percentiles(pageFresh.latencies), nodes: pageNodes, bytes: pageFresh.bytes },
     apiNodes: { ...percentiles(nodes.latencies), nodes: nodeCount, bytes: nodes.bytes },
     apiNodesFresh: { ...percentiles(fresh.latencies), nodes: nodeCount, bytes: fresh.bytes },
     apiUptime: {

@@ -15,7 +15,7 @@ import { BenchFleet } from "./bench-fleet";
 import { measureCopyCeiling } from "./copy-ceiling";
 import { startDurablePostgres } from "./durable-postgres";
 import type { DurablePostgres } from "./durable-postgres";
-import { runApi, runBurst, runDrain, runSteady } from "./ingest-phases";
+import { runApi, runBurst, runDrain, runSteady, runSteadyUnderCrowd } from "./ingest-phases";
 import type { PhaseContext } from "./ingest-phases";
 import { parseIngestOptions, USAGE } from "./ingest-options";
 import type { IngestOptions } from "./ingest-options";
@@ -31,7 +31,8 @@ import type { IngestResults } from "./ingest-report";
 import { LagProbe } from "./lag-probe";
 import { memoryMiB } from "./process-cpu";
 import { publishSeedEvents } from "./seed-events";
-import { benchOptions } from "../bench-flags";
+import { benchOptions, repeatCase } from "../bench-flags";
+import { formatIngestRepeats, ingestRepeatJson } from "./ingest-repeat";
 import { CleanupStack } from "../cleanup-stack";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
@@ -134,29 +135,24 @@ async function waitEvents(url: string, expected: number): Promise<void> {
 
 type Measured = Omit<IngestResults, "command" | "machine" | "durationS" | "loadAtEnd">;
 
-/** Seeds the events behind /v1/nodes and the uptime query; measures the COPY ceiling. */
-async function prepare(
-  o: IngestOptions,
-  s: Stage,
-  js: ReturnType<typeof jetstream>,
-  fleet: BenchFleet,
-): Promise<Measured["ceiling"]> {
-  const url = s.pg.url(DB);
-  step(
-    `seeding: an up event for each of ${o.nodes} nodes, ${o.uptimeEvents} state changes over 30 days`,
-  );
-  await waitEvents(url, await publishSeedEvents(js, o.nodes, o.uptimeEvents));
-  if (o.skipCeiling) return undefined;
-  step(`ceiling: COPY of ${o.rows} rows into a hypertable shaped like heartbeats`);
-  return measureCopyCeiling(url, fleet, o.rows);
+/** What every run of the phases shares: the publisher, the fleet, the lag probe. */
+interface Session {
+  readonly ctx: PhaseContext;
+  readonly fleet: BenchFleet;
+  /** Heartbeats published by the runs so far (the table must hold exactly these). */
+  published: number;
 }
 
-async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promise<Measured> {
+/** Connects the publisher and seeds the events behind /v1/nodes and the uptime query. */
+async function openSession(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promise<Session> {
   const url = s.pg.url(DB);
   const nc = await connect({ ...s.nats.clientOptions(), name: "bench-ingest-publisher" });
   cleanup.push(() => nc.close());
   const fleet = new BenchFleet(o.nodes);
-  const ceiling = await prepare(o, s, jetstream(nc), fleet);
+  step(
+    `seeding: an up event for each of ${o.nodes} nodes, ${o.uptimeEvents} state changes over 30 days`,
+  );
+  await waitEvents(url, await publishSeedEvents(jetstream(nc), o.nodes, o.uptimeEvents));
   const probe = await LagProbe.open(url);
   cleanup.push(() => probe.close());
   probe.start();
@@ -174,6 +170,18 @@ async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promi
       publisher: process.pid,
     }),
   };
+  return { ctx, fleet, published: 0 };
+}
+
+/** One run of every phase: ceiling, burst, drain, steady, steady under an API crowd, API. */
+async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Measured> {
+  const url = s.pg.url(DB);
+  const { ctx, fleet } = session;
+  let ceiling;
+  if (!o.skipCeiling) {
+    step(`ceiling: COPY of ${o.rows} rows into a hypertable shaped like heartbeats`);
+    ceiling = await measureCopyCeiling(url, fleet, o.rows);
+  }
   const flushEvery = o.flushEvery;
   step(`burst: ${o.rows} heartbeats as fast as one publisher goes`);
   const burst = await runBurst(ctx, { rows: o.rows, flushEvery, probeEvery: o.probeEvery });
@@ -188,13 +196,17 @@ async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promi
     });
     s.analytics = ctx.analytics;
   }
-  step(`steady: ${o.steadyRate} heartbeats/s for ${o.steadySeconds} s`);
-  const steady = await runSteady(ctx, {
+  const steadyPlan = {
     rate: o.steadyRate,
     seconds: o.steadySeconds,
     flushEvery,
     probeEvery: o.probeEvery,
-  });
+  };
+  step(`steady: ${o.steadyRate} heartbeats/s for ${o.steadySeconds} s`);
+  const steady = await runSteady(ctx, steadyPlan);
+  step(`steady again, while ${o.apiClients} clients ask fresh pages of /v1/nodes`);
+  const underCrowd = await runSteadyUnderCrowd(ctx, { ...steadyPlan, clients: o.apiClients });
+  session.published += burst.rows + (drain?.published ?? 0) + steady.rows + underCrowd.steady.rows;
   const [count] = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM heartbeats");
   step(`API: ${o.apiRequests} x GET /v1/nodes (cached, then fresh), ${o.apiRequests} x uptime`);
   const api = await runApi(s.analytics, o.apiRequests, o.uptimeEvents);
@@ -206,10 +218,12 @@ async function measure(o: IngestOptions, s: Stage, cleanup: CleanupStack): Promi
     burst,
     drain,
     steady,
+    steadyUnderCrowd: underCrowd.steady,
+    crowd: underCrowd.crowd,
     ...api,
     analyticsMemMiB: memoryMiB(s.analytics.pid),
     rowsInTable: count?.n ?? 0,
-    rowsPublished: burst.rows + (drain?.published ?? 0) + steady.rows,
+    rowsPublished: session.published,
   };
 }
 
@@ -228,9 +242,9 @@ function printResults(r: IngestResults): void {
     `rows:    ${r.rowsInTable} in heartbeats, ${r.rowsPublished} published` +
       (lost === 0 ? " (none lost, no duplicates)" : ` (DIFFERENCE ${-lost})`),
   );
-  const dropped = r.burst.dropped + r.steady.dropped;
+  const dropped = r.burst.dropped + r.steady.dropped + (r.steadyUnderCrowd?.dropped ?? 0);
   if (dropped > 0) out(`WARNING: the stream did not store ${dropped} published messages`);
-  out("targets (2-core machine):");
+  out("targets:");
   for (const line of formatTargets(r)) out(line);
   out(`load:    ${r.loadAtEnd} (1 min, at the end); run took ${Math.round(r.durationS)} s`);
   out(resultJson(r));
@@ -249,11 +263,30 @@ async function main(): Promise<number> {
     const natsVersion = probeNc.info?.version ?? "?";
     await probeNc.close();
     const machine = printHeader(o, stage, natsVersion);
-    const measured = await measure(o, stage, cleanup);
-    const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+    const session = await openSession(o, stage, cleanup);
+    const st = stage;
+    const runs = await repeatCase(
+      o.repeat,
+      async () => {
+        const tRun = performance.now();
+        const measured = await measure(o, st, session);
+        const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+        const durationS = (performance.now() - tRun) / 1000;
+        return { ...measured, machine, command: commandLine(), durationS, loadAtEnd };
+      },
+      (r, i) => {
+        if (o.repeat > 1) out(`\n=== run ${i + 1} of ${o.repeat}`);
+        printResults(r);
+      },
+    );
     await cleanup.run();
-    const durationS = (performance.now() - t0) / 1000;
-    printResults({ ...measured, machine, command: commandLine(), durationS, loadAtEnd });
+    if (o.repeat > 1) {
+      out();
+      out(`over ${o.repeat} runs (worst / median; targets judged on the worst run):`);
+      for (const line of formatIngestRepeats(runs)) out(line);
+      out(`total time ${Math.round((performance.now() - t0) / 1000)} s`);
+      out(ingestRepeatJson(runs));
+    }
     return 0;
   } catch (err) {
     const text = err instanceof KonError ? `${err.code}: ${err.message}` : String(err);
