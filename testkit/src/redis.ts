@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { chownSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { getFreePort } from "./free-port";
 import type { LaunchSpec } from "./managed-process";
@@ -10,8 +12,9 @@ import { loadStackEnv } from "./stack-env";
 export interface RedisServer {
   readonly host: string;
   readonly port: number;
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://:<password>@127.0.0.1:<port>`: the server requires its random password. */
   readonly url: string;
+  readonly password: string;
   readonly pid: number;
   readonly running: boolean;
   shutdown(): Promise<void>;
@@ -23,15 +26,22 @@ export interface RedisServer {
 class RedisServerImpl extends ServerProcess implements RedisServer {
   readonly host = "127.0.0.1";
 
+  readonly password = randomBytes(18).toString("base64url");
+
   constructor(
     readonly port: number,
     dir: ScratchDir,
   ) {
     super(dir);
+    // The password goes in through a config file the server's user alone can read, not argv.
+    const file = join(dir.hostPath, "redis.conf");
+    writeFileSync(file, `requirepass ${this.password}\n`, { mode: 0o600 });
+    const owner = statSync(dir.hostPath);
+    chownSync(file, owner.uid, owner.gid);
   }
 
   get url(): string {
-    return `redis://${this.host}:${this.port}`;
+    return `redis://:${this.password}@${this.host}:${this.port}`;
   }
 
   protected launchSpec(): Omit<LaunchSpec, "scratchDir"> {
@@ -40,6 +50,7 @@ class RedisServerImpl extends ServerProcess implements RedisServer {
       name: "redis-server",
       command: env.redisServer,
       args: [
+        join(this.dir.serverPath, "redis.conf"),
         "--bind",
         "127.0.0.1",
         "--port",

@@ -157,6 +157,19 @@ describe("redis-server", () => {
     expect(major).toBeGreaterThanOrEqual(7);
   });
 
+  it("refuses a client without its password", async () => {
+    const anonymous = new Redis(redis.port, redis.host, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
+    try {
+      await anonymous.connect();
+      await expect(anonymous.get("node")).rejects.toThrow(/NOAUTH/);
+    } finally {
+      anonymous.disconnect();
+    }
+  });
+
   it("expires a key with a millisecond TTL", async () => {
     await client.set("node", "up", "PX", 150);
     expect(await client.get("node")).toBe("up");
