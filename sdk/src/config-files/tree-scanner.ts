@@ -104,10 +104,12 @@ export function isUnderRoot(realRoot: string, real: string): boolean {
 }
 
 /**
- * Scans one group folder; undefined when the folder does not exist (any more). Symbolic links
- * are followed only while they stay under the config root: one that leads outside (to
- * `/etc/hostname`, to another tree) is listed as refused, never read, so a link cannot publish
- * the host's files. The group folder itself may be a link, within the root.
+ * Scans one group folder; undefined when the folder does not exist (any more). The root and the
+ * group folder may themselves be symbolic links to anywhere: that is the deployment's layout
+ * (git-sync flips `current → rev-…`, a group folder may point into a store of revisions).
+ * Inside the group folder, a link is followed only while it stays under the root or under the
+ * group folder's target: one that leads elsewhere (to `/etc/hostname`, to another tree) is
+ * listed as refused and never read, so a config author's link cannot publish the host's files.
  */
 export async function scanGroup(root: string, group: string): Promise<GroupScan | undefined> {
   let realRoot: string;
@@ -121,11 +123,9 @@ export async function scanGroup(root: string, group: string): Promise<GroupScan 
     return undefined;
   }
   const scan: GroupScan = { group, realDir, files: [], complete: true, problems: [] };
-  if (!isUnderRoot(realRoot, realDir)) {
-    escaped(scan, `${group}/`, dir, realDir);
-    return scan;
-  }
-  await walk(scan, realRoot, dir, group, "", new Set([realDir]));
+  const inside = (real: string): boolean =>
+    isUnderRoot(realRoot, real) || isUnderRoot(realDir, real);
+  await walk(scan, inside, dir, group, "", new Set([realDir]));
   scan.files.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath));
   return scan;
 }
@@ -149,7 +149,7 @@ function escaped(scan: GroupScan, sourcePath: string, absPath: string, real: str
 
 async function walk(
   scan: GroupScan,
-  realRoot: string,
+  inside: (real: string) => boolean,
   dir: string,
   group: string,
   rel: string,
@@ -169,7 +169,7 @@ async function walk(
     const relPath = rel ? `${rel}/${e.name}` : e.name;
     const real = await realpath(abs).catch(() => "");
     const isDir = real !== "" && (await isDirectory(abs, e));
-    if (real && !isUnderRoot(realRoot, real)) {
+    if (real && !inside(real)) {
       const mapping = keyForPath(relPath);
       if (isDir) escaped(scan, `${group}/${relPath}/`, abs, real);
       else if (mapping.kind !== "ignored") {
@@ -189,7 +189,7 @@ async function walk(
         scan.problems.push(`symlink loop at ${group}/${relPath} ignored`);
         continue;
       }
-      await walk(scan, realRoot, abs, group, relPath, new Set([...ancestors, real]));
+      await walk(scan, inside, abs, group, relPath, new Set([...ancestors, real]));
       continue;
     }
     const mapping = keyForPath(relPath);
