@@ -203,7 +203,10 @@ describe("kon.config safety", () => {
     let stored: { schema: object; service: string; nodeId: string } | undefined;
     await waitFor("schema registration", async () => {
       const e = await kv.get("s5.db");
-      stored = e?.length ? e.json() : undefined;
+      // One record per key, every live registration in it (per service and version).
+      const all = e?.length ? e.json<{ registrations: (typeof stored)[] }>() : undefined;
+      expect(all?.registrations.length ?? 1).toBe(1);
+      stored = all?.registrations[0];
       return stored !== undefined;
     });
     expect(stored!.nodeId).toBe("schema-node");
