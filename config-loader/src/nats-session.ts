@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   connectService,
+  describeServers,
   serviceInboxPrefix,
   natsAuthOf,
   ensureSchemasBucket,
@@ -64,7 +65,7 @@ export async function connectWithRetry(
     } catch (err) {
       if (String(err) !== lastError) {
         lastError = String(err);
-        logger.warn(`NATS at ${opts.servers.join(",")} not ready (retrying): ${lastError}`);
+        logger.warn(`NATS at ${describeServers(opts.servers)} not ready (retrying): ${lastError}`);
       }
       await nc?.close().catch(() => undefined);
       await new Promise((r) => setTimeout(r, delay));

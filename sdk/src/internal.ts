@@ -73,6 +73,7 @@ export type { NatsAuth, NatsOptions } from "./options/common-options";
 export {
   connectService,
   credentialOptions,
+  describeServers,
   taggedLogger,
   watchConnection,
 } from "./nats/connect-service";

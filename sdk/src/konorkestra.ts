@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connectService } from "./nats/connect-service";
+import { connectService, describeServers } from "./nats/connect-service";
 import { natsAuthOf } from "./options/common-options";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
@@ -102,7 +102,7 @@ export class Konorkestra {
       ])) === "timeout"
     ) {
       kon.logger.warn(
-        `NATS at ${options.servers.join(",")} unreachable after ${options.connectTimeoutMs} ms; starting offline and retrying (${String(kon.lastConnectError)})`,
+        `NATS at ${describeServers(options.servers)} unreachable after ${options.connectTimeoutMs} ms; starting offline and retrying (${String(kon.lastConnectError)})`,
       );
     }
     return kon;

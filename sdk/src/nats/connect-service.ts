@@ -65,6 +65,14 @@ export function credentialOptions(auth: NatsAuth): Partial<ConnectionOptions> {
   return out;
 }
 
+/**
+ * The servers as a log line may show them: any `user:password@` in a URL is replaced by `***@`,
+ * so a credential written into KON_SERVERS never reaches a log, an error or /healthz.
+ */
+export function describeServers(servers: readonly string[]): string {
+  return servers.map((s) => s.replace(/^([a-z]+:\/\/)[^@/]*@/i, "$1***@")).join(",");
+}
+
 /** Reads a secret file, naming the file (never its content) when it cannot. */
 function readSecretFile(path: string, what: string): Uint8Array {
   try {
