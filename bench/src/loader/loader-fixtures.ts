@@ -4,7 +4,7 @@ import { join } from "node:path";
 /** One realistic config file (~5.5 KB of YAML): nested maps, lists, strings, numbers. */
 export function serviceYaml(i: number, version: number): string {
   const lines = [`service: svc-${i}`, `version: ${version}`, "replicas: 3", "settings:"];
-  for (let k = 0; k < 80; k++) {
+  for (let k = 0; k < 95; k++) {
     lines.push(`  option_${k}:`, `    enabled: ${k % 2 === 0}`, `    limit: ${k * 10 + i}`);
   }
   lines.push("endpoints:");

@@ -24,6 +24,9 @@ const EDITS = 100;
 const names = wireNames("kon");
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: console.error };
 
+/** Figures for the closing JSON line. */
+const figures: Record<string, number | string> = {};
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 const sec = (x: number): string => `${x.toFixed(3)} s`;
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
     await noChange(loader, root);
     await hundredEdits(loader, nc, root);
     await hostileYaml(nc, root);
+    console.log(JSON.stringify({ bench: "loader", files: FILES, group_bytes: bytes, ...figures }));
   } finally {
     await cleanup.run();
   }
@@ -141,6 +145,11 @@ async function noChange(loader: ConfigLoader, root: string): Promise<void> {
     );
   }
   const reread = await cpuOf(() => readGroup(root, "big", FILES));
+  Object.assign(figures, {
+    nochange_cpu_s: median(cached),
+    full_reread_cpu_s: median(full),
+    stat_floor_cpu_s: median(floor),
+  });
   console.log("\n1. reconcile with no change (CPU of the loader process, median of 5)");
   console.log(`   cached (stat + stream check):  ${sec(median(cached))}   target <= 0.300 s`);
   console.log(
@@ -161,6 +170,11 @@ async function hundredEdits(loader: ConfigLoader, nc: NatsConnection, root: stri
     loader.forgetCaches();
     full.push(await editAtOnce(nc, root, "big", EDITS, ++version));
   }
+  Object.assign(figures, {
+    edit100_p50_ms: median(cached),
+    edit100_max_ms: Math.max(...cached),
+    edit100_full_p50_ms: median(full),
+  });
   console.log(
     `\n2. ${EDITS} files edited at once → all ${EDITS} new values in KV (wall clock, 5 rounds; debounce 50 ms)`,
   );
@@ -198,6 +212,13 @@ async function hostileYaml(nc: NatsConnection, root: string): Promise<void> {
     delayed.push(await edit);
     refused.push((await got) - t0);
   }
+  Object.assign(figures, {
+    yaml100k_refused_p50_ms: median(refused),
+    yaml100k_refused_max_ms: Math.max(...refused),
+    json_floor_ms: jsonFloor,
+    other_group_edit_p50_ms: median(delayed),
+    other_group_edit_alone_p50_ms: median(alone),
+  });
   console.log(
     `\n3. ${keys.toLocaleString("en")}-key YAML file of ${(Buffer.byteLength(text) / 1048576).toFixed(2)} MiB (5 rounds, a new group each)`,
   );
