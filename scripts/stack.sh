@@ -197,7 +197,42 @@ start_postgres() {
     psql_local -d postgres -qc "CREATE DATABASE $PG_DATABASE" >/dev/null
   fi
   psql_local -d "$PG_DATABASE" -qc "CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null 2>&1
+  ensure_pg_roles
   log "postgres on 127.0.0.1:$PG_PORT (postgres://kon:***@127.0.0.1:$PG_PORT/$PG_DATABASE)"
+}
+
+# A login role per service with a random password (.stack/secrets/pg-<service>.pw), no superuser:
+# kon_analytics may create in schema public (its tables, hypertables and policies, which it then
+# owns); kon_admin owns schema kon_admin and nothing else. The password goes through stdin.
+ensure_pg_roles() {
+  local svc pw
+  for svc in analytics admin; do
+    pw="$(cat "$(secret_file "pg-$svc.pw")")"
+    psql_local -d "$PG_DATABASE" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT 'CREATE ROLE kon_$svc LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kon_$svc') \gexec
+ALTER ROLE kon_$svc LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$pw';
+REVOKE ALL ON DATABASE $PG_DATABASE FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE $PG_DATABASE TO kon_$svc;
+SQL
+  done
+  psql_local -d "$PG_DATABASE" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+GRANT USAGE, CREATE ON SCHEMA public TO kon_analytics;
+CREATE SCHEMA IF NOT EXISTS kon_admin AUTHORIZATION kon_admin;
+SQL
+}
+
+# The database URL of a service: its own role, unless analytics' tables were made by the old
+# single superuser role (a stack from before per-service roles), which keeps using it.
+pg_url() { # [service]
+  local svc="${1:-}"
+  if [ -n "$svc" ] && [ -s "$SECRETS/pg-$svc.pw" ]; then
+    if [ "$svc" != analytics ] || [ "$(psql_local -d "$PG_DATABASE" -tAc "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'kon'")" = 0 ]; then
+      echo "postgres://kon_$svc:$(cat "$SECRETS/pg-$svc.pw")@127.0.0.1:$PG_PORT/$PG_DATABASE"
+      return
+    fi
+    log "analytics: tables made by role kon before per-service roles; it keeps using kon (make down, remove .stack/data/postgres to start fresh)"
+  fi
+  echo "postgres://kon:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"
 }
 
 start_redis() {
@@ -234,7 +269,7 @@ start_service() { # name entry port
   case "$name" in
     admin)
       role=admin
-      env+=(KON_ADMIN_PORT="$port" KON_PG_URL="$(pg_url)" KON_DATABASE_URL="$(pg_url)"
+      env+=(KON_ADMIN_PORT="$port" KON_PG_URL="$(pg_url admin)" KON_DATABASE_URL="$(pg_url admin)"
         KON_ADMIN_BOOTSTRAP_FILE="$SECRETS/bootstrap-token" KON_ADMIN_SIGNING_KEY_FILE="$SECRETS/admin-signing.pem"
         KON_CALLOUT_ISSUER_SEED_FILE="$SECRETS/nats-callout-issuer.nk" KON_NATS_SYSTEM_SEED_FILE="$SECRETS/nats-system.nk") ;;
     config-loader)
@@ -245,7 +280,7 @@ start_service() { # name entry port
       env+=(KON_MONITOR_PORT="$port" KON_REDIS_URL="redis://:$(cat "$SECRETS/redis.pw")@127.0.0.1:$REDIS_PORT") ;;
     analytics)
       role=analytics
-      env+=(KON_ANALYTICS_PORT="$port" KON_PG_URL="$(pg_url)" KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing.pem.pub") ;;
+      env+=(KON_ANALYTICS_PORT="$port" KON_PG_URL="$(pg_url analytics)" KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing.pem.pub") ;;
     service*)
       [ -s "$JOIN_KEY_FILE" ] || { log "$name: no join key for group $GROUP yet, skipped (make demo makes one)"; return 0; }
       env+=(KON_NODE_ID="$name-$GROUP" KON_SERVICE_PORT="$port" KON_JOIN_KEY="$(cat "$JOIN_KEY_FILE")"
@@ -322,7 +357,7 @@ services_status() {
 
 psql_local() { PGPASSWORD="$PG_PASSWORD" in_root "$KON_PG_ROOT" "$KON_PG_USER" "$KON_PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U kon "$@"; }
 redis_local() { REDISCLI_AUTH="$(cat "$SECRETS/redis.pw")" in_root "$KON_REDIS_ROOT" "$KON_REDIS_USER" "$(dirname "$KON_REDIS_SERVER")/redis-cli" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
-pg_url() { echo "postgres://kon:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"; }
+
 curl_ok() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"; }
 
 stop_server() {
