@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { RowKey } from "./case-driver";
 import type { RawNatsPublish } from "./raw-nats-case";
-import { parseBenchFlags } from "../bench-flags";
+import { parseBenchFlags, REPEAT_FLAG, REPEAT_USAGE, repeatShape } from "../bench-flags";
 
 /** Which rows a run measures: one monitor backend (with its raw baseline), or all four rows. */
 export type BackendChoice = "nats" | "redis" | "all";
@@ -36,6 +36,12 @@ export interface LivenessOptions {
   maxSimLagMs: number;
   /** Period of the simulator's scheduling timer. @default 5 */
   tickMs: number;
+  /** Write a V8 CPU profile of each monitor process into this folder (`--cpu-prof`). */
+  cpuProfDir: string | undefined;
+  /** Monitor processes sharing the fleet in the monitor rows. @default 1 */
+  monitors: number;
+  /** Runs of the whole set of rows; worst and median are reported. @default 1 */
+  repeat: number;
   help: boolean;
 }
 
@@ -63,6 +69,10 @@ export const USAGE = `usage: npm run bench:liveness -- [flags]
   --tail-s S           others keep beating this long after the last deadline (default 15)
   --max-sim-lag-ms N   the run is invalid if the simulator fell this far behind (default 500)
   --tick-ms N          period of the simulator's timer                   (default 5)
+  --cpu-prof-dir DIR   write a V8 CPU profile of the (first) monitor process into DIR
+  --monitors N         monitor processes sharing the fleet in a monitor row (default 1)
+${REPEAT_USAGE}
+                       (each run is every row again, so each run has its own ratio)
   --help`;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -87,6 +97,9 @@ const schema = z
     "tail-s": int(1, 3600).default(15),
     "max-sim-lag-ms": int(1, 60_000).default(500),
     "tick-ms": int(1, 100).default(5),
+    "cpu-prof-dir": z.string().min(1).optional(),
+    monitors: int(1, 4).default(1),
+    ...repeatShape,
     help: z.boolean().default(false),
   })
   .refine((o) => o.stop < o.nodes, {
@@ -112,6 +125,9 @@ const STRINGS = [
   "tail-s",
   "max-sim-lag-ms",
   "tick-ms",
+  "cpu-prof-dir",
+  "monitors",
+  REPEAT_FLAG,
 ] as const;
 
 /**
@@ -140,6 +156,9 @@ export function parseLivenessOptions(args: readonly string[]): LivenessOptions {
     tailS: o["tail-s"],
     maxSimLagMs: o["max-sim-lag-ms"],
     tickMs: o["tick-ms"],
+    cpuProfDir: o["cpu-prof-dir"],
+    monitors: o.monitors,
+    repeat: o.repeat,
     help: o.help,
   };
 }

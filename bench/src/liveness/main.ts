@@ -24,7 +24,9 @@ import { startRawRedisCase } from "./raw-redis-case";
 import { runCase } from "./run-case";
 import type { CasePlan, RowResult } from "./run-case";
 import { pickStopped } from "./pick-stopped";
-import { benchOptions } from "../bench-flags";
+import { benchOptions, repeatCase } from "../bench-flags";
+import { formatRepeatSummary, repeatJson } from "./liveness-repeat";
+import { measureSdkBeatCost } from "./sdk-beat-cost";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const GROUP = "bench";
@@ -33,7 +35,7 @@ function startDriver(key: RowKey, o: LivenessOptions): Promise<CaseDriver> {
   switch (key) {
     case "nats":
     case "redis":
-      return startMonitorCase(key, GROUP);
+      return startMonitorCase(key, GROUP, o.cpuProfDir, o.monitors);
     case "raw_nats":
       return startRawNatsCase(o.ttlS, o.rawNatsPublish);
     case "raw_redis":
@@ -122,6 +124,22 @@ async function measure(
   return { rows, servers };
 }
 
+/** Every row once per run, `o.repeat` runs in sequence; each run has its own ratio. */
+async function measureRepeated(
+  o: LivenessOptions,
+  keys: RowKey[],
+  current: { driver?: CaseDriver },
+): Promise<{ runs: RowResult[][]; servers: Record<string, string> }> {
+  const servers: Record<string, string> = {};
+  const runs = await repeatCase(o.repeat, async (i) => {
+    if (o.repeat > 1) out(`=== run ${i + 1} of ${o.repeat}`);
+    const r = await measure(o, keys, current);
+    Object.assign(servers, r.servers);
+    return r.rows;
+  });
+  return { runs, servers };
+}
+
 async function main(): Promise<number> {
   const o = benchOptions(parseLivenessOptions, USAGE);
   if (typeof o === "number") return o;
@@ -137,29 +155,47 @@ async function main(): Promise<number> {
   process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   try {
     const machine = printHeader(o, keys);
-    const { rows, servers } = await measure(o, keys, current);
+    const sdk = await measureSdkBeatCost();
+    out(
+      `sdk side: one beat (buildHeartbeat + encode + core publish, ${sdk.bytes} bytes) costs the ` +
+        `service ${sdk.cpuUsPerBeat.toFixed(1)} us of CPU; at 1 Hz that is ` +
+        `${(sdk.cpuUsPerBeat / 1e6).toExponential(1)} cores (${sdk.beats} beats timed)`,
+    );
+    const { runs, servers } = await measureRepeated(o, keys, current);
+    const rows = runs.flat();
     const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
     printResults(o, rows);
+    if (o.repeat > 1) {
+      out(`over ${o.repeat} runs (worst and median run; ratios per run, worst = lowest):`);
+      for (const line of formatRepeatSummary(runs)) out(line);
+    }
     const problems = rows.flatMap((r) => r.problems);
     if (problems.length > 0) {
       process.stderr.write(`bench:liveness: INVALID RUN:\n  ${problems.join("\n  ")}\n`);
     }
+    const json = resultJson({
+      backend: o.rows ? o.rows.join(",") : o.backend,
+      nodes: o.nodes,
+      stop: o.stop,
+      ttlS: o.ttlS,
+      missAfterS: o.missAfterS,
+      tailS: o.tailS,
+      seed: o.seed,
+      rows,
+      // Load at the start; server versions as the running servers reported them.
+      machine: { ...machine, servers },
+      command: commandLine(),
+      loadAtEnd,
+      durationS: (performance.now() - t0) / 1000,
+    });
+    // With --repeat, the per-row keys above are those of the last run; the *_worst/_median
+    // keys cover every run.
     out(
-      resultJson({
-        backend: o.rows ? o.rows.join(",") : o.backend,
-        nodes: o.nodes,
-        stop: o.stop,
-        ttlS: o.ttlS,
-        missAfterS: o.missAfterS,
-        tailS: o.tailS,
-        seed: o.seed,
-        rows,
-        // Load at the start; server versions as the running servers reported them.
-        machine: { ...machine, servers },
-        command: commandLine(),
-        loadAtEnd,
-        durationS: (performance.now() - t0) / 1000,
-      }),
+      o.repeat > 1
+        ? JSON.stringify({ ...JSON.parse(json), ...repeatJson(runs), monitors: o.monitors })
+        : o.monitors > 1
+          ? JSON.stringify({ ...JSON.parse(json), monitors: o.monitors })
+          : json,
     );
     return problems.length > 0 ? 3 : 0;
   } catch (err) {

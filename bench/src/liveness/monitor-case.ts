@@ -8,6 +8,7 @@ import type { CaseDriver, DownListener } from "./case-driver";
 import { MonitorProbe } from "./monitor-probe";
 import type { MonitorHealth } from "./monitor-probe";
 import { startMonitorProcess } from "./monitor-process";
+import type { MonitorProcess } from "./monitor-process";
 import { redisVersion } from "./redis-version";
 
 /**
@@ -19,10 +20,12 @@ import { redisVersion } from "./redis-version";
 export async function startMonitorCase(
   backend: "nats" | "redis",
   group: string,
+  cpuProfDir?: string,
+  monitors = 1,
 ): Promise<CaseDriver> {
   const steps: (() => Promise<unknown>)[] = [];
   try {
-    return await assemble(backend, group, steps);
+    return await assemble(backend, group, steps, cpuProfDir, monitors);
   } catch (err) {
     await unwind(steps);
     throw err;
@@ -33,6 +36,8 @@ async function assemble(
   backend: "nats" | "redis",
   group: string,
   steps: (() => Promise<unknown>)[],
+  cpuProfDir: string | undefined,
+  monitors: number,
 ): Promise<CaseDriver> {
   const names = wireNames("kon");
   const monitorId = `bench-${backend}`;
@@ -41,7 +46,7 @@ async function assemble(
   const versions: Record<string, string> = {};
   const processes: Record<string, number> = { "nats-server": nats.pid };
   const env: Record<string, string> = {
-    KON_SERVERS: nats.url,
+    ...nats.clientEnv(),
     KON_LIVENESS_BACKEND: backend,
     KON_MONITOR_ID: monitorId,
   };
@@ -52,13 +57,22 @@ async function assemble(
     processes["redis-server"] = redis.pid;
     versions["redis-server"] = await redisVersion(redis.url);
   }
-  const monitor = await startMonitorProcess(env);
+  // Several monitors share the fleet (rendezvous ownership); the first is probed and profiled.
+  const nodeArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const others: MonitorProcess[] = [];
+  const monitor = await startMonitorProcess(env, undefined, nodeArgs);
   steps.push(() => monitor.stop());
   processes.monitor = monitor.pid;
+  for (let i = 2; i <= monitors; i++) {
+    const m = await startMonitorProcess({ ...env, KON_MONITOR_ID: `${monitorId}-${i}` });
+    steps.push(() => m.stop());
+    processes[`monitor-${i}`] = m.pid;
+    others.push(m);
+  }
   // Beats and observation on separate connections: downs do not queue behind 10k beats/s.
-  const pub = await connect({ servers: nats.url, name: "bench-liveness-nodes" });
+  const pub = await connect({ ...nats.clientOptions(), name: "bench-liveness-nodes" });
   steps.push(() => pub.close());
-  const obs = await connect({ servers: nats.url, name: "bench-liveness-observer" });
+  const obs = await connect({ ...nats.clientOptions(), name: "bench-liveness-observer" });
   steps.push(() => obs.close());
   versions["nats-server"] = obs.info?.version ?? "?";
   const jsm = await jetstreamManager(obs);
@@ -120,12 +134,14 @@ async function assemble(
       }),
     notes: () => [
       ...(health ? [describeHealth(health)] : []),
-      ...(monitor.warnings() > 0
-        ? [
-            `monitor wrote ${monitor.warnings()} warning/error lines; last: ` +
-              monitor.lastWarnings(3).join(" | ").slice(0, 600),
-          ]
-        : []),
+      ...[monitor, ...others].flatMap((m, i) =>
+        m.warnings() > 0
+          ? [
+              `monitor ${i + 1} wrote ${m.warnings()} warning/error lines; last: ` +
+                m.lastWarnings(3).join(" | ").slice(0, 600),
+            ]
+          : [],
+      ),
     ],
     close: () => unwind(steps),
   };

@@ -32,9 +32,13 @@ interface Health {
 export async function startMonitorProcess(
   env: Record<string, string>,
   timeoutMs = 60_000,
+  nodeArgs: string[] = [],
 ): Promise<MonitorProcess> {
   const fullEnv = { KON_MONITOR_PORT: "0", KON_MONITOR_HOST: "127.0.0.1", ...env };
-  const child: ChildProcess = spawnTs(MAIN, [], { env: { ...process.env, ...fullEnv } });
+  const child: ChildProcess = spawnTs(MAIN, [], {
+    env: { ...process.env, ...fullEnv },
+    nodeArgs,
+  });
   let output = "";
   let warnings = 0;
   let errTail = "";

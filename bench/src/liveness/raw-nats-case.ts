@@ -30,12 +30,12 @@ export async function startRawNatsCase(ttlS: number, mode: RawNatsPublish): Prom
   try {
     const nats = await startNats();
     steps.push(() => nats.stop());
-    const pub = await connect({ servers: nats.url, name: "bench-liveness-nodes" });
+    const pub = await connect({ ...nats.clientOptions(), name: "bench-liveness-nodes" });
     steps.push(() => pub.close());
-    const obs = await connect({ servers: nats.url, name: "bench-liveness-observer" });
+    const obs = await connect({ ...nats.clientOptions(), name: "bench-liveness-observer" });
     steps.push(() => obs.close());
     // Look-ups on a connection of their own: replies must not queue behind 10k watch entries/s.
-    const ctl = await connect({ servers: nats.url, name: "bench-liveness-lookups" });
+    const ctl = await connect({ ...nats.clientOptions(), name: "bench-liveness-lookups" });
     steps.push(() => ctl.close());
     const kv = await new Kvm(obs).create(BUCKET, { history: 1, markerTTL: MARKER_TTL_MS });
     const lookups = await new Kvm(ctl).open(BUCKET);
