@@ -149,8 +149,11 @@ export class NatsConfigWatch {
       this.beginReset(`the stream went back to revision ${info.state.last_seq}`);
     }
     this.streamCreated = info.created;
-    // Under the connection's inbox prefix: a member may subscribe nowhere else.
-    const inbox = createInbox(this.nc.options.inboxPrefix);
+    // Under the connection's inbox prefix: a member may subscribe nowhere else. (The prefix is
+    // on the connection's options, which nats.js's own consumers read the same way.)
+    const { inboxPrefix } = (this.nc as NatsConnection & { options: { inboxPrefix?: string } })
+      .options;
+    const inbox = createInbox(inboxPrefix);
     const sub: Subscription = this.nc.subscribe(inbox, {
       callback: (_err, msg) => this.onMessage(sub, msg),
     });
