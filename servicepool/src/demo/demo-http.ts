@@ -1,7 +1,13 @@
 /** GET a JSON document from a local service; undefined when it does not answer. */
-export async function getJson<T = Record<string, unknown>>(url: string): Promise<T | undefined> {
+export async function getJson<T = Record<string, unknown>>(
+  url: string,
+  token?: string,
+): Promise<T | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(2000),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
     if (!res.ok) return undefined;
     return (await res.json()) as T;
   } catch {

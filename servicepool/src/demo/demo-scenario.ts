@@ -3,6 +3,8 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { getJson, waitUntil } from "./demo-http";
+import { bootstrapAndJoin, crossGroupRefused, readToken } from "./demo-trust";
+import type { TrustSetup } from "./demo-trust";
 
 /** Where the demo finds the running stack (scripts/stack.sh defaults). */
 export interface DemoSetup {
@@ -12,6 +14,8 @@ export interface DemoSetup {
   services: { name: string; port: number }[];
   monitorPort: number;
   analyticsPort: number;
+  /** The admin service and secrets: the demo walks bootstrap → group → join key first. */
+  trust: TrustSetup;
 }
 
 interface Health {
@@ -140,7 +144,7 @@ interface Incident {
 }
 
 /** Step 4: analytics recorded the kill as an incident; where to look. */
-async function dashboard(s: DemoSetup, killedAt: number | undefined): Promise<void> {
+async function dashboard(s: DemoSetup, killedAt: number | undefined, token: string): Promise<void> {
   const url = `http://127.0.0.1:${s.analyticsPort}/`;
   if (!(await getJson(`${url}healthz`))) {
     log("4. (analytics not running: no dashboard yet)");
@@ -153,6 +157,7 @@ async function dashboard(s: DemoSetup, killedAt: number | undefined): Promise<vo
       async () => {
         const r = await getJson<{ incidents: Incident[] }>(
           `${url}v1/incidents?group=${s.group}&from=${killedAt}`,
+          token,
         );
         return r?.incidents.find((i) => i.node === node && !i.open && i.startMs >= killedAt);
       },
@@ -164,10 +169,18 @@ async function dashboard(s: DemoSetup, killedAt: number | undefined): Promise<vo
     );
   }
   log(`   Dashboard: ${url}  (fleet, uptime, incidents, config drift, heartbeat rate)`);
+  log(`   sign in with this read-only API token (valid 24 h): ${token}`);
 }
 
 export async function runDemo(s: DemoSetup): Promise<void> {
-  log("Konorkestra demo: config hot swap and liveness on the local stack");
+  log("Konorkestra demo: admins, groups and join keys; config hot swap and liveness");
+  log();
+  const session = await bootstrapAndJoin(s.trust);
+  const started = spawnSync("bash", [join(s.repo, "scripts", "stack.sh"), "examples"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (started.status !== 0) throw new Error("demo: the example services did not start");
+  log(`   service1..3 joined group ${s.group} with its key`);
   log();
   const missing: string[] = [];
   for (const { name, port } of s.services) {
@@ -181,7 +194,9 @@ export async function runDemo(s: DemoSetup): Promise<void> {
   log();
   const killedAt = await killOne(s);
   log();
-  await dashboard(s, killedAt);
+  await dashboard(s, killedAt, await readToken(s.trust, session));
+  log();
+  await crossGroupRefused(s.trust, session);
   log();
   log(
     "Edit the files under " +

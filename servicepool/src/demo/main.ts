@@ -15,6 +15,13 @@ runDemo({
   ],
   monitorPort: envNumber(process.env, "KON_MONITOR_PORT") ?? 7002,
   analyticsPort: envNumber(process.env, "KON_ANALYTICS_PORT") ?? 7003,
+  trust: {
+    adminUrl: `http://127.0.0.1:${envNumber(process.env, "KON_ADMIN_PORT") ?? 7004}`,
+    secretsDir: join(repo, ".stack", "secrets"),
+    tlsCa: join(repo, ".stack", "tls", "ca.pem"),
+    natsUrl: `nats://127.0.0.1:${envNumber(process.env, "KON_NATS_PORT") ?? 4222}`,
+    group: envString(process.env, "KON_GROUP") ?? "demo",
+  },
 }).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
