@@ -1,4 +1,4 @@
-import { LineCounter, isMap, isScalar, parseDocument, visit } from "yaml";
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Document, YAMLError } from "yaml";
 import { reindentFlowLines, scanYamlShape } from "./yaml-shape";
 import type { YamlShape } from "./yaml-shape";
@@ -130,39 +130,46 @@ function describe(
   }
 }
 
-/** The first key that a mapping repeats, with every line it appears on. */
+/**
+ * The first key that a mapping repeats, with every line it appears on. A plain walk over the
+ * tree (depth already bounded): `visit()` builds a path per node and costs several times more.
+ */
 function firstDuplicateKey(
   doc: Document.Parsed,
   lineCounter: LineCounter,
 ): YamlProblem | undefined {
-  let found: YamlProblem | undefined;
-  visit(doc, {
-    Map(_k, map) {
-      if (!isMap(map)) return undefined;
-      const seen = new Map<string, number[]>();
-      for (const pair of map.items) {
-        const k = pair.key;
-        const name = isScalar(k) ? String(k.value) : String(k);
-        if (name === "<<") continue; // merge keys may repeat
-        const offset = (k as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-        seen.set(name, [...(seen.get(name) ?? []), offset]);
-      }
-      for (const [name, offsets] of seen) {
-        if (offsets.length < 2) continue;
-        const lines = offsets.map((o) => lineCounter.linePos(o).line);
-        const second = lineCounter.linePos(offsets[1]!);
-        found = {
-          code: "syntax",
-          reason: `invalid YAML: key ${JSON.stringify(name)} appears ${offsets.length} times in one mapping (lines ${lines.join(", ")}); keep one`,
-          line: second.line,
-          column: second.col,
-        };
-        return visit.BREAK;
-      }
-      return undefined;
-    },
-  });
-  return found;
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isSeq(node)) {
+      stack.push(...node.items);
+      continue;
+    }
+    if (!isMap(node)) continue;
+    const seen = new Map<string, number[]>();
+    for (const pair of node.items) {
+      stack.push(pair.value);
+      const k = pair.key;
+      const name = isScalar(k) ? String(k.value) : String(k);
+      if (name === "<<") continue; // merge keys may repeat
+      const offset = (k as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+      const at = seen.get(name);
+      if (at) at.push(offset);
+      else seen.set(name, [offset]);
+    }
+    for (const [name, offsets] of seen) {
+      if (offsets.length < 2) continue;
+      const lines = offsets.map((o) => lineCounter.linePos(o).line);
+      const second = lineCounter.linePos(offsets[1]!);
+      return {
+        code: "syntax",
+        reason: `invalid YAML: key ${JSON.stringify(name)} appears ${offsets.length} times in one mapping (lines ${lines.join(", ")}); keep one`,
+        line: second.line,
+        column: second.col,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** Offset → 1-based line and column, with a line index built once. */
