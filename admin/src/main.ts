@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // Entry point: `node dist/main.js` (options from KON_* variables, see options.ts).
+import { envString } from "@konorkestra/sdk/internal";
 import { createAdmin } from "./admin-service";
+import { calloutExtension } from "./callout/callout-extension";
 
 async function main(): Promise<void> {
-  const service = await createAdmin();
+  // The auth callout runs when the server trusts this admin as its issuer (make up sets both).
+  const issuerSeedFile = envString(process.env, "KON_CALLOUT_ISSUER_SEED_FILE");
+  const systemSeedFile = envString(process.env, "KON_NATS_SYSTEM_SEED_FILE");
+  const service = await createAdmin({
+    extensions: issuerSeedFile ? [calloutExtension({ issuerSeedFile, systemSeedFile })] : [],
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

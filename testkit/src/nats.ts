@@ -89,6 +89,8 @@ export interface TestCredentials {
   dir: string;
   /** Seed of the account key that signs auth-callout answers (for the admin's responder). */
   calloutIssuerSeed: string;
+  /** The same seed in a file (0600), as `make up` gives it to the admin service. */
+  calloutIssuerSeedFile: string;
   calloutIssuer: string;
   seedFiles: Record<SystemRole | "system", string>;
   publicKeys: Record<SystemRole | "system", string>;
@@ -247,6 +249,7 @@ export function makeTestCredentials(dir: string): TestCredentials {
     return file;
   };
   const issuer = createAccount();
+  const calloutIssuerSeedFile = seedFile("callout-issuer", issuer.getSeed());
   const seedFiles = {} as Record<SystemRole | "system", string>;
   const publicKeys = {} as Record<SystemRole | "system", string>;
   for (const role of [...SYSTEM_ROLES, "system" as const]) {
@@ -257,6 +260,7 @@ export function makeTestCredentials(dir: string): TestCredentials {
   return {
     dir,
     calloutIssuerSeed: new TextDecoder().decode(issuer.getSeed()),
+    calloutIssuerSeedFile,
     calloutIssuer: issuer.getPublicKey(),
     seedFiles,
     publicKeys,

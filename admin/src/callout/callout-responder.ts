@@ -30,6 +30,8 @@ export interface CalloutResponderOptions {
   /** Lifetime of the user JWT a member gets; it reconnects (and is checked again) after. @default 1 h */
   userTtlMs?: number;
   logger: Logger;
+  /** Sees each answer's outcome (for metrics). */
+  onAnswer?: (outcome: keyof CalloutCounts) => void;
 }
 
 /** Counters of the responder's answers, for /metrics. */
@@ -80,12 +82,17 @@ export class CalloutResponder {
     await this.sub?.drain().catch(() => undefined);
   }
 
+  private count(outcome: keyof CalloutCounts): void {
+    this.counts[outcome]++;
+    this.opts.onAnswer?.(outcome);
+  }
+
   private async answer(msg: Msg): Promise<void> {
     let request: ClaimsData<AuthorizationRequest>;
     try {
       request = decode<AuthorizationRequest>(new TextDecoder().decode(msg.data));
     } catch (err) {
-      this.counts.failed++;
+      this.count("failed");
       this.opts.logger.warn(`auth callout: unreadable request (${(err as Error).message})`);
       return; // no answer: the server refuses the client when its callout times out
     }
@@ -94,8 +101,7 @@ export class CalloutResponder {
     const userNkey = req.user_nkey;
     try {
       const jwt = await this.decide(req);
-      if (jwt) this.counts.admitted++;
-      else this.counts.refused++;
+      this.count(jwt ? "admitted" : "refused");
       msg.respond(
         await encodeAuthorizationResponse(
           userNkey,
@@ -106,7 +112,7 @@ export class CalloutResponder {
         ),
       );
     } catch (err) {
-      this.counts.failed++;
+      this.count("failed");
       this.opts.logger.warn(`auth callout: could not answer (${(err as Error).message})`);
       msg.respond(
         await encodeAuthorizationResponse(
