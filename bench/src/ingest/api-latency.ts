@@ -48,13 +48,29 @@ export async function measureApiCrowd(
   clients: number,
   perClient: number,
   headers: Record<string, string> = {},
-): Promise<ApiSample> {
+): Promise<ApiSample & { retries: number }> {
   const latencies: number[] = [];
   let bytes = 0;
   let text = "";
+  let retries = 0;
+  const get = (): Promise<Response> =>
+    fetch(baseUrl + path, { headers }).catch((err: unknown) => {
+      // undici hides the socket's error in `cause`.
+      const cause = (err as { cause?: Error }).cause;
+      throw new Error(`GET ${path}: ${String(err)}${cause ? ` (${cause.message})` : ""}`);
+    });
   const one = async (measured: boolean): Promise<void> => {
     const t0 = performance.now();
-    const res = await fetch(baseUrl + path, { headers });
+    // A kept-alive connection the server closed as idle just as it was reused ("other side
+    // closed") is a race of the client's pool, not an answer: retried (3 tries), counted.
+    let res: Response | undefined;
+    for (let attempt = 1; !res; attempt++) {
+      res = await get().catch((err: unknown) => {
+        if (attempt >= 3 || !/other side closed|ECONNRESET/.test(String(err))) throw err;
+        retries++;
+        return undefined;
+      });
+    }
     const body = await res.text();
     const ms = performance.now() - t0;
     if (res.status !== 200)
@@ -69,5 +85,11 @@ export async function measureApiCrowd(
       for (let i = 0; i < perClient; i++) await one(true);
     }),
   );
-  return { path, latencies, bytes, body: JSON.parse(text) as unknown };
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (the static file of the HTTP floor): the text stands
+  }
+  return { path, latencies, bytes, body, retries };
 }

@@ -6,10 +6,18 @@ import { Client } from "pg";
 import { z } from "zod";
 import { KonError } from "@konorkestra/sdk";
 import { startNats } from "@konorkestra/testkit";
-import { benchOptions, parseBenchFlags } from "../bench-flags";
+import {
+  REPEAT_FLAG,
+  REPEAT_USAGE,
+  benchOptions,
+  formatRepeats,
+  parseBenchFlags,
+  repeatShape,
+  summarizeRepeats,
+} from "../bench-flags";
 import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
 import { startAnalyticsProcess } from "./analytics-process";
-import { measureApi } from "./api-latency";
+import { measureApi, measureApiCrowd } from "./api-latency";
 import { startDurablePostgres } from "./durable-postgres";
 import { percentiles } from "./percentiles";
 import { CleanupStack } from "../cleanup-stack";
@@ -24,8 +32,14 @@ interface NodesBenchOptions {
   keys: number;
   /** Measured requests per path and mode. @default 200 */
   requests: number;
-  /** Extra paths to time (comma-separated), besides `/v1/nodes`. @default "" */
+  /** Extra paths to time (comma-separated), besides `/v1/nodes` and a 100-node page. @default "" */
   paths: string[];
+  /** Concurrent clients of the crowd measurement (fresh requests of every path). @default 200 */
+  clients: number;
+  /** Measured requests per crowd client. @default 3 */
+  perClient: number;
+  /** Runs of every measurement. @default 1 */
+  repeat: number;
   help: boolean;
 }
 
@@ -34,10 +48,14 @@ const USAGE = `usage: node testkit/src/run-ts.cjs bench/src/ingest/nodes-api-ben
   --groups N     groups they are spread over            (default 10)
   --keys N       config keys per node                   (default 3)
   --requests N   measured requests per path and mode    (default 200)
-  --paths a,b    more paths to time besides /v1/nodes, e.g. '/v1/nodes?limit=500,/v1/nodes?detail=full'
+  --paths a,b    more paths to time besides /v1/nodes and /v1/nodes?limit=100,
+                 e.g. '/v1/nodes?limit=500,/v1/nodes?detail=full'
+  --clients N    concurrent clients asking fresh, per path but the whole list (default 200; 0: none)
+  --per-client N measured requests per crowd client      (default 3)
+${REPEAT_USAGE}
   --help
 Each path is timed cached (plain GET) and fresh (Cache-Control: no-cache), one request at a time
-over keep-alive, to the last byte. Analytics options come from the environment (KON_API_CACHE_MS=...).`;
+over keep-alive, to the last byte; then fresh by a crowd of concurrent clients. Analytics options come from the environment (KON_API_CACHE_MS=...).`;
 
 const int = (min: number) => z.coerce.number().int().min(min);
 const schema = z.object({
@@ -50,17 +68,36 @@ const schema = z.object({
     .default("")
     .transform((s) => s.split(",").filter((p) => p !== ""))
     .refine((ps) => ps.every((p) => p.startsWith("/")), "paths start with /"),
+  clients: int(0).max(2000).default(200),
+  "per-client": int(1).default(3),
+  ...repeatShape,
   help: z.boolean().default(false),
 });
 
 function parse(args: readonly string[]): NodesBenchOptions {
-  return parseBenchFlags(
+  const o = parseBenchFlags(
     args,
-    { strings: ["nodes", "groups", "keys", "requests", "paths"], booleans: [] },
+    {
+      strings: [
+        "nodes",
+        "groups",
+        "keys",
+        "requests",
+        "paths",
+        "clients",
+        "per-client",
+        REPEAT_FLAG,
+      ],
+      booleans: [],
+    },
     schema,
     USAGE,
   );
+  return { ...o, perClient: o["per-client"] };
 }
+
+/** A small static file of the dashboard: the HTTP floor of the crowd measurement. */
+const FLOOR_PATH = "/style.css";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const DB = "konorkestra";
@@ -106,8 +143,9 @@ function seedSql(o: NodesBenchOptions): string {
 }
 
 interface Timed {
+  run: number;
   path: string;
-  mode: "cached" | "fresh";
+  mode: string;
   p50: number;
   p99: number;
   max: number;
@@ -138,25 +176,74 @@ async function main(): Promise<number> {
     for (const line of formatMachineInfo(collectMachineInfo())) out(line);
     out(
       `setup:   ${o.nodes} nodes in ${o.groups} groups, ${o.keys} config keys each (sha256); ` +
-        `${o.requests} requests per path and mode, one at a time, keep-alive`,
+        `${o.requests} requests per path and mode, one at a time, keep-alive; then ` +
+        `${o.clients} concurrent clients x ${o.perClient} fresh requests per path`,
     );
+    const paths = ["/v1/nodes?limit=100", "/v1/nodes", ...o.paths];
     const results: Timed[] = [];
-    for (const path of ["/v1/nodes", ...o.paths]) {
-      for (const mode of ["cached", "fresh"] as const) {
-        const headers: Record<string, string> =
-          mode === "fresh" ? { "Cache-Control": "no-cache" } : {};
-        const s = await measureApi(analytics.url, path, o.requests, headers);
-        const nodes = (s.body as { nodes?: unknown[] }).nodes?.length ?? 0;
-        results.push({ path, mode, ...percentiles(s.latencies), bytes: s.bytes, nodes });
+    for (let run = 0; run < o.repeat; run++) {
+      if (o.clients > 0) {
+        // The floor: the same crowd on a small static file (express, no database), what the
+        // machine and the clients cost on their own.
+        const f = await measureApiCrowd(analytics.url, FLOOR_PATH, o.clients, o.perClient);
+        const mode = `floor x${o.clients}`;
+        results.push({
+          run,
+          path: FLOOR_PATH,
+          mode,
+          ...percentiles(f.latencies),
+          bytes: f.bytes,
+          nodes: 0,
+        });
+      }
+      for (const path of paths) {
+        for (const mode of ["cached", "fresh"] as const) {
+          const headers: Record<string, string> =
+            mode === "fresh" ? { "Cache-Control": "no-cache" } : {};
+          const s = await measureApi(analytics.url, path, o.requests, headers);
+          const nodes = (s.body as { nodes?: unknown[] }).nodes?.length ?? 0;
+          results.push({ run, path, mode, ...percentiles(s.latencies), bytes: s.bytes, nodes });
+        }
+        // No crowd on the whole fleet: 200 clients x 4.7 MB is a transfer test of the machine,
+        // and dashboards ask for pages (--paths adds crowds on other paths).
+        if (o.clients > 0 && path !== "/v1/nodes") {
+          const c = await measureApiCrowd(analytics.url, path, o.clients, o.perClient, {
+            "Cache-Control": "no-cache",
+          });
+          const nodes = (c.body as { nodes?: unknown[] }).nodes?.length ?? 0;
+          const mode = `fresh x${o.clients}` as const;
+          results.push({ run, path, mode, ...percentiles(c.latencies), bytes: c.bytes, nodes });
+        }
       }
     }
     out();
     for (const r of results) {
       out(
-        `${r.mode.padEnd(6)} ${r.path.padEnd(36)} p50 ${r.p50.toFixed(1).padStart(6)} ms  ` +
-          `p99 ${r.p99.toFixed(1).padStart(6)} ms  max ${r.max.toFixed(1).padStart(6)} ms  ` +
-          `(n=${r.n}, ${r.nodes} nodes, ${(r.bytes / 1e6).toFixed(2)} MB)`,
+        `${o.repeat > 1 ? `run ${r.run + 1} ` : ""}${r.mode.padEnd(10)} ${r.path.padEnd(28)} ` +
+          `p50 ${r.p50.toFixed(1).padStart(7)} ms  p99 ${r.p99.toFixed(1).padStart(7)} ms  ` +
+          `max ${r.max.toFixed(1).padStart(7)} ms  (n=${r.n}, ${r.nodes} nodes, ${(r.bytes / 1e6).toFixed(2)} MB)`,
       );
+    }
+    const floors = results.filter((r) => r.path === FLOOR_PATH);
+    for (const r of results.filter((x) => x.mode.startsWith("fresh x"))) {
+      const floor = floors.find((f) => f.run === r.run);
+      if (floor) {
+        out(
+          `ratio, same run: ${r.path} crowd p99 / floor crowd p99 = ${(r.p99 / floor.p99).toFixed(2)}` +
+            (o.repeat > 1 ? ` (run ${r.run + 1})` : ""),
+        );
+      }
+    }
+    if (o.repeat > 1) {
+      out(`\np99 over ${o.repeat} runs (worst / median):`);
+      const keys = [...new Set(results.map((r) => `${r.mode}|${r.path}`))];
+      for (const k of keys) {
+        const s = summarizeRepeats(
+          results.filter((r) => `${r.mode}|${r.path}` === k).map((r) => r.p99),
+        );
+        const [mode, path] = k.split("|");
+        out(`  ${mode!.padEnd(10)} ${path!.padEnd(28)} ${formatRepeats(s, "ms")}`);
+      }
     }
     out(`load:    ${(loadavg()[0] ?? 0).toFixed(2)} (1 min, at the end)`);
     out(JSON.stringify({ nodes: o.nodes, groups: o.groups, keys: o.keys, results }));
