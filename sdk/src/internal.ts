@@ -146,3 +146,33 @@ export type {
 } from "./auth/access-token";
 export { RevocationList } from "./auth/revocation-list";
 export type { RevocationListOptions, RevocationRecord } from "./auth/revocation-list";
+
+// The HTTP edge every service puts before its routes: Host allow-list, CORS, access tokens,
+// signed webhooks, and the options that configure them.
+export { AccessGate, bearerToken } from "./http-edge/access-gate";
+export type { AccessGateOptions, RevocationView } from "./http-edge/access-gate";
+export { CorsPolicy } from "./http-edge/cors-policy";
+export type { CorsDecision } from "./http-edge/cors-policy";
+export { EdgeCode, edgeRefusal } from "./http-edge/edge-refusal";
+export type { EdgeRefusal } from "./http-edge/edge-refusal";
+export { HostAllowList } from "./http-edge/host-allow-list";
+export { HttpEdge } from "./http-edge/http-edge";
+export type { EdgeRequest, EdgeVerdict } from "./http-edge/http-edge";
+export {
+  accessAuthOptionsShape,
+  httpEdgeOptionsShape,
+  mergeAccessAuthOptions,
+  mergeHttpEdgeOptions,
+  readSecretFile,
+  resolveAccessAuth,
+} from "./http-edge/http-edge-options";
+export type {
+  AccessAuthMode,
+  AccessAuthOptions,
+  HttpEdgeOptions,
+} from "./http-edge/http-edge-options";
+export {
+  WEBHOOK_SIGNATURE_HEADER,
+  verifyWebhookSignature,
+  webhookSignature,
+} from "./http-edge/webhook-signature";
