@@ -8,7 +8,7 @@ import {
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { HeartbeatBody, WireError, readWireHeartbeat } from "./heartbeat-wire";
-import type { WireHeartbeat } from "./heartbeat-wire";
+import type { WireHeartbeat, WireString } from "./heartbeat-wire";
 import type { TrackedHeartbeat } from "./node-liveness";
 
 /** Why a heartbeat was dropped. Each is a label of `kon_monitor_heartbeats_rejected_total`. */
@@ -39,6 +39,11 @@ export interface ValidatorOptions {
   defaultMisses: number;
   /** False for a group heartbeats may not come from. */
   isKnownGroup: (group: string) => boolean;
+}
+
+/** An absent name in the payload agrees with the subject; a present one must equal it. */
+function sameName(field: WireString, expected: string): boolean {
+  return field.length === 0 || field.equals(expected);
 }
 
 /** Shared by every beat without a flag (most): no array per beat. */
@@ -89,8 +94,8 @@ export class HeartbeatValidator {
         key,
       };
     }
-    if ((hb.group && hb.group !== group) || (hb.nodeId && hb.nodeId !== node)) {
-      const detail = `payload names ${hb.group}.${hb.nodeId}, subject names ${key}`;
+    if (!sameName(hb.group, group) || !sameName(hb.nodeId, node)) {
+      const detail = `payload names ${hb.group.text()}.${hb.nodeId.text()}, subject names ${key}`;
       return { ok: false, reason: "bad_node", detail, key };
     }
     return this.accept(msg, hb, group, node);
@@ -103,27 +108,24 @@ export class HeartbeatValidator {
     node: string,
   ): ValidationResult {
     let flags: readonly HeartbeatFlag[] = NO_FLAGS;
-    const flag = (f: HeartbeatFlag): void => {
-      flags = [...flags, f];
-    };
     let body = new HeartbeatBody(msg.data);
     if (hb.metaBytes > this.opts.maxMetaBytes) {
       // Keep the beat (the node is alive), lose the labels: dropping it would fake a down.
       const full = body.message;
       full.meta = {};
       body = HeartbeatBody.of(full, encodeMessage(Heartbeat, full));
-      flag("oversized_meta");
+      flags = [...flags, "oversized_meta"];
     }
     let intervalMs = hb.intervalMs || this.opts.defaultIntervalMs;
     let misses = hb.allowedMisses || this.opts.defaultMisses;
     if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS || misses > MAX_MISSES) {
       intervalMs = Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, intervalMs));
       misses = Math.min(MAX_MISSES, misses);
-      flag("timing_clamped");
+      flags = [...flags, "timing_clamped"];
     }
     const sentAtMs = Number(hb.sentAtMs) || 0;
     const skewMs = sentAtMs > 0 ? sentAtMs - msg.atMs : 0;
-    if (Math.abs(skewMs) > this.opts.maxSkewMs) flag("clock_skew");
+    if (Math.abs(skewMs) > this.opts.maxSkewMs) flags = [...flags, "clock_skew"];
     return {
       ok: true,
       flags,

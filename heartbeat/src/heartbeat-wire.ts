@@ -8,10 +8,10 @@ import { Heartbeat, decodeMessage } from "@konorkestra/proto";
  * ({@link HeartbeatBody}). Unknown fields are skipped by wire type, as protobuf requires.
  */
 export interface WireHeartbeat {
-  /** `group` (field 1), "" when absent. */
-  group: string;
-  /** `node_id` (field 2), "" when absent. */
-  nodeId: string;
+  /** `group` (field 1), empty when absent; compared in place, decoded only for a message. */
+  group: WireString;
+  /** `node_id` (field 2), empty when absent. */
+  nodeId: WireString;
   /** `sent_at_ms` (field 4), the sender's clock; 0 when absent. */
   sentAtMs: number;
   intervalMs: number;
@@ -22,6 +22,34 @@ export interface WireHeartbeat {
   /** UTF-8 bytes of `meta` keys plus values, as the meta limit counts them. */
   metaBytes: number;
 }
+
+/** A string field left in the message bytes: names are compared, not decoded, per beat. */
+export class WireString {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly start: number,
+    readonly length: number,
+  ) {}
+
+  /** Byte-wise equality with `s` (ASCII fast path; anything else is decoded). */
+  equals(s: string): boolean {
+    if (s.length > this.length) return false;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return this.text() === s;
+      if (this.bytes[this.start + i] !== c) return false;
+    }
+    return s.length === this.length;
+  }
+
+  text(): string {
+    return this.length === 0
+      ? ""
+      : utf8.decode(this.bytes.subarray(this.start, this.start + this.length));
+  }
+}
+
+const NO_STRING = new WireString(new Uint8Array(), 0, 0);
 
 /** A body that is not a valid Heartbeat; the message names the field. */
 export class WireError extends Error {}
@@ -74,6 +102,14 @@ class Reader {
     return n;
   }
 
+  /** A length-delimited field kept in place. */
+  wireString(field: string): WireString {
+    const n = this.length(field);
+    const w = new WireString(this.bytes, this.pos, n);
+    this.pos += n;
+    return w;
+  }
+
   string(field: string): string {
     const n = this.length(field);
     const s = n === 0 ? "" : utf8.decode(this.bytes.subarray(this.pos, this.pos + n));
@@ -107,8 +143,8 @@ class Reader {
 /** Reads the fields the monitor needs; throws {@link WireError} on bytes that are not a Heartbeat. */
 export function readWireHeartbeat(bytes: Uint8Array): WireHeartbeat {
   const out: WireHeartbeat = {
-    group: "",
-    nodeId: "",
+    group: NO_STRING,
+    nodeId: NO_STRING,
     sentAtMs: 0,
     intervalMs: 0,
     allowedMisses: 0,
@@ -122,8 +158,8 @@ export function readWireHeartbeat(bytes: Uint8Array): WireHeartbeat {
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 0) throw new WireError("invalid tag 0");
-    if (field === 1 && wt === 2) out.group = r.string("group");
-    else if (field === 2 && wt === 2) out.nodeId = r.string("node_id");
+    if (field === 1 && wt === 2) out.group = r.wireString("group");
+    else if (field === 2 && wt === 2) out.nodeId = r.wireString("node_id");
     else if (field === 4 && wt === 0) out.sentAtMs = r.varint("sent_at_ms", true);
     else if (field === 6 && wt === 0) out.intervalMs = r.varint("interval_ms") >>> 0;
     else if (field === 7 && wt === 0) out.allowedMisses = r.varint("allowed_misses") >>> 0;

@@ -26,6 +26,9 @@ type NodeState = {
 
 type Check = { kind: "deadline" | "flap-exit"; seq: number };
 
+/** Shared "no events" (never mutated): most beats change nothing. */
+const NO_EVENTS: TrackerEvent[] = [];
+
 /**
  * Per-node liveness state machine (pure; time is passed in). Every decision is a function of the
  * heartbeats' server timestamps, so a monitor replaying a backlog after a restart decides what it
@@ -140,15 +143,16 @@ export class NodeTracker {
       }
       return this.firstHeartbeat(key, h, wallMs);
     }
-    const events: TrackerEvent[] = [];
+    let down: TrackerEvent[] = NO_EVENTS;
     if (st.unverified || (st.alive && h.atMs > this.deadlineOf(st))) {
       if (predecessor === undefined) return { kind: "needs-predecessor" };
       const known = this.fillFrom(st, predecessor);
       if (known && st.alive && h.atMs > this.deadlineOf(st)) {
-        events.push(...this.markDown(st, this.deadlineOf(st), nowMs, "gap"));
+        down = this.markDown(st, this.deadlineOf(st), nowMs, "gap");
       }
     }
-    events.push(...this.onAlive(st, h));
+    const alive = this.onAlive(st, h);
+    const events = down.length === 0 ? alive : alive.length === 0 ? down : [...down, ...alive];
     return { kind: "accepted", events, node: st };
   }
 
@@ -251,7 +255,7 @@ export class NodeTracker {
     this.take(st, h);
     if (h.leaving) {
       st.alive = false;
-      if (wasStatus === "left") return [];
+      if (wasStatus === "left") return NO_EVENTS;
       st.status = "left";
       st.lastTransitionAtMs = h.atMs;
       return [this.event(st, "left", String(h.seq), "graceful leave")];
@@ -259,12 +263,12 @@ export class NodeTracker {
     st.alive = true;
     this.schedule(st, h.atMs + h.ttlMs, "deadline");
     if (wasStatus === "flapping") {
-      if (h.atMs < this.flapExitAt(st)) return [];
+      if (h.atMs < this.flapExitAt(st)) return NO_EVENTS;
       st.status = "up";
       st.lastTransitionAtMs = h.atMs;
       return [this.event(st, "up", String(h.seq), "stable again after flapping")];
     }
-    if (wasStatus === "up") return [];
+    if (wasStatus === "up") return NO_EVENTS; // the common beat: nothing to allocate
     st.status = "up";
     st.lastTransitionAtMs = h.atMs;
     const reason = wasStatus === "left" ? "rejoined after leaving" : "heartbeat after down";
