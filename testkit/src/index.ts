@@ -26,3 +26,5 @@ export { pidAlive } from "./managed-process";
 export { loadStackEnv } from "./stack-env";
 export type { StackEnv } from "./stack-env";
 export { RUN_TS, spawnTs } from "./ts-process";
+export { createTestTokens, sharedTestTokens } from "./test-tokens";
+export type { TestTokens } from "./test-tokens";
