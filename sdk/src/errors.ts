@@ -19,6 +19,10 @@ export const KonErrorCode = {
   ConfigInvalid: "CONFIG_INVALID",
   ConfigUnavailable: "CONFIG_UNAVAILABLE",
   ConfigDirUnavailable: "CONFIG_DIR_UNAVAILABLE",
+  /** `connect` could not reach NATS and was not allowed to start offline (`offlineStart`). */
+  NatsUnreachable: "NATS_UNREACHABLE",
+  /** The snapshot directory or file is writable by others or owned by another user. */
+  SnapshotDirUnsafe: "SNAPSHOT_DIR_UNSAFE",
   PublishFailed: "PUBLISH_FAILED",
   NodeIdUnavailable: "NODE_ID_UNAVAILABLE",
   HeartbeatRunning: "HEARTBEAT_RUNNING",

@@ -4,7 +4,7 @@
  */
 export { Konorkestra } from "./konorkestra";
 export type { KonorkestraRuntimeOptions } from "./konorkestra";
-export type { KonorkestraOptions } from "./options/konorkestra-options";
+export type { KonorkestraOptions, OfflineStart } from "./options/konorkestra-options";
 export { InvalidNameError, KonError, KonErrorCode } from "./errors";
 export type { ConfigHandle } from "./config/config-handle";
 export type { ChangeSetListener } from "./config/config-hub";
@@ -14,8 +14,10 @@ export type {
   ConfigMeta,
   ConfigOptions,
   ConfigOrigin,
+  ConfigRefusal,
   ConfigSchema,
   DeepReadonly,
+  RefusalHandler,
   SliceHandler,
 } from "./config/config-types";
 export type { HeartbeatHandle } from "./heartbeat/heartbeat-client";

@@ -1,8 +1,11 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connectService, describeServers } from "./nats/connect-service";
+import { connectService } from "./nats/connect-service";
 import { natsAuthOf } from "./options/common-options";
+import { describeConnectFailure, displayServers, natsUnreachable } from "./connect-failure";
+import type { ConnectFailure } from "./connect-failure";
+import { snapshotWrittenFor } from "./config/snapshot-origin";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
 import { AppliedRegistry } from "./applied-registry";
@@ -36,8 +39,9 @@ export interface KonorkestraRuntimeOptions extends KonorkestraOptions {
  * A service's handle on Konorkestra: one NATS connection, the group, the node id, and the
  * features hung off it (config watchers, heartbeats).
  *
- * `connect` never fails because NATS is unreachable: after `connectTimeoutMs` it returns offline
- * and keeps trying in the background (a service can start on its last-known-good snapshot).
+ * `connect` fails fast on a NATS it cannot reach, unless `offlineStart` lets it start offline
+ * (on the last-known-good snapshot); once connected, an outage never ends the process: the
+ * client reconnects forever and the config keeps its values.
  */
 export class Konorkestra {
   readonly options: ResolvedOptions;
@@ -56,6 +60,10 @@ export class Konorkestra {
   private closing = false;
   private readonly closeHooks: (() => Promise<void> | void)[] = [];
   private lastConnectError: unknown;
+  private lastFailure: ConnectFailure | undefined;
+  private onPermanentFailure: (() => void) | undefined;
+  /** Set while running offline after `connect` resolved without NATS. */
+  private startedOfflineAt: number | undefined;
 
   private constructor(
     options: ResolvedOptions,
@@ -77,7 +85,14 @@ export class Konorkestra {
     this.firstConnect.catch(() => undefined);
   }
 
-  /** Validates options (given, then KON_* env), resolves the node id and connects. */
+  /**
+   * Validates options (given, then KON_* env), resolves the node id and connects.
+   *
+   * When NATS does not answer within `connectTimeoutMs`, `offlineStart` decides: reject with
+   * `NATS_UNREACHABLE`, or resolve offline (config from the last-known-good snapshot) and keep
+   * trying in the background. A refused credential or a TLS failure rejects at once.
+   * @throws {@link KonError} `INVALID_OPTIONS`, `INVALID_NAME`, `NATS_UNREACHABLE`
+   */
   static async connect(opts: KonorkestraRuntimeOptions = {}): Promise<Konorkestra> {
     const options = parseKonorkestraOptions(opts);
     const { nodeId, source } = await resolveNodeId({
@@ -89,23 +104,62 @@ export class Konorkestra {
     const kon = new Konorkestra(options, nodeId, source, opts.logger ?? consoleLogger);
     if (options.configSource !== "nats") return kon; // file source: no NATS at all
     void kon.connectLoop();
-    const timer = new Promise<"timeout">((r) =>
-      setTimeout(() => r("timeout"), options.connectTimeoutMs).unref(),
-    );
-    if (
-      (await Promise.race([
-        kon.firstConnect.then(
-          () => "ok" as const,
-          () => "closed" as const,
-        ),
-        timer,
-      ])) === "timeout"
-    ) {
-      kon.logger.warn(
-        `NATS at ${describeServers(options.servers)} unreachable after ${options.connectTimeoutMs} ms; starting offline and retrying (${String(kon.lastConnectError)})`,
-      );
+    const first = await kon.waitForFirstConnect(options.connectTimeoutMs);
+    if (first === "ok") return kon;
+    const failure = kon.lastFailure;
+    if (failure?.permanent) {
+      await kon.close();
+      if (kon.lastConnectError instanceof KonError) throw kon.lastConnectError;
+      throw natsUnreachable(options.servers, options.connectTimeoutMs, failure, "Not retrying.");
     }
-    return kon;
+    const refusal = await kon.offlineRefusal();
+    if (refusal === undefined || kon.online) {
+      if (!kon.online) {
+        kon.startedOfflineAt = Date.now();
+        kon.logger.warn(
+          `NATS at ${displayServers(options.servers)} unreachable after ${options.connectTimeoutMs} ms (${failure?.why ?? "no answer"}); starting offline (offlineStart ${options.offlineStart}) and retrying`,
+        );
+      }
+      return kon;
+    }
+    await kon.close();
+    throw natsUnreachable(options.servers, options.connectTimeoutMs, kon.lastFailure, refusal);
+  }
+
+  /** Resolves when connected, on a permanent failure, or after `timeoutMs`. */
+  private async waitForFirstConnect(timeoutMs: number): Promise<"ok" | "failed" | "timeout"> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((r) => {
+      timer = setTimeout(() => r("timeout"), timeoutMs);
+    });
+    const permanent = new Promise<"failed">((r) => (this.onPermanentFailure = () => r("failed")));
+    try {
+      return await Promise.race([
+        this.firstConnect.then(
+          () => "ok" as const,
+          () => "failed" as const,
+        ),
+        permanent,
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.onPermanentFailure = undefined;
+    }
+  }
+
+  /**
+   * Why this process may not start without NATS, or undefined when it may (see
+   * {@link KonorkestraOptions.offlineStart}).
+   */
+  private async offlineRefusal(): Promise<string | undefined> {
+    const { offlineStart, snapshotDir, prefix, group, servers } = this.options;
+    const anyway =
+      "Check the address (a typo, the wrong port), or set KON_OFFLINE_START=snapshot to start on the last-known-good snapshot while NATS is down.";
+    if (offlineStart === "snapshot") return undefined;
+    if (offlineStart === "fail") return `Not starting offline (offlineStart fail). ${anyway}`;
+    const verdict = await snapshotWrittenFor(snapshotDir, prefix, group, servers);
+    return verdict.ok ? undefined : `Not starting offline: ${verdict.why}. ${anyway}`;
   }
 
   private async connectLoop(): Promise<void> {
@@ -133,11 +187,14 @@ export class Konorkestra {
           });
         }
         this.resolveFirst(nc);
+        this.sayOnline();
         return;
       } catch (err) {
         if (String(err) !== String(this.lastConnectError) && this.conn) {
           // Connected, but the streams could not be ensured (no JetStream, no permission).
           this.logger.warn(`cannot prepare streams: ${String(err)}`);
+        } else if (!this.conn) {
+          this.noteConnectFailure(err);
         }
         this.lastConnectError = err;
         if (this.conn) {
@@ -148,6 +205,29 @@ export class Konorkestra {
         delay = Math.min(delay * 2, 2000);
       }
     }
+  }
+
+  /** Keeps the last failure; a permanent one ends `connect`'s wait, later ones are logged. */
+  private noteConnectFailure(err: unknown): void {
+    const failure = describeConnectFailure(err);
+    const repeated = failure.why === this.lastFailure?.why;
+    this.lastFailure = failure;
+    if (failure.permanent) this.onPermanentFailure?.();
+    if (this.startedOfflineAt !== undefined && !repeated) {
+      this.logger.warn(
+        `still offline: NATS ${failure.why}${failure.hint ? `; ${failure.hint}` : ""}`,
+      );
+    }
+  }
+
+  /** After an offline start: says when NATS was finally reached. */
+  private sayOnline(): void {
+    if (this.startedOfflineAt === undefined) return;
+    const secs = ((Date.now() - this.startedOfflineAt) / 1000).toFixed(1);
+    this.startedOfflineAt = undefined;
+    this.logger.info(
+      `connected to NATS at ${displayServers(this.options.servers)} after ${secs} s offline`,
+    );
   }
 
   /** True once connected (it may be reconnecting now). */

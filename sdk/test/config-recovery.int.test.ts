@@ -7,6 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { Konorkestra } from "../src";
+import type { OfflineStart } from "../src";
 import { ensureConfigBucket, wireNames } from "../src/internal";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
@@ -26,6 +27,7 @@ describe("config watch recovery", () => {
     nodeId: string,
     logger = recordingLogger(),
     connectTimeoutMs = 3000,
+    offlineStart: OfflineStart = "auto",
   ): Promise<Konorkestra> {
     const k = await Konorkestra.connect({
       ...nats.clientOptions(),
@@ -34,6 +36,7 @@ describe("config watch recovery", () => {
       snapshotDir,
       logger,
       connectTimeoutMs,
+      offlineStart,
     });
     kons.push(k);
     return k;
@@ -153,6 +156,13 @@ describe("config watch recovery", () => {
     expect(cfg.source).toBe("nats");
     expect(cfg.stale).toBe(false);
     expect(seen).toEqual([7, 8, rev2]);
+    const said = logger.lines.join("\n");
+    expect(said).toMatch(
+      /info connected to NATS at nats:\/\/127\.0\.0\.1:\d+ after [\d.]+ s offline/,
+    );
+    expect(said).toMatch(
+      /info left snapshot mode: config of group r3 is live from NATS again \(1 keys loaded from bucket cfg_r3\) after [\d.]+ s on the snapshot/,
+    );
     expect(k.applied.get("flag")?.revision).toBe(rev2);
   });
 
@@ -179,9 +189,15 @@ describe("config watch recovery", () => {
   it("says what is missing when NATS is down and there is no snapshot", async () => {
     await nats.shutdown();
     try {
-      const k = await kon("nosnap", "n4", recordingLogger(), 100);
+      // By default a service that never started here does not start without NATS.
+      await expect(kon("nosnap", "n4", recordingLogger(), 100)).rejects.toMatchObject({
+        code: "NATS_UNREACHABLE",
+        message: expect.stringMatching(/no snapshot of group nosnap from these servers/) as string,
+      });
+      const k = await kon("nosnap", "n4", recordingLogger(), 100, "snapshot");
       await expect(k.config("flag", Flag, { readyTimeoutMs: 100 })).rejects.toMatchObject({
         code: "CONFIG_UNAVAILABLE",
+        message: expect.stringMatching(/no last-known-good snapshot of group nosnap/) as string,
       });
       const d = await k.config("flag", Flag, { default: { n: -1 } });
       expect(d.source).toBe("default");

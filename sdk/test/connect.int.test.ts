@@ -37,23 +37,29 @@ describe("Konorkestra.connect", () => {
     expect(kon.connection?.isClosed()).toBe(true);
   });
 
-  it("starts offline when NATS is down and connects once it is up", async () => {
+  it("starts offline when asked to (offlineStart snapshot) and says when it got online", async () => {
     await nats.shutdown();
-    const warnings: string[] = [];
+    const lines: string[] = [];
     const kon = await Konorkestra.connect({
       ...nats.clientOptions(),
       group: "g1",
       nodeId: "n2",
       connectTimeoutMs: 200,
-      logger: { ...silentLogger, warn: (m) => warnings.push(m) },
+      offlineStart: "snapshot",
+      logger: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: () => undefined },
     });
     try {
       expect(kon.online).toBe(false);
-      expect(warnings.join("\n")).toMatch(/unreachable after 200 ms; starting offline/);
+      expect(lines.join("\n")).toMatch(
+        /unreachable after 200 ms \(connection refused \(ECONNREFUSED\)\); starting offline \(offlineStart snapshot\)/,
+      );
       await nats.restart();
       const nc = await kon.nats();
       expect(nc.isClosed()).toBe(false);
       expect(kon.online).toBe(true);
+      expect(lines.join("\n")).toMatch(
+        /connected to NATS at nats:\/\/127\.0\.0\.1:\d+ after [\d.]+ s offline/,
+      );
     } finally {
       await kon.close();
     }
@@ -66,6 +72,7 @@ describe("Konorkestra.connect", () => {
       group: "g1",
       nodeId: "n3",
       connectTimeoutMs: 50,
+      offlineStart: "snapshot",
       logger: silentLogger,
     });
     const waiting = kon.nats();

@@ -75,6 +75,7 @@ describe("heartbeat client across NATS outages", () => {
       group: "g",
       nodeId: "r2",
       connectTimeoutMs: 100,
+      offlineStart: "snapshot",
       logger: silentLogger,
     });
     try {

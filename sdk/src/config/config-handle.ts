@@ -3,7 +3,9 @@ import type {
   ChangeHandler,
   ConfigMeta,
   ConfigOrigin,
+  ConfigRefusal,
   DeepReadonly,
+  RefusalHandler,
   SliceHandler,
 } from "./config-types";
 import { stableHash } from "./stable-hash";
@@ -22,6 +24,7 @@ export interface HandleView {
   readonly key: string;
   readonly value: unknown;
   callsFor(prev: unknown, meta: ConfigMeta): HandlerCall[];
+  refusalCalls(refusal: ConfigRefusal): HandlerCall[];
 }
 
 /** One queued handler call; the hub runs them one after another. */
@@ -49,6 +52,8 @@ interface Selection<T> {
 export class ConfigHandle<T> implements HandleView {
   private readonly changeHandlers: ChangeHandler<T>[] = [];
   private readonly selections: Selection<T>[] = [];
+  private readonly refusalHandlers: RefusalHandler[] = [];
+  private lastRefusal: ConfigRefusal | undefined;
   private closed = false;
 
   /** @internal Created by the config hub. */
@@ -104,6 +109,31 @@ export class ConfigHandle<T> implements HandleView {
   }
 
   /**
+   * Calls `handler(refusal)` each time this process refuses a value of the key: it failed the
+   * schema, is not a usable entry (sha256 mismatch, not JSON), or came with a change set another
+   * key of which was refused. The value stays the last good one; the refusal is also logged and
+   * published as `config.rejected`. Runs in the same queue as change handlers.
+   * @returns unsubscribe
+   */
+  onRefused(handler: RefusalHandler): () => void {
+    this.refusalHandlers.push(handler);
+    return () => {
+      const i = this.refusalHandlers.indexOf(handler);
+      if (i >= 0) this.refusalHandlers.splice(i, 1);
+    };
+  }
+
+  /**
+   * The newest refusal of a revision newer than the current value, or undefined (none, or a
+   * later value was accepted). Also set when the value at open time was refused and the handle
+   * runs on its `default`.
+   */
+  get refused(): ConfigRefusal | undefined {
+    const r = this.lastRefusal;
+    return r && r.revision > this.revision ? r : undefined;
+  }
+
+  /**
    * Calls `handler(next, prev, meta)` only when the selected slice changed: its stable JSON is
    * hashed (sha256) after every swap and compared with the previous hash.
    * @returns unsubscribe
@@ -142,7 +172,18 @@ export class ConfigHandle<T> implements HandleView {
     this.closed = true;
     this.changeHandlers.length = 0;
     this.selections.length = 0;
+    this.refusalHandlers.length = 0;
     this.host.release(this);
+  }
+
+  /** @internal Records a refusal; returns the listener calls to queue. */
+  refusalCalls(refusal: ConfigRefusal): HandlerCall[] {
+    this.lastRefusal = refusal;
+    return this.refusalHandlers.map((h) => ({
+      label: `onRefused(${this.key})`,
+      run: () => h(refusal),
+      timeoutMs: this.handlerTimeoutMs,
+    }));
   }
 
   /** @internal The handler calls one swap from `prev` to the current value needs. */

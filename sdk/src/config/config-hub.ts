@@ -7,7 +7,7 @@ import type { HandleHost, HandleView } from "./config-handle";
 import type { ConfigHost } from "./config-host";
 import { configUnavailable } from "./config-source";
 import type { ConfigSource } from "./config-source";
-import { ConfigState } from "./config-state";
+import { ConfigState, refusalOf } from "./config-state";
 import type { SlotRecord } from "./config-state";
 import type { AppliedChangeSet, ConfigOptions, ConfigSchema } from "./config-types";
 import { createConfigSource } from "./create-config-source";
@@ -92,6 +92,9 @@ export class ConfigHub implements HandleHost {
       fallback,
       opts.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS,
     );
+    if (att.refusal) {
+      handle.refusalCalls(refusalOf(att.refusal, 0)); // no listener yet: remembered for `refused`
+    }
     att.record.handles.add(handle);
     this.slotOf.set(handle, att.record);
     const snap = this.state.snapshotEntry(key);
@@ -186,6 +189,9 @@ export class ConfigHub implements HandleHost {
     for (const r of out.rejections) this.source.refuse(r);
     for (const [key, entry] of out.snapshot) this.source.keep(key, entry);
     const calls = out.notifications.flatMap((n) => n.handle.callsFor(n.prev, n.meta));
+    for (const r of out.refused) {
+      for (const h of this.state.handlesOf(r.key)) calls.push(...h.refusalCalls(r));
+    }
     if (calls.length > 0) await runHandlerCalls(calls, this.logger);
     if (Object.keys(out.accepted).length > 0 && this.setListeners.size > 0) {
       const set: AppliedChangeSet = Object.freeze({

@@ -3,8 +3,8 @@ import type { AppliedRegistry } from "../applied-registry";
 import type { Logger } from "../logger";
 import type { HandleView } from "./config-handle";
 import type { SnapshotEntry } from "./config-snapshot-store";
-import type { ConfigMeta, ConfigSchema } from "./config-types";
-import { deepFreeze } from "./deep-freeze";
+import type { ConfigMeta, ConfigRefusal, ConfigSchema } from "./config-types";
+import { validate } from "./schema-verdict";
 import type { ChangeBatch, RawChange } from "./raw-change";
 import type { Rejection } from "./rejection-reporter";
 import { sha256Hex } from "./stable-hash";
@@ -48,6 +48,8 @@ type Evaluation =
 export interface ApplyOutcome {
   readonly notifications: { handle: HandleView; prev: unknown; meta: ConfigMeta }[];
   readonly rejections: Rejection[];
+  /** What the handles are told: every refused key that has handles, set members included. */
+  readonly refused: ConfigRefusal[];
   /** Config key → revision for every put this batch made current. */
   readonly accepted: Record<string, number>;
   readonly snapshot: [string, SnapshotEntry][];
@@ -82,7 +84,13 @@ export class ConfigState {
    * deletes keys it does not contain.
    */
   apply(batch: ChangeBatch): ApplyOutcome {
-    const out: ApplyOutcome = { notifications: [], rejections: [], accepted: {}, snapshot: [] };
+    const out: ApplyOutcome = {
+      notifications: [],
+      rejections: [],
+      refused: [],
+      accepted: {},
+      snapshot: [],
+    };
     const latest = new Map<string, RawChange>();
     for (const c of batch.changes) latest.set(c.key, c);
     if (batch.kind === "load" && batch.complete) {
@@ -124,7 +132,8 @@ export class ConfigState {
       rec.parsed ??= this.parse(c);
     } catch (err) {
       this.markRefused(key, c.revision);
-      return { record, shared: false, refusal: this.rejection(c, "", message(err), "", "syntax") };
+      const r = this.rejection(c, claimedSha(err), message(err), "", "syntax");
+      return { record, shared: false, refusal: r };
     }
     const verdict = validate(schema, rec.parsed.json);
     if (!verdict.ok) {
@@ -181,7 +190,7 @@ export class ConfigState {
       return {
         ok: false,
         change: c,
-        sha256: "",
+        sha256: claimedSha(err),
         reason: message(err),
         valuePath: "",
         code: "syntax",
@@ -213,16 +222,28 @@ export class ConfigState {
       throw new Error(`not a ConfigEntry: ${message(err)}`);
     }
     c.entry = entry;
+    // Hash the bytes as stored (wire contract §3.3): an entry whose claimed hash is not its
+    // payload's was altered or corrupted after the writer hashed it.
+    const sha256 = sha256Hex(entry.payload);
+    if (entry.sha256 && entry.sha256 !== sha256) {
+      throw new EntryRefusal(
+        `sha256 mismatch: the entry claims ${entry.sha256}, its payload hashes to ${sha256}`,
+        entry.sha256,
+      );
+    }
     if (entry.contentType && entry.contentType !== "application/json") {
-      throw new Error(`unsupported content type ${JSON.stringify(entry.contentType)}`);
+      throw new EntryRefusal(
+        `unsupported content type ${JSON.stringify(entry.contentType)}`,
+        entry.sha256,
+      );
     }
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(entry.payload).toString("utf8"));
     } catch (err) {
-      throw new Error(`payload is not JSON: ${message(err)}`);
+      throw new EntryRefusal(`payload is not JSON: ${message(err)}`, entry.sha256);
     }
-    return { entry, json, sha256: entry.sha256 || sha256Hex(entry.payload) };
+    return { entry, json, sha256 };
   }
 
   private commit(e: Evaluation & { ok: true }, out: ApplyOutcome): void {
@@ -272,17 +293,30 @@ export class ConfigState {
     const c = e.change;
     const rec = this.records.get(c.key);
     const running = this.applied.get(c.key)?.revision ?? 0;
-    if (rec && rec.slots.size > 0) this.markRefused(c.key, c.revision);
+    const watched = rec !== undefined && rec.slots.size > 0;
+    if (watched) this.markRefused(c.key, c.revision);
     if (!e.ok) {
-      out.rejections.push(this.rejection(c, e.sha256, e.reason, e.valuePath, e.code));
+      const r = this.rejection(c, e.sha256, e.reason, e.valuePath, e.code);
+      out.rejections.push(r);
+      if (watched) out.refused.push(refusalOf(r, running));
       this.logger.warn(
         `refusing config ${c.key} revision ${c.revision}: ${e.reason}; keeping revision ${running}`,
       );
     } else if (partOf) {
+      if (watched) {
+        const r = this.rejection(c, e.parsed?.sha256 ?? "", partOf, "", "syntax");
+        out.refused.push({ ...refusalOf(r, running), code: "change-set" });
+      }
       this.logger.warn(
         `refusing config ${c.key} revision ${c.revision} with ${partOf}; keeping revision ${running}`,
       );
     }
+  }
+
+  /** The handles open on `key`, under every schema. */
+  handlesOf(key: string): HandleView[] {
+    const rec = this.records.get(key);
+    return rec ? [...rec.slots.values()].flatMap((s) => [...s.handles]) : [];
   }
 
   private rejection(
@@ -315,24 +349,6 @@ export class ConfigState {
   }
 }
 
-type Verdict = { ok: true; value: unknown } | { ok: false; reason: string; valuePath: string };
-
-function validate(schema: ConfigSchema, json: unknown): Verdict {
-  const r = schema.safeParse(json);
-  if (r.success) return { ok: true, value: deepFreeze(r.data) };
-  const issues = r.error.issues;
-  const reason = issues
-    .slice(0, 5)
-    .map((i) => `${pointer(i.path) || "/"}: ${i.message}`)
-    .join("; ");
-  return { ok: false, reason: `schema: ${reason}`, valuePath: pointer(issues[0]?.path ?? []) };
-}
-
-/** JSON Pointer (RFC 6901) of a zod issue path. */
-function pointer(path: readonly PropertyKey[]): string {
-  return path.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
-}
-
 function metaOf(c: RawChange, p: Parsed): ConfigMeta {
   const e = p.entry;
   return Object.freeze({
@@ -347,6 +363,25 @@ function metaOf(c: RawChange, p: Parsed): ConfigMeta {
     updatedAt: new Date(Number(e.updatedAtMs)),
     origin: c.origin,
   });
+}
+
+/** The public form of a refusal, as handles report it. */
+export function refusalOf(r: Rejection, keptRevision: number): ConfigRefusal {
+  return Object.freeze({ ...r, keptRevision });
+}
+
+/** A decoded entry that cannot be used; carries the sha256 it claims, for the report. */
+class EntryRefusal extends Error {
+  constructor(
+    message: string,
+    readonly claimedSha256: string,
+  ) {
+    super(message);
+  }
+}
+
+function claimedSha(err: unknown): string {
+  return err instanceof EntryRefusal ? err.claimedSha256 : "";
 }
 
 function message(err: unknown): string {

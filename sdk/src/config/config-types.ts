@@ -45,6 +45,39 @@ export type ChangeHandler<T> = (
 /** Called when the selected slice of the value changed (by hash of its stable JSON). */
 export type SliceHandler<S> = (next: S, prev: S, meta: ConfigMeta) => void | Promise<void>;
 
+/**
+ * A value of a key this process refused. The handle keeps its last good value (`keptRevision`)
+ * and the refusal is reported as a `config.rejected` event; `handle.onRefused` lets code react.
+ */
+export interface ConfigRefusal {
+  readonly key: string;
+  /** KV revision refused. */
+  readonly revision: number;
+  /**
+   * Why: `schema: /port: Too big: …` (first issues of this service's zod schema),
+   * `sha256 mismatch: …`, `not a ConfigEntry: …`, `payload is not JSON: …`, or
+   * `change set <id> (<keys> invalid)` for a key refused with its change set.
+   */
+  readonly reason: string;
+  /**
+   * `schema`: failed this service's schema; `syntax`: not a usable entry (undecodable, not
+   * JSON, sha256 mismatch); `change-set`: another key of its change set was refused.
+   */
+  readonly code: "schema" | "syntax" | "change-set";
+  /** JSON Pointer of the first offending field ("" when the whole value is at fault). */
+  readonly valuePath: string;
+  /** sha256 the entry claims ("" when undecodable). */
+  readonly sha256: string;
+  readonly changeSetId: string;
+  /** Source file relative to the config root ("" when unknown). */
+  readonly sourcePath: string;
+  /** Revision the handle keeps running (0 when it has none). */
+  readonly keptRevision: number;
+}
+
+/** Called after this process refused a value of the key; the last good value stays. */
+export type RefusalHandler = (refusal: ConfigRefusal) => void | Promise<void>;
+
 /** Options of `kon.config(key, schema, opts)`. */
 export interface ConfigOptions<I = unknown> {
   /**

@@ -3,7 +3,7 @@ import { ensureConfigBucket } from "../wire/buckets";
 import { ChangeSetAssembler } from "./change-set-assembler";
 import type { ConfigHost } from "./config-host";
 import { ConfigSnapshotStore, snapshotToBatch } from "./config-snapshot-store";
-import type { SnapshotEntry } from "./config-snapshot-store";
+import type { LoadedSnapshot, SnapshotEntry } from "./config-snapshot-store";
 import { configNotFound, configUnavailable } from "./config-source";
 import type { ConfigSink, ConfigSource } from "./config-source";
 import type { ConfigSchema } from "./config-types";
@@ -33,6 +33,10 @@ export class NatsConfigSource implements ConfigSource {
   /** ... and applied. */
   private liveLoaded = false;
   private stopped = false;
+  /** What start() found on disk ("none" when there was no snapshot). */
+  private disk: LoadedSnapshot | "none" | undefined;
+  /** Set while handles run on the snapshot, until NATS's first load replaces it. */
+  private onSnapshotSince: Date | undefined;
 
   constructor(
     private readonly host: ConfigHost,
@@ -45,12 +49,15 @@ export class NatsConfigSource implements ConfigSource {
       host.names.prefix,
       host.group,
       host.logger,
+      host.options.servers,
     );
     this.reporter = new RejectionReporter(host.names, host.group, host.nodeId, host.logger);
   }
 
+  /** @throws {@link KonError} `SNAPSHOT_DIR_UNSAFE` when the snapshot could be someone else's */
   async start(readyTimeoutMs: number): Promise<void> {
     const disk = await this.store.load();
+    this.disk = disk ?? "none";
     this.liveReady = this.startLive();
     if (this.host.online && (await settlesWithin(this.liveReady, readyTimeoutMs))) return;
     const why = this.host.online
@@ -60,9 +67,14 @@ export class NatsConfigSource implements ConfigSource {
       this.host.logger.warn(
         `starting on last-known-good snapshot from ${disk.savedAt.toISOString()} (${this.store.path}): ${why}; catching up when NATS answers`,
       );
-      if (!this.liveQueued) this.sink.deliver(snapshotToBatch(disk));
+      if (!this.liveQueued) {
+        this.onSnapshotSince = new Date();
+        this.sink.deliver(snapshotToBatch(disk));
+      }
     } else {
-      this.host.logger.warn(`${why} and no config snapshot at ${this.store.path}`);
+      this.host.logger.warn(
+        `${why}, and this host has no last-known-good snapshot of group ${this.host.group} yet (${this.store.path} is written after the first load from NATS)`,
+      );
     }
     await this.sink.idle();
   }
@@ -85,10 +97,12 @@ export class NatsConfigSource implements ConfigSource {
 
   missing(key: string): KonError {
     if (!this.liveLoaded) {
-      return configUnavailable(
-        key,
-        `NATS unreachable and the snapshot ${this.store.path} lacks it`,
-      );
+      const why = this.host.online ? "no initial load from NATS yet" : "NATS unreachable";
+      const snapshot =
+        this.disk === "none" || this.disk === undefined
+          ? `there is no last-known-good snapshot of group ${this.host.group} on this host yet (none at ${this.store.path})`
+          : `the last-known-good snapshot ${this.store.path} from ${this.disk.savedAt.toISOString()} has no key ${key}`;
+      return configUnavailable(key, `${why}, and ${snapshot}`);
     }
     return configNotFound(key, `bucket ${this.host.names.configBucket(this.host.group)}`);
   }
@@ -135,6 +149,17 @@ export class NatsConfigSource implements ConfigSource {
     await settlesWithin(this.reporter.flush(), 2000);
   }
 
+  /** Says once that the handles no longer run on the snapshot. */
+  private leftSnapshot(keys: number): void {
+    const since = this.onSnapshotSince;
+    if (!since) return;
+    this.onSnapshotSince = undefined;
+    const secs = ((Date.now() - since.getTime()) / 1000).toFixed(1);
+    this.host.logger.info(
+      `left snapshot mode: config of group ${this.host.group} is live from NATS again (${keys} keys loaded from bucket ${this.host.names.configBucket(this.host.group)}) after ${secs} s on the snapshot`,
+    );
+  }
+
   /** Connects the watch (waiting for NATS as long as it takes); resolves after its first load. */
   private async startLive(): Promise<void> {
     const nc = await this.host.nats().catch(() => undefined);
@@ -157,6 +182,7 @@ export class NatsConfigSource implements ConfigSource {
             { kind: "load", changes, changeSetId: "initial", complete: true },
             () => {
               this.liveLoaded = true;
+              this.leftSnapshot(changes.length);
               this.markLiveLoaded();
             },
           );

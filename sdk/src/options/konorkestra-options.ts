@@ -1,5 +1,5 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { DEFAULT_MAX_VALUE_BYTES } from "../config-files/config-file-parser";
 import { GROUP_NAME } from "../wire/names";
@@ -33,10 +33,45 @@ export interface KonorkestraOptions extends NatsOptions {
    * own limit (KON_MAX_VALUE_BYTES). @default 1048576
    */
   maxValueBytes?: number;
-  /** Directory of last-known-good snapshots (KON_SNAPSHOT_DIR). @default "<tmpdir>/konorkestra" */
+  /**
+   * Private directory of last-known-good snapshots (KON_SNAPSHOT_DIR), created 0700 with files
+   * 0600. A directory writable by group or others, or owned by another user, is refused
+   * (`SNAPSHOT_DIR_UNSAFE`). @default "$XDG_STATE_HOME/konorkestra", else
+   * "~/.local/state/konorkestra"
+   */
   snapshotDir?: string;
-  /** How long `connect` waits for NATS before going on offline (KON_CONNECT_TIMEOUT_MS). @default 3000 */
+  /**
+   * How long `connect` tries to reach NATS before it fails or starts offline (see
+   * `offlineStart`) (KON_CONNECT_TIMEOUT_MS). @default 3000
+   */
   connectTimeoutMs?: number;
+  /**
+   * What `connect` does when NATS does not answer within `connectTimeoutMs` (KON_OFFLINE_START):
+   * - `fail`: reject with `NATS_UNREACHABLE` (what, where, why).
+   * - `snapshot`: resolve offline, serve config from the last-known-good snapshot, keep trying.
+   * - `auto`: `snapshot` when this group's snapshot was written by a process connected to the
+   *   same servers (a restart during a NATS outage after a successful start), else `fail` (a
+   *   first start, or a wrong address).
+   *
+   * A refused credential or TLS failure always fails at once. After a successful connect, an
+   * outage never ends the process: it reconnects and keeps its values.
+   * @default "auto"
+   */
+  offlineStart?: OfflineStart;
+}
+
+/** See {@link KonorkestraOptions.offlineStart}. */
+export type OfflineStart = "auto" | "snapshot" | "fail";
+
+/**
+ * The default snapshot directory: `$XDG_STATE_HOME/konorkestra` (an absolute XDG_STATE_HOME
+ * only, as the XDG spec says), else `~/.local/state/konorkestra`. Never a shared temp dir: the
+ * snapshot holds config values, secrets included.
+ */
+export function defaultSnapshotDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, "konorkestra");
+  return join(homedir(), ".local", "state", "konorkestra");
 }
 
 const schema = z.object({
@@ -53,6 +88,9 @@ const schema = z.object({
   maxValueBytes: maxValueBytesOption,
   snapshotDir: z.string().min(1),
   connectTimeoutMs: z.number().int().min(0),
+  offlineStart: z.enum(["auto", "snapshot", "fail"], {
+    error: "use auto, snapshot or fail",
+  }),
 });
 
 export type ResolvedOptions = z.output<typeof schema>;
@@ -77,8 +115,9 @@ export function parseKonorkestraOptions(
       maxValueBytes:
         given.maxValueBytes ?? envNumber(env, "KON_MAX_VALUE_BYTES") ?? DEFAULT_MAX_VALUE_BYTES,
       snapshotDir:
-        given.snapshotDir ?? envString(env, "KON_SNAPSHOT_DIR") ?? join(tmpdir(), "konorkestra"),
+        given.snapshotDir ?? envString(env, "KON_SNAPSHOT_DIR") ?? defaultSnapshotDir(env),
       connectTimeoutMs: given.connectTimeoutMs ?? envNumber(env, "KON_CONNECT_TIMEOUT_MS") ?? 3000,
+      offlineStart: given.offlineStart ?? envString(env, "KON_OFFLINE_START") ?? "auto",
     },
     "",
   );
