@@ -1,21 +1,27 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import {
+  accessAuthOptionsShape,
   envBool,
   envNumber,
   envString,
+  httpEdgeOptionsShape,
+  mergeAccessAuthOptions,
+  mergeHttpEdgeOptions,
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,
 } from "@konorkestra/sdk/internal";
-import type { NatsOptions } from "@konorkestra/sdk/internal";
+import type { AccessAuthOptions, HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 
 /**
  * Options of the analytics service. Each has an environment form (in parentheses); how NATS is
  * reached (KON_SERVERS, KON_PREFIX, KON_REPLICAS for the streams it creates, KON_TOKEN /
- * KON_USER / KON_PASSWORD) is read as by every service.
+ * KON_USER / KON_PASSWORD) is read as by every service. The API and dashboard need an access
+ * token with the `read` scope (KON_AUTH_PUBLIC_KEY_FILE, KON_AUTH) and answer only their own
+ * Host names (KON_HTTP_ALLOWED_HOSTS, KON_HTTP_CORS_ORIGINS), as every HTTP service does.
  */
-export interface AnalyticsOptions extends NatsOptions {
+export interface AnalyticsOptions extends NatsOptions, HttpEdgeOptions, AccessAuthOptions {
   /** PostgreSQL with TimescaleDB (KON_PG_URL). @default "postgres://kon:kon@127.0.0.1:5432/konorkestra" */
   pgUrl?: string;
   /** Connections of the ingest and maintenance pool (KON_PG_POOL_SIZE). @default 8 */
@@ -120,6 +126,8 @@ const positiveInt = z.number().int().positive();
 
 const schema = z.object({
   ...natsOptionsShape,
+  ...httpEdgeOptionsShape,
+  ...accessAuthOptionsShape,
   pgUrl: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:pass@host:port/db"),
   pgPoolSize: positiveInt.max(100),
   apiPgPoolSize: positiveInt.max(100),
@@ -164,6 +172,8 @@ export function parseAnalyticsOptions(
 ): ResolvedAnalyticsOptions {
   const merged = {
     ...mergeNatsOptions(given, env),
+    ...mergeHttpEdgeOptions(given, env),
+    ...mergeAccessAuthOptions(given, env),
     pgUrl:
       given.pgUrl ??
       envString(env, "KON_PG_URL") ??
