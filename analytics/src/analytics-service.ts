@@ -4,10 +4,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
+  AccessGate,
+  HttpEdge,
+  RevocationList,
   connectService,
   serviceInboxPrefix,
   natsAuthOf,
   ensureStreams,
+  resolveAccessAuth,
   taggedLogger,
   watchConnection,
   wireNames,
@@ -67,6 +71,14 @@ export async function createAnalytics(
 ): Promise<AnalyticsService> {
   const opts = parseAnalyticsOptions(given);
   const logger = given.logger ?? taggedLogger(consoleLogger, "analytics");
+  // Refuse to start on a missing or bad key before anything is opened.
+  const auth = resolveAccessAuth(opts, "analytics");
+  const edge = new HttpEdge(opts);
+  if (auth.mode === "off") {
+    logger.warn(
+      "KON_AUTH=off: the API and dashboard answer anyone without a token (development only)",
+    );
+  }
   await migrateWhenReachable(opts, logger);
 
   // Two pools: a burst of API requests must never take the connections the ingest commits with
@@ -83,6 +95,11 @@ export async function createAnalytics(
   const nats = await connectNats(opts);
   const nc = nats.nc;
   await ensureStreams(await jetstreamManager(nc), names, { replicas: opts.replicas });
+  const revocations = auth.mode === "on" ? RevocationList.start(nc, names, { logger }) : undefined;
+  const access =
+    auth.mode === "on"
+      ? new AccessGate({ publicKey: auth.publicKey, revocations, requiredScope: "read" })
+      : undefined;
 
   const metrics = new AnalyticsMetrics();
   const kvConfig = new KvConfigReader(nc, names);
@@ -107,6 +124,8 @@ export async function createAnalytics(
     configEvents,
     logger,
     apiCacheMs: opts.apiCacheMs,
+    edge,
+    access,
   });
   const server = await listen(app, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
@@ -125,6 +144,7 @@ export async function createAnalytics(
       server.closeAllConnections();
       await Promise.all(ingesters.map((i) => i.stop()));
       await maintenance.stop();
+      revocations?.close();
       await closeNats(nc);
       await Promise.all([pool.end(), apiPool.end()]);
     },

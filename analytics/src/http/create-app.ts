@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
+import type { AccessGate, HttpEdge } from "@konorkestra/sdk/internal";
 import express from "express";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { FleetQueries } from "../domain/fleet-queries";
@@ -17,6 +18,7 @@ import { fleetRouter } from "./fleet-router";
 import { incidentsRouter } from "./incidents-router";
 import { opsRouter } from "./ops-router";
 import type { OpsSources } from "./ops-router";
+import { edgeGuard, tokenGuard } from "./request-guards";
 import { seriesRouter } from "./series-router";
 
 /** Everything the HTTP layer serves from. */
@@ -30,28 +32,38 @@ export interface AppSources extends OpsSources {
   logger: Logger;
   /** How long a `/v1/nodes` answer is served from memory (0: never). */
   apiCacheMs: number;
+  /** Host allow-list and CORS. */
+  edge: HttpEdge;
+  /** Checks the `read` token every route but `/healthz` needs; undefined with KON_AUTH=off. */
+  access: AccessGate | undefined;
 }
 
 /** Folder of the dashboard (HTML, JS, CSS and the uPlot copy made by `npm run build`). */
 export const DASHBOARD_DIR = join(packageRoot(), "public");
 
-/** The express app: JSON API under /v1, /metrics, /healthz, and the dashboard at /. */
+/**
+ * The express app: JSON API under /v1, /metrics, /healthz, and the dashboard at /. Every request
+ * passes the Host allow-list; everything but `/healthz` and the dashboard's own files (code and
+ * style, no data: a browser cannot send a token when it loads a page) needs a `read` token.
+ */
 export function createApp(src: AppSources): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  app.use(edgeGuard(src.edge));
   app.use(timing(src.metrics));
-  app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
-  app.use(incidentsRouter(src.queries));
-  app.use(seriesRouter(src.series));
-  app.use(configRouter(src.queries, src.configEvents));
-  app.use(opsRouter(src));
   if (!existsSync(join(DASHBOARD_DIR, "vendor", "uPlot.iife.min.js"))) {
     src.logger.warn(
       `dashboard chart library missing in ${DASHBOARD_DIR}/vendor: run 'npm run build'`,
     );
   }
   app.use(express.static(DASHBOARD_DIR, { index: "index.html", maxAge: 0 }));
+  app.use(tokenGuard(src.access));
+  app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
+  app.use(incidentsRouter(src.queries));
+  app.use(seriesRouter(src.series));
+  app.use(configRouter(src.queries, src.configEvents));
+  app.use(opsRouter(src));
   app.use((req, res) => {
     res.status(404).json({
       error: { code: KonErrorCode.NotFound, message: `no route ${req.method} ${req.path}` },
