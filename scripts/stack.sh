@@ -216,6 +216,7 @@ GRANT CONNECT, TEMPORARY ON DATABASE $PG_DATABASE TO kon_$svc;
 SQL
   done
   psql_local -d "$PG_DATABASE" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
 GRANT USAGE, CREATE ON SCHEMA public TO kon_analytics;
 CREATE SCHEMA IF NOT EXISTS kon_admin AUTHORIZATION kon_admin;
 SQL

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { runner } from "node-pg-migrate";
+import { Client } from "pg";
 import { packageRoot } from "../package-root";
 
 /** The PostgreSQL schema that holds every admin table and the admin's migrations table. */
@@ -20,6 +21,9 @@ export async function runMigrations(
 ): Promise<string[]> {
   const log = opts.log ?? (() => undefined);
   const deadline = Date.now() + (opts.lockWaitMs ?? 60_000);
+  // A role that owns an existing kon_admin (make up creates it for role kon_admin) needs no right
+  // to create schemas in the database, and PostgreSQL checks that right even for IF NOT EXISTS.
+  const create = !(await schemaExists(databaseUrl));
   for (;;) {
     try {
       const applied = await runner({
@@ -27,9 +31,9 @@ export async function runMigrations(
         dir: MIGRATIONS_DIR,
         direction: "up",
         schema: ADMIN_SCHEMA,
-        createSchema: true,
+        createSchema: create,
         migrationsSchema: ADMIN_SCHEMA,
-        createMigrationsSchema: true,
+        createMigrationsSchema: create,
         migrationsTable: "admin_migrations",
         singleTransaction: true,
         checkOrder: true,
@@ -43,5 +47,16 @@ export async function runMigrations(
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+}
+
+async function schemaExists(databaseUrl: string): Promise<boolean> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const r = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [ADMIN_SCHEMA]);
+    return r.rowCount === 1;
+  } finally {
+    await client.end();
   }
 }

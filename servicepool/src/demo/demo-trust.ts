@@ -140,7 +140,7 @@ export async function crossGroupRefused(s: TrustSetup, session: string): Promise
   const shown = await call(s, "GET", `/v1/groups/${other}`, undefined, session);
   if (shown.status !== 404) await call(s, "DELETE", `/v1/groups/${other}`, undefined, session);
   const made = await call<{ joinKey: string }>(s, "POST", "/v1/groups", { name: other }, session);
-  log(`6. A node of group ${other} (its own valid key) asks for ${s.group}'s config:`);
+  log(`5. A node of group ${other} (its own valid key) asks for ${s.group}'s config:`);
   const nc = await connect({
     servers: s.natsUrl,
     tls: { caFile: s.tlsCa },
