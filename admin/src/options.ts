@@ -47,7 +47,7 @@ export interface AdminOptions extends NatsOptions {
    * expiry and group deletion clear it at once in this instance. @default 30000
    */
   joinKeyCacheMs?: number;
-  /** Failed login or sign-up attempts allowed per source address and per e-mail, per minute (KON_ADMIN_LOGIN_RATE). @default 10 */
+  /** Failed sign-in or sign-up attempts allowed per source address and per e-mail, per minute (KON_ADMIN_LOGIN_RATE). @default 10 */
   loginRatePerMin?: number;
   /** Join-key checks that need argon2 allowed per source per minute, and failures per key id per minute (KON_JOIN_RATE). @default 30 */
   joinRatePerMin?: number;

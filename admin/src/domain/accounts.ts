@@ -33,7 +33,7 @@ export interface AccountsDeps {
   refresh: RefreshTokenStore;
   hasher: PasswordHasher;
   signer: TokenSigner;
-  /** Sign-in and sign-up attempts, keyed `src:<address>` and `email:<address>`. */
+  /** Failed sign-in and sign-up attempts, keyed `src:<address>` and `email:<address>`. */
   limiter: RateLimiter;
   logger: Logger;
   sessionTtlMs: number;
@@ -85,7 +85,17 @@ export class Accounts {
 
   /** Creates an admin from a bootstrap token or an invitation; returns the new admin's id. */
   async signup(input: SignupInput, source: string): Promise<{ adminId: string }> {
-    this.limit([`src:${source}`]);
+    const keys = [`src:${source}`];
+    this.checkLimit(keys);
+    try {
+      return await this.createAdmin(input);
+    } catch (err) {
+      if (err instanceof AdminError && err.code === AdminErrorCode.Unauthorized) this.charge(keys);
+      throw err;
+    }
+  }
+
+  private async createAdmin(input: SignupInput): Promise<{ adminId: string }> {
     const email = input.email.toLowerCase();
     const token = input.bootstrapToken ?? input.invitation;
     if (!token || (input.bootstrapToken && input.invitation)) {
@@ -125,16 +135,21 @@ export class Accounts {
 
   /**
    * Signs in. An unknown email and a wrong password get the same error after the same work
-   * (an argon2 verification either way). Limited per source and per email.
+   * (an argon2 verification either way). Failures are limited per source and per email; while
+   * either is over its limit every attempt is refused with RATE_LIMITED, the right password too.
    */
   async login(emailIn: string, password: string, source: string): Promise<SessionPair> {
     const email = emailIn.toLowerCase();
-    this.limit([`src:${source}`, `email:${email}`]);
+    const keys = [`src:${source}`, `email:${email}`];
+    this.checkLimit(keys);
     const admin = await this.d.store.findByEmail(email);
     const ok = admin
       ? await this.d.hasher.verify(admin.passwordHash, password)
       : await this.d.hasher.verifyNothing(password);
-    if (!admin || !ok) throw BAD_CREDENTIALS();
+    if (!admin || !ok) {
+      this.charge(keys);
+      throw BAD_CREDENTIALS();
+    }
     return this.issue(admin.id, `fam_${randomBytes(12).toString("base64url")}`);
   }
 
@@ -177,10 +192,15 @@ export class Accounts {
     return { id, invitation, expiresAt };
   }
 
-  private limit(keys: string[]): void {
+  /** Refuses while any key has used up its failures; successes cost nothing. */
+  private checkLimit(keys: string[]): void {
     const now = this.now();
     const wait = Math.max(...keys.map((k) => this.d.limiter.blockedFor(k, now)));
     if (wait > 0) throw rateLimited(wait);
+  }
+
+  private charge(keys: string[]): void {
+    const now = this.now();
     for (const k of keys) this.d.limiter.take(k, now);
   }
 
