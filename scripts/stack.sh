@@ -14,7 +14,9 @@ ENV_FILE="$STACK/stack.env"
 NATS_PORT="${KON_NATS_PORT:-4222}"
 NATS_MONITOR_PORT="${KON_NATS_MONITOR_PORT:-8222}"
 PG_PORT="${KON_PG_PORT:-5432}"
-PG_PASSWORD="${KON_PG_PASSWORD:-kon}"
+# The superuser's password: KON_PG_PASSWORD, else .stack/secrets/pg-kon.pw (random, made at the
+# first `make up`; a data directory from before that keeps its old password "kon").
+PG_PASSWORD="${KON_PG_PASSWORD:-}"
 PG_DATABASE="${KON_PG_DATABASE:-konorkestra}"
 REDIS_PORT="${KON_REDIS_PORT:-6379}"
 SERVERS=(nats postgres redis)
@@ -128,6 +130,14 @@ wait_for() { # what seconds cmd...
   die "$what did not become ready in ${secs}s (see $LOGS)"
 }
 
+pg_superuser_password() {
+  [ -n "$PG_PASSWORD" ] && return 0
+  if [ ! -s "$SECRETS/pg-kon.pw" ] && [ -e "$DATA/postgres" ]; then
+    (umask 077 && printf kon >"$SECRETS/pg-kon.pw") # a cluster made before random passwords
+  fi
+  PG_PASSWORD="$(cat "$(secret_file pg-kon.pw)")"
+}
+
 # A random secret in $SECRETS/<name>, made once (0600).
 secret_file() { # name
   local f="$SECRETS/$1"
@@ -138,6 +148,7 @@ secret_file() { # name
 # Keys and certificates of this installation, made at the first `make up` and kept after.
 ensure_trust() {
   mkdir -p "$SECRETS" && chmod 0700 "$SECRETS"
+  pg_superuser_password
   local provision="$ROOT_DIR/admin/dist/nats-auth/provision-main.js"
   [ -f "$provision" ] || die "$provision is not built (make build)"
   (umask 077 && node "$provision" "$SECRETS" "$STACK/run/nats-accounts.conf")
@@ -181,7 +192,7 @@ start_postgres() {
   [ -n "$(server_pid postgres)" ] && { log "postgres already running"; return; }
   port_free "$PG_PORT" || die "port $PG_PORT is in use (set KON_PG_PORT)"
   if [ ! -f "$(host_path "$KON_PG_ROOT" "$pgdata")/PG_VERSION" ]; then
-    log "initdb (user kon, password from KON_PG_PASSWORD)"
+    log "initdb (user kon, password in $SECRETS/pg-kon.pw or KON_PG_PASSWORD)"
     local pw="$(host_path "$KON_PG_ROOT" "$dir")/.pwfile"
     printf '%s\n' "$PG_PASSWORD" >"$pw"
     [ -n "$KON_PG_USER" ] && chown "$(stat -c %u:%g "$(host_path "$KON_PG_ROOT" "$dir")")" "$pw"
@@ -409,12 +420,27 @@ status() {
 
 compose() { docker compose -f "$ROOT_DIR/docker-compose.yml" "$@"; }
 
+# NATS's configuration inside the container: the same TLS and accounts as local mode, at the
+# paths docker-compose.yml mounts them.
+compose_nats_conf() {
+  mkdir -p "$STACK/compose"
+  cat >"$STACK/compose/nats.conf" <<'CONF'
+tls {
+  cert_file: "/etc/kon/tls/server.pem"
+  key_file: "/etc/kon/tls/server.key"
+  ca_file: "/etc/kon/tls/ca.pem"
+  timeout: 2
+}
+include "nats-accounts.conf"
+CONF
+}
+
 main() {
   local cmd="${1:-status}"
   shift || true
   if [ "$(stack_mode)" = docker ]; then
     case "$cmd" in
-      up) compose up -d --wait ;;
+      up) ensure_trust; compose_nats_conf; compose up -d --wait ;;
       down) compose down ;;
       restart) compose restart ;;
       status) compose ps ;;
@@ -426,6 +452,7 @@ main() {
   if [ ! -f "$ENV_FILE" ] && [ "$cmd" = down ]; then log "no stack provisioned: nothing to stop"; return 0; fi
   load_env
   mkdir -p "$DATA" "$LOGS" "$STACK/run"
+  [ -d "$SECRETS" ] && pg_superuser_password
   case "$cmd" in
     up) ensure_trust; start_nats; start_postgres; start_redis; start_services ;;
     examples) start_examples ;;

@@ -9,6 +9,7 @@ interface Service {
   command?: string[];
   ports?: string[];
   environment?: Record<string, string>;
+  volumes?: string[];
   healthcheck?: { test: string[] };
 }
 
@@ -35,6 +36,29 @@ describe("docker-compose.yml", () => {
     expect(major > 2 || (major === 2 && minor >= 12)).toBe(true);
     expect(nats.command).toContain("-js");
     expect(containerPorts(nats)).toEqual(expect.arrayContaining([4222, 8222]));
+  });
+
+  it("mounts the TLS and accounts configuration make up writes, so NATS is never open", () => {
+    const nats = compose.services.nats!;
+    expect(nats.command).toEqual(expect.arrayContaining(["-c", "/etc/kon/nats.conf"]));
+    expect(nats.volumes).toEqual(
+      expect.arrayContaining([
+        "./.stack/compose/nats.conf:/etc/kon/nats.conf:ro",
+        "./.stack/run/nats-accounts.conf:/etc/kon/nats-accounts.conf:ro",
+        "./.stack/tls:/etc/kon/tls:ro",
+      ]),
+    );
+    const stack = readFileSync(join(__dirname, "../../scripts/stack.sh"), "utf8");
+    expect(stack).toMatch(/up\) ensure_trust; compose_nats_conf; compose up/);
+    expect(stack).toContain('include "nats-accounts.conf"');
+  });
+
+  it("gives PostgreSQL and Redis their passwords from .stack/secrets, never a default", () => {
+    expect(compose.services.postgres!.environment?.POSTGRES_PASSWORD).toBeUndefined();
+    expect(compose.services.postgres!.environment?.POSTGRES_PASSWORD_FILE).toBe(
+      "/run/secrets/pg_pw",
+    );
+    expect(compose.services.redis!.command?.join(" ")).toMatch(/--requirepass/);
   });
 
   it("runs PostgreSQL from a TimescaleDB image with telemetry off", () => {
