@@ -7,6 +7,7 @@ import type { AnalyticsService } from "../src";
 import { sql } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { waitFor } from "./helpers/wait-for";
+import { readAuth, testAuth } from "./helpers/test-auth";
 
 // Issue 14 item 4: the API and the ingest must not share one pool. A crowd of fresh API requests
 // runs on the API's own connections (at most its pool size), and the ingest keeps committing on
@@ -21,6 +22,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
@@ -69,7 +71,7 @@ test("fresh API requests use the API's own pool; the ingest commits on its own m
   const requests = Promise.all(
     Array.from({ length: 60 }, (_, i) =>
       fetch(`${svc.url}/v1/nodes${i % 2 ? "" : "?limit=10"}`, {
-        headers: { "cache-control": "no-cache" },
+        headers: { "cache-control": "no-cache", ...readAuth() },
       }).then((r) => r.status),
     ),
   );

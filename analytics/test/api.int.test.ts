@@ -15,6 +15,7 @@ import {
 } from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
+import { readAuth, testAuth } from "./helpers/test-auth";
 
 let nats: NatsServer;
 let db: PostgresDatabase;
@@ -26,6 +27,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,
@@ -349,7 +351,7 @@ test("/v1/pipeline, /metrics and /healthz", async () => {
   expect(p.body.streams[1]!.rowsTotal).toBe(12);
   expect(p.body.rowsPerSec).toBeGreaterThan(0);
   expect(p.body.storage.edition).toMatch(/apache|timescale/);
-  const m = await fetch(`${svc.url}/metrics`);
+  const m = await fetch(`${svc.url}/metrics`, { headers: readAuth() });
   const text = await m.text();
   expect(m.headers.get("content-type")).toMatch(/text\/plain/);
   expect(text).toMatch(/kon_analytics_rows_ingested_total\{kind="events"\} 12/);

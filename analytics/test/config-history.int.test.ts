@@ -10,6 +10,7 @@ import { HOUR, MIN, SCENARIO_CONFIG_EVENTS, publishScenario } from "./helpers/fl
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
+import { testAuth } from "./helpers/test-auth";
 
 // Config events (kon.evt.<group>.config.<kind>) into config_events through the analytics-cfg
 // durable consumer, and the history endpoints, against real NATS and TimescaleDB.
@@ -23,6 +24,7 @@ const extra: AnalyticsService[] = [];
 
 async function analytics(o: AnalyticsRuntimeOptions = {}): Promise<AnalyticsService> {
   return createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,

@@ -11,6 +11,7 @@ import type { AnalyticsService } from "../src";
 import type { ConfigChange } from "../src/model/config-change";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
+import { testAuth } from "./helpers/test-auth";
 
 // End to end: the real config-loader watches a git work tree and publishes a change and a
 // rejection; analytics (its own durable consumer, real TimescaleDB) shows both in the history,
@@ -47,6 +48,7 @@ beforeAll(async () => {
   git("init", "-q");
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,

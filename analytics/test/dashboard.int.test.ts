@@ -12,6 +12,7 @@ import { publishScenario, waitForScenario } from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { launchChromium } from "./helpers/headless-chromium";
 import type { HeadlessChromium } from "./helpers/headless-chromium";
+import { testAuth } from "./helpers/test-auth";
 
 // The dashboard in headless Chromium against a live stack (NATS, TimescaleDB, a running
 // analytics instance fed with published heartbeats and events): what it shows must match the API.
@@ -30,6 +31,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,

@@ -9,6 +9,7 @@ import { MAX_CLAIMED_SKEW_MS } from "../src/model/time-window";
 import { sql } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { waitFor } from "./helpers/wait-for";
+import { testAuth } from "./helpers/test-auth";
 
 // Issue 11 item 7 (a 0-byte heartbeat is a valid beat; its sent_at_ms of 0 shifts the down that
 // follows) and issue 10 item 5 (times a message claims are clamped to a sane window), analytics
@@ -23,6 +24,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,

@@ -4,6 +4,7 @@ import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
 import { sql } from "./helpers/count-rows";
+import { readAuth, testAuth } from "./helpers/test-auth";
 
 // Reproductions of issue 11 item 6 (analytics) and issue 10 item 5 (no secret in error bodies,
 // /metrics or /healthz): each answered 500 with PostgreSQL's text before the fix.
@@ -20,6 +21,7 @@ beforeAll(async () => {
   u.password = PG_PASSWORD; // the test server trusts local users: the password is carried, unused
   pgUrl = u.toString();
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl,
     port: 0,
@@ -34,7 +36,7 @@ afterAll(async () => {
 });
 
 async function get(path: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(svc.url + path);
+  const res = await fetch(svc.url + path, { headers: readAuth() });
   return { status: res.status, text: await res.text() };
 }
 

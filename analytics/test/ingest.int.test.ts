@@ -8,6 +8,7 @@ import { countRows, sql } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
+import { testAuth } from "./helpers/test-auth";
 
 let nats: NatsServer;
 let db: PostgresDatabase;
@@ -16,6 +17,7 @@ const services: AnalyticsService[] = [];
 
 async function analytics(o: AnalyticsRuntimeOptions = {}): Promise<AnalyticsService> {
   const s = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,

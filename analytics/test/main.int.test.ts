@@ -6,6 +6,7 @@ import { countRows } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
+import { testAuthEnv } from "./helpers/test-auth";
 
 // The entry point as a real process: configured by KON_* variables, ingesting, and stopping
 // cleanly (exit 0) on SIGTERM.
@@ -30,6 +31,7 @@ test("main.ts starts from KON_* variables and exits 0 on SIGTERM", async () => {
     env: {
       ...process.env,
       ...nats.clientEnv(),
+      ...testAuthEnv(),
       KON_PG_URL: db.url,
       KON_ANALYTICS_PORT: String(port),
       KON_INGEST_BATCH_MS: "50",

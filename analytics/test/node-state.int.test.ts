@@ -6,6 +6,7 @@ import type { AnalyticsService } from "../src";
 import { sql } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { waitFor } from "./helpers/wait-for";
+import { testAuth } from "./helpers/test-auth";
 
 // node_state across batches: a beat that only moves the beat sends three columns, a change of
 // config or process rewrites the row, and a row deleted by hand comes back whole.
@@ -39,6 +40,7 @@ beforeAll(async () => {
   [nats, db] = await Promise.all([startNats(), startPostgres()]);
   sim = await FleetSimulator.connect(nats.clientOptions());
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: db.url,
     port: 0,

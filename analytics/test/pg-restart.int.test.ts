@@ -9,6 +9,7 @@ import { countRows, sql } from "./helpers/count-rows";
 import { FleetSimulator } from "./helpers/fleet-simulator";
 import { getJson } from "./helpers/get-json";
 import { waitFor } from "./helpers/wait-for";
+import { testAuth } from "./helpers/test-auth";
 
 // PostgreSQL is stopped and started again while heartbeats keep arriving: the batch in hand is
 // retried with backoff and not acknowledged, /healthz says 503, and afterwards every message is
@@ -36,6 +37,7 @@ afterAll(async () => {
 
 test("PostgreSQL stopped and restarted mid-ingest: nothing lost, nothing doubled", async () => {
   svc = await createAnalytics({
+    ...testAuth(),
     ...nats.clientOptions(),
     pgUrl: url,
     port: 0,

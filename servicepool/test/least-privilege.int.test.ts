@@ -13,7 +13,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Konorkestra, silentLogger } from "@konorkestra/sdk";
 import { credentialOptions, wireNames } from "@konorkestra/sdk/internal";
 import type { SystemRole } from "@konorkestra/sdk/internal";
-import { getFreePort, spawnTs, startNats, startPostgres } from "@konorkestra/testkit";
+import {
+  getFreePort,
+  sharedTestTokens,
+  spawnTs,
+  startNats,
+  startPostgres,
+} from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { z } from "zod";
 import { CalloutResponder } from "../../admin/src/callout/callout-responder";
@@ -88,6 +94,7 @@ beforeAll(async () => {
   analyticsPort = await getFreePort();
   spawnService("analytics", ANALYTICS, {
     ...nats.serviceEnv("analytics"),
+    KON_AUTH_PUBLIC_KEY_FILE: sharedTestTokens().publicKeyFile,
     KON_PG_URL: pg.url,
     KON_ANALYTICS_PORT: String(analyticsPort),
     KON_INGEST_BATCH_MS: "50",
