@@ -205,8 +205,8 @@ describe("sign-in, refresh, expiry", () => {
     // At most 8 failures a minute (shared with the failures of the tests above), then 429s.
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(8);
     expect(statuses.slice(-2)).toEqual([429, 429]);
-    expect(errorOf(last!).code).toBe("RATE_LIMITED");
-    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(errorOf(last).code).toBe("RATE_LIMITED");
+    expect(Number(last.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     // While limited, even the right password is refused: the limit is not an oracle.
     const right = await h.http("POST", "/v1/auth/login", {
       body: { email: "second@example.org", password: "another long password" },

@@ -12,7 +12,8 @@ export function sourceOf(req: Request): string {
  * Records the action in the audit table when the response is finished, whatever the outcome:
  * who (the token's admin, else the email typed, else `anonymous`), what, target, source and
  * result (`ok`, `refused:<status>`, `error:<status>`, with the error code as detail). Put first
- * in a route's chain so refusals by authentication are recorded too.
+ * in a route's chain so refusals by authentication are recorded too. A handler that learns its
+ * target late (a new token's id) sets `res.locals.target`.
  */
 export function audited(
   audit: AuditStore,
@@ -21,6 +22,8 @@ export function audited(
   target: (req: Request, res: Response) => string = () => "",
 ): RequestHandler {
   return (req, res, next) => {
+    // Route parameters are only set while the route runs: read the target now.
+    const early = target(req, res);
     res.on("finish", () => {
       const status = res.statusCode;
       const result = status < 400 ? "ok" : `${status < 500 ? "refused" : "error"}:${status}`;
@@ -29,7 +32,7 @@ export function audited(
         .record({
           actor,
           action,
-          target: safeTarget(target(req, res)),
+          target: safeTarget((res.locals.target as string | undefined) ?? early),
           source: sourceOf(req),
           result,
           detail: (res.locals.errorCode as string | undefined) ?? "",

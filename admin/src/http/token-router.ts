@@ -42,17 +42,12 @@ export function tokenRouter(
     res.json({ tokens: (await tokens.list()).map(tokenJson) });
   });
 
-  r.post(
-    "/v1/tokens",
-    audited(audit, logger, "token.create", (_req, res) => (res.locals.target as string) ?? ""),
-    admin,
-    async (req, res) => {
-      const body = parseInput(createBody, req.body, "body");
-      const { token, info } = await tokens.create(authOf(res)!.sub, body);
-      res.locals.target = info.id;
-      res.status(201).json({ token, ...tokenJson(info) });
-    },
-  );
+  r.post("/v1/tokens", audited(audit, logger, "token.create"), admin, async (req, res) => {
+    const body = parseInput(createBody, req.body, "body");
+    const { token, info } = await tokens.create(authOf(res)!.sub, body);
+    res.locals.target = info.id;
+    res.status(201).json({ token, ...tokenJson(info) });
+  });
 
   r.delete(
     "/v1/tokens/:id",
