@@ -89,6 +89,8 @@ describe("ResponseCache", () => {
       return `v${++n}`;
     };
     await Promise.all(Array.from({ length: 20 }, () => cache.get("k", build)));
-    expect(n).toBe(1);
+    // One build; a second only when the loop crossed a millisecond after the first began (a
+    // request may not use a build that started before it arrived).
+    expect(n).toBeLessThanOrEqual(2);
   });
 });
