@@ -25,6 +25,87 @@ export interface HeartbeatSink {
   readonly processedSeq: number;
 }
 
+/** A delivered message with its stream position read once. */
+interface Delivery {
+  readonly msg: JsMsg;
+  readonly raw: RawHeartbeat;
+  readonly seq: number;
+  readonly pending: number;
+}
+
+function delivery(m: JsMsg): Delivery {
+  // nats.js keeps the ack subject as `reply` without declaring it.
+  const reply = (m as unknown as { reply?: unknown }).reply;
+  const at = typeof reply === "string" ? parseAckSubject(reply) : undefined;
+  const seq = at?.streamSeq ?? m.seq;
+  const raw: RawHeartbeat = {
+    subject: m.subject,
+    data: m.data,
+    seq,
+    atMs: at?.timeMs ?? Math.floor(m.info.timestampNanos / NS),
+  };
+  return { msg: m, raw, seq, pending: at?.pending ?? m.info.pending };
+}
+
+/**
+ * Which message an AckAll may name: the newest one done with nothing unfinished before it (an ack
+ * covers every earlier message, so one still waiting for a look-up must not be passed).
+ */
+export class AckFloor {
+  /** Stream sequences of messages not yet done (waiting, or behind one that waits). */
+  private readonly held = new Set<number>();
+  private floor = Infinity;
+  /** Done above the floor, by arrival; moved to `last` when the floor passes them. */
+  private doneAbove: { seq: number; msg: JsMsg }[] = [];
+  private last: JsMsg | undefined;
+  private lastSeq = 0;
+  private count = 0;
+
+  hold(seq: number): void {
+    if (this.held.has(seq)) return;
+    this.held.add(seq);
+    if (seq < this.floor) this.floor = seq;
+  }
+
+  /** Marks a message done; returns how many are done and not yet acknowledged. */
+  done(seq: number, msg: JsMsg): number {
+    if (this.held.delete(seq) && seq === this.floor) this.raiseFloor();
+    this.count += 1;
+    if (seq < this.floor) this.advance(seq, msg);
+    else this.doneAbove.push({ seq, msg });
+    return this.count;
+  }
+
+  /** The message to acknowledge now, if any. */
+  take(): JsMsg | undefined {
+    if (!this.last || this.count === 0) return undefined;
+    const m = this.last;
+    this.count = 0;
+    this.last = undefined;
+    return m;
+  }
+
+  private advance(seq: number, msg: JsMsg): void {
+    if (seq > this.lastSeq) {
+      this.lastSeq = seq;
+      this.last = msg;
+    }
+  }
+
+  private raiseFloor(): void {
+    this.floor = Infinity;
+    for (const s of this.held) if (s < this.floor) this.floor = s;
+    const keep: { seq: number; msg: JsMsg }[] = [];
+    for (const d of this.doneAbove) {
+      if (d.seq < this.floor) this.advance(d.seq, d.msg);
+      else keep.push(d);
+    }
+    // Messages now below the floor count as done-and-unacknowledged, even after a take().
+    if (keep.length < this.doneAbove.length) this.count = Math.max(this.count, 1);
+    this.doneAbove = keep;
+  }
+}
+
 /**
  * Reads every heartbeat in KON_HB in stream order through a durable consumer of this monitor's
  * own (`<prefix>_monitor_<id>`), so a restarted monitor resumes where it stopped and replays the
@@ -34,19 +115,18 @@ export interface HeartbeatSink {
  * Messages are handled in the consumer's callback, synchronously, with the stream position read
  * from the ack subject (the sdk's parser): an async iteration costs several promise turns per
  * message, and each turn flushed the monitor's own publishes in a socket write of their own.
- * A heartbeat whose handling must wait (a KON_HB look-up) queues the ones after it.
+ * A heartbeat whose handling must wait (a KON_HB look-up) queues the later ones of its node.
  */
 export class HeartbeatConsumer {
   private messages: ConsumerMessages | undefined;
   private consumer: Consumer | undefined;
-  private lastMsg: JsMsg | undefined;
-  private unacked = 0;
   private timers: NodeJS.Timeout[] = [];
-  /** Messages waiting behind a heartbeat whose handling is still running. */
-  private queue: JsMsg[] = [];
-  private queueHead = 0;
-  private waiting: Promise<void> | undefined;
   private stopped = false;
+  /** Per subject (node): beats waiting behind one of the same node still being handled. */
+  private readonly parked = new Map<string, Delivery[]>();
+  private readonly inflight = new Set<Promise<void>>();
+  /** Acks: see AckFloor. */
+  private readonly acks = new AckFloor();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -96,71 +176,71 @@ export class HeartbeatConsumer {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.messages?.stop();
-    while (this.waiting) await this.waiting;
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     this.ack();
   }
 
   private receive(m: JsMsg): void {
     if (this.stopped) return;
-    if (this.waiting) {
-      this.queue.push(m);
+    const d = delivery(m);
+    const queue = this.parked.get(m.subject);
+    if (queue) {
+      this.acks.hold(d.seq);
+      queue.push(d);
       return;
     }
-    this.handle(m);
+    this.handle(d);
   }
 
-  /** Handles one message; starts queueing when its handling goes asynchronous. */
-  private handle(m: JsMsg): void {
-    // nats.js keeps the ack subject as `reply` without declaring it.
-    const reply = (m as unknown as { reply?: unknown }).reply;
-    const at = typeof reply === "string" ? parseAckSubject(reply) : undefined;
-    const raw: RawHeartbeat = {
-      subject: m.subject,
-      data: m.data,
-      seq: at?.streamSeq ?? m.seq,
-      atMs: at?.timeMs ?? Math.floor(m.info.timestampNanos / NS),
-    };
+  /**
+   * Handles one message. When its handling goes asynchronous (a KON_HB look-up for a gap), later
+   * beats of the same node wait for it; other nodes' beats go on, so a burst of gaps after an
+   * outage costs one look-up's latency, not one per gap in a row. Returns true when it waits.
+   */
+  private handle(d: Delivery): boolean {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.sink.onHeartbeat(raw, at?.pending ?? m.info.pending);
+      pending = this.sink.onHeartbeat(d.raw, d.pending);
     } catch (err) {
-      this.failed(m, err);
+      this.failed(d, err);
     }
-    if (pending) {
-      this.waiting = pending
-        .catch((err: unknown) => this.failed(m, err))
-        .then(() => this.done(m))
-        .then(() => this.drain());
-      return;
+    if (!pending) {
+      this.done(d);
+      return false;
     }
-    this.done(m);
+    this.acks.hold(d.seq);
+    if (!this.parked.has(d.raw.subject)) this.parked.set(d.raw.subject, []);
+    const p = pending
+      .catch((err: unknown) => this.failed(d, err))
+      .then(() => {
+        this.done(d);
+        this.resume(d.raw.subject);
+      })
+      .finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+    return true;
+  }
+
+  /** Handles the node's waiting beats in order, until one waits again. */
+  private resume(subject: string): void {
+    const queue = this.parked.get(subject);
+    while (queue && queue.length > 0 && !this.stopped) {
+      if (this.handle(queue.shift()!)) return;
+    }
+    this.parked.delete(subject);
   }
 
   /** The sink handles bad input itself; this is a bug, not a reason to stop consuming. */
-  private failed(m: JsMsg, err: unknown): void {
-    this.logger.error(`heartbeat ${m.seq} on ${m.subject} failed: ${String(err)}`);
+  private failed(d: Delivery, err: unknown): void {
+    this.logger.error(`heartbeat ${d.seq} on ${d.raw.subject} failed: ${String(err)}`);
   }
 
-  private done(m: JsMsg): void {
-    this.lastMsg = m;
-    if (++this.unacked >= ACK_EVERY_MSGS) this.ack();
-  }
-
-  private drain(): void {
-    this.waiting = undefined;
-    while (this.queueHead < this.queue.length && !this.waiting && !this.stopped) {
-      this.handle(this.queue[this.queueHead++]!);
-    }
-    if (this.queueHead >= this.queue.length || this.stopped) {
-      this.queue = [];
-      this.queueHead = 0;
-    }
+  private done(d: Delivery): void {
+    if (this.acks.done(d.seq, d.msg) >= ACK_EVERY_MSGS) this.ack();
   }
 
   private ack(): void {
-    if (!this.lastMsg || this.unacked === 0) return;
-    this.lastMsg.ack();
-    this.unacked = 0;
+    this.acks.take()?.ack();
   }
 
   /** Idle or after a hiccup: ask the server whether anything is left for this consumer. */
