@@ -24,11 +24,59 @@
 
   const $ = (sel) => document.querySelector(sel);
 
-  async function api(path) {
-    const res = await fetch(path, { headers: { accept: "application/json" } });
+  // The API token lives in this tab's session storage only (gone when the tab closes) and goes
+  // with every request as `Authorization: Bearer`. A 401 means it is no longer good (expired,
+  // revoked): it is dropped and the sign-in form comes back.
+  const TOKEN_KEY = "konorkestra.analytics.token";
+
+  class SignedOut extends Error {}
+
+  async function api(path, token = sessionStorage.getItem(TOKEN_KEY)) {
+    if (!token) throw new SignedOut("sign in with an API token");
+    const res = await fetch(path, {
+      headers: { accept: "application/json", authorization: `Bearer ${token}` },
+    });
+    if (res.status === 401)
+      throw new SignedOut("the token was refused (wrong, expired or revoked)");
+    if (res.status === 403) throw new SignedOut("the token lacks the 'read' scope");
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     return res.json();
   }
+
+  function showSignIn(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    document.body.dataset.signedIn = "false";
+    delete document.body.dataset.ready;
+    $("#signin").hidden = false;
+    $("#signout").hidden = true;
+    $("#updated").textContent = "signed out";
+    $("#signin-error").hidden = !message;
+    $("#signin-error").textContent = message || "";
+    $("#signin-token").focus();
+  }
+
+  function showSignedIn() {
+    document.body.dataset.signedIn = "true";
+    $("#signin").hidden = true;
+    $("#signout").hidden = false;
+    $("#signin-error").hidden = true;
+  }
+
+  $("#signin-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const token = $("#signin-token").value.trim();
+    // Checked once before it is kept, so a mistyped token never lands in storage.
+    api("/v1/fleet/summary", token).then(
+      () => {
+        sessionStorage.setItem(TOKEN_KEY, token);
+        $("#signin-token").value = "";
+        showSignedIn();
+        void refresh();
+      },
+      (err) => showSignIn(String(err.message || err)),
+    );
+  });
+  $("#signout").addEventListener("click", () => showSignIn());
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -238,6 +286,7 @@
   }
 
   async function refresh() {
+    if (!sessionStorage.getItem(TOKEN_KEY)) return;
     try {
       const [summary, nodes, incidents, drift, series, changes, rejections] = await Promise.all([
         api("/v1/fleet/summary"),
@@ -260,6 +309,7 @@
       $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
       document.body.dataset.ready = "true";
     } catch (err) {
+      if (err instanceof SignedOut) return showSignIn(err.message);
       $("#error").hidden = false;
       $("#error").textContent = String(err.message || err);
     }
@@ -289,6 +339,8 @@
     void refresh();
   });
 
+  if (sessionStorage.getItem(TOKEN_KEY)) showSignedIn();
+  else showSignIn();
   void refresh();
   setInterval(refresh, REFRESH_MS);
 })();

@@ -12,7 +12,8 @@ import { publishScenario, waitForScenario } from "./helpers/fleet-scenario";
 import { getJson } from "./helpers/get-json";
 import { launchChromium } from "./helpers/headless-chromium";
 import type { HeadlessChromium } from "./helpers/headless-chromium";
-import { testAuth } from "./helpers/test-auth";
+import { signIn } from "./helpers/dashboard-sign-in";
+import { readAuth, testAuth } from "./helpers/test-auth";
 
 // The dashboard in headless Chromium against a live stack (NATS, TimescaleDB, a running
 // analytics instance fed with published heartbeats and events): what it shows must match the API.
@@ -43,6 +44,7 @@ beforeAll(async () => {
   await waitForScenario(db.url);
   page = await browser.context.newPage();
   await page.goto(`${svc.url}/`);
+  await signIn(page, readAuth().authorization.slice("Bearer ".length));
   await page.waitForSelector("body[data-ready=true]", { timeout: 15_000 });
 });
 
@@ -229,6 +231,7 @@ test("the node table asks for pages, never the whole fleet, and pages with next 
   });
   try {
     await paged.goto(`${svc.url}/?page_size=2`);
+    await signIn(paged, readAuth().authorization.slice("Bearer ".length)); // a new tab: no token
     await paged.waitForSelector("body[data-ready=true][data-page='1']", { timeout: 15_000 });
     const shown = async (): Promise<(string | null)[]> => {
       const trs = paged.locator("#nodes tbody tr");
