@@ -160,3 +160,35 @@ test("a down after a beat without sent_at_ms starts at the last beat's arrival, 
   );
   expect(ev!.last_seen_at.getTime()).toBe(beatAt.getTime());
 });
+
+test("a config event names a valid key (and node, where it names one), or it is a reject", async () => {
+  const atMs = Date.now();
+  const bad = [
+    await sim.configEvent("g5", "published", { key: "a b", revision: 3, atMs }),
+    await sim.configEvent("g5", "deleted", { key: "", atMs }),
+    await sim.configEvent("g5", "rejected", { key: "svc", nodeId: "n.1", atMs }),
+  ];
+  const good = await sim.configEvent("g5", "rejected", { key: "", atMs, eventId: "ok-1" });
+  await waitFor("good event stored", async () => {
+    const r = await sql(db.url, "SELECT 1 FROM config_events WHERE event_id = $1", [good]);
+    return r.length === 1;
+  });
+  await waitFor("rejects stored", async () => {
+    const r = await sql(db.url, "SELECT 1 FROM ingest_rejects WHERE subject LIKE '%.g5.%'");
+    return r.length === bad.length;
+  });
+  const stored = await sql<{ event_id: string }>(
+    db.url,
+    "SELECT event_id FROM config_events WHERE group_name = 'g5'",
+  );
+  expect(stored.map((r) => r.event_id)).toEqual([good]);
+  const reasons = await sql<{ reason: string }>(
+    db.url,
+    "SELECT reason FROM ingest_rejects WHERE subject LIKE '%.g5.%' ORDER BY stream_seq",
+  );
+  expect(reasons.map((r) => r.reason)).toEqual([
+    expect.stringMatching(/invalid config key "a b"/),
+    expect.stringMatching(/invalid config key ""/),
+    expect.stringMatching(/invalid node id "n\.1"/),
+  ]);
+});

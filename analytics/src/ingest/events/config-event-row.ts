@@ -1,5 +1,5 @@
 import { ConfigEvent, decodeMessage } from "@konorkestra/proto";
-import { configEventWord } from "@konorkestra/sdk/internal";
+import { assertConfigKey, configEventWord, isNodeId } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { ConfigProvenance } from "../../model/config-change";
 import type { ConfigEventKind } from "../../model/event-kinds";
@@ -75,6 +75,14 @@ export function configEventRow(names: WireNames, rec: StreamRecord): ConfigEvent
   if (!kind) throw new Error(`config event of unknown kind ${ev.kind} on ${rec.subject}`);
   checkPayloadAgrees(address, { group: ev.group, word: kind }, rec.subject);
   const group = address.group;
+  // A published or deleted event names a key of the bucket (its provenance is read from it); a
+  // rejection may name none (a file that maps to no key). A node, where named, is a node id.
+  if (kind !== "rejected" || ev.key !== "") assertConfigKey(ev.key);
+  if (ev.nodeId !== "" && !isNodeId(ev.nodeId)) {
+    throw new Error(
+      `config event with invalid node id ${JSON.stringify(ev.nodeId)} on ${rec.subject}`,
+    );
+  }
   const err = ev.error;
   return {
     timeMs: claimedTime(Number(ev.atMs), rec.timeMs, MAX_EVENT_AGE_MS),
