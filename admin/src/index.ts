@@ -17,3 +17,8 @@ export type {
   JoinKeySource,
   JoinKeyVerdict,
 } from "./domain/join-keys";
+export { calloutExtension } from "./callout/callout-extension";
+export type { CalloutExtensionOptions } from "./callout/callout-extension";
+export { CalloutResponder, memberName } from "./callout/callout-responder";
+export type { JoinKeyVerifier } from "./callout/callout-responder";
+export { ConnectionKicker } from "./callout/connection-kicker";

@@ -22,7 +22,7 @@ import {
 } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { z } from "zod";
-import { CalloutResponder } from "../../admin/src/callout/callout-responder";
+import { CalloutResponder } from "@konorkestra/admin";
 import { eventually } from "./helpers/config-plane";
 
 const names = wireNames();

@@ -13,7 +13,7 @@ import { credentialOptions, groupInboxPrefix, wireNames } from "@konorkestra/sdk
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 import { z } from "zod";
-import { CalloutResponder } from "../../../admin/src/callout/callout-responder";
+import { CalloutResponder } from "@konorkestra/admin";
 import {
   REPEAT_FLAG,
   REPEAT_USAGE,
