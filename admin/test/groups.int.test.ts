@@ -120,6 +120,20 @@ describe("verifyJoinKey", () => {
     }
   });
 
+  it("a reconnect storm costs one check: 50 concurrent joins from one host all pass a 6/min limit", async () => {
+    const g = await createGroup("storm");
+    const host = { host: "10.5.0.1" };
+    const verdicts = await Promise.all(
+      Array.from({ length: 50 }, () => h.admin.joinKeys.verifyJoinKey(g.joinKey, host)),
+    );
+    expect(verdicts.every((v) => v.ok && v.group === "storm")).toBe(true);
+    // And again later, from the cache.
+    const again = await Promise.all(
+      Array.from({ length: 50 }, () => h.admin.joinKeys.verifyJoinKey(g.joinKey, host)),
+    );
+    expect(again.every((v) => v.ok)).toBe(true);
+  });
+
   it("a wrong secret, an unknown key id and garbage get the same refusal", async () => {
     const g = await createGroup("gamma");
     const chars = g.joinKey.replace(/-/g, "");
