@@ -7,23 +7,31 @@ import {
   envBool,
   envNumber,
   envString,
+  httpEdgeOptionsShape,
+  mergeHttpEdgeOptions,
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,
 } from "@konorkestra/sdk/internal";
-import type { NatsOptions } from "@konorkestra/sdk/internal";
+import type { HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
 
 /**
  * Options of {@link createConfigLoader}. Every one has an environment form (`KON_*`), read the
  * way every Konorkestra process reads it (booleans: on/off, true/false, yes/no, 1/0).
  */
-export interface ConfigLoaderOptions extends NatsOptions {
+export interface ConfigLoaderOptions extends NatsOptions, HttpEdgeOptions {
   /** Config root, laid out `<root>/<group>/<key>.{json,yaml,yml}` (KON_CONFIG_DIR). Required. */
   configDir?: string;
   /** Admin HTTP address (KON_LOADER_HOST). @default "127.0.0.1" */
   host?: string;
   /** Admin HTTP port; 0 picks a free one (KON_LOADER_PORT). @default 7001 */
   port?: number;
+  /**
+   * File holding the shared secret of the `POST /v1/_refresh` webhook, which must carry
+   * `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>` as git hosts send it
+   * (KON_LOADER_WEBHOOK_SECRET_FILE; at least 16 characters). Unset: the webhook answers 403.
+   */
+  webhookSecretFile?: string;
   /** Largest accepted file, and largest payload, in bytes (KON_MAX_VALUE_BYTES). @default 1048576 */
   maxValueBytes?: number;
   /** Quiet time after the last file event before a change set is cut (KON_DEBOUNCE_MS). @default 50 */
@@ -61,6 +69,8 @@ const schema = z.object({
     .min(1, "required (set KON_CONFIG_DIR or pass configDir)")
     .transform((d) => resolve(d)),
   ...natsOptionsShape,
+  ...httpEdgeOptionsShape,
+  webhookSecretFile: z.string().min(1).optional(),
   host: z.string().min(1),
   port: z.number().int().min(0).max(65535),
   maxValueBytes: maxValueBytesOption,
@@ -84,6 +94,8 @@ export function parseConfigLoaderOptions(
 ): ResolvedLoaderOptions {
   const merged = {
     ...mergeNatsOptions(given, env),
+    ...mergeHttpEdgeOptions(given, env),
+    webhookSecretFile: given.webhookSecretFile ?? envString(env, "KON_LOADER_WEBHOOK_SECRET_FILE"),
     configDir: given.configDir ?? envString(env, "KON_CONFIG_DIR"),
     host: given.host ?? envString(env, "KON_LOADER_HOST") ?? "127.0.0.1",
     port: given.port ?? envNumber(env, "KON_LOADER_PORT") ?? 7001,
