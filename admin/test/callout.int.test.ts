@@ -135,6 +135,9 @@ describe("auth callout: group members get their group's rights and nothing more"
     // no config writes, own bucket included
     const own = await kvm.open(names.configBucket("a"));
     await expect(own.put("svc", "{}")).rejects.toThrow(DENIED);
+    await expect(jetstream(nc).publish(`$KV.${names.configBucket("b")}.svc`, "{}")).rejects.toThrow(
+      DENIED,
+    );
     // no liveness leases, no stream deletion or purge, no consumer on the events stream
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     await expect(jsm.streams.delete(names.eventStream)).rejects.toThrow(DENIED);
@@ -163,6 +166,37 @@ describe("auth callout: group members get their group's rights and nothing more"
     spy.unsubscribe();
     expect(seen).toEqual([]);
     expect(errors.some((e) => /Permissions Violation/i.test(e))).toBe(true);
+  });
+
+  it("renews a member's short-lived JWT by reconnecting, checking the key again", async () => {
+    const shortLived = new CalloutResponder({
+      nc: adminNc,
+      names,
+      issuerSeed: nats.credentials.calloutIssuerSeed,
+      verifier: table,
+      userTtlMs: 2000,
+      logger: silentLogger,
+    });
+    // Take over the requests: the shared responder leaves the queue group for this test.
+    await responder.stop();
+    shortLived.start();
+    await adminNc.flush();
+    try {
+      const nc = await member("KEY-A", "a");
+      let reconnects = 0;
+      void (async () => {
+        for await (const s of nc.status()) if (s.type === "reconnect") reconnects++;
+      })();
+      const kv = await new Kvm(nc).open(names.configBucket("a"));
+      await new Promise((r) => setTimeout(r, 4500));
+      expect(reconnects).toBeGreaterThanOrEqual(1); // expired, came back through the callout
+      expect((await kv.get("svc"))?.string()).toContain("a-password");
+      expect(shortLived.counts.admitted).toBeGreaterThanOrEqual(2);
+    } finally {
+      await shortLived.stop();
+      responder.start();
+      await adminNc.flush();
+    }
   });
 
   it("kicks a revoked key's live connections, and the key no longer gets in", async () => {
