@@ -6,8 +6,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import { KonError } from "@konorkestra/sdk";
 import {
+  HttpEdge,
   ReadCache,
   groupNameProblem,
+  readSecretFile,
   resolveRoot,
   scanGroup,
   scanTree,
@@ -23,6 +25,7 @@ import type { FolderChange } from "./folder-watcher";
 import { GroupSynchronizer } from "./group-sync";
 import type { GroupSyncResult } from "./group-sync";
 import { createAdminApp } from "./http";
+import type { AdminHttpGuards } from "./http";
 import { LoaderMetrics } from "./loader-metrics";
 import { NatsConfigStore } from "./nats-config-store";
 import { connectWithRetry } from "./nats-session";
@@ -68,11 +71,19 @@ export class ConfigLoader {
   private stopping = false;
   private connecting: Promise<void> | undefined;
   private readonly readyWaiters: ((r: ReconcileReport) => void)[] = [];
+  private readonly httpGuards: AdminHttpGuards;
 
   constructor(options: ResolvedLoaderOptions, logger: Logger = consoleSink) {
     this.options = options;
     this.names = wireNames(options.prefix);
     this.logger = taggedLogger(logger, "config-loader");
+    // A secret file that cannot be read stops the loader here, before it serves anything.
+    const secretFile = options.webhookSecretFile;
+    this.httpGuards = {
+      edge: new HttpEdge(options),
+      webhookSecret:
+        secretFile === undefined ? undefined : readSecretFile(secretFile, "webhook secret"),
+    };
     this.watcher = new FolderWatcher({
       root: options.configDir,
       debounceMs: options.debounceMs,
@@ -126,11 +137,17 @@ export class ConfigLoader {
       () => this.stopping,
     );
     this.logger.info(`watching ${this.options.configDir}; admin API on ${this.url}`);
+    if (this.httpGuards.webhookSecret === undefined) {
+      this.logger.warn("no KON_LOADER_WEBHOOK_SECRET_FILE: POST /v1/_refresh is off (403)");
+    }
   }
 
   private listen(): Promise<Server> {
     return new Promise((resolve, reject) => {
-      const server = createAdminApp(this).listen(this.options.port, this.options.host);
+      const server = createAdminApp(this, this.httpGuards).listen(
+        this.options.port,
+        this.options.host,
+      );
       server.once("listening", () => resolve(server));
       server.once("error", (err) =>
         reject(

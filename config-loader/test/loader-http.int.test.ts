@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
 import type { ReconcileReport } from "../src/reconcile-report";
 import { Harness, names, put, text, waitFor } from "./loader-harness";
+import { signedRefresh, writeWebhookSecret } from "./signed-refresh";
 
 describe("config-loader admin API", () => {
   let h: Harness;
@@ -17,7 +18,8 @@ describe("config-loader admin API", () => {
     const root = h.tempDir();
     put(root, "http1/app.json", '{"v": 1}');
     put(root, "http1/other.yaml", "x: 1\n");
-    const { loader } = await h.loader(root);
+    const hook = writeWebhookSecret(h.tempDir());
+    const { loader } = await h.loader(root, { webhookSecretFile: hook.file });
 
     // Changes the watcher cannot see: someone wrote to and deleted from the bucket by hand.
     const kv = await new Kvm(h.nc).open(names.configBucket("http1"));
@@ -25,7 +27,7 @@ describe("config-loader admin API", () => {
     await kv.delete("other");
     await kv.put("stray", new TextEncoder().encode("x"));
 
-    const res = await fetch(`${loader.url}/v1/_refresh`, { method: "POST" });
+    const res = await signedRefresh(loader.url, hook.secret);
     expect(res.status).toBe(200);
     const report = (await res.json()) as ReconcileReport;
     expect(report).toMatchObject({ ok: true, scope: "full" });
@@ -46,7 +48,8 @@ describe("config-loader admin API", () => {
   it("GET /healthz is 200 when connected and reconciled, 503 with the reason while NATS is down", async () => {
     const root = h.tempDir();
     put(root, "health1/app.json", '{"v": 1}');
-    const { loader } = await h.loader(root);
+    const hook = writeWebhookSecret(h.tempDir());
+    const { loader } = await h.loader(root, { webhookSecretFile: hook.file });
     const health = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
       const r = await fetch(`${loader.url}/healthz`);
       return { status: r.status, body: (await r.json()) as Record<string, unknown> };
@@ -65,7 +68,7 @@ describe("config-loader admin API", () => {
     });
     // A change made during the outage is not lost: it is published once NATS is back.
     put(root, "health1/app.json", '{"v": 2}');
-    const refresh = await fetch(`${loader.url}/v1/_refresh`, { method: "POST" });
+    const refresh = await signedRefresh(loader.url, hook.secret);
     expect(refresh.status).toBe(503);
     expect(((await refresh.json()) as ReconcileReport).error?.message).toMatch(/not connected/);
 
