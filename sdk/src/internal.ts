@@ -118,6 +118,7 @@ export {
   SYSTEM_ROLES,
   groupInboxPrefix,
   groupMemberPermissions,
+  joinKeyVerifySubject,
   serviceInboxPrefix,
   servicePermissions,
 } from "./wire/permissions";

@@ -30,6 +30,14 @@ export function serviceInboxPrefix(names: WireNames, role: SystemRole): string {
   return `_${names.prefix}_in.s.${role}`;
 }
 
+/**
+ * Where the liveness monitor asks the admin service whether a join key admits to a group (its
+ * HTTP ingest authenticates with join keys; only the admin can check them): `<prefix>.admin.joinkey.verify`.
+ */
+export function joinKeyVerifySubject(names: WireNames): string {
+  return `${names.prefix}.admin.joinkey.verify`;
+}
+
 /** The KV buckets only system services write (none of them holds config). */
 function systemBuckets(names: WireNames): string[] {
   return [
@@ -108,11 +116,12 @@ function managingApi(): { allow: string[]; deny: string[] } {
  * A system service's rights:
  * - `config-loader` writes the config buckets (every bucket but the system ones) and config
  *   events, and creates config buckets and the shared streams;
- * - `monitor` writes `kon_nodes`, `kon_monitors` and node events, consumes heartbeats;
+ * - `monitor` writes `kon_nodes`, `kon_monitors` and node events, consumes heartbeats, and asks
+ *   the admin to check join keys (its HTTP ingest);
  * - `analytics` only consumes (its durable consumers on the two streams, direct gets) and may
  *   create the two streams it reads when they are missing;
  * - `admin` writes `kon_groups` and the revocation list, creates and deletes group buckets, and
- *   answers the server's auth-callout requests.
+ *   answers the server's auth-callout requests and the monitor's join-key checks.
  * None may purge or delete the shared streams or the system buckets.
  */
 export function servicePermissions(names: WireNames, role: SystemRole): SubjectPermissions {
@@ -138,6 +147,7 @@ export function servicePermissions(names: WireNames, role: SystemRole): SubjectP
             `$KV.${names.nodesBucket}.>`,
             `$KV.${names.monitorsBucket}.>`,
             `${names.prefix}.evt.*.node.>`,
+            joinKeyVerifySubject(names),
           ],
           deny: [...api.deny, "$JS.API.STREAM.DELETE.>"],
         },
@@ -177,7 +187,7 @@ export function servicePermissions(names: WireNames, role: SystemRole): SubjectP
           ],
           deny: [...api.deny, ...deleteStream],
         },
-        subscribe: { allow: [inbox, AUTH_CALLOUT_SUBJECT], deny: [] },
+        subscribe: { allow: [inbox, AUTH_CALLOUT_SUBJECT, joinKeyVerifySubject(names)], deny: [] },
         allowResponses: true,
       };
   }
