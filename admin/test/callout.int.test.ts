@@ -1,6 +1,5 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { KvWatchEntry } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
@@ -107,7 +106,7 @@ describe("auth callout: group members get their group's rights and nothing more"
     const kv = await new Kvm(nc).open(names.configBucket("a"));
     expect((await kv.get("svc"))?.string()).toContain("a-password");
     const watch = await kv.watch();
-    const first = (await watch[Symbol.asyncIterator]().next()) as IteratorResult<KvWatchEntry>;
+    const first = (await watch[Symbol.asyncIterator]().next());
     expect(first.done ? undefined : first.value.key).toBe("svc");
     watch.stop();
 
