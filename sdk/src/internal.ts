@@ -73,7 +73,6 @@ export type { NatsAuth, NatsOptions } from "./options/common-options";
 export {
   connectService,
   credentialOptions,
-  describeServers,
   taggedLogger,
   watchConnection,
 } from "./nats/connect-service";
@@ -123,6 +122,12 @@ export {
   servicePermissions,
 } from "./wire/permissions";
 export type { SubjectPermissions, SystemRole } from "./wire/permissions";
+export {
+  MAX_JOIN_KEY_LENGTH,
+  parseJoinKeyCheckReply,
+  parseJoinKeyCheckRequest,
+} from "./wire/join-key-check";
+export type { JoinKeyCheckReply, JoinKeyCheckRequest } from "./wire/join-key-check";
 export { renderServerAccounts } from "./wire/server-accounts";
 export type { ServerAccountsSpec } from "./wire/server-accounts";
 
@@ -177,3 +182,5 @@ export {
   verifyWebhookSignature,
   webhookSignature,
 } from "./http-edge/webhook-signature";
+
+export { describeServers, redactSecrets } from "./redact";
