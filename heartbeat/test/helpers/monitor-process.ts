@@ -19,7 +19,7 @@ export class MonitorProcess {
   }
 
   /** Starts it and waits until its HTTP server listens. */
-  async start(timeoutMs = 20_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     const child = spawnTs(MAIN, [], {
       env: { ...process.env, KON_MONITOR_PORT: "0", ...this.env },
     });
