@@ -6,15 +6,9 @@
  * gets the full text (redacted of credentials too).
  */
 
-/**
- * `scheme://user:password@host` → `scheme://***@host`, and `password=…`-style pairs (a libpq
- * connection string, a URL query) → `password=***`.
- */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, "$1***@")
-    .replace(/\b(password|passwd|pass|pwd|token|secret|seed|jwt|nkey)=[^\s&;,]*/gi, "$1=***");
-}
+import { redactSecrets } from "@konorkestra/sdk/internal";
+
+export { redactSecrets };
 
 /**
  * A short public description of a failure: `PostgreSQL error 57P01` for a database error (its

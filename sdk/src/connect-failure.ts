@@ -1,3 +1,4 @@
+import { describeServers, redactSecrets } from "./redact";
 import { KonError, KonErrorCode } from "./errors";
 
 /** A failed attempt to connect, in words a service's operator can act on. */
@@ -48,14 +49,7 @@ export function describeConnectFailure(err: unknown): ConnectFailure {
 }
 
 /** The servers as they may be shown: a user and password in a URL become `***`. */
-export function displayServers(servers: readonly string[]): string {
-  return servers.map(redactSecrets).join(",");
-}
-
-/** `scheme://user:password@host` → `scheme://***@host`, in any text. */
-function redactSecrets(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, "$1***@");
-}
+export const displayServers = describeServers;
 
 /**
  * The error `connect` rejects with when it gives up on NATS: where (the servers), why (the last

@@ -4,6 +4,7 @@ import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node"
 import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import type { NatsAuth } from "../options/common-options";
+export { describeServers } from "../redact";
 
 /** How a Konorkestra process connects to NATS. */
 export interface ServiceConnectOptions extends NatsAuth {
@@ -63,14 +64,6 @@ export function credentialOptions(auth: NatsAuth): Partial<ConnectionOptions> {
     };
   }
   return out;
-}
-
-/**
- * The servers as a log line may show them: any `user:password@` in a URL is replaced by `***@`,
- * so a credential written into KON_SERVERS never reaches a log, an error or /healthz.
- */
-export function describeServers(servers: readonly string[]): string {
-  return servers.map((s) => s.replace(/^([a-z]+:\/\/)[^@/]*@/i, "$1***@")).join(",");
 }
 
 /** Reads a secret file, naming the file (never its content) when it cannot. */
