@@ -147,6 +147,7 @@ async function judge(o: ChaosOptions, stack: ChaosStack, load: Load): Promise<Ch
   const notes: string[] = [];
   const configFinals = [...watchers.finals(), ...(await bucketFinals(observer, editor.keys))];
   const config = tallyConfig(editor.lastSaved, configFinals, watchers.observations);
+  const sentBeforeSnapshot = fleet.sent;
   const snap = await snapshotStreams(observer);
   const nodeEvents = snap.events.flatMap((e) => (e.node ? [e.node] : []));
   const downs = tallyDowns(fleet.nodeIds, fleet.killedAtMs, nodeEvents);
@@ -184,7 +185,9 @@ async function judge(o: ChaosOptions, stack: ChaosStack, load: Load): Promise<Ch
   add("config_events", cfgRows.samples);
   for (const r of rows.rejects.slice(0, 5)) add("reject", [`${r.stream} #${r.seq}: ${r.reason}`]);
   notes.push(
-    `load: ${editor.saves} config edits saved; ${fleet.sent} beats sent, ${fleet.skipped} not built ` +
+    `load: ${editor.saves} config edits saved; ${sentBeforeSnapshot} beats sent before the ` +
+      `snapshot (core NATS, no ack: those in flight at a broker kill never reach KON_HB), ` +
+      `${fleet.skipped} not built ` +
       `while the fleet's connection was down; simulator timer at most ` +
       `${Math.round(fleet.maxLatenessMs())} ms late; SDK refusals ${watchers.refusals()}, ` +
       `SDK warnings ${watchers.logger.warnings}`,
