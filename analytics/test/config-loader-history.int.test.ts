@@ -95,11 +95,15 @@ test("a change and a rejection by the config-loader show in the history", async 
       KON_LOADER_ID: "e2e-loader",
     },
   });
-  await waitFor("config-loader healthy", () =>
-    fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.status === 200,
-      () => false,
-    ),
+  // Its start compiles the loader's TypeScript on the fly: 15 s and more on a loaded machine.
+  await waitFor(
+    "config-loader healthy",
+    () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    60_000,
   );
 
   const [published] = await waitFor("published event", async () => {
@@ -149,4 +153,4 @@ test("a change and a rejection by the config-loader show in the history", async 
     "/v1/config/rejections?group=shop",
   );
   expect(rejections.body.changes.map((c) => c.eventId)).toEqual([rejected!.eventId]);
-});
+}, 120_000); // the loader process starts in up to 60 s on a loaded machine
