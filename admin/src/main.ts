@@ -3,13 +3,17 @@
 import { envString } from "@konorkestra/sdk/internal";
 import { createAdmin } from "./admin-service";
 import { calloutExtension } from "./callout/callout-extension";
+import { joinKeyServiceExtension } from "./callout/join-key-service";
 
 async function main(): Promise<void> {
   // The auth callout runs when the server trusts this admin as its issuer (make up sets both).
   const issuerSeedFile = envString(process.env, "KON_CALLOUT_ISSUER_SEED_FILE");
   const systemSeedFile = envString(process.env, "KON_NATS_SYSTEM_SEED_FILE");
   const service = await createAdmin({
-    extensions: issuerSeedFile ? [calloutExtension({ issuerSeedFile, systemSeedFile })] : [],
+    extensions: [
+      joinKeyServiceExtension(), // the monitor's HTTP ingest checks join keys through it
+      ...(issuerSeedFile ? [calloutExtension({ issuerSeedFile, systemSeedFile })] : []),
+    ],
   });
   let stopping = false;
   const stop = (signal: string): void => {
