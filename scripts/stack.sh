@@ -216,21 +216,13 @@ start_postgres() {
 # kon_analytics may create in schema public (its tables, hypertables and policies, which it then
 # owns); kon_admin owns schema kon_admin and nothing else. The password goes through stdin.
 ensure_pg_roles() {
-  local svc pw
-  for svc in analytics admin; do
-    pw="$(cat "$(secret_file "pg-$svc.pw")")"
-    psql_local -d "$PG_DATABASE" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SELECT 'CREATE ROLE kon_$svc LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kon_$svc') \gexec
-ALTER ROLE kon_$svc LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$pw';
-REVOKE ALL ON DATABASE $PG_DATABASE FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE $PG_DATABASE TO kon_$svc;
-SQL
-  done
-  psql_local -d "$PG_DATABASE" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SET client_min_messages = warning;
-GRANT USAGE, CREATE ON SCHEMA public TO kon_analytics;
-CREATE SCHEMA IF NOT EXISTS kon_admin AUTHORIZATION kon_admin;
-SQL
+  local sql
+  sql="$(cat "$ROOT_DIR/scripts/pg-roles.sql")"
+  sql="${sql//\{\{DATABASE\}\}/$PG_DATABASE}"
+  sql="${sql//\{\{ANALYTICS_PW\}\}/$(cat "$(secret_file pg-analytics.pw)")}"
+  sql="${sql//\{\{ADMIN_PW\}\}/$(cat "$(secret_file pg-admin.pw)")}"
+  # printf is a shell builtin: the passwords reach psql's stdin without appearing in any argv.
+  printf '%s\n' "$sql" | psql_local -d "$PG_DATABASE" -q -v ON_ERROR_STOP=1 >/dev/null
 }
 
 # The database URL of a service: its own role, unless analytics' tables were made by the old
