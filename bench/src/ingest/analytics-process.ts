@@ -41,7 +41,13 @@ export async function startAnalyticsProcess(
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const exited = new Promise<void>((r) =>
+    child.once("exit", (code, signal) => {
+      // Said in the output, so that a report of a process that died on its own tells how.
+      keep(Buffer.from(`\n[analytics process exited: code ${code}, signal ${signal}]\n`));
+      r();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const proc: AnalyticsProcess = {
     pid: child.pid ?? -1,
