@@ -1,4 +1,5 @@
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Client } from "pg";
@@ -58,6 +59,11 @@ describe("groups", () => {
     const info = await (await jetstreamManager(nc)).streams.info("KV_cfg_alpha");
     expect(info.config.max_msgs_per_subject).toBe(64);
     expect(info.config.allow_atomic).toBe(true);
+    const registry = await new Kvm(nc).open("kon_groups");
+    expect((await registry.get("alpha"))?.json()).toEqual({
+      name: "alpha",
+      createdAtMs: expect.any(Number),
+    });
     const show = await h.http("GET", "/v1/groups/alpha", { token: readToken });
     expect(show.status).toBe(200);
     expect(JSON.stringify(show.body)).not.toContain(g.joinKey.slice(10));
@@ -227,6 +233,7 @@ describe("verifyJoinKey", () => {
     await expect((await jetstreamManager(nc)).streams.info("KV_cfg_eta")).rejects.toThrow(
       /not found/,
     );
+    expect((await (await new Kvm(nc).open("kon_groups")).get("eta"))?.operation).toBe("DEL");
     expect((await h.admin.joinKeys.verifyJoinKey(g.joinKey, src())).ok).toBe(false);
     expect((await h.http("GET", "/v1/groups/eta", { token })).status).toBe(404);
   });
