@@ -84,6 +84,11 @@ test-unit: install
 test-int: install deps
 	npm run test:int
 
+## chaos: fault drills on a testkit stack (kill -9 of NATS, loader, monitor, PostgreSQL under load); not part of test
+.PHONY: chaos
+chaos: install deps build
+	npm run chaos -- $(ARGS)
+
 ## proto: regenerate TypeScript from proto/konorkestra/v1/*.proto
 .PHONY: proto
 proto: install
