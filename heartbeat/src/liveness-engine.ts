@@ -129,8 +129,14 @@ export class LivenessEngine {
     // A replayed heartbeat that has already expired must not make the node look alive in the
     // store, nor may a leaving one (its left tombstone is the record).
     const clock = this.p.clock;
-    if (!hb.leaving && this.owns(key) && clock.wallMs() - hb.atMs < hb.ttlMs) {
-      this.p.backend.refresh(out.node, hb.body.bytes);
+    const backend = this.p.backend;
+    if (
+      !hb.leaving &&
+      backend.wantsRefresh?.(out.node) !== false &&
+      clock.wallMs() - hb.atMs < hb.ttlMs &&
+      this.owns(key)
+    ) {
+      backend.refresh(out.node, hb.body.bytes);
     }
   }
 

@@ -27,6 +27,8 @@ export interface LivenessBackend {
   loadSeeds(): Promise<SeedRecord[]>;
   /** Refreshes the record of a node this monitor owns after a heartbeat; never awaited per beat. */
   refresh(node: NodeLiveness, raw: Uint8Array): void;
+  /** False when a refresh now would write nothing (optional; absent: every beat refreshes). */
+  wantsRefresh?(node: NodeLiveness): boolean;
   /** Drops per-node memory of a node the monitor forgot (optional). */
   forget?(key: string): void;
   /** Records a transition of a node this monitor owns (tombstone, status). */

@@ -121,16 +121,19 @@ export class NatsBackend implements LivenessBackend {
    * 1 s to TTL + 1 s after the node's deadline. The expiry marker is a backstop (the monitor's own
    * deadline decides), so this trades its promptness for a third of the writes at 1 s × 3.
    */
-  refresh(node: NodeLiveness, raw: Uint8Array): void {
+  /** False while the node's record is fresh enough (checked before ownership, per beat). */
+  wantsRefresh(node: NodeLiveness): boolean {
     const written = this.written.get(node.key);
-    if (
-      written !== undefined &&
-      written.status === node.status &&
-      node.lastAtMs - written.atMs < node.ttlMs &&
-      node.lastAtMs >= written.atMs
-    ) {
-      return;
-    }
+    return (
+      written === undefined ||
+      written.status !== node.status ||
+      node.lastAtMs - written.atMs >= node.ttlMs ||
+      node.lastAtMs < written.atMs
+    );
+  }
+
+  refresh(node: NodeLiveness, raw: Uint8Array): void {
+    if (!this.wantsRefresh(node)) return;
     try {
       const h = this.headersOf(recordFields(node));
       h.set(NatsHeader.Ttl, natsTtl(recordTtlMs(node.ttlMs)));
