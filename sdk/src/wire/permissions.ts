@@ -116,8 +116,8 @@ function managingApi(): { allow: string[]; deny: string[] } {
  * A system service's rights:
  * - `config-loader` writes the config buckets (every bucket but the system ones) and config
  *   events, and creates config buckets and the shared streams;
- * - `monitor` writes `kon_nodes`, `kon_monitors` and node events, consumes heartbeats, and asks
- *   the admin to check join keys (its HTTP ingest);
+ * - `monitor` writes `kon_nodes`, `kon_monitors` and node events, consumes heartbeats; its HTTP
+ *   ingest asks the admin to check join keys and publishes the beats it admitted;
  * - `analytics` only consumes (its durable consumers on the two streams, direct gets) and may
  *   create the two streams it reads when they are missing;
  * - `admin` writes `kon_groups` and the revocation list, creates and deletes group buckets, and
@@ -147,6 +147,8 @@ export function servicePermissions(names: WireNames, role: SystemRole): SubjectP
             `$KV.${names.nodesBucket}.>`,
             `$KV.${names.monitorsBucket}.>`,
             `${names.prefix}.evt.*.node.>`,
+            // HTTP ingest publishes the beats of clients whose join key it checked.
+            `${names.prefix}.hb.>`,
             joinKeyVerifySubject(names),
           ],
           deny: [...api.deny, "$JS.API.STREAM.DELETE.>"],
