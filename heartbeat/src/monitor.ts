@@ -6,6 +6,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
+  HttpEdge,
   connectService,
   serviceInboxPrefix,
   natsAuthOf,
@@ -34,6 +35,7 @@ import { NodeTracker } from "./node-tracker";
 import { parseMonitorOptions } from "./options";
 import type { MonitorOptions, ResolvedMonitorOptions } from "./options";
 import { StreamUsage } from "./stream-usage";
+import { JoinKeyChecker } from "./http/join-key-checker";
 import { TokenBuckets } from "./token-buckets";
 
 /** A running liveness monitor. */
@@ -187,7 +189,7 @@ async function assemble(
     ingest: {
       js,
       names,
-      token: options.ingestToken,
+      joinKeys: new JoinKeyChecker({ nc, names, cacheMs: options.joinKeyCacheMs }),
       groups,
       limiter: ingestLimiter,
       maxBytes: options.ingestMaxBytes,
@@ -200,6 +202,7 @@ async function assemble(
     nodes: { tracker, clock, monitorId: id, logger },
     metrics,
     logger,
+    edge: new HttpEdge(options),
     health: () => ({
       ok: !nc.isClosed(),
       monitorId: id,

@@ -9,12 +9,14 @@ import {
   envList,
   envNumber,
   envString,
+  httpEdgeOptionsShape,
+  mergeHttpEdgeOptions,
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,
   toNodeIdToken,
 } from "@konorkestra/sdk/internal";
-import type { NatsOptions } from "@konorkestra/sdk/internal";
+import type { HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
 
 /**
  * Options of the liveness monitor ({@link createMonitor}). Every one has an environment form,
@@ -22,7 +24,7 @@ import type { NatsOptions } from "@konorkestra/sdk/internal";
  * Konorkestra process shares: an empty variable means the default; numbers are decimal.
  * How to reach NATS (servers, prefix, replicas, auth) is {@link NatsOptions}.
  */
-export interface MonitorOptions extends NatsOptions {
+export interface MonitorOptions extends NatsOptions, HttpEdgeOptions {
   /** Where per-node liveness lives (KON_LIVENESS_BACKEND). @default "nats" */
   backend?: "nats" | "redis";
   /** Redis URL for the redis backend (KON_REDIS_URL). @default "redis://127.0.0.1:6379" */
@@ -31,8 +33,16 @@ export interface MonitorOptions extends NatsOptions {
   port?: number;
   /** HTTP bind address (KON_MONITOR_HOST). @default "127.0.0.1" */
   host?: string;
-  /** Bearer token of HTTP heartbeat ingest; ingest answers 401 while unset (KON_INGEST_TOKEN). */
-  ingestToken?: string;
+  /**
+   * Gone: HTTP ingest authenticates with the group's join key (checked by the admin service), so
+   * a set KON_INGEST_TOKEN is an error that says so rather than a silently ignored setting.
+   */
+  ingestToken?: never;
+  /**
+   * How long HTTP ingest reuses the admin's verdict on a join key, yes or no; a revoked key may
+   * pass this long (KON_INGEST_KEY_CACHE_MS; 0: ask every time). @default 5000
+   */
+  joinKeyCacheMs?: number;
   /**
    * Groups heartbeats may come from (KON_GROUPS, comma-separated). Unset: any valid group name is
    * accepted. Set: a group must be listed here or exist in the `kon_groups` bucket.
@@ -105,7 +115,12 @@ const schema = z.object({
   redisUrl: z.string().regex(/^rediss?:\/\//, "use redis://host:port"),
   port: intIn(0, 65535),
   host: z.string().min(1),
-  ingestToken: z.string().min(8, "use at least 8 characters").optional(),
+  ingestToken: z.undefined({
+    error:
+      "KON_INGEST_TOKEN is no longer used: HTTP ingest authenticates with the group's join key (Authorization: Bearer <join key>); unset it",
+  }),
+  joinKeyCacheMs: intIn(0, 600_000),
+  ...httpEdgeOptionsShape,
   groups: z
     .array(z.string().regex(GROUP_NAME, "group names are 1-63 of [a-z0-9-]"))
     .min(1)
@@ -156,6 +171,8 @@ export function parseMonitorOptions(
     port: given.port ?? envNumber(env, "KON_MONITOR_PORT") ?? 7002,
     host: given.host ?? envString(env, "KON_MONITOR_HOST") ?? "127.0.0.1",
     ingestToken: given.ingestToken ?? envString(env, "KON_INGEST_TOKEN"),
+    joinKeyCacheMs: given.joinKeyCacheMs ?? envNumber(env, "KON_INGEST_KEY_CACHE_MS") ?? 5000,
+    ...mergeHttpEdgeOptions(given, env),
     groups: given.groups ?? envList(env, "KON_GROUPS"),
     flapCount: given.flapCount ?? envNumber(env, "KON_FLAP_COUNT") ?? 3,
     flapWindowMs: given.flapWindowMs ?? envNumber(env, "KON_FLAP_WINDOW_MS") ?? 300_000,

@@ -8,8 +8,10 @@ import type { NatsServer } from "@konorkestra/testkit";
 import { createMonitor } from "../src/monitor";
 import type { Monitor } from "../src/monitor";
 import { eventually } from "./helpers/node-events";
+import { JoinKeyStandIn } from "./helpers/join-key-stand-in";
 
-const TOKEN = "s3cret-ingest-token";
+/** The join key of group ga (the admin stand-in knows it). */
+const TOKEN = "GA-JOIN-KEY-0123456789";
 
 async function capped(m: Monitor, cap: string): Promise<number> {
   const metric = await m.metrics.capped.get();
@@ -22,16 +24,17 @@ describe("monitor caps", () => {
   let nats: NatsServer;
   let nc: NatsConnection;
   let monitor: Monitor;
+  let keys: JoinKeyStandIn;
 
   beforeAll(async () => {
     nats = await startNats();
     nc = await connect(nats.clientOptions());
+    keys = await JoinKeyStandIn.start(nats, { [TOKEN]: "ga" });
     monitor = await createMonitor(
       {
         ...nats.clientOptions(),
         port: 0,
         monitorId: "caps1",
-        ingestToken: TOKEN,
         maxGroups: 2,
         ingestMaxNodes: 2,
         ingestRatePerSec: 0.1,
@@ -44,6 +47,7 @@ describe("monitor caps", () => {
   });
   afterAll(async () => {
     await monitor?.close();
+    await keys?.stop();
     await nc?.close();
     await nats?.stop();
   });

@@ -8,8 +8,10 @@ import type { NatsServer } from "@konorkestra/testkit";
 import { createMonitor } from "../src/monitor";
 import type { Monitor } from "../src/monitor";
 import { eventsOf, eventually, waitForEvents } from "./helpers/node-events";
+import { JoinKeyStandIn } from "./helpers/join-key-stand-in";
 
-const TOKEN = "s3cret-ingest-token";
+/** The join key of group g1 (the admin stand-in knows it). */
+const TOKEN = "G1-JOIN-KEY-0123456789";
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -21,18 +23,19 @@ describe("monitor hardening", () => {
   let nats: NatsServer;
   let nc: NatsConnection;
   let monitor: Monitor;
+  let keys: JoinKeyStandIn;
   const auth = { authorization: `Bearer ${TOKEN}` };
   const errorOf = async (res: Response) => ((await res.json()) as ErrorBody).error;
 
   beforeAll(async () => {
     nats = await startNats();
     nc = await connect(nats.clientOptions());
+    keys = await JoinKeyStandIn.start(nats, { [TOKEN]: "g1" });
     monitor = await createMonitor(
       {
         ...nats.clientOptions(),
         port: 0,
         monitorId: "hard1",
-        ingestToken: TOKEN,
         groups: ["g1"],
         sweepIntervalMs: 50,
       },
@@ -42,6 +45,7 @@ describe("monitor hardening", () => {
   });
   afterAll(async () => {
     await monitor?.close();
+    await keys?.stop();
     await nc?.close();
     await nats?.stop();
   });

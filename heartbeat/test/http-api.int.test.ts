@@ -7,8 +7,11 @@ import { createMonitor } from "../src/monitor";
 import type { Monitor } from "../src/monitor";
 import type { NodeSummary } from "../src/http/nodes-router";
 import { eventsOf, waitForEvents } from "./helpers/node-events";
+import { JoinKeyStandIn } from "./helpers/join-key-stand-in";
 
-const TOKEN = "s3cret-ingest-token";
+/** Join keys the admin stand-in knows: TOKEN admits to `cron`, the other to `elsewhere`. */
+const TOKEN = "CRON-JOIN-KEY-0123456789";
+const ELSEWHERE_KEY = "ELSEWHERE-JOIN-KEY-0123";
 const SHA = "b".repeat(64);
 
 interface ErrorBody {
@@ -19,6 +22,7 @@ describe("HTTP ingest and the liveness API", () => {
   let nats: NatsServer;
   let nc: NatsConnection;
   let monitor: Monitor;
+  let keys: JoinKeyStandIn;
 
   const post = (path: string, body: unknown, token: string | null = TOKEN, raw = false) =>
     fetch(`${monitor.url}${path}`, {
@@ -34,12 +38,12 @@ describe("HTTP ingest and the liveness API", () => {
   beforeAll(async () => {
     nats = await startNats();
     nc = await connect(nats.clientOptions());
+    keys = await JoinKeyStandIn.start(nats, { [TOKEN]: "cron", [ELSEWHERE_KEY]: "elsewhere" });
     monitor = await createMonitor(
       {
         ...nats.clientOptions(),
         port: 0,
         monitorId: "h1",
-        ingestToken: TOKEN,
         groups: ["g1", "cron"],
         ingestRatePerSec: 0.5,
         ingestBurst: 3,
@@ -53,6 +57,7 @@ describe("HTTP ingest and the liveness API", () => {
   });
   afterAll(async () => {
     await monitor?.close();
+    await keys?.stop();
     await nc?.close();
     await nats?.stop();
   });
@@ -94,9 +99,15 @@ describe("HTTP ingest and the liveness API", () => {
     expect(one.lastSeenMs).toBeGreaterThan(0);
   });
 
-  it("accepts GET with the token and settings in the query, for curl from cron", async () => {
-    const res = await fetch(
+  it("accepts GET with the join key in a header and settings in the query, for curl from cron", async () => {
+    const inUrl = await fetch(
       `${monitor.url}/v1/heartbeat/cron/report?token=${TOKEN}&intervalMs=3600000&allowedMisses=1`,
+    );
+    expect(inUrl.status).toBe(400);
+    expect((await json<ErrorBody>(inUrl)).error.message).toMatch(/header/);
+    const res = await fetch(
+      `${monitor.url}/v1/heartbeat/cron/report?intervalMs=3600000&allowedMisses=1`,
+      { headers: { "x-kon-join-key": TOKEN } },
     );
     expect(res.status).toBe(202);
     expect(await json<{ ttlMs: number }>(res)).toMatchObject({ ttlMs: 3_600_000 });
@@ -128,7 +139,7 @@ describe("HTTP ingest and the liveness API", () => {
   });
 
   it("answers 404 for a group it does not know and 405 for other methods", async () => {
-    let res = await post("/v1/heartbeat/elsewhere/n1", {});
+    let res = await post("/v1/heartbeat/elsewhere/n1", {}, ELSEWHERE_KEY);
     expect(res.status).toBe(404);
     expect((await json<ErrorBody>(res)).error.code).toBe("UNKNOWN_GROUP");
     res = await fetch(`${monitor.url}/v1/heartbeat/cron/n1`, {

@@ -2,7 +2,9 @@ import express from "express";
 import type { Express, Request, Response } from "express";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
+import type { HttpEdge } from "@konorkestra/sdk/internal";
 import type { MonitorMetrics } from "../metrics";
+import { edgeGuard } from "./edge-guard";
 import { HttpError, errorHandler, sendError } from "./http-error";
 import { createIngestRouter } from "./ingest-router";
 import type { IngestDeps } from "./ingest-router";
@@ -22,9 +24,12 @@ export function createHttpApp(deps: {
   metrics: MonitorMetrics;
   health: () => HealthReport;
   logger: Logger;
+  /** Host allow-list and CORS, before every route. */
+  edge: HttpEdge;
 }): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.use(edgeGuard(deps.edge));
   app.use("/v1/heartbeat", createIngestRouter(deps.ingest));
   app.use("/v1/nodes", createNodesRouter(deps.nodes));
   app.get("/metrics", async (_req: Request, res: Response) => {

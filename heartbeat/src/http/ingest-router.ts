@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -22,13 +21,14 @@ import { metaBytes } from "../heartbeat-validator";
 import type { MonitorMetrics } from "../metrics";
 import type { TokenBuckets } from "../token-buckets";
 import { HttpError, errorHandler, sendError } from "./http-error";
+import type { JoinKeyChecker } from "./join-key-checker";
 
 /** What HTTP ingest needs. */
 export interface IngestDeps {
   js: JetStreamClient;
   names: WireNames;
-  /** Bearer token; ingest refuses every request while it is unset. */
-  token: string | undefined;
+  /** Checks the group's join key each request presents (through the admin service). */
+  joinKeys: JoinKeyChecker;
   groups: GroupRegistry;
   /** Per node, by the wall clock. */
   limiter: TokenBuckets;
@@ -92,7 +92,6 @@ const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = {
 function fromQuery(q: Request["query"]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(q)) {
-    if (k === "token") continue;
     if (typeof v !== "string") {
       throw badQuery(k, "give it once, as a plain value");
     }
@@ -115,51 +114,78 @@ function badQuery(field: string, why: string): HttpError {
   ]);
 }
 
-const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+/** Query parameters that would put a credential in the URL (and so in logs and proxies). */
+const URL_CREDENTIALS = ["token", "key", "joinKey", "join_key", "access_token"];
 
-function presentedToken(req: Request): string | undefined {
+/** The join key from `Authorization: Bearer <key>` or `X-Kon-Join-Key`, never from the URL. */
+function presentedKey(req: Request): string | undefined {
   const auth = req.get("authorization");
-  if (auth?.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim();
-  const header = req.get("x-kon-token");
-  if (header) return header;
-  return typeof req.query.token === "string" ? req.query.token : undefined;
+  if (auth?.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim() || undefined;
+  return req.get("x-kon-join-key")?.trim() || undefined;
+}
+
+/** Admits a request whose join key admits to the group in its path; refuses everything else. */
+async function admit(deps: IngestDeps, req: Request, res: Response): Promise<boolean> {
+  const inUrl = URL_CREDENTIALS.find((p) => p in req.query);
+  if (inUrl !== undefined) {
+    throw new HttpError(
+      400,
+      KonErrorCode.InvalidHeartbeat,
+      `'${inUrl}' in the URL is refused (URLs end up in logs): send the group's join key in the header 'Authorization: Bearer <join key>' or 'X-Kon-Join-Key'`,
+    );
+  }
+  const group = String(req.params.group);
+  if (!isGroupName(group)) {
+    // Syntax only, which says nothing about whether the group exists.
+    throw new HttpError(
+      400,
+      KonErrorCode.InvalidName,
+      `invalid group ${JSON.stringify(group)}: use 1-63 of [a-z0-9-]`,
+    );
+  }
+  const key = presentedKey(req);
+  const refused = new HttpError(
+    401,
+    KonErrorCode.Unauthorized,
+    "a valid join key of the group is required (Authorization: Bearer <join key>, or X-Kon-Join-Key)",
+  );
+  if (key === undefined) throw refused;
+  const verdict = await deps.joinKeys.check(key, req.socket.remoteAddress ?? "unknown");
+  if (verdict.ok) {
+    // A key admits to its own group only; another group's path is refused like a wrong key.
+    if (verdict.group === group) return true;
+    throw refused;
+  }
+  if (verdict.status === 401) throw refused;
+  res.set("Retry-After", String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+  throw verdict.status === 429
+    ? new HttpError(429, KonErrorCode.RateLimited, "too many join-key checks from this address")
+    : new HttpError(503, KonErrorCode.Unauthorized, "join keys cannot be checked now; retry");
 }
 
 /**
  * HTTP heartbeat ingest, Healthchecks-style, for clients that cannot speak NATS:
  * `POST /v1/heartbeat/:group/:node` with an optional JSON body, or `GET` with query parameters
- * for cron (`curl -fsS "http://monitor:7002/v1/heartbeat/g1/backup?token=…&intervalMs=3600000"`).
- * The heartbeat is published to KON_HB like any other, so the monitors treat it alike.
- * Errors: 400 bad name or body, 401 no or wrong token, 404 unknown group, 413 body or meta too
- * large, 429 over the per-node rate (with Retry-After), 503 NATS did not take it.
+ * for cron (`curl -fsS -H "Authorization: Bearer $JOIN_KEY"
+ * "http://monitor:7002/v1/heartbeat/g1/backup?intervalMs=3600000"`). The group's join key
+ * authenticates, in a header only. The heartbeat is published to KON_HB like any other, so the
+ * monitors treat it alike. Errors: 400 bad name or body, or a credential in the URL; 401 no,
+ * wrong, or another group's key (one answer); 404 unknown group; 413 body or meta too large;
+ * 429 over the per-node rate or too many key checks from one address (with Retry-After); 503
+ * NATS did not take it, or the admin could not check the key.
  */
 export function createIngestRouter(deps: IngestDeps): Router {
   const router = express.Router();
-  const expected = deps.token === undefined ? undefined : digest(deps.token);
   router.use((req: Request, res: Response, next: NextFunction) => {
     res.on("finish", () => deps.metrics.ingest.inc({ status: String(res.statusCode) }));
-    const given = presentedToken(req);
-    if (expected === undefined) {
-      return sendError(
-        res,
-        new HttpError(
-          401,
-          KonErrorCode.Unauthorized,
-          "HTTP ingest is disabled: the monitor has no KON_INGEST_TOKEN",
-        ),
-      );
-    }
-    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-      return sendError(
-        res,
-        new HttpError(
-          401,
-          KonErrorCode.Unauthorized,
-          "missing or wrong token (Authorization: Bearer <token>)",
-        ),
-      );
-    }
     next();
+  });
+  // The key is checked against the group in the path, before the body is read.
+  router.use("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
+    admit(deps, req, res).then(
+      () => next(),
+      (err: unknown) => (err instanceof HttpError ? sendError(res, err) : next(err)),
+    );
   });
   router.use(express.json({ limit: deps.maxBytes, type: () => true, strict: true }));
   router.all("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
