@@ -15,7 +15,11 @@ const CONSUMERS = [
  * nothing awaiting an ack, twice in a row a second apart. Analytics acks only after COMMIT, so
  * then every message up to the snapshot is either a row or a reject.
  */
-export async function waitAnalyticsDrained(nc: NatsConnection, timeoutMs = 180_000): Promise<void> {
+export async function waitAnalyticsDrained(
+  nc: NatsConnection,
+  alive: () => boolean,
+  timeoutMs = 180_000,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const deadline = Date.now() + timeoutMs;
   let quietRounds = 0;
@@ -30,6 +34,7 @@ export async function waitAnalyticsDrained(nc: NatsConnection, timeoutMs = 180_0
     last = states.map((s) => `${s.name} pending ${s.pending} unacked ${s.ackPending}`).join(", ");
     quietRounds = states.every((s) => s.pending === 0 && s.ackPending === 0) ? quietRounds + 1 : 0;
     if (quietRounds >= 2) return;
+    if (!alive()) throw new Error(`the analytics process is gone; its consumers: ${last}`);
     if (Date.now() > deadline) throw new Error(`analytics did not drain its streams: ${last}`);
     await new Promise((r) => setTimeout(r, 1000));
   }

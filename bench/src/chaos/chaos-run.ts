@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { ConfigEntry, NodeEvent, decodeMessage } from "@konorkestra/proto";
 import { wireNames } from "@konorkestra/sdk/internal";
+import { pidAlive } from "@konorkestra/testkit";
 import type { CleanupStack } from "../cleanup-stack";
 import { readAnalyticsRows, waitAnalyticsDrained } from "./analytics-rows";
 import { ChaosFleet, FLEET_INTERVAL_MS, FLEET_MISSES } from "./chaos-fleet";
@@ -11,11 +12,12 @@ import { configChecks, downChecks, rowChecks } from "./chaos-report";
 import type { ChaosCheck, DrillRecord } from "./chaos-report";
 import type { ChaosStack } from "./chaos-stack";
 import { tallyConfig, tallyDowns, tallyEventRows, tallyHeartbeatRows } from "./chaos-tally";
-import type { ConfigFinal } from "./chaos-tally";
+import type { ConfigFinal, NodeEventSeen } from "./chaos-tally";
 import { ConfigEditor } from "./config-editor";
 import { ConfigWatchers } from "./config-watchers";
 import { runDrill } from "./drills";
 import { snapshotStreams } from "./stream-snapshot";
+import type { StreamSnapshot } from "./stream-snapshot";
 
 const GROUP = "chaos";
 const TTL_MS = FLEET_INTERVAL_MS * FLEET_MISSES;
@@ -71,6 +73,28 @@ async function bucketFinals(nc: NatsConnection, keys: readonly string[]): Promis
       }
       return { node: "bucket", key, v };
     }),
+  );
+}
+
+/**
+ * Not a check of its own (the issue asks for downs), but worth reading: a node announced up more
+ * than once without a down between is a restart or a replay that re-announced it.
+ */
+function upsNote(events: readonly NodeEventSeen[], nodes: number): string {
+  const ups = new Map<string, Set<string>>();
+  for (const e of events) {
+    if (e.kind === "up") ups.set(e.node, (ups.get(e.node) ?? new Set()).add(e.eventId));
+  }
+  const again = [...ups.entries()].filter(([, ids]) => ids.size > 1);
+  const total = [...ups.values()].reduce((n, ids) => n + ids.size, 0);
+  return (
+    `node.up: ${total} for ${nodes} nodes; ${again.length} nodes announced up more than once` +
+    (again.length
+      ? ` (e.g. ${again
+          .slice(0, 3)
+          .map(([n, ids]) => `${n} x${ids.size}`)
+          .join(", ")})`
+      : "")
   );
 }
 
@@ -141,30 +165,32 @@ async function settle(load: Load, log: (l: string) => void): Promise<void> {
   log(`settle: ${watch.downs.size} nodes reported down live, ${fleet.killedAtMs.size} killed`);
 }
 
-/** Reads both streams, waits for analytics to store them, and judges everything. */
-async function judge(o: ChaosOptions, stack: ChaosStack, load: Load): Promise<ChaosResult> {
-  const { observer, editor, watchers, fleet } = load;
-  const notes: string[] = [];
-  const configFinals = [...watchers.finals(), ...(await bucketFinals(observer, editor.keys))];
-  const config = tallyConfig(editor.lastSaved, configFinals, watchers.observations);
-  const sentBeforeSnapshot = fleet.sent;
-  const snap = await snapshotStreams(observer);
-  const nodeEvents = snap.events.flatMap((e) => (e.node ? [e.node] : []));
-  const downs = tallyDowns(fleet.nodeIds, fleet.killedAtMs, nodeEvents);
-  await waitAnalyticsDrained(observer);
+/** Waits for analytics to store the snapshot, then every message against the tables. */
+async function judgeAnalytics(
+  observer: NatsConnection,
+  stack: ChaosStack,
+  snap: StreamSnapshot,
+  notes: string[],
+): Promise<ChaosCheck[]> {
+  await waitAnalyticsDrained(observer, () => pidAlive(stack.analytics.pid)).catch((err: unknown) =>
+    notes.push(`analytics: ${err instanceof Error ? err.message : String(err)}`),
+  );
   const rows = await readAnalyticsRows(stack.dbUrl, snap.heartbeatLastSeq, snap.eventLastSeq);
   const hb = tallyHeartbeatRows(snap.heartbeats, rows.heartbeats);
-  const nodeRows = tallyEventRows(
-    snap.events.filter((e) => e.family === "node").map((e) => e.id),
-    rows.nodeEventIds,
-  );
-  const cfgRows = tallyEventRows(
-    snap.events.filter((e) => e.family === "config").map((e) => e.id),
-    rows.configEventIds,
-  );
-  const checks: ChaosCheck[] = [
-    ...configChecks(config, watchers.nodes, editor.keys.length),
-    ...downChecks(downs),
+  const idsOf = (family: string): string[] =>
+    snap.events.filter((e) => e.family === family).map((e) => e.id);
+  const nodeRows = tallyEventRows(idsOf("node"), rows.nodeEventIds);
+  const cfgRows = tallyEventRows(idsOf("config"), rows.configEventIds);
+  for (const [what, t] of [
+    ["heartbeats", hb],
+    ["node_events", nodeRows],
+    ["config_events", cfgRows],
+  ] as const) {
+    for (const sample of t.samples) notes.push(`${what}: ${sample}`);
+  }
+  for (const r of rows.rejects.slice(0, 5))
+    notes.push(`reject: ${r.stream} #${r.seq}: ${r.reason}`);
+  return [
     ...rowChecks("heartbeats", "KON_HB", hb),
     ...rowChecks("node_events", "KON_EVENTS node", nodeRows),
     ...rowChecks("config_events", "KON_EVENTS config", cfgRows),
@@ -175,15 +201,28 @@ async function judge(o: ChaosOptions, stack: ChaosStack, load: Load): Promise<Ch
       failures: rows.rejects.length,
     },
   ];
+}
+
+/** Reads both streams, waits for analytics to store them, and judges everything. */
+async function judge(o: ChaosOptions, stack: ChaosStack, load: Load): Promise<ChaosResult> {
+  const { observer, editor, watchers, fleet } = load;
+  const notes: string[] = [];
+  const configFinals = [...watchers.finals(), ...(await bucketFinals(observer, editor.keys))];
+  const config = tallyConfig(editor.lastSaved, configFinals, watchers.observations);
+  const sentBeforeSnapshot = fleet.sent;
+  const snap = await snapshotStreams(observer);
+  const nodeEvents = snap.events.flatMap((e) => (e.node ? [e.node] : []));
+  const downs = tallyDowns(fleet.nodeIds, fleet.killedAtMs, nodeEvents);
+  const checks: ChaosCheck[] = [
+    ...configChecks(config, watchers.nodes, editor.keys.length),
+    ...downChecks(downs),
+    ...(await judgeAnalytics(observer, stack, snap, notes)),
+  ];
   const add = (what: string, samples: readonly string[]): void => {
     for (const s of samples) notes.push(`${what}: ${s}`);
   };
   add("config", config.samples);
   add("downs", downs.samples);
-  add("heartbeats", hb.samples);
-  add("node_events", nodeRows.samples);
-  add("config_events", cfgRows.samples);
-  for (const r of rows.rejects.slice(0, 5)) add("reject", [`${r.stream} #${r.seq}: ${r.reason}`]);
   notes.push(
     `load: ${editor.saves} config edits saved; ${sentBeforeSnapshot} beats sent before the ` +
       `snapshot (core NATS, no ack: those in flight at a broker kill never reach KON_HB), ` +
@@ -194,6 +233,7 @@ async function judge(o: ChaosOptions, stack: ChaosStack, load: Load): Promise<Ch
   );
   if (watchers.logger.warnings > 0)
     notes.push(`last SDK warnings: ${watchers.logger.last.join(" | ")}`);
+  notes.push(upsNote(nodeEvents, fleet.nodeIds.length));
   notes.push(
     `streams at the snapshot: ${snap.states.join("; ")}; read ${snap.heartbeats.length} heartbeats, ` +
       `${snap.events.length} events`,
@@ -229,7 +269,15 @@ export async function runChaos(
     if (out.failure) failures.push(`${drill}: ${out.failure}`);
   }
   await settle(load, log);
+  const dead = [stack.loader, stack.monitor, stack.analytics].filter((s) => !pidAlive(s.pid));
   const result = await judge(o, stack, load);
+  // A process that died on its own after a drill is a failure of its own, whatever it lost.
+  const alive: ChaosCheck = {
+    area: "recovery",
+    check: "no service process died on its own",
+    checked: "3 services",
+    failures: dead.length,
+  };
   const recovery: ChaosCheck = {
     area: "recovery",
     check: "every service healthy again after the restart",
@@ -237,8 +285,12 @@ export async function runChaos(
     failures: failures.length,
   };
   return {
-    checks: [recovery, ...result.checks],
+    checks: [recovery, alive, ...result.checks],
     drills,
-    notes: [...failures.map((f) => `recovery: ${f}`), ...result.notes],
+    notes: [
+      ...failures.map((f) => `recovery: ${f}`),
+      ...dead.map((d) => `${d.name} died on its own; its last output:\n${d.output().slice(-2500)}`),
+      ...result.notes,
+    ],
   };
 }
