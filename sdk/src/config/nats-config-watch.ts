@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { ConsumerConfig, JetStreamManager } from "@nats-io/jetstream";
+import { randomBytes } from "node:crypto";
 import { createInbox } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../logger";
@@ -59,6 +60,8 @@ export class NatsConfigWatch {
   private jsm: JetStreamManager | undefined;
   private sub: Subscription | undefined;
   private consumer = "";
+  /** Name of the consumer this watch created last: the only one whose deliveries it takes. */
+  private expectedConsumer = "";
   private lastSeq = 0;
   private cseq = 0;
   private loading = true;
@@ -159,8 +162,11 @@ export class NatsConfigWatch {
     });
     this.sub = sub;
     this.cseq = 0;
+    // Named before it exists, so its first deliveries (which can beat the create reply) are known.
+    const name = `kon_watch_${randomBytes(9).toString("hex")}`;
+    this.expectedConsumer = name;
     try {
-      const ci = await jsm.consumers.add(this.stream, this.consumerConfig(inbox));
+      const ci = await jsm.consumers.add(this.stream, { ...this.consumerConfig(inbox), name });
       if (this.sub !== sub) {
         await this.deleteConsumer(ci.name);
         return;
@@ -208,6 +214,16 @@ export class NatsConfigWatch {
       this.noteError("delivery", new Error(`unexpected reply subject ${String(msg.reply)}`));
       return;
     }
+    // Only this watch's consumer on this group's bucket may deliver here. A consumer's deliver
+    // subject is not checked by the server, so another group's member could point one at this
+    // inbox; its messages carry another stream's subject and ack reply, and are dropped.
+    if (!msg.subject.startsWith(this.subjectPrefix) || !this.ownDelivery(msg.reply!)) {
+      this.noteError(
+        "delivery",
+        new Error(`a message from outside this watch (${msg.subject}) was dropped`),
+      );
+      return;
+    }
     if (pos.consumerSeq !== this.cseq + 1) {
       this.requestRecreate(`consumer sequence gap (${this.cseq} → ${pos.consumerSeq})`);
       return;
@@ -222,6 +238,11 @@ export class NatsConfigWatch {
     } else {
       this.listener.live(change);
     }
+  }
+
+  /** `$JS.ACK.[<domain>.<account>.]<stream>.<consumer>.…` names this watch's consumer. */
+  private ownDelivery(reply: string): boolean {
+    return reply.includes(`.${this.stream}.${this.expectedConsumer}.`);
   }
 
   private onStatus(msg: Msg, h: MsgHdrs): void {
