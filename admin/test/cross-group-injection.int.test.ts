@@ -100,8 +100,8 @@ test("a consumer another group points at a service's inbox delivers nothing it a
       name: "inject",
       deliver_subject: inbox!,
       filter_subject: `$KV.${names.configBucket("aaa")}.svc`,
-      deliver_policy: "last_per_subject" as never,
-      ack_policy: "none" as never,
+      deliver_policy: "last_per_subject",
+      ack_policy: "none",
     });
     await new Promise((r) => setTimeout(r, 1500));
     expect(cfg.value.owner).toBe("none yet");
