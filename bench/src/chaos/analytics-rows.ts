@@ -5,38 +5,40 @@ import type { SeqTime } from "./chaos-tally";
 
 /** Analytics' durable consumers (its defaults): heartbeats, node events, config events. */
 const CONSUMERS = [
-  ["KON_HB", "analytics-hb"],
-  ["KON_EVENTS", "analytics-evt"],
-  ["KON_EVENTS", "analytics-cfg"],
+  ["KON_HB", "analytics-hb", "heartbeats"],
+  ["KON_EVENTS", "analytics-evt", "node"],
+  ["KON_EVENTS", "analytics-cfg", "config"],
 ] as const;
 
+/** Per consumer, the stream sequence of the last message of the snapshot it must have stored. */
+export type DrainTargets = Record<(typeof CONSUMERS)[number][2], number>;
+
 /**
- * Waits until analytics has acknowledged everything its consumers were offered: nothing pending,
- * nothing awaiting an ack, twice in a row a second apart. Analytics acks only after COMMIT, so
- * then every message up to the snapshot is either a row or a reject.
+ * Waits until each of analytics' consumers has its ack floor at or past the snapshot's last
+ * message of its kind. Analytics acks only after COMMIT, so then every message up to the
+ * snapshot is a row or a reject. (The fleet keeps beating meanwhile: "nothing pending" would
+ * rarely be seen, the ack floor is exact.)
  */
 export async function waitAnalyticsDrained(
   nc: NatsConnection,
+  targets: DrainTargets,
   alive: () => boolean,
   timeoutMs = 180_000,
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const deadline = Date.now() + timeoutMs;
-  let quietRounds = 0;
-  let last = "";
   for (;;) {
     const states = await Promise.all(
-      CONSUMERS.map(async ([stream, name]) => {
+      CONSUMERS.map(async ([stream, name, kind]) => {
         const c = await jsm.consumers.info(stream, name);
-        return { name, pending: c.num_pending, ackPending: c.num_ack_pending };
+        return { name, floor: c.ack_floor.stream_seq, target: targets[kind] };
       }),
     );
-    last = states.map((s) => `${s.name} pending ${s.pending} unacked ${s.ackPending}`).join(", ");
-    quietRounds = states.every((s) => s.pending === 0 && s.ackPending === 0) ? quietRounds + 1 : 0;
-    if (quietRounds >= 2) return;
+    if (states.every((s) => s.floor >= s.target)) return;
+    const last = states.map((s) => `${s.name} acked to #${s.floor} of #${s.target}`).join(", ");
     if (!alive()) throw new Error(`the analytics process is gone; its consumers: ${last}`);
-    if (Date.now() > deadline) throw new Error(`analytics did not drain its streams: ${last}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    if (Date.now() > deadline) throw new Error(`analytics did not store the snapshot: ${last}`);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

@@ -172,8 +172,15 @@ async function judgeAnalytics(
   snap: StreamSnapshot,
   notes: string[],
 ): Promise<ChaosCheck[]> {
-  await waitAnalyticsDrained(observer, () => pidAlive(stack.analytics.pid)).catch((err: unknown) =>
-    notes.push(`analytics: ${err instanceof Error ? err.message : String(err)}`),
+  const lastOf = (family: string): number =>
+    Math.max(0, ...snap.events.filter((e) => e.family === family).map((e) => e.seq));
+  const targets = {
+    heartbeats: snap.heartbeatLastSeq,
+    node: lastOf("node"),
+    config: lastOf("config"),
+  };
+  await waitAnalyticsDrained(observer, targets, () => pidAlive(stack.analytics.pid)).catch(
+    (err: unknown) => notes.push(`analytics: ${err instanceof Error ? err.message : String(err)}`),
   );
   const rows = await readAnalyticsRows(stack.dbUrl, snap.heartbeatLastSeq, snap.eventLastSeq);
   const hb = tallyHeartbeatRows(snap.heartbeats, rows.heartbeats);
