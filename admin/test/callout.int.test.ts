@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
+import { connect, headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
 import {
@@ -106,7 +106,7 @@ describe("auth callout: group members get their group's rights and nothing more"
     const kv = await new Kvm(nc).open(names.configBucket("a"));
     expect((await kv.get("svc"))?.string()).toContain("a-password");
     const watch = await kv.watch();
-    const first = (await watch[Symbol.asyncIterator]().next());
+    const first = await watch[Symbol.asyncIterator]().next();
     expect(first.done ? undefined : first.value.key).toBe("svc");
     watch.stop();
 
@@ -152,6 +152,12 @@ describe("auth callout: group members get their group's rights and nothing more"
     await expect(jetstream(nc).publish(`$KV.${names.schemasBucket}.b.svc`, "x")).rejects.toThrow(
       DENIED,
     );
+    // a put under its own schema keys may not roll up (wipe) every group's records
+    const h = headers();
+    h.set("Nats-Rollup", "all");
+    await expect(
+      jetstream(nc).publish(`$KV.${names.schemasBucket}.a.svc`, "x", { headers: h }),
+    ).rejects.toThrow(/rollup/i);
 
     // another group's heartbeats and events are dropped by the server
     const seen: string[] = [];

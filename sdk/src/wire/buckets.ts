@@ -44,7 +44,21 @@ export async function ensureSchemasBucket(
   names: WireNames,
   replicas = 1,
 ): Promise<KV> {
-  return new Kvm(nc).create(names.schemasBucket, { history: 5, replicas });
+  const kv = await new Kvm(nc).create(names.schemasBucket, { history: 5, replicas });
+  await forbidRollups(nc, `KV_${names.schemasBucket}`);
+  return kv;
+}
+
+/**
+ * Members of every group write one shared bucket (`kon_schemas`, each under its group's keys), so
+ * a `Nats-Rollup: all` header on one member's put would wipe every group's records. The server
+ * refuses rollup headers on a stream that does not allow them; nothing here purges schemas.
+ */
+async function forbidRollups(nc: NatsConnection, stream: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  if (!info.config.allow_rollup_hdrs) return;
+  await jsm.streams.update(stream, { ...info.config, allow_rollup_hdrs: false });
 }
 
 /**
