@@ -157,18 +157,20 @@ describe("verifyJoinKey", () => {
     ]);
   });
 
-  it("rate-limits failures per key id, across sources, while a cached good key still passes", async () => {
+  it("wrong guesses for a key id from many sources never lock its correct key out, and are reported", async () => {
     const g = await createGroup("delta");
-    expect((await h.admin.joinKeys.verifyJoinKey(g.joinKey, src())).ok).toBe(true);
     const chars = g.joinKey.replace(/-/g, "");
     const guesses = [];
     for (let i = 0; i < 8; i++) {
       const guess = chars.slice(0, 8) + "0".repeat(27) + "ABCDEFGHJ"[i];
       guesses.push(await h.admin.joinKeys.verifyJoinKey(guess, { host: `10.2.0.${i}` }));
     }
-    expect(guesses.slice(0, 6).every((v) => !v.ok && v.reason === "refused")).toBe(true);
-    expect(guesses[7]).toMatchObject({ ok: false, reason: "rate_limited" });
+    expect(guesses.every((v) => !v.ok && v.reason === "refused")).toBe(true);
+    // No success was cached before the guesses: the correct key still gets in from a fresh source.
     expect((await h.admin.joinKeys.verifyJoinKey(g.joinKey, { host: "10.2.1.1" })).ok).toBe(true);
+    expect(h.log.text()).toMatch(
+      new RegExp(`join key id ${g.keyId}: more than \\d+ failed checks`),
+    );
   });
 
   it("rate-limits checks per source", async () => {

@@ -68,6 +68,7 @@ export class JoinKeys {
   private readonly inflight = new Map<string, Promise<JoinKeyVerdict>>();
   private readonly bySource: RateLimiter;
   private readonly byKeyId: RateLimiter;
+  private readonly warnedAt = new Map<string, number>();
   private readonly revokedListeners = new Set<(e: JoinKeyRevokedEvent) => unknown>();
   private readonly deletedListeners = new Set<(e: GroupDeletedEvent) => unknown>();
   private readonly expiries = new Map<string, { group: string; at: number }>();
@@ -116,10 +117,10 @@ export class JoinKeys {
     if (hit) this.cache.delete(digest);
     const pending = this.inflight.get(digest);
     if (pending) return pending;
-    const wait = Math.max(
-      this.bySource.blockedFor(src, now),
-      this.byKeyId.blockedFor(parts.keyId, now),
-    );
+    // Only the source is limited. Key ids are not secret (a connection list shows them), so a
+    // limit per key id would let anyone lock a group's nodes out with wrong guesses; the 140-bit
+    // secret is what stops guessing. Failures per key id are counted and reported instead.
+    const wait = this.bySource.blockedFor(src, now);
     if (wait > 0) return limited(wait);
     this.bySource.take(src, now);
     const check = this.check(parts.keyId, parts.secret, digest).finally(() =>
@@ -167,6 +168,19 @@ export class JoinKeys {
     this.arm();
   }
 
+  /** Warns (once per minute and key id) when a key id collects failures faster than the limit. */
+  private noteFailure(keyId: string, now: number): void {
+    this.byKeyId.take(keyId, now);
+    if (this.byKeyId.blockedFor(keyId, now) <= 0) return;
+    const last = this.warnedAt.get(keyId) ?? 0;
+    if (now - last < 60_000) return;
+    if (this.warnedAt.size >= MAX_CACHE) this.warnedAt.clear();
+    this.warnedAt.set(keyId, now);
+    this.o.logger.warn(
+      `join key id ${keyId}: more than ${this.o.ratePerMin} failed checks a minute (guessing?); the correct key still gets in`,
+    );
+  }
+
   private async check(keyId: string, secret: string, digest: string): Promise<JoinKeyVerdict> {
     const rec = await this.o.store.findKey(keyId);
     // The same argon2 work whether or not the key id exists, so timing tells nothing.
@@ -176,7 +190,7 @@ export class JoinKeys {
     const now = this.now();
     const end = rec?.expiresAt?.getTime() ?? Infinity;
     if (!rec || !matches || rec.revokedAt !== null || end <= now) {
-      this.byKeyId.take(keyId, now);
+      this.noteFailure(keyId, now);
       return { ok: false, reason: "refused" };
     }
     if (this.cache.size >= MAX_CACHE) this.cache.delete(this.cache.keys().next().value!);
