@@ -1,9 +1,10 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
 import {
+  CONFIG_CONSUMER_MAX_INACTIVE_MS,
   credentialOptions,
   ensureConfigBucket,
   ensureSchemasBucket,
@@ -171,6 +172,17 @@ describe("auth callout: group members get their group's rights and nothing more"
     spy.unsubscribe();
     expect(seen).toEqual([]);
     expect(errors.some((e) => /Permissions Violation/i.test(e))).toBe(true);
+  });
+
+  it("lets no consumer a member makes outlive ten minutes without interest", async () => {
+    const nc = await member("KEY-A", "a");
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    // CONSUMER.CREATE with a durable name is allowed by subject; the stream's limit bounds it.
+    const ci = await jsm.consumers.add(`KV_${names.configBucket("a")}`, {
+      durable_name: "left-behind",
+      ack_policy: AckPolicy.None,
+    });
+    expect(ci.config.inactive_threshold).toBe(CONFIG_CONSUMER_MAX_INACTIVE_MS * 1_000_000);
   });
 
   it("renews a member's short-lived JWT by reconnecting, checking the key again", async () => {

@@ -49,7 +49,12 @@ export {
   schemaVersion,
 } from "./wire/schema-record";
 export type { SchemaRecord } from "./wire/schema-record";
-export { ensureConfigBucket, ensureRevokedBucket, ensureSchemasBucket } from "./wire/buckets";
+export {
+  CONFIG_CONSUMER_MAX_INACTIVE_MS,
+  ensureConfigBucket,
+  ensureRevokedBucket,
+  ensureSchemasBucket,
+} from "./wire/buckets";
 export { ensureStreams } from "./wire/streams";
 export { parseAckSubject } from "./wire/ack-subject";
 

@@ -13,8 +13,17 @@ export interface ConfigBucketOptions {
 }
 
 /**
+ * How long a consumer of a config bucket may go without interest before the server removes it.
+ * Members may create consumers on their bucket (a watch is one); with this limit a durable one a
+ * member leaves behind goes away too, so they cannot pile up on the server. 10 minutes: above
+ * the 5 minutes client libraries' ordered consumers ask for (nats.js KV watch).
+ */
+export const CONFIG_CONSUMER_MAX_INACTIVE_MS = 600_000;
+
+/**
  * Opens `cfg_<group>`, creating it if needed, with atomic batches enabled on its stream so a
- * change set of several keys is stored whole or not at all. Safe to call from several processes.
+ * change set of several keys is stored whole or not at all, and an inactivity limit on its
+ * consumers. Safe to call from several processes.
  */
 export async function ensureConfigBucket(
   nc: NatsConnection,
@@ -34,8 +43,15 @@ export async function ensureConfigBucket(
 async function enableAtomic(nc: NatsConnection, stream: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(stream);
-  if (info.config.allow_atomic) return;
-  await jsm.streams.update(stream, { ...info.config, allow_atomic: true });
+  const inactive = CONFIG_CONSUMER_MAX_INACTIVE_MS * 1_000_000;
+  if (info.config.allow_atomic && info.config.consumer_limits?.inactive_threshold === inactive) {
+    return;
+  }
+  await jsm.streams.update(stream, {
+    ...info.config,
+    allow_atomic: true,
+    consumer_limits: { ...info.config.consumer_limits, inactive_threshold: inactive },
+  });
 }
 
 /** Opens (creating if needed) the bucket of JSON Schemas that services register, `kon_schemas`. */
