@@ -274,7 +274,7 @@ start_service() { # name entry port
     admin)
       role=admin
       env+=(KON_ADMIN_PORT="$port" KON_PG_URL="$(pg_url admin)" KON_DATABASE_URL="$(pg_url admin)"
-        KON_ADMIN_BOOTSTRAP_FILE="$SECRETS/bootstrap-token" KON_ADMIN_SIGNING_KEY_FILE="$SECRETS/admin-signing.pem"
+        KON_ADMIN_BOOTSTRAP_FILE="$SECRETS/admin-bootstrap-token" KON_ADMIN_SIGNING_KEY_FILE="$SECRETS/admin-signing-key.pem"
         KON_CALLOUT_ISSUER_SEED_FILE="$SECRETS/nats-callout-issuer.nk" KON_NATS_SYSTEM_SEED_FILE="$SECRETS/nats-system.nk") ;;
     config-loader)
       role=config-loader
@@ -284,7 +284,7 @@ start_service() { # name entry port
       env+=(KON_MONITOR_PORT="$port" KON_REDIS_URL="redis://:$(cat "$SECRETS/redis.pw")@127.0.0.1:$REDIS_PORT") ;;
     analytics)
       role=analytics
-      env+=(KON_ANALYTICS_PORT="$port" KON_PG_URL="$(pg_url analytics)" KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing.pem.pub") ;;
+      env+=(KON_ANALYTICS_PORT="$port" KON_PG_URL="$(pg_url analytics)" KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing-key.pem.pub") ;;
     service*)
       [ -s "$JOIN_KEY_FILE" ] || { log "$name: no join key for group $GROUP yet, skipped (make demo makes one)"; return 0; }
       env+=(KON_NODE_ID="$name-$GROUP" KON_SERVICE_PORT="$port" KON_JOIN_KEY="$(cat "$JOIN_KEY_FILE")"
@@ -323,9 +323,9 @@ start_services() {
     # shellcheck disable=SC2086
     start_service $s
   done
-  if [ -s "$SECRETS/bootstrap-token" ]; then
-    log "first admin: sign up with the one-time bootstrap token in $SECRETS/bootstrap-token:"
-    log "  $(cat "$SECRETS/bootstrap-token")"
+  if [ -s "$SECRETS/admin-bootstrap-token" ]; then
+    log "first admin: sign up with the one-time bootstrap token in $SECRETS/admin-bootstrap-token:"
+    log "  $(cat "$SECRETS/admin-bootstrap-token")"
   fi
 }
 

@@ -65,7 +65,7 @@ export async function bootstrapAndJoin(s: TrustSetup): Promise<string> {
     creds = JSON.parse(readFileSync(adminFile, "utf8")) as typeof creds;
     log(`0. Admin ${creds.email} logs in (${adminFile})`);
   } else {
-    const tokenFile = join(s.secretsDir, "bootstrap-token");
+    const tokenFile = join(s.secretsDir, "admin-bootstrap-token");
     if (!existsSync(tokenFile)) {
       throw new Error(
         `demo: no ${adminFile} and no bootstrap token in ${tokenFile}: an admin exists that the demo does not know; sign in yourself (README, "Admins, groups and join keys")`,
