@@ -37,10 +37,9 @@ test("requests while a pass runs are merged into one more pass", async () => {
 
 test("an idle coalescer starts at once; a failed pass does not stop the queued one", async () => {
   let n = 0;
-  const c = new RefreshCoalescer(async () => {
+  const c = new RefreshCoalescer(() => {
     n++;
-    if (n === 1) throw new Error("boom");
-    return n;
+    return n === 1 ? Promise.reject(new Error("boom")) : Promise.resolve(n);
   });
   const a = c.request();
   const b = c.request();
