@@ -1,6 +1,14 @@
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { getFreePort, spawnTs } from "@konorkestra/testkit";
+import { getFreePort, sharedTestTokens, spawnTs } from "@konorkestra/testkit";
+
+/**
+ * `Authorization` with a read token the benchmark's analytics trusts (its public key is given to
+ * the process below): every API request a benchmark times carries it, as a dashboard's does.
+ */
+export function benchAuthHeaders(): Record<string, string> {
+  return sharedTestTokens().header(["read"]);
+}
 
 /** The analytics service running as its own process, as `make up` runs it. */
 export interface AnalyticsProcess {
@@ -31,7 +39,12 @@ export async function startAnalyticsProcess(
   pgUrl: string,
 ): Promise<AnalyticsProcess> {
   const port = await getFreePort();
-  const env = { ...natsEnv, KON_PG_URL: pgUrl, KON_ANALYTICS_PORT: String(port) };
+  const env = {
+    ...natsEnv,
+    KON_PG_URL: pgUrl,
+    KON_ANALYTICS_PORT: String(port),
+    KON_AUTH_PUBLIC_KEY_FILE: sharedTestTokens().publicKeyFile,
+  };
   // KON_BENCH_ANALYTICS_NODE_ARGS: flags for the analytics' node (e.g. "--cpu-prof"), to profile it.
   const nodeArgs = (process.env.KON_BENCH_ANALYTICS_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const child: ChildProcess = spawnTs(MAIN, [], { env: { ...process.env, ...env }, nodeArgs });
@@ -54,7 +67,7 @@ export async function startAnalyticsProcess(
     url,
     env,
     heartbeatRows: async () => {
-      const res = await fetch(`${url}/v1/pipeline`);
+      const res = await fetch(`${url}/v1/pipeline`, { headers: benchAuthHeaders() });
       const body = (await res.json()) as Pipeline;
       return body.streams.find((s) => s.kind === "heartbeats")?.rowsTotal ?? 0;
     },

@@ -1,3 +1,4 @@
+import { benchAuthHeaders } from "./analytics-process";
 /** Latencies of one endpoint, with what it answered. */
 export interface ApiSample {
   readonly path: string;
@@ -25,7 +26,7 @@ export async function measureApi(
   let text = "";
   for (let i = 0; i < WARMUP + requests; i++) {
     const t0 = performance.now();
-    const res = await fetch(baseUrl + path, { headers });
+    const res = await fetch(baseUrl + path, { headers: { ...benchAuthHeaders(), ...headers } });
     text = await res.text();
     const ms = performance.now() - t0;
     if (res.status !== 200) {
@@ -54,11 +55,13 @@ export async function measureApiCrowd(
   let text = "";
   let retries = 0;
   const get = (): Promise<Response> =>
-    fetch(baseUrl + path, { headers }).catch((err: unknown) => {
-      // undici hides the socket's error in `cause`.
-      const cause = (err as { cause?: Error }).cause;
-      throw new Error(`GET ${path}: ${String(err)}${cause ? ` (${cause.message})` : ""}`);
-    });
+    fetch(baseUrl + path, { headers: { ...benchAuthHeaders(), ...headers } }).catch(
+      (err: unknown) => {
+        // undici hides the socket's error in `cause`.
+        const cause = (err as { cause?: Error }).cause;
+        throw new Error(`GET ${path}: ${String(err)}${cause ? ` (${cause.message})` : ""}`);
+      },
+    );
   const one = async (measured: boolean): Promise<void> => {
     const t0 = performance.now();
     // A kept-alive connection the server closed as idle just as it was reused ("other side
