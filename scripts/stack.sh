@@ -281,7 +281,8 @@ start_service() { # name entry port
       env+=(KON_CONFIG_DIR="$CONFIG_DIR" KON_LOADER_PORT="$port" KON_LOADER_WEBHOOK_SECRET_FILE="$SECRETS/loader-webhook.secret") ;;
     heartbeat)
       role=monitor
-      env+=(KON_MONITOR_PORT="$port" KON_REDIS_URL="redis://:$(cat "$SECRETS/redis.pw")@127.0.0.1:$REDIS_PORT") ;;
+      env+=(KON_MONITOR_PORT="$port" KON_REDIS_URL="redis://:$(cat "$SECRETS/redis.pw")@127.0.0.1:$REDIS_PORT"
+        KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing-key.pem.pub") ;;
     analytics)
       role=analytics
       env+=(KON_ANALYTICS_PORT="$port" KON_PG_URL="$(pg_url analytics)" KON_AUTH_PUBLIC_KEY_FILE="$SECRETS/admin-signing-key.pem.pub") ;;

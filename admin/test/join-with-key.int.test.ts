@@ -49,8 +49,9 @@ test("a service joins its group with the key the admin API gave", async () => {
   const { joinKey } = await createGroup("payments");
   const root = await connect(h.nats.clientOptions());
   try {
+    // the admin created the bucket; opening it again changes nothing
     const kv = await ensureConfigBucket(root, names, "payments");
-    expect(kv.bucket).toBe("cfg_payments");
+    expect((await kv.status()).bucket).toBe("cfg_payments");
   } finally {
     await root.close();
   }

@@ -26,8 +26,14 @@ describe("config-loader refresh webhook", () => {
     await h?.stop();
   });
 
-  const post = (headers: Record<string, string>, body = '{"ref":"x"}') =>
-    fetch(`${url}/v1/_refresh`, { method: "POST", headers, body });
+  const post = (headers: Record<string, string | undefined>, body = '{"ref":"x"}') =>
+    fetch(`${url}/v1/_refresh`, {
+      method: "POST",
+      headers: Object.fromEntries(
+        Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+      body,
+    });
 
   it("refuses a missing, wrong, truncated or other-body signature with one 401, running no pass", async () => {
     const before = await passes(loader, "full");

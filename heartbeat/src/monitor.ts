@@ -6,8 +6,11 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import {
+  AccessGate,
   HttpEdge,
+  RevocationList,
   connectService,
+  resolveAccessAuth,
   serviceInboxPrefix,
   natsAuthOf,
   ensureStreams,
@@ -27,6 +30,7 @@ import { HeartbeatConsumer } from "./heartbeat-consumer";
 import { HeartbeatHistory } from "./heartbeat-history";
 import { HeartbeatValidator } from "./heartbeat-validator";
 import { createHttpApp } from "./http/http-app";
+import type { ApiAccess } from "./http/token-guard";
 import { LivenessEngine } from "./liveness-engine";
 import { Membership } from "./membership";
 import { createMonitorMetrics } from "./metrics";
@@ -185,6 +189,7 @@ async function assemble(
     "refuse",
     () => metrics.capped.inc({ cap: "ingest_limiter" }),
   );
+  const { access: apiAccess, revocations } = monitorApiAccess(options, nc, names, logger);
   const app = createHttpApp({
     ingest: {
       js,
@@ -203,6 +208,7 @@ async function assemble(
     metrics,
     logger,
     edge: new HttpEdge(options),
+    access: apiAccess,
     health: () => ({
       ok: !nc.isClosed(),
       monitorId: id,
@@ -245,6 +251,7 @@ async function assemble(
         await membership.close();
         await backend.close();
         groups.stop();
+        revocations?.close();
         await nc.drain().catch(() => nc.close());
       })()),
   };
@@ -354,4 +361,32 @@ class Ticker {
       this.busy = false;
     }
   }
+}
+
+/**
+ * Who may read the monitor's API: `read` tokens checked with the admin's public key and its
+ * revocation list; everyone with KON_AUTH=off; nobody (a clear 401) without a key, since the
+ * monitor's own job, liveness, needs no API and must start anyway.
+ */
+function monitorApiAccess(
+  options: ResolvedMonitorOptions,
+  nc: NatsConnection,
+  names: WireNames,
+  logger: Logger,
+): { access: ApiAccess; revocations?: RevocationList } {
+  if (!options.auth) {
+    logger.warn("KON_AUTH=off: the nodes API and /metrics answer anyone (local development only)");
+    return { access: "off" };
+  }
+  if (options.authPublicKeyFile === undefined) {
+    logger.warn("no KON_AUTH_PUBLIC_KEY_FILE: the nodes API and /metrics refuse every request");
+    return { access: "closed" };
+  }
+  const auth = resolveAccessAuth(options, "the monitor");
+  if (auth.mode === "off") return { access: "off" };
+  const revocations = RevocationList.start(nc, names, { logger });
+  return {
+    access: new AccessGate({ publicKey: auth.publicKey, revocations, requiredScope: "read" }),
+    revocations,
+  };
 }

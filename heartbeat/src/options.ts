@@ -9,14 +9,16 @@ import {
   envList,
   envNumber,
   envString,
+  accessAuthOptionsShape,
   httpEdgeOptionsShape,
+  mergeAccessAuthOptions,
   mergeHttpEdgeOptions,
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,
   toNodeIdToken,
 } from "@konorkestra/sdk/internal";
-import type { HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
+import type { AccessAuthOptions, HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
 
 /**
  * Options of the liveness monitor ({@link createMonitor}). Every one has an environment form,
@@ -24,7 +26,7 @@ import type { HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
  * Konorkestra process shares: an empty variable means the default; numbers are decimal.
  * How to reach NATS (servers, prefix, replicas, auth) is {@link NatsOptions}.
  */
-export interface MonitorOptions extends NatsOptions, HttpEdgeOptions {
+export interface MonitorOptions extends NatsOptions, HttpEdgeOptions, AccessAuthOptions {
   /** Where per-node liveness lives (KON_LIVENESS_BACKEND). @default "nats" */
   backend?: "nats" | "redis";
   /** Redis URL for the redis backend (KON_REDIS_URL). @default "redis://127.0.0.1:6379" */
@@ -121,6 +123,7 @@ const schema = z.object({
   }),
   joinKeyCacheMs: intIn(0, 600_000),
   ...httpEdgeOptionsShape,
+  ...accessAuthOptionsShape,
   groups: z
     .array(z.string().regex(GROUP_NAME, "group names are 1-63 of [a-z0-9-]"))
     .min(1)
@@ -173,6 +176,7 @@ export function parseMonitorOptions(
     ingestToken: given.ingestToken ?? envString(env, "KON_INGEST_TOKEN"),
     joinKeyCacheMs: given.joinKeyCacheMs ?? envNumber(env, "KON_INGEST_KEY_CACHE_MS") ?? 5000,
     ...mergeHttpEdgeOptions(given, env),
+    ...mergeAccessAuthOptions(given, env),
     groups: given.groups ?? envList(env, "KON_GROUPS"),
     flapCount: given.flapCount ?? envNumber(env, "KON_FLAP_COUNT") ?? 3,
     flapWindowMs: given.flapWindowMs ?? envNumber(env, "KON_FLAP_WINDOW_MS") ?? 300_000,

@@ -38,6 +38,8 @@ describe("bad heartbeats", () => {
       {
         ...nats.clientOptions(),
         port: 0,
+        // This file tests the API's answers; api-auth.int.test.ts tests its access tokens.
+        auth: false,
         monitorId: "b1",
         groups: ["g1"],
         maxMetaBytes: 256,

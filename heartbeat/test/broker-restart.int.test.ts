@@ -64,7 +64,9 @@ describe("a NATS restart longer than the TTL", () => {
     await nats.shutdown();
     sim.stop("gone"); // stops for good while the broker is away
     await new Promise((r) => setTimeout(r, 3 * TTL_MS));
-    expect((await (await fetch(`${monitor.url}/healthz`)).json()).blind).toBe(true);
+    expect(
+      ((await (await fetch(`${monitor.url}/healthz`)).json()) as { blind: boolean }).blind,
+    ).toBe(true);
     await nats.restart();
     await jetStreamBack(nc);
 
@@ -77,7 +79,9 @@ describe("a NATS restart longer than the TTL", () => {
 
     const down = eventsOf(events, "gone", "down")[0]!.event;
     expect(down.reason).toMatch(/could not hear .* re-armed/);
-    expect((await (await fetch(`${monitor.url}/healthz`)).json()).blind).toBe(false);
+    expect(
+      ((await (await fetch(`${monitor.url}/healthz`)).json()) as { blind: boolean }).blind,
+    ).toBe(false);
     const periods = (await monitor.metrics.blindPeriods.get()).values[0]?.value;
     expect(periods).toBe(1);
   }, 60_000);

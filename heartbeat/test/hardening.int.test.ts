@@ -35,6 +35,8 @@ describe("monitor hardening", () => {
       {
         ...nats.clientOptions(),
         port: 0,
+        // This file tests the API's answers; api-auth.int.test.ts tests its access tokens.
+        auth: false,
         monitorId: "hard1",
         groups: ["g1"],
         sweepIntervalMs: 50,

@@ -43,6 +43,8 @@ describe("HTTP ingest and the liveness API", () => {
       {
         ...nats.clientOptions(),
         port: 0,
+        // This file tests the API's answers; api-auth.int.test.ts tests its access tokens.
+        auth: false,
         monitorId: "h1",
         groups: ["g1", "cron"],
         ingestRatePerSec: 0.5,

@@ -35,6 +35,7 @@ function probe(
     get value() {
       return att.record.slot.value;
     },
+    refusalCalls: () => [],
     callsFor(prev: unknown, meta: ConfigMeta): HandlerCall[] {
       swaps.push([prev, att.record.slot.value, meta.revision]);
       return [];

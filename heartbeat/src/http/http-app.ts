@@ -10,6 +10,8 @@ import { createIngestRouter } from "./ingest-router";
 import type { IngestDeps } from "./ingest-router";
 import { createNodesRouter } from "./nodes-router";
 import type { NodesDeps } from "./nodes-router";
+import { tokenGuard } from "./token-guard";
+import type { ApiAccess } from "./token-guard";
 
 /** What `/healthz` reports. */
 export interface HealthReport {
@@ -26,13 +28,15 @@ export function createHttpApp(deps: {
   logger: Logger;
   /** Host allow-list and CORS, before every route. */
   edge: HttpEdge;
+  /** Who may read `/v1/nodes` and `/metrics`. */
+  access: ApiAccess;
 }): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(edgeGuard(deps.edge));
   app.use("/v1/heartbeat", createIngestRouter(deps.ingest));
-  app.use("/v1/nodes", createNodesRouter(deps.nodes));
-  app.get("/metrics", async (_req: Request, res: Response) => {
+  app.use("/v1/nodes", tokenGuard(deps.access), createNodesRouter(deps.nodes));
+  app.get("/metrics", tokenGuard(deps.access), async (_req: Request, res: Response) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.get("/healthz", (_req: Request, res: Response) => {

@@ -21,7 +21,8 @@ export class MonitorProcess {
   /** Starts it and waits until its HTTP server listens. */
   async start(timeoutMs = 60_000): Promise<void> {
     const child = spawnTs(MAIN, [], {
-      env: { ...process.env, KON_MONITOR_PORT: "0", ...this.env },
+      // KON_AUTH=off: these tests read the nodes API without tokens (api-auth tests those).
+      env: { ...process.env, KON_MONITOR_PORT: "0", KON_AUTH: "off", ...this.env },
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));

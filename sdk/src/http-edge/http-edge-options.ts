@@ -26,7 +26,7 @@ export interface HttpEdgeOptions {
 export interface AccessAuthOptions {
   /**
    * PEM file of the admin service's Ed25519 public key that verifies access tokens
-   * (KON_AUTH_PUBLIC_KEY_FILE; `make up` passes `.stack/secrets/admin-signing.pem.pub`).
+   * (KON_AUTH_PUBLIC_KEY_FILE; `make up` passes `.stack/secrets/admin-signing-key.pem.pub`).
    */
   authPublicKeyFile?: string;
   /**
@@ -89,7 +89,7 @@ export function resolveAccessAuth(
   if (file === undefined) {
     throw new KonError(
       KonErrorCode.InvalidOptions,
-      `${service} needs the admin service's public key to check access tokens: set KON_AUTH_PUBLIC_KEY_FILE (make up uses .stack/secrets/admin-signing.pem.pub), or KON_AUTH=off for local development without tokens`,
+      `${service} needs the admin service's public key to check access tokens: set KON_AUTH_PUBLIC_KEY_FILE (make up uses .stack/secrets/admin-signing-key.pem.pub), or KON_AUTH=off for local development without tokens`,
     );
   }
   let pem: string;

@@ -83,7 +83,7 @@ async function toggleFlag(s: DemoSetup): Promise<void> {
 }
 
 /** Step 3: SIGKILL one service; the monitor reports node.down within the TTL. Returns the kill time. */
-async function killOne(s: DemoSetup): Promise<number | undefined> {
+async function killOne(s: DemoSetup, token: string): Promise<number | undefined> {
   const monitor = `http://127.0.0.1:${s.monitorPort}`;
   if (!(await getJson(`${monitor}/healthz`))) {
     log("3. (liveness monitor not running: skipped)");
@@ -100,6 +100,7 @@ async function killOne(s: DemoSetup): Promise<number | undefined> {
     async () => {
       const n = await getJson<{ status?: string; ageMs?: number; ttlMs?: number }>(
         `${monitor}/v1/nodes/${s.group}/${node}`,
+        token,
       );
       // A node killed again and again (the demo run several times) is reported once as
       // flapping instead of as a storm of downs.
@@ -124,6 +125,7 @@ async function killOne(s: DemoSetup): Promise<number | undefined> {
     async () => {
       const n = await getJson<{ status?: string; ageMs?: number }>(
         `${monitor}/v1/nodes/${s.group}/${node}`,
+        token,
       );
       // A flapping node stays "flapping" until it has been stable for a while: beating is enough.
       const beating = n?.status === "flapping" && (n.ageMs ?? Infinity) < 2000;
@@ -192,9 +194,10 @@ export async function runDemo(s: DemoSetup): Promise<void> {
   log();
   await toggleFlag(s);
   log();
-  const killedAt = await killOne(s);
+  const read = await readToken(s.trust, session);
+  const killedAt = await killOne(s, read);
   log();
-  await dashboard(s, killedAt, await readToken(s.trust, session));
+  await dashboard(s, killedAt, read);
   log();
   await crossGroupRefused(s.trust, session);
   log();
