@@ -178,3 +178,23 @@ describe("redis-server", () => {
     expect(await client.get("node")).toBeNull();
   });
 });
+
+describe("nats-server with mutual TLS", () => {
+  let nats: NatsServer;
+  beforeAll(async () => {
+    nats = await startNats({ tls: "mutual" });
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it("accepts a client with a certificate of the local CA and refuses one without", async () => {
+    const withCert = await connect(nats.clientOptions());
+    expect(withCert.info?.tls_verify).toBe(true);
+    await withCert.close();
+    const { user, pass, tls } = nats.clientOptions();
+    await expect(
+      connect({ servers: nats.url, user, pass, tls: { caFile: tls!.caFile }, timeout: 3000 }),
+    ).rejects.toThrow();
+  });
+});
