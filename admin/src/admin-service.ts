@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { consoleLogger } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import {
+  HttpEdge,
   RevocationList,
   connectService,
   natsAuthOf,
@@ -160,6 +161,7 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       auth: { signer, apiTokens, revocations },
       metrics,
       logger,
+      edge: new HttpEdge(opts),
       health: async () => ({
         postgres: await pool.query("SELECT 1").then(
           () => true,

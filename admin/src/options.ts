@@ -1,11 +1,13 @@
 import {
   envNumber,
   envString,
+  httpEdgeOptionsShape,
+  mergeHttpEdgeOptions,
   mergeNatsOptions,
   natsOptionsShape,
   parseOptionsWith,
 } from "@konorkestra/sdk/internal";
-import type { NatsOptions } from "@konorkestra/sdk/internal";
+import type { HttpEdgeOptions, NatsOptions } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 
 /**
@@ -13,7 +15,7 @@ import { z } from "zod";
  * reached (KON_SERVERS, KON_PREFIX, KON_REPLICAS, KON_NKEY_SEED_FILE, KON_TLS_*) is read as by
  * every service.
  */
-export interface AdminOptions extends NatsOptions {
+export interface AdminOptions extends NatsOptions, HttpEdgeOptions {
   /** PostgreSQL, the database analytics uses; admin keeps to schema `kon_admin` (KON_PG_URL). @default "postgres://kon:kon@127.0.0.1:5432/konorkestra" */
   pgUrl?: string;
   /** Connections in the pool (KON_ADMIN_PG_POOL_SIZE). @default 4 */
@@ -61,6 +63,7 @@ const positiveInt = z.number().int().positive();
 
 const schema = z.object({
   ...natsOptionsShape,
+  ...httpEdgeOptionsShape,
   pgUrl: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:pass@host:port/db"),
   pgPoolSize: positiveInt.max(100),
   port: z.number().int().min(0).max(65535),
@@ -93,6 +96,7 @@ export function parseAdminOptions(
     v ?? envNumber(env, name) ?? dflt;
   const merged = {
     ...mergeNatsOptions(given, env),
+    ...mergeHttpEdgeOptions(given, env),
     pgUrl:
       given.pgUrl ??
       envString(env, "KON_PG_URL") ??
