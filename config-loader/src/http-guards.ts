@@ -1,36 +1,13 @@
-import type { EdgeRefusal, HttpEdge } from "@konorkestra/sdk/internal";
 import {
   EdgeCode,
+  sendEdgeAnswer,
   WEBHOOK_SIGNATURE_HEADER,
   edgeRefusal,
   verifyWebhookSignature,
 } from "@konorkestra/sdk/internal";
-import type { RequestHandler, Response } from "express";
+import type { RequestHandler } from "express";
 
-function answer(
-  res: Response,
-  a: EdgeRefusal | { status: 204; headers: Record<string, string> },
-): void {
-  res.set(a.headers);
-  if ("body" in a) res.status(a.status).json(a.body);
-  else res.status(a.status).end();
-}
-
-/** The sdk's Host allow-list and CORS check (`HttpEdge`), before any route. */
-export function edgeGuard(edge: HttpEdge): RequestHandler {
-  return (req, res, next) => {
-    const v = edge.screen({
-      method: req.method,
-      host: req.headers.host,
-      localPort: req.socket.localPort,
-      origin: req.get("origin"),
-      preflightMethod: req.get("access-control-request-method"),
-    });
-    res.set(v.headers);
-    if (v.answer) answer(res, v.answer);
-    else next();
-  };
-}
+const answer = sendEdgeAnswer;
 
 /**
  * Lets a webhook through only when `X-Hub-Signature-256` is the HMAC-SHA256 of its raw body

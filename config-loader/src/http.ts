@@ -1,8 +1,9 @@
 import express from "express";
 import type { Express, NextFunction, Request, Response } from "express";
 import type { Registry } from "prom-client";
+import { edgeMiddleware } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
-import { edgeGuard, signedWebhook } from "./http-guards";
+import { signedWebhook } from "./http-guards";
 import type { LoaderHealth, ReconcileReport } from "./reconcile-report";
 import { RefreshCoalescer } from "./refresh-coalescer";
 
@@ -38,7 +39,7 @@ const WEBHOOK_BODY_LIMIT = 5 * 1024 * 1024;
 export function createAdminApp(target: AdminTarget, guards: AdminHttpGuards): Express {
   const app = express();
   app.disable("x-powered-by");
-  app.use(edgeGuard(guards.edge));
+  app.use(edgeMiddleware(guards.edge));
   const refresh = new RefreshCoalescer(() => target.reconcile("full"));
 
   app.post(

@@ -168,6 +168,7 @@ export { EdgeCode, edgeRefusal } from "./http-edge/edge-refusal";
 export type { EdgeRefusal } from "./http-edge/edge-refusal";
 export { HostAllowList } from "./http-edge/host-allow-list";
 export { HttpEdge } from "./http-edge/http-edge";
+export { edgeMiddleware, sendEdgeAnswer } from "./http-edge/edge-middleware";
 export type { EdgeRequest, EdgeVerdict } from "./http-edge/http-edge";
 export {
   accessAuthOptionsShape,

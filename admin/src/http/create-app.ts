@@ -1,6 +1,7 @@
 import express from "express";
 import type { Express, RequestHandler } from "express";
 import type { Logger } from "@konorkestra/sdk";
+import { edgeMiddleware } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
 import type { Accounts } from "../domain/accounts";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
@@ -43,7 +44,7 @@ export function createApp(src: AppSources): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(timing(src.metrics));
-  app.use(edgeGuard(src.edge));
+  app.use(edgeMiddleware(src.edge));
   app.get("/healthz", async (_req, res) => {
     const h = await src.health();
     res
@@ -74,23 +75,5 @@ function timing(metrics: AdminMetrics): RequestHandler {
       stop({ route, status: String(res.statusCode) });
     });
     next();
-  };
-}
-
-/** The sdk's Host allow-list and CORS check (`HttpEdge`), before any route of the admin API. */
-function edgeGuard(edge: HttpEdge): RequestHandler {
-  return (req, res, next) => {
-    const v = edge.screen({
-      method: req.method,
-      host: req.headers.host,
-      localPort: req.socket.localPort,
-      origin: req.get("origin"),
-      preflightMethod: req.get("access-control-request-method"),
-    });
-    res.set(v.headers);
-    if (!v.answer) return next();
-    res.set(v.answer.headers);
-    if ("body" in v.answer) res.status(v.answer.status).json(v.answer.body);
-    else res.status(v.answer.status).end();
   };
 }

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
+import { edgeMiddleware } from "@konorkestra/sdk/internal";
 import type { AccessGate, HttpEdge } from "@konorkestra/sdk/internal";
 import express from "express";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
@@ -18,7 +19,7 @@ import { fleetRouter } from "./fleet-router";
 import { incidentsRouter } from "./incidents-router";
 import { opsRouter } from "./ops-router";
 import type { OpsSources } from "./ops-router";
-import { edgeGuard, tokenGuard } from "./request-guards";
+import { tokenGuard } from "./request-guards";
 import { seriesRouter } from "./series-router";
 
 /** Everything the HTTP layer serves from. */
@@ -50,7 +51,7 @@ export function createApp(src: AppSources): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(edgeGuard(src.edge));
+  app.use(edgeMiddleware(src.edge));
   app.use(timing(src.metrics));
   if (!existsSync(join(DASHBOARD_DIR, "vendor", "uPlot.iife.min.js"))) {
     src.logger.warn(

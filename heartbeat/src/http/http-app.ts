@@ -2,9 +2,9 @@ import express from "express";
 import type { Express, Request, Response } from "express";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
+import { edgeMiddleware } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
 import type { MonitorMetrics } from "../metrics";
-import { edgeGuard } from "./edge-guard";
 import { HttpError, errorHandler, sendError } from "./http-error";
 import { createIngestRouter } from "./ingest-router";
 import type { IngestDeps } from "./ingest-router";
@@ -33,7 +33,7 @@ export function createHttpApp(deps: {
 }): Express {
   const app = express();
   app.disable("x-powered-by");
-  app.use(edgeGuard(deps.edge));
+  app.use(edgeMiddleware(deps.edge));
   app.use("/v1/heartbeat", createIngestRouter(deps.ingest));
   app.use("/v1/nodes", tokenGuard(deps.access), createNodesRouter(deps.nodes));
   app.get("/metrics", tokenGuard(deps.access), async (_req: Request, res: Response) => {

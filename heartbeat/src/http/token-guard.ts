@@ -1,3 +1,4 @@
+import { sendEdgeAnswer } from "@konorkestra/sdk/internal";
 import type { AccessGate } from "@konorkestra/sdk/internal";
 import type { RequestHandler } from "express";
 import { KonErrorCode } from "@konorkestra/sdk";
@@ -26,7 +27,6 @@ export function tokenGuard(access: ApiAccess): RequestHandler {
     }
     const r = access.check(req.get("authorization"));
     if ("claims" in r) return next();
-    res.set(r.headers);
-    res.status(r.status).json(r.body);
+    sendEdgeAnswer(res, r);
   };
 }
