@@ -1,20 +1,9 @@
-import { formatRepeats, summarizeRepeats } from "../bench-flags";
-import type { RepeatSummary } from "../bench-flags";
+import { figuresJson, formatFigures } from "../repeat-figures";
+import type { RepeatFigure } from "../repeat-figures";
 import { RATIO_TARGETS, TARGETS, ingestRatios } from "./ingest-report";
 import type { IngestResults } from "./ingest-report";
 
-interface Figure {
-  readonly key: string;
-  readonly label: string;
-  readonly unit: string;
-  /** Which way is bad. */
-  readonly worse: "higher" | "lower";
-  readonly of: (r: IngestResults) => number | null | undefined;
-  /** The target the worst run is judged against, if the figure has one. */
-  readonly limit?: number;
-}
-
-const FIGURES: readonly Figure[] = [
+const FIGURES: readonly RepeatFigure<IngestResults>[] = [
   {
     key: "drain_over_ceiling",
     label: "drain / COPY ceiling",
@@ -87,42 +76,14 @@ const FIGURES: readonly Figure[] = [
   },
 ];
 
-function summaries(runs: readonly IngestResults[]): [Figure, RepeatSummary][] {
-  return FIGURES.flatMap((f) => {
-    const values = runs.map((r) => f.of(r));
-    if (values.every((v) => v === null || v === undefined)) return [];
-    return [
-      [
-        f,
-        summarizeRepeats(
-          values.map((v) => v ?? NaN),
-          f.worse,
-        ),
-      ],
-    ];
-  });
-}
-
 /** Worst and median of each figure over the runs, each target judged on the worst run. */
 export function formatIngestRepeats(runs: readonly IngestResults[]): string[] {
-  return summaries(runs).map(([f, s]) => {
-    let verdict = "";
-    if (f.limit !== undefined) {
-      const sign = f.worse === "higher" ? "<=" : ">=";
-      const met = f.worse === "higher" ? s.worst <= f.limit : s.worst >= f.limit;
-      verdict = `  (target ${sign} ${f.limit}${f.unit === "x" ? "" : ` ${f.unit}`}: ${met ? "met" : "MISSED"} in the worst run)`;
-    }
-    const digits = f.unit === "rows/s" || f.unit === "rows" ? 0 : 2;
-    return `  ${f.label.padEnd(40)} ${formatRepeats(s, f.unit === "x" ? "" : f.unit, digits)}${verdict}`;
-  });
+  return formatFigures(runs, FIGURES, 40, (f) =>
+    f.unit === "rows/s" || f.unit === "rows" ? 0 : 2,
+  );
 }
 
 /** The repeat summary as one JSON line: `{bench, runs, <figure>: {worst, median, all}}`. */
 export function ingestRepeatJson(runs: readonly IngestResults[]): string {
-  const out: Record<string, unknown> = { bench: "ingest-repeat", runs: runs.length };
-  const r2 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
-  for (const [f, s] of summaries(runs)) {
-    out[f.key] = { worst: r2(s.worst), median: r2(s.median), all: s.all.map(r2) };
-  }
-  return JSON.stringify(out);
+  return figuresJson("ingest-repeat", runs, FIGURES);
 }

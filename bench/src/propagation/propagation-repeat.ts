@@ -1,20 +1,9 @@
-import { formatRepeats, summarizeRepeats } from "../bench-flags";
-import type { RepeatSummary } from "../bench-flags";
+import { figuresJson, formatFigures } from "../repeat-figures";
+import type { RepeatFigure } from "../repeat-figures";
 import { RATIO_TARGETS, TARGETS, propagationRatios } from "./propagation-report";
 import type { PropagationResults } from "./propagation-report";
 
-interface Figure {
-  readonly key: string;
-  readonly label: string;
-  readonly unit: string;
-  /** Which way is bad. */
-  readonly worse: "higher" | "lower";
-  readonly of: (r: PropagationResults) => number | null | undefined;
-  /** The target the worst run is judged against, if the figure has one. */
-  readonly limit?: number;
-}
-
-const FIGURES: readonly Figure[] = [
+const FIGURES: readonly RepeatFigure<PropagationResults>[] = [
   {
     key: "one_watcher_over_raw_p99",
     label: "1 watcher SDK / raw kv.watch p99",
@@ -72,41 +61,12 @@ const FIGURES: readonly Figure[] = [
   },
 ];
 
-function summaries(runs: readonly PropagationResults[]): [Figure, RepeatSummary][] {
-  return FIGURES.flatMap((f) => {
-    const values = runs.map((r) => f.of(r));
-    if (values.every((v) => v === null || v === undefined)) return [];
-    return [
-      [
-        f,
-        summarizeRepeats(
-          values.map((v) => v ?? NaN),
-          f.worse,
-        ),
-      ],
-    ];
-  });
-}
-
 /** Worst and median of each figure over the runs, each target judged on the worst run. */
 export function formatPropagationRepeats(runs: readonly PropagationResults[]): string[] {
-  return summaries(runs).map(([f, s]) => {
-    let verdict = "";
-    if (f.limit !== undefined) {
-      const sign = f.worse === "higher" ? "<=" : ">=";
-      const met = f.worse === "higher" ? s.worst <= f.limit : s.worst >= f.limit;
-      verdict = `  (target ${sign} ${f.limit}${f.unit === "x" ? "" : ` ${f.unit}`}: ${met ? "met" : "MISSED"} in the worst run)`;
-    }
-    return `  ${f.label.padEnd(34)} ${formatRepeats(s, f.unit === "x" ? "" : f.unit, 2)}${verdict}`;
-  });
+  return formatFigures(runs, FIGURES, 34);
 }
 
 /** The repeat summary as one JSON line: `{bench, runs, <figure>: {worst, median, all}}`. */
 export function repeatJson(runs: readonly PropagationResults[]): string {
-  const out: Record<string, unknown> = { bench: "propagation-repeat", runs: runs.length };
-  const r2 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
-  for (const [f, s] of summaries(runs)) {
-    out[f.key] = { worst: r2(s.worst), median: r2(s.median), all: s.all.map(r2) };
-  }
-  return JSON.stringify(out);
+  return figuresJson("propagation-repeat", runs, FIGURES);
 }
