@@ -1,0 +1,58 @@
+import { Command, CommanderError } from "commander";
+
+import { registerAgentCommand } from "./agent/agent-command";
+import { registerCommands } from "./commands/register-commands";
+import { CliError, ExitCode } from "./exit-codes";
+import { registerRunCommand } from "./run/run-command";
+
+/** Streams a command writes to; tests pass their own. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Builds the `kon` program. Each command family registers itself on it. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command("kon")
+    .description("Konorkestra: fleet configuration kept in step, and who is alive")
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  registerCommands(program, io);
+  registerAgentCommand(program, io);
+  registerRunCommand(program, io);
+  return program;
+}
+
+/** Runs `kon` with `argv` (node and script first, as process.argv) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+    return process.exitCode === undefined ? ExitCode.Ok : Number(process.exitCode);
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) {
+    // Help and version are exits with code 0; everything else commander refuses is usage.
+    if (err.exitCode === 0) return ExitCode.Ok;
+    return ExitCode.Usage;
+  }
+  if (err instanceof CliError) {
+    const where = err.details?.where ? ` (${err.details.where})` : "";
+    const code = err.details?.code ? ` [${err.details.code}]` : "";
+    io.stderr.write(`kon: ${err.message}${where}${code}\n`);
+    if (err.details?.hint) io.stderr.write(`hint: ${err.details.hint}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`kon: unexpected failure: ${message}\n`);
+  return ExitCode.Failed;
+}
