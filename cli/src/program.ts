@@ -10,6 +10,10 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
+  /** What `kon put -` and `--password-stdin` read. @default process.stdin */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** Ends long-running commands (`--watch`, `--follow`) early, as Ctrl-C does. */
+  readonly signal?: AbortSignal;
 }
 
 /** Builds the `kon` program. Each command family registers itself on it. */
