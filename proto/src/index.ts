@@ -25,6 +25,10 @@ export import ConfigRevision = konorkestra.v1.ConfigRevision;
 export import SourceError = konorkestra.v1.SourceError;
 /** The SDK's on-disk last-known-good values of a group. */
 export import ConfigSnapshot = konorkestra.v1.ConfigSnapshot;
+/** A STRONG write's candidates, sent on `kon.prep.<group>` before the commit. */
+export import PrepareRequest = konorkestra.v1.PrepareRequest;
+/** A node's yes or no to a PrepareRequest. */
+export import PrepareVote = konorkestra.v1.PrepareVote;
 /** The process behind a node. */
 export import ProcessInfo = konorkestra.v1.ProcessInfo;
 /** Liveness signal on `kon.hb.<group>.<node>` and value in `kon_nodes`. */
@@ -42,6 +46,10 @@ export type ConfigRevisionInit = ConfigRevision.$Properties;
 export type SourceErrorInit = SourceError.$Properties;
 /** Plain-object ConfigSnapshot, as accepted by `ConfigSnapshot.encode` and {@link encodeMessage}. */
 export type ConfigSnapshotInit = ConfigSnapshot.$Properties;
+/** Plain-object PrepareRequest, as accepted by {@link encodeMessage}. */
+export type PrepareRequestInit = PrepareRequest.$Properties;
+/** Plain-object PrepareVote, as accepted by {@link encodeMessage}. */
+export type PrepareVoteInit = PrepareVote.$Properties;
 /** Plain-object ProcessInfo, as accepted by `ProcessInfo.encode` and {@link encodeMessage}. */
 export type ProcessInfoInit = ProcessInfo.$Properties;
 /** Plain-object Heartbeat, as accepted by `Heartbeat.encode` and {@link encodeMessage}. */

@@ -11,6 +11,8 @@ import {
   ConsistencyMode,
   Heartbeat,
   NodeEvent,
+  PrepareRequest,
+  PrepareVote,
   ProcessInfo,
   ProtoError,
   SourceError,
@@ -58,6 +60,8 @@ const configEntry = {
   consistency: ConsistencyMode.STRONG,
   key: "service1.db",
   publishedBy: "loader-1",
+  previousRevision: 2 ** 40 + 6,
+  prepareId: "prep-1",
 };
 
 const processInfo = {
@@ -113,6 +117,23 @@ const cases: Case[] = [
     savedAtMs: T0 + 3,
   }),
   caseOf(ProcessInfo, processInfo),
+  caseOf(PrepareRequest, {
+    prepareId: "prep-1",
+    group: "g1",
+    entries: [configEntry],
+    voters: ["node-1", "node-2"],
+    deadlineMs: T0 + 3_000,
+    timeoutMs: 3000,
+    coordinator: "loader-1",
+  }),
+  caseOf(PrepareVote, {
+    prepareId: "prep-1",
+    nodeId: "node-1",
+    ok: true,
+    error: sourceError,
+    keys: ["service1.db"],
+    atMs: T0 + 6,
+  }),
   caseOf(Heartbeat, heartbeat),
   caseOf(NodeEvent, {
     eventId: "g1.node-1.down.34359738369",

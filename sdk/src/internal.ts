@@ -123,6 +123,7 @@ export {
   groupInboxPrefix,
   groupMemberPermissions,
   joinKeyVerifySubject,
+  prepareReplyPrefix,
   serviceInboxPrefix,
   servicePermissions,
 } from "./wire/permissions";

@@ -111,6 +111,15 @@ export namespace konorkestra {
             publishedBy: string;
 
             /**
+             * KV revision of the key's value this one replaces (0: none). Set with activate_at_ms, so a node
+             * that starts before the instant can fetch (direct get by sequence) the value still current.
+             */
+            previousRevision: number;
+
+            /** Id of the prepare round a STRONG write passed before it was committed ("" for EVENTUAL). */
+            prepareId: string;
+
+            /**
              * Creates a new ConfigEntry instance using the specified properties.
              * @param [properties] Properties to set
              * @returns ConfigEntry instance
@@ -259,6 +268,15 @@ export namespace konorkestra {
 
                 /** Who wrote it: config-loader instance id, or `cli:<user>` for `kon put` / `kon rollback`. */
                 publishedBy?: (string|null);
+
+                /**
+                 * KV revision of the key's value this one replaces (0: none). Set with activate_at_ms, so a node
+                 * that starts before the instant can fetch (direct get by sequence) the value still current.
+                 */
+                previousRevision?: (number|null);
+
+                /** Id of the prepare round a STRONG write passed before it was committed ("" for EVENTUAL). */
+                prepareId?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -723,6 +741,323 @@ export namespace konorkestra {
         }
 
         /**
+         * Properties of a PrepareRequest.
+         * @deprecated Use konorkestra.v1.PrepareRequest.$Properties instead.
+         */
+        interface IPrepareRequest extends konorkestra.v1.PrepareRequest.$Properties {
+        }
+
+        /**
+         * A STRONG write's candidate values, sent by the coordinator (the config-loader) as a core NATS
+         * request on `<prefix>.prep.<group>` before anything is written. Every live node of the group that
+         * watches one of the keys validates them and answers with a PrepareVote; a node never makes a
+         * candidate current (only the committed KV entry is).
+         */
+        class PrepareRequest {
+
+            /**
+             * Constructs a new PrepareRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: konorkestra.v1.PrepareRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Unique per round; repeated in the committed entries (ConfigEntry.prepare_id) and in events. */
+            prepareId: string;
+
+            /** PrepareRequest group. */
+            group: string;
+
+            /** The candidates, as they would be written (sha256 set; revision not known yet). */
+            entries: konorkestra.v1.ConfigEntry.$Properties[];
+
+            /**
+             * Nodes whose vote the coordinator waits for. A node not listed answers too (it may have come
+             * up after the list was read); its vote is counted only when it is a no.
+             */
+            voters: string[];
+
+            /** Coordinator's clock: votes after this instant do not count; nodes drop the candidates then. */
+            deadlineMs: number;
+
+            /** The same as a duration, for nodes whose clock differs from the coordinator's. */
+            timeoutMs: number;
+
+            /** Config-loader instance id. */
+            coordinator: string;
+
+            /**
+             * Creates a new PrepareRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns PrepareRequest instance
+             */
+            static create(properties: konorkestra.v1.PrepareRequest.$Shape): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
+            static create(properties?: konorkestra.v1.PrepareRequest.$Properties): konorkestra.v1.PrepareRequest;
+
+            /**
+             * Encodes the specified PrepareRequest message. Does not implicitly {@link konorkestra.v1.PrepareRequest.verify|verify} messages.
+             * @param message PrepareRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: konorkestra.v1.PrepareRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PrepareRequest message, length delimited. Does not implicitly {@link konorkestra.v1.PrepareRequest.verify|verify} messages.
+             * @param message PrepareRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: konorkestra.v1.PrepareRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PrepareRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape} PrepareRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
+
+            /**
+             * Decodes a PrepareRequest message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape} PrepareRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
+
+            /**
+             * Verifies a PrepareRequest message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PrepareRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PrepareRequest
+             */
+            static fromObject(object: { [k: string]: any }): konorkestra.v1.PrepareRequest;
+
+            /**
+             * Creates a plain object from a PrepareRequest message. Also converts values to other types if specified.
+             * @param message PrepareRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: konorkestra.v1.PrepareRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PrepareRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+
+            /**
+             * Gets the type url for PrepareRequest
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace PrepareRequest {
+
+            /** Properties of a PrepareRequest. */
+            interface $Properties {
+
+                /** Unique per round; repeated in the committed entries (ConfigEntry.prepare_id) and in events. */
+                prepareId?: (string|null);
+
+                /** PrepareRequest group */
+                group?: (string|null);
+
+                /** The candidates, as they would be written (sha256 set; revision not known yet). */
+                entries?: (konorkestra.v1.ConfigEntry.$Properties[]|null);
+
+                /**
+                 * Nodes whose vote the coordinator waits for. A node not listed answers too (it may have come
+                 * up after the list was read); its vote is counted only when it is a no.
+                 */
+                voters?: (string[]|null);
+
+                /** Coordinator's clock: votes after this instant do not count; nodes drop the candidates then. */
+                deadlineMs?: (number|null);
+
+                /** The same as a duration, for nodes whose clock differs from the coordinator's. */
+                timeoutMs?: (number|null);
+
+                /** Config-loader instance id. */
+                coordinator?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PrepareRequest. */
+            type $Shape = konorkestra.v1.PrepareRequest.$Properties;
+        }
+
+        /**
+         * Properties of a PrepareVote.
+         * @deprecated Use konorkestra.v1.PrepareVote.$Properties instead.
+         */
+        interface IPrepareVote extends konorkestra.v1.PrepareVote.$Properties {
+        }
+
+        /** A node's answer to a PrepareRequest, sent to the request's reply subject. */
+        class PrepareVote {
+
+            /**
+             * Constructs a new PrepareVote.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: konorkestra.v1.PrepareVote.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PrepareVote prepareId. */
+            prepareId: string;
+
+            /** PrepareVote nodeId. */
+            nodeId: string;
+
+            /** True when every candidate this node watches met all of its schemas and its sha256. */
+            ok: boolean;
+
+            /**
+             * Set when ok is false: the first refusal (file = source path, code `schema` or `syntax`,
+             * value_path, reason naming the key).
+             */
+            error?: (konorkestra.v1.SourceError.$Properties|null);
+
+            /** Keys of the request this node watches (the ones it validated). */
+            keys: string[];
+
+            /** PrepareVote atMs. */
+            atMs: number;
+
+            /**
+             * Creates a new PrepareVote instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns PrepareVote instance
+             */
+            static create(properties: konorkestra.v1.PrepareVote.$Shape): konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape;
+            static create(properties?: konorkestra.v1.PrepareVote.$Properties): konorkestra.v1.PrepareVote;
+
+            /**
+             * Encodes the specified PrepareVote message. Does not implicitly {@link konorkestra.v1.PrepareVote.verify|verify} messages.
+             * @param message PrepareVote message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: konorkestra.v1.PrepareVote.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PrepareVote message, length delimited. Does not implicitly {@link konorkestra.v1.PrepareVote.verify|verify} messages.
+             * @param message PrepareVote message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: konorkestra.v1.PrepareVote.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PrepareVote message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape} PrepareVote
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape;
+
+            /**
+             * Decodes a PrepareVote message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape} PrepareVote
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape;
+
+            /**
+             * Verifies a PrepareVote message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PrepareVote message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PrepareVote
+             */
+            static fromObject(object: { [k: string]: any }): konorkestra.v1.PrepareVote;
+
+            /**
+             * Creates a plain object from a PrepareVote message. Also converts values to other types if specified.
+             * @param message PrepareVote
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: konorkestra.v1.PrepareVote, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PrepareVote to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+
+            /**
+             * Gets the type url for PrepareVote
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace PrepareVote {
+
+            /** Properties of a PrepareVote. */
+            interface $Properties {
+
+                /** PrepareVote prepareId */
+                prepareId?: (string|null);
+
+                /** PrepareVote nodeId */
+                nodeId?: (string|null);
+
+                /** True when every candidate this node watches met all of its schemas and its sha256. */
+                ok?: (boolean|null);
+
+                /**
+                 * Set when ok is false: the first refusal (file = source path, code `schema` or `syntax`,
+                 * value_path, reason naming the key).
+                 */
+                error?: (konorkestra.v1.SourceError.$Properties|null);
+
+                /** Keys of the request this node watches (the ones it validated). */
+                keys?: (string[]|null);
+
+                /** PrepareVote atMs */
+                atMs?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PrepareVote. */
+            type $Shape = konorkestra.v1.PrepareVote.$Properties;
+        }
+
+        /**
          * Properties of a NodeEvent.
          * @deprecated Use konorkestra.v1.NodeEvent.$Properties instead.
          */
@@ -984,6 +1319,12 @@ export namespace konorkestra {
             prepareId: string;
 
             /**
+             * APPLIED only: a newer revision the node received but does not run yet (waiting for its
+             * activate_at_ms or a strong commit); 0 when none. `revision` stays the one the node runs.
+             */
+            pendingRevision: number;
+
+            /**
              * Creates a new ConfigEvent instance using the specified properties.
              * @param [properties] Properties to set
              * @returns ConfigEvent instance
@@ -1102,6 +1443,12 @@ export namespace konorkestra {
 
                 /** Id of the STRONG write's prepare round, for PREPARE_* and ABORTED. */
                 prepareId?: (string|null);
+
+                /**
+                 * APPLIED only: a newer revision the node received but does not run yet (waiting for its
+                 * activate_at_ms or a strong commit); 0 when none. `revision` stays the one the node runs.
+                 */
+                pendingRevision?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -74,6 +74,9 @@ $root.konorkestra = (function() {
              * @property {string|null} [key] The config key, repeated here so an entry is self-describing outside its bucket (prepare
              * requests, on-disk snapshots, history listings).
              * @property {string|null} [publishedBy] Who wrote it: config-loader instance id, or `cli:<user>` for `kon put` / `kon rollback`.
+             * @property {number|null} [previousRevision] KV revision of the key's value this one replaces (0: none). Set with activate_at_ms, so a node
+             * that starts before the instant can fetch (direct get by sequence) the value still current.
+             * @property {string|null} [prepareId] Id of the prepare round a STRONG write passed before it was committed ("" for EVENTUAL).
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -240,6 +243,23 @@ $root.konorkestra = (function() {
             ConfigEntry.prototype.publishedBy = "";
 
             /**
+             * KV revision of the key's value this one replaces (0: none). Set with activate_at_ms, so a node
+             * that starts before the instant can fetch (direct get by sequence) the value still current.
+             * @member {number} previousRevision
+             * @memberof konorkestra.v1.ConfigEntry
+             * @instance
+             */
+            ConfigEntry.prototype.previousRevision = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Id of the prepare round a STRONG write passed before it was committed ("" for EVENTUAL).
+             * @member {string} prepareId
+             * @memberof konorkestra.v1.ConfigEntry
+             * @instance
+             */
+            ConfigEntry.prototype.prepareId = "";
+
+            /**
              * Creates a new ConfigEntry instance using the specified properties.
              * @function create
              * @memberof konorkestra.v1.ConfigEntry
@@ -303,6 +323,10 @@ $root.konorkestra = (function() {
                     writer.uint32(/* id 15, wireType 2 =*/122).string(message.key);
                 if (message.publishedBy != null && $Object.hasOwnProperty.call(message, "publishedBy") && message.publishedBy !== "")
                     writer.uint32(/* id 16, wireType 2 =*/130).string(message.publishedBy);
+                if (message.previousRevision != null && $Object.hasOwnProperty.call(message, "previousRevision") && (typeof message.previousRevision === "object" ? message.previousRevision.low || message.previousRevision.high : message.previousRevision !== 0))
+                    writer.uint32(/* id 17, wireType 0 =*/136).uint64(message.previousRevision);
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId") && message.prepareId !== "")
+                    writer.uint32(/* id 18, wireType 2 =*/146).string(message.prepareId);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -504,6 +528,24 @@ $root.konorkestra = (function() {
                                 delete message.publishedBy;
                             continue;
                         }
+                    case 17: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.previousRevision = value;
+                            else
+                                delete message.previousRevision;
+                            continue;
+                        }
+                    case 18: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.prepareId = value;
+                            else
+                                delete message.prepareId;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -600,6 +642,12 @@ $root.konorkestra = (function() {
                 if (message.publishedBy != null && $Object.hasOwnProperty.call(message, "publishedBy"))
                     if (!$util.isString(message.publishedBy))
                         return "publishedBy: string expected";
+                if (message.previousRevision != null && $Object.hasOwnProperty.call(message, "previousRevision"))
+                    if (!$util.isInteger(message.previousRevision) && !(message.previousRevision && $util.isInteger(message.previousRevision.low) && $util.isInteger(message.previousRevision.high)))
+                        return "previousRevision: integer|Long expected";
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
+                    if (!$util.isString(message.prepareId))
+                        return "prepareId: string expected";
                 return null;
             };
 
@@ -716,6 +764,19 @@ $root.konorkestra = (function() {
                 if (object.publishedBy != null)
                     if (typeof object.publishedBy !== "string" || object.publishedBy.length)
                         message.publishedBy = $String(object.publishedBy);
+                if (object.previousRevision != null)
+                    if (typeof object.previousRevision === "object" ? object.previousRevision.low || object.previousRevision.high : $Number(object.previousRevision) !== 0)
+                        if ($util.Long)
+                            message.previousRevision = $util.Long.fromValue(object.previousRevision, true);
+                        else if (typeof object.previousRevision === "string")
+                            message.previousRevision = $parseInt(object.previousRevision, 10);
+                        else if (typeof object.previousRevision === "number")
+                            message.previousRevision = object.previousRevision;
+                        else if (typeof object.previousRevision === "object")
+                            message.previousRevision = new $util.LongBits(object.previousRevision.low >>> 0, object.previousRevision.high >>> 0).toNumber(true);
+                if (object.prepareId != null)
+                    if (typeof object.prepareId !== "string" || object.prepareId.length)
+                        message.prepareId = $String(object.prepareId);
                 return message;
             };
 
@@ -767,6 +828,12 @@ $root.konorkestra = (function() {
                     object.consistency = options.enums === $String ? "CONSISTENCY_MODE_UNSPECIFIED" : 0;
                     object.key = "";
                     object.publishedBy = "";
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.previousRevision = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.previousRevision = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.prepareId = "";
                 }
                 if (message.payload != null && $Object.hasOwnProperty.call(message, "payload"))
                     object.payload = options.bytes === $String ? $util.base64.encode(message.payload, 0, message.payload.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.payload) : message.payload;
@@ -810,6 +877,15 @@ $root.konorkestra = (function() {
                     object.key = message.key;
                 if (message.publishedBy != null && $Object.hasOwnProperty.call(message, "publishedBy"))
                     object.publishedBy = message.publishedBy;
+                if (message.previousRevision != null && $Object.hasOwnProperty.call(message, "previousRevision"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.previousRevision = typeof message.previousRevision === "number" ? $BigInt(message.previousRevision) : $util.Long.fromBits(message.previousRevision.low >>> 0, message.previousRevision.high >>> 0, true).toBigInt();
+                    else if (typeof message.previousRevision === "number")
+                        object.previousRevision = options.longs === $String ? $String(message.previousRevision) : message.previousRevision;
+                    else
+                        object.previousRevision = options.longs === $String ? $util.Long.prototype.toString.call(message.previousRevision) : options.longs === $Number ? new $util.LongBits(message.previousRevision.low >>> 0, message.previousRevision.high >>> 0).toNumber(true) : message.previousRevision;
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
+                    object.prepareId = message.prepareId;
                 return object;
             };
 
@@ -2234,6 +2310,961 @@ $root.konorkestra = (function() {
             return ConfigSnapshot;
         })();
 
+        v1.PrepareRequest = (function() {
+
+            /**
+             * Properties of a PrepareRequest.
+             * @typedef {Object} konorkestra.v1.PrepareRequest.$Properties
+             * @property {string|null} [prepareId] Unique per round; repeated in the committed entries (ConfigEntry.prepare_id) and in events.
+             * @property {string|null} [group] PrepareRequest group
+             * @property {Array.<konorkestra.v1.ConfigEntry.$Properties>|null} [entries] The candidates, as they would be written (sha256 set; revision not known yet).
+             * @property {Array.<string>|null} [voters] Nodes whose vote the coordinator waits for. A node not listed answers too (it may have come
+             * up after the list was read); its vote is counted only when it is a no.
+             * @property {number|null} [deadlineMs] Coordinator's clock: votes after this instant do not count; nodes drop the candidates then.
+             * @property {number|null} [timeoutMs] The same as a duration, for nodes whose clock differs from the coordinator's.
+             * @property {string|null} [coordinator] Config-loader instance id.
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PrepareRequest.
+             * @memberof konorkestra.v1
+             * @interface IPrepareRequest
+             * @augments konorkestra.v1.PrepareRequest.$Properties
+             * @deprecated Use konorkestra.v1.PrepareRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a PrepareRequest.
+             * @typedef {konorkestra.v1.PrepareRequest.$Properties} konorkestra.v1.PrepareRequest.$Shape
+             */
+
+            /**
+             * Constructs a new PrepareRequest.
+             * @memberof konorkestra.v1
+             * @classdesc A STRONG write's candidate values, sent by the coordinator (the config-loader) as a core NATS
+             * request on `<prefix>.prep.<group>` before anything is written. Every live node of the group that
+             * watches one of the keys validates them and answers with a PrepareVote; a node never makes a
+             * candidate current (only the committed KV entry is).
+             * @constructor
+             * @param {konorkestra.v1.PrepareRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PrepareRequest = function (properties) {
+                this.entries = [];
+                this.voters = [];
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Unique per round; repeated in the committed entries (ConfigEntry.prepare_id) and in events.
+             * @member {string} prepareId
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.prepareId = "";
+
+            /**
+             * PrepareRequest group.
+             * @member {string} group
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.group = "";
+
+            /**
+             * The candidates, as they would be written (sha256 set; revision not known yet).
+             * @member {Array.<konorkestra.v1.ConfigEntry.$Properties>} entries
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.entries = $util.emptyArray;
+
+            /**
+             * Nodes whose vote the coordinator waits for. A node not listed answers too (it may have come
+             * up after the list was read); its vote is counted only when it is a no.
+             * @member {Array.<string>} voters
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.voters = $util.emptyArray;
+
+            /**
+             * Coordinator's clock: votes after this instant do not count; nodes drop the candidates then.
+             * @member {number} deadlineMs
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.deadlineMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * The same as a duration, for nodes whose clock differs from the coordinator's.
+             * @member {number} timeoutMs
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.timeoutMs = 0;
+
+            /**
+             * Config-loader instance id.
+             * @member {string} coordinator
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             */
+            PrepareRequest.prototype.coordinator = "";
+
+            /**
+             * Creates a new PrepareRequest instance using the specified properties.
+             * @function create
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {konorkestra.v1.PrepareRequest.$Properties=} [properties] Properties to set
+             * @returns {konorkestra.v1.PrepareRequest} PrepareRequest instance
+             * @type {{
+             *   (properties: konorkestra.v1.PrepareRequest.$Shape): konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape;
+             *   (properties?: konorkestra.v1.PrepareRequest.$Properties): konorkestra.v1.PrepareRequest;
+             * }}
+             */
+            PrepareRequest.create = function(properties) {
+                return new PrepareRequest(properties);
+            };
+
+            /**
+             * Encodes the specified PrepareRequest message. Does not implicitly {@link konorkestra.v1.PrepareRequest.verify|verify} messages.
+             * @function encode
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {konorkestra.v1.PrepareRequest.$Properties} message PrepareRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PrepareRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId") && message.prepareId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.prepareId);
+                if (message.group != null && $Object.hasOwnProperty.call(message, "group") && message.group !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.group);
+                if (message.entries != null && message.entries.length)
+                    for (var i = 0; i < message.entries.length; ++i)
+                        $root.konorkestra.v1.ConfigEntry.encode(message.entries[i], writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.voters != null && message.voters.length)
+                    for (var i = 0; i < message.voters.length; ++i)
+                        writer.uint32(/* id 4, wireType 2 =*/34).string(message.voters[i]);
+                if (message.deadlineMs != null && $Object.hasOwnProperty.call(message, "deadlineMs") && (typeof message.deadlineMs === "object" ? message.deadlineMs.low || message.deadlineMs.high : message.deadlineMs !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).int64(message.deadlineMs);
+                if (message.timeoutMs != null && $Object.hasOwnProperty.call(message, "timeoutMs") && message.timeoutMs !== 0)
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.timeoutMs);
+                if (message.coordinator != null && $Object.hasOwnProperty.call(message, "coordinator") && message.coordinator !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.coordinator);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PrepareRequest message, length delimited. Does not implicitly {@link konorkestra.v1.PrepareRequest.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {konorkestra.v1.PrepareRequest.$Properties} message PrepareRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PrepareRequest.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PrepareRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape} PrepareRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PrepareRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.konorkestra.v1.PrepareRequest();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.prepareId = value;
+                            else
+                                delete message.prepareId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.group = value;
+                            else
+                                delete message.group;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.entries && message.entries.length))
+                                message.entries = [];
+                            message.entries.push($root.konorkestra.v1.ConfigEntry.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.voters && message.voters.length))
+                                message.voters = [];
+                            message.voters.push(reader.stringVerify());
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.deadlineMs = value;
+                            else
+                                delete message.deadlineMs;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.timeoutMs = value;
+                            else
+                                delete message.timeoutMs;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.coordinator = value;
+                            else
+                                delete message.coordinator;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PrepareRequest message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {konorkestra.v1.PrepareRequest & konorkestra.v1.PrepareRequest.$Shape} PrepareRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PrepareRequest.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PrepareRequest message.
+             * @function verify
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PrepareRequest.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
+                    if (!$util.isString(message.prepareId))
+                        return "prepareId: string expected";
+                if (message.group != null && $Object.hasOwnProperty.call(message, "group"))
+                    if (!$util.isString(message.group))
+                        return "group: string expected";
+                if (message.entries != null && $Object.hasOwnProperty.call(message, "entries")) {
+                    if (!$Array.isArray(message.entries))
+                        return "entries: array expected";
+                    for (var i = 0; i < message.entries.length; ++i) {
+                        var error = $root.konorkestra.v1.ConfigEntry.verify(message.entries[i], _depth + 1);
+                        if (error)
+                            return "entries." + error;
+                    }
+                }
+                if (message.voters != null && $Object.hasOwnProperty.call(message, "voters")) {
+                    if (!$Array.isArray(message.voters))
+                        return "voters: array expected";
+                    for (var i = 0; i < message.voters.length; ++i)
+                        if (!$util.isString(message.voters[i]))
+                            return "voters: string[] expected";
+                }
+                if (message.deadlineMs != null && $Object.hasOwnProperty.call(message, "deadlineMs"))
+                    if (!$util.isInteger(message.deadlineMs) && !(message.deadlineMs && $util.isInteger(message.deadlineMs.low) && $util.isInteger(message.deadlineMs.high)))
+                        return "deadlineMs: integer|Long expected";
+                if (message.timeoutMs != null && $Object.hasOwnProperty.call(message, "timeoutMs"))
+                    if (!$util.isInteger(message.timeoutMs))
+                        return "timeoutMs: integer expected";
+                if (message.coordinator != null && $Object.hasOwnProperty.call(message, "coordinator"))
+                    if (!$util.isString(message.coordinator))
+                        return "coordinator: string expected";
+                return null;
+            };
+
+            /**
+             * Creates a PrepareRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {konorkestra.v1.PrepareRequest} PrepareRequest
+             */
+            PrepareRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.konorkestra.v1.PrepareRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".konorkestra.v1.PrepareRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.konorkestra.v1.PrepareRequest();
+                if (object.prepareId != null)
+                    if (typeof object.prepareId !== "string" || object.prepareId.length)
+                        message.prepareId = $String(object.prepareId);
+                if (object.group != null)
+                    if (typeof object.group !== "string" || object.group.length)
+                        message.group = $String(object.group);
+                if (object.entries) {
+                    if (!$Array.isArray(object.entries))
+                        throw $TypeError(".konorkestra.v1.PrepareRequest.entries: array expected");
+                    message.entries = $Array(object.entries.length);
+                    for (var i = 0; i < object.entries.length; ++i) {
+                        if (!$util.isObject(object.entries[i]))
+                            throw $TypeError(".konorkestra.v1.PrepareRequest.entries: object expected");
+                        message.entries[i] = $root.konorkestra.v1.ConfigEntry.fromObject(object.entries[i], _depth + 1);
+                    }
+                }
+                if (object.voters) {
+                    if (!$Array.isArray(object.voters))
+                        throw $TypeError(".konorkestra.v1.PrepareRequest.voters: array expected");
+                    message.voters = $Array(object.voters.length);
+                    for (var i = 0; i < object.voters.length; ++i)
+                        message.voters[i] = $String(object.voters[i]);
+                }
+                if (object.deadlineMs != null)
+                    if (typeof object.deadlineMs === "object" ? object.deadlineMs.low || object.deadlineMs.high : $Number(object.deadlineMs) !== 0)
+                        if ($util.Long)
+                            message.deadlineMs = $util.Long.fromValue(object.deadlineMs, false);
+                        else if (typeof object.deadlineMs === "string")
+                            message.deadlineMs = $parseInt(object.deadlineMs, 10);
+                        else if (typeof object.deadlineMs === "number")
+                            message.deadlineMs = object.deadlineMs;
+                        else if (typeof object.deadlineMs === "object")
+                            message.deadlineMs = new $util.LongBits(object.deadlineMs.low >>> 0, object.deadlineMs.high >>> 0).toNumber();
+                if (object.timeoutMs != null)
+                    if ($Number(object.timeoutMs) !== 0)
+                        message.timeoutMs = object.timeoutMs >>> 0;
+                if (object.coordinator != null)
+                    if (typeof object.coordinator !== "string" || object.coordinator.length)
+                        message.coordinator = $String(object.coordinator);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PrepareRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {konorkestra.v1.PrepareRequest} message PrepareRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PrepareRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.arrays || options.defaults) {
+                    object.entries = [];
+                    object.voters = [];
+                }
+                if (options.defaults) {
+                    object.prepareId = "";
+                    object.group = "";
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, false);
+                        object.deadlineMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.deadlineMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.timeoutMs = 0;
+                    object.coordinator = "";
+                }
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
+                    object.prepareId = message.prepareId;
+                if (message.group != null && $Object.hasOwnProperty.call(message, "group"))
+                    object.group = message.group;
+                if (message.entries && message.entries.length) {
+                    object.entries = $Array(message.entries.length);
+                    for (var j = 0; j < message.entries.length; ++j)
+                        object.entries[j] = $root.konorkestra.v1.ConfigEntry.toObject(message.entries[j], options, _depth + 1);
+                }
+                if (message.voters && message.voters.length) {
+                    object.voters = $Array(message.voters.length);
+                    for (var j = 0; j < message.voters.length; ++j)
+                        object.voters[j] = message.voters[j];
+                }
+                if (message.deadlineMs != null && $Object.hasOwnProperty.call(message, "deadlineMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.deadlineMs = typeof message.deadlineMs === "number" ? $BigInt(message.deadlineMs) : $util.Long.fromBits(message.deadlineMs.low >>> 0, message.deadlineMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.deadlineMs === "number")
+                        object.deadlineMs = options.longs === $String ? $String(message.deadlineMs) : message.deadlineMs;
+                    else
+                        object.deadlineMs = options.longs === $String ? $util.Long.prototype.toString.call(message.deadlineMs) : options.longs === $Number ? new $util.LongBits(message.deadlineMs.low >>> 0, message.deadlineMs.high >>> 0).toNumber() : message.deadlineMs;
+                if (message.timeoutMs != null && $Object.hasOwnProperty.call(message, "timeoutMs"))
+                    object.timeoutMs = message.timeoutMs;
+                if (message.coordinator != null && $Object.hasOwnProperty.call(message, "coordinator"))
+                    object.coordinator = message.coordinator;
+                return object;
+            };
+
+            /**
+             * Converts this PrepareRequest to JSON.
+             * @function toJSON
+             * @memberof konorkestra.v1.PrepareRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PrepareRequest.prototype.toJSON = function() {
+                return PrepareRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for PrepareRequest
+             * @function getTypeUrl
+             * @memberof konorkestra.v1.PrepareRequest
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            PrepareRequest.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/konorkestra.v1.PrepareRequest";
+            };
+
+            return PrepareRequest;
+        })();
+
+        v1.PrepareVote = (function() {
+
+            /**
+             * Properties of a PrepareVote.
+             * @typedef {Object} konorkestra.v1.PrepareVote.$Properties
+             * @property {string|null} [prepareId] PrepareVote prepareId
+             * @property {string|null} [nodeId] PrepareVote nodeId
+             * @property {boolean|null} [ok] True when every candidate this node watches met all of its schemas and its sha256.
+             * @property {konorkestra.v1.SourceError.$Properties|null} [error] Set when ok is false: the first refusal (file = source path, code `schema` or `syntax`,
+             * value_path, reason naming the key).
+             * @property {Array.<string>|null} [keys] Keys of the request this node watches (the ones it validated).
+             * @property {number|null} [atMs] PrepareVote atMs
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PrepareVote.
+             * @memberof konorkestra.v1
+             * @interface IPrepareVote
+             * @augments konorkestra.v1.PrepareVote.$Properties
+             * @deprecated Use konorkestra.v1.PrepareVote.$Properties instead.
+             */
+
+            /**
+             * Shape of a PrepareVote.
+             * @typedef {konorkestra.v1.PrepareVote.$Properties} konorkestra.v1.PrepareVote.$Shape
+             */
+
+            /**
+             * Constructs a new PrepareVote.
+             * @memberof konorkestra.v1
+             * @classdesc A node's answer to a PrepareRequest, sent to the request's reply subject.
+             * @constructor
+             * @param {konorkestra.v1.PrepareVote.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PrepareVote = function (properties) {
+                this.keys = [];
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PrepareVote prepareId.
+             * @member {string} prepareId
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             */
+            PrepareVote.prototype.prepareId = "";
+
+            /**
+             * PrepareVote nodeId.
+             * @member {string} nodeId
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             */
+            PrepareVote.prototype.nodeId = "";
+
+            /**
+             * True when every candidate this node watches met all of its schemas and its sha256.
+             * @member {boolean} ok
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             */
+            PrepareVote.prototype.ok = false;
+
+            /**
+             * Set when ok is false: the first refusal (file = source path, code `schema` or `syntax`,
+             * value_path, reason naming the key).
+             * @member {konorkestra.v1.SourceError.$Properties|null|undefined} error
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             */
+            PrepareVote.prototype.error = null;
+
+            /**
+             * Keys of the request this node watches (the ones it validated).
+             * @member {Array.<string>} keys
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             */
+            PrepareVote.prototype.keys = $util.emptyArray;
+
+            /**
+             * PrepareVote atMs.
+             * @member {number} atMs
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             */
+            PrepareVote.prototype.atMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Creates a new PrepareVote instance using the specified properties.
+             * @function create
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {konorkestra.v1.PrepareVote.$Properties=} [properties] Properties to set
+             * @returns {konorkestra.v1.PrepareVote} PrepareVote instance
+             * @type {{
+             *   (properties: konorkestra.v1.PrepareVote.$Shape): konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape;
+             *   (properties?: konorkestra.v1.PrepareVote.$Properties): konorkestra.v1.PrepareVote;
+             * }}
+             */
+            PrepareVote.create = function(properties) {
+                return new PrepareVote(properties);
+            };
+
+            /**
+             * Encodes the specified PrepareVote message. Does not implicitly {@link konorkestra.v1.PrepareVote.verify|verify} messages.
+             * @function encode
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {konorkestra.v1.PrepareVote.$Properties} message PrepareVote message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PrepareVote.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId") && message.prepareId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.prepareId);
+                if (message.nodeId != null && $Object.hasOwnProperty.call(message, "nodeId") && message.nodeId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.nodeId);
+                if (message.ok != null && $Object.hasOwnProperty.call(message, "ok") && message.ok !== false)
+                    writer.uint32(/* id 3, wireType 0 =*/24).bool(message.ok);
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    $root.konorkestra.v1.SourceError.encode(message.error, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+                if (message.keys != null && message.keys.length)
+                    for (var i = 0; i < message.keys.length; ++i)
+                        writer.uint32(/* id 5, wireType 2 =*/42).string(message.keys[i]);
+                if (message.atMs != null && $Object.hasOwnProperty.call(message, "atMs") && (typeof message.atMs === "object" ? message.atMs.low || message.atMs.high : message.atMs !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).int64(message.atMs);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PrepareVote message, length delimited. Does not implicitly {@link konorkestra.v1.PrepareVote.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {konorkestra.v1.PrepareVote.$Properties} message PrepareVote message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PrepareVote.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PrepareVote message from the specified reader or buffer.
+             * @function decode
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape} PrepareVote
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PrepareVote.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.konorkestra.v1.PrepareVote();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.prepareId = value;
+                            else
+                                delete message.prepareId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.nodeId = value;
+                            else
+                                delete message.nodeId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.ok = value;
+                            else
+                                delete message.ok;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            message.error = $root.konorkestra.v1.SourceError.decode(reader, reader.size(), $undefined, _depth + 1, message.error);
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.keys && message.keys.length))
+                                message.keys = [];
+                            message.keys.push(reader.stringVerify());
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.atMs = value;
+                            else
+                                delete message.atMs;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PrepareVote message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {konorkestra.v1.PrepareVote & konorkestra.v1.PrepareVote.$Shape} PrepareVote
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PrepareVote.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PrepareVote message.
+             * @function verify
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PrepareVote.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
+                    if (!$util.isString(message.prepareId))
+                        return "prepareId: string expected";
+                if (message.nodeId != null && $Object.hasOwnProperty.call(message, "nodeId"))
+                    if (!$util.isString(message.nodeId))
+                        return "nodeId: string expected";
+                if (message.ok != null && $Object.hasOwnProperty.call(message, "ok"))
+                    if (typeof message.ok !== "boolean")
+                        return "ok: boolean expected";
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error")) {
+                    var error = $root.konorkestra.v1.SourceError.verify(message.error, _depth + 1);
+                    if (error)
+                        return "error." + error;
+                }
+                if (message.keys != null && $Object.hasOwnProperty.call(message, "keys")) {
+                    if (!$Array.isArray(message.keys))
+                        return "keys: array expected";
+                    for (var i = 0; i < message.keys.length; ++i)
+                        if (!$util.isString(message.keys[i]))
+                            return "keys: string[] expected";
+                }
+                if (message.atMs != null && $Object.hasOwnProperty.call(message, "atMs"))
+                    if (!$util.isInteger(message.atMs) && !(message.atMs && $util.isInteger(message.atMs.low) && $util.isInteger(message.atMs.high)))
+                        return "atMs: integer|Long expected";
+                return null;
+            };
+
+            /**
+             * Creates a PrepareVote message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {konorkestra.v1.PrepareVote} PrepareVote
+             */
+            PrepareVote.fromObject = function (object, _depth) {
+                if (object instanceof $root.konorkestra.v1.PrepareVote)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".konorkestra.v1.PrepareVote: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.konorkestra.v1.PrepareVote();
+                if (object.prepareId != null)
+                    if (typeof object.prepareId !== "string" || object.prepareId.length)
+                        message.prepareId = $String(object.prepareId);
+                if (object.nodeId != null)
+                    if (typeof object.nodeId !== "string" || object.nodeId.length)
+                        message.nodeId = $String(object.nodeId);
+                if (object.ok != null)
+                    if (object.ok)
+                        message.ok = $Boolean(object.ok);
+                if (object.error != null) {
+                    if (!$util.isObject(object.error))
+                        throw $TypeError(".konorkestra.v1.PrepareVote.error: object expected");
+                    message.error = $root.konorkestra.v1.SourceError.fromObject(object.error, _depth + 1);
+                }
+                if (object.keys) {
+                    if (!$Array.isArray(object.keys))
+                        throw $TypeError(".konorkestra.v1.PrepareVote.keys: array expected");
+                    message.keys = $Array(object.keys.length);
+                    for (var i = 0; i < object.keys.length; ++i)
+                        message.keys[i] = $String(object.keys[i]);
+                }
+                if (object.atMs != null)
+                    if (typeof object.atMs === "object" ? object.atMs.low || object.atMs.high : $Number(object.atMs) !== 0)
+                        if ($util.Long)
+                            message.atMs = $util.Long.fromValue(object.atMs, false);
+                        else if (typeof object.atMs === "string")
+                            message.atMs = $parseInt(object.atMs, 10);
+                        else if (typeof object.atMs === "number")
+                            message.atMs = object.atMs;
+                        else if (typeof object.atMs === "object")
+                            message.atMs = new $util.LongBits(object.atMs.low >>> 0, object.atMs.high >>> 0).toNumber();
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PrepareVote message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {konorkestra.v1.PrepareVote} message PrepareVote
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PrepareVote.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.arrays || options.defaults)
+                    object.keys = [];
+                if (options.defaults) {
+                    object.prepareId = "";
+                    object.nodeId = "";
+                    object.ok = false;
+                    object.error = null;
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, false);
+                        object.atMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.atMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
+                    object.prepareId = message.prepareId;
+                if (message.nodeId != null && $Object.hasOwnProperty.call(message, "nodeId"))
+                    object.nodeId = message.nodeId;
+                if (message.ok != null && $Object.hasOwnProperty.call(message, "ok"))
+                    object.ok = message.ok;
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    object.error = $root.konorkestra.v1.SourceError.toObject(message.error, options, _depth + 1);
+                if (message.keys && message.keys.length) {
+                    object.keys = $Array(message.keys.length);
+                    for (var j = 0; j < message.keys.length; ++j)
+                        object.keys[j] = message.keys[j];
+                }
+                if (message.atMs != null && $Object.hasOwnProperty.call(message, "atMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.atMs = typeof message.atMs === "number" ? $BigInt(message.atMs) : $util.Long.fromBits(message.atMs.low >>> 0, message.atMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.atMs === "number")
+                        object.atMs = options.longs === $String ? $String(message.atMs) : message.atMs;
+                    else
+                        object.atMs = options.longs === $String ? $util.Long.prototype.toString.call(message.atMs) : options.longs === $Number ? new $util.LongBits(message.atMs.low >>> 0, message.atMs.high >>> 0).toNumber() : message.atMs;
+                return object;
+            };
+
+            /**
+             * Converts this PrepareVote to JSON.
+             * @function toJSON
+             * @memberof konorkestra.v1.PrepareVote
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PrepareVote.prototype.toJSON = function() {
+                return PrepareVote.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for PrepareVote
+             * @function getTypeUrl
+             * @memberof konorkestra.v1.PrepareVote
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            PrepareVote.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/konorkestra.v1.PrepareVote";
+            };
+
+            return PrepareVote;
+        })();
+
         v1.NodeEvent = (function() {
 
             /**
@@ -2872,6 +3903,8 @@ $root.konorkestra = (function() {
              * @property {string|null} [nodeId] Node that emitted the event (APPLIED, node-side REJECTED, PREPARE_*); empty for the loader.
              * @property {number|null} [atMs] ConfigEvent atMs
              * @property {string|null} [prepareId] Id of the STRONG write's prepare round, for PREPARE_* and ABORTED.
+             * @property {number|null} [pendingRevision] APPLIED only: a newer revision the node received but does not run yet (waiting for its
+             * activate_at_ms or a strong commit); 0 when none. `revision` stays the one the node runs.
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -3000,6 +4033,15 @@ $root.konorkestra = (function() {
             ConfigEvent.prototype.prepareId = "";
 
             /**
+             * APPLIED only: a newer revision the node received but does not run yet (waiting for its
+             * activate_at_ms or a strong commit); 0 when none. `revision` stays the one the node runs.
+             * @member {number} pendingRevision
+             * @memberof konorkestra.v1.ConfigEvent
+             * @instance
+             */
+            ConfigEvent.prototype.pendingRevision = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new ConfigEvent instance using the specified properties.
              * @function create
              * @memberof konorkestra.v1.ConfigEvent
@@ -3055,6 +4097,8 @@ $root.konorkestra = (function() {
                     writer.uint32(/* id 11, wireType 0 =*/88).int64(message.atMs);
                 if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId") && message.prepareId !== "")
                     writer.uint32(/* id 12, wireType 2 =*/98).string(message.prepareId);
+                if (message.pendingRevision != null && $Object.hasOwnProperty.call(message, "pendingRevision") && (typeof message.pendingRevision === "object" ? message.pendingRevision.low || message.pendingRevision.high : message.pendingRevision !== 0))
+                    writer.uint32(/* id 13, wireType 0 =*/104).uint64(message.pendingRevision);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -3217,6 +4261,15 @@ $root.konorkestra = (function() {
                                 delete message.prepareId;
                             continue;
                         }
+                    case 13: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.pendingRevision = value;
+                            else
+                                delete message.pendingRevision;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -3303,6 +4356,9 @@ $root.konorkestra = (function() {
                 if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
                     if (!$util.isString(message.prepareId))
                         return "prepareId: string expected";
+                if (message.pendingRevision != null && $Object.hasOwnProperty.call(message, "pendingRevision"))
+                    if (!$util.isInteger(message.pendingRevision) && !(message.pendingRevision && $util.isInteger(message.pendingRevision.low) && $util.isInteger(message.pendingRevision.high)))
+                        return "pendingRevision: integer|Long expected";
                 return null;
             };
 
@@ -3411,6 +4467,16 @@ $root.konorkestra = (function() {
                 if (object.prepareId != null)
                     if (typeof object.prepareId !== "string" || object.prepareId.length)
                         message.prepareId = $String(object.prepareId);
+                if (object.pendingRevision != null)
+                    if (typeof object.pendingRevision === "object" ? object.pendingRevision.low || object.pendingRevision.high : $Number(object.pendingRevision) !== 0)
+                        if ($util.Long)
+                            message.pendingRevision = $util.Long.fromValue(object.pendingRevision, true);
+                        else if (typeof object.pendingRevision === "string")
+                            message.pendingRevision = $parseInt(object.pendingRevision, 10);
+                        else if (typeof object.pendingRevision === "number")
+                            message.pendingRevision = object.pendingRevision;
+                        else if (typeof object.pendingRevision === "object")
+                            message.pendingRevision = new $util.LongBits(object.pendingRevision.low >>> 0, object.pendingRevision.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -3452,6 +4518,11 @@ $root.konorkestra = (function() {
                     } else
                         object.atMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.prepareId = "";
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.pendingRevision = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.pendingRevision = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.eventId != null && $Object.hasOwnProperty.call(message, "eventId"))
                     object.eventId = message.eventId;
@@ -3487,6 +4558,13 @@ $root.konorkestra = (function() {
                         object.atMs = options.longs === $String ? $util.Long.prototype.toString.call(message.atMs) : options.longs === $Number ? new $util.LongBits(message.atMs.low >>> 0, message.atMs.high >>> 0).toNumber() : message.atMs;
                 if (message.prepareId != null && $Object.hasOwnProperty.call(message, "prepareId"))
                     object.prepareId = message.prepareId;
+                if (message.pendingRevision != null && $Object.hasOwnProperty.call(message, "pendingRevision"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.pendingRevision = typeof message.pendingRevision === "number" ? $BigInt(message.pendingRevision) : $util.Long.fromBits(message.pendingRevision.low >>> 0, message.pendingRevision.high >>> 0, true).toBigInt();
+                    else if (typeof message.pendingRevision === "number")
+                        object.pendingRevision = options.longs === $String ? $String(message.pendingRevision) : message.pendingRevision;
+                    else
+                        object.pendingRevision = options.longs === $String ? $util.Long.prototype.toString.call(message.pendingRevision) : options.longs === $Number ? new $util.LongBits(message.pendingRevision.low >>> 0, message.pendingRevision.high >>> 0).toNumber(true) : message.pendingRevision;
                 return object;
             };
 

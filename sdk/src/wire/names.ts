@@ -105,6 +105,11 @@ export interface WireNames {
   eventSubject(group: string, kind: EventKind): string;
   /** Every event subject: `<prefix>.evt.>`. */
   readonly eventFilter: string;
+  /**
+   * `<prefix>.prep.<group>`: where the config-loader sends a STRONG write's candidates
+   * (PrepareRequest) and every live member of the group answers (PrepareVote).
+   */
+  prepareSubject(group: string): string;
   /** Every event of one family of one group: `<prefix>.evt.<group>.<family>.*`. */
   groupEventFilter(group: string, family: "node" | "config"): string;
   /** Every node event: `<prefix>.evt.*.node.>`. */
@@ -177,6 +182,7 @@ export function wireNames(prefix = "kon"): WireNames {
     heartbeatStream: `${upper}_HB`,
     eventSubject: (group, kind) => `${evt}${assertGroupName(group)}.${assertEventKind(kind)}`,
     eventFilter: `${evt}>`,
+    prepareSubject: (group) => `${prefix}.prep.${assertGroupName(group)}`,
     groupEventFilter: (group, family) => `${evt}${assertGroupName(group)}.${family}.*`,
     nodeEventFilter: `${evt}*.node.>`,
     configEventFilter: `${evt}*.config.>`,

@@ -31,6 +31,15 @@ export function serviceInboxPrefix(names: WireNames, role: SystemRole): string {
 }
 
 /**
+ * Reply subjects of one group's prepare rounds: `_<prefix>_in.s.config-loader.prep.<group>`. The
+ * loader collects votes under `<this>.<prepare id>`; a member may publish only under its own
+ * group's, so a node of one group can never vote in another's round.
+ */
+export function prepareReplyPrefix(names: WireNames, group: string): string {
+  return `${serviceInboxPrefix(names, "config-loader")}.prep.${group}`;
+}
+
+/**
  * Where the liveness monitor asks the admin service whether a join key admits to a group (its
  * HTTP ingest authenticates with join keys; only the admin can check them): `<prefix>.admin.joinkey.verify`.
  */
@@ -98,11 +107,16 @@ export function groupMemberPermissions(names: WireNames, group: string): Subject
         `$JS.API.STREAM.INFO.${schemas}`,
         `$JS.API.DIRECT.GET.${schemas}.$KV.${names.schemasBucket}.${group}.>`,
         `$KV.${names.schemasBucket}.${group}.>`,
+        // Votes on the group's STRONG writes (PrepareVote), to the loader's reply subjects.
+        `${prepareReplyPrefix(names, group)}.>`,
       ],
       // A durable consumer would outlive the member and hold the bucket's messages for it.
       deny: [`$JS.API.CONSUMER.DURABLE.>`],
     },
-    subscribe: { allow: [`${groupInboxPrefix(names, group)}.>`], deny: [] },
+    subscribe: {
+      allow: [`${groupInboxPrefix(names, group)}.>`, names.prepareSubject(group)],
+      deny: [],
+    },
     allowResponses: false,
   };
 }
@@ -133,7 +147,13 @@ export function servicePermissions(names: WireNames, role: SystemRole): SubjectP
     case "config-loader":
       return {
         publish: {
-          allow: [...api.allow, "$KV.>", `${names.prefix}.evt.*.config.>`],
+          allow: [
+            ...api.allow,
+            "$KV.>",
+            `${names.prefix}.evt.*.config.>`,
+            // STRONG writes: candidates to every group's members (votes come to its inbox).
+            `${names.prefix}.prep.*`,
+          ],
           deny: [...api.deny, "$JS.API.STREAM.DELETE.>", ...sysBucketWrites],
         },
         subscribe: { allow: [inbox], deny: [] },
