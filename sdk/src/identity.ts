@@ -1,10 +1,18 @@
 import { hostname as osHostname, networkInterfaces } from "node:os";
-import type { NetworkInterfaceInfo } from "node:os";
 import { KonError, KonErrorCode } from "./errors";
 import { assertNodeId } from "./wire/names";
 
+/**
+ * The part of an `os.networkInterfaces()` address the node id reads. Declared here rather than
+ * taken from `node:os` so that the SDK's public types compile without `@types/node`.
+ */
+export interface InterfaceAddress {
+  mac: string;
+  internal: boolean;
+}
+
 /** Interfaces as returned by `os.networkInterfaces()`. */
-export type NetworkInterfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
+export type NetworkInterfaces = Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
 
 /** How a node finds its id when none is given. */
 export interface NodeIdOptions {
@@ -98,7 +106,7 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
   return typeof e?.message === "string" ? e.message : String(err);
 }
 
-const isUsableMac = (a: NetworkInterfaceInfo): boolean =>
+const isUsableMac = (a: InterfaceAddress): boolean =>
   !a.internal && !!a.mac && a.mac !== "00:00:00:00:00:00";
 
 /** Locally administered MACs (second-lowest bit of the first octet) are made up by software. */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { KonError, KonErrorCode } from "../errors";
 import { PREFIX } from "../wire/names";
 import { envList, envNumber, envString } from "./env-readers";
+import type { EnvVars } from "./env-readers";
 
 /** NATS servers: a comma-separated string or a list, at least one. */
 export const serversOption = z
@@ -84,7 +85,7 @@ export function natsAuthOf(o: NatsAuth): NatsAuth {
 }
 
 /** {@link NatsOptions} given, then KON_* variables, then defaults (not yet validated). */
-export function mergeNatsOptions(given: NatsOptions, env: NodeJS.ProcessEnv) {
+export function mergeNatsOptions(given: NatsOptions, env: EnvVars) {
   return {
     servers: given.servers ?? envList(env, "KON_SERVERS") ?? "nats://127.0.0.1:4222",
     prefix: given.prefix ?? envString(env, "KON_PREFIX") ?? "kon",

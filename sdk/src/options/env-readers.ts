@@ -14,12 +14,18 @@ const TRUE = new Set(["on", "true", "yes", "1"]);
 const FALSE = new Set(["off", "false", "no", "0"]);
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
-export function envString(env: NodeJS.ProcessEnv, name: string): string | undefined {
+/**
+ * Environment variables as the readers take them: `process.env` fits. Declared here rather than
+ * as `NodeJS.ProcessEnv` so that the SDK's public types compile without `@types/node`.
+ */
+export type EnvVars = Readonly<Record<string, string | undefined>>;
+
+export function envString(env: EnvVars, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v;
 }
 
-export function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+export function envBool(env: EnvVars, name: string): boolean | undefined {
   const v = envString(env, name)?.trim().toLowerCase();
   if (v === undefined) return undefined;
   if (TRUE.has(v)) return true;
@@ -30,13 +36,13 @@ export function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefin
   );
 }
 
-export function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+export function envNumber(env: EnvVars, name: string): number | undefined {
   const v = envString(env, name)?.trim();
   if (v === undefined) return undefined;
   return DECIMAL.test(v) ? Number(v) : Number.NaN;
 }
 
-export function envList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+export function envList(env: EnvVars, name: string): string[] | undefined {
   const v = envString(env, name);
   if (v === undefined) return undefined;
   const items = v

@@ -11,6 +11,7 @@ import {
 } from "./common-options";
 import type { NatsOptions } from "./common-options";
 import { envBool, envNumber, envString } from "./env-readers";
+import type { EnvVars } from "./env-readers";
 
 /** Options of {@link Konorkestra.connect}. Every one has an environment default. */
 export interface KonorkestraOptions extends NatsOptions {
@@ -68,7 +69,7 @@ export type OfflineStart = "auto" | "snapshot" | "fail";
  * only, as the XDG spec says), else `~/.local/state/konorkestra`. Never a shared temp dir: the
  * snapshot holds config values, secrets included.
  */
-export function defaultSnapshotDir(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultSnapshotDir(env: EnvVars = process.env): string {
   const xdg = env.XDG_STATE_HOME;
   if (xdg && isAbsolute(xdg)) return join(xdg, "konorkestra");
   return join(homedir(), ".local", "state", "konorkestra");
@@ -98,7 +99,7 @@ export type ResolvedOptions = z.output<typeof schema>;
 /** Options given, then KON_* variables, then defaults; throws a KonError naming the bad field. */
 export function parseKonorkestraOptions(
   given: KonorkestraOptions = {},
-  env: NodeJS.ProcessEnv = process.env,
+  env: EnvVars = process.env,
 ): ResolvedOptions {
   return parseOptionsWith(
     schema,
