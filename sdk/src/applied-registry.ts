@@ -10,19 +10,31 @@ export interface AppliedRevision {
   pendingRevision?: number;
 }
 
+/** Told of each change of an {@link AppliedRegistry} entry. */
+export type AppliedListener = (key: string, rev: AppliedRevision | undefined) => void;
+
 /**
  * Config keys this process currently applies. The config watcher writes it; heartbeats report it,
  * so the fleet view can say which revision each node runs.
  */
 export class AppliedRegistry {
   private readonly entries = new Map<string, AppliedRevision>();
+  private readonly listeners = new Set<AppliedListener>();
 
   set(key: string, rev: AppliedRevision): void {
     this.entries.set(key, rev);
+    for (const l of this.listeners) l(key, rev);
   }
 
   delete(key: string): void {
-    this.entries.delete(key);
+    if (!this.entries.delete(key)) return;
+    for (const l of this.listeners) l(key, undefined);
+  }
+
+  /** Calls `listener` after every change (`undefined`: the key is no longer applied). @returns unsubscribe */
+  onChange(listener: AppliedListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   get(key: string): AppliedRevision | undefined {

@@ -27,6 +27,8 @@ export const KonErrorCode = {
   NodeIdUnavailable: "NODE_ID_UNAVAILABLE",
   HeartbeatRunning: "HEARTBEAT_RUNNING",
   HeartbeatMetaTooLarge: "HEARTBEAT_META_TOO_LARGE",
+  /** `cfg.guard` could not confirm, within its bound, that the handle runs the newest revision. */
+  StaleConfig: "STALE_CONFIG",
 } as const;
 export type KonErrorCode = (typeof KonErrorCode)[keyof typeof KonErrorCode];
 

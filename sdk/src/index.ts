@@ -8,6 +8,8 @@ export type { KonorkestraOptions, OfflineStart } from "./options/konorkestra-opt
 export { InvalidNameError, KonError, KonErrorCode } from "./errors";
 export type { ConfigHandle } from "./config/config-handle";
 export type { ChangeSetListener } from "./config/config-hub";
+export { StaleConfigError } from "./config/stale-guard";
+export type { GuardOptions } from "./config/stale-guard";
 export type {
   AppliedChangeSet,
   ChangeHandler,

@@ -9,6 +9,7 @@ import { snapshotWrittenFor } from "./config/snapshot-origin";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
 import { AppliedRegistry } from "./applied-registry";
+import { AppliedReporter } from "./config/applied-reporter";
 import type { ConfigHandle } from "./config/config-handle";
 import { ConfigHub } from "./config/config-hub";
 import type { ChangeSetListener } from "./config/config-hub";
@@ -28,6 +29,7 @@ import type { WireNames } from "./wire/names";
 import { parseKonorkestraOptions } from "./options/konorkestra-options";
 import type { KonorkestraOptions, ResolvedOptions } from "./options/konorkestra-options";
 import { ensureStreams } from "./wire/streams";
+import { settlesWithin } from "./config/race-timeout";
 
 /** Extra options that have no environment form. */
 export interface KonorkestraRuntimeOptions extends KonorkestraOptions {
@@ -272,8 +274,7 @@ export class Konorkestra {
     schema: S,
     opts?: ConfigOptions<z.input<S>>,
   ): Promise<ConfigHandle<z.output<S>>> {
-    this.configHub ??= new ConfigHub(this);
-    return this.configHub.open(key, schema, opts);
+    return this.hub().open(key, schema, opts);
   }
 
   /** Current value of a key opened with {@link config} (undefined for any other key). */
@@ -286,8 +287,33 @@ export class Konorkestra {
    * every handle's handlers ran. @returns unsubscribe
    */
   onConfigChangeSet(listener: ChangeSetListener): () => void {
-    this.configHub ??= new ConfigHub(this);
-    return this.configHub.onChangeSet(listener);
+    return this.hub().onChangeSet(listener);
+  }
+
+  /**
+   * The config hub, created with the first handle. With NATS as the source, an
+   * {@link AppliedReporter} starts beside it: `config.applied` events tell analytics which
+   * revision this node runs or holds pending (the rollout view).
+   */
+  private hub(): ConfigHub {
+    if (this.configHub) return this.configHub;
+    if (this.options.configSource === "nats") {
+      const reporter = new AppliedReporter(
+        this.applied,
+        this.names,
+        this.group,
+        this.nodeId,
+        this.logger,
+      );
+      void this.nats().then(
+        (nc) => reporter.attach(nc),
+        () => undefined,
+      );
+      // Registered before the hub's own hook, so it runs after it (hooks run in reverse).
+      this.onClose(() => settlesWithin(reporter.stop(), 2000).then(() => undefined));
+    }
+    this.configHub = new ConfigHub(this);
+    return this.configHub;
   }
 
   private heartbeatClient: HeartbeatClient | undefined;

@@ -8,6 +8,8 @@ import type {
   RefusalHandler,
   SliceHandler,
 } from "./config-types";
+import { guardRun } from "./stale-guard";
+import type { FreshnessTracker, GuardOptions } from "./stale-guard";
 import { stableHash } from "./stable-hash";
 import { DEFAULT_META } from "./value-slot";
 import type { ValueSlot } from "./value-slot";
@@ -15,6 +17,7 @@ import type { ValueSlot } from "./value-slot";
 /** What a handle needs from the hub that created it. */
 export interface HandleHost {
   ensureFresh(key: string, timeoutMs: number): Promise<number>;
+  readonly freshness: FreshnessTracker;
   release(handle: HandleView): void;
   readonly logger: Logger;
 }
@@ -164,6 +167,21 @@ export class ConfigHandle<T> implements HandleView {
   async ensureFresh(timeoutMs = 5000): Promise<number> {
     await this.host.ensureFresh(this.key, timeoutMs);
     return this.revision;
+  }
+
+  /**
+   * Runs `fn(value)` only if this handle is known to run the newest revision of the key: its
+   * watch heard from the NATS server (a message, or an idle heartbeat, every 300 ms) within
+   * `maxStalenessMs` with everything it received applied, or else a direct get of the key's last
+   * revision, sent now, finds that revision applied within `confirmTimeoutMs`. A newest revision
+   * this process refused counts as known (it keeps its last good value on purpose; see
+   * {@link refused}). A `file:` source is read directly and never stale.
+   * @returns what `fn` returns
+   * @throws {@link StaleConfigError} (`STALE_CONFIG`) saying what is stale and since when, without
+   *   calling `fn`; `INVALID_OPTIONS` for a bad bound
+   */
+  async guard<R>(fn: (value: DeepReadonly<T>) => R | Promise<R>, opts: GuardOptions): Promise<R> {
+    return guardRun(this, this.host.freshness, fn, opts);
   }
 
   /** Stops this handle's handlers; the value stays readable. */

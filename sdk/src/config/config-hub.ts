@@ -16,6 +16,7 @@ import type { WatchTiming } from "./nats-config-watch";
 import type { ChangeBatch } from "./raw-change";
 import { runHandlerCalls } from "./handler-runner";
 import { RevisionTracker } from "./revision-tracker";
+import { FreshnessTracker } from "./stale-guard";
 
 /** Listener of `kon.onConfigChangeSet`. */
 export type ChangeSetListener = (set: AppliedChangeSet) => void | Promise<void>;
@@ -42,6 +43,8 @@ export class ConfigHub implements HandleHost {
   private draining = false;
   private idleWaiters: (() => void)[] = [];
   private readonly revisions = new RevisionTracker();
+  /** Proofs that a key's value is the newest, for `cfg.guard`. */
+  readonly freshness: FreshnessTracker;
   private readonly slotOf = new Map<HandleView, SlotRecord>();
   private readonly setListeners = new Set<ChangeSetListener>();
   private starting: Promise<void> | undefined;
@@ -55,6 +58,7 @@ export class ConfigHub implements HandleHost {
     this.state = new ConfigState(host.applied, host.logger);
     const sink = { deliver: this.enqueue.bind(this), idle: this.idle.bind(this) };
     this.source = createConfigSource(host, sink, watchTiming);
+    this.freshness = new FreshnessTracker(this.source, this.revisions);
     host.onClose(() => this.stop());
   }
 

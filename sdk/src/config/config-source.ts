@@ -3,6 +3,7 @@ import type { SnapshotEntry } from "./config-snapshot-store";
 import type { ConfigSchema } from "./config-types";
 import type { ChangeBatch } from "./raw-change";
 import type { Rejection } from "./rejection-reporter";
+import type { SourceContact } from "./stale-guard";
 
 /** Where a source hands its batches: the hub's queue, which applies them one at a time. */
 export interface ConfigSink {
@@ -30,6 +31,11 @@ export interface ConfigSource {
    * @throws {@link KonError} `CONFIG_UNAVAILABLE` when the source does not answer in time
    */
   freshen(key: string, timeoutMs: number): Promise<number>;
+  /**
+   * The live link's last sign of being current, for `cfg.guard`; undefined before the first load.
+   * Absent on a source read directly (a local folder), which cannot be stale.
+   */
+  contact?(): SourceContact | undefined;
   /** The error for a key the hub has no value of: not found, or the source not read yet. */
   missing(key: string): KonError;
   /** The hub now applies `value` for `key` (kept as last known good where the source has that). */

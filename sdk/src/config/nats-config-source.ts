@@ -13,6 +13,7 @@ import { settlesWithin, withTimeout } from "./race-timeout";
 import { RejectionReporter } from "./rejection-reporter";
 import type { Rejection } from "./rejection-reporter";
 import { registerConfigSchema } from "./schema-registration";
+import type { SourceContact } from "./stale-guard";
 
 /**
  * Config from the group's KV bucket through one shared {@link NatsConfigWatch}, live changes
@@ -93,6 +94,12 @@ export class NatsConfigSource implements ConfigSource {
     });
     if (latest > watch.deliveredRevision) watch.checkNow();
     return latest;
+  }
+
+  contact(): SourceContact | undefined {
+    const watch = this.watch;
+    if (!this.liveLoaded || !watch) return undefined;
+    return { atMs: watch.lastServerContactMs, deliveredRevision: watch.deliveredRevision };
   }
 
   missing(key: string): KonError {

@@ -68,6 +68,7 @@ export class NatsConfigWatch {
   private resetting = false;
   private buffer: RawChange[] = [];
   private lastActivity = 0;
+  private lastContact: number | undefined;
   private lastCheck = 0;
   private streamCreated = "";
   private behind: { since: number; seq: number } | undefined;
@@ -95,6 +96,15 @@ export class NatsConfigWatch {
   /** Highest revision handed on (loaded or live). */
   get deliveredRevision(): number {
     return this.lastSeq;
+  }
+
+  /**
+   * Last time the server showed this watch current: an in-order delivery, an idle heartbeat that
+   * reports no missed delivery, or the creation of its consumer with nothing pending. Undefined before the first.
+   * (Unlike the stall timer's clock, never set by the client itself.)
+   */
+  get lastServerContactMs(): number | undefined {
+    return this.lastContact;
   }
 
   /** Server-side name of the current consumer ("" while there is none). */
@@ -173,6 +183,8 @@ export class NatsConfigWatch {
       }
       this.consumer = ci.name;
       this.lastActivity = Date.now();
+      // Current only if nothing waits for delivery (after an outage, missed changes may).
+      if (ci.num_pending === 0) this.lastContact = this.lastActivity;
       if (this.loading && this.cseq === 0 && ci.num_pending === 0) this.finishLoading();
     } catch (err) {
       sub.unsubscribe();
@@ -229,6 +241,7 @@ export class NatsConfigWatch {
       return;
     }
     this.cseq = pos.consumerSeq;
+    this.lastContact = this.lastActivity;
     if (pos.streamSeq <= this.lastSeq) return; // overlap after a re-creation
     this.lastSeq = pos.streamSeq;
     const change = changeFromKvMessage(this.subjectPrefix, msg.subject, h, msg.data, pos.streamSeq);
@@ -256,6 +269,8 @@ export class NatsConfigWatch {
     const serverSeq = Number(h.get(NatsHeader.LastConsumer) || "0");
     if (serverSeq > this.cseq) {
       this.requestRecreate(`missed deliveries (server at ${serverSeq}, received ${this.cseq})`);
+    } else if (!stalled) {
+      this.lastContact = this.lastActivity;
     }
   }
 
