@@ -68,3 +68,60 @@ export function rejectedEvent(p: {
     atMs: p.atMs,
   };
 }
+
+/**
+ * A STRONG write abandoned after its prepare round: nothing was written. One per key, naming
+ * every node that refused or did not answer (`reason`), with the candidate's sha256.
+ */
+export function abortedEvent(p: {
+  group: string;
+  key: string;
+  sha256: string;
+  sourcePath: string;
+  prepareId: string;
+  reason: string;
+  atMs: number;
+}): ConfigEventInit {
+  return {
+    eventId: eventId("aborted", p.group, p.prepareId, p.key),
+    group: p.group,
+    key: p.key,
+    kind: configEventKind("aborted"),
+    sha256: p.sha256,
+    sourcePath: p.sourcePath,
+    prepareId: p.prepareId,
+    error: { file: p.sourcePath, reason: p.reason, code: "prepare" },
+    atMs: p.atMs,
+  };
+}
+
+/** One node's no (or silence) in a prepare round. */
+export function prepareFailedEvent(p: {
+  group: string;
+  key: string;
+  node: string;
+  prepareId: string;
+  error: SourceProblemLike;
+  atMs: number;
+}): ConfigEventInit {
+  return {
+    eventId: eventId("prepare_failed", p.group, p.prepareId, p.node, p.key),
+    group: p.group,
+    key: p.key,
+    kind: configEventKind("prepare_failed"),
+    nodeId: p.node,
+    prepareId: p.prepareId,
+    error: { ...p.error },
+    atMs: p.atMs,
+  };
+}
+
+/** The fields of a SourceError a prepare failure carries. */
+export interface SourceProblemLike {
+  file?: string | null;
+  reason?: string | null;
+  code?: string | null;
+  valuePath?: string | null;
+  line?: number | null;
+  column?: number | null;
+}

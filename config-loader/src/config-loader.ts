@@ -35,6 +35,9 @@ import type { ConfigLoaderOptions, ResolvedLoaderOptions } from "./options";
 import type { LoaderHealth, ReconcileReport } from "./reconcile-report";
 import { RejectionLog } from "./rejection-log";
 import { KvSchemaRegistry } from "./schema-registry";
+import { PrepareCoordinator } from "./prepare-coordinator";
+import { StrongWriter } from "./strong-writer";
+import { WritePolicies } from "./write-policy";
 
 const consoleSink: Logger = { info: console.log, warn: console.warn, error: console.error };
 
@@ -171,6 +174,12 @@ export class ConfigLoader {
     const schemas = new KvSchemaRegistry(s.schemas, this.logger, { nc: s.nc, names: this.names });
     this.store = store;
     this.schemas = schemas;
+    const coordinator = new PrepareCoordinator(
+      s.nc,
+      this.names,
+      this.options.loaderId,
+      this.logger,
+    );
     this.sync = new GroupSynchronizer(
       store,
       schemas,
@@ -178,6 +187,10 @@ export class ConfigLoader {
       this.options,
       this.logger,
       this.cache,
+      {
+        policies: new WritePolicies(this.logger),
+        strong: new StrongWriter(store, () => coordinator, this.logger),
+      },
     );
     this.onConnectionChange(true);
     this.logger.info(`connected to NATS ${s.nc.getServer()}`);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ConfigEntry } from "@konorkestra/proto";
+import { ConfigEntry, ConsistencyMode } from "@konorkestra/proto";
 import type { ConfigEntryInit, ConfigEventInit } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
 import { readGroupFiles } from "@konorkestra/sdk/internal";
@@ -25,6 +25,8 @@ import type { GroupPlan } from "./reconciler";
 import type { RejectionLog } from "./rejection-log";
 import { inChunks } from "./in-chunks";
 import { locateValue } from "./value-locator";
+import type { StrongWriter } from "./strong-writer";
+import type { GroupPolicy, WritePolicies } from "./write-policy";
 
 /** What a group synchronizer needs to know. */
 export interface GroupSyncOptions {
@@ -70,6 +72,14 @@ export interface GroupSyncResult {
   kept: string[];
   /** Events that could not be published (the KV writes stand). */
   eventErrors: number;
+  /** STRONG writes abandoned in this pass (nothing written for these keys). */
+  aborted?: { prepareId: string; keys: string[]; reason: string }[];
+}
+
+/** Per-write policies (intents, folder settings) and the STRONG path; without them all is EVENTUAL. */
+export interface WritePaths {
+  policies: WritePolicies;
+  strong: StrongWriter;
 }
 
 interface Candidate {
@@ -115,6 +125,7 @@ export class GroupSynchronizer {
     private readonly logger: Logger,
     /** Parses of unchanged files are taken from here; without it every file is parsed. */
     private readonly cache?: ReadCache,
+    private readonly paths?: WritePaths,
   ) {}
 
   /** `scan` undefined means the group folder is gone: its keys go too (unless kept). */
@@ -251,11 +262,20 @@ export class GroupSynchronizer {
     group: string,
     scan: GroupScan | undefined,
     plan: GroupPlan<Candidate>,
-    current: Map<string, { sha256: string }>,
+    current: Map<string, CurrentEntry>,
     result: GroupSyncResult,
     git: GitInfo | undefined,
   ): Promise<void> {
-    const changes: (Candidate | string)[] = [...plan.puts, ...plan.deletes];
+    const policy = await this.paths?.policies.resolve(group, scan?.realDir, plan.puts);
+    const isStrong = (c: Candidate): boolean => policy?.of(c.key).consistency === "strong";
+    const strong = plan.puts.filter(isStrong);
+    const changes: (Candidate | string)[] = [
+      ...plan.puts.filter((c) => !isStrong(c)),
+      ...plan.deletes,
+    ];
+    if (strong.length > 0 && policy) {
+      await this.writeStrong(group, strong, policy, current, result, git);
+    }
     if (changes.length === 0) return;
     const parts = splitChangeSet(randomUUID(), changes);
     if (parts.length > 1) {
@@ -268,7 +288,10 @@ export class GroupSynchronizer {
       const messages: ChangeMessage[] = part.messages.map((c) =>
         typeof c === "string"
           ? { key: c }
-          : { key: c.key, entry: this.entry(c, git, part.id, part.messages.length, atMs) },
+          : {
+              key: c.key,
+              entry: this.entry(c, git, part.id, part.messages.length, atMs, policy, current),
+            },
       );
       const stored = await this.store.write(group, part.id, messages);
       const puts = messages.filter((m) => m.entry).map((m) => m.key);
@@ -300,8 +323,15 @@ export class GroupSynchronizer {
     changeSetId: string,
     changeSetSize: number,
     atMs: number,
+    policy: GroupPolicy | undefined,
+    current: ReadonlyMap<string, { revision: number }>,
   ): ConfigEntryInit {
+    const p = policy?.of(c.key);
     return {
+      ...(p?.activateAtMs
+        ? { activateAtMs: p.activateAtMs, previousRevision: current.get(c.key)?.revision ?? 0 }
+        : {}),
+      ...(p?.consistency === "strong" ? { consistency: ConsistencyMode.STRONG } : {}),
       payload: c.config.payload,
       contentType: "application/json",
       sourceFormat:
@@ -315,8 +345,59 @@ export class GroupSynchronizer {
       schemaId: c.schemas.map((s) => s.id).join(","),
       schemaVersion: c.schemas[0]?.revision ?? 0,
       key: c.key,
-      publishedBy: this.options.loaderId,
+      publishedBy: p?.author ?? this.options.loaderId,
     };
+  }
+
+  /**
+   * STRONG puts of a pass: one prepare round for all of them, then one change set (commit) or
+   * nothing (abort, announced per key). Keys whose same content aborted lately wait.
+   */
+  private async writeStrong(
+    group: string,
+    candidates: Candidate[],
+    policy: GroupPolicy,
+    current: Map<string, CurrentEntry>,
+    result: GroupSyncResult,
+    git: GitInfo | undefined,
+  ): Promise<void> {
+    const strong = this.paths!.strong;
+    const due = strong.due(group, candidates);
+    if (due.length === 0) return;
+    const id = randomUUID();
+    const atMs = Date.now();
+    const entries = due.map((c) => this.entry(c, git, id, due.length, atMs, policy, current));
+    const r = await strong.write(group, id, entries, policy.settings.prepareTimeoutMs);
+    if (!r.stored) {
+      const reason = r.events[0]?.error?.reason ?? "aborted";
+      (result.aborted ??= []).push({
+        prepareId: r.outcome.prepareId,
+        keys: due.map((c) => c.key),
+        reason,
+      });
+      await this.publishEvents(group, r.events, result);
+      return;
+    }
+    const stored = r.stored;
+    const puts = due.map((c) => c.key);
+    result.changeSets.push({ ...stored, puts, deletes: [] });
+    this.logger.info(
+      `group ${group}: change set ${stored.id}: ${puts.length} published after prepare ${r.outcome.prepareId} ` +
+        `(revisions ${stored.firstRevision}-${stored.lastRevision})`,
+    );
+    const events = due.map((c, i) =>
+      writtenEvent({
+        group,
+        key: c.key,
+        deleted: false,
+        revision: stored.firstRevision + i,
+        sha256: c.sha256,
+        changeSetId: stored.id,
+        sourcePath: c.file.sourcePath,
+        atMs,
+      }),
+    );
+    await this.publishEvents(group, events, result);
   }
 
   private async announce(
