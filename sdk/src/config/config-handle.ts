@@ -5,6 +5,7 @@ import type {
   ConfigOrigin,
   ConfigRefusal,
   DeepReadonly,
+  PendingConfig,
   RefusalHandler,
   SliceHandler,
 } from "./config-types";
@@ -95,6 +96,15 @@ export class ConfigHandle<T> implements HandleView {
   /** True while running on the on-disk snapshot, before NATS confirmed or replaced it. */
   get stale(): boolean {
     return this.slot.value !== undefined && this.slot.stale;
+  }
+
+  /**
+   * A value already received that becomes current at `activateAtMs` (a scheduled change; the
+   * swap happens at that instant of the NATS server's clock), or undefined. A newer write of
+   * the key before the instant cancels it.
+   */
+  get pending(): PendingConfig<T> | undefined {
+    return this.slot.pending as PendingConfig<T> | undefined;
   }
 
   /** True when the key was deleted at the source; the last value stays current. */

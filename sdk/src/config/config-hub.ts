@@ -1,3 +1,4 @@
+import type { ConfigEntry } from "@konorkestra/proto";
 import type { z } from "zod";
 import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
@@ -15,7 +16,9 @@ import { deepFreeze } from "./deep-freeze";
 import type { WatchTiming } from "./nats-config-watch";
 import type { ChangeBatch } from "./raw-change";
 import { runHandlerCalls } from "./handler-runner";
+import { PendingActivations } from "./pending-activation";
 import { RevisionTracker } from "./revision-tracker";
+import { ServerClock } from "./server-clock";
 import { FreshnessTracker } from "./stale-guard";
 
 /** Listener of `kon.onConfigChangeSet`. */
@@ -49,6 +52,9 @@ export class ConfigHub implements HandleHost {
   private readonly setListeners = new Set<ChangeSetListener>();
   private starting: Promise<void> | undefined;
   private closed = false;
+  /** The NATS server's clock, which scheduled values are timed by. */
+  private readonly clock = new ServerClock();
+  private readonly activations: PendingActivations;
 
   constructor(
     private readonly host: ConfigHost,
@@ -56,7 +62,16 @@ export class ConfigHub implements HandleHost {
   ) {
     this.logger = host.logger;
     this.state = new ConfigState(host.applied, host.logger);
-    const sink = { deliver: this.enqueue.bind(this), idle: this.idle.bind(this) };
+    this.activations = new PendingActivations(this.clock, {
+      activate: (batch) => this.enqueue(batch),
+      pendingChanged: (key, p) => this.state.setPending(key, p?.change, p?.activateAtMs ?? 0),
+    });
+    const sink = {
+      deliver: this.enqueue.bind(this),
+      idle: this.idle.bind(this),
+      check: (entry: ConfigEntry) => this.state.check(entry),
+      clock: this.clock,
+    };
     this.source = createConfigSource(host, sink, watchTiming);
     this.freshness = new FreshnessTracker(this.source, this.revisions);
     host.onClose(() => this.stop());
@@ -99,6 +114,8 @@ export class ConfigHub implements HandleHost {
     if (att.refusal) {
       handle.refusalCalls(refusalOf(att.refusal, 0)); // no listener yet: remembered for `refused`
     }
+    const pending = this.activations.get(key);
+    if (pending) this.state.setPending(key, pending.change, pending.activateAtMs);
     att.record.handles.add(handle);
     this.slotOf.set(handle, att.record);
     const snap = this.state.snapshotEntry(key);
@@ -151,6 +168,8 @@ export class ConfigHub implements HandleHost {
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.activations.clear();
+    this.clock.stop();
     await this.source.stop();
     this.revisions.cancelAll();
   }
@@ -181,8 +200,10 @@ export class ConfigHub implements HandleHost {
     }
   }
 
-  private async process(batch: ChangeBatch): Promise<void> {
-    const fromSnapshot = batch.changes[0]?.origin === "snapshot";
+  private async process(delivered: ChangeBatch): Promise<void> {
+    const fromSnapshot = delivered.changes[0]?.origin === "snapshot";
+    // Future-dated values wait for their instant; the rest is applied now.
+    const batch = this.activations.intercept(delivered);
     let out;
     try {
       out = this.state.apply(batch);
@@ -213,7 +234,7 @@ export class ConfigHub implements HandleHost {
       );
     }
     if (!fromSnapshot) {
-      for (const c of batch.changes) this.revisions.advance(c.revision);
+      for (const c of delivered.changes) this.revisions.advance(c.revision);
     }
   }
 

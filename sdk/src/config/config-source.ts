@@ -1,7 +1,10 @@
+import type { ConfigEntry } from "@konorkestra/proto";
 import { KonError, KonErrorCode } from "../errors";
 import type { SnapshotEntry } from "./config-snapshot-store";
 import type { ConfigSchema } from "./config-types";
+import type { CandidateVerdict } from "./prepare-responder";
 import type { ChangeBatch } from "./raw-change";
+import type { ServerClock } from "./server-clock";
 import type { Rejection } from "./rejection-reporter";
 import type { SourceContact } from "./stale-guard";
 
@@ -11,6 +14,10 @@ export interface ConfigSink {
   deliver(batch: ChangeBatch, after?: () => void): void;
   /** Resolves when nothing is queued or being applied. */
   idle(): Promise<void>;
+  /** Checks a STRONG write's candidate against the handles' schemas (prepare vote). */
+  check?(entry: ConfigEntry): CandidateVerdict;
+  /** The server clock scheduled values are timed by; a NATS source keeps it estimated. */
+  readonly clock?: ServerClock;
 }
 
 /**

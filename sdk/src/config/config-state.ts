@@ -4,6 +4,7 @@ import type { Logger } from "../logger";
 import type { HandleView } from "./config-handle";
 import type { SnapshotEntry } from "./config-snapshot-store";
 import type { ConfigMeta, ConfigRefusal, ConfigSchema } from "./config-types";
+import type { CandidateVerdict } from "./prepare-responder";
 import { validate } from "./schema-verdict";
 import type { ChangeBatch, RawChange } from "./raw-change";
 import type { Rejection } from "./rejection-reporter";
@@ -163,6 +164,39 @@ export class ConfigState {
     const rec = this.records.get(key);
     if (!rec?.parsed || !rec.change || rec.change.origin !== "nats") return undefined;
     return { entry: rec.parsed.entry, revision: rec.change.revision };
+  }
+
+  /**
+   * A STRONG write's candidate checked like a delivered value (sha256, JSON, every schema of the
+   * key) without applying anything; undefined when no handle watches the key.
+   */
+  check(entry: ConfigEntry): CandidateVerdict {
+    const rec = this.records.get(entry.key);
+    if (!rec || rec.slots.size === 0) return undefined;
+    const e = this.evaluate({ ...candidateChange(entry), entry });
+    return e.ok
+      ? { ok: true }
+      : { ok: false, reason: e.reason, valuePath: e.valuePath, code: e.code };
+  }
+
+  /**
+   * Sets `slot.pending` of every schema of the key to what `change` would make current (a
+   * scheduled value), or clears it (`change` undefined, or a schema refuses it: the refusal is
+   * reported at the instant, when it would have been applied).
+   */
+  setPending(key: string, change: RawChange | undefined, activateAtMs: number): void {
+    const rec = this.records.get(key);
+    if (!rec) return;
+    const e = change ? this.evaluate(change) : undefined;
+    for (const s of rec.slots.values()) {
+      const value = e?.ok ? e.values?.get(s) : undefined;
+      s.slot.pending =
+        change && value !== undefined
+          ? Object.freeze({ value, revision: change.revision, activateAtMs })
+          : undefined;
+    }
+    const ap = this.applied.get(key);
+    if (ap) this.applied.set(key, { ...ap, pendingRevision: change?.revision });
   }
 
   /** Value of an opened key (its first schema's), for `kon.getConfig`. */
@@ -347,6 +381,18 @@ export class ConfigState {
     const prev = this.applied.get(key) ?? { revision: 0, sha256: "", appliedAtMs: Date.now() };
     this.applied.set(key, { ...prev, rejectedRevision: revision });
   }
+}
+
+/** A candidate as a change: never applied, only evaluated. */
+function candidateChange(entry: ConfigEntry): RawChange {
+  return {
+    key: entry.key,
+    revision: 0,
+    op: "put",
+    changeSetId: entry.changeSetId,
+    changeSetSize: 1,
+    origin: "nats",
+  };
 }
 
 function metaOf(c: RawChange, p: Parsed): ConfigMeta {

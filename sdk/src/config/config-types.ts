@@ -35,6 +35,15 @@ export interface ConfigMeta {
   readonly origin: ConfigOrigin;
 }
 
+/** A scheduled value of a key: `handle.pending`. */
+export interface PendingConfig<T> {
+  readonly value: DeepReadonly<T>;
+  /** KV revision of the scheduled value. */
+  readonly revision: number;
+  /** When it becomes current: ms since the epoch, on the NATS server's clock. */
+  readonly activateAtMs: number;
+}
+
 /** Called after a new value became current. May be async: the next swap waits for it. */
 export type ChangeHandler<T> = (
   next: DeepReadonly<T>,

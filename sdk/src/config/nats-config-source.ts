@@ -12,8 +12,17 @@ import type { WatchTiming } from "./nats-config-watch";
 import { settlesWithin, withTimeout } from "./race-timeout";
 import { RejectionReporter } from "./rejection-reporter";
 import type { Rejection } from "./rejection-reporter";
+import { PrepareResponder } from "./prepare-responder";
+import type { ChangeBatch } from "./raw-change";
+import { revisionFetcher, splitScheduledLoad } from "./scheduled-load";
 import { registerConfigSchema } from "./schema-registration";
 import type { SourceContact } from "./stale-guard";
+
+/** A batch for the sink, and what to run right after it was applied. */
+interface Delivery {
+  batch: ChangeBatch;
+  after?: () => void;
+}
 
 /**
  * Config from the group's KV bucket through one shared {@link NatsConfigWatch}, live changes
@@ -38,13 +47,25 @@ export class NatsConfigSource implements ConfigSource {
   private disk: LoadedSnapshot | "none" | undefined;
   /** Set while handles run on the snapshot, until NATS's first load replaces it. */
   private onSnapshotSince: Date | undefined;
+  /** Votes on the group's STRONG writes. */
+  private readonly responder: PrepareResponder | undefined;
+  /** Deliveries wait behind a load that fetches previous revisions, so order is kept. */
+  private ordered: Promise<void> = Promise.resolve();
+  private orderedPending = 0;
 
   constructor(
     private readonly host: ConfigHost,
     private readonly sink: ConfigSink,
     private readonly timing: Partial<WatchTiming> = {},
   ) {
-    this.assembler = new ChangeSetAssembler((b) => sink.deliver(b), host.logger);
+    this.assembler = new ChangeSetAssembler(
+      (b) => this.deliverInOrder(() => [{ batch: b }]),
+      host.logger,
+    );
+    const check = sink.check?.bind(sink);
+    this.responder = check
+      ? new PrepareResponder(host.names, host.group, host.nodeId, check, host.logger)
+      : undefined;
     this.store = new ConfigSnapshotStore(
       host.options.snapshotDir,
       host.names.prefix,
@@ -150,10 +171,41 @@ export class NatsConfigSource implements ConfigSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.responder?.stop();
     await this.watch?.stop();
     this.assembler.clear();
     await this.store.flush();
     await settlesWithin(this.reporter.flush(), 2000);
+  }
+
+  /**
+   * Hands batches to the sink in the order they were produced, even when producing one takes a
+   * round trip (a load fetching previous revisions); without such a wait, straight through.
+   */
+  private deliverInOrder(make: () => Delivery[] | Promise<Delivery[]>): void {
+    if (this.orderedPending === 0) {
+      const now = make();
+      if (Array.isArray(now)) {
+        for (const d of now) this.sink.deliver(d.batch, d.after);
+        return;
+      }
+      this.ordered = Promise.resolve();
+      return this.chain(() => now);
+    }
+    this.chain(make);
+  }
+
+  private chain(make: () => Delivery[] | Promise<Delivery[]>): void {
+    this.orderedPending++;
+    this.ordered = this.ordered
+      .then(make)
+      .then(
+        (items) => {
+          for (const d of items) this.sink.deliver(d.batch, d.after);
+        },
+        (err: unknown) => this.host.logger.error(`config delivery failed: ${String(err)}`),
+      )
+      .finally(() => this.orderedPending--);
   }
 
   /** Says once that the handles no longer run on the snapshot. */
@@ -177,22 +229,41 @@ export class NatsConfigSource implements ConfigSource {
     );
     if (this.stopped) return;
     this.reporter.attach(nc);
+    const bucket = names.configBucket(group);
+    await this.sink.clock?.start(nc, `KV_${bucket}`, logger);
+    this.responder?.start(nc);
+    const fetch = revisionFetcher(nc, bucket);
     const loaded = new Promise<void>((resolve) => (this.markLiveLoaded = resolve));
     this.watch = new NatsConfigWatch(
       nc,
-      names.configBucket(group),
+      bucket,
       {
         loaded: (changes) => {
           this.assembler.clear();
           this.liveQueued = true;
-          this.sink.deliver(
-            { kind: "load", changes, changeSetId: "initial", complete: true },
-            () => {
+          this.deliverInOrder(async () => {
+            const split = this.sink.clock
+              ? await splitScheduledLoad(changes, this.sink.clock, fetch, logger)
+              : { load: changes, scheduled: [] };
+            const load: ChangeBatch = {
+              kind: "load",
+              changes: split.load,
+              changeSetId: "initial",
+              complete: true,
+            };
+            const after = (): void => {
               this.liveLoaded = true;
               this.leftSnapshot(changes.length);
               this.markLiveLoaded();
-            },
-          );
+            };
+            // Scheduled values follow the load, so they are pending when the first open returns.
+            const items: Delivery[] = [{ batch: load }];
+            for (const c of split.scheduled) {
+              items.push({ batch: { kind: "set", changes: [c], changeSetId: c.changeSetId } });
+            }
+            items[items.length - 1]!.after = after;
+            return items;
+          });
         },
         live: (change) => this.assembler.push(change),
       },

@@ -12,6 +12,17 @@ export interface ValueSlot {
   stale: boolean;
   /** True when the key was deleted at the source; the last value stays current. */
   deleted: boolean;
+  /** A value received early that becomes current at its instant (scheduled activation). */
+  pending?: PendingValue;
+}
+
+/** A scheduled value of a key, parsed by the handle's schema (`handle.pending`). */
+export interface PendingValue {
+  readonly value: unknown;
+  /** KV revision of the scheduled value. */
+  readonly revision: number;
+  /** When it becomes current, ms since the epoch on the NATS server's clock. */
+  readonly activateAtMs: number;
 }
 
 /** Meta of a value that no source provided (a handle's `default`). */

@@ -1,0 +1,120 @@
+import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
+import type { ChangeBatch, RawChange } from "./raw-change";
+import type { ServerClock } from "./server-clock";
+
+/** A value received early, to become current at `activateAtMs` (server clock). */
+export interface PendingChange {
+  readonly change: RawChange;
+  readonly activateAtMs: number;
+}
+
+/** What the hub does with pending values. */
+export interface ActivationHooks {
+  /** The instant came: apply these changes as one batch. */
+  activate(batch: ChangeBatch): void;
+  /** `key`'s pending value is now `pending` (undefined: none any more). */
+  pendingChanged(key: string, pending: PendingChange | undefined): void;
+}
+
+/** setTimeout's longest delay; a later instant is re-armed in steps. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+/** The timer fires this early; the rest is waited out by polling the clock (timers are ±1 ms). */
+const EARLY_MS = 2;
+
+/** The entry of a put, decoded once (kept on the change for the state to reuse); undefined if not one. */
+export function entryOf(c: RawChange): ConfigEntry | undefined {
+  if (c.op !== "put") return undefined;
+  try {
+    c.entry ??= decodeMessage(ConfigEntry, c.data ?? new Uint8Array());
+    return c.entry;
+  } catch {
+    return undefined; // the state refuses it with the reason
+  }
+}
+
+/** The instant a put waits for on `clock`, or 0 when it is current at once. */
+export function scheduledAt(c: RawChange, clock: ServerClock): number {
+  const at = Number(entryOf(c)?.activateAtMs ?? 0);
+  return at > clock.now() ? at : 0;
+}
+
+/**
+ * Scheduled activation: a put whose `activate_at_ms` is still ahead (on the server's clock) is
+ * taken out of its batch and held, one per key, until that instant, then applied as a batch of
+ * its own. A newer revision of the key before the instant cancels it (a cancel is a new write of
+ * the old content without `activate_at`); a newer scheduled one replaces it.
+ */
+export class PendingActivations {
+  private readonly byKey = new Map<string, PendingChange>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  constructor(
+    private readonly clock: ServerClock,
+    private readonly hooks: ActivationHooks,
+  ) {}
+
+  get(key: string): PendingChange | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** The batch without its future-dated puts, which are now pending. */
+  intercept(batch: ChangeBatch): ChangeBatch {
+    if (batch.changes[0]?.origin === "file") return batch;
+    let kept: RawChange[] | undefined;
+    batch.changes.forEach((c, i) => {
+      const held = this.byKey.get(c.key);
+      if (held && c.revision > held.change.revision) this.drop(c.key);
+      const at = scheduledAt(c, this.clock);
+      if (at === 0) {
+        kept?.push(c);
+        return;
+      }
+      kept ??= batch.changes.slice(0, i);
+      this.hold({ change: c, activateAtMs: at });
+    });
+    return kept ? { ...batch, changes: kept } : batch;
+  }
+
+  /** Drops every pending value (the source stops). */
+  clear(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const key of [...this.byKey.keys()]) this.drop(key);
+  }
+
+  private hold(p: PendingChange): void {
+    this.byKey.set(p.change.key, p);
+    this.hooks.pendingChanged(p.change.key, p);
+    this.arm(p.activateAtMs);
+  }
+
+  private drop(key: string): void {
+    if (!this.byKey.delete(key)) return;
+    this.hooks.pendingChanged(key, undefined);
+  }
+
+  /** One timer per instant, shared by every key due then. */
+  private arm(at: number): void {
+    if (this.timers.has(at)) return;
+    const delay = Math.min(MAX_DELAY_MS, Math.max(0, at - this.clock.now() - EARLY_MS));
+    const t = setTimeout(() => {
+      this.timers.delete(at);
+      if (at - this.clock.now() > EARLY_MS + 1) this.arm(at);
+      else this.fire(at);
+    }, delay);
+    t.unref();
+    this.timers.set(at, t);
+  }
+
+  private fire(at: number): void {
+    // Timers fire up to a few ms early or late; wait out the early part on the clock itself.
+    while (this.clock.now() < at) {
+      /* at most EARLY_MS of polling */
+    }
+    const due = [...this.byKey.values()].filter((p) => p.activateAtMs <= at);
+    if (due.length === 0) return;
+    const changes = due.map((p) => p.change).sort((a, b) => a.revision - b.revision);
+    for (const p of due) this.drop(p.change.key);
+    this.hooks.activate({ kind: "set", changes, changeSetId: changes[0]!.changeSetId });
+  }
+}
