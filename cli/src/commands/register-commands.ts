@@ -1,9 +1,29 @@
 import type { Command } from "commander";
 
+import { registerCompletionCommand } from "../completion/completion-command";
 import type { CliIo } from "../program";
+import { registerContextCommands } from "./context-command";
+import { registerEventsCommand } from "./events-command";
+import { registerGroupCommands } from "./group-command";
+import { registerJoinCommand } from "./join-command";
+import { registerLoginCommands } from "./login-command";
+import { registerNodesCommand } from "./nodes-command";
+import { registerStatusCommand } from "./status-command";
 
-/** Registers the operator commands (login, context, group, join, get/put/…, nodes, events, status). */
+/** Registers the global options and the operator commands (login, context, group, join, get/put/…, nodes, events, status). */
 export function registerCommands(program: Command, io: CliIo): void {
-  void program;
-  void io;
+  program
+    .option("--context <name>", "use this context instead of the current one (KON_CONTEXT)")
+    .option("--token <token>", "API token to send instead of the stored session (KON_API_TOKEN)")
+    .option("--json", "print results as JSON (shapes documented in the README)")
+    .option("-q, --quiet", "print only ids, keys or values")
+    .option("--no-color", "no colour even on a terminal (NO_COLOR does the same)");
+  registerLoginCommands(program, io);
+  registerContextCommands(program, io);
+  registerGroupCommands(program, io);
+  registerJoinCommand(program, io);
+  registerNodesCommand(program, io);
+  registerEventsCommand(program, io);
+  registerStatusCommand(program, io);
+  registerCompletionCommand(program, io);
 }

@@ -1,0 +1,128 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
+import { z } from "zod";
+
+import { CliError, ExitCode } from "../exit-codes";
+
+/** One stack `kon` talks to. Every field is optional: unset fields fall back to the local stack. */
+export const stackContextSchema = z.strictObject({
+  adminUrl: z.string().optional(),
+  analyticsUrl: z.string().optional(),
+  monitorUrl: z.string().optional(),
+  loaderUrl: z.string().optional(),
+  natsUrl: z.string().optional(),
+  caFile: z.string().optional(),
+});
+export type StackContext = z.infer<typeof stackContextSchema>;
+
+const configSchema = z.strictObject({
+  current: z.string().optional(),
+  contexts: z.record(z.string(), stackContextSchema).default({}),
+});
+export type KonConfig = z.infer<typeof configSchema>;
+
+/** What `kon login` keeps per context: a session (refreshable) or an API token. */
+export const credentialSchema = z.union([
+  z.strictObject({
+    kind: z.literal("session"),
+    email: z.string(),
+    accessToken: z.string(),
+    accessExpiresAt: z.string(),
+    refreshToken: z.string(),
+    refreshExpiresAt: z.string(),
+  }),
+  z.strictObject({ kind: z.literal("api-token"), token: z.string() }),
+]);
+export type Credential = z.infer<typeof credentialSchema>;
+
+const credentialsSchema = z.record(z.string(), credentialSchema);
+
+/** Context names: what a person types, and safe as a JSON key and a file-name part. */
+export const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * `$XDG_CONFIG_HOME/konorkestra` (an absolute XDG_CONFIG_HOME only, as the XDG spec says), else
+ * `~/.config/konorkestra`. `KON_CONFIG_DIR` overrides both.
+ */
+export function configDir(env: NodeJS.ProcessEnv): string {
+  if (env.KON_CONFIG_DIR) return env.KON_CONFIG_DIR;
+  const xdg = env.XDG_CONFIG_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, "konorkestra");
+  return join(env.HOME || homedir(), ".config", "konorkestra");
+}
+
+/**
+ * The files under the config dir: `config.json` (contexts, no secrets) and `credentials.json`
+ * (tokens, per context). The directory is 0700 and both files 0600, written by rename so a
+ * crash never leaves half a file; tokens are kept apart so `config.json` can be shared.
+ */
+export class ConfigStore {
+  constructor(readonly dir: string) {}
+
+  get configFile(): string {
+    return join(this.dir, "config.json");
+  }
+  get credentialsFile(): string {
+    return join(this.dir, "credentials.json");
+  }
+
+  readConfig(): KonConfig {
+    return this.readJson(this.configFile, configSchema, { contexts: {} });
+  }
+
+  writeConfig(config: KonConfig): void {
+    this.writeJson(this.configFile, config);
+  }
+
+  credential(context: string): Credential | undefined {
+    return this.readJson(this.credentialsFile, credentialsSchema, {})[context];
+  }
+
+  setCredential(context: string, cred: Credential | undefined): void {
+    const all = this.readJson(this.credentialsFile, credentialsSchema, {});
+    if (cred) all[context] = cred;
+    else delete all[context];
+    this.writeJson(this.credentialsFile, all);
+  }
+
+  private readJson<S extends z.ZodType>(file: string, schema: S, empty: z.output<S>): z.output<S> {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return empty;
+      throw new CliError(ExitCode.Failed, `cannot read ${file}`, {
+        hint: (err as NodeJS.ErrnoException).code,
+      });
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new CliError(ExitCode.Failed, `${file} is not valid JSON`, {
+        hint: "fix or remove the file",
+      });
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new CliError(
+        ExitCode.Failed,
+        `${file}: ${issue.path.map(String).join(".") || "file"}: ${issue.message}`,
+        { hint: "fix or remove the file" },
+      );
+    }
+    return parsed.data;
+  }
+
+  private writeJson(file: string, value: unknown): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    // mkdir leaves an existing directory's mode alone: ours must not be readable by others.
+    if ((statSync(this.dir).mode & 0o077) !== 0) chmodSync(this.dir, 0o700);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  }
+}
