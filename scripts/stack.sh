@@ -275,7 +275,8 @@ start_service() { # name entry port
       role=admin
       env+=(KON_ADMIN_PORT="$port" KON_PG_URL="$(pg_url admin)" KON_DATABASE_URL="$(pg_url admin)"
         KON_ADMIN_BOOTSTRAP_FILE="$SECRETS/admin-bootstrap-token" KON_ADMIN_SIGNING_KEY_FILE="$SECRETS/admin-signing-key.pem"
-        KON_CALLOUT_ISSUER_SEED_FILE="$SECRETS/nats-callout-issuer.nk" KON_NATS_SYSTEM_SEED_FILE="$SECRETS/nats-system.nk") ;;
+        KON_CALLOUT_ISSUER_SEED_FILE="$SECRETS/nats-callout-issuer.nk" KON_NATS_SYSTEM_SEED_FILE="$SECRETS/nats-system.nk"
+        KON_CONFIG_DIR="$CONFIG_DIR") ;;
     config-loader)
       role=config-loader
       env+=(KON_CONFIG_DIR="$CONFIG_DIR" KON_LOADER_PORT="$port" KON_LOADER_WEBHOOK_SECRET_FILE="$SECRETS/loader-webhook.secret") ;;

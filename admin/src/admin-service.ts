@@ -15,6 +15,8 @@ import {
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { Pool } from "pg";
+import { createConfigApi } from "./config-api/config-api";
+import type { ConfigApi } from "./config-api/config-api";
 import { runMigrations } from "./db/migrate";
 import { Accounts } from "./domain/accounts";
 import { ApiTokens } from "./domain/api-tokens";
@@ -73,6 +75,8 @@ export interface AdminService {
   /** The Ed25519 public key (SPKI PEM) that verifies this service's tokens. */
   readonly publicKeyPem: string;
   readonly metrics: AdminMetrics;
+  /** The config write API's parts (compaction can be run from here). */
+  readonly config: ConfigApi;
   close(): Promise<void>;
 }
 
@@ -153,7 +157,18 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       logger,
       graceMs: opts.joinKeyGraceMs,
     });
+    const config = createConfigApi({
+      nc,
+      names,
+      options: opts,
+      groups: new GroupStore(pool),
+      accounts: new AccountStore(pool),
+      logger,
+      metrics,
+    });
+    closers.unshift(() => Promise.resolve(config.close()));
     const app = createApp({
+      config,
       accounts,
       groups,
       apiTokens,
@@ -192,6 +207,7 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       names,
       publicKeyPem: key.publicPem,
       metrics,
+      config,
       close: () => closeAll(closers),
     };
   } catch (err) {

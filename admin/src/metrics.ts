@@ -16,4 +16,25 @@ export class AdminMetrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly configWrites = new Counter({
+    name: "kon_admin_config_writes_total",
+    help: "Config API writes by route (create, update, rollback) and HTTP status",
+    labelNames: ["route", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly compactionRuns = new Counter({
+    name: "kon_admin_config_compaction_runs_total",
+    help: "Group compactions of config buckets run",
+    registers: [this.registry],
+  });
+  readonly compactionTombstones = new Counter({
+    name: "kon_admin_config_compaction_tombstones_total",
+    help: "Delete tombstones purged from config buckets by compaction",
+    registers: [this.registry],
+  });
+  readonly compactionBytes = new Counter({
+    name: "kon_admin_config_compaction_freed_bytes_total",
+    help: "Bytes freed in config bucket streams by compaction",
+    registers: [this.registry],
+  });
 }

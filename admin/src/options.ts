@@ -57,6 +57,19 @@ export interface AdminOptions extends NatsOptions, HttpEdgeOptions {
   argon2MemoryKib?: number;
   /** argon2id passes (KON_ADMIN_ARGON2_TIME_COST). @default 2 */
   argon2TimeCost?: number;
+  /**
+   * The config root the loader watches, `<root>/<group>/<key>.json` (KON_CONFIG_DIR, the same
+   * variable as the loader's). Unset: the config API reads but refuses writes with 503.
+   */
+  configDir?: string;
+  /** How long a config write waits for the loader's outcome before answering 202 (KON_CONFIG_WAIT_MS). @default 15000 */
+  configWaitMs?: number;
+  /** How far ahead an `activate_at` may be (KON_ACTIVATE_HORIZON_MS). @default 604800000 (7 days) */
+  activateHorizonMs?: number;
+  /** Default age after which compaction purges a delete tombstone; a group's settings override it (KON_TOMBSTONE_GRACE_MS). @default 86400000 (1 day) */
+  tombstoneGraceMs?: number;
+  /** Between compaction runs over every group's config bucket; 0 = never (KON_CONFIG_COMPACT_MS). @default 600000 */
+  compactionIntervalMs?: number;
 }
 
 const positiveInt = z.number().int().positive();
@@ -79,6 +92,11 @@ const schema = z.object({
   joinRatePerMin: positiveInt.max(1_000_000),
   argon2MemoryKib: z.number().int().min(1024).max(4_194_304),
   argon2TimeCost: positiveInt.max(20),
+  configDir: z.string().min(1).optional(),
+  configWaitMs: z.number().int().min(100).max(600_000),
+  activateHorizonMs: z.number().int().min(1000),
+  tombstoneGraceMs: z.number().int().min(0),
+  compactionIntervalMs: z.number().int().min(0),
 });
 
 /** Admin options with every default filled in. */
@@ -121,6 +139,11 @@ export function parseAdminOptions(
     joinRatePerMin: num(given.joinRatePerMin, "KON_JOIN_RATE", 30),
     argon2MemoryKib: num(given.argon2MemoryKib, "KON_ADMIN_ARGON2_MEMORY_KIB", 19_456),
     argon2TimeCost: num(given.argon2TimeCost, "KON_ADMIN_ARGON2_TIME_COST", 2),
+    configDir: given.configDir ?? envString(env, "KON_CONFIG_DIR"),
+    configWaitMs: num(given.configWaitMs, "KON_CONFIG_WAIT_MS", 15_000),
+    activateHorizonMs: num(given.activateHorizonMs, "KON_ACTIVATE_HORIZON_MS", 7 * 86_400_000),
+    tombstoneGraceMs: num(given.tombstoneGraceMs, "KON_TOMBSTONE_GRACE_MS", 86_400_000),
+    compactionIntervalMs: num(given.compactionIntervalMs, "KON_CONFIG_COMPACT_MS", 600_000),
   };
   return parseOptionsWith(schema, merged, "admin");
 }

@@ -49,6 +49,8 @@ export {
   schemaVersion,
 } from "./wire/schema-record";
 export type { SchemaRecord } from "./wire/schema-record";
+export { schemaViolations } from "./wire/schema-check";
+export type { SchemaViolationOf } from "./wire/schema-check";
 export {
   CONFIG_CONSUMER_MAX_INACTIVE_MS,
   ensureConfigBucket,
@@ -86,9 +88,14 @@ export {
 // a file becomes a canonical JSON value (unique keys, sorted, size limit) and which files are
 // refused. The config-loader publishes by them and the SDK's `file:` source reads by them.
 export { sha256Hex } from "./config/stable-hash";
-export { DEFAULT_MAX_VALUE_BYTES } from "./config-files/config-file-parser";
+export { DEFAULT_MAX_VALUE_BYTES, parseConfigBytes } from "./config-files/config-file-parser";
 export type { ParsedConfig, SourceProblem } from "./config-files/config-file-parser";
-export { groupNameProblem, isIgnoredName } from "./config-files/key-mapper";
+export {
+  groupNameProblem,
+  isIgnoredName,
+  keyForPath,
+  pathStemForKey,
+} from "./config-files/key-mapper";
 export type { SourceFormat } from "./config-files/key-mapper";
 export { isUnderRoot, resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
 export { ReadCache } from "./config-files/read-cache";
@@ -140,9 +147,11 @@ export type { ServerAccountsSpec } from "./wire/server-accounts";
 // Access tokens of the HTTP APIs: format, signing, offline verification, revocation list.
 export {
   ACCESS_TOKEN_VERSION,
+  MAX_TOKEN_GROUPS,
   SCOPES,
   TOKEN_ID,
   accessTokenPublicKey,
+  groupAllowed,
   newTokenId,
   scopeAllows,
   signAccessToken,

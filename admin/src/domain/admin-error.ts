@@ -8,6 +8,8 @@ export const AdminErrorCode = {
   Forbidden: "FORBIDDEN",
   NotFound: "NOT_FOUND",
   Conflict: "CONFLICT",
+  /** Well-formed but refused on its merits (a value failing a registered schema). */
+  Unprocessable: "UNPROCESSABLE",
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   RateLimited: "RATE_LIMITED",
   Unavailable: "UNAVAILABLE",

@@ -26,15 +26,25 @@ export class ApiTokens {
 
   async create(
     adminId: string,
-    input: { name: string; scopes: Scope[]; ttlMs?: number },
+    input: { name: string; scopes: Scope[]; ttlMs?: number; groups?: string[] },
   ): Promise<{ token: string; info: ApiTokenInfo }> {
     const scopes = [...new Set(input.scopes)];
-    const issued = this.signer.api(adminId, scopes, this.now(), input.ttlMs);
+    const groups = input.groups ? [...new Set(input.groups)].sort() : undefined;
+    // A group-limited token must not be able to mint unlimited ones or manage tokens and admins.
+    if (groups && scopes.includes("admin")) {
+      throw new AdminError(
+        AdminErrorCode.InvalidInput,
+        "a token limited to groups may hold the read and write scopes only",
+        { field: "scopes" },
+      );
+    }
+    const issued = this.signer.api(adminId, scopes, this.now(), input.ttlMs, groups);
     await this.store.insert({
       id: issued.id,
       name: input.name,
       adminId,
       scopes,
+      groups: groups ?? null,
       tokenHash: tokenHash(issued.token),
       expiresAt: issued.expiresAt,
     });

@@ -21,9 +21,18 @@ export class TokenSigner {
     return this.sign("session", adminId, ["admin"], nowMs, ttlMs);
   }
 
-  /** An API token; `ttlMs` undefined: no expiry (revocation ends it). */
-  api(adminId: string, scopes: Scope[], nowMs: number, ttlMs?: number): IssuedToken {
-    return this.sign("api", adminId, scopes, nowMs, ttlMs);
+  /**
+   * An API token; `ttlMs` undefined: no expiry (revocation ends it); `groups` undefined: every
+   * group, else only those.
+   */
+  api(
+    adminId: string,
+    scopes: Scope[],
+    nowMs: number,
+    ttlMs?: number,
+    groups?: string[],
+  ): IssuedToken {
+    return this.sign("api", adminId, scopes, nowMs, ttlMs, groups);
   }
 
   verify(token: string, opts: VerifyAccessOptions): AccessVerdict {
@@ -36,11 +45,12 @@ export class TokenSigner {
     scopes: Scope[],
     nowMs: number,
     ttlMs: number | undefined,
+    groups?: string[],
   ): IssuedToken {
     const iat = Math.floor(nowMs / 1000);
     const exp = ttlMs === undefined ? undefined : iat + Math.max(1, Math.ceil(ttlMs / 1000));
     const jti = newTokenId();
-    const token = signAccessToken(this.privateKey, { typ, sub, scopes, iat, exp, jti });
+    const token = signAccessToken(this.privateKey, { typ, sub, scopes, iat, exp, jti, groups });
     return { token, id: jti, expiresAt: exp === undefined ? null : new Date(exp * 1000) };
   }
 }

@@ -3,6 +3,8 @@ import type { Express, RequestHandler } from "express";
 import type { Logger } from "@konorkestra/sdk";
 import { edgeMiddleware } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
+import type { ConfigApi } from "../config-api/config-api";
+import { configRouter } from "../config-api/config-router";
 import type { Accounts } from "../domain/accounts";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { ApiTokens } from "../domain/api-tokens";
@@ -18,6 +20,8 @@ import type { RequestAuthDeps } from "./request-auth";
 import { tokenRouter } from "./token-router";
 
 export interface AppSources {
+  /** The config API (`/v1/groups/:group/configs/…`). */
+  config?: ConfigApi;
   accounts: Accounts;
   groups: Groups;
   apiTokens: ApiTokens;
@@ -51,6 +55,20 @@ export function createApp(src: AppSources): Express {
       .status(h.postgres && h.nats ? 200 : 503)
       .json({ status: h.postgres && h.nats ? "ok" : "degraded", ...h });
   });
+  // Before the small-body parser: config writes carry values (their routes parse up to 4 MiB).
+  if (src.config) {
+    app.use(
+      configRouter({
+        writer: src.config.writer,
+        reader: src.config.reader,
+        compaction: src.config.compaction,
+        auth: src.auth,
+        audit: src.audit,
+        metrics: src.metrics,
+        logger: src.logger,
+      }),
+    );
+  }
   app.use(express.json({ limit: BODY_LIMIT, strict: true }));
   app.use(authRouter(src.accounts, src.auth, src.audit, src.logger));
   app.use(groupRouter(src.groups, src.auth, src.audit, src.logger));

@@ -1,6 +1,8 @@
 import { Router } from "express";
 import type { Logger } from "@konorkestra/sdk";
+import { groupAllowed } from "@konorkestra/sdk/internal";
 import { z } from "zod";
+import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { Groups } from "../domain/groups";
 import type { AuditStore } from "../store/audit-store";
 import type { GroupInfo, JoinKeyInfo } from "../store/group-store";
@@ -53,11 +55,16 @@ export function groupRouter(
     });
 
   r.get("/v1/groups", read, async (_req, res) => {
-    res.json({ groups: (await groups.list()).map(groupJson) });
+    const claims = authOf(res)!;
+    const visible = (await groups.list()).filter((g) => groupAllowed(claims, g.name));
+    res.json({ groups: visible.map(groupJson) });
   });
 
   r.post("/v1/groups", trail("group.create"), write, async (req, res) => {
     const { name } = parseInput(createBody, req.body, "body");
+    if (authOf(res)!.groups !== undefined) {
+      throw new AdminError(AdminErrorCode.Forbidden, "a token limited to groups cannot create one");
+    }
     const made = await groups.create(name, authOf(res)!.sub);
     res.status(201).json({ ...groupJson(made.group), keyId: made.keyId, joinKey: made.joinKey });
   });

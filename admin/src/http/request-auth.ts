@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from "express";
-import { scopeAllows } from "@konorkestra/sdk/internal";
+import { groupAllowed, scopeAllows } from "@konorkestra/sdk/internal";
 import type { AccessClaims, RevocationList, Scope } from "@konorkestra/sdk/internal";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { ApiTokens } from "../domain/api-tokens";
@@ -20,8 +20,9 @@ export function authOf(res: Response): AccessClaims | undefined {
 
 /**
  * Requires a valid bearer token holding `scope`: 401 when there is none or it is malformed,
- * badly signed, expired or revoked (one message, no hint which); 403 when valid but too narrow.
- * The check happens before the route looks anything up, so without rights nothing is revealed.
+ * badly signed, expired or revoked (one message, no hint which); 403 when valid but too narrow,
+ * or when the route names a group (`:group`) the token is not limited to. The check happens
+ * before the route looks anything up, so without rights nothing is revealed.
  */
 export function requireScope(deps: RequestAuthDeps, scope: Scope): RequestHandler {
   return (req, res, next) => {
@@ -41,6 +42,12 @@ export function requireScope(deps: RequestAuthDeps, scope: Scope): RequestHandle
       if (!scopeAllows(verdict.claims.scopes, scope)) {
         throw new AdminError(AdminErrorCode.Forbidden, `this needs the '${scope}' scope`, {
           requiredScope: scope,
+        });
+      }
+      const group = (req.params as { group?: unknown }).group;
+      if (typeof group === "string" && !groupAllowed(verdict.claims, group)) {
+        throw new AdminError(AdminErrorCode.Forbidden, "this token is not for this group", {
+          group,
         });
       }
       res.locals.auth = verdict.claims;

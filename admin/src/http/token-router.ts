@@ -1,11 +1,12 @@
 import { Router } from "express";
 import type { Logger } from "@konorkestra/sdk";
+import { MAX_TOKEN_GROUPS } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 import type { ApiTokens } from "../domain/api-tokens";
 import type { ApiTokenInfo } from "../store/api-token-store";
 import type { AuditStore } from "../store/audit-store";
 import { audited } from "./audit-trail";
-import { parseInput, scope, tokenId, ttlMs } from "./input";
+import { groupName, parseInput, scope, tokenId, ttlMs } from "./input";
 import { authOf, requireScope } from "./request-auth";
 import type { RequestAuthDeps } from "./request-auth";
 
@@ -13,6 +14,8 @@ const createBody = z.strictObject({
   name: z.string().min(1).max(100),
   scopes: z.array(scope).min(1).max(3),
   ttlMs: ttlMs.optional(),
+  /** Limits the token to these groups (read and write scopes only). */
+  groups: z.array(groupName).min(1).max(MAX_TOKEN_GROUPS).optional(),
 });
 const idParams = z.strictObject({ id: tokenId });
 
@@ -22,6 +25,7 @@ function tokenJson(t: ApiTokenInfo): Record<string, unknown> {
     name: t.name,
     adminId: t.adminId,
     scopes: t.scopes,
+    groups: t.groups,
     createdAt: t.createdAt.toISOString(),
     expiresAt: t.expiresAt?.toISOString() ?? null,
     revokedAt: t.revokedAt?.toISOString() ?? null,

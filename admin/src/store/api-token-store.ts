@@ -7,6 +7,8 @@ export interface ApiTokenInfo {
   name: string;
   adminId: string;
   scopes: Scope[];
+  /** Groups the token is limited to; null: every group. */
+  groups: string[] | null;
   createdAt: Date;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -21,13 +23,14 @@ export class ApiTokenStore {
     name: string;
     adminId: string;
     scopes: Scope[];
+    groups: string[] | null;
     tokenHash: string;
     expiresAt: Date | null;
   }): Promise<void> {
     await this.pool.query(
-      `INSERT INTO kon_admin.api_tokens (id, name, admin_id, scopes, token_hash, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [t.id, t.name, t.adminId, t.scopes, t.tokenHash, t.expiresAt],
+      `INSERT INTO kon_admin.api_tokens (id, name, admin_id, scopes, groups, token_hash, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [t.id, t.name, t.adminId, t.scopes, t.groups, t.tokenHash, t.expiresAt],
     );
   }
 
@@ -59,7 +62,7 @@ export class ApiTokenStore {
   }
 }
 
-const SELECT = `SELECT id, name, admin_id, scopes, created_at, expires_at, revoked_at
+const SELECT = `SELECT id, name, admin_id, scopes, groups, created_at, expires_at, revoked_at
                   FROM kon_admin.api_tokens`;
 
 interface ApiTokenDbRow {
@@ -67,6 +70,7 @@ interface ApiTokenDbRow {
   name: string;
   admin_id: string;
   scopes: Scope[];
+  groups: string[] | null;
   created_at: Date;
   expires_at: Date | null;
   revoked_at: Date | null;
@@ -78,6 +82,7 @@ function toInfo(r: ApiTokenDbRow): ApiTokenInfo {
     name: r.name,
     adminId: r.admin_id,
     scopes: r.scopes,
+    groups: r.groups,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,

@@ -1,5 +1,6 @@
 import { createPublicKey, randomBytes, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
+import { GROUP_NAME } from "../wire/names";
 
 /**
  * Access tokens of Konorkestra's HTTP APIs: compact, Ed25519-signed, verified offline by every
@@ -27,6 +28,19 @@ export interface AccessClaims {
   exp?: number;
   /** Token id: what revocation names. */
   jti: string;
+  /**
+   * Absent: every group. Set (API tokens only): the only groups the token may read or change;
+   * a route about another group refuses it (see {@link groupAllowed}).
+   */
+  groups?: string[];
+}
+
+/** Most groups one token may be limited to. */
+export const MAX_TOKEN_GROUPS = 100;
+
+/** True when `claims` may act on `group`: the token has no group limit, or lists it. */
+export function groupAllowed(claims: Pick<AccessClaims, "groups">, group: string): boolean {
+  return claims.groups === undefined || claims.groups.includes(group);
 }
 
 /** Why a token was refused. */
@@ -86,6 +100,7 @@ export function signAccessToken(privateKey: KeyObject, claims: AccessClaims): st
     iat: claims.iat,
     ...(claims.exp !== undefined ? { exp: claims.exp } : {}),
     jti: claims.jti,
+    ...(claims.groups !== undefined ? { groups: [...claims.groups] } : {}),
   };
   const head = `${ACCESS_TOKEN_VERSION}.${Buffer.from(JSON.stringify(ordered)).toString("base64url")}`;
   const sig = sign(null, Buffer.from(head, "ascii"), privateKey);
@@ -157,7 +172,7 @@ function decodeClaims(body: string): AccessClaims | string {
 }
 
 function claimsProblem(c: AccessClaims): string | undefined {
-  const allowed = new Set(["typ", "sub", "scopes", "iat", "exp", "jti"]);
+  const allowed = new Set(["typ", "sub", "scopes", "iat", "exp", "jti", "groups"]);
   const extra = Object.keys(c).find((k) => !allowed.has(k));
   if (extra !== undefined) return `unknown field ${JSON.stringify(extra)}`;
   if (c.typ !== "session" && c.typ !== "api") return "typ must be session or api";
@@ -174,5 +189,14 @@ function claimsProblem(c: AccessClaims): string | undefined {
     return "exp must be whole seconds after iat";
   }
   if (typeof c.jti !== "string" || !TOKEN_ID.test(c.jti)) return "jti is not a valid token id";
+  if (
+    c.groups !== undefined &&
+    (!Array.isArray(c.groups) ||
+      c.groups.length === 0 ||
+      c.groups.length > MAX_TOKEN_GROUPS ||
+      !c.groups.every((g) => typeof g === "string" && GROUP_NAME.test(g)))
+  ) {
+    return `groups must be a list of 1-${MAX_TOKEN_GROUPS} group names`;
+  }
   return undefined;
 }

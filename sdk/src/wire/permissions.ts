@@ -135,7 +135,9 @@ function managingApi(): { allow: string[]; deny: string[] } {
  * - `analytics` only consumes (its durable consumers on the two streams, direct gets) and may
  *   create the two streams it reads when they are missing;
  * - `admin` writes `kon_groups` and the revocation list, creates and deletes group buckets, and
- *   answers the server's auth-callout requests and the monitor's join-key checks.
+ *   answers the server's auth-callout requests and the monitor's join-key checks; its config API
+ *   reads config events and purges old tombstones of config buckets (never writes config: the
+ *   loader publishes what the API commits into the folder).
  * None may purge or delete the shared streams or the system buckets.
  */
 export function servicePermissions(names: WireNames, role: SystemRole): SubjectPermissions {
@@ -207,9 +209,24 @@ export function servicePermissions(names: WireNames, role: SystemRole): SubjectP
             `$KV.${names.revokedBucket}.>`,
             `$KV.${names.schemasBucket}.>`,
           ],
-          deny: [...api.deny, ...deleteStream],
+          // Config compaction purges a config bucket's old delete tombstones, so purging is
+          // allowed on the config buckets' streams and on no protected stream.
+          deny: [
+            ...api.deny.filter((s) => s !== "$JS.API.STREAM.PURGE.>"),
+            ...protectedStreams(names).map((s) => `$JS.API.STREAM.PURGE.${s}`),
+            ...deleteStream,
+          ],
         },
-        subscribe: { allow: [inbox, AUTH_CALLOUT_SUBJECT, joinKeyVerifySubject(names)], deny: [] },
+        subscribe: {
+          allow: [
+            inbox,
+            AUTH_CALLOUT_SUBJECT,
+            joinKeyVerifySubject(names),
+            // The config API waits for the loader's (and nodes') outcome of the change it wrote.
+            `${names.prefix}.evt.*.config.>`,
+          ],
+          deny: [],
+        },
         allowResponses: true,
       };
   }

@@ -1,0 +1,227 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, realpath, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+
+/** One file of a commit: its path relative to the repository, and its new bytes (null: deleted). */
+export interface FileChange {
+  path: string;
+  bytes: Uint8Array | null;
+}
+
+/** A commit as `git log` lists it for one file. */
+export interface FileCommit {
+  commit: string;
+  author: string;
+  atMs: number;
+  subject: string;
+}
+
+/** Who commits for the API: the acting admin is the author, this is the committer. */
+const COMMITTER = { name: "Konorkestra admin API", email: "kon-admin@localhost" };
+const ZERO_OID = "0000000000000000000000000000000000000000";
+
+interface GitRun {
+  stdout: Buffer;
+  code: number;
+  stderr: string;
+}
+
+/**
+ * The git repository that holds the config root. Commits are made with plumbing on a private
+ * index (hash-object, update-index, write-tree, commit-tree, update-ref with the old HEAD as the
+ * expected value), and only then do the files appear in the work tree: when the loader sees a
+ * file change, HEAD already holds that content, so it publishes the entry with this commit and
+ * author (a file written before its commit would be published as uncommitted, and not again).
+ */
+export class GitRepo {
+  private constructor(readonly topLevel: string) {}
+
+  /**
+   * The repository the root is in; when there is none, one is made at the root and everything
+   * already there is committed once, so that every key has a commit from then on.
+   */
+  static async open(root: string): Promise<GitRepo> {
+    const real = await realpath(root);
+    const top = await run(real, ["rev-parse", "--show-toplevel"]);
+    if (top.code === 0) return new GitRepo(top.stdout.toString().trim());
+    await must(real, ["init", "-q", "-b", "main"]);
+    const repo = new GitRepo(real);
+    await must(real, ["add", "-A"]);
+    const staged = await run(real, ["diff", "--cached", "--quiet"]);
+    if (staged.code !== 0) {
+      await must(real, ["commit", "-q", "-m", "kon: config folder under version control"], {
+        env: identityEnv(`${COMMITTER.name} <${COMMITTER.email}>`),
+      });
+    }
+    return repo;
+  }
+
+  /** `abs` relative to the work tree, `/`-separated (what git names it). */
+  relPath(abs: string): string {
+    return relative(this.topLevel, abs).split(sep).join("/");
+  }
+
+  /**
+   * Why this repository must not take API commits, or undefined. The rule (docs): a folder
+   * mirrors a remote when its repository has any remote configured (git-sync clones one), or
+   * when a `.kon/mirror` file exists in the group folder or at the top of the work tree.
+   */
+  async mirrorReason(groupDir: string): Promise<string | undefined> {
+    for (const marker of [
+      join(groupDir, ".kon", "mirror"),
+      join(this.topLevel, ".kon", "mirror"),
+    ]) {
+      if (existsSync(marker)) return `marker file ${this.relPath(marker)}`;
+    }
+    const remotes = (await must(this.topLevel, ["remote"])).toString().trim();
+    if (remotes !== "") return `git remote ${remotes.split("\n")[0]}`;
+    return undefined;
+  }
+
+  async head(): Promise<string | undefined> {
+    const r = await run(this.topLevel, ["rev-parse", "--verify", "-q", "HEAD"]);
+    return r.code === 0 ? r.stdout.toString().trim() : undefined;
+  }
+
+  /**
+   * Commits `changes` on top of HEAD with `author` ("Name <email>") and returns the commit. The
+   * work tree is not touched; the repository's own index is updated for these paths so that
+   * `git status` shows them clean once the caller writes the same bytes to the work tree.
+   * Fails (without committing) when HEAD moved while the commit was built.
+   */
+  async commit(changes: FileChange[], author: string, message: string): Promise<string> {
+    const parent = await this.head();
+    const scratch = await mkdtemp(join(tmpdir(), "kon-git-"));
+    const env = { ...identityEnv(author), GIT_INDEX_FILE: join(scratch, "index") };
+    try {
+      if (parent) await must(this.topLevel, ["read-tree", parent], { env });
+      const entries: { path: string; blob?: string }[] = [];
+      for (const c of changes) {
+        if (c.bytes === null) {
+          await must(this.topLevel, ["update-index", "--force-remove", "--", c.path], { env });
+          entries.push({ path: c.path });
+          continue;
+        }
+        const blob = (
+          await must(this.topLevel, ["hash-object", "-w", "--stdin"], { input: c.bytes })
+        )
+          .toString()
+          .trim();
+        await must(
+          this.topLevel,
+          ["update-index", "--add", "--cacheinfo", `100644,${blob},${c.path}`],
+          { env },
+        );
+        entries.push({ path: c.path, blob });
+      }
+      const tree = (await must(this.topLevel, ["write-tree"], { env })).toString().trim();
+      const args = ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message];
+      const commit = (await must(this.topLevel, args, { env })).toString().trim();
+      await must(this.topLevel, ["update-ref", "HEAD", commit, parent ?? ZERO_OID]);
+      await this.syncIndex(entries);
+      return commit;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** The repository's index follows the new commit for these paths (see {@link commit}). */
+  private async syncIndex(entries: { path: string; blob?: string }[]): Promise<void> {
+    for (const e of entries) {
+      const args = e.blob
+        ? ["update-index", "--add", "--cacheinfo", `100644,${e.blob},${e.path}`]
+        : ["update-index", "--force-remove", "--", e.path];
+      await must(this.topLevel, args);
+    }
+  }
+
+  /** Commits that changed `path`, newest first (at most `max`), following no renames. */
+  async log(path: string, max: number): Promise<FileCommit[]> {
+    const out = await must(this.topLevel, [
+      "log",
+      `--max-count=${max}`,
+      "--format=%H%x1f%an <%ae>%x1f%at%x1f%s",
+      "--",
+      path,
+    ]);
+    return out
+      .toString()
+      .split("\n")
+      .filter((l) => l.length > 0)
+      .map((l) => {
+        const [commit, author, at, subject] = l.split("\x1f");
+        return {
+          commit: commit!,
+          author: author ?? "",
+          atMs: Number(at) * 1000,
+          subject: subject ?? "",
+        };
+      });
+  }
+
+  /** The bytes of `path` at `commit`, undefined when it does not exist there. */
+  async show(commit: string, path: string): Promise<Buffer | undefined> {
+    const r = await run(this.topLevel, ["show", `${commit}:${path}`]);
+    return r.code === 0 ? r.stdout : undefined;
+  }
+
+  /** Author and time of a commit, undefined when unknown. */
+  async commitInfo(commit: string): Promise<{ author: string; atMs: number } | undefined> {
+    const r = await run(this.topLevel, ["show", "-s", "--format=%an <%ae>%x1f%at", commit]);
+    if (r.code !== 0) return undefined;
+    const [author, at] = r.stdout.toString().trim().split("\x1f");
+    return { author: author ?? "", atMs: Number(at) * 1000 };
+  }
+}
+
+/** `Name <email>` → the author and committer variables of git. */
+function identityEnv(author: string): Record<string, string> {
+  const m = /^(.*?)\s*<([^>]*)>$/.exec(author);
+  return {
+    GIT_AUTHOR_NAME: m?.[1] || author,
+    GIT_AUTHOR_EMAIL: m?.[2] ?? "",
+    GIT_COMMITTER_NAME: COMMITTER.name,
+    GIT_COMMITTER_EMAIL: COMMITTER.email,
+  };
+}
+
+/** Runs git without a shell; never throws for a non-zero exit. */
+function run(
+  cwd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: Uint8Array } = {},
+): Promise<GitRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", ["-C", cwd, ...args], {
+      env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0", ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      resolve({
+        stdout: Buffer.concat(out),
+        code: code ?? 1,
+        stderr: Buffer.concat(err).toString(),
+      }),
+    );
+    child.stdin.end(opts.input ? Buffer.from(opts.input) : undefined);
+  });
+}
+
+async function must(
+  cwd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: Uint8Array } = {},
+): Promise<Buffer> {
+  const r = await run(cwd, args, opts);
+  if (r.code !== 0) {
+    throw new Error(`git ${args[0]} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
+  }
+  return r.stdout;
+}
