@@ -142,7 +142,9 @@ beforeAll(async () => {
   );
   writeValue(1);
   eventSub = nc.subscribe(names.groupEventFilter(GROUP, "config"), {
-    callback: (_e, m) => events.push(decodeMessage(ConfigEvent, m.data)),
+    callback: (_e, m) => {
+      events.push(decodeMessage(ConfigEvent, m.data));
+    },
   });
   let monitorOut = "";
   spawnService(
@@ -239,7 +241,7 @@ describe("strong writes (prepare, then commit)", () => {
     expect([...req.voters].sort()).toEqual(["a", "b", "c"]);
     await nodes.b!.stop();
     delete nodes.b;
-    const ev = await aborted(req.entries[0]!.sha256);
+    const ev = await aborted(req.entries[0]?.sha256 ?? "");
     expect(ev.prepareId).toBe(req.prepareId);
     expect(ev.error?.reason).toContain("b did not answer within the timeout");
     expect((await stored())!.revision).toBe(before);
