@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -15,6 +16,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createConfigLoader } from "@konorkestra/config-loader";
+import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { ConfigLoader } from "@konorkestra/config-loader";
 import { ensureSchemasBucket, wireNames } from "@konorkestra/sdk/internal";
 import { AdminHarness, errorOf } from "./helpers/admin-harness";
@@ -33,6 +35,7 @@ let session: string;
 let alphaWriter: string;
 let alphaReader: string;
 const names = wireNames("kon");
+const loaderLog: string[] = [];
 
 const git = (...args: string[]): string =>
   execFileSync("git", ["-C", root, ...args], { encoding: "utf8" }).trim();
@@ -75,15 +78,22 @@ beforeAll(async () => {
   };
   alphaWriter = await tok("alpha-ci", ["write"], ["alpha"]);
   alphaReader = await tok("alpha-dash", ["read"], ["alpha"]);
-  loader = createConfigLoader({
-    configDir: root,
-    ...h.nats.serviceOptions("config-loader"),
-    port: 0,
-    debounceMs: 30,
-    debounceMaxMs: 300,
-    resyncMs: 0,
-    loaderId: "test-loader",
-  });
+  loader = createConfigLoader(
+    {
+      configDir: root,
+      ...h.nats.serviceOptions("config-loader"),
+      port: 0,
+      debounceMs: 30,
+      debounceMaxMs: 300,
+      resyncMs: 0,
+      loaderId: "test-loader",
+    },
+    {
+      info: (m) => loaderLog.push(m),
+      warn: (m) => loaderLog.push(m),
+      error: (m) => loaderLog.push(m),
+    },
+  );
   await loader.start();
   await loader.whenReady();
 }, 60_000);
@@ -300,6 +310,58 @@ describe("config write API", () => {
       alphaReader,
     );
     expect(ro.status).toBe(403);
+  });
+
+  it("a strong write a live node does not vote for is abandoned: 409 naming the node, folder put back", async () => {
+    writeFileSync(join(root, "beta", ".kon", "settings.yaml"), "prepare_timeout_ms: 300\n");
+    // A live node of beta that runs key y but never answers the prepare (its record as the
+    // liveness monitor writes it).
+    const nodes = await new Kvm(nc).create(names.nodesBucket, { history: 1 });
+    await nodes.put(
+      "beta.ghost",
+      encodeMessage(Heartbeat, { group: "beta", nodeId: "ghost", config: { y: { revision: 1 } } }),
+    );
+    const head = git("rev-parse", "HEAD");
+    const a = await write(
+      "update",
+      "beta",
+      [{ module: "y", configs: { a: 3 }, consistency: "strong" }],
+      session,
+    );
+    expect(a.status).toBe(409);
+    expect(errorOf(a).code).toBe("CONFLICT");
+    const [r] = (errorOf(a).details as { results: (Result & { nodes: { node: string }[] })[] })
+      .results;
+    expect(r).toMatchObject({ module: "y", status: "aborted" });
+    expect(r!.nodes.map((n) => n.node)).toEqual(["ghost"]);
+    // The API's commit, then its revert: folder and bucket agree again.
+    expect(git("rev-list", "--count", `${head}..HEAD`)).toBe("2");
+    expect(git("log", "-1", "--format=%s")).toMatch(/^kon revert beta: y: aborted/);
+    expect(JSON.parse(readFileSync(join(root, "beta", "y.json"), "utf8"))).toEqual({ a: 1 });
+    expect((await h.http("GET", cfg("beta", "/y"), { token: session })).body.configs).toEqual({
+      a: 1,
+    });
+    await nodes.delete("beta.ghost");
+  });
+
+  it("a value the loader refuses (a schema only its validator reads) is a 422 and is taken out again", async () => {
+    const kv = await ensureSchemasBucket(nc, names);
+    const schema = { type: "object", not: { required: ["forbidden"] } };
+    await kv.put(
+      "beta.z",
+      JSON.stringify({ schema, service: "svc", nodeId: "n1", registeredAtMs: Date.now() }),
+    );
+    const a = await write(
+      "create",
+      "beta",
+      [{ module: "z", configs: { forbidden: true } }],
+      session,
+    );
+    expect(a.status).toBe(422);
+    expect(errorOf(a).message).toMatch(/refused by the loader/);
+    expect(existsSync(join(root, "beta", "z.json"))).toBe(false);
+    expect(git("log", "-1", "--format=%s")).toMatch(/^kon revert beta: z: rejected/);
+    expect((await h.http("GET", cfg("beta", "/z"), { token: session })).status).toBe(404);
   });
 
   it("_search finds by module, key prefix and revision", async () => {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, realpath, rm } from "node:fs/promises";
+import { mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 
@@ -21,6 +21,20 @@ export interface FileCommit {
 /** Who commits for the API: the acting admin is the author, this is the committer. */
 const COMMITTER = { name: "Konorkestra admin API", email: "kon-admin@localhost" };
 const ZERO_OID = "0000000000000000000000000000000000000000";
+
+interface IndexEntry {
+  path: string;
+  /** Absent: the path is removed. */
+  blob?: string;
+}
+
+/** `update-index --index-info` input: mode 0 with the zero id removes a path. */
+function indexInfo(entries: IndexEntry[]): Buffer {
+  const lines = entries.map((e) =>
+    e.blob ? `100644 ${e.blob}\t${e.path}` : `0 ${ZERO_OID}\t${e.path}`,
+  );
+  return Buffer.from(lines.join("\n") + "\n");
+}
 
 interface GitRun {
   stdout: Buffer;
@@ -75,9 +89,18 @@ export class GitRepo {
     ]) {
       if (existsSync(marker)) return `marker file ${this.relPath(marker)}`;
     }
+    const remote = await this.firstRemote();
+    return remote === undefined ? undefined : `git remote ${remote}`;
+  }
+
+  /** A configured remote's name; read from `.git/config` when it is a plain repository. */
+  private async firstRemote(): Promise<string | undefined> {
+    const config = await readFile(join(this.topLevel, ".git", "config"), "utf8").catch(
+      () => undefined,
+    );
+    if (config !== undefined) return /^\s*\[remote\s+"([^"]+)"\]/m.exec(config)?.[1];
     const remotes = (await must(this.topLevel, ["remote"])).toString().trim();
-    if (remotes !== "") return `git remote ${remotes.split("\n")[0]}`;
-    return undefined;
+    return remotes === "" ? undefined : remotes.split("\n")[0];
   }
 
   async head(): Promise<string | undefined> {
@@ -97,44 +120,46 @@ export class GitRepo {
     const env = { ...identityEnv(author), GIT_INDEX_FILE: join(scratch, "index") };
     try {
       if (parent) await must(this.topLevel, ["read-tree", parent], { env });
-      const entries: { path: string; blob?: string }[] = [];
-      for (const c of changes) {
-        if (c.bytes === null) {
-          await must(this.topLevel, ["update-index", "--force-remove", "--", c.path], { env });
-          entries.push({ path: c.path });
-          continue;
-        }
-        const blob = (
-          await must(this.topLevel, ["hash-object", "-w", "--stdin"], { input: c.bytes })
-        )
-          .toString()
-          .trim();
-        await must(
-          this.topLevel,
-          ["update-index", "--add", "--cacheinfo", `100644,${blob},${c.path}`],
-          { env },
-        );
-        entries.push({ path: c.path, blob });
-      }
+      const entries = await this.hashBlobs(changes, scratch);
+      await must(this.topLevel, ["update-index", "--index-info"], {
+        env,
+        input: indexInfo(entries),
+      });
       const tree = (await must(this.topLevel, ["write-tree"], { env })).toString().trim();
       const args = ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message];
       const commit = (await must(this.topLevel, args, { env })).toString().trim();
       await must(this.topLevel, ["update-ref", "HEAD", commit, parent ?? ZERO_OID]);
-      await this.syncIndex(entries);
+      // The repository's own index follows the new commit for these paths (see above).
+      await must(this.topLevel, ["update-index", "--index-info"], { input: indexInfo(entries) });
       return commit;
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
 
-  /** The repository's index follows the new commit for these paths (see {@link commit}). */
-  private async syncIndex(entries: { path: string; blob?: string }[]): Promise<void> {
-    for (const e of entries) {
-      const args = e.blob
-        ? ["update-index", "--add", "--cacheinfo", `100644,${e.blob},${e.path}`]
-        : ["update-index", "--force-remove", "--", e.path];
-      await must(this.topLevel, args);
+  /** Writes the new contents as blobs (one git process for all of them). */
+  private async hashBlobs(changes: FileChange[], scratch: string): Promise<IndexEntry[]> {
+    const files: string[] = [];
+    for (const [i, c] of changes.entries()) {
+      if (c.bytes === null) continue;
+      const f = join(scratch, `blob-${i}`);
+      await writeFile(f, c.bytes);
+      files.push(f);
     }
+    const blobs = files.length
+      ? (
+          await must(this.topLevel, ["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+            input: Buffer.from(files.join("\n") + "\n"),
+          })
+        )
+          .toString()
+          .trim()
+          .split("\n")
+      : [];
+    let next = 0;
+    return changes.map((c) =>
+      c.bytes === null ? { path: c.path } : { path: c.path, blob: blobs[next++] },
+    );
   }
 
   /** Commits that changed `path`, newest first (at most `max`), following no renames. */
