@@ -2,8 +2,9 @@
 # A local certificate authority and the certificates of one installation, made with openssl:
 #   scripts/tls.sh <dir> [client-name...]
 # Creates, when missing: <dir>/ca.pem + ca.key (the CA), server.pem + server.key (for NATS, valid
-# for localhost, 127.0.0.1 and ::1), and <name>.pem + <name>.key per client name (for mutual
-# TLS). Keys are 0600 in a 0700 directory. Existing files are kept, so it is safe to run again.
+# for localhost, 127.0.0.1, ::1 and nats, its name in docker-compose.yml), and <name>.pem +
+# <name>.key per client name (for mutual TLS). Keys are 0600 in a 0700 directory. Existing files
+# are kept, so it is safe to run again.
 # To bring your own certificates, put them at those paths before `make up`.
 set -euo pipefail
 
@@ -47,7 +48,7 @@ issue() { # name subject-alt-names extended-key-usage
   rm -f "$name.csr" "$name.ext"
 }
 
-issue server "DNS:localhost,IP:127.0.0.1,IP:::1" serverAuth
+issue server "DNS:localhost,DNS:nats,IP:127.0.0.1,IP:::1" serverAuth
 for client in "$@"; do
   issue "$client" "DNS:$client" clientAuth
 done
