@@ -1,4 +1,4 @@
-import type { DeepReadonly } from "@konorkestra/sdk";
+import type { DeepReadonly, GuardOptions } from "@konorkestra/sdk";
 
 /**
  * The part of the SDK's config handle a service uses. The services take this rather than the SDK
@@ -12,4 +12,13 @@ export interface LiveConfig<T> {
     selector: (config: DeepReadonly<T>) => S,
     handler: (slice: S) => void | Promise<void>,
   ): unknown;
+}
+
+/** A live config that can also refuse work on a value it cannot prove current (`cfg.guard`). */
+export interface GuardedConfig<T> extends LiveConfig<T> {
+  /**
+   * Runs `fn(value)` only on a value proven newest within `maxStalenessMs`; otherwise rejects
+   * with a KonError `STALE_CONFIG` and does not call `fn`.
+   */
+  guard<R>(fn: (config: DeepReadonly<T>) => R | Promise<R>, opts: GuardOptions): Promise<R>;
 }

@@ -17,13 +17,20 @@ export interface RunningService2 extends RunningService {
 /**
  * Starts service2: a worker whose concurrency and poll interval follow config key `service2`.
  * POST /v1/jobs?count=N&ms=M enqueues N jobs that each take M ms; GET /status reports the pool.
+ * No job is taken while the config cannot be proven current (see {@link Worker}).
  */
 export async function startService2(kon: Konorkestra, port: number): Promise<RunningService2> {
   const cfg = await kon.config("service2", Service2Config, { default: {} });
   const fleet = await openFleetConfig(kon);
   const source = new MemoryJobSource();
-  const worker = new Worker(cfg, source, (err) =>
-    kon.logger.warn(`service2 job failed: ${String(err)}`),
+  const worker = new Worker(
+    cfg,
+    source,
+    (err) => kon.logger.warn(`service2 job failed: ${String(err)}`),
+    (stale) =>
+      stale
+        ? kon.logger.warn(`service2 takes no jobs: ${stale.reason}`)
+        : kon.logger.info("service2 takes jobs again: config confirmed current"),
   );
   worker.start();
 

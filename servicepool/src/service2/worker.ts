@@ -1,4 +1,5 @@
-import type { LiveConfig } from "../live-config";
+import { KonErrorCode } from "@konorkestra/sdk";
+import type { GuardedConfig } from "../live-config";
 import type { JobSource } from "./job-source";
 import type { Service2Config } from "./service2-config";
 
@@ -10,26 +11,37 @@ export interface WorkerStatus {
   maxActiveSeen: number;
   completed: number;
   failed: number;
+  /** Polls skipped because the config could not be proven current (no job taken). */
+  staleRefusals: number;
+  /** Set while the worker takes no jobs on a stale config: since when, and why. */
+  stale: { sinceMs: number; reason: string } | null;
 }
 
 /**
  * service2: a worker pool whose concurrency and poll interval follow its config live. Raising the
  * concurrency starts more jobs at the next poll; lowering it lets running jobs finish and starts
  * no new ones until the pool is under the new limit. A shorter interval wakes a sleeping poller.
+ *
+ * Every poll runs under `cfg.guard`: when the config cannot be proven current within
+ * `maxStalenessMs` (NATS cut off, a change received but not applied), the worker takes no job,
+ * says so once, and tries again after the poll interval. Jobs already running finish.
  */
 export class Worker {
   private active = 0;
   private maxActiveSeen = 0;
   private completed = 0;
   private failed = 0;
+  private staleRefusals = 0;
+  private stale: { sinceMs: number; reason: string } | null = null;
   private running = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly config: LiveConfig<Service2Config>,
+    private readonly config: GuardedConfig<Service2Config>,
     private readonly source: JobSource,
     private readonly onError: (err: unknown) => void = () => undefined,
+    private readonly onStale: (state: WorkerStatus["stale"]) => void = () => undefined,
   ) {
     config.select(
       (c) => c,
@@ -63,6 +75,8 @@ export class Worker {
       maxActiveSeen: this.maxActiveSeen,
       completed: this.completed,
       failed: this.failed,
+      staleRefusals: this.staleRefusals,
+      stale: this.stale,
     };
   }
 
@@ -76,13 +90,27 @@ export class Worker {
       }
       let jobs: (() => Promise<void>)[] = [];
       try {
-        jobs = await this.source.poll(free);
+        jobs = await this.config.guard(() => this.source.poll(free), {
+          maxStalenessMs: this.config.value.maxStalenessMs,
+        });
+        this.setStale(null);
       } catch (err) {
-        this.onError(err);
+        if ((err as { code?: unknown }).code === KonErrorCode.StaleConfig) {
+          this.staleRefusals++;
+          this.setStale({ sinceMs: this.stale?.sinceMs ?? Date.now(), reason: String(err) });
+        } else {
+          this.onError(err);
+        }
       }
       for (const job of jobs) this.runJob(job);
       if (jobs.length === 0) await this.sleep(this.config.value.pollIntervalMs);
     }
+  }
+
+  private setStale(next: WorkerStatus["stale"]): void {
+    const changed = (next === null) !== (this.stale === null);
+    this.stale = next;
+    if (changed) this.onStale(next);
   }
 
   private runJob(job: () => Promise<void>): void {
