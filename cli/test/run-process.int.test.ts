@@ -1,0 +1,199 @@
+// `kon run` as a real process on a real stack (NATS, the config-loader on a temp folder, the
+// admin's callout for the join key, and the liveness monitor as its own process): it renders or
+// exports the config before the child starts, signals or restarts the child when the file
+// changes, beats for it, and exits with its code; the monitor turns a crash into node.down and a
+// clean end into node.left.
+import type { ChildProcess } from "node:child_process";
+import { statSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { getFreePort, spawnTs } from "@konorkestra/testkit";
+import { ConfigStack, EXAMPLES, PYTHON, eventually } from "./agent-stack";
+import type { KonProcess } from "./agent-stack";
+
+const GROUP = "run-t";
+const MONITOR = join(__dirname, "../../heartbeat/src/main.ts");
+let stack: ConfigStack;
+let monitor: ChildProcess;
+let monitorLog = "";
+/** node id → kinds of node events seen, in order. */
+const events = new Map<string, string[]>();
+
+beforeAll(async () => {
+  stack = await ConfigStack.start(GROUP, { service1: "greeting: hello\n" });
+  monitor = spawnTs(MONITOR, [], {
+    env: {
+      ...process.env,
+      ...stack.nats.serviceEnv("monitor"),
+      KON_MONITOR_PORT: String(await getFreePort()),
+      KON_MONITOR_ID: "cli-run-test",
+    },
+  });
+  monitor.stdout?.on(
+    "data",
+    (d: Buffer) => (monitorLog = (monitorLog + d.toString()).slice(-4000)),
+  );
+  monitor.stderr?.on(
+    "data",
+    (d: Buffer) => (monitorLog = (monitorLog + d.toString()).slice(-4000)),
+  );
+  stack.nc.subscribe(`kon.evt.${GROUP}.node.>`, {
+    callback: (_err, m) => {
+      const e = decodeMessage(NodeEvent, m.data);
+      events.set(e.nodeId, [...(events.get(e.nodeId) ?? []), m.subject.split(".").pop()!]);
+    },
+  });
+  await stack.nc.flush();
+}, 60_000);
+
+afterAll(async () => {
+  if (monitor?.pid && monitor.exitCode === null) {
+    const exited = new Promise((r) => monitor.once("exit", r));
+    process.kill(monitor.pid, "SIGTERM");
+    await exited;
+  }
+  await stack?.stop();
+});
+
+function konRun(node: string, args: string[]): KonProcess {
+  return stack.kon([
+    "run",
+    "--group",
+    GROUP,
+    "--join-key-file",
+    stack.joinKeyFile,
+    "--node",
+    node,
+    "--heartbeat-interval",
+    "500",
+    ...args,
+  ]);
+}
+
+async function eventsOf(node: string, until: string): Promise<string[]> {
+  return eventually(
+    `node.${until} of ${node}`,
+    () => Promise.resolve(events.get(node) ?? []),
+    (kinds) => kinds.includes(until),
+    15_000,
+    () => `monitor:\n${monitorLog}`,
+  );
+}
+
+test("signal mode: the Python example reloads the rendered file on SIGHUP after a change", async () => {
+  const file = join(stack.root, "service1.json");
+  const kon = konRun("run-py", [
+    "--key",
+    "service1",
+    "--render",
+    file,
+    "--signal",
+    "HUP",
+    "--",
+    PYTHON,
+    join(EXAMPLES, "python-service/service.py"),
+    "--file",
+    file,
+  ]);
+  const first = await kon.line(/^loaded revision=file pid=(\d+) config=(.*)$/);
+  expect(JSON.parse(first[2]!)).toEqual({ greeting: "hello" });
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  await eventsOf("run-py", "up");
+
+  const before = await stack.waitRevision("service1", 0);
+  stack.write("service1", "greeting: bonjour\n");
+  await stack.waitRevision("service1", before);
+  const next = await kon.line(/^loaded revision=file pid=(\d+) config=(.*)$/, 1);
+  expect(JSON.parse(next[2]!)).toEqual({ greeting: "bonjour" });
+  expect(next[1]).toBe(first[1]); // the same process, reloaded
+  expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ greeting: "bonjour" });
+  expect(kon.stderr).toMatch(/sending SIGHUP to pid \d+/);
+
+  // SIGTERM is passed on; the service exits 0 and kon run with it, leaving cleanly.
+  await kon.stop();
+  expect((await kon.exited).code).toBe(0);
+  expect(await eventsOf("run-py", "left")).not.toContain("down");
+});
+
+test("restart mode: the child is restarted with the new value in its environment", async () => {
+  const kon = konRun("run-env", [
+    "--key",
+    "service1",
+    "--env",
+    "APP",
+    "--restart",
+    "--",
+    "sh",
+    "-c",
+    'echo "start pid=$$ greeting=$APP_GREETING join=${KON_JOIN_KEY:-none}"; exec sleep 30',
+  ]);
+  const first = await kon.line(/^start pid=(\d+) greeting=(\S*) join=(\S+)$/);
+  expect(first[3]).toBe("none"); // the group's credential is not handed to the child
+  const rev = await stack.waitRevision("service1", 0);
+  stack.write("service1", `greeting: restarted-${first[1]}\n`);
+  await stack.waitRevision("service1", rev);
+  const next = await kon.line(/^start pid=(\d+) greeting=(\S*) join=(\S+)$/, 1);
+  expect(next[2]).toBe(`restarted-${first[1]}`);
+  expect(next[1]).not.toBe(first[1]);
+
+  // Stopped by SIGTERM: sleep dies of it (128 + 15), which is a requested stop: node.left.
+  await kon.stop();
+  expect((await kon.exited).code).toBe(143);
+  await eventsOf("run-env", "left");
+});
+
+test("exit codes propagate; a crash becomes node.down, a clean exit node.left", async () => {
+  const file = join(stack.root, "crash.json");
+  const crash = konRun("run-crash", [
+    "--key",
+    "service1",
+    "--render",
+    file,
+    "--",
+    "sh",
+    "-c",
+    "sleep 1.2; exit 7",
+  ]);
+  const clean = konRun("run-clean", [
+    "--key",
+    "service1",
+    "--render",
+    `${file}.2`,
+    "--",
+    "sh",
+    "-c",
+    "sleep 1.2",
+  ]);
+  expect((await crash.exited).code).toBe(7);
+  expect((await clean.exited).code).toBe(0);
+  expect(crash.stderr).toMatch(/code 7.*no leaving beat/);
+  const crashed = await eventsOf("run-crash", "down");
+  expect(crashed).toEqual(["up", "down"]);
+  const left = await eventsOf("run-clean", "left");
+  expect(left).toEqual(["up", "left"]);
+});
+
+test("usage and lookup errors exit with kon's codes before any child starts", async () => {
+  const neither = konRun("run-x", ["--key", "service1", "--", "true"]);
+  expect((await neither.exited).code).toBe(2);
+  expect(neither.stderr).toMatch(/--render <file> or --env <prefix>/);
+  const missing = konRun("run-y", [
+    "--key",
+    "nope",
+    "--render",
+    join(stack.root, "n.json"),
+    "--",
+    "true",
+  ]);
+  expect((await missing.exited).code).toBe(3);
+  expect(missing.stderr).toMatch(/nope/);
+  const noCommand = konRun("run-z", [
+    "--key",
+    "service1",
+    "--render",
+    join(stack.root, "z.json"),
+    "--",
+    "/nonexistent/cmd",
+  ]);
+  expect((await noCommand.exited).code).toBe(127);
+});
