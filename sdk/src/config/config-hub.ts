@@ -18,7 +18,7 @@ import type { ChangeBatch } from "./raw-change";
 import { runHandlerCalls } from "./handler-runner";
 import { PendingActivations } from "./pending-activation";
 import { RevisionTracker } from "./revision-tracker";
-import { ServerClock } from "./server-clock";
+import { processServerClock } from "./server-clock";
 import { FreshnessTracker } from "./stale-guard";
 
 /** Listener of `kon.onConfigChangeSet`. */
@@ -53,7 +53,7 @@ export class ConfigHub implements HandleHost {
   private starting: Promise<void> | undefined;
   private closed = false;
   /** The NATS server's clock, which scheduled values are timed by. */
-  private readonly clock = new ServerClock();
+  private readonly clock = processServerClock();
   private readonly activations: PendingActivations;
 
   constructor(

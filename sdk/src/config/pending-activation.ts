@@ -39,6 +39,56 @@ export function scheduledAt(c: RawChange, clock: ServerClock): number {
 }
 
 /**
+ * One timer per instant for the whole process: every connection's values due at one instant are
+ * swapped in one pass, one after another without yielding, so handles of different connections
+ * of a process do not swap a timer dispatch (or a GC pause) apart.
+ */
+class InstantTimers {
+  private readonly byInstant = new Map<number, { timer: NodeJS.Timeout; fns: Set<() => void> }>();
+
+  add(clock: ServerClock, at: number, fn: () => void): void {
+    const slot = this.byInstant.get(at);
+    if (slot) {
+      slot.fns.add(fn);
+      return;
+    }
+    const fns = new Set([fn]);
+    this.byInstant.set(at, { timer: this.arm(clock, at), fns });
+  }
+
+  remove(at: number, fn: () => void): void {
+    const slot = this.byInstant.get(at);
+    if (!slot) return;
+    slot.fns.delete(fn);
+    if (slot.fns.size > 0) return;
+    clearTimeout(slot.timer);
+    this.byInstant.delete(at);
+  }
+
+  private arm(clock: ServerClock, at: number): NodeJS.Timeout {
+    const delay = Math.min(MAX_DELAY_MS, Math.max(0, at - clock.now() - EARLY_MS));
+    const t = setTimeout(() => {
+      const slot = this.byInstant.get(at);
+      if (!slot) return;
+      if (at - clock.now() > EARLY_MS + 1) {
+        slot.timer = this.arm(clock, at);
+        return;
+      }
+      this.byInstant.delete(at);
+      // Timers fire up to a few ms early or late; wait out the early part on the clock itself.
+      while (clock.now() < at) {
+        /* at most EARLY_MS of polling */
+      }
+      for (const fn of slot.fns) fn();
+    }, delay);
+    t.unref();
+    return t;
+  }
+}
+
+const instantTimers = new InstantTimers();
+
+/**
  * Scheduled activation: a put whose `activate_at_ms` is still ahead (on the server's clock) is
  * taken out of its batch and held, one per key, until that instant, then applied as a batch of
  * its own. A newer revision of the key before the instant cancels it (a cancel is a new write of
@@ -46,7 +96,8 @@ export function scheduledAt(c: RawChange, clock: ServerClock): number {
  */
 export class PendingActivations {
   private readonly byKey = new Map<string, PendingChange>();
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Instant → its callback in the process-wide timers. */
+  private readonly armed = new Map<number, () => void>();
 
   constructor(
     private readonly clock: ServerClock,
@@ -77,8 +128,8 @@ export class PendingActivations {
 
   /** Drops every pending value (the source stops). */
   clear(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    for (const [at, fn] of this.armed) instantTimers.remove(at, fn);
+    this.armed.clear();
     for (const key of [...this.byKey.keys()]) this.drop(key);
   }
 
@@ -93,24 +144,18 @@ export class PendingActivations {
     this.hooks.pendingChanged(key, undefined);
   }
 
-  /** One timer per instant, shared by every key due then. */
+  /** One callback per instant, shared by every key of this hub due then. */
   private arm(at: number): void {
-    if (this.timers.has(at)) return;
-    const delay = Math.min(MAX_DELAY_MS, Math.max(0, at - this.clock.now() - EARLY_MS));
-    const t = setTimeout(() => {
-      this.timers.delete(at);
-      if (at - this.clock.now() > EARLY_MS + 1) this.arm(at);
-      else this.fire(at);
-    }, delay);
-    t.unref();
-    this.timers.set(at, t);
+    if (this.armed.has(at)) return;
+    const fn = (): void => {
+      this.armed.delete(at);
+      this.fire(at);
+    };
+    this.armed.set(at, fn);
+    instantTimers.add(this.clock, at, fn);
   }
 
   private fire(at: number): void {
-    // Timers fire up to a few ms early or late; wait out the early part on the clock itself.
-    while (this.clock.now() < at) {
-      /* at most EARLY_MS of polling */
-    }
     const due = [...this.byKey.values()].filter((p) => p.activateAtMs <= at);
     if (due.length === 0) return;
     const changes = due.map((p) => p.change).sort((a, b) => a.revision - b.revision);

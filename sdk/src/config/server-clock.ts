@@ -31,6 +31,8 @@ export class ServerClock {
   private bestRttMs = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private readonly local: Clock;
+  private users = 0;
+  private bestAtMs = 0;
 
   constructor(local: Clock = preciseNow, env: NodeJS.ProcessEnv = process.env) {
     const skew = envNumber(env, "KON_CLOCK_SKEW_MS");
@@ -55,12 +57,16 @@ export class ServerClock {
 
   /** Estimates the offset now, then again every minute until stop(). Never throws. */
   async start(nc: NatsConnection, stream: string, logger: Logger): Promise<void> {
+    this.users++;
     await this.estimate(nc, stream, logger);
     this.timer ??= setInterval(() => void this.estimate(nc, stream, logger), RESYNC_MS);
     this.timer.unref();
   }
 
+  /** One user fewer; the re-estimates stop with the last one. */
   stop(): void {
+    if (this.users > 0) this.users--;
+    if (this.users > 0) return;
     clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -79,8 +85,13 @@ export class ServerClock {
         if (!best || rtt < best.rtt) best = { rtt, offset: server - (sent + received) / 2 };
       }
       if (!best) return;
+      // Several connections of a process feed one clock: a sample with a shorter round trip is
+      // more exact, so it wins unless the one kept is older than two estimate periods.
+      const at = this.local();
+      if (best.rtt > this.bestRttMs && at - this.bestAtMs < 2 * RESYNC_MS) return;
       this.offsetMs = best.offset;
       this.bestRttMs = best.rtt;
+      this.bestAtMs = at;
       if (Math.abs(best.offset) > 1000) {
         logger.warn(
           `this host's clock is ${(best.offset / 1000).toFixed(3)} s off the NATS server's; scheduled config changes follow the server's clock`,
@@ -99,4 +110,16 @@ export function parseRfc3339(ts: string): number {
   const whole = Date.parse(`${m[1]}${m[3]}`);
   const frac = m[2] ? Number(`0.${m[2]}`) * 1000 : 0;
   return whole + frac;
+}
+
+let processClock: ServerClock | undefined;
+
+/**
+ * The clock every connection of this process times scheduled values by. One estimate per host,
+ * not per connection: a swap meant for one instant must not differ between two connections of
+ * one process by their estimates' errors.
+ */
+export function processServerClock(): ServerClock {
+  processClock ??= new ServerClock();
+  return processClock;
 }
