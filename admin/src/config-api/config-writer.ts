@@ -6,6 +6,7 @@ import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { ConfigBuckets } from "./config-buckets";
 import { intentBytes, valueFileBytes } from "./config-folder";
 import type { ConfigFolder, WriteIntent } from "./config-folder";
+import { HeadMovedError } from "./git-repo";
 import type { FileChange, GitRepo } from "./git-repo";
 import { GroupLock } from "./group-lock";
 import { OutcomeWatch } from "./outcome-watch";
@@ -278,7 +279,19 @@ export class ConfigWriter {
     ];
     const keys = writes.map((p) => p.item.module).join(", ");
     const message = `kon ${mode} ${group}: ${keys}\n\nKon-Change-Id: ${changeId}\n`;
-    const commit = await repo.commit(changes, author, message);
+    let commit: string;
+    try {
+      commit = await repo.commit(changes, author, message);
+    } catch (err) {
+      if (!(err instanceof HeadMovedError)) throw err;
+      throw new AdminError(
+        AdminErrorCode.Conflict,
+        "another writer committed to the folder meanwhile; retry",
+        {
+          group,
+        },
+      );
+    }
     // Intents first: when the loader sees a value file, its intent is already there.
     for (const i of intents) await this.d.folder.writeAtomic(i.abs, i.bytes);
     for (const p of writes) await this.d.folder.writeAtomic(p.abs, p.bytes);

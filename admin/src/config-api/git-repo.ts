@@ -18,6 +18,14 @@ export interface FileCommit {
   subject: string;
 }
 
+/** HEAD changed between reading it and committing on it (another writer committed). */
+export class HeadMovedError extends Error {
+  constructor(detail: string) {
+    super(`the folder's HEAD moved while the commit was made: ${detail}`);
+    this.name = "HeadMovedError";
+  }
+}
+
 /** Who commits for the API: the acting admin is the author, this is the committer. */
 const COMMITTER = { name: "Konorkestra admin API", email: "kon-admin@localhost" };
 const ZERO_OID = "0000000000000000000000000000000000000000";
@@ -128,7 +136,8 @@ export class GitRepo {
       const tree = (await must(this.topLevel, ["write-tree"], { env })).toString().trim();
       const args = ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message];
       const commit = (await must(this.topLevel, args, { env })).toString().trim();
-      await must(this.topLevel, ["update-ref", "HEAD", commit, parent ?? ZERO_OID]);
+      const moved = await run(this.topLevel, ["update-ref", "HEAD", commit, parent ?? ZERO_OID]);
+      if (moved.code !== 0) throw new HeadMovedError(moved.stderr.trim().slice(0, 300));
       // The repository's own index follows the new commit for these paths (see above).
       await must(this.topLevel, ["update-index", "--index-info"], { input: indexInfo(entries) });
       return commit;
