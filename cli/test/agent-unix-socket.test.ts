@@ -58,6 +58,14 @@ describe("listenUnix", () => {
     );
   });
 
+  test("the socket file is given to the group asked for", async () => {
+    const path = join(dir, "g.sock");
+    const gid = process.getgid!();
+    const bound = await listenUnix(server(), path, { mode: 0o660, group: String(gid) });
+    expect(statSync(path).gid).toBe(gid);
+    await bound.close();
+  });
+
   test("an unknown socket group is a usage error", async () => {
     const err = await listenUnix(server(), join(dir, "c.sock"), {
       mode: 0o660,

@@ -57,10 +57,8 @@ export async function listenUnix(
       where: dirname(path),
     });
   }
-  chmodSync(path, access.mode);
-  if (gid !== undefined) chownSync(path, -1, gid);
   const ino = statSync(path).ino;
-  return {
+  const bound: BoundSocket = {
     path,
     close: () =>
       new Promise<void>((resolve) => {
@@ -74,6 +72,18 @@ export async function listenUnix(
         }
       }),
   };
+  try {
+    chmodSync(path, access.mode);
+    if (gid !== undefined) chownSync(path, -1, gid);
+  } catch (err) {
+    await bound.close();
+    throw new CliError(
+      ExitCode.Refused,
+      `cannot give socket ${path} mode ${access.mode.toString(8)}${gid !== undefined ? ` and group ${access.group}` : ""}: ${errText(err)}`,
+      { where: path, hint: "a socket group must be one the agent's user belongs to" },
+    );
+  }
+  return bound;
 }
 
 /** Removes `path` only when it is a socket nobody listens on. */

@@ -42,9 +42,11 @@ export async function runSupervised(
     logger,
   );
   let handle: ConfigHandle<unknown>;
+  // The variables of the last value delivered: a restart starts the child with these.
+  const exported = { vars: {} as Record<string, string> };
   try {
     handle = await kon.config(spec.key, z.unknown());
-    deliver(spec, handle.value);
+    exported.vars = deliver(spec, handle.value);
   } catch (err) {
     await kon.close();
     throw readError(spec.key, err);
@@ -52,7 +54,7 @@ export async function runSupervised(
   const childEnv = (): NodeJS.ProcessEnv => {
     // The child does not need the group's credential: it reads its config from kon run.
     const { KON_JOIN_KEY: _secret, ...rest } = env;
-    return spec.envPrefix ? { ...rest, ...flattenToEnv(spec.envPrefix, handle.value) } : rest;
+    return { ...rest, ...exported.vars };
   };
   const child = new ChildSupervisor(spec.command, spec.args, childEnv, spec.graceMs, logger);
   child.start();
@@ -60,17 +62,20 @@ export async function runSupervised(
     `started ${spec.command} (pid ${child.pid ?? "?"}) on ${spec.key} revision ${handle.revision} as node ${kon.nodeId}`,
   );
   kon.heartbeat({ intervalMs: spec.heartbeatIntervalMs });
-  const stopFollowing = follow(spec, handle, child, logger);
+  const stopFollowing = follow(spec, handle, child, exported, logger);
   const exit = await child.exited;
   stopFollowing();
   await leave(kon, exit, logger);
   return exitCodeOf(exit);
 }
 
-/** Writes the value where the child reads it (the env form is read at each start). */
-function deliver(spec: RunSpec, value: unknown): void {
+/**
+ * Writes the value where the child reads it: the rendered file, or the variables the child gets
+ * at its next start (returned).
+ */
+function deliver(spec: RunSpec, value: unknown): Record<string, string> {
   if (spec.renderFile !== undefined) renderAtomically(spec.renderFile, value);
-  else if (spec.envPrefix !== undefined) flattenToEnv(spec.envPrefix, value); // checked now, used at start
+  return spec.envPrefix !== undefined ? flattenToEnv(spec.envPrefix, value) : {};
 }
 
 /**
@@ -81,6 +86,7 @@ function follow(
   spec: RunSpec,
   handle: ConfigHandle<unknown>,
   child: ChildSupervisor,
+  exported: { vars: Record<string, string> },
   logger: Logger,
 ): () => void {
   let dirty = false;
@@ -93,7 +99,7 @@ function follow(
       dirty = false;
       const revision = handle.revision;
       try {
-        deliver(spec, handle.value);
+        exported.vars = deliver(spec, handle.value);
       } catch (err) {
         logger.error(
           `${spec.key} revision ${revision} not delivered, child keeps the previous value: ${String(err)}`,
