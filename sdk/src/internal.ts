@@ -97,6 +97,16 @@ export {
   pathStemForKey,
 } from "./config-files/key-mapper";
 export type { SourceFormat } from "./config-files/key-mapper";
+export {
+  DEFAULT_GROUP_SETTINGS,
+  DEFAULT_PREPARE_TIMEOUT_MS,
+  KON_DIR,
+  groupSettingsPath,
+  readGroupSettings,
+} from "./config-files/group-settings";
+export type { Consistency, GroupSettings, SettingsReading } from "./config-files/group-settings";
+export { writeIntentPath } from "./config-files/write-intent";
+export type { WriteIntentRecord } from "./config-files/write-intent";
 export { isUnderRoot, resolveRoot, scanGroup, scanTree } from "./config-files/tree-scanner";
 export { ReadCache } from "./config-files/read-cache";
 export type { GroupScan, ScannedFile } from "./config-files/tree-scanner";

@@ -1,9 +1,9 @@
 import type { Logger } from "@konorkestra/sdk";
+import { DEFAULT_GROUP_SETTINGS, readGroupSettings } from "@konorkestra/sdk/internal";
+import type { GroupSettings } from "@konorkestra/sdk/internal";
 import type { AdminMetrics } from "../metrics";
 import type { ConfigBuckets } from "./config-buckets";
 import type { ConfigFolder } from "./config-folder";
-import { readGroupSettings } from "./group-settings";
-import type { GroupSettings } from "./group-settings";
 
 /** What one compaction of a group did. */
 export interface CompactionReport {
@@ -82,17 +82,12 @@ export class ConfigCompaction {
   async compactGroup(group: string): Promise<CompactionReport> {
     const jsm = await this.d.buckets.jsm();
     const stream = this.d.buckets.streamOf(group);
-    let settings: GroupSettings = {};
-    let settingsError: string | undefined;
-    if (this.d.folder) {
-      settings = await readGroupSettings(this.d.folder.groupDir(group)).catch((err: Error) => {
-        settingsError = err.message;
-        return {};
-      });
-    }
+    const { settings, problem: settingsError } = this.d.folder
+      ? await readGroupSettings(this.d.folder.groupDir(group))
+      : { settings: DEFAULT_GROUP_SETTINGS, problem: undefined };
     const before = await jsm.streams.info(stream);
     const applied = await this.applyLimits(group, settings, before.config);
-    const grace = settings.tombstone_grace_ms ?? this.d.graceMs;
+    const grace = settings.tombstoneGraceMs ?? this.d.graceMs;
     const { tombstones, messages } = await this.purgeTombstones(group, grace);
     const after = await jsm.streams.info(stream);
     const report: CompactionReport = {
@@ -113,7 +108,7 @@ export class ConfigCompaction {
     config: { max_msgs_per_subject: number; max_bytes: number },
   ): Promise<CompactionReport["applied"]> {
     const history = s.history !== undefined && s.history !== config.max_msgs_per_subject;
-    const bytes = s.max_bytes !== undefined && s.max_bytes !== config.max_bytes;
+    const bytes = s.maxBytes !== undefined && s.maxBytes !== config.max_bytes;
     if (!history && !bytes) return undefined;
     const jsm = await this.d.buckets.jsm();
     const stream = this.d.buckets.streamOf(group);
@@ -121,11 +116,11 @@ export class ConfigCompaction {
     await jsm.streams.update(stream, {
       ...info.config,
       ...(history ? { max_msgs_per_subject: s.history } : {}),
-      ...(bytes ? { max_bytes: s.max_bytes } : {}),
+      ...(bytes ? { max_bytes: s.maxBytes } : {}),
     });
     return {
       ...(history ? { history: s.history } : {}),
-      ...(bytes ? { max_bytes: s.max_bytes } : {}),
+      ...(bytes ? { max_bytes: s.maxBytes } : {}),
     };
   }
 

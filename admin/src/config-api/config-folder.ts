@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { assertGroupName, pathStemForKey } from "@konorkestra/sdk/internal";
+import { assertGroupName, pathStemForKey, writeIntentPath } from "@konorkestra/sdk/internal";
+import type { WriteIntentRecord } from "@konorkestra/sdk/internal";
 
 /** Extensions a key's file may have, in the order the API looks for an existing one. */
 const EXTENSIONS = [".json", ".yaml", ".yml"] as const;
@@ -12,19 +13,6 @@ export interface KeyFile {
   abs: string;
   /** Its bytes now, undefined when it does not exist. */
   bytes: Buffer | undefined;
-}
-
-/**
- * Per-write metadata the loader applies when it publishes the key with this `sha256`
- * (docs/wire-contract.md, "Write intents and group settings").
- */
-export interface WriteIntent {
-  sha256: string;
-  consistency?: "eventual" | "strong";
-  activate_at_ms?: number;
-  change_id: string;
-  author: string;
-  requested_at_ms: number;
 }
 
 /**
@@ -49,7 +37,7 @@ export class ConfigFolder {
   }
 
   intentPath(group: string, key: string): string {
-    return join(this.groupDir(group), ".kon", "intents", `${key}.json`);
+    return writeIntentPath(this.groupDir(group), key);
   }
 
   /** The group folder with its symlinks resolved; created when missing. */
@@ -83,6 +71,6 @@ export function valueFileBytes(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, "utf8");
 }
 
-export function intentBytes(intent: WriteIntent): Buffer {
+export function intentBytes(intent: WriteIntentRecord): Buffer {
   return Buffer.from(`${JSON.stringify(intent, null, 2)}\n`, "utf8");
 }

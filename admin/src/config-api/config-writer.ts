@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
 import { parseConfigBytes, schemaViolations } from "@konorkestra/sdk/internal";
+import type { WriteIntentRecord } from "@konorkestra/sdk/internal";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { ConfigBuckets } from "./config-buckets";
 import { intentBytes, valueFileBytes } from "./config-folder";
-import type { ConfigFolder, WriteIntent } from "./config-folder";
+import type { ConfigFolder } from "./config-folder";
 import { HeadMovedError } from "./git-repo";
 import type { FileChange, GitRepo } from "./git-repo";
 import { GroupLock } from "./group-lock";
@@ -262,7 +263,7 @@ export class ConfigWriter {
     changeId: string,
   ): Promise<string> {
     const intents = writes.map((p) => {
-      const intent: WriteIntent = {
+      const intent: WriteIntentRecord = {
         sha256: p.sha256,
         ...(p.item.consistency ? { consistency: p.item.consistency } : {}),
         ...(p.item.activate_at_ms !== undefined ? { activate_at_ms: p.item.activate_at_ms } : {}),
