@@ -43,10 +43,10 @@ export const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /**
  * `$XDG_CONFIG_HOME/konorkestra` (an absolute XDG_CONFIG_HOME only, as the XDG spec says), else
- * `~/.config/konorkestra`. `KON_CONFIG_DIR` overrides both.
+ * `~/.config/konorkestra`. (Not KON_CONFIG_DIR: the loader and the admin read that as the root of
+ * the config folder, and kon must never write its files there.)
  */
 export function configDir(env: NodeJS.ProcessEnv): string {
-  if (env.KON_CONFIG_DIR) return env.KON_CONFIG_DIR;
   const xdg = env.XDG_CONFIG_HOME;
   if (xdg && isAbsolute(xdg)) return join(xdg, "konorkestra");
   return join(env.HOME || homedir(), ".config", "konorkestra");

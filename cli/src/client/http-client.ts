@@ -37,6 +37,17 @@ interface ErrorBody {
   message?: string;
 }
 
+/** The status and `details` of a service's error answer (a {@link CliError}'s cause). */
+export class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly details: unknown,
+  ) {
+    super(`HTTP ${status}`);
+    this.name = "HttpFailure";
+  }
+}
+
 /** Errors of a socket or TLS handshake: the server was not reached (exit 5). */
 const UNREACHABLE = new Set([
   "ECONNREFUSED",
@@ -174,11 +185,18 @@ export class HttpClient {
       a.status === 401
         ? "sign in with 'kon login', or pass an API token (--token or KON_API_TOKEN)"
         : undefined;
-    return new CliError(exit, message, {
-      where: `${this.service} ${method} ${path.split("?")[0]} → ${a.status}`,
-      ...(code ? { code } : {}),
-      ...(hint ? { hint } : {}),
-    });
+    // The server's error (code, message, details) rides along as the cause, for callers that
+    // decide by its details (kon put creating a key the update did not find).
+    return new CliError(
+      exit,
+      message,
+      {
+        where: `${this.service} ${method} ${path.split("?")[0]} → ${a.status}`,
+        ...(code ? { code } : {}),
+        ...(hint ? { hint } : {}),
+      },
+      { cause: new HttpFailure(a.status, b.error?.details ?? {}) },
+    );
   }
 }
 

@@ -1,8 +1,8 @@
 import { basename } from "node:path";
 import { Kvm } from "@nats-io/kv";
-import type { KV, KvEntry } from "@nats-io/kv";
+import type { KV, KvEntry, KvWatchEntry } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
 import { ConfigEntry } from "@konorkestra/proto";
 import {
   credentialOptions,
@@ -103,6 +103,11 @@ export class MemberConnection {
     const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") return undefined;
     return decodeEntry(e);
+  }
+
+  /** The key's value now, then every change (puts, deletes), until the iterator is stopped. */
+  watch(key: string): Promise<QueuedIterator<KvWatchEntry>> {
+    return this.kv.watch({ key });
   }
 
   async close(): Promise<void> {

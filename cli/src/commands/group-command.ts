@@ -20,6 +20,17 @@ export function groupArg(name: string): string {
   return name;
 }
 
+/** The group of a config command: --group, else KON_GROUP (as the SDK reads it). */
+export function groupOf(env: NodeJS.ProcessEnv, flag: string | undefined): string {
+  const g = flag ?? (env.KON_GROUP || undefined);
+  if (g === undefined) {
+    throw new CliError(ExitCode.Usage, "which group?", {
+      hint: "pass --group GROUP or set KON_GROUP",
+    });
+  }
+  return groupArg(g);
+}
+
 /** `kon group create|list|show|rotate-key|revoke-key|delete` against the admin API. */
 export function registerGroupCommands(program: Command, io: CliIo): void {
   const group = program.command("group").description("groups and their join keys");

@@ -2,6 +2,9 @@ import type { Command } from "commander";
 
 import { registerCompletionCommand } from "../completion/completion-command";
 import type { CliIo } from "../program";
+import { registerConfigReadCommands } from "./config-read-commands";
+import { registerConfigWatchCommand } from "./config-watch-command";
+import { registerConfigWriteCommands } from "./config-write-commands";
 import { registerContextCommands } from "./context-command";
 import { registerEventsCommand } from "./events-command";
 import { registerGroupCommands } from "./group-command";
@@ -22,6 +25,9 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerContextCommands(program, io);
   registerGroupCommands(program, io);
   registerJoinCommand(program, io);
+  registerConfigReadCommands(program, io);
+  registerConfigWriteCommands(program, io);
+  registerConfigWatchCommand(program, io);
   registerNodesCommand(program, io);
   registerEventsCommand(program, io);
   registerStatusCommand(program, io);

@@ -33,14 +33,21 @@ export class CliRunner {
 
   async run(
     args: readonly string[],
-    opts: { env?: NodeJS.ProcessEnv; stdin?: string; signal?: AbortSignal } = {},
+    opts: {
+      env?: NodeJS.ProcessEnv;
+      stdin?: string;
+      signal?: AbortSignal;
+      /** Sees stdout as it is written (to act once a watch has printed its first value). */
+      onStdout?: (textSoFar: string) => void;
+    } = {},
   ): Promise<CliRun> {
     const out = capture();
+    if (opts.onStdout) out.stream.on("data", () => opts.onStdout!(out.text()));
     const err = capture();
     const env = {
       PATH: process.env.PATH,
       HOME: this.configDir,
-      KON_CONFIG_DIR: join(this.configDir, "konorkestra"),
+      XDG_CONFIG_HOME: this.configDir,
       ...this.baseEnv,
       ...opts.env,
     };
