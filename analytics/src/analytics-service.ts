@@ -25,6 +25,7 @@ import { runMigrations } from "./db/migrate";
 import { applyStoragePolicies } from "./db/storage-policies";
 import type { StorageInfo } from "./db/storage-policies";
 import { FleetQueries } from "./domain/fleet-queries";
+import { RolloutQueries } from "./domain/rollout-queries";
 import { createApp } from "./http/create-app";
 import { ConfigEventWriter } from "./ingest/events/config-event-writer";
 import { nodeEventWriter } from "./ingest/events/node-event-writer";
@@ -39,6 +40,7 @@ import { ConfigEventStore } from "./store/config-event-store";
 import { EventStore } from "./store/event-store";
 import { FleetStore } from "./store/fleet-store";
 import { KvConfigReader } from "./store/kv-config-reader";
+import { RolloutStore } from "./store/rollout-store";
 import { SeriesStore } from "./store/series-store";
 
 /** Options of {@link createAnalytics} that have no environment form. */
@@ -122,6 +124,7 @@ export async function createAnalytics(
     series: new SeriesStore(apiPool),
     queries,
     configEvents,
+    rollouts: new RolloutQueries(new RolloutStore(apiPool), kvConfig),
     logger,
     apiCacheMs: opts.apiCacheMs,
     edge,

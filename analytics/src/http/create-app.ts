@@ -14,10 +14,12 @@ import { packageRoot } from "../package-root";
 import type { ConfigEventStore } from "../store/config-event-store";
 import type { FleetStore } from "../store/fleet-store";
 import type { SeriesStore } from "../store/series-store";
+import type { RolloutQueries } from "../domain/rollout-queries";
 import { configRouter } from "./config-router";
 import { fleetRouter } from "./fleet-router";
 import { incidentsRouter } from "./incidents-router";
 import { opsRouter } from "./ops-router";
+import { rolloutsRouter } from "./rollouts-router";
 import type { OpsSources } from "./ops-router";
 import { tokenGuard } from "./request-guards";
 import { seriesRouter } from "./series-router";
@@ -29,6 +31,8 @@ export interface AppSources extends OpsSources {
   queries: FleetQueries;
   /** The config history (`config_events`). */
   configEvents: ConfigEventStore;
+  /** Rollout status of a key (`/v1/rollouts`). */
+  rollouts: RolloutQueries;
   metrics: AnalyticsMetrics;
   logger: Logger;
   /** How long a `/v1/nodes` answer is served from memory (0: never). */
@@ -64,6 +68,7 @@ export function createApp(src: AppSources): Express {
   app.use(incidentsRouter(src.queries));
   app.use(seriesRouter(src.series));
   app.use(configRouter(src.queries, src.configEvents));
+  app.use(rolloutsRouter(src.rollouts));
   app.use(opsRouter(src));
   app.use((req, res) => {
     res.status(404).json({

@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
 import type { WireNames } from "@konorkestra/sdk/internal";
+import type { LatestValue } from "../domain/rollouts";
 import type { ConfigProvenance, ConfigProvenanceLookup } from "../model/config-change";
 
 /** The latest value of one config key in a group's bucket. */
@@ -56,6 +57,38 @@ export class KvConfigReader implements ConfigProvenanceLookup {
   }
 
   /**
+   * The current value of one key: revision, sha256 and the entry's own time; undefined when the
+   * group has no bucket or the key no value.
+   */
+  async latestOf(group: string, key: string): Promise<LatestValue | undefined> {
+    let e;
+    try {
+      e = await (await this.bucket(group)).get(key);
+    } catch (err) {
+      if (/not found/i.test(String(err))) return undefined;
+      throw err;
+    }
+    if (!e || e.operation !== "PUT") return undefined;
+    try {
+      const entry = decodeMessage(ConfigEntry, e.value);
+      return { revision: e.revision, sha256: entry.sha256, updatedAtMs: Number(entry.updatedAtMs) };
+    } catch {
+      return { revision: e.revision, sha256: "", updatedAtMs: 0 };
+    }
+  }
+
+  private bucket(group: string): Promise<KV> {
+    const bucket = this.names.configBucket(group);
+    let kv = this.buckets.get(bucket);
+    if (!kv) {
+      kv = new Kvm(this.nc).open(bucket);
+      this.buckets.set(bucket, kv);
+      kv.catch(() => this.buckets.delete(bucket));
+    }
+    return kv;
+  }
+
+  /**
    * Git commit, author and publisher of a key's revision, from its ConfigEntry; undefined when the
    * revision is no longer in the bucket (beyond its history, purged), is not a PUT of that key,
    * or is not a ConfigEntry.
@@ -65,14 +98,7 @@ export class KvConfigReader implements ConfigProvenanceLookup {
     key: string,
     revision: number,
   ): Promise<ConfigProvenance | undefined> {
-    const bucket = this.names.configBucket(group);
-    let kv = this.buckets.get(bucket);
-    if (!kv) {
-      kv = new Kvm(this.nc).open(bucket);
-      this.buckets.set(bucket, kv);
-      kv.catch(() => this.buckets.delete(bucket));
-    }
-    const e = await (await kv).get(key, { revision });
+    const e = await (await this.bucket(group)).get(key, { revision });
     if (!e || e.operation !== "PUT") return undefined;
     let entry: ConfigEntry;
     try {

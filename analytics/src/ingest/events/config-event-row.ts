@@ -22,6 +22,8 @@ export interface ConfigEventRow {
   sourcePath: string;
   nodeId: string;
   prepareId: string;
+  /** `applied` only: a newer revision the node holds but does not run yet. */
+  pendingRevision?: number;
   error?: {
     file: string;
     line: number;
@@ -59,6 +61,7 @@ export const CONFIG_EVENT_COLUMNS = [
   "published_by",
   "stream_seq",
   "received_at",
+  "pending_revision",
 ] as const;
 
 /**
@@ -96,6 +99,7 @@ export function configEventRow(names: WireNames, rec: StreamRecord): ConfigEvent
     sourcePath: ev.sourcePath,
     nodeId: ev.nodeId,
     prepareId: ev.prepareId,
+    pendingRevision: Number(ev.pendingRevision) || undefined,
     error: err
       ? {
           file: err.file ?? "",
@@ -137,5 +141,6 @@ export function configEventLine(r: ConfigEventRow): string {
     r.provenance?.publishedBy,
     r.streamSeq,
     copyTime(r.receivedAtMs),
+    r.pendingRevision,
   ]);
 }

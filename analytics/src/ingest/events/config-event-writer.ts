@@ -29,7 +29,7 @@ const STAGE_DDL = `
   sha256 text, change_set_id text, source_path text, node_id text, prepare_id text,
   error_file text, error_line integer, error_column integer, error_reason text, error_code text,
   error_value_path text, git_commit text, git_author text, published_by text, stream_seq bigint,
-  received_at timestamptz`;
+  received_at timestamptz, pending_revision bigint`;
 
 const COLUMNS = CONFIG_EVENT_COLUMNS.join(", ");
 const INSERT_SQL = `
