@@ -38,7 +38,7 @@ function node(id: string, extra: Record<string, string> = {}): NodeProcess {
   return p;
 }
 
-const ready = (p: NodeProcess): Promise<NodeLine> => p.waitFor((l) => l.ev === "ready");
+const ready = (p: NodeProcess): Promise<NodeLine> => p.waitFor((l) => l.ev === "ready", 45_000);
 const changedTo = (p: NodeProcess, n: number): Promise<NodeLine> =>
   p.waitFor((l) => l.ev === "change" && l.value?.n === n, 20_000, `change to ${n}`);
 
@@ -61,7 +61,11 @@ describe("scheduled activation with real processes", () => {
     const r1 = await putConfig(nc, GROUP, KEY, { n: 1 });
     const a = node("a");
     const skewed = node("skewed", { KON_CLOCK_SKEW_MS: "3000" });
-    await Promise.all([ready(a), ready(skewed)]);
+    const early = node("early", { NODE_WAIT: "1" });
+    const lateNode = node("late", { NODE_WAIT: "1" });
+    const waiting = (p: NodeProcess): Promise<NodeLine> =>
+      p.waitFor((l) => l.ev === "waiting", 45_000);
+    await Promise.all([ready(a), ready(skewed), waiting(early), waiting(lateNode)]);
 
     const instant = Date.now() + 7000;
     const r2 = await putConfig(
@@ -72,7 +76,7 @@ describe("scheduled activation with real processes", () => {
       { activateAtMs: instant, previousRevision: r1 },
     );
     // Started between the write and the instant: runs revision 1, holds revision 2.
-    const early = node("early");
+    early.send("go");
     const earlyReady = await ready(early);
     expect(earlyReady.at!).toBeLessThan(instant);
     expect(earlyReady.value).toEqual({ n: 1 });
@@ -92,7 +96,8 @@ describe("scheduled activation with real processes", () => {
     }
 
     // Started after the instant: the new value at once, nothing pending.
-    const late = await ready(node("late"));
+    lateNode.send("go");
+    const late = await ready(lateNode);
     expect(late.value).toEqual({ n: 2 });
     expect(late.rev).toBe(r2);
     expect(late.pending).toBeNull();

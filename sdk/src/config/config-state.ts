@@ -73,6 +73,8 @@ export interface Attachment {
  */
 export class ConfigState {
   private readonly records = new Map<string, KeyRecord>();
+  /** Evaluations of pending (scheduled) values, reused at their instant. */
+  private readonly prepared = new WeakMap<RawChange, Evaluation>();
 
   constructor(
     private readonly applied: AppliedRegistry,
@@ -101,7 +103,7 @@ export class ConfigState {
         }
       }
     }
-    const evals = [...latest.values()].map((c) => this.evaluate(c));
+    const evals = [...latest.values()].map((c) => this.evaluation(c));
     const failed = evals.filter((e) => !e.ok);
     if (batch.kind === "set" && evals.length > 1 && failed.length > 0) {
       const why = failed.map((f) => f.change.key).join(", ");
@@ -188,6 +190,7 @@ export class ConfigState {
     const rec = this.records.get(key);
     if (!rec) return;
     const e = change ? this.evaluate(change) : undefined;
+    if (change && e?.ok) this.prepared.set(change, e);
     for (const s of rec.slots.values()) {
       const value = e?.ok ? e.values?.get(s) : undefined;
       s.slot.pending =
@@ -212,6 +215,19 @@ export class ConfigState {
       this.records.set(key, rec);
     }
     return rec;
+  }
+
+  /**
+   * A scheduled value's evaluation, done when it became pending, if it still covers every schema
+   * of the key: at the instant only the swap is left to do.
+   */
+  private evaluation(c: RawChange): Evaluation {
+    const e = this.prepared.get(c);
+    if (!e) return this.evaluate(c);
+    this.prepared.delete(c);
+    const slots = this.records.get(c.key)?.slots;
+    const covers = e.ok && e.values && slots && [...slots.values()].every((s) => e.values!.has(s));
+    return covers ? e : this.evaluate(c);
   }
 
   private evaluate(c: RawChange): Evaluation {

@@ -6,7 +6,7 @@ const MAIN = join(__dirname, "..", "fixtures", "config-node-main.ts");
 
 /** One JSON line printed by config-node-main. */
 export interface NodeLine {
-  ev: "ready" | "change" | "state" | "refused";
+  ev: "ready" | "change" | "state" | "refused" | "waiting";
   value?: { n: number };
   rev: number;
   pending?: { value: { n: number }; revision: number; activateAtMs: number } | null;
@@ -71,6 +71,11 @@ export class NodeProcess {
     const from = this.lines.length;
     this.child.stdin!.write("state\n");
     return this.waitFor((l) => l.ev === "state" && this.lines.indexOf(l) >= from, 5000, "state");
+  }
+
+  /** Sends a line to its stdin (`go` starts a NODE_WAIT=1 node). */
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
   }
 
   signal(sig: NodeJS.Signals): void {

@@ -1,0 +1,323 @@
+// bench:consistency — STRONG commit vs EVENTUAL propagation, and the spread of a scheduled swap,
+// over 1,000 handles on 50 SDK connections. See docs/benchmarks.md, "Consistency".
+import { createHash, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, headers } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  ConfigEntry,
+  ConsistencyMode,
+  Heartbeat,
+  decodeMessage,
+  encodeMessage,
+} from "@konorkestra/proto";
+import type { ConfigEntryInit } from "@konorkestra/proto";
+import { PrepareCoordinator } from "@konorkestra/config-loader";
+import { silentLogger } from "@konorkestra/sdk";
+import { KonHeader, ensureConfigBucket, kvSubject, wireNames } from "@konorkestra/sdk/internal";
+import { spawnTs, startNats } from "@konorkestra/testkit";
+import {
+  REPEAT_FLAG,
+  REPEAT_USAGE,
+  benchOptions,
+  parseBenchFlags,
+  repeatCase,
+  repeatShape,
+} from "../bench-flags";
+import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
+import { summarizeLatencies } from "../propagation/latency-summary";
+import { figuresJson, formatFigures } from "../repeat-figures";
+import type { RepeatFigure } from "../repeat-figures";
+import { ConsistencyFleet, preciseNow } from "./consistency-fleet";
+import type { Round } from "./consistency-fleet";
+
+const USAGE = `usage: npm run bench:consistency -- [flags]
+  --handles N         config handles (default 1000)
+  --connections N     SDK connections they are spread over (default 50)
+  --rounds N          changes per kind and run (default 30)
+${REPEAT_USAGE}`;
+
+const flagSchema = z.object({
+  handles: z.coerce.number().int().min(1).max(100_000).default(1000),
+  connections: z.coerce.number().int().min(1).max(1000).default(50),
+  rounds: z.coerce.number().int().min(1).max(1000).default(30),
+  ...repeatShape,
+  help: z.boolean().optional(),
+});
+type Options = z.output<typeof flagSchema>;
+
+const GROUP = "bench-consistency";
+const KEY = "app";
+const names = wireNames();
+
+interface RunResult {
+  activationSpreadP99: number;
+  strongP50: number;
+  strongP99: number;
+  eventualP99: number;
+  ratio: number;
+  failures: number;
+}
+
+const FIGURES: RepeatFigure<RunResult>[] = [
+  {
+    key: "activation_spread_p99_ms",
+    label: "activation spread p99",
+    unit: "ms",
+    worse: "higher",
+    of: (r) => r.activationSpreadP99,
+    limit: 5,
+  },
+  {
+    key: "strong_commit_p50_ms",
+    label: "strong commit p50",
+    unit: "ms",
+    worse: "higher",
+    of: (r) => r.strongP50,
+  },
+  {
+    key: "strong_commit_p99_ms",
+    label: "strong commit p99",
+    unit: "ms",
+    worse: "higher",
+    of: (r) => r.strongP99,
+  },
+  {
+    key: "eventual_last_p99_ms",
+    label: "eventual last-watcher p99",
+    unit: "ms",
+    worse: "higher",
+    of: (r) => r.eventualP99,
+  },
+  {
+    key: "strong_over_eventual_p99",
+    label: "strong p99 / eventual p99",
+    unit: "x",
+    worse: "higher",
+    of: (r) => r.ratio,
+    limit: 3,
+  },
+];
+
+function entry(v: number, extra: Partial<ConfigEntryInit> = {}): ConfigEntryInit {
+  const payload = Buffer.from(JSON.stringify({ v }));
+  return {
+    key: KEY,
+    payload,
+    contentType: "application/json",
+    sha256: createHash("sha256").update(payload).digest("hex"),
+    sourcePath: `${KEY}.json`,
+    updatedAtMs: Date.now(),
+    publishedBy: "bench",
+    ...extra,
+  };
+}
+
+async function put(nc: NatsConnection, e: ConfigEntryInit): Promise<number> {
+  const h = headers();
+  h.set(KonHeader.ChangeSet, randomUUID());
+  h.set(KonHeader.ChangeSetSize, "1");
+  const ack = await jetstream(nc).publish(
+    kvSubject(names.configBucket(GROUP), KEY),
+    encodeMessage(ConfigEntry, e),
+    { headers: h },
+  );
+  return ack.seq;
+}
+
+async function settle(round: Round, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    round.done,
+    new Promise(
+      (_, reject) =>
+        (timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${what}: not every handle saw v=${round.v} within 10 s (${round.times.length})`,
+              ),
+            ),
+          10_000,
+        )),
+    ),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Waits until the monitor lists `n` nodes of the group running KEY (the voters). */
+async function waitForVoters(nc: NatsConnection, n: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const kv = await new Kvm(nc).open(names.nodesBucket).catch(() => undefined);
+    let count = 0;
+    if (kv && (await kv.status().catch(() => undefined))) {
+      for await (const k of await kv.keys(`${GROUP}.>`)) {
+        const e = await kv.get(k);
+        if (
+          e?.operation === "PUT" &&
+          e.value.length > 0 &&
+          decodeMessage(Heartbeat, e.value).config[KEY]
+        )
+          count++;
+      }
+    }
+    if (count >= n) return;
+    if (Date.now() > deadline)
+      throw new Error(`only ${count} of ${n} voters listed in ${names.nodesBucket} after 60 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function oneRun(
+  o: Options,
+  nc: NatsConnection,
+  fleet: ConsistencyFleet,
+  coordinator: PrepareCoordinator,
+  next: () => number,
+): Promise<RunResult> {
+  const eventual: number[] = [];
+  const strong: number[] = [];
+  const spread: number[] = [];
+  let failures = 0;
+  // Alternate the kinds, so that both see the same machine.
+  for (let i = 0; i < o.rounds; i++) {
+    let v = next();
+    let round = fleet.expect(v, o.handles);
+    let t0 = preciseNow();
+    await put(nc, entry(v));
+    await settle(round, "eventual");
+    eventual.push(Math.max(...round.times) - t0);
+
+    v = next();
+    round = fleet.expect(v, o.handles);
+    t0 = preciseNow();
+    const e = entry(v, { consistency: ConsistencyMode.STRONG });
+    const outcome = await coordinator.prepare(GROUP, [e], 3000);
+    if (!outcome.ok) {
+      failures++;
+      continue;
+    }
+    await put(nc, { ...e, prepareId: outcome.prepareId });
+    await settle(round, "strong");
+    strong.push(Math.max(...round.times) - t0);
+
+    v = next();
+    round = fleet.expect(v, o.handles);
+    const previous = await put(nc, entry(v - 1));
+    await new Promise((r) => setTimeout(r, 20));
+    await put(nc, entry(v, { activateAtMs: Date.now() + 1000, previousRevision: previous }));
+    await settle(round, "scheduled");
+    spread.push(Math.max(...round.times) - Math.min(...round.times));
+  }
+  const s = summarizeLatencies(strong, failures);
+  const ev = summarizeLatencies(eventual);
+  const sp = summarizeLatencies(spread);
+  return {
+    activationSpreadP99: sp.p99,
+    strongP50: s.p50,
+    strongP99: s.p99,
+    eventualP99: ev.p99,
+    ratio: s.p99 / ev.p99,
+    failures,
+  };
+}
+
+async function main(): Promise<number> {
+  const parsed = benchOptions(
+    (args) =>
+      parseBenchFlags(
+        args,
+        { strings: ["handles", "connections", "rounds", REPEAT_FLAG], booleans: [] },
+        flagSchema,
+        USAGE,
+      ),
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
+  const o = parsed;
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  const nats = await startNats();
+  const snapshotRoot = await mkdtemp(join(tmpdir(), "kon-bench-consistency-"));
+  const monitor = spawnTs(join(__dirname, "..", "..", "..", "heartbeat", "src", "main.ts"), [], {
+    env: {
+      ...process.env,
+      ...nats.clientEnv(),
+      KON_MONITOR_ID: "bench",
+      KON_MONITOR_PORT: "0",
+      KON_AUTH: "off",
+    },
+    stdio: "ignore",
+  });
+  let fleet: ConsistencyFleet | undefined;
+  const nc = await connect(nats.clientOptions());
+  try {
+    const machine = collectMachineInfo({ "nats-server": nc.info?.version ?? "?" });
+    const cmd = commandLine();
+    out("bench:consistency — STRONG commit vs EVENTUAL propagation, scheduled swap spread");
+    out(`command: ${cmd.npm ?? cmd.node}`);
+    if (cmd.npm) out(`         (${cmd.node})`);
+    for (const line of formatMachineInfo(machine)) out(line);
+    out(
+      `setup:   ${o.handles} handles over ${o.connections} connections (one process), ${o.rounds} changes per kind per run; liveness monitor in its own process`,
+    );
+    await ensureConfigBucket(nc, names, GROUP, { replicas: 1 });
+    await put(nc, entry(0));
+    fleet = await ConsistencyFleet.start({
+      client: nats.clientOptions(),
+      group: GROUP,
+      key: KEY,
+      connections: o.connections,
+      handles: o.handles,
+      snapshotRoot,
+      logger: silentLogger,
+    });
+    await waitForVoters(nc, o.connections);
+    const coordinator = new PrepareCoordinator(nc, names, "bench", silentLogger);
+    let v = 0;
+    const f = fleet;
+    const runs = await repeatCase(
+      o.repeat,
+      () => oneRun(o, nc, f, coordinator, () => ++v),
+      (r, i) => {
+        out(
+          `run ${i + 1}: activation spread p99 ${r.activationSpreadP99.toFixed(2)} ms; strong commit p50 ${r.strongP50.toFixed(2)} / p99 ${r.strongP99.toFixed(2)} ms; eventual last-watcher p99 ${r.eventualP99.toFixed(2)} ms; ratio ${r.ratio.toFixed(2)}; aborted ${r.failures}`,
+        );
+      },
+    );
+    for (const line of formatFigures(runs, FIGURES, 28)) out(line);
+    if (o.repeat > 1) out(figuresJson("consistency", runs, FIGURES));
+    const worst = (k: keyof RunResult): number => Math.max(...runs.map((r) => r[k]));
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
+    out(
+      JSON.stringify({
+        bench: "consistency",
+        activation_spread_p99_ms: r2(worst("activationSpreadP99")),
+        strong_commit_p50_ms: r2(worst("strongP50")),
+        strong_commit_p99_ms: r2(worst("strongP99")),
+        eventual_last_p99_ms: r2(worst("eventualP99")),
+      }),
+    );
+    return 0;
+  } finally {
+    await fleet?.close();
+    await nc.close();
+    if (monitor.exitCode === null) monitor.kill("SIGTERM");
+    await nats.stop();
+    await rm(snapshotRoot, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench:consistency failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
