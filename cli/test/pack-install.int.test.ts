@@ -24,11 +24,17 @@ const PACKAGES = ["proto", "sdk", "cli"] as const;
 const GROUP = "packcheck";
 const GREETING = { message: "hello from the tarballs", n: 42 };
 
-/** The environment of a child: no npm_* of the jest run (npx sets them), no KON_* of the host. */
+/**
+ * The environment of a child: no KON_* of the host, and none of what npm/npx set for the jest run
+ * itself (npm_config_local_prefix would point `npm install` at this repository). The user's npm
+ * settings (npm_config_registry, npm_config_cache, ...) pass through.
+ */
+const INVOCATION =
+  /^npm_(package_|lifecycle_|command$|execpath$|node_execpath$|config_(local_prefix|prefix|global_prefix|workspaces?|include_workspace_root)$)/i;
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(npm_|KON_)/i.test(k)) env[k] = v;
+    if (!/^KON_/.test(k) && !INVOCATION.test(k)) env[k] = v;
   }
   return { ...env, ...extra };
 }
@@ -142,12 +148,15 @@ describe("npm pack of proto, sdk and cli installs into a fresh project", () => {
       join(project, "tsconfig.json"),
       JSON.stringify({ compilerOptions: options, files: ["consumer.ts"] }),
     );
-    await expect(run("node", [TSC, "-p", project], { cwd: project })).resolves.toBeDefined();
-    // The same with every .d.ts checked: zod's and nats.js's own types need DOM or node globals,
-    // ours must not.
-    const full = await run("node", [TSC, "-p", project, "--skipLibCheck", "false"], {
-      cwd: project,
-    }).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
+    // The user's settings, and the same with every .d.ts checked (zod's and nats.js's own types
+    // need DOM or node globals; ours must not), side by side.
+    const tsc = (...extra: string[]) =>
+      run("node", [TSC, "-p", project, ...extra], { cwd: project }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+      );
+    const [user, full] = await Promise.all([tsc(), tsc("--skipLibCheck", "false")]);
+    expect(user).toEqual({ code: 0, stdout: "" });
     const ours = full.stdout
       .split("\n")
       .filter((l) => /^(consumer\.ts|node_modules\/@konorkestra\/)/.test(l));
