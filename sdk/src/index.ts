@@ -19,6 +19,7 @@ export type {
   ConfigRefusal,
   ConfigSchema,
   DeepReadonly,
+  PendingConfig,
   RefusalHandler,
   SliceHandler,
 } from "./config/config-types";
