@@ -65,7 +65,8 @@ export function createConfigApi(d: ConfigApiDeps): ConfigApi {
   const reader = new ConfigReader(
     buckets,
     folder ?? new ConfigFolder(""),
-    folder && repo(folder.root),
+    // Reads never create a repository; a write does (and is then shared).
+    async () => (folder ? (repoP ?? GitRepo.find(folder.root)) : undefined),
   );
   const compaction = new ConfigCompaction({
     buckets,

@@ -75,8 +75,8 @@ export class ConfigReader {
   constructor(
     private readonly buckets: ConfigBuckets,
     private readonly folder: ConfigFolder,
-    /** Undefined without a config folder: history is the bucket's only. */
-    private readonly repo: (() => Promise<GitRepo>) | undefined,
+    /** The folder's repository, if any (reads never create one): else history is the bucket's. */
+    private readonly repo: () => Promise<GitRepo | undefined>,
   ) {}
 
   async get(group: string, key: string): Promise<ConfigView> {
@@ -148,12 +148,14 @@ export class ConfigReader {
         );
       return s.value;
     }
-    if (!this.repo)
-      throw new AdminError(
-        AdminErrorCode.Unavailable,
-        "no config folder (KON_CONFIG_DIR): values at a commit are unknown",
-      );
     const repo = await this.repo();
+    if (!repo) {
+      throw new AdminError(
+        AdminErrorCode.NotFound,
+        `no git repository holds the config folder: commit ${ref} is unknown`,
+        { ref },
+      );
+    }
     const file = await this.folder.keyFile(group, key);
     const bytes = await repo.show(ref, repo.relPath(file.abs));
     if (!bytes)
@@ -186,8 +188,8 @@ export class ConfigReader {
     const seen = new Set(kvItems.map((x) => x.commit).filter((c) => c !== ""));
     const oldestMs = Math.min(...kvItems.map((x) => (x.at ? Date.parse(x.at) : Infinity)));
     const kvIds = kvItems.map((x) => ({ id: `r${x.revision}`, load: () => Promise.resolve(x) }));
-    if (!this.repo) return kvIds;
     const repo = await this.repo();
+    if (!repo) return kvIds;
     const rel = repo.relPath((await this.folder.keyFile(group, key)).abs);
     const commits = (await repo.log(rel, GIT_LOG_MAX)).filter(
       (c) =>

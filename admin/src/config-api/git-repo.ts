@@ -60,6 +60,14 @@ interface GitRun {
 export class GitRepo {
   private constructor(readonly topLevel: string) {}
 
+  /** The repository the root is in, undefined when there is none (nothing is created). */
+  static async find(root: string): Promise<GitRepo | undefined> {
+    const real = await realpath(root).catch(() => undefined);
+    if (real === undefined) return undefined;
+    const top = await run(real, ["rev-parse", "--show-toplevel"]);
+    return top.code === 0 ? new GitRepo(top.stdout.toString().trim()) : undefined;
+  }
+
   /**
    * The repository the root is in; when there is none, one is made at the root and everything
    * already there is committed once, so that every key has a commit from then on.
@@ -173,6 +181,7 @@ export class GitRepo {
 
   /** Commits that changed `path`, newest first (at most `max`), following no renames. */
   async log(path: string, max: number): Promise<FileCommit[]> {
+    if ((await this.head()) === undefined) return []; // a repository without a commit yet
     const out = await must(this.topLevel, [
       "log",
       `--max-count=${max}`,
