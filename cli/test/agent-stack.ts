@@ -218,7 +218,7 @@ export class KonProcess {
   }
 
   /** Waits for a stdout line matching `re`, after the first `skip` matches; returns its match. */
-  async line(re: RegExp, skip = 0, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  async line(re: RegExp, skip = 0, timeoutMs = 30_000): Promise<RegExpMatchArray> {
     const global = new RegExp(re.source, `${re.flags.replace("g", "")}gm`);
     return eventually(
       `output line ${re}`,

@@ -21,11 +21,12 @@ const events = new Map<string, string[]>();
 
 beforeAll(async () => {
   stack = await ConfigStack.start(GROUP, { service1: "greeting: hello\n" });
+  const port = await getFreePort();
   monitor = spawnTs(MONITOR, [], {
     env: {
       ...process.env,
       ...stack.nats.serviceEnv("monitor"),
-      KON_MONITOR_PORT: String(await getFreePort()),
+      KON_MONITOR_PORT: String(port),
       KON_MONITOR_ID: "cli-run-test",
     },
   });
@@ -44,7 +45,19 @@ beforeAll(async () => {
     },
   });
   await stack.nc.flush();
-}, 60_000);
+  // Up before the first test, so its start does not compete with the first kon process.
+  await eventually(
+    "monitor answering",
+    () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    (status) => status > 0,
+    30_000,
+    () => monitorLog,
+  );
+}, 90_000);
 
 afterAll(async () => {
   if (monitor?.pid && monitor.exitCode === null) {
@@ -75,7 +88,7 @@ async function eventsOf(node: string, until: string): Promise<string[]> {
     `node.${until} of ${node}`,
     () => Promise.resolve(events.get(node) ?? []),
     (kinds) => kinds.includes(until),
-    15_000,
+    20_000,
     () => `monitor:\n${monitorLog}`,
   );
 }
@@ -174,26 +187,21 @@ test("exit codes propagate; a crash becomes node.down, a clean exit node.left", 
 });
 
 test("usage and lookup errors exit with kon's codes before any child starts", async () => {
+  const render = (name: string) => ["--render", join(stack.root, name)];
   const neither = konRun("run-x", ["--key", "service1", "--", "true"]);
-  expect((await neither.exited).code).toBe(2);
-  expect(neither.stderr).toMatch(/--render <file> or --env <prefix>/);
-  const missing = konRun("run-y", [
-    "--key",
-    "nope",
-    "--render",
-    join(stack.root, "n.json"),
-    "--",
-    "true",
-  ]);
-  expect((await missing.exited).code).toBe(3);
-  expect(missing.stderr).toMatch(/nope/);
+  const missing = konRun("run-y", ["--key", "nope", ...render("n.json"), "--", "true"]);
   const noCommand = konRun("run-z", [
     "--key",
     "service1",
-    "--render",
-    join(stack.root, "z.json"),
+    ...render("z.json"),
     "--",
     "/nonexistent/cmd",
   ]);
-  expect((await noCommand.exited).code).toBe(127);
+  const [a, b, c] = await Promise.all([neither.exited, missing.exited, noCommand.exited]);
+  expect(a.code).toBe(2);
+  expect(neither.stderr).toMatch(/--render <file> or --env <prefix>/);
+  expect(b.code).toBe(3);
+  expect(missing.stderr).toMatch(/config key nope does not exist/);
+  expect(c.code).toBe(127);
+  expect(noCommand.stderr).toMatch(/cannot start the command: .*ENOENT/);
 });

@@ -4,6 +4,7 @@ import type { CliIo } from "../program";
 import { startAgent } from "./agent-server";
 import { connectMember, stderrLogger } from "./member-connection";
 import { parseMs } from "./ms-flag";
+import { claimSocketPath } from "./unix-socket";
 
 interface AgentFlags {
   group?: string;
@@ -44,6 +45,7 @@ Routes (curl --unix-socket PATH http://kon/...):
       const mode = parseMode(flags.socketMode);
       const intervalMs = parseMs(flags.heartbeatInterval, "--heartbeat-interval");
       const logger = stderrLogger(io, "kon agent");
+      await claimSocketPath(flags.socket);
       const kon = await connectMember(
         {
           group: flags.group,

@@ -32,14 +32,8 @@ export async function listenUnix(
   path: string,
   access: SocketAccess,
 ): Promise<BoundSocket> {
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-    throw usage(
-      `socket path is ${Buffer.byteLength(path)} bytes; Unix sockets take at most ${MAX_SOCKET_PATH_BYTES}`,
-      path,
-    );
-  }
   const gid = access.group === undefined ? undefined : groupId(access.group);
-  await removeStale(path);
+  await claimSocketPath(path);
   const listening = new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
@@ -84,6 +78,20 @@ export async function listenUnix(
     );
   }
   return bound;
+}
+
+/**
+ * Fails early (before the agent connects anywhere) when `path` cannot be ours: too long, not a
+ * socket, or another agent is live on it. A stale socket file is removed.
+ */
+export async function claimSocketPath(path: string): Promise<void> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
+    throw usage(
+      `socket path is ${Buffer.byteLength(path)} bytes; Unix sockets take at most ${MAX_SOCKET_PATH_BYTES}`,
+      path,
+    );
+  }
+  await removeStale(path);
 }
 
 /** Removes `path` only when it is a socket nobody listens on. */
