@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 
 import { registerCompletionCommand } from "../completion/completion-command";
@@ -16,6 +18,7 @@ import { registerStatusCommand } from "./status-command";
 /** Registers the global options and the operator commands (login, context, group, join, get/put/…, nodes, events, status). */
 export function registerCommands(program: Command, io: CliIo): void {
   program
+    .version(cliVersion(), "-V, --version", "print kon's version")
     .option("--context <name>", "use this context instead of the current one (KON_CONTEXT)")
     .option("--token <token>", "API token to send instead of the stored session (KON_API_TOKEN)")
     .option("--json", "print results as JSON (shapes documented in the README)")
@@ -32,4 +35,16 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerEventsCommand(program, io);
   registerStatusCommand(program, io);
   registerCompletionCommand(program, io);
+}
+
+/** The version of this package (dist/commands and src/commands are both two levels below it). */
+function cliVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
