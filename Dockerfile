@@ -64,7 +64,6 @@ COPY --from=build /src/admin/migrations ./admin/migrations
 COPY --from=build /src/servicepool/dist ./servicepool/dist
 COPY --from=build /src/cli/dist ./cli/dist
 COPY --from=build /src/examples/config ./examples/config
-COPY --from=build /src/scripts/pg-roles.sql ./scripts/
 COPY --chmod=0755 scripts/pack-entrypoint.sh scripts/pack-stack-init.sh ./scripts/
 USER kon
 ENTRYPOINT ["/app/scripts/pack-entrypoint.sh"]
