@@ -340,4 +340,30 @@ describe("signed in", () => {
     expect(again.status).toBe(401);
     expect((await kon.run(["group", "list"])).code).toBe(ExitCode.Refused);
   });
+
+  test("a session whose refresh token expired is dropped, with what to do (4)", async () => {
+    const login = await kon.run(["login", "--email", EMAIL, "--password-stdin"], {
+      stdin: `${PASSWORD}\n`,
+    });
+    expect(login.code).toBe(0);
+    const file = join(kon.configDir, "konorkestra", "credentials.json");
+    const cred = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, string>>;
+    const past = new Date(Date.now() - 1000).toISOString();
+    cred.local = { ...cred.local!, accessExpiresAt: past, refreshExpiresAt: past };
+    writeFileSync(file, JSON.stringify(cred), { mode: 0o600 });
+    const r = await kon.run(["group", "list"]);
+    expect(r.code).toBe(ExitCode.Refused);
+    expect(r.stderr).toContain("the session of context 'local' has expired");
+    expect(r.stderr).toContain("hint: sign in again with 'kon login'");
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({});
+  });
+});
+
+test("join against a NATS nobody listens on is unreachable (5)", async () => {
+  const r = await kon.run(["join", "AAAA-BBBB-CCCC", "--group", "payments"], {
+    env: { KON_SERVERS: `nats://127.0.0.1:${closedPort}` },
+  });
+  expect(r.code).toBe(ExitCode.Unreachable);
+  expect(r.stderr).toContain(`cannot reach NATS`);
+  expect(r.stderr).toContain(`NATS at nats://127.0.0.1:${closedPort}`);
 });
