@@ -477,5 +477,29 @@ describe("config write API", () => {
     const items = hist.body.items as { source: string; revision: number | null }[];
     expect(items.filter((i) => i.source === "kv")).toHaveLength(2);
     expect(items.filter((i) => i.source === "git").length).toBeGreaterThanOrEqual(3);
+
+    // A value the bucket no longer keeps is still reachable by its commit: diff and rollback.
+    const oldest = items[items.length - 1] as unknown as { commit: string; source: string };
+    expect(oldest.source).toBe("git");
+    const d = await h.http("GET", cfg("alpha", `/hist/diff?from=${oldest.commit}&to=current`), {
+      token: alphaReader,
+    });
+    expect(d.status).toBe(200);
+    expect(d.body.changes).toEqual([]); // the rollback above restored exactly the first value
+    const gone = await h.http("GET", cfg("alpha", "/hist/diff?from=1"), { token: alphaReader });
+    expect(gone.status).toBe(404);
+    await write("update", "alpha", [{ module: "hist", configs: { v: 9 } }]);
+    const rb = await h.http("POST", cfg("alpha", "/hist/rollback"), {
+      token: alphaWriter,
+      body: { commit: oldest.commit },
+    });
+    expect(rb.status).toBe(200);
+    expect(
+      (await h.http("GET", cfg("alpha", "/hist"), { token: alphaReader })).body.configs,
+    ).toEqual({
+      v: 1,
+      keep: true,
+      list: [1, 2],
+    });
   });
 });
