@@ -7,7 +7,8 @@ import { request } from "node:http";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Heartbeat, decodeMessage } from "@konorkestra/proto";
+import { Kvm } from "@nats-io/kv";
+import { ConfigEntry, Heartbeat, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import {
   ConfigStack,
   EXAMPLES,
@@ -31,6 +32,7 @@ interface View {
   sha256: string;
   sourcePath: string;
   origin: string;
+  refused?: { revision: number; reason: string };
 }
 interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> };
@@ -181,6 +183,31 @@ test("long-poll answers when a file change is published; SSE streams it with res
     port: 8080,
   });
   resumed.close();
+});
+
+test("a revision the SDK refuses is never served as current", async () => {
+  const before = await view("other");
+  // An entry whose sha256 is not its payload's (a forged or corrupted write to the bucket).
+  const kv = await new Kvm(stack.nc).open(names.configBucket(GROUP));
+  const forged = await kv.put(
+    "other",
+    encodeMessage(ConfigEntry, {
+      payload: Buffer.from('{"x":666}'),
+      sha256: "0".repeat(64),
+      contentType: "application/json",
+    }),
+  );
+  const v = await eventually(
+    "refusal shown",
+    () => view("other"),
+    (x) => x.refused !== undefined,
+  );
+  expect(v.refused!.revision).toBe(forged);
+  expect(v.refused!.reason).toMatch(/sha256 mismatch/);
+  expect(v.value).toEqual(before.value);
+  expect(v.revision).toBe(before.revision);
+  const poll = await unixRequest(socket, `/v1/config/other?wait=${before.revision}&timeout=0.5`);
+  expect(poll.status).toBe(304);
 });
 
 test("curl --unix-socket reads a key, and the curl one-liner follows a change", async () => {

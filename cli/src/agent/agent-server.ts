@@ -49,7 +49,8 @@ export async function startAgent(spec: AgentSpec): Promise<Agent> {
     logger,
   );
   const gate = new WaiterGate(spec.maxWaiters ?? 1000);
-  const routes: Routes = { kon, catalog, gate, relay, own, startedAt: Date.now() };
+  const link = followLink(kon);
+  const routes: Routes = { kon, catalog, gate, relay, own, link, startedAt: Date.now() };
   const server: Server = createServer((req, res) => {
     route(routes, req, res).catch((err: unknown) => {
       if (!(err instanceof AgentHttpError))
@@ -84,7 +85,29 @@ interface Routes {
   readonly gate: WaiterGate;
   readonly relay: HeartbeatRelay;
   readonly own: HeartbeatHandle;
+  readonly link: { online: boolean };
   readonly startedAt: number;
+}
+
+/**
+ * Whether the SDK's connection is up now: it reconnects by itself, and while it does the agent
+ * serves the last values it has, which `/healthz` says.
+ */
+function followLink(kon: Konorkestra): { online: boolean } {
+  const link = { online: kon.connection !== undefined };
+  const nc = kon.connection;
+  if (!nc) return link;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") link.online = false;
+      else if (s.type === "reconnect") link.online = true;
+      else if (s.type === "close") {
+        link.online = false;
+        break;
+      }
+    }
+  })();
+  return link;
 }
 
 const CONFIG_KEY_PATH = /^\/v1\/config\/([^/]+)$/;
@@ -132,7 +155,7 @@ function only(method: string, allowed: string[]): void {
 /** 200 while connected to NATS, 503 while not (the config served is then the last known). */
 function health(r: Routes, res: ServerResponse): void {
   const nc = r.kon.connection;
-  const online = nc !== undefined && !nc.isClosed();
+  const online = r.link.online && nc !== undefined && !nc.isClosed();
   sendJson(res, online ? 200 : 503, {
     status: online ? "ok" : "offline",
     group: r.kon.group,

@@ -39,20 +39,17 @@ export async function watchStream(
   const queued: ConfigView[] = [];
   let live = false;
   const unsubscribe = catalog.subscribe(keys, (v) => (live ? send(v) : queued.push(v)));
-  const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
-  keepalive.unref();
-  res.once("close", () => {
-    unsubscribe();
-    clearInterval(keepalive);
-  });
+  res.once("close", unsubscribe);
   let initial: ConfigView[];
   try {
     initial = await initialViews(catalog, keys);
   } catch (err) {
     unsubscribe();
-    clearInterval(keepalive);
     throw configReadError(err);
   }
+  const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
+  keepalive.unref();
+  res.once("close", () => clearInterval(keepalive));
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-store",
