@@ -225,6 +225,16 @@ describe("Dockerfile", () => {
     }
   });
 
+  it("copies every workspace's manifest before npm ci (the lock file names them all)", () => {
+    const { workspaces } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      workspaces: string[];
+    };
+    const manifests = all("manifests");
+    for (const ws of workspaces) {
+      expect([ws, manifests.includes(`COPY ${ws}/package.json ${ws}/`)]).toEqual([ws, true]);
+    }
+  });
+
   it("keeps .stack, node_modules and build output out of the build context", () => {
     const ignored = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n");
     for (const p of [".stack", "**/node_modules", "**/dist", "**/*.tsbuildinfo"])
