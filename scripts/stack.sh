@@ -435,7 +435,9 @@ main() {
   if [ "$(stack_mode)" = docker ]; then
     case "$cmd" in
       up) ensure_trust; compose_nats_conf; compose up -d --wait ;;
-      down) compose down ;;
+      # The example services (profile examples) once the group's join key exists; init copies it.
+      examples) compose --profile examples up -d --wait ;;
+      down) compose --profile examples down ;;
       restart) compose restart ;;
       status) compose ps ;;
       logs) compose logs "$@" ;;
