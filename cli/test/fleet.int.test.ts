@@ -170,6 +170,37 @@ test("a node that stops is down in nodes, then node.down and node.up in events",
   );
 });
 
+test("status: monitor and analytics healthy, ingest lag per stream; admin and loader unreachable", async () => {
+  const r = await kon.run(["--json", "status"], {
+    env: {
+      KON_ADMIN_URL: "http://127.0.0.1:1",
+      KON_LOADER_URL: "http://127.0.0.1:1",
+      KON_SERVERS: nats.url,
+    },
+  });
+  expect(r.code).toBe(ExitCode.Unreachable);
+  const s = z
+    .looseObject({
+      components: z.array(
+        z.looseObject({ component: z.string(), state: z.string(), detail: z.string() }),
+      ),
+      lag: z.record(z.string(), z.number().int().min(0)),
+    })
+    .parse(JSON.parse(r.stdout));
+  const state = Object.fromEntries(s.components.map((c) => [c.component, c.state]));
+  expect(state).toEqual({
+    admin: "unreachable",
+    loader: "unreachable",
+    monitor: "ok",
+    analytics: "ok",
+    nats: "ok",
+  });
+  expect(Object.keys(s.lag).length).toBeGreaterThan(0);
+  expect(s.components.find((c) => c.component === "analytics")!.detail).toMatch(
+    /postgres ok, nats ok.*; lag /,
+  );
+});
+
 test("without a read token both APIs refuse (4)", async () => {
   const r = await kon.run(["nodes"], { env: { KON_API_TOKEN: "" } });
   expect(r.code).toBe(ExitCode.Refused);
