@@ -2,7 +2,7 @@
 // build step; uPlot (global `uPlot`) is copied into vendor/ by `npm run build`.
 "use strict";
 (function () {
-  const REFRESH_MS = 5000;
+  const REFRESH_MS = refreshMs();
   const CONFIG_ROWS = 20; // latest config changes and rejections shown
   // The node table asks for one page at a time (what a person reads), never the whole fleet: at
   // 10,000 nodes that is a 4 MB answer every refresh. `?page_size=N` in the dashboard's URL
@@ -11,6 +11,16 @@
   let chart;
   // Cursors of the pages before the one shown (`null`: the first page), and the next one's.
   const pages = { before: [], current: null, next: null };
+
+  // `?refresh_ms=N` (500 to 60000) changes how often the page reloads its data; 5 s by default.
+  function refreshMs() {
+    const n = Number(new URLSearchParams(location.search).get("refresh_ms"));
+    return Number.isInteger(n) && n >= 500 && n <= 60000 ? n : 5000;
+  }
+
+  // The rollout panel follows one key: `?rollout=<group>/<key>`, else the one picked in its
+  // list, else the key of the newest published change.
+  const rollout = { chosen: new URLSearchParams(location.search).get("rollout") };
 
   function pageSize() {
     const n = Number(new URLSearchParams(location.search).get("page_size"));
@@ -236,6 +246,100 @@
     );
   }
 
+  function rolloutKeys(drift, changes) {
+    const keys = new Set();
+    for (const g of drift) for (const k of g.keys) keys.add(`${g.group}/${k.key}`);
+    const newest = changes.find((c) => c.kind === "published" && c.key);
+    if (newest) keys.add(`${newest.group}/${newest.key}`);
+    if (rollout.chosen) keys.add(rollout.chosen);
+    const picked = rollout.chosen || (newest ? `${newest.group}/${newest.key}` : [...keys][0]);
+    const select = $("#rollout-key");
+    select.replaceChildren(
+      ...[...keys].sort().map((k) => {
+        const o = el("option", k);
+        o.value = k;
+        o.selected = k === picked;
+        return o;
+      }),
+    );
+    return picked;
+  }
+
+  function ms(v) {
+    return v === null || v === undefined
+      ? "–"
+      : v < 1000
+        ? `${v} ms`
+        : `${(v / 1000).toFixed(1)} s`;
+  }
+
+  function renderRollout(r) {
+    const panel = $("#rollout-panel");
+    if (!r) {
+      panel.dataset.key = "";
+      $("#rollout-summary").textContent = "no rollout to show";
+      $("#rollout tbody").replaceChildren();
+      $("#rollout-behind").textContent = "";
+      return;
+    }
+    const latest = r.revisions.find((x) => x.latest);
+    panel.dataset.key = `${r.group}/${r.key}`;
+    panel.dataset.converged = String(Boolean(latest && latest.converged));
+    $("#rollout-summary").textContent = latest
+      ? `${r.group}/${r.key}: revision ${latest.revision} runs on ${latest.running} of ${r.liveNodes} live nodes` +
+        (latest.converged ? " (converged)" : ` (${latest.behind} behind)`)
+      : `${r.group}/${r.key}`;
+    $("#rollout tbody").replaceChildren(
+      ...r.revisions.map((x) => {
+        const pct = r.liveNodes > 0 ? (100 * x.running) / r.liveNodes : 0;
+        const bar = el("span", null, "bar");
+        const fill = el("span");
+        fill.style.width = `${pct}%`;
+        bar.appendChild(fill);
+        const tr = row([
+          x.latest ? `${x.revision} (latest)` : x.revision,
+          x.publishedAtMs ? new Date(x.publishedAtMs).toLocaleTimeString() : null,
+          x.running,
+          bar,
+          x.pending,
+          x.refused,
+          x.behind,
+          `${ms(x.convergence.p50Ms)} / ${ms(x.convergence.p99Ms)}`,
+        ]);
+        tr.dataset.revision = String(x.revision);
+        tr.dataset.running = String(x.running);
+        tr.dataset.refused = String(x.refused);
+        tr.dataset.behind = String(x.behind);
+        return tr;
+      }),
+    );
+    $("#rollout-behind").textContent =
+      r.behind.length === 0
+        ? "no live node is behind"
+        : "behind: " +
+          r.behind
+            .map((b) => `${b.node} on ${b.revision === null ? "none" : b.revision} (${b.state})`)
+            .join(", ");
+  }
+
+  async function refreshRollout(drift, changes) {
+    const picked = rolloutKeys(drift, changes);
+    if (!picked) return renderRollout(null);
+    const [group, ...rest] = picked.split("/");
+    const path = `/v1/rollouts?group=${encodeURIComponent(group)}&key=${encodeURIComponent(rest.join("/"))}`;
+    // Unknown key (404): the panel says so; other errors go to the page's error line.
+    const r = await api(path).catch((err) => {
+      if (/HTTP 404/.test(String(err.message))) return null;
+      throw err;
+    });
+    renderRollout(r);
+  }
+
+  $("#rollout-key").addEventListener("change", (e) => {
+    rollout.chosen = e.target.value;
+    void refresh();
+  });
+
   // One point per bucket over the whole window (missing minutes are zero beats), so the x axis
   // always spans the hour even when only a few minutes had beats.
   function gapFill(series) {
@@ -305,6 +409,7 @@
       renderChart(series);
       renderConfigChanges(changes.changes);
       renderConfigRejections(rejections.changes);
+      await refreshRollout(drift.groups, changes.changes);
       $("#error").hidden = true;
       $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
       document.body.dataset.ready = "true";
