@@ -185,6 +185,23 @@ test("long-poll answers when a file change is published; SSE streams it with res
   resumed.close();
 });
 
+test("a watch without keys starts with every key of the group, in revision order", async () => {
+  const all = sse(socket, "/v1/watch");
+  try {
+    await eventually(
+      "both keys",
+      () => Promise.resolve(all.list.length),
+      (n) => n >= 2,
+    );
+    const keys = all.list.map((e) => (JSON.parse(e.data) as View).key).sort();
+    expect(keys).toEqual(["other", "service1"]);
+    const ids = all.list.map((e) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  } finally {
+    all.close();
+  }
+});
+
 test("a revision the SDK refuses is never served as current", async () => {
   const before = await view("other");
   // An entry whose sha256 is not its payload's (a forged or corrupted write to the bucket).
