@@ -18,7 +18,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { createConfigLoader } from "@konorkestra/config-loader";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { ConfigLoader } from "@konorkestra/config-loader";
-import { ensureSchemasBucket, wireNames } from "@konorkestra/sdk/internal";
+import { connectService, ensureSchemasBucket, wireNames } from "@konorkestra/sdk/internal";
 import { AdminHarness, errorOf } from "./helpers/admin-harness";
 import type { HttpAnswer } from "./helpers/admin-harness";
 
@@ -362,6 +362,31 @@ describe("config write API", () => {
     expect(existsSync(join(root, "beta", "z.json"))).toBe(false);
     expect(git("log", "-1", "--format=%s")).toMatch(/^kon revert beta: z: rejected/);
     expect((await h.http("GET", cfg("beta", "/z"), { token: session })).status).toBe(404);
+  });
+
+  it("the admin's credential may purge config streams (compaction) but no protected stream, and never writes config", async () => {
+    const adminNc = await connectService({ ...h.nats.serviceOptions("admin"), role: "admin" });
+    try {
+      const jsm = await jetstreamManager(adminNc);
+      const DENIED = /permissions violation/i;
+      for (const s of [
+        names.eventStream,
+        names.heartbeatStream,
+        `KV_${names.schemasBucket}`,
+        `KV_${names.nodesBucket}`,
+      ]) {
+        await expect(jsm.streams.purge(s, { filter: "nothing.here" })).rejects.toThrow(DENIED);
+      }
+      await expect(
+        jsm.streams.purge("KV_cfg_beta", { filter: "$KV.cfg_beta.none" }),
+      ).resolves.toMatchObject({
+        success: true,
+      });
+      const kv = await new Kvm(adminNc).open("cfg_beta");
+      await expect(kv.put("y", "{}")).rejects.toThrow(DENIED);
+    } finally {
+      await adminNc.close();
+    }
   });
 
   it("_search finds by module, key prefix and revision", async () => {
