@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { ConfigEntry, ConsistencyMode } from "@konorkestra/proto";
 import type { ConfigEntryInit, ConfigEventInit } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
 import { readGroupFiles } from "@konorkestra/sdk/internal";
@@ -11,6 +10,7 @@ import type {
   SourceProblem,
 } from "@konorkestra/sdk/internal";
 import { rejectedEvent, writtenEvent } from "./config-events";
+import { buildEntry } from "./entry-builder";
 import type {
   ChangeMessage,
   ConfigStore,
@@ -327,26 +327,20 @@ export class GroupSynchronizer {
     current: ReadonlyMap<string, { revision: number }>,
   ): ConfigEntryInit {
     const p = policy?.of(c.key);
-    return {
-      ...(p?.activateAtMs
-        ? { activateAtMs: p.activateAtMs, previousRevision: current.get(c.key)?.revision ?? 0 }
-        : {}),
-      ...(p?.consistency === "strong" ? { consistency: ConsistencyMode.STRONG } : {}),
-      payload: c.config.payload,
-      contentType: "application/json",
-      sourceFormat:
-        c.config.format === "yaml" ? ConfigEntry.SourceFormat.YAML : ConfigEntry.SourceFormat.JSON,
-      sha256: c.sha256,
+    return buildEntry({
+      key: c.key,
+      config: c.config,
       sourcePath: c.file.sourcePath,
-      ...gitFieldsFor(git, c.file.realPath),
+      git: gitFieldsFor(git, c.file.realPath),
       changeSetId,
       changeSetSize,
-      updatedAtMs: atMs,
-      schemaId: c.schemas.map((s) => s.id).join(","),
-      schemaVersion: c.schemas[0]?.revision ?? 0,
-      key: c.key,
+      atMs,
+      schemas: c.schemas,
       publishedBy: p?.author ?? this.options.loaderId,
-    };
+      strong: p?.consistency === "strong",
+      activateAtMs: p?.activateAtMs ?? 0,
+      previousRevision: current.get(c.key)?.revision ?? 0,
+    });
   }
 
   /**
@@ -368,36 +362,18 @@ export class GroupSynchronizer {
     const atMs = Date.now();
     const entries = due.map((c) => this.entry(c, git, id, due.length, atMs, policy, current));
     const r = await strong.write(group, id, entries, policy.settings.prepareTimeoutMs);
-    if (!r.stored) {
+    const keys = due.map((c) => c.key);
+    if (r.stored) {
+      result.changeSets.push({ ...r.stored, puts: keys, deletes: [] });
+      this.logger.info(
+        `group ${group}: change set ${r.stored.id}: ${keys.length} published after prepare ` +
+          `${r.outcome.prepareId} (revisions ${r.stored.firstRevision}-${r.stored.lastRevision})`,
+      );
+    } else {
       const reason = r.events[0]?.error?.reason ?? "aborted";
-      (result.aborted ??= []).push({
-        prepareId: r.outcome.prepareId,
-        keys: due.map((c) => c.key),
-        reason,
-      });
-      await this.publishEvents(group, r.events, result);
-      return;
+      (result.aborted ??= []).push({ prepareId: r.outcome.prepareId, keys, reason });
     }
-    const stored = r.stored;
-    const puts = due.map((c) => c.key);
-    result.changeSets.push({ ...stored, puts, deletes: [] });
-    this.logger.info(
-      `group ${group}: change set ${stored.id}: ${puts.length} published after prepare ${r.outcome.prepareId} ` +
-        `(revisions ${stored.firstRevision}-${stored.lastRevision})`,
-    );
-    const events = due.map((c, i) =>
-      writtenEvent({
-        group,
-        key: c.key,
-        deleted: false,
-        revision: stored.firstRevision + i,
-        sha256: c.sha256,
-        changeSetId: stored.id,
-        sourcePath: c.file.sourcePath,
-        atMs,
-      }),
-    );
-    await this.publishEvents(group, events, result);
+    await this.publishEvents(group, r.events, result);
   }
 
   private async announce(

@@ -1,6 +1,6 @@
 import type { ConfigEntryInit, ConfigEventInit } from "@konorkestra/proto";
 import type { Logger } from "@konorkestra/sdk";
-import { abortedEvent, prepareFailedEvent } from "./config-events";
+import { abortedEvent, prepareFailedEvent, writtenEvent } from "./config-events";
 import type { ConfigStore, StoredChangeSet } from "./config-store";
 import { describeFailures } from "./prepare-coordinator";
 import type { PrepareOutcome, Preparer } from "./prepare-coordinator";
@@ -9,7 +9,7 @@ import type { PrepareOutcome, Preparer } from "./prepare-coordinator";
 export interface StrongResult {
   outcome: PrepareOutcome;
   stored?: StoredChangeSet;
-  /** ABORTED per key and PREPARE_FAILED per failing node and key (empty on a commit). */
+  /** PUBLISHED per key on a commit; ABORTED per key and PREPARE_FAILED per failing node and key. */
   events: ConfigEventInit[];
 }
 
@@ -61,7 +61,19 @@ export class StrongWriter {
         changeSetId,
         entries.map((entry) => ({ key: entry.key ?? "", entry })),
       );
-      return { outcome, stored, events: [] };
+      const events = entries.map((e, i) =>
+        writtenEvent({
+          group,
+          key: e.key ?? "",
+          deleted: false,
+          revision: stored.firstRevision + i,
+          sha256: e.sha256 ?? "",
+          changeSetId: stored.id,
+          sourcePath: e.sourcePath ?? "",
+          atMs: Date.now(),
+        }),
+      );
+      return { outcome, stored, events };
     }
     const atMs = Date.now();
     const reason = `strong write aborted: ${describeFailures(outcome)}; nothing changed`;

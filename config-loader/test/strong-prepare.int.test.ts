@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -278,5 +279,42 @@ describe("strong writes (prepare, then commit)", () => {
     const s = (await stored())!;
     expect(valueOf(s.entry)).toEqual({ n: 4 });
     expect(s.entry.prepareId).not.toBe(req.prepareId);
+  });
+
+  it("a write intent schedules an eventual write: activate_at_ms and previous_revision in the entry, swap at the instant", async () => {
+    const before = (await stored())!;
+    const instant = Date.now() + 3000;
+    const sha256 = createHash("sha256")
+      .update(JSON.stringify({ n: 5 }))
+      .digest("hex");
+    mkdirSync(join(root, GROUP, ".kon", "intents"), { recursive: true });
+    // The intent first: the loader reads it when the value's file changes.
+    writeFileSync(
+      join(root, GROUP, ".kon", "intents", `${KEY}.json`),
+      JSON.stringify({
+        sha256,
+        consistency: "eventual",
+        activate_at_ms: instant,
+        author: "Ada <ada@example.org>",
+      }),
+    );
+    writeValue(5);
+    const s = await until("the scheduled entry", async () => {
+      const e = await stored();
+      return e && e.revision > before.revision ? e : undefined;
+    });
+    expect(s.entry.activateAtMs).toBe(instant);
+    expect(s.entry.previousRevision).toBe(before.revision);
+    expect(s.entry.consistency).not.toBe(ConsistencyMode.STRONG);
+    expect(s.entry.publishedBy).toBe("Ada <ada@example.org>");
+    const a = nodes.a!;
+    await until("pending on a", async () =>
+      (await a.state()).pending?.revision === s.revision ? true : undefined,
+    );
+    expect((await a.state()).value).toEqual({ n: 4 });
+    const swaps = await Promise.all(
+      Object.values(nodes).map((p) => p.waitFor((l) => l.ev === "change" && l.value?.n === 5)),
+    );
+    for (const w of swaps) expect(Math.abs(w.at! - instant)).toBeLessThan(250);
   });
 });
