@@ -48,6 +48,10 @@ export class HttpFailure extends Error {
   }
 }
 
+/** Node's codes of a failed TLS handshake (an untrusted or mismatched certificate). */
+export const TLS_FAILURE =
+  /^(UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|ERR_TLS_|ERR_SSL_|ERR_OSSL_|HOSTNAME_MISMATCH)/;
+
 /** Errors of a socket or TLS handshake: the server was not reached (exit 5). */
 const UNREACHABLE = new Set([
   "ECONNREFUSED",
@@ -158,7 +162,7 @@ export class HttpClient {
   private unreachable(url: URL, err: NodeJS.ErrnoException): CliError {
     const code = err.code ?? "";
     const why = UNREACHABLE.has(code) ? code : code || err.message;
-    const tls = /CERT|SSL|TLS|SELF_SIGNED/.test(code);
+    const tls = TLS_FAILURE.test(code);
     return new CliError(
       ExitCode.Unreachable,
       `cannot reach the ${this.service} at ${url.origin}: ${why}`,

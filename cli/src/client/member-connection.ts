@@ -14,6 +14,7 @@ import {
 import type { WireNames } from "@konorkestra/sdk/internal";
 
 import { CliError, ExitCode } from "../exit-codes";
+import { TLS_FAILURE } from "./http-client";
 
 /** How a member connection reaches NATS. */
 export interface MemberOptions {
@@ -169,7 +170,7 @@ function connectFailure(err: unknown, where: string): CliError {
       hint: "check the key (kon group show GROUP lists the valid key ids)",
     });
   }
-  if (/CERT|SSL|TLS|certificate/i.test(`${code} ${why}`)) {
+  if (TLS_FAILURE.test(code) || /certificate|\bTLS\b|\bSSL\b/i.test(why)) {
     return new CliError(ExitCode.Unreachable, `TLS with NATS failed: ${why}`, {
       where,
       hint: "set the stack's CA: kon context set NAME --ca-file PATH, or KON_TLS_CA",
