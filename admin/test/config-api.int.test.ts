@@ -492,6 +492,9 @@ describe("config write API", () => {
     expect(info.config.max_msgs_per_subject).toBe(2);
     expect(Object.keys(info.state.subjects ?? {})).not.toContain("$KV.cfg_alpha.gone");
     expect(info.state.subjects?.["$KV.cfg_alpha.hist"]).toBe(2);
+    expect(h.log.text()).toMatch(
+      /config compaction alpha: purged 1 tombstone\(s\), \d+ message\(s\); [1-9]\d* bytes freed/,
+    );
     const metrics = await h.http("GET", "/metrics", { token: session });
     expect(metrics.text).toMatch(/kon_admin_config_compaction_tombstones_total [1-9]/);
 

@@ -157,7 +157,7 @@ export class ConfigCompaction {
     if (r.tombstones > 0 || r.applied) {
       const limits = r.applied ? `; limits set ${JSON.stringify(r.applied)}` : "";
       this.d.logger.info(
-        `config compaction ${r.group}: purged ${r.tombstones} tombstones (${r.messages} messages, ${r.bytesFreed} bytes)${limits}`,
+        `config compaction ${r.group}: purged ${r.tombstones} tombstone(s), ${r.messages} message(s); ${r.bytesFreed} bytes freed${limits}`,
       );
     }
   }
