@@ -57,8 +57,12 @@ function newestMtime(dir: string): number {
  * targeted run may not have): builds the cli project and what it references when it is stale.
  */
 export function ensureKonBuilt(): void {
+  // tsc rewrites only outputs whose text changed, but its build info at every build of cli.
+  const info = join(REPO, "cli/dist/.tsbuildinfo");
   const fresh = (): boolean =>
-    existsFile(KON_BIN) && statSync(KON_BIN).mtimeMs >= newestMtime(join(REPO, "cli/src"));
+    existsFile(KON_BIN) &&
+    existsFile(info) &&
+    statSync(info).mtimeMs >= newestMtime(join(REPO, "cli/src"));
   if (fresh()) return;
   try {
     execFileSync(
