@@ -12,7 +12,7 @@
 # Reads the host's .stack/secrets (made by scripts/stack.sh: `make up` in docker mode) at /host-secrets.
 set -eu
 
-# The paths are the mounts of docker-compose.yml; cli/test/pack-compose.test.ts points them at
+# The paths are the mounts of docker-compose.yml; cli/test/pack-compose-init.test.ts points them at
 # temporary directories.
 HOST="${KON_INIT_HOST_SECRETS:-/host-secrets}"
 OUT="${KON_INIT_OUT:-/run/kon-init}"
