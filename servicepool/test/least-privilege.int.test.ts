@@ -192,6 +192,27 @@ test("a member joins with its key and the plane runs on least-privilege credenti
       (g) => g === "bonjour",
       15_000,
     );
+
+    // the member's own credential publishes config.applied; it is stored in KON_EVENTS
+    const check = await connect(nats.clientOptions());
+    try {
+      const jsm = await jetstreamManager(check);
+      const id = `app:${GROUP}:app:${cfg.revision}:n1`;
+      await eventually(
+        "config.applied of the new revision stored",
+        () =>
+          jsm.streams
+            .getMessage("KON_EVENTS", { last_by_subj: `kon.evt.${GROUP}.config.applied` })
+            .then(
+              (m) => m?.header.get("Nats-Msg-Id") ?? "",
+              () => "",
+            ),
+        (got) => got === id,
+        15_000,
+      );
+    } finally {
+      await check.close();
+    }
   } finally {
     await kon.close();
   }
