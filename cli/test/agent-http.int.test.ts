@@ -185,7 +185,7 @@ test("long-poll answers when a file change is published; SSE streams it with res
   resumed.close();
 });
 
-test("a watch without keys starts with every key of the group, in revision order", async () => {
+test("a watch without keys starts with every key of the group, in revision order, then new keys", async () => {
   const all = sse(socket, "/v1/watch");
   try {
     await eventually(
@@ -197,6 +197,14 @@ test("a watch without keys starts with every key of the group, in revision order
     expect(keys).toEqual(["other", "service1"]);
     const ids = all.list.map((e) => Number(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    // A key that appears later (a new file) arrives as an event too.
+    stack.write("fresh", "y: 1\n");
+    await eventually(
+      "new key event",
+      () => Promise.resolve(all.list.length),
+      (n) => n >= 3,
+    );
+    expect(JSON.parse(all.list[2]!.data)).toMatchObject({ key: "fresh", value: { y: 1 } });
   } finally {
     all.close();
   }
