@@ -469,7 +469,8 @@ describe("config write API", () => {
       join(root, "alpha", ".kon", "settings.yaml"),
       "history: 2\nmax_bytes: 10485760\ntombstone_grace_ms: 0\n",
     );
-    await write("create", "alpha", [{ module: "gone", configs: { x: 1 } }]);
+    const created = await write("create", "alpha", [{ module: "gone", configs: { x: 1 } }]);
+    const goneCommit = results(created)[0]!.commit!;
     // An operator deletes a key in the folder; the loader publishes a delete tombstone.
     git("rm", "-q", "alpha/gone.json");
     git("-c", "user.name=op", "-c", "user.email=op@example.org", "commit", "-q", "-m", "drop gone");
@@ -529,5 +530,15 @@ describe("config write API", () => {
       keep: true,
       list: [1, 2],
     });
+
+    // A deleted key, purged from the bucket, comes back by rolling back to its commit.
+    const back = await h.http("POST", cfg("alpha", "/gone/rollback"), {
+      token: alphaWriter,
+      body: { commit: goneCommit },
+    });
+    expect(back.status).toBe(200);
+    expect(results(back)[0]).toMatchObject({ module: "gone", status: "created" });
+    const now = await h.http("GET", cfg("alpha", "/gone"), { token: alphaReader });
+    expect(now.body.configs).toEqual({ x: 1 });
   });
 });

@@ -217,7 +217,7 @@ export class ConfigWriter {
     const sha256 = parsed.config.sha256;
     if (file.bytes !== undefined && mode === "create")
       return { ...base, sha256, status: "skipped" };
-    if (file.bytes === undefined && mode !== "create") {
+    if (file.bytes === undefined && mode === "update") {
       throw new AdminError(
         AdminErrorCode.NotFound,
         `no config ${item.module} in this group; use _create`,
