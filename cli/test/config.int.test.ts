@@ -161,6 +161,9 @@ test("get: fields and value, --json by schema, -q the value; an unknown key is 3
   expect(none.code).toBe(ExitCode.NotFound);
   const noGroup = await kon.run(["get", "svc"], { env: { KON_GROUP: "" } });
   expect(noGroup.code).toBe(ExitCode.Usage);
+  const badKey = await kon.run(["get", "no such key"]);
+  expect(badKey.code).toBe(ExitCode.Usage);
+  expect(badKey.stderr).toContain('invalid config key "no such key"');
 });
 
 test("a stale --expect-revision is a conflict (4); --expect-revision 0 on an existing key too", async () => {

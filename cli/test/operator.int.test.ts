@@ -367,11 +367,3 @@ test("join against a NATS nobody listens on is unreachable (5)", async () => {
   expect(r.stderr).toContain(`cannot reach NATS`);
   expect(r.stderr).toContain(`NATS at nats://127.0.0.1:${closedPort}`);
 });
-
-test("join without the stack's CA cannot verify NATS's certificate (5) and says to set it", async () => {
-  const r = await kon.run(["join", "AAAA-BBBB-CCCC", "--group", "payments"], {
-    env: { KON_TLS_CA: "" },
-  });
-  expect(r.code).toBe(ExitCode.Unreachable);
-  expect(r.stderr).toMatch(/TLS with NATS failed: .*\nhint: set the stack's CA/);
-});

@@ -1,6 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { extname, resolve } from "node:path";
-import { DEFAULT_MAX_VALUE_BYTES, parseConfigBytes } from "@konorkestra/sdk/internal";
+import {
+  DEFAULT_MAX_VALUE_BYTES,
+  assertConfigKey,
+  parseConfigBytes,
+} from "@konorkestra/sdk/internal";
 import type { SourceFormat } from "@konorkestra/sdk/internal";
 
 import { CliError, ExitCode } from "../exit-codes";
@@ -15,6 +19,15 @@ export interface ConfigInput {
   /** The file, or "stdin". */
   where: string;
   format: SourceFormat;
+}
+
+/** Checks a config key before any request: a typo is a usage error that says what is wrong. */
+export function configKeyArg(key: string): string {
+  try {
+    return assertConfigKey(key);
+  } catch (err) {
+    throw new CliError(ExitCode.Usage, (err as Error).message);
+  }
 }
 
 const FORMATS: Record<string, SourceFormat> = { ".json": "json", ".yaml": "yaml", ".yml": "yaml" };

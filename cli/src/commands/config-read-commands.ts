@@ -4,6 +4,7 @@ import { AdminConfigs } from "../client/admin-configs";
 import type { ConfigDiff, HistoryItem, JsonChange } from "../client/admin-configs";
 import type { Output } from "../output/output";
 import type { CliIo } from "../program";
+import { configKeyArg } from "./config-input";
 import { groupOf } from "./group-command";
 import { action } from "./invocation";
 import type { Invocation } from "./invocation";
@@ -39,13 +40,14 @@ export function registerConfigReadCommands(program: Command, io: CliIo): void {
     .action(action(io, diff));
 }
 
-function api(inv: Invocation, flag: string | undefined): [AdminConfigs, string] {
+function api(inv: Invocation, flag: string | undefined, key: string): [AdminConfigs, string] {
+  configKeyArg(key);
   const group = groupOf(inv.io.env, flag);
   return [new AdminConfigs(inv.client("admin"), group), group];
 }
 
 async function get(inv: Invocation, key: string, f: { group?: string }): Promise<void> {
-  const [configs, group] = api(inv, f.group);
+  const [configs, group] = api(inv, f.group, key);
   const v = await configs.get(key);
   inv.out.result({
     json: { group, ...v },
@@ -88,7 +90,7 @@ async function history(
   key: string,
   f: { group?: string; limit: number; all?: boolean },
 ): Promise<void> {
-  const [configs, group] = api(inv, f.group);
+  const [configs, group] = api(inv, f.group, key);
   const items: HistoryItem[] = [];
   let next: string | null = null;
   do {
@@ -126,7 +128,7 @@ async function diff(
   to: string,
   f: { group?: string },
 ): Promise<void> {
-  const [configs, group] = api(inv, f.group);
+  const [configs, group] = api(inv, f.group, key);
   const d: ConfigDiff = await configs.diff(key, from, to);
   inv.out.result({
     json: { group, ...d },

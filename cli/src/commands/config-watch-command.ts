@@ -5,6 +5,7 @@ import { decodeEntry } from "../client/member-connection";
 import { CliError, ExitCode } from "../exit-codes";
 import type { CliIo } from "../program";
 import { parseDuration } from "./duration";
+import { configKeyArg } from "./config-input";
 import { groupOf } from "./group-command";
 import { action } from "./invocation";
 import type { Invocation } from "./invocation";
@@ -57,6 +58,7 @@ function print(inv: Invocation, v: WatchedValue): void {
 }
 
 async function watch(inv: Invocation, key: string, f: WatchFlags): Promise<void> {
+  configKeyArg(key);
   const group = groupOf(inv.io.env, f.group);
   const joinKey = f.joinKey !== undefined ? joinKeyArg(inv, f.joinKey) : undefined;
   if (joinKey) await watchAsMember(inv, group, key, joinKey, f.count);

@@ -6,7 +6,7 @@ import type { WriteOptions, WriteResult } from "../client/admin-configs";
 import { HttpFailure } from "../client/http-client";
 import { CliError, ExitCode } from "../exit-codes";
 import type { CliIo } from "../program";
-import { readConfigInput } from "./config-input";
+import { configKeyArg, readConfigInput } from "./config-input";
 import { parseDuration } from "./duration";
 import { groupOf } from "./group-command";
 import { action } from "./invocation";
@@ -116,6 +116,7 @@ async function put(
   file: string | undefined,
   f: PutFlags,
 ): Promise<void> {
+  configKeyArg(key);
   const group = groupOf(inv.io.env, f.group);
   const input = await readConfigInput(inv.io, file, f.format);
   const api = new AdminConfigs(inv.client("admin"), group);
@@ -163,6 +164,7 @@ async function upsert(
 }
 
 async function rollback(inv: Invocation, key: string, ref: string, f: WriteFlags): Promise<void> {
+  configKeyArg(key);
   const group = groupOf(inv.io.env, f.group);
   if (!/^(\d+|[0-9a-f]{40})$/.test(ref)) {
     throw new CliError(ExitCode.Usage, `not a revision or commit: ${JSON.stringify(ref)}`, {

@@ -18,6 +18,8 @@ import { registerStatusCommand } from "./status-command";
 /** Registers the global options and the operator commands (login, context, group, join, get/put/…, nodes, events, status). */
 export function registerCommands(program: Command, io: CliIo): void {
   program
+    // Each command's help lists the global options too (--json, --context…).
+    .configureHelp({ showGlobalOptions: true })
     .version(cliVersion(), "-V, --version", "print kon's version")
     .option("--context <name>", "use this context instead of the current one (KON_CONTEXT)")
     .option("--token <token>", "API token to send instead of the stored session (KON_API_TOKEN)")
