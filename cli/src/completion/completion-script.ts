@@ -94,7 +94,8 @@ ${caseTable(nodes, (n) => `print -r -- ${quote(n.valueOptions.join(" "))}`)}
   esac
 }
 _kon_has() { [[ " $1 " == *" $2 "* ]]; }
-_kon_names() { local l; for l in "\${(@f)1}"; do print -r -- "\${l%%:*}"; done; }
+# The names of "name:description" lines, space-separated (what _kon_has looks in).
+_kon_names() { local l out=""; for l in \${(f)1}; do out+="\${l%%:*} "; done; print -r -- "$out"; }
 _kon() {
   local word path_="" i
   local -a subs opts
@@ -108,8 +109,9 @@ _kon() {
     _files
     return
   fi
-  subs=("\${(@f)$(_kon_subs "$path_")}")
-  opts=("\${(@f)$(_kon_opts "$path_")}")
+  # Unquoted (f) drops empty lines, so a command without subcommands offers none.
+  subs=(\${(f)"$(_kon_subs "$path_")"})
+  opts=(\${(f)"$(_kon_opts "$path_")"})
   if [[ "\${words[CURRENT]}" == -* ]]; then
     _describe -t options 'option' opts
   else
