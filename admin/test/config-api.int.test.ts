@@ -261,6 +261,12 @@ describe("config write API", () => {
       consistency: "eventual",
       author: "root@example.org <root@example.org>",
     });
+    // The loader applied the intent: the published entry carries the instant.
+    const g = await h.http("GET", cfg("alpha", "/web.front"), { token: alphaReader });
+    expect(g.body).toMatchObject({
+      configs: { title: "later" },
+      activate_at: new Date(at).toISOString(),
+    });
   });
 
   it("a folder that mirrors a remote refuses API writes with 409", async () => {
