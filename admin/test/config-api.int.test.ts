@@ -19,6 +19,7 @@ import { createConfigLoader } from "@konorkestra/config-loader";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { ConfigLoader } from "@konorkestra/config-loader";
 import { connectService, ensureSchemasBucket, wireNames } from "@konorkestra/sdk/internal";
+import { createAdmin } from "../src/admin-service";
 import { AdminHarness, errorOf } from "./helpers/admin-harness";
 import type { HttpAnswer } from "./helpers/admin-harness";
 
@@ -392,6 +393,47 @@ describe("config write API", () => {
       await expect(kv.put("y", "{}")).rejects.toThrow(DENIED);
     } finally {
       await adminNc.close();
+    }
+  });
+
+  it("a write the loader does not publish within the wait is answered 202 pending, committed", async () => {
+    // A second admin on a folder no loader watches, with a short wait.
+    const other = realpathSync(
+      mkdtempSync(join(process.env.KON_TEST_TMPDIR ?? tmpdir(), "kon-cfgapi-unwatched-")),
+    );
+    const second = await createAdmin({
+      ...h.nats.serviceOptions("admin"),
+      pgUrl: h.db.url,
+      port: 0,
+      signingKeyFile: h.signingKeyFile,
+      bootstrapTokenFile: h.bootstrapFile,
+      argon2MemoryKib: 1024,
+      argon2TimeCost: 1,
+      logger: h.log.logger,
+      configDir: other,
+      configWaitMs: 300,
+      compactionIntervalMs: 0,
+    });
+    try {
+      const res = await fetch(`${second.url}${cfg("alpha", "/_create")}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${alphaWriter}`, "content-type": "application/json" },
+        body: JSON.stringify([{ module: "later", configs: { a: 1 } }]),
+      });
+      expect(res.status).toBe(202);
+      const body = (await res.json()) as { commit: string; results: Result[] };
+      expect(body.results[0]).toMatchObject({
+        module: "later",
+        status: "pending",
+        commit: body.commit,
+      });
+      const log = execFileSync("git", ["-C", other, "log", "-1", "--format=%H"], {
+        encoding: "utf8",
+      });
+      expect(log.trim()).toBe(body.commit);
+    } finally {
+      await second.close();
+      rmSync(other, { recursive: true, force: true });
     }
   });
 
