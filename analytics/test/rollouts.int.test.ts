@@ -133,6 +133,13 @@ test("the lagging node catches up and is no longer behind; a pending revision is
   expect(rev(r, r2.revision + 100)).toMatchObject({ pending: 1, nodes: { pending: ["b"] } });
   expect(rev(r, r2.revision)).toMatchObject({ running: 3, behind: 1, nodes: { refused: ["c"] } });
   expect(rev(r, r2.revision).convergence.applied).toBe(3);
+  // Cancelled (same running revision and apply time as before): the newer event wins.
+  b.applied.set(KEY, { ...cur, pendingRevision: 0 });
+  const after = await waitFor("pending cancelled", async () => {
+    const x = await rollout();
+    return x.revisions.every((v) => v.pending === 0) ? x : undefined;
+  });
+  expect(after.revisions.map((v) => v.revision)).not.toContain(r2.revision + 100);
 });
 
 test("a read token is required; bad or missing parameters are 400 with the field named", async () => {

@@ -89,9 +89,9 @@ describe("config.applied reporter", () => {
       kind: ConfigEvent.Kind.APPLIED,
       revision: r1,
       pending: 0,
-      eventId: `app:ap:svc:${r1}:a`,
       sha256: ca.meta.sha256,
     });
+    expect(of("a", "svc")[0]!.eventId).toMatch(new RegExp(`^app:ap:svc:${r1}:a:\\d+$`));
     const before = Date.now();
     const r2 = await putConfig(admin, "ap", "svc", { n: 2 });
     await waitFor("both report r2", () =>
@@ -127,8 +127,19 @@ describe("config.applied reporter", () => {
     expect(of("a", "svc").find((x) => x.pending > 0)).toMatchObject({
       revision: cur.revision,
       pending: cur.revision + 5,
-      eventId: `app:ap:svc:${cur.revision}:p${cur.revision + 5}:a`,
     });
+    const pendingEvent = of("a", "svc").find((x) => x.pending > 0)!;
+    expect(pendingEvent.eventId).toMatch(
+      new RegExp(`^app:ap:svc:${cur.revision}:p${cur.revision + 5}:a:\\d+$`),
+    );
+    // Cancelled: back to the running revision alone. A new fact, so a new id (not dropped by
+    // the stream's duplicate window as a repeat of the first report of this revision).
+    const n = of("a", "svc").length;
+    a.applied.set("svc", { ...cur, pendingRevision: 0 });
+    await waitFor("cancel reported", () => of("a", "svc").length > n);
+    const cancel = of("a", "svc")[n]!;
+    expect(cancel).toMatchObject({ revision: cur.revision, pending: 0 });
+    expect(new Set(of("a", "svc").map((x) => x.eventId)).size).toBe(of("a", "svc").length);
   });
 
   it("lands in KON_EVENTS, so analytics' durable consumer gets every event", async () => {

@@ -30,8 +30,10 @@ const MAX_WAITING = 10_000;
  * `at_ms` is the time the node applied the revision (not the send time), so analytics measures
  * convergence from the publish to the swap. Refusals are not repeated here: the rejection reporter
  * sends them at once as `config.rejected`. While NATS does not answer, states wait (newest per
- * key) and go out when it does; the event id
- * `app:<group>:<key>:<revision>[:p<pending>]:<node>` makes a resend harmless.
+ * key) and go out when it does. The event id
+ * `app:<group>:<key>:<revision>[:p<pending>]:<node>:<noted ms>` names one observed state: a resend
+ * of it is dropped by the stream, while a later return to an earlier state (a pending revision
+ * cancelled, the same revision applied again after a restart) is a new fact with a new id.
  */
 export class AppliedReporter {
   private readonly t: AppliedReporterTiming;
@@ -98,7 +100,7 @@ export class AppliedReporter {
     }
     this.waiting.delete(key); // re-insert: the map's order is the order of the newest change
     this.waiting.set(key, {
-      eventId: `app:${this.group}:${key}:${rev.revision}${pending ? `:p${pending}` : ""}:${this.nodeId}`,
+      eventId: `app:${this.group}:${key}:${rev.revision}${pending ? `:p${pending}` : ""}:${this.nodeId}:${Date.now()}`,
       group: this.group,
       key,
       kind: ConfigEvent.Kind.APPLIED,
