@@ -12,9 +12,10 @@ import type { TokenSource } from "../src/client/http-client";
 import { CliError, ExitCode } from "../src/exit-codes";
 
 function handler(req: IncomingMessage, res: ServerResponse): void {
-  const json = (status: number, body: unknown) =>
+  const json = (status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-  const err = (status: number, code: string, message: string) =>
+  };
+  const err = (status: number, code: string, message: string): void =>
     json(status, { error: { code, message, details: {} } });
   switch (req.url) {
     case "/ok":
@@ -28,7 +29,8 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     case "/unprocessable":
       return err(422, "UNPROCESSABLE", "refused by the loader");
     case "/broken":
-      return res.writeHead(500).end("<html>oops</html>");
+      res.writeHead(500).end("<html>oops</html>");
+      return;
     case "/auth":
       return req.headers.authorization === "Bearer fresh"
         ? json(200, { who: "fresh" })

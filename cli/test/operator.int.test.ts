@@ -341,6 +341,22 @@ describe("signed in", () => {
     expect((await kon.run(["group", "list"])).code).toBe(ExitCode.Refused);
   });
 
+  test("on a terminal, login asks for e-mail and password (not echoed), delete for the group's name", async () => {
+    const r = await kon.run(["login"], { tty: true, stdin: `${EMAIL}\r${PASSWORD}\r` });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("e-mail: ");
+    expect(r.stderr).toContain("password: ");
+    expect(r.stderr).not.toContain(PASSWORD);
+    expect(r.stdout).toContain(`as ${EMAIL}`);
+    expect((await kon.run(["-q", "group", "create", "temp"])).code).toBe(0);
+    const wrong = await kon.run(["group", "delete", "temp"], { tty: true, stdin: "tmep\r" });
+    expect(wrong.code).toBe(ExitCode.Failed);
+    expect(wrong.stderr).toContain("not confirmed; nothing deleted");
+    const right = await kon.run(["group", "delete", "temp"], { tty: true, stdin: "temp\r" });
+    expect(right.code).toBe(0);
+    expect((await kon.run(["group", "show", "temp"])).code).toBe(ExitCode.NotFound);
+  });
+
   test("a session whose refresh token expired is dropped, with what to do (4)", async () => {
     const login = await kon.run(["login", "--email", EMAIL, "--password-stdin"], {
       stdin: `${PASSWORD}\n`,

@@ -56,9 +56,20 @@ export function ask(io: CliIo, question: string, hidden = false): Promise<string
       else resolve(answer);
     };
     const onData = (chunk: string) => {
-      for (const ch of chunk) {
+      const chars = [...chunk];
+      for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i]!;
         if (ch === "\u0003") return finish(new CliError(ExitCode.Failed, "interrupted"));
-        if (ch === "\r" || ch === "\n") return finish();
+        if (ch === "\r" || ch === "\n") {
+          // Pasted text may hold the next answer too: leave it for the next question.
+          const rest = chars
+            .slice(i + 1)
+            .join("")
+            .replace(/^\n/, "");
+          finish();
+          if (rest) input.unshift(rest);
+          return;
+        }
         if (ch === "\u007f" || ch === "\b") answer = answer.slice(0, -1);
         else answer += ch;
       }

@@ -12,6 +12,13 @@ export interface CliRun {
   stderr: string;
 }
 
+/** A terminal's input: what a person types (raw mode is accepted and changes nothing). */
+function typed(text: string): NodeJS.ReadableStream & { isTTY: boolean } {
+  const s = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => s });
+  s.end(text);
+  return s;
+}
+
 /** Collects what a stream receives. */
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -39,11 +46,14 @@ export class CliRunner {
       signal?: AbortSignal;
       /** Sees stdout as it is written (to act once a watch has printed its first value). */
       onStdout?: (textSoFar: string) => void;
+      /** stdin and stderr claim to be a terminal (prompts), `stdin` being what is typed. */
+      tty?: boolean;
     } = {},
   ): Promise<CliRun> {
     const out = capture();
     if (opts.onStdout) out.stream.on("data", () => opts.onStdout!(out.text()));
     const err = capture();
+    if (opts.tty) Object.assign(err.stream, { isTTY: true });
     const env = {
       PATH: process.env.PATH,
       HOME: this.configDir,
@@ -55,7 +65,9 @@ export class CliRunner {
       stdout: out.stream,
       stderr: err.stream,
       env,
-      stdin: Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]),
+      stdin: opts.tty
+        ? typed(opts.stdin ?? "")
+        : Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     await new Promise((r) => setImmediate(r));
