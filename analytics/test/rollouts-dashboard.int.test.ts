@@ -60,7 +60,7 @@ beforeAll(async () => {
   });
   fleet = new RolloutFleet(nats, sim);
   await fleet.publish(1);
-  for (const id of ["a", "c", "d"]) await fleet.join(id);
+  await Promise.all(["a", "c", "d"].map((id) => fleet.join(id)));
   await fleet.holdLag();
   r2 = (await fleet.publish(9)).revision;
   await waitFor("a on r2 and c's refusal stored", async () => {

@@ -45,7 +45,7 @@ beforeAll(async () => {
   });
   fleet = new RolloutFleet(nats, sim);
   r1 = await fleet.publish(1);
-  for (const id of ["a", "b", "c", "d", "e"]) await fleet.join(id);
+  await Promise.all(["a", "b", "c", "d", "e"].map((id) => fleet.join(id)));
   await waitFor("every node's apply of r1 and heartbeat stored", async () => {
     const r = await rollout();
     return r.liveNodes === 5 && rev(r, r1.revision).convergence.applied === 5;
