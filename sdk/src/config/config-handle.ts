@@ -182,8 +182,9 @@ export class ConfigHandle<T> implements HandleView {
   /**
    * Runs `fn(value)` only if this handle is known to run the newest revision of the key: its
    * watch heard from the NATS server (a message, or an idle heartbeat, every 300 ms) within
-   * `maxStalenessMs` with everything it received applied, or else a direct get of the key's last
-   * revision, sent now, finds that revision applied within `confirmTimeoutMs`. A newest revision
+   * `maxStalenessMs` with everything it received applied (or a confirmation below was made within
+   * it), or else a direct get of the key's last revision, sent now, finds that revision applied
+   * within `confirmTimeoutMs` (dated when it was sent). A newest revision
    * this process refused counts as known (it keeps its last good value on purpose; see
    * {@link refused}). A `file:` source is read directly and never stale.
    * @returns what `fn` returns
