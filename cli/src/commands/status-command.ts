@@ -68,6 +68,9 @@ async function status(inv: Invocation): Promise<void> {
     throw new CliError(
       unreachable ? ExitCode.Unreachable : ExitCode.Failed,
       `${bad.length} of ${rows.length} components not ok: ${bad.map((r) => `${r.component} ${r.state}`).join(", ")}`,
+      bad.length === rows.length
+        ? { hint: `is the stack up ('make up')? context '${s.context}': see 'kon context show'` }
+        : undefined,
     );
   }
 }
