@@ -16,6 +16,7 @@ import type { WireNames } from "@konorkestra/sdk/internal";
 export class LiveVoters {
   private kv: Promise<KV> | undefined;
   private warned = false;
+  private readonly views = new Map<string, GroupView>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -23,11 +24,23 @@ export class LiveVoters {
     private readonly logger: Logger,
   ) {}
 
-  /** Node ids of the live nodes of `group` that run any of `keys`, sorted. */
+  /**
+   * Node ids of the live nodes of `group` that run any of `keys`, sorted. From the group's watch
+   * of `kon_nodes` once it has loaded (no round trip); before that, by reading the records.
+   */
   async of(group: string, keys: readonly string[]): Promise<string[]> {
     const kv = await this.bucket();
     if (!kv) return [];
     const wanted = new Set(keys);
+    const view = this.views.get(group);
+    if (!view) this.follow(kv, group);
+    if (view?.ready) {
+      const out: string[] = [];
+      for (const [node, running] of view.nodes) {
+        if ([...running].some((k) => wanted.has(k))) out.push(node);
+      }
+      return out.sort();
+    }
     const names: string[] = [];
     for await (const k of await kv.keys(`${group}.>`)) names.push(k);
     const voters = new Set<string>();
@@ -49,6 +62,33 @@ export class LiveVoters {
     return [...voters].sort();
   }
 
+  /**
+   * Follows the group's records with a KV watch: a record is rewritten at most once per TTL per
+   * node, so this costs little, and a prepare then needs no look-up. The view is used once the
+   * watch delivered the records that existed when it began; a watch that ends is started again
+   * at the next prepare.
+   */
+  private follow(kv: KV, group: string): void {
+    const view: GroupView = { nodes: new Map(), ready: false };
+    this.views.set(group, view);
+    void (async () => {
+      try {
+        const it = await kv.watch({ key: `${group}.>` });
+        for await (const e of it) {
+          const node = parseNodeKey(e.key)?.node;
+          if (!node) continue;
+          const hb = e.operation === "PUT" && e.value.length > 0 ? heartbeatOf(e.value) : undefined;
+          if (hb && !hb.leaving) view.nodes.set(node, new Set(Object.keys(hb.config ?? {})));
+          else view.nodes.delete(node);
+          if (e.delta === 0) view.ready = true;
+        }
+      } catch (err) {
+        this.logger.warn(`watch of ${this.names.nodesBucket} ${group}.> ended: ${String(err)}`);
+      }
+      if (this.views.get(group) === view) this.views.delete(group);
+    })();
+  }
+
   private async bucket(): Promise<KV | undefined> {
     this.kv ??= new Kvm(this.nc).open(this.names.nodesBucket);
     try {
@@ -63,5 +103,20 @@ export class LiveVoters {
       }
       return undefined;
     }
+  }
+}
+
+/** The live records of one group: node → the config keys its last heartbeat reported. */
+interface GroupView {
+  nodes: Map<string, Set<string>>;
+  /** True once the watch caught up with the records that existed when it started. */
+  ready: boolean;
+}
+
+function heartbeatOf(value: Uint8Array): Heartbeat | undefined {
+  try {
+    return decodeMessage(Heartbeat, value);
+  } catch {
+    return undefined;
   }
 }
