@@ -89,11 +89,19 @@ export class LiveVoters {
     })();
   }
 
+  /** The liveness bucket; undefined while it does not exist (no monitor has run yet). */
   private async bucket(): Promise<KV | undefined> {
-    this.kv ??= new Kvm(this.nc).open(this.names.nodesBucket);
+    // open() does not check that the bucket exists; status() does (one stream info).
+    this.kv ??= new Kvm(this.nc)
+      .open(this.names.nodesBucket)
+      .then(async (kv) => (await kv.status(), kv));
     try {
       return await this.kv;
     } catch (err) {
+      if (!(err instanceof Error && /stream not found/i.test(err.message))) {
+        this.kv = undefined;
+        throw err;
+      }
       this.kv = undefined;
       if (!this.warned) {
         this.warned = true;
