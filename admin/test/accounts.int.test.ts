@@ -195,7 +195,7 @@ describe("sign-in, refresh, expiry", () => {
 
   it("failed sign-ins are limited per source and email: 429 with Retry-After, then even the right password", async () => {
     const statuses: number[] = [];
-    let last;
+    let last: Awaited<ReturnType<typeof h.http>> | undefined;
     for (let i = 0; i < 10; i++) {
       last = await h.http("POST", "/v1/auth/login", {
         body: { email: "target@example.org", password: `guess ${i}` },
@@ -205,6 +205,7 @@ describe("sign-in, refresh, expiry", () => {
     // At most 8 failures a minute (shared with the failures of the tests above), then 429s.
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(8);
     expect(statuses.slice(-2)).toEqual([429, 429]);
+    if (last === undefined) throw new Error("no sign-in was attempted");
     expect(errorOf(last).code).toBe("RATE_LIMITED");
     expect(Number(last.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     // While limited, even the right password is refused: the limit is not an oracle.
