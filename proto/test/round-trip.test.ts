@@ -160,6 +160,7 @@ const cases: Case[] = [
     nodeId: "node-1",
     atMs: T0 + 5,
     prepareId: "prep-1",
+    pendingRevision: 2 ** 40 + 8,
   }),
 ];
 
