@@ -19,6 +19,10 @@ process.env.KON_TEST_PG_TEMPLATE_HOOKS ??= [
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 60_000,
+  // Jest's default on a 2-core machine is one worker; most integration tests wait on servers and
+  // timers, so two workers cut the suite by a third (538 s → 353 s in one clean-clone run, all
+  // passing at load 10). KON_JEST_WORKERS overrides.
+  maxWorkers: Number(process.env.KON_JEST_WORKERS ?? 2),
   // One PostgreSQL server per run with a migrated template database; each test file gets a fresh
   // database from it (testkit startPostgres). KON_TEST_PG=off skips it (unit-only runs).
   globalSetup: "<rootDir>/testkit/src/jest-global-setup.ts",
