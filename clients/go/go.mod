@@ -1,0 +1,3 @@
+module github.com/konorkestra/konorkestra/clients/go
+
+go 1.19
