@@ -1,4 +1,3 @@
-import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /** What this needs from nats.js' connection internals: its protocol handler's raw send. */
@@ -6,44 +5,52 @@ interface RawSender {
   sendCommand(cmd: Uint8Array): void;
 }
 
-const ACK_TAIL = Buffer.from(" 4\r\n+ACK\r\n", "latin1");
+/** What a delivery can be told: acknowledged, still in progress, or handed back. */
+export type AckVerb = "+ACK" | "+WPI" | "-NAK";
+
+const tails = new Map<AckVerb, Buffer>(
+  (["+ACK", "+WPI", "-NAK"] as const).map((v) => [v, Buffer.from(` 4\r\n${v}\r\n`, "latin1")]),
+);
 
 /**
- * Acknowledges a committed batch. Each message still gets its own `+ACK` (the consumer is
- * AckExplicit, shared by several instances), but the `PUB` lines are written into one buffer and
- * handed to the connection at once, instead of building and encoding a protocol line per message
- * through `msg.ack()`: at 100,000 messages per second that was a tenth of the ingest's CPU.
+ * Acknowledges a committed batch: `+ACK` to each message's ack (reply) subject.
+ * @see replyAll
+ */
+export function ackBatch(nc: NatsConnection, replies: readonly string[]): void {
+  replyAll(nc, replies, "+ACK");
+}
+
+/**
+ * Sends `verb` to every ack subject of a batch. Each message still gets its own answer (the
+ * consumer is AckExplicit, shared by several instances), but the `PUB` lines are written into
+ * one buffer and handed to the connection at once, instead of building and encoding a protocol
+ * line per message through `msg.ack()`: at 100,000 messages per second that was a tenth of the
+ * ingest's CPU.
  *
  * This uses nats.js' protocol handler (`nc.protocol.sendCommand`), which is not part of its
- * typed API; without it, or for an ack subject that is not plain ASCII, each message is acked the
- * documented way. Either way the acks go out in order on the same connection as the messages'
- * subscription, and a lost ack only means a redelivery, which the unique keys absorb.
+ * typed API; without it, or for an ack subject that is not plain ASCII, each message is answered
+ * with a plain publish. Either way the answers go out in order on the same connection as the
+ * messages' subscription, and a lost ack only means a redelivery, which the unique keys absorb.
  */
-export function ackBatch(nc: NatsConnection, msgs: readonly JsMsg[]): void {
+export function replyAll(nc: NatsConnection, replies: readonly string[], verb: AckVerb): void {
   const raw = rawSender(nc);
-  if (!raw) {
-    for (const m of msgs) m.ack();
-    return;
-  }
-  const replies: string[] = [];
+  const tail = tails.get(verb)!;
   let size = 0;
-  for (const m of msgs) {
-    const reply = (m as unknown as { reply?: unknown }).reply;
-    if (typeof reply !== "string" || reply === "" || !isAscii(reply)) {
-      m.ack();
-      continue;
-    }
-    replies.push(reply);
-    size += 4 + reply.length + ACK_TAIL.length;
+  const plain: string[] = [];
+  for (const reply of replies) {
+    if (raw && reply !== "" && isAscii(reply)) size += 4 + reply.length + tail.length;
+    else plain.push(reply);
   }
-  if (replies.length === 0) return;
+  for (const reply of plain) if (reply !== "") nc.publish(reply, verb);
+  if (!raw || size === 0) return;
   const buf = Buffer.allocUnsafe(size);
   let p = 0;
   for (const reply of replies) {
+    if (reply === "" || !isAscii(reply)) continue;
     p += buf.write("PUB ", p, "latin1");
     p += buf.write(reply, p, "latin1");
-    buf.set(ACK_TAIL, p);
-    p += ACK_TAIL.length;
+    buf.set(tail, p);
+    p += tail.length;
   }
   raw.sendCommand(buf);
 }

@@ -1,8 +1,7 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
-import { NatsHeader, parseAckSubject } from "@konorkestra/sdk/internal";
+import { parseAckSubject } from "@konorkestra/sdk/internal";
 import type { Pool } from "pg";
 import { Backoff, sleep } from "../backoff";
 import { failureText, redactSecrets } from "../failure-text";
@@ -12,8 +11,9 @@ import { isTransientPgError } from "../pg/pg-errors";
 import { inTransaction } from "../pg/transaction";
 import { BatchCollector } from "./batch-collector";
 import type { BatchWriter } from "./batch-writer";
-import { ackBatch } from "./bulk-ack";
+import { ackBatch, replyAll } from "./bulk-ack";
 import type { RejectedRecord } from "./ingest-rejects";
+import { PullReader } from "./pull-reader";
 import { RateWindow } from "./rate-window";
 import type { StreamRecord } from "./stream-record";
 
@@ -38,8 +38,12 @@ export interface StreamIngesterOptions {
   logger: Logger;
 }
 
+/** A pull request's life at the server (it is replaced when it ends). */
+const PULL_EXPIRES_MS = 10_000;
+
 interface Entry {
-  msg: JsMsg;
+  /** The message's ack subject. */
+  reply: string;
   rec: StreamRecord;
   redelivered: boolean;
   row?: unknown;
@@ -47,7 +51,8 @@ interface Entry {
 }
 
 /**
- * Reads a durable pull consumer, cuts the messages into batches (by count or by time), writes each
+ * Reads a durable pull consumer ({@link PullReader}: its own pull requests, deliveries read off
+ * the wire), cuts the messages into batches (by count or by time), writes each
  * batch in one transaction and acknowledges its messages only after COMMIT. A failed write is
  * retried with backoff while the messages are kept ours (`working()`), so nothing is lost; rows
  * have unique keys, so a redelivered message never adds a row. A row PostgreSQL refuses is found
@@ -55,8 +60,8 @@ interface Entry {
  */
 export class StreamIngester {
   private readonly abort = new AbortController();
-  private loop: Promise<void> | undefined;
-  private messages: ConsumerMessages | undefined;
+  private reader: PullReader | undefined;
+  private recovering: Promise<void> | undefined;
   private readonly collector: BatchCollector<Entry>;
   /** Cut batches waiting for a free writer. */
   private readonly queued: Entry[][] = [];
@@ -82,17 +87,28 @@ export class StreamIngester {
     // Keep every batch in hand ours while it waits or is retried, so it is not redelivered to
     // another instance meanwhile.
     this.keepAlive = setInterval(
-      () => this.held.forEach((b) => b.forEach((e) => e.msg.working())),
+      () => this.held.forEach((b) => this.answer(b, "+WPI")),
       Math.max(500, this.opts.ackWaitMs / 3),
     );
-    this.loop = this.run();
+    this.reader = new PullReader({
+      nc: this.opts.nc,
+      stream: this.opts.stream,
+      durable: this.opts.durable,
+      // Large pulls: one request per batch of rows, not per handful of messages.
+      batch: Math.max(200, 2 * this.opts.batchRows),
+      expiresMs: PULL_EXPIRES_MS,
+      onMessage: (subject, reply, msgId, data) => this.receive(subject, reply, msgId, data),
+      onConsumerLost: (st) => this.recover(`${st.code} ${st.description}`),
+      logger: this.opts.logger,
+    });
+    this.reader.start();
   }
 
   /** Stops reading; batches not yet committed are handed back (nak) for immediate redelivery. */
   async stop(): Promise<void> {
     this.abort.abort();
-    this.messages?.stop();
-    await this.loop;
+    this.reader?.stop();
+    await this.recovering;
     this.handBack(this.collector.takeAll());
     for (const b of this.queued.splice(0)) this.handBack(b);
     await Promise.all(this.writes);
@@ -156,42 +172,49 @@ export class StreamIngester {
     }
   }
 
-  private async run(): Promise<void> {
-    const backoff = new Backoff(this.opts.retryMinMs, this.opts.retryMaxMs);
-    const signal = this.abort.signal;
-    while (!signal.aborted) {
-      try {
-        const consumer = await jetstream(this.opts.nc).consumers.get(
-          this.opts.stream,
-          this.opts.durable,
-        );
-        this.messages = await consumer.consume({
-          max_messages: Math.max(100, this.opts.batchRows),
-          callback: (m) => this.receive(m),
-        });
-        if (signal.aborted) this.messages.stop();
-        backoff.reset();
-        const ended = await this.messages.closed();
-        if (signal.aborted) break;
-        throw ended instanceof Error ? ended : new Error("consumer stopped");
-      } catch (err) {
-        if (signal.aborted) break;
-        this.opts.logger.warn(
-          `${this.opts.writer.kind}: consumer failed: ${redactSecrets(String(err))}`,
-        );
-        await sleep(backoff.next(), signal);
-        await this.ensureConsumer().catch(() => undefined);
+  /** The consumer went away: re-create it (with backoff) and ask for messages again. */
+  private recover(why: string): void {
+    if (this.recovering || this.abort.signal.aborted) return;
+    this.opts.logger.warn(`${this.opts.writer.kind}: consumer lost (${why}); re-creating it`);
+    this.recovering = (async () => {
+      const backoff = new Backoff(this.opts.retryMinMs, this.opts.retryMaxMs);
+      while (!this.abort.signal.aborted) {
+        // Never in a tight loop, even when the consumer comes back and goes again at once.
+        await sleep(backoff.next(), this.abort.signal);
+        try {
+          await this.ensureConsumer();
+          this.reader?.restart();
+          return;
+        } catch (err) {
+          this.opts.logger.warn(
+            `${this.opts.writer.kind}: consumer not re-created: ${redactSecrets(String(err))}`,
+          );
+        }
       }
-    }
+    })().finally(() => (this.recovering = undefined));
   }
 
   /** Decodes a message as it arrives, so the work is spread out rather than done per batch. */
-  private receive(msg: JsMsg): void {
+  private receive(
+    subject: string,
+    reply: string,
+    msgId: string | undefined,
+    data: Uint8Array,
+  ): void {
     if (this.abort.signal.aborted) {
-      msg.nak();
+      replyAll(this.opts.nc, [reply], "-NAK");
       return;
     }
-    this.collector.add(this.toEntry(msg));
+    const entry = this.toEntry(subject, reply, msgId, data);
+    if (entry) this.collector.add(entry);
+  }
+
+  private answer(batch: readonly Entry[], verb: "+WPI" | "-NAK"): void {
+    replyAll(
+      this.opts.nc,
+      batch.map((e) => e.reply),
+      verb,
+    );
   }
 
   private enqueue(batch: Entry[]): void {
@@ -221,7 +244,7 @@ export class StreamIngester {
   }
 
   private handBack(batch: Entry[]): void {
-    for (const e of batch) e.msg.nak();
+    this.answer(batch, "-NAK");
     this.held.delete(batch);
   }
 
@@ -237,7 +260,7 @@ export class StreamIngester {
         stop();
         ackBatch(
           this.opts.nc,
-          entries.map((e) => e.msg),
+          entries.map((e) => e.reply),
         );
         this.recordCommit(entries.length, rows, entries);
         return;
@@ -270,23 +293,30 @@ export class StreamIngester {
     if (rejected > 0) this.opts.metrics.rejected.inc({ kind }, rejected);
   }
 
-  private toEntry(msg: JsMsg): Entry {
-    // nats.js' JsMsg has the ack subject as `reply` without declaring it; without it, its own
-    // (slower) accessors are used.
-    const reply = (msg as unknown as { reply?: unknown }).reply;
-    const info = typeof reply === "string" ? parseAckSubject(reply) : undefined;
+  private toEntry(
+    subject: string,
+    reply: string,
+    msgId: string | undefined,
+    data: Uint8Array,
+  ): Entry | undefined {
+    const info = parseAckSubject(reply);
+    if (!info) {
+      // Not a JetStream delivery (something else published to the inbox): nothing to store.
+      this.opts.logger.warn(`${this.opts.writer.kind}: ignored a message with reply ${reply}`);
+      return undefined;
+    }
     const rec: StreamRecord = {
-      subject: msg.subject,
-      data: msg.data,
-      streamSeq: info?.streamSeq ?? msg.seq,
-      timeMs: info?.timeMs ?? Number(msg.timestampNanos / 1_000_000n),
-      msgId: msg.headers?.get(NatsHeader.MsgId) || undefined,
+      subject,
+      data,
+      streamSeq: info.streamSeq,
+      timeMs: info.timeMs,
+      msgId,
     };
-    const redelivered = info ? info.deliveryCount > 1 : msg.redelivered;
+    const redelivered = info.deliveryCount > 1;
     try {
-      return { msg, rec, redelivered, row: this.opts.writer.row(rec) };
+      return { reply, rec, redelivered, row: this.opts.writer.row(rec) };
     } catch (err) {
-      return { msg, rec, redelivered, reject: rejectOf(rec, err) };
+      return { reply, rec, redelivered, reject: rejectOf(rec, err) };
     }
   }
 
