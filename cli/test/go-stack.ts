@@ -12,6 +12,7 @@ import { getFreePort, spawnTs } from "@konorkestra/testkit";
 import { ConfigStack, KON_BIN, eventually } from "./agent-stack";
 
 const MONITOR = join(__dirname, "../../heartbeat/src/main.ts");
+let monitorPort = 0;
 
 function print(line: unknown): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -28,21 +29,21 @@ function initialFiles(args: string[]): Record<string, string> {
   return files;
 }
 
-async function startMonitor(stack: ConfigStack): Promise<{ child: ChildProcess; url: string }> {
-  const port = await getFreePort();
+/** Starts the monitor; resolves once it answers (it takes a while to start on a busy host). */
+function startMonitor(stack: ConfigStack): { child: ChildProcess; ready: Promise<string> } {
   let log = "";
   const child = spawnTs(MONITOR, [], {
     env: {
       ...process.env,
       ...stack.nats.serviceEnv("monitor"),
-      KON_MONITOR_PORT: String(port),
+      KON_MONITOR_PORT: String(monitorPort),
       KON_MONITOR_ID: "go-client-test",
     },
   });
   child.stdout?.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   child.stderr?.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
+  const url = `http://127.0.0.1:${monitorPort}`;
+  const ready = eventually(
     "monitor answering",
     () =>
       fetch(`${url}/healthz`).then(
@@ -50,57 +51,69 @@ async function startMonitor(stack: ConfigStack): Promise<{ child: ChildProcess; 
         () => 0,
       ),
     (status) => status > 0,
-    30_000,
+    90_000,
     () => log,
-  );
-  return { child, url };
+  ).then(() => url);
+  return { child, ready };
 }
 
 async function main(): Promise<void> {
   const [group, ...files] = process.argv.slice(2);
   if (!group) throw new Error("usage: go-stack.ts GROUP [KEY=YAML...]");
+  monitorPort = await getFreePort();
   const stack = await ConfigStack.start(group, initialFiles(files));
-  const monitor = await startMonitor(stack);
-  stack.nc.subscribe(`kon.evt.${group}.node.>`, {
-    callback: (_err, m) => {
-      const e = decodeMessage(NodeEvent, m.data);
-      print({ event: m.subject.split(".").pop(), node: e.nodeId });
-    },
-  });
-  await stack.nc.flush();
-  print({
-    ready: true,
-    group,
-    root: stack.root,
-    configDir: join(stack.root, "config"),
-    joinKeyFile: stack.joinKeyFile,
-    konBin: KON_BIN,
-    node: process.execPath,
-    monitorUrl: monitor.url,
-    env: Object.fromEntries(Object.entries(stack.konEnv()).filter(([k]) => k.startsWith("KON_"))),
-  });
+  let monitor: { child: ChildProcess; ready: Promise<string> } | undefined;
   let stopping = false;
-  const stop = async (): Promise<void> => {
+  const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    const exited = new Promise((r) => monitor.child.once("exit", r));
-    if (monitor.child.exitCode === null && monitor.child.pid) {
-      process.kill(monitor.child.pid, "SIGTERM");
+    const child = monitor?.child;
+    if (child?.pid && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(child.pid, "SIGTERM");
       await exited;
     }
     await stack.stop();
-    process.exit(0);
+    process.exit(code);
   };
-  process.stdin.on("end", () => void stop());
-  process.stdin.on("close", () => void stop());
+  process.stdin.on("end", () => void stop(0));
+  process.stdin.on("close", () => void stop(0));
   process.stdin.resume();
-  process.on("SIGTERM", () => void stop());
-  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop(0));
+  process.on("SIGINT", () => void stop(0));
+  try {
+    // The events are watched before the monitor starts, so none is missed.
+    stack.nc.subscribe(`kon.evt.${group}.node.>`, {
+      callback: (_err, m) => {
+        const e = decodeMessage(NodeEvent, m.data);
+        print({ event: m.subject.split(".").pop(), node: e.nodeId });
+      },
+    });
+    await stack.nc.flush();
+    monitor = startMonitor(stack);
+    // Ready for config tests now; the monitor says when it answers (`{"monitor": URL}`).
+    print({
+      ready: true,
+      group,
+      root: stack.root,
+      configDir: join(stack.root, "config"),
+      joinKeyFile: stack.joinKeyFile,
+      konBin: KON_BIN,
+      node: process.execPath,
+      env: Object.fromEntries(Object.entries(stack.konEnv()).filter(([k]) => k.startsWith("KON_"))),
+    });
+    print({ monitor: await monitor.ready });
+  } catch (err) {
+    process.stderr.write(`go-stack: ${errorText(err)}\n`);
+    await stop(1);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `go-stack: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
+  process.stderr.write(`go-stack: ${errorText(err)}\n`);
   process.exit(1);
 });

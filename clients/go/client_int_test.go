@@ -125,6 +125,7 @@ func (r *recorder) next(t *testing.T, what string) Change {
 }
 
 func TestWatchAcrossAgentRestart(t *testing.T) {
+	t.Parallel()
 	socket := filepath.Join(t.TempDir(), "a.sock")
 	agent, err := startAgent(socket, "go-agent-restart")
 	if err != nil {
@@ -230,6 +231,7 @@ func TestWatchInvalidKeyEnds(t *testing.T) {
 }
 
 func TestHeartbeatUpDownLeft(t *testing.T) {
+	t.Parallel()
 	c, err := Connect(sharedSocket)
 	if err != nil {
 		t.Fatal(err)

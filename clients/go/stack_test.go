@@ -26,6 +26,7 @@ var initialFiles = map[string]string{
 	"greeter": "greeting: hello\nstyle: plain\n",
 	"watched": "step: 0\n",
 	"waited":  "step: 0\n",
+	"svc":     "greeting: hello\nstyle: plain\n",
 }
 
 type stackInfo struct {
@@ -36,13 +37,14 @@ type stackInfo struct {
 	JoinKeyFile string            `json:"joinKeyFile"`
 	KonBin      string            `json:"konBin"`
 	Node        string            `json:"node"`
-	MonitorURL  string            `json:"monitorUrl"`
 	Env         map[string]string `json:"env"`
 }
 
-type nodeEvent struct {
-	Event string `json:"event"`
-	Node  string `json:"node"`
+// stackLine is a line the stack prints after the ready line.
+type stackLine struct {
+	Event   string `json:"event"`
+	Node    string `json:"node"`
+	Monitor string `json:"monitor"`
 }
 
 var (
@@ -53,6 +55,8 @@ var (
 
 	eventsMu sync.Mutex
 	events   = map[string][]string{}
+	// monitorReady is closed once the liveness monitor answers.
+	monitorReady = make(chan struct{})
 )
 
 func TestMain(m *testing.M) {
@@ -133,8 +137,14 @@ func readStack(r io.Reader, ready chan<- error) {
 	}
 	ready <- nil
 	for sc.Scan() {
-		var e nodeEvent
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event != "" {
+		var e stackLine
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if e.Monitor != "" {
+			close(monitorReady)
+		}
+		if e.Event != "" {
 			eventsMu.Lock()
 			events[e.Node] = append(events[e.Node], e.Event)
 			eventsMu.Unlock()
@@ -145,6 +155,7 @@ func readStack(r io.Reader, ready chan<- error) {
 // waitEvent waits until node has had the event kind; returns the node's events so far.
 func waitEvent(t *testing.T, node, kind string, timeout time.Duration) []string {
 	t.Helper()
+	waitMonitor(t)
 	deadline := time.Now().Add(timeout)
 	for {
 		eventsMu.Lock()
@@ -159,6 +170,16 @@ func waitEvent(t *testing.T, node, kind string, timeout time.Duration) []string 
 			t.Fatalf("node.%s of %s not seen in %v; events: %v", kind, node, timeout, got)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitMonitor waits until the liveness monitor answers (it starts alongside the first tests).
+func waitMonitor(t *testing.T) {
+	t.Helper()
+	select {
+	case <-monitorReady:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the liveness monitor did not answer in 90 s")
 	}
 }
 

@@ -28,7 +28,7 @@ func (ch Change) Decode(v any) error { return decodeValue(ch.Key, ch.Revision, c
 type Handler func(Change)
 
 // Longest wait between two attempts to reach the agent again.
-const maxRetry = 5 * time.Second
+const maxRetry = 2 * time.Second
 
 // Watch calls handlers with the current value of key, then with each change, until ctx ends
 // (it then returns ctx.Err()). See WatchFrom.
