@@ -1,0 +1,141 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { monitorConsumerName, parseNodeEventId, wireNames } from "@konorkestra/sdk/internal";
+import type { CleanupStack } from "../cleanup-stack";
+import { measureCpu } from "../ingest/process-cpu";
+import type { CpuUse } from "../ingest/process-cpu";
+import { collectDeadlines, countingSink, settledLastSeq } from "../liveness/case-driver";
+import type { CaseDriver, DownListener } from "../liveness/case-driver";
+import { MonitorProbe } from "../liveness/monitor-probe";
+import type { MonitorHealth } from "../liveness/monitor-probe";
+import { IngestMeter } from "./ingest-meter";
+import type { ScaleoutStage } from "./scaleout-stage";
+
+/** The liveness driver of a scale-out run, plus what it measures beside detection. */
+export interface ClusterDriver extends CaseDriver {
+  readonly ingest: IngestMeter;
+  /** PostgreSQL's CPU (postmaster and backends) over the measured window. */
+  postgresCpu(): CpuUse | undefined;
+  /** Monitor 1's consumer health over the window (sampled twice a second). */
+  monitorHealth(): MonitorHealth | undefined;
+  /** Downs seen per monitor-published event count (all of them, any node). */
+  downEvents(): number;
+  /** Heartbeats KON_HB stored (fleet and probes) once the simulator stopped. */
+  storedBeats(): number;
+}
+
+/**
+ * Beats go out as core NATS publishes from one connection per server (node i through server
+ * i mod N), as a fleet spread over a cluster's servers would send them; downs are the monitors'
+ * `node.down` events; a deadline is the KON_HB timestamp of the node's last stored heartbeat +
+ * TTL (what the monitors judge by). Reuses the liveness benchmark's CaseDriver contract, so
+ * `runCase` runs it.
+ */
+export async function startClusterDriver(
+  stage: ScaleoutStage,
+  group: string,
+  cleanup: CleanupStack,
+): Promise<ClusterDriver> {
+  const names = wireNames("kon");
+  const opts = stage.clientOptions();
+  const pubs: NatsConnection[] = [];
+  for (const [i, url] of opts.servers.entries()) {
+    const nc = await connect({ ...opts, servers: [url], name: `bench-scaleout-nodes-${i + 1}` });
+    cleanup.push(() => nc.close());
+    pubs.push(nc);
+  }
+  const obs = await connect({ ...opts, name: "bench-scaleout-observer" });
+  cleanup.push(() => obs.close());
+  const jsm = await jetstreamManager(obs);
+  const ingest = await IngestMeter.open(pubs[0]!, stage.analytics, stage.pgUrl);
+  cleanup.push(() => ingest.close());
+  const probe = new MonitorProbe(
+    stage.monitors[0]!.url,
+    jsm,
+    names.heartbeatStream,
+    monitorConsumerName(names, "scaleout-1"),
+  );
+  let health: MonitorHealth | undefined;
+  let pgStop: (() => CpuUse) | undefined;
+  let pgCpu: CpuUse | undefined;
+  let ingestStarted: Promise<void> = Promise.resolve();
+  let stored = 0;
+  let downs = 0;
+  const ups = new Set<string>();
+  // Node ids end in their index: the same node always goes through the same server.
+  const sink = countingSink((node, payload) => {
+    const i = Number(/(\d+)$/.exec(node)?.[1] ?? 0) % pubs.length;
+    pubs[i]!.publish(names.heartbeatSubject(group, node), payload);
+  });
+  const processes = { ...stage.pids, bench: process.pid };
+  const versions = { "nats-server": obs.info?.version ?? "?", postgresql: stage.pgVersion };
+
+  return {
+    spec: {
+      key: "nats",
+      label: `${stage.monitors.length} monitors, ${stage.nats.length}-server NATS cluster`,
+      deadlineBasis: "KON_HB timestamp of the last heartbeat",
+      detection: `node.down event on ${names.eventSubject(group, "node.down")}`,
+    },
+    sink,
+    processes,
+    versions,
+    ingest,
+    startMeasuring: () => {
+      probe.start();
+      pgStop = measureCpu({ postgres: stage.pg.pid });
+      ingestStarted = ingest.start();
+    },
+    watch: (onDown: DownListener) => {
+      obs.subscribe(names.groupEventFilter(group, "node"), {
+        callback: (err, msg) => {
+          if (err) return;
+          const at = Date.now();
+          const ev = decodeMessage(NodeEvent, msg.data);
+          if (ev.kind === NodeEvent.Kind.UP) ups.add(ev.nodeId);
+          else if (ev.kind === NodeEvent.Kind.DOWN) {
+            downs++;
+            onDown(ev.nodeId, at, parseNodeEventId(ev.eventId)?.ref);
+          }
+        },
+      });
+      return obs.flush();
+    },
+    upCount: () => ups.size,
+    lostBeats: async () => {
+      health = probe.stop();
+      pgCpu = pgStop?.();
+      await ingestStarted;
+      await ingest.stop();
+      await Promise.all(pubs.map((nc) => nc.flush()));
+      stored = await settledLastSeq(
+        async () => (await jsm.streams.info(names.heartbeatStream)).state.last_seq,
+      );
+      return sink.sent + ingest.probes - stored;
+    },
+    deadlines: (nodes, ttlMs) =>
+      collectDeadlines(nodes, async (node) => {
+        const last = await jsm.direct.getMessage(names.heartbeatStream, {
+          last_by_subj: names.heartbeatSubject(group, node),
+        });
+        return last ? { deadlineMs: last.time.getTime() + ttlMs, ref: `${last.seq}` } : undefined;
+      }),
+    notes: () =>
+      stage.monitors.flatMap((m, i) =>
+        m.warnings() > 0
+          ? [
+              `monitor ${i + 1} wrote ${m.warnings()} warning/error lines; last: ` +
+                m.lastWarnings(3).join(" | ").slice(0, 600),
+            ]
+          : [],
+      ),
+    postgresCpu: () => pgCpu,
+    monitorHealth: () => health,
+    downEvents: () => downs,
+    storedBeats: () => stored,
+    // Everything it opened is on the run's cleanup stack.
+    close: () => Promise.resolve(),
+  };
+}
