@@ -73,6 +73,12 @@ demo: install deps build up
 .PHONY: test
 test: install deps build lint
 	npx jest
+	@bash scripts/go-test.sh
+
+## test-go: go vet and go test of the Go client and its example (real agent, real stack; after build)
+.PHONY: test-go
+test-go: install deps build
+	@bash scripts/go-test.sh
 
 ## test-unit: unit tests only (no servers)
 .PHONY: test-unit

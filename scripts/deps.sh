@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make deps: find or provision nats-server >= 2.12, PostgreSQL with TimescaleDB, Redis >= 7.
+# make deps: find or provision nats-server >= 2.12, PostgreSQL with TimescaleDB, Redis >= 7,
+# and Go >= 1.19 for the Go client's tests.
 #
 # Idempotent. Writes .stack/stack.env, which testkit and scripts/stack.sh read:
 #   KON_NATS_SERVER            host path of nats-server
@@ -7,6 +8,7 @@
 #   KON_PG_ROOT, KON_PG_USER   chroot directory and user to run PostgreSQL as ("" = run directly)
 #   KON_REDIS_SERVER           redis-server path (inside KON_REDIS_ROOT)
 #   KON_REDIS_ROOT, KON_REDIS_USER
+#   KON_GO                     go binary for the Go client's tests (absent: none found, not root)
 #
 # Order of preference for each server: the binary named by its env var, then one on PATH, when
 # its version qualifies; otherwise (root on a Debian-family machine) a Debian unstable root file
@@ -189,6 +191,33 @@ ensure_etcd() {
   ETCD_BIN="$STACK/bin/etcd"
 }
 
+# Go >= 1.19 for the Go client library's tests (clients/go, standard library only): the go named
+# by KON_GO or on PATH, else (root) Debian's golang-go from this machine's own apt sources.
+MIN_GO=1.19
+GO_BIN=""
+go_version() { "$1" version 2>/dev/null | sed -nE 's/.* go([0-9]+\.[0-9]+(\.[0-9]+)?).*/\1/p' | head -n1; }
+find_go() {
+  local c v
+  for c in "${KON_GO:-}" "$(command -v go || true)" /usr/lib/go/bin/go; do
+    [ -n "$c" ] && [ -x "$c" ] || continue
+    v="$(go_version "$c")"
+    if [ -n "$v" ] && version_ge "$v" "$MIN_GO"; then GO_BIN="$c"; return 0; fi
+    log "ignoring $c (go $v < $MIN_GO)"
+  done
+  return 1
+}
+ensure_go() {
+  find_go && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "no go >= $MIN_GO: install Go (Debian: golang-go) or set KON_GO for the Go client tests"
+    return 0
+  fi
+  log "apt-get install golang-go (Go client tests)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go; } \
+    >"$STACK/go-apt.log" 2>&1 || { tail -n 20 "$STACK/go-apt.log" >&2; die "apt-get install golang-go failed (log: $STACK/go-apt.log)"; }
+  find_go || die "golang-go installed, but no go >= $MIN_GO runs"
+}
+
 ETCD_BIN=""
 WITH_BENCH=0
 [ "${1:-}" = "--bench" ] && WITH_BENCH=1
@@ -239,10 +268,12 @@ ENV
   if [ "$WITH_BENCH" = 1 ]; then ensure_etcd; fi
   if [ -z "$ETCD_BIN" ] && [ -x "$STACK/bin/etcd" ]; then ETCD_BIN="$STACK/bin/etcd"; fi
   [ -n "$ETCD_BIN" ] && echo "KON_ETCD=$ETCD_BIN" >>"$tmp"
+  ensure_go
+  [ -n "$GO_BIN" ] && echo "KON_GO=$GO_BIN" >>"$tmp"
   mv "$tmp" "$ENV_FILE"
   write_client_wrappers
   ensure_chromium
-  log "nats-server $nv, PostgreSQL $pv + TimescaleDB ${tv:-?}, Redis $rv (${ENV_FILE#"$ROOT_DIR"/})"
+  log "nats-server $nv, PostgreSQL $pv + TimescaleDB ${tv:-?}, Redis $rv, go ${GO_BIN:+$(go_version "$GO_BIN")} (${ENV_FILE#"$ROOT_DIR"/})"
 }
 
 # .stack/bin/psql and .stack/bin/redis-cli run the clients that match the servers.

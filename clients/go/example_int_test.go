@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ import (
 func buildExample(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "go-service")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	// The toolchain running these tests builds the example too (no other go need be on PATH).
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
 	cmd.Dir = filepath.Join(repoRoot, "examples/go-service")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build examples/go-service: %v\n%s", err, out)
