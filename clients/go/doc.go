@@ -22,7 +22,8 @@
 //     for the handlers of one signal registered with [OnSignal] (in registration order).
 //   - A panicking handler does not stop the watch: the panic is recovered and reported to
 //     [Client.OnPanic] (default: a line on the standard logger), and the next handler and the
-//     next change are delivered as usual.
+//     next change are delivered as usual. A panicking signal handler is recovered and logged
+//     the same way; the other handlers of the signal still run.
 //   - A value the agent marks as refused or pending is never delivered as current. The agent
 //     serves only the revision its SDK applied; a newer revision it refused is reported in
 //     [Meta.Refused] and one it holds back (activate_at, a strong commit) in

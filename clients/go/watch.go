@@ -30,6 +30,10 @@ type Handler func(Change)
 // Longest wait between two attempts to reach the agent again.
 const maxRetry = 2 * time.Second
 
+// A stream silent this long (the agent writes a keep-alive comment every 15 s) is dropped and
+// opened again: the agent hangs, or the connection is gone without an end.
+const idleLimit = 45 * time.Second
+
 // Watch calls handlers with the current value of key, then with each change, until ctx ends
 // (it then returns ctx.Err()). See WatchFrom.
 func (c *Client) Watch(ctx context.Context, key string, handlers ...Handler) error {
@@ -101,14 +105,17 @@ func (w *watch) stream(ctx context.Context) error {
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return malformed("/v1/watch answered content type %q, not an event stream", ct)
 	}
-	return w.read(bufio.NewReaderSize(res.Body, 64<<10))
+	idle := time.AfterFunc(idleLimit, cancel)
+	defer idle.Stop()
+	return w.read(bufio.NewReaderSize(res.Body, 64<<10), func() { idle.Reset(idleLimit) })
 }
 
 // read parses server-sent events (id, event, data, retry; comments ignored) and delivers them.
-func (w *watch) read(r *bufio.Reader) error {
+func (w *watch) read(r *bufio.Reader, alive func()) error {
 	var event, data string
 	for {
 		line, err := readLine(r)
+		alive()
 		if err != nil {
 			return &Error{Code: CodeUnreachable, Message: "watch stream ended: " + err.Error(), Err: err}
 		}
