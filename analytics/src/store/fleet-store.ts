@@ -7,8 +7,12 @@ import type {
   NodeDetail,
   NodeKey,
 } from "../model/fleet-node";
-import { COPY_BINARY_HEADER, copyBinaryOut } from "../pg/binary-copy";
-import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
+import { copyBinaryOut } from "../pg/binary-copy";
+import { assembleNodeList, beatColumns, beatColumnsSql, newFragment } from "./node-list-assembly";
+import type { BeatColumns, Fragment, NodeListFrame } from "./node-list-assembly";
+import { nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
+
+export type { NodeListFrame } from "./node-list-assembly";
 
 interface NodeRow {
   group_name: string;
@@ -49,40 +53,8 @@ export interface NodeListPage {
   next: NodeKey | null;
 }
 
-/** A node's formatted JSON parts (see nodeJsonPartsSql), valid while its version is this. */
-interface Fragment {
-  version: number;
-  group: string;
-  node: string;
-  /** UTF-8 of `{"group":…,"node":…` */
-  head: Buffer;
-  /** UTF-8 of `,"liveness":…,"flappingAtMs":…` */
-  mid: Buffer;
-  /** UTF-8 of `,"instanceId":…}` */
-  tail: Buffer;
-}
-
-/** Displayed status by its number in the per-request query. */
-const STATUSES = ["unknown", "up", "down", "left", "flapping"] as const;
-const STATUS_JSON = STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
-/** Room for the status and beat fields of one node: `,"lastBeatAtMs":…,"lastSeq":…`. */
-const DYNAMIC_BYTES = 160;
-
-/** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
-export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buffer };
-
 const EMPTY = Buffer.alloc(0);
 const NO_FRAME: NodeListFrame = () => ({ open: EMPTY, close: EMPTY });
-
-/** One row of the per-request query (numbers only: no strings to decode). */
-interface BeatRow {
-  id: number;
-  version: number;
-  status: number;
-  /** last_beat_at in epoch ms, or null. */
-  beatMs: number | null;
-  lastSeq: number | null;
-}
 
 /** Reads `node_state`, the current status per node that the ingest keeps. */
 export class FleetStore {
@@ -135,104 +107,52 @@ export class FleetStore {
     const where = nodeWhereSql({ group: q.group, status: q.status, after: q.after }, cutMs);
     const memo = this.memos[detail];
     const client = await this.pool.connect();
-    let rows: BeatRow[];
+    let cols: BeatColumns;
     try {
       // In key order from the index: a sort would compare keys with the database collation.
       await client.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
-      const copy = await copyBinaryOut(
-        client,
-        `SELECT id, version,
-                (CASE WHEN ${flappingSql(cutMs)} THEN 4 WHEN status = 'up' THEN 1
-                      WHEN status = 'down' THEN 2 WHEN status = 'left' THEN 3 ELSE 0 END)::int2,
-                floor(date_part('epoch', last_beat_at) * 1000), last_seq
-           FROM node_state WHERE ${where} ORDER BY group_name, node_id
-           ${q.limit === undefined ? "" : `LIMIT ${q.limit + 1}`}`,
-      );
-      rows = beatRows(copy);
-      const stale = rows.filter((r) => memo.get(r.id)?.version !== r.version);
+      const copy = await copyBinaryOut(client, beatColumnsSql(where, q.limit));
+      cols = beatColumns(copy, cutMs);
+      const stale: number[] = [];
+      for (let i = 0; i < cols.n; i++) {
+        if (memo.get(cols.id[i]!)?.version !== cols.version[i]) stale.push(cols.id[i]!);
+      }
       if (stale.length > 0) await this.fetchFragments(client, detail, stale);
-      await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
       client.release();
+      throw err;
     }
-    let more = false;
-    if (q.limit !== undefined && rows.length > q.limit) {
-      rows = rows.slice(0, q.limit);
-      more = true;
-    }
-    // Written straight into one buffer: the remembered parts are bytes already, and the beat
-    // fields are ASCII digits.
-    const now = Math.trunc(nowMs);
-    const picked: [BeatRow, Fragment][] = [];
-    let size = 2;
-    for (const r of rows) {
-      const f = memo.get(r.id);
-      if (!f) continue; // deleted between the two reads
-      picked.push([r, f]);
-      size += f.head.length + f.mid.length + f.tail.length + DYNAMIC_BYTES + 1;
-    }
-    const last = picked[picked.length - 1]?.[1];
-    const next = more && last ? { group: last.group, node: last.node } : null;
-    // The caller's frame goes into the same buffer: no second copy of a 4 MB answer.
-    const { open, close } = frame(next);
-    const out = Buffer.allocUnsafe(open.length + size + close.length);
-    out.set(open, 0);
-    let p = open.length;
-    out[p++] = 0x5b; // [
-    const first = p;
-    for (const [r, f] of picked) {
-      if (p > first) out[p++] = 0x2c; // ,
-      out.set(f.head, p);
-      p += f.head.length;
-      const status = STATUS_JSON[r.status]!;
-      out.set(status, p);
-      p += status.length;
-      out.set(f.mid, p);
-      p += f.mid.length;
-      const beat = r.beatMs;
-      const age = beat === null ? "null" : Math.max(0, now - beat);
-      p += out.write(
-        `,"lastBeatAtMs":${beat ?? "null"},"lastBeatAgeMs":${age},"lastSeq":${r.lastSeq ?? "null"}`,
-        p,
-        "latin1",
-      );
-      out.set(f.tail, p);
-      p += f.tail.length;
-    }
-    out[p++] = 0x5d; // ]
-    out.set(close, p);
-    p += close.length;
+    // The COMMIT of a read-only transaction travels while the answer is put together.
+    const committed = client.query("COMMIT").then(
+      () => client.release(),
+      (err: Error) => client.release(err),
+    );
+    const more = q.limit !== undefined && cols.n > q.limit;
+    const shown = more ? q.limit! : cols.n;
+    const page = assembleNodeList(cols, shown, more, memo, nowMs, frame);
+    await committed;
     // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
-    if (memo.size > 2 * rows.length + 100_000) memo.clear();
-    return { json: out.subarray(0, p), next };
+    if (memo.size > 2 * cols.n + 100_000) memo.clear();
+    return page;
   }
 
-  /** Formats and remembers the JSON parts of `rows` at their current version. */
+  /** Formats and remembers the JSON parts of the nodes `ids` at their current version. */
   private async fetchFragments(
     client: ClientBase,
     detail: NodeDetail,
-    rows: readonly BeatRow[],
+    ids: readonly number[],
   ): Promise<void> {
     const p = nodeJsonPartsSql(detail);
     const res = await client.query<[string, string, string, string, string, string, string]>({
       text: `SELECT id::text, version::text, group_name, node_id, ${p.head}, ${p.mid}, ${p.tail}
                FROM node_state WHERE id = ANY($1::int8[])`,
-      values: [rows.map((r) => r.id)],
+      values: [ids],
       rowMode: "array",
     });
     const memo = this.memos[detail];
     for (const [id, version, group, node, head, mid, tail] of res.rows) {
-      memo.set(Number(id), {
-        version: Number(version),
-        group,
-        node,
-        head: Buffer.from(head),
-        mid: Buffer.from(mid),
-        tail: Buffer.from(tail),
-      });
+      memo.set(Number(id), newFragment(Number(version), group, node, head, mid, tail));
     }
   }
 
@@ -307,33 +227,4 @@ function flagged(
     if (typeof rev === "number" && rev > r.revision) out[key] = rev;
   }
   return out;
-}
-
-/** The rows of the per-request query from its binary COPY output (int8, int8, int2, float8, int8). */
-function beatRows(buf: Buffer): BeatRow[] {
-  const rows: BeatRow[] = [];
-  const int8 = (at: number): number => buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
-  let p = COPY_BINARY_HEADER.length;
-  while (p + 2 <= buf.length) {
-    const fields = buf.readInt16BE(p);
-    p += 2;
-    if (fields === -1) break;
-    if (fields !== 5) throw new Error(`node list: expected 5 fields, got ${fields}`);
-    const id = int8(p + 4);
-    const version = int8(p + 16);
-    const status = buf.readInt16BE(p + 28);
-    p += 30;
-    let beatMs: number | null = null;
-    if (buf.readInt32BE(p) === 8) {
-      beatMs = buf.readDoubleBE(p + 4);
-      p += 12;
-    } else p += 4;
-    let lastSeq: number | null = null;
-    if (buf.readInt32BE(p) === 8) {
-      lastSeq = int8(p + 4);
-      p += 12;
-    } else p += 4;
-    rows.push({ id, version, status, beatMs, lastSeq });
-  }
-  return rows;
 }

@@ -1,0 +1,251 @@
+import type { NodeKey } from "../model/fleet-node";
+import { COPY_BINARY_HEADER } from "../pg/binary-copy";
+
+/** Displayed status by its number in the per-request query of the node list. */
+export const LIST_STATUSES = ["unknown", "up", "down", "left", "flapping"] as const;
+
+/**
+ * The per-request rows of the node list (id, version, status number, beat ms, last seq), one
+ * typed array per column: 10,000 rows as objects cost more to make and to collect than to read.
+ * A null beat or sequence is NaN.
+ */
+export interface BeatColumns {
+  readonly n: number;
+  readonly id: Float64Array;
+  readonly version: Float64Array;
+  readonly status: Uint8Array;
+  readonly beatMs: Float64Array;
+  readonly lastSeq: Float64Array;
+}
+
+/** A node's formatted JSON parts (see nodeJsonPartsSql), valid while its version is this. */
+export interface Fragment {
+  readonly version: number;
+  readonly group: string;
+  readonly node: string;
+  /** UTF-8 of `{"group":…,"node":…` */
+  readonly head: Buffer;
+  /** UTF-8 of `,"liveness":…,"flappingAtMs":…` */
+  readonly mid: Buffer;
+  /** UTF-8 of `,"instanceId":…}` */
+  readonly tail: Buffer;
+  /** head + status + mid + `,"lastBeatAtMs":`, per status number, made when first needed. */
+  readonly prefix: (Buffer | undefined)[];
+}
+
+/** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
+export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buffer };
+
+const STATUS_JSON = LIST_STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
+const BEAT_AT = Buffer.from(',"lastBeatAtMs":');
+const BEAT_AGE = Buffer.from(',"lastBeatAgeMs":');
+const LAST_SEQ = Buffer.from(',"lastSeq":');
+const NULL = Buffer.from("null");
+/** Room for the beat fields after the prefix: three numbers (≤ 21 bytes each) and two keys. */
+const DYNAMIC_BYTES = 3 * 21 + BEAT_AGE.length + LAST_SEQ.length;
+/** "00" … "99": two digits per step when writing a number. */
+const PAIRS = Buffer.from(
+  Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""),
+);
+/** Smallest tuple: field count, two int8, a 2-byte status, three NULLs. */
+const MIN_TUPLE = 2 + 12 + 12 + 6 + 4 + 4 + 4;
+
+export function newFragment(
+  version: number,
+  group: string,
+  node: string,
+  head: string,
+  mid: string,
+  tail: string,
+): Fragment {
+  return {
+    version,
+    group,
+    node,
+    head: Buffer.from(head),
+    mid: Buffer.from(mid),
+    tail: Buffer.from(tail),
+    prefix: [],
+  };
+}
+
+function prefixOf(f: Fragment, status: number): Buffer {
+  return (f.prefix[status] ??= Buffer.concat([f.head, STATUS_JSON[status]!, f.mid, BEAT_AT]));
+}
+
+/** Seconds from the Unix epoch to PostgreSQL's (2000-01-01), in ms. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+/**
+ * The per-request query: raw columns in the index's key order, so PostgreSQL only copies values
+ * out (status number, flapping test and beat ms are worked out here, a quarter of its time).
+ */
+export function beatColumnsSql(where: string, limit: number | undefined): string {
+  return `SELECT id, version, status, flapping_at, last_beat_at, last_seq
+            FROM node_state WHERE ${where} ORDER BY group_name, node_id
+            ${limit === undefined ? "" : `LIMIT ${limit + 1}`}`;
+}
+
+/**
+ * The rows of {@link beatColumnsSql} from its binary COPY output (int8, int8, text, timestamptz,
+ * timestamptz, int8). A flapping mark after `flappingCutMs` shows the node as flapping.
+ */
+export function beatColumns(buf: Buffer, flappingCutMs: number): BeatColumns {
+  const cap = Math.max(0, Math.floor((buf.length - COPY_BINARY_HEADER.length) / MIN_TUPLE));
+  const cols = {
+    n: 0,
+    id: new Float64Array(cap),
+    version: new Float64Array(cap),
+    status: new Uint8Array(cap),
+    beatMs: new Float64Array(cap),
+    lastSeq: new Float64Array(cap),
+  };
+  const int8 = (at: number): number => buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
+  // The SQL filter compares with the cut's ISO text (whole ms): so does the status shown.
+  const cutMs = Math.floor(flappingCutMs);
+  let n = 0;
+  let p = COPY_BINARY_HEADER.length;
+  while (p + 2 <= buf.length) {
+    const fields = buf.readInt16BE(p);
+    p += 2;
+    if (fields === -1) break;
+    if (fields !== 6) throw new Error(`node list: expected 6 fields, got ${fields}`);
+    cols.id[n] = int8(p + 4);
+    cols.version[n] = int8(p + 16);
+    p += 24;
+    const statusLen = buf.readInt32BE(p);
+    const status = statusCode(buf, p + 4, statusLen);
+    p += 4 + statusLen;
+    let flapping = false;
+    if (buf.readInt32BE(p) === 8) {
+      flapping = timestampAfter(buf, p + 4, cutMs);
+      p += 12;
+    } else p += 4;
+    cols.status[n] = flapping ? 4 : status;
+    if (buf.readInt32BE(p) === 8) {
+      cols.beatMs[n] = timestampMs(buf, p + 4);
+      p += 12;
+    } else {
+      cols.beatMs[n] = NaN;
+      p += 4;
+    }
+    if (buf.readInt32BE(p) === 8) {
+      cols.lastSeq[n] = int8(p + 4);
+      p += 12;
+    } else {
+      cols.lastSeq[n] = NaN;
+      p += 4;
+    }
+    n++;
+  }
+  cols.n = n;
+  return cols;
+}
+
+/** node_state.status (up, down, left, unknown: the table's CHECK) as its LIST_STATUSES number. */
+function statusCode(buf: Buffer, at: number, len: number): number {
+  if (len === 2) return 1; // up
+  if (len === 4) return buf[at] === 0x64 ? 2 : 3; // down, left
+  return 0;
+}
+
+/**
+ * A binary timestamptz (µs since 2000-01-01, int8) as epoch ms rounded down, exactly: the µs
+ * count can exceed 2^53, so it is divided in two parts (2^32 = 4,294,967 × 1000 + 296).
+ */
+function timestampMs(buf: Buffer, at: number): number {
+  const hi = buf.readInt32BE(at);
+  const lo = buf.readUInt32BE(at + 4);
+  return PG_EPOCH_MS + hi * 4_294_967 + Math.floor((hi * 296 + lo) / 1000);
+}
+
+/** Whether a binary timestamptz is later than `ms` (a whole ms), as PostgreSQL compares. */
+function timestampAfter(buf: Buffer, at: number, ms: number): boolean {
+  const t = timestampMs(buf, at);
+  if (t !== ms) return t > ms;
+  const rest = (buf.readInt32BE(at) * 296 + buf.readUInt32BE(at + 4)) % 1000;
+  return rest !== 0; // the same ms: later when µs remain past it
+}
+
+/** Writes an integer-valued number (NaN: `null`) as JSON at `p`; returns the position after it. */
+export function writeJsonInt(out: Buffer, p: number, v: number): number {
+  if (Number.isNaN(v)) {
+    out.set(NULL, p);
+    return p + 4;
+  }
+  if (v < 0) {
+    out[p++] = 0x2d; // -
+    v = -v;
+  }
+  if (v >= 1e21) return p + out.write(String(v), p, "latin1"); // not reached by int8 columns
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  let q = p + digits;
+  let x = v;
+  while (x >= 100) {
+    const next = Math.floor(x / 100);
+    const pair = (x - next * 100) * 2;
+    out[--q] = PAIRS[pair + 1]!;
+    out[--q] = PAIRS[pair]!;
+    x = next;
+  }
+  if (x >= 10) {
+    out[--q] = PAIRS[x * 2 + 1]!;
+    out[--q] = PAIRS[x * 2]!;
+  } else out[--q] = 0x30 + x;
+  return p + digits;
+}
+
+/**
+ * Puts a page of the list together: for each row with a remembered fragment, its prefix for the
+ * row's status, the beat fields, its tail; the frame around the array. One buffer, one copy of
+ * each remembered part, digits written in place (no string per node).
+ */
+export function assembleNodeList(
+  cols: BeatColumns,
+  rowsShown: number,
+  more: boolean,
+  memo: ReadonlyMap<number, Fragment>,
+  nowMs: number,
+  frame: NodeListFrame,
+): { json: Buffer; next: NodeKey | null } {
+  const picked: Fragment[] = new Array<Fragment>(rowsShown);
+  let size = 2;
+  let last: Fragment | undefined;
+  for (let i = 0; i < rowsShown; i++) {
+    const f = memo.get(cols.id[i]!);
+    if (!f) continue; // deleted between the two reads
+    picked[i] = f;
+    last = f;
+    size += prefixOf(f, cols.status[i]!).length + f.tail.length + DYNAMIC_BYTES + 1;
+  }
+  const next = more && last ? { group: last.group, node: last.node } : null;
+  // The caller's frame goes into the same buffer: no second copy of a 4 MB answer.
+  const { open, close } = frame(next);
+  const out = Buffer.allocUnsafe(open.length + size + close.length);
+  out.set(open, 0);
+  let p = open.length;
+  out[p++] = 0x5b; // [
+  const first = p;
+  const now = Math.trunc(nowMs);
+  for (let i = 0; i < rowsShown; i++) {
+    const f = picked[i];
+    if (!f) continue;
+    if (p > first) out[p++] = 0x2c; // ,
+    const prefix = f.prefix[cols.status[i]!]!;
+    out.set(prefix, p);
+    p += prefix.length;
+    const beat = cols.beatMs[i]!;
+    p = writeJsonInt(out, p, beat);
+    out.set(BEAT_AGE, p);
+    p = writeJsonInt(out, p + BEAT_AGE.length, Number.isNaN(beat) ? NaN : Math.max(0, now - beat));
+    out.set(LAST_SEQ, p);
+    p = writeJsonInt(out, p + LAST_SEQ.length, cols.lastSeq[i]!);
+    out.set(f.tail, p);
+    p += f.tail.length;
+  }
+  out[p++] = 0x5d; // ]
+  out.set(close, p);
+  p += close.length;
+  return { json: out.subarray(0, p), next };
+}
