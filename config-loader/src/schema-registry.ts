@@ -1,44 +1,16 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import Ajv2020 from "ajv/dist/2020";
-import addFormats from "ajv-formats";
 import type { Logger } from "@konorkestra/sdk";
 import {
+  JsonSchemaCache,
   SCHEMA_GRACE_MS,
   liveSchemaRecords,
   parseSchemaRecords,
   schemaRecordKey,
-  sha256Hex,
 } from "@konorkestra/sdk/internal";
-import type { SchemaRecord, WireNames } from "@konorkestra/sdk/internal";
-import type { RegisteredSchema, SchemaSource, SchemaViolation } from "./config-store";
-
-type Compiled = Omit<RegisteredSchema, "revision" | "service">;
-
-/**
- * Compiles a JSON Schema (draft 2020-12, what zod 4's `z.toJSONSchema` emits) with ajv and the
- * standard formats. Each schema gets its own ajv instance: schemas from different services may
- * share an `$id`, which one instance would refuse.
- */
-export function compileSchema(schema: Record<string, unknown>): Compiled {
-  const { $schema: _ignored, ...body } = schema;
-  // zod emits formats ajv-formats lacks (cuid, nanoid) next to a pattern that checks them anyway.
-  const ajv = new Ajv2020({ allErrors: true, strict: false, logger: false });
-  addFormats(ajv);
-  const fn = ajv.compile(body);
-  return {
-    id: sha256Hex(JSON.stringify(schema)),
-    validate(value: unknown): SchemaViolation[] {
-      if (fn(value)) return [];
-      return (fn.errors ?? []).map((e) => {
-        const missing = (e.params as { missingProperty?: unknown }).missingProperty;
-        const path = typeof missing === "string" ? `${e.instancePath}/${missing}` : e.instancePath;
-        return { path, message: e.message ?? e.keyword };
-      });
-    },
-  };
-}
+import type { CompiledJsonSchema, SchemaRecord, WireNames } from "@konorkestra/sdk/internal";
+import type { RegisteredSchema, SchemaSource } from "./config-store";
 
 interface Looked {
   schemas: RegisteredSchema[];
@@ -54,8 +26,8 @@ interface Looked {
  * block every config publish.
  */
 export class KvSchemaRegistry implements SchemaSource {
-  /** By sha256 of the schema JSON, cleared if it ever grows large. */
-  private readonly compiled = new Map<string, Compiled | Error>();
+  /** Compiled with the sdk's one JSON Schema rule (the admin's config API checks by it too). */
+  private readonly compiled = new JsonSchemaCache();
   private readonly looked = new Map<string, Looked>();
   private lastSeq = -1;
 
@@ -100,7 +72,9 @@ export class KvSchemaRegistry implements SchemaSource {
     try {
       records = parseSchemaRecords(e.string());
     } catch (err) {
-      this.warnOnce(`${name}@${e.revision}`, name, err as Error);
+      this.warnOnce(`${name}@${e.revision}`, () =>
+        this.logger.warn(`ignoring registered schema ${name}: ${(err as Error).message}`),
+      );
       return none;
     }
     const live = liveSchemaRecords(records, now, this.graceMs);
@@ -120,29 +94,23 @@ export class KvSchemaRegistry implements SchemaSource {
     return { schemas, validUntilMs };
   }
 
-  private compile(name: string, r: SchemaRecord): Compiled | Error {
-    const sha = sha256Hex(JSON.stringify(r.schema));
-    let c = this.compiled.get(sha);
-    if (c === undefined) {
-      if (this.compiled.size > 1000) this.compiled.clear();
-      try {
-        c = compileSchema(r.schema);
-      } catch (err) {
-        c = err as Error;
+  private compile(name: string, r: SchemaRecord): CompiledJsonSchema | Error {
+    const c = this.compiled.get(r.schema);
+    if (c instanceof Error) {
+      this.warnOnce(`compile:${name}:${r.service}:${c.message}`, () =>
         this.logger.warn(
           `ignoring the schema ${r.service || "?"} registered for ${name}: ${c.message}`,
-        );
-      }
-      this.compiled.set(sha, c);
+        ),
+      );
     }
     return c;
   }
 
   private readonly warned = new Set<string>();
-  private warnOnce(id: string, name: string, err: Error): void {
+  private warnOnce(id: string, warn: () => void): void {
     if (this.warned.has(id)) return;
     if (this.warned.size > 10_000) this.warned.clear();
     this.warned.add(id);
-    this.logger.warn(`ignoring registered schema ${name}: ${err.message}`);
+    warn();
   }
 }

@@ -49,8 +49,17 @@ export {
   schemaVersion,
 } from "./wire/schema-record";
 export type { SchemaRecord } from "./wire/schema-record";
-export { schemaViolations } from "./wire/schema-check";
-export type { SchemaViolationOf } from "./wire/schema-check";
+// The one JSON Schema rule: the loader checks files with it, the admin's config API writes.
+export {
+  JsonSchemaCache,
+  compileJsonSchema,
+  schemaViolations,
+} from "./config-files/json-schema-validator";
+export type {
+  CompiledJsonSchema,
+  JsonSchemaViolation,
+  SchemaViolationOf,
+} from "./config-files/json-schema-validator";
 export {
   CONFIG_CONSUMER_MAX_INACTIVE_MS,
   ensureConfigBucket,

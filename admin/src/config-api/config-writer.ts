@@ -2,13 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
 import { parseConfigBytes, schemaViolations } from "@konorkestra/sdk/internal";
-import type { WriteIntentRecord } from "@konorkestra/sdk/internal";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { ConfigBuckets } from "./config-buckets";
-import { intentBytes, valueFileBytes } from "./config-folder";
+import { valueFileBytes } from "./config-folder";
 import type { ConfigFolder } from "./config-folder";
+import { FolderCommit } from "./folder-commit";
+import type { KeyWrite } from "./folder-commit";
 import { HeadMovedError } from "./git-repo";
-import type { FileChange, GitRepo } from "./git-repo";
+import type { GitRepo } from "./git-repo";
 import { GroupLock } from "./group-lock";
 import { OutcomeWatch } from "./outcome-watch";
 import type { KeyOutcome, RefusingNode } from "./outcome-watch";
@@ -37,6 +38,8 @@ export interface ItemResult {
   commit?: string;
   reason?: string;
   nodes?: RefusingNode[];
+  /** The later commit that replaced this write's content before the loader published it. */
+  superseded_by?: string;
 }
 
 export interface WriteResult {
@@ -61,6 +64,9 @@ export interface ConfigWriterDeps {
   now?: () => number;
 }
 
+/** Plans made on a branch another writer then moved are made again, up to this many times. */
+const MAX_COMMIT_TRIES = 8;
+
 /** An item checked and ready to commit. */
 interface Planned {
   item: WriteItem;
@@ -81,10 +87,12 @@ interface Planned {
  */
 export class ConfigWriter {
   private readonly lock = new GroupLock();
+  private readonly commits: FolderCommit;
   private readonly now: () => number;
 
   constructor(private readonly d: ConfigWriterDeps) {
     this.now = d.now ?? Date.now;
+    this.commits = new FolderCommit(d.folder, d.logger);
   }
 
   async write(
@@ -111,6 +119,12 @@ export class ConfigWriter {
     return this.lock.run(group, () => this.writeLocked(repo, group, mode, items, author));
   }
 
+  /**
+   * Plans on the branch's HEAD and commits on exactly that HEAD. When another writer (an admin
+   * instance on the same folder, a person) moved the branch in between, the whole request is
+   * planned again on the new HEAD: a write without `expected_revision` then lands on top (last
+   * writer wins, both in history); one with it is refused by the re-plan if the key changed.
+   */
   private async writeLocked(
     repo: GitRepo,
     group: string,
@@ -118,36 +132,93 @@ export class ConfigWriter {
     items: WriteItem[],
     author: string,
   ): Promise<WriteResult> {
-    const plans: Planned[] = [];
-    for (const it of items) plans.push(await this.plan(repo, group, mode, it));
-    await this.checkSchemas(group, plans);
-    const changeId = randomUUID();
-    const writes = plans.filter((p) => p.status === "write");
-    if (writes.length === 0) {
-      return { commit: null, change_id: changeId, results: plans.map((p) => restResult(p)) };
+    for (let attempt = 1; ; attempt++) {
+      const parent = (await repo.head()) ?? null;
+      const plans: Planned[] = [];
+      for (const it of items) plans.push(await this.plan(repo, group, mode, it, parent));
+      await this.checkSchemas(group, plans);
+      const changeId = randomUUID();
+      const writes = plans.filter((p) => p.status === "write");
+      if (writes.length === 0) {
+        return { commit: null, change_id: changeId, results: plans.map((p) => restResult(p)) };
+      }
+      const keyWrites = writes.map((p) => this.keyWrite(p, author, changeId));
+      const keys = writes.map((p) => p.item.module).join(", ");
+      const message = `kon ${mode} ${group}: ${keys}\n\nKon-Change-Id: ${changeId}\n`;
+      const kv = await this.d.buckets.kv(group);
+      const watch = new OutcomeWatch(this.d.nc, this.d.buckets.names, group, kv, this.now());
+      try {
+        let commit: string;
+        try {
+          commit = await this.commits.commit(repo, group, keyWrites, author, message, parent);
+        } catch (err) {
+          if (!(err instanceof HeadMovedError)) throw err;
+          this.d.logger.info(
+            `${group}: the folder's branch moved under a write (try ${attempt}); planning it again`,
+          );
+          if (attempt < MAX_COMMIT_TRIES) continue;
+          throw new AdminError(
+            AdminErrorCode.Conflict,
+            `other writers kept moving the folder's branch (${attempt} tries); retry`,
+            { group },
+          );
+        }
+        return await this.outcome(repo, group, plans, keyWrites, commit, changeId, watch);
+      } finally {
+        watch.close();
+      }
     }
-    const kv = await this.d.buckets.kv(group);
-    const watch = new OutcomeWatch(this.d.nc, this.d.buckets.names, group, kv, this.now());
-    try {
-      const commit = await this.commitAndWrite(repo, group, mode, writes, author, changeId);
-      const outcomes = await watch.wait(
-        writes.map((p) => ({
+  }
+
+  /** Waits for the loader's verdict on each written key; puts refused or abandoned ones back. */
+  private async outcome(
+    repo: GitRepo,
+    group: string,
+    plans: Planned[],
+    keyWrites: KeyWrite[],
+    commit: string,
+    changeId: string,
+    watch: OutcomeWatch,
+  ): Promise<WriteResult> {
+    const supersededBy = this.commits.supersededCheck(repo, commit, keyWrites);
+    const outcomes = await watch.wait(
+      plans
+        .filter((p) => p.status === "write")
+        .map((p) => ({
           key: p.item.module,
           sha256: p.sha256,
           sourcePath: sourcePath(this.d.folder, p),
         })),
-        this.d.waitMs,
-      );
-      const failed = outcomes.filter((o) => o.kind === "rejected" || o.kind === "aborted");
-      if (failed.length > 0) await this.revert(repo, group, writes, failed);
-      return {
-        commit,
-        change_id: changeId,
-        results: plans.map((p) => resultOf(p, outcomes, commit)),
-      };
-    } finally {
-      watch.close();
+      this.d.waitMs,
+      (a) => supersededBy(a.key),
+    );
+    const failed = outcomes.filter((o) => o.kind === "rejected" || o.kind === "aborted");
+    if (failed.length > 0) {
+      const why = failed.map((f) => `${f.key}: ${f.kind}`).join("; ");
+      const back = keyWrites.filter((w) => failed.some((f) => f.key === w.key));
+      await this.commits.revert(repo, group, commit, back, why);
     }
+    return {
+      commit,
+      change_id: changeId,
+      results: plans.map((p) => resultOf(p, outcomes, commit)),
+    };
+  }
+
+  private keyWrite(p: Planned, author: string, changeId: string): KeyWrite {
+    return {
+      key: p.item.module,
+      rel: p.rel,
+      bytes: p.bytes,
+      intent: {
+        sha256: p.sha256,
+        ...(p.item.consistency ? { consistency: p.item.consistency } : {}),
+        ...(p.item.activate_at_ms !== undefined ? { activate_at_ms: p.item.activate_at_ms } : {}),
+        change_id: changeId,
+        author,
+        requested_at_ms: this.now(),
+      },
+    };
   }
 
   /** Refuses an activation instant in the past or beyond the horizon. */
@@ -179,6 +250,7 @@ export class ConfigWriter {
     group: string,
     mode: WriteMode,
     item: WriteItem,
+    parent: string | null,
   ): Promise<Planned> {
     const file = await this.d.folder.keyFile(group, item.module);
     const bytes = valueFileBytes(item.configs);
@@ -193,45 +265,63 @@ export class ConfigWriter {
         },
       );
     }
+    const rel = repo.relPath(file.abs);
+    // What the commit is built on: the file at `parent`, else (never committed) the work tree's.
+    const previous = (parent === null ? undefined : await repo.show(parent, rel)) ?? file.bytes;
+    const before =
+      previous &&
+      parseConfigBytes(previous, file.abs.endsWith(".json") ? "json" : "yaml", Infinity);
     const current = await this.d.buckets.current(group, item.module);
     const currentRevision = current?.revision ?? 0;
-    if (item.expected_revision !== undefined && item.expected_revision !== currentRevision) {
-      throw new AdminError(
-        AdminErrorCode.Conflict,
-        `${item.module} is at revision ${currentRevision}, not ${item.expected_revision}`,
-        {
-          module: item.module,
-          expected_revision: item.expected_revision,
-          current_revision: currentRevision,
-        },
-      );
+    if (item.expected_revision !== undefined) {
+      this.checkExpected(item, currentRevision, current?.entry.sha256, before);
     }
-    const base = {
-      item,
-      abs: file.abs,
-      rel: repo.relPath(file.abs),
-      previous: file.bytes,
-      bytes,
-      currentRevision,
-    };
+    const base = { item, abs: file.abs, rel, previous, bytes, currentRevision };
     const sha256 = parsed.config.sha256;
-    if (file.bytes !== undefined && mode === "create")
-      return { ...base, sha256, status: "skipped" };
-    if (file.bytes === undefined && mode === "update") {
+    if (previous !== undefined && mode === "create") return { ...base, sha256, status: "skipped" };
+    if (previous === undefined && mode === "update") {
       throw new AdminError(
         AdminErrorCode.NotFound,
         `no config ${item.module} in this group; use _create`,
-        {
-          module: item.module,
-        },
+        { module: item.module },
       );
     }
-    const before =
-      file.bytes &&
-      parseConfigBytes(file.bytes, file.abs.endsWith(".json") ? "json" : "yaml", Infinity);
     if (before?.ok && before.config.sha256 === sha256)
       return { ...base, sha256, status: "unchanged" };
     return { ...base, sha256, status: "write" };
+  }
+
+  /**
+   * Compare-and-set on the key's revision. The bucket's revision alone is not enough with several
+   * writers: a commit the loader has not published yet leaves the revision as it was, so the
+   * folder's content at the commit this write builds on must also be the bucket's.
+   */
+  private checkExpected(
+    item: WriteItem,
+    currentRevision: number,
+    currentSha: string | undefined,
+    before: ReturnType<typeof parseConfigBytes> | undefined,
+  ): void {
+    const details = {
+      module: item.module,
+      expected_revision: item.expected_revision,
+      current_revision: currentRevision,
+    };
+    if (item.expected_revision !== currentRevision) {
+      throw new AdminError(
+        AdminErrorCode.Conflict,
+        `${item.module} is at revision ${currentRevision}, not ${item.expected_revision}`,
+        details,
+      );
+    }
+    const folderSha = before === undefined ? undefined : before.ok ? before.config.sha256 : "";
+    if (folderSha !== currentSha) {
+      throw new AdminError(
+        AdminErrorCode.Conflict,
+        `${item.module} has a committed change the loader has not published (or refused); retry once it is`,
+        { ...details, unpublished: true },
+      );
+    }
   }
 
   /** Every value against its key's registered schemas; one refusal refuses the whole request. */
@@ -251,83 +341,6 @@ export class ConfigWriter {
         `${String(first.module)}: ${String(first.path) || "/"} ${String(first.message)} (schema of ${String(first.service)}); nothing was written`,
         { violations: refused.slice(0, 50) },
       );
-    }
-  }
-
-  private async commitAndWrite(
-    repo: GitRepo,
-    group: string,
-    mode: WriteMode,
-    writes: Planned[],
-    author: string,
-    changeId: string,
-  ): Promise<string> {
-    const intents = writes.map((p) => {
-      const intent: WriteIntentRecord = {
-        sha256: p.sha256,
-        ...(p.item.consistency ? { consistency: p.item.consistency } : {}),
-        ...(p.item.activate_at_ms !== undefined ? { activate_at_ms: p.item.activate_at_ms } : {}),
-        change_id: changeId,
-        author,
-        requested_at_ms: this.now(),
-      };
-      const abs = this.d.folder.intentPath(group, p.item.module);
-      return { abs, rel: repo.relPath(abs), bytes: intentBytes(intent) };
-    });
-    const changes: FileChange[] = [
-      ...intents.map((i) => ({ path: i.rel, bytes: i.bytes })),
-      ...writes.map((p) => ({ path: p.rel, bytes: p.bytes })),
-    ];
-    const keys = writes.map((p) => p.item.module).join(", ");
-    const message = `kon ${mode} ${group}: ${keys}\n\nKon-Change-Id: ${changeId}\n`;
-    let commit: string;
-    try {
-      commit = await repo.commit(changes, author, message);
-    } catch (err) {
-      if (!(err instanceof HeadMovedError)) throw err;
-      throw new AdminError(
-        AdminErrorCode.Conflict,
-        "another writer committed to the folder meanwhile; retry",
-        {
-          group,
-        },
-      );
-    }
-    // Intents first: when the loader sees a value file, its intent is already there.
-    for (const i of intents) await this.d.folder.writeAtomic(i.abs, i.bytes);
-    for (const p of writes) await this.d.folder.writeAtomic(p.abs, p.bytes);
-    return commit;
-  }
-
-  /** Puts refused or abandoned keys back as they were, so that folder and bucket agree. */
-  private async revert(
-    repo: GitRepo,
-    group: string,
-    writes: Planned[],
-    failed: KeyOutcome[],
-  ): Promise<void> {
-    const back = writes.filter((p) => failed.some((f) => f.key === p.item.module));
-    const changes: FileChange[] = back.flatMap((p) => {
-      const intent = this.d.folder.intentPath(group, p.item.module);
-      return [
-        { path: p.rel, bytes: p.previous ?? null },
-        { path: repo.relPath(intent), bytes: null },
-      ];
-    });
-    const why = failed.map((f) => `${f.key}: ${f.kind}`).join("; ");
-    try {
-      await repo.commit(
-        changes,
-        "Konorkestra admin API <kon-admin@localhost>",
-        `kon revert ${group}: ${why}\n`,
-      );
-      for (const p of back) {
-        await this.d.folder.remove(this.d.folder.intentPath(group, p.item.module));
-        if (p.previous) await this.d.folder.writeAtomic(p.abs, p.previous);
-        else await this.d.folder.remove(p.abs);
-      }
-    } catch (err) {
-      this.d.logger.error(`cannot revert ${group} after ${why}: ${(err as Error).message}`);
     }
   }
 }
@@ -355,6 +368,15 @@ function resultOf(p: Planned, outcomes: KeyOutcome[], commit: string): ItemResul
       return { ...base, status: p.previous ? "updated" : "created", revision: o.revision };
     case "pending":
       return { ...base, status: "pending" };
+    case "superseded":
+      // Committed (it is in the folder's history), then replaced by a later commit before the
+      // loader published it: an accepted write whose value is no longer the newest.
+      return {
+        ...base,
+        status: p.previous ? "updated" : "created",
+        superseded_by: o.by,
+        reason: `superseded by commit ${o.by} before the loader published it`,
+      };
     default:
       return { ...base, status: o.kind, reason: o.reason, nodes: o.nodes };
   }

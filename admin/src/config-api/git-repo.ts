@@ -52,10 +52,11 @@ interface GitRun {
 
 /**
  * The git repository that holds the config root. Commits are made with plumbing on a private
- * index (hash-object, update-index, write-tree, commit-tree, update-ref with the old HEAD as the
- * expected value), and only then do the files appear in the work tree: when the loader sees a
- * file change, HEAD already holds that content, so it publishes the entry with this commit and
- * author (a file written before its commit would be published as uncommitted, and not again).
+ * index (hash-object, update-index, write-tree, commit-tree, then `update-ref` of the branch with
+ * the parent as the expected old value: compare-and-set, so several admin instances may share a
+ * folder), and only then do the files appear in the work tree: when the loader sees a file
+ * change, HEAD already holds that content, so it publishes the entry with this commit and author
+ * (a file written before its commit would be published as uncommitted, and not again).
  */
 export class GitRepo {
   private constructor(readonly topLevel: string) {}
@@ -125,32 +126,99 @@ export class GitRepo {
   }
 
   /**
-   * Commits `changes` on top of HEAD with `author` ("Name <email>") and returns the commit. The
-   * work tree is not touched; the repository's own index is updated for these paths so that
-   * `git status` shows them clean once the caller writes the same bytes to the work tree.
-   * Fails (without committing) when HEAD moved while the commit was built.
+   * The ref a commit moves: the branch HEAD points at (`refs/heads/<b>`), or HEAD itself when it
+   * is detached.
    */
-  async commit(changes: FileChange[], author: string, message: string): Promise<string> {
-    const parent = await this.head();
+  async branchRef(): Promise<string> {
+    const r = await run(this.topLevel, ["symbolic-ref", "-q", "HEAD"]);
+    return r.code === 0 ? r.stdout.toString().trim() : "HEAD";
+  }
+
+  /**
+   * Commits `changes` on top of `parent` (default: HEAD now) with `author` ("Name <email>") and
+   * returns the commit. The branch is moved by compare-and-set (`update-ref <branch> <new>
+   * <parent>`): when anyone else (another admin instance on the same folder, a person) moved it
+   * since `parent` was read, nothing is committed and {@link HeadMovedError} says so; the caller
+   * re-reads and retries. The work tree and the repository's index are not touched here (see
+   * {@link followHead}).
+   */
+  async commit(
+    changes: FileChange[],
+    author: string,
+    message: string,
+    parent?: string | null,
+  ): Promise<string> {
+    const base = parent === undefined ? await this.head() : (parent ?? undefined);
+    const ref = await this.branchRef();
     const scratch = await mkdtemp(join(tmpdir(), "kon-git-"));
     const env = { ...identityEnv(author), GIT_INDEX_FILE: join(scratch, "index") };
     try {
-      if (parent) await must(this.topLevel, ["read-tree", parent], { env });
+      if (base) await must(this.topLevel, ["read-tree", base], { env });
       const entries = await this.hashBlobs(changes, scratch);
       await must(this.topLevel, ["update-index", "--index-info"], {
         env,
         input: indexInfo(entries),
       });
       const tree = (await must(this.topLevel, ["write-tree"], { env })).toString().trim();
-      const args = ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message];
+      const args = ["commit-tree", tree, ...(base ? ["-p", base] : []), "-m", message];
       const commit = (await must(this.topLevel, args, { env })).toString().trim();
-      const moved = await run(this.topLevel, ["update-ref", "HEAD", commit, parent ?? ZERO_OID]);
+      const moved = await run(this.topLevel, ["update-ref", ref, commit, base ?? ZERO_OID]);
       if (moved.code !== 0) throw new HeadMovedError(moved.stderr.trim().slice(0, 300));
-      // The repository's own index follows the new commit for these paths (see above).
-      await must(this.topLevel, ["update-index", "--index-info"], { input: indexInfo(entries) });
       return commit;
     } finally {
       await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Makes `paths` in the work tree (and the repository's index) hold what HEAD holds, and returns
+   * that HEAD. Two instances commit in one order but may write their files in the other: each
+   * writes HEAD's content (not its own), then checks HEAD did not move meanwhile, else writes
+   * again. Whoever finishes last wrote the newest commit's content, so a later commit's value is
+   * never overwritten by an earlier one. `write(abs, bytes | null)` writes atomically or removes.
+   */
+  async followHead(
+    paths: string[],
+    write: (abs: string, bytes: Buffer | null) => Promise<void>,
+  ): Promise<string | undefined> {
+    let head = await this.head();
+    for (let round = 0; head !== undefined && round < 20; round++) {
+      // Index first: when the loader sees a file change, `git status` already calls it clean.
+      await this.indexFollows(head, paths);
+      for (const p of paths) {
+        await write(join(this.topLevel, ...p.split("/")), (await this.show(head, p)) ?? null);
+      }
+      const now = await this.head();
+      if (now === head) break;
+      head = now;
+    }
+    return head;
+  }
+
+  /**
+   * The repository's own index follows `head` for these paths, so `git status` (which the loader
+   * reads to decide whether a file's content is committed) shows them clean once the work tree
+   * holds the same bytes. Another instance may hold `index.lock` for a moment: retried; a
+   * failure costs only provenance (the loader then records no commit), never the commit.
+   */
+  private async indexFollows(head: string, paths: string[]): Promise<void> {
+    const listed = await run(this.topLevel, ["ls-tree", "-z", head, "--", ...paths]);
+    if (listed.code !== 0) return;
+    const blobs = new Map<string, string>();
+    for (const line of listed.stdout.toString().split("\0")) {
+      const m = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(line);
+      if (m) blobs.set(m[2]!, m[1]!);
+    }
+    const entries = paths.map((p) => {
+      const blob = blobs.get(p);
+      return blob ? { path: p, blob } : { path: p };
+    });
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = await run(this.topLevel, ["update-index", "--index-info"], {
+        input: indexInfo(entries),
+      });
+      if (r.code === 0 || !/index\.lock/.test(r.stderr)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10 + attempt * 10));
     }
   }
 

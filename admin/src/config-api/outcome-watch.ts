@@ -28,13 +28,16 @@ export type KeyOutcome =
       valuePath: string;
       nodes: RefusingNode[];
     }
-  | { key: string; kind: "pending" };
+  | { key: string; kind: "pending" }
+  /** A later commit replaced the content in the folder before the loader published it. */
+  | { key: string; kind: "superseded"; by: string };
 
 /**
  * Follows the group's config events (a core subscription, opened before the commit so nothing is
  * missed) and the bucket, until each awaited key is published with its sha256, refused by the
  * loader (`config.rejected` without a node), or abandoned (`config.aborted`, or a rejection that
- * names a prepare round), or the time is up (`pending`).
+ * names a prepare round), or replaced in the folder by a later commit (`superseded`), or the time
+ * is up (`pending`).
  */
 export class OutcomeWatch {
   private readonly sub: Subscription;
@@ -59,8 +62,17 @@ export class OutcomeWatch {
     });
   }
 
-  /** Waits for every key (bounded by `timeoutMs` in all); polls the bucket every `pollMs`. */
-  async wait(keys: Awaited[], timeoutMs: number, pollMs = 40): Promise<KeyOutcome[]> {
+  /**
+   * Waits for every key (bounded by `timeoutMs` in all); polls the bucket every `pollMs`.
+   * `supersededBy` answers the commit that replaced a key's content in the folder, if one did
+   * (another writer): the loader may then never publish this content, so waiting is pointless.
+   */
+  async wait(
+    keys: Awaited[],
+    timeoutMs: number,
+    supersededBy?: (a: Awaited) => Promise<string | undefined>,
+    pollMs = 40,
+  ): Promise<KeyOutcome[]> {
     const deadline = Date.now() + timeoutMs;
     const done = new Map<string, KeyOutcome>();
     for (;;) {
@@ -68,6 +80,8 @@ export class OutcomeWatch {
         if (done.has(a.key)) continue;
         const o = await this.check(a);
         if (o) done.set(a.key, o);
+        const by = o || !supersededBy ? undefined : await supersededBy(a);
+        if (by) done.set(a.key, { key: a.key, kind: "superseded", by });
       }
       if (done.size === keys.length || Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, pollMs));
