@@ -4,12 +4,16 @@
 // exactly as the agent and `kon run` integration tests set them up. It prints one JSON line
 // (`{"ready":...}`) with what a `kon` process needs, then one line per node event
 // (`{"event":"up","node":"n1"}`), and stops everything when stdin closes or on SIGTERM/SIGINT.
+// A stdin line `{"forge":"KEY"}` puts an entry whose sha256 is not its payload's (a corrupted
+// write) into the group's bucket and answers `{"forged":"KEY","revision":N}`.
 // The Go tests start `kon agent` and `kon run` themselves from cli/dist/bin.js.
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { createInterface } from "node:readline";
+import { Kvm } from "@nats-io/kv";
+import { ConfigEntry, NodeEvent, decodeMessage, encodeMessage } from "@konorkestra/proto";
 import { getFreePort, spawnTs } from "@konorkestra/testkit";
-import { ConfigStack, KON_BIN, eventually } from "./agent-stack";
+import { ConfigStack, KON_BIN, eventually, names } from "./agent-stack";
 
 const MONITOR = join(__dirname, "../../heartbeat/src/main.ts");
 let monitorPort = 0;
@@ -76,9 +80,9 @@ async function main(): Promise<void> {
     await stack.stop();
     process.exit(code);
   };
-  process.stdin.on("end", () => void stop(0));
-  process.stdin.on("close", () => void stop(0));
-  process.stdin.resume();
+  const commands = createInterface({ input: process.stdin });
+  commands.on("line", (line) => void forge(stack, line));
+  commands.on("close", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
   process.on("SIGINT", () => void stop(0));
   try {
@@ -106,6 +110,26 @@ async function main(): Promise<void> {
   } catch (err) {
     process.stderr.write(`go-stack: ${errorText(err)}\n`);
     await stop(1);
+  }
+}
+
+/** Answers a `{"forge":"KEY"}` line (anything else is reported, not fatal). */
+async function forge(stack: ConfigStack, line: string): Promise<void> {
+  try {
+    const { forge: key } = JSON.parse(line) as { forge?: unknown };
+    if (typeof key !== "string") throw new Error(`unknown command ${line}`);
+    const kv = await new Kvm(stack.nc).open(names.configBucket(stack.group));
+    const revision = await kv.put(
+      key,
+      encodeMessage(ConfigEntry, {
+        payload: Buffer.from('{"forged":true}'),
+        sha256: "0".repeat(64),
+        contentType: "application/json",
+      }),
+    );
+    print({ forged: key, revision });
+  } catch (err) {
+    print({ error: errorText(err) });
   }
 }
 

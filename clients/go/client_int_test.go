@@ -273,3 +273,45 @@ func TestHeartbeatUpDownLeft(t *testing.T) {
 		t.Fatalf("interval under the agent's minimum: %v", err)
 	}
 }
+
+// A revision the agent's SDK refuses (its sha256 is not its payload's) is shown in Meta.Refused
+// and never delivered: the watch's next change is the next good revision, after the old one.
+func TestRefusedRevisionNeverDeliveredAsCurrent(t *testing.T) {
+	t.Parallel()
+	c, err := Connect(sharedSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	var before stepped
+	meta, err := c.GetConfig(ctx, "guarded", &before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := make(chan Change, 4)
+	go func() { _ = c.WatchFrom(ctx, "guarded", meta.Revision, func(ch Change) { changes <- ch }) }()
+	time.Sleep(200 * time.Millisecond) // the stream is open before the forged write
+	forged := forge(t, "guarded")
+	var now stepped
+	var m Meta
+	for m.Refused == nil {
+		if m, err = c.GetConfig(ctx, "guarded", &now); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m.Refused.Revision != forged || m.Revision != meta.Revision || now != before || !strings.Contains(m.Refused.Reason, "sha256") {
+		t.Fatalf("after the forged revision %d: meta %+v refused %+v value %+v", forged, m, *m.Refused, now)
+	}
+	writeConfig(t, "guarded", "step: 1\n")
+	select {
+	case ch := <-changes:
+		var s stepped
+		if err := ch.Decode(&s); err != nil || s.Step != 1 || ch.Revision <= forged || ch.Previous != meta.Revision {
+			t.Fatalf("first change delivered: %+v (%s) %v", ch.Meta, ch.Value, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the good revision after the forged one was not delivered")
+	}
+}

@@ -27,6 +27,7 @@ var initialFiles = map[string]string{
 	"watched": "step: 0\n",
 	"waited":  "step: 0\n",
 	"svc":     "greeting: hello\nstyle: plain\n",
+	"guarded": "step: 0\n",
 }
 
 type stackInfo struct {
@@ -42,9 +43,12 @@ type stackInfo struct {
 
 // stackLine is a line the stack prints after the ready line.
 type stackLine struct {
-	Event   string `json:"event"`
-	Node    string `json:"node"`
-	Monitor string `json:"monitor"`
+	Event    string `json:"event"`
+	Node     string `json:"node"`
+	Monitor  string `json:"monitor"`
+	Forged   string `json:"forged"`
+	Revision uint64 `json:"revision"`
+	Error    string `json:"error"`
 }
 
 var (
@@ -57,6 +61,9 @@ var (
 	events   = map[string][]string{}
 	// monitorReady is closed once the liveness monitor answers.
 	monitorReady = make(chan struct{})
+	// stackIn takes commands to the stack; stackAnswers its answers to them.
+	stackIn      io.Writer
+	stackAnswers = make(chan stackLine, 4)
 )
 
 func TestMain(m *testing.M) {
@@ -78,6 +85,7 @@ func runWithStack(m *testing.M) int {
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
+	stackIn = stdin
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "cannot start the test stack (node on PATH?): %v\n", err)
 		return 1
@@ -144,6 +152,9 @@ func readStack(r io.Reader, ready chan<- error) {
 		if e.Monitor != "" {
 			close(monitorReady)
 		}
+		if e.Forged != "" || e.Error != "" {
+			stackAnswers <- e
+		}
 		if e.Event != "" {
 			eventsMu.Lock()
 			events[e.Node] = append(events[e.Node], e.Event)
@@ -180,6 +191,24 @@ func waitMonitor(t *testing.T) {
 	case <-monitorReady:
 	case <-time.After(90 * time.Second):
 		t.Fatal("the liveness monitor did not answer in 90 s")
+	}
+}
+
+// forge has the stack put an entry whose sha256 is not its payload's under key; returns its revision.
+func forge(t *testing.T, key string) uint64 {
+	t.Helper()
+	if _, err := fmt.Fprintf(stackIn, "{\"forge\":%q}\n", key); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-stackAnswers:
+		if a.Forged != key {
+			t.Fatalf("forge %s: %+v", key, a)
+		}
+		return a.Revision
+	case <-time.After(15 * time.Second):
+		t.Fatalf("forge %s: no answer", key)
+		return 0
 	}
 }
 
