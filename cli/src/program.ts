@@ -34,13 +34,32 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs `kon` with `argv` (node and script first, as process.argv) and returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
+  const reader = watchReader(io);
+  const program = buildProgram(reader.io);
   try {
     await program.parseAsync([...argv]);
     return process.exitCode === undefined ? ExitCode.Ok : Number(process.exitCode);
   } catch (err) {
     return reportError(err, io);
+  } finally {
+    reader.release();
   }
+}
+
+/**
+ * `kon nodes --watch | head -3`: once whoever reads stdout has gone (EPIPE), writes fail with an
+ * 'error' event that, unheard, kills the process with a stack trace. Hear it instead and end
+ * `--watch`/`--follow` loops through the io's signal, as Ctrl-C does (exit 0).
+ */
+function watchReader(io: CliIo): { io: CliIo; release: () => void } {
+  const gone = new AbortController();
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") gone.abort();
+    else io.stderr.write(`kon: cannot write the output: ${err.message}\n`);
+  };
+  io.stdout.on("error", onError);
+  const signal = io.signal ? AbortSignal.any([io.signal, gone.signal]) : gone.signal;
+  return { io: { ...io, signal }, release: () => io.stdout.off("error", onError) };
 }
 
 function reportError(err: unknown, io: CliIo): number {

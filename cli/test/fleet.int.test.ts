@@ -1,6 +1,7 @@
 // `kon nodes` and `kon events` against a real liveness monitor and analytics (NATS, PostgreSQL +
 // TimescaleDB), with nodes beating on the wire as the SDK does: golden table, --json shapes,
 // --watch and --follow as JSON lines, a node's down and up seen end to end.
+import { PassThrough, Writable } from "node:stream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
@@ -14,6 +15,7 @@ import { NodeSimulator } from "../../heartbeat/test/helpers/node-simulator";
 import { createMonitor } from "../../heartbeat/src/monitor";
 import type { Monitor } from "../../heartbeat/src/monitor";
 import { ExitCode } from "../src/exit-codes";
+import { runCli } from "../src/program";
 import { CliRunner } from "./helpers/cli-runner";
 import type { CliRun } from "./helpers/cli-runner";
 
@@ -129,6 +131,42 @@ test("nodes --watch --json prints one document per refresh", async () => {
   expect(docs[2]!.asOfMs).toBeGreaterThan(docs[0]!.asOfMs);
 });
 
+test("--interval under 100ms is a usage error (2), not a loop hammering the monitor", async () => {
+  for (const args of [
+    ["nodes", "--watch", "--interval", "0"],
+    ["events", "--follow", "--interval", "10ms"],
+  ]) {
+    const r = await kon.run(args);
+    expect(r.code).toBe(ExitCode.Usage);
+    expect(r.stderr).toMatch(
+      /^kon: --interval: "(0|10ms)" is too short\nhint: poll at most every 100ms/,
+    );
+  }
+});
+
+test("nodes --watch into a reader that went away (EPIPE) ends quietly with 0", async () => {
+  let writes = 0;
+  const stdout = new Writable({
+    write(_chunk, _enc, cb) {
+      writes++;
+      const e: NodeJS.ErrnoException = new Error("write EPIPE");
+      e.code = "EPIPE";
+      cb(writes > 1 ? e : null);
+    },
+  });
+  const stderr = new PassThrough();
+  const err: Buffer[] = [];
+  stderr.on("data", (c: Buffer) => err.push(c));
+  const code = await runCli(["node", "kon", "--json", "nodes", "--watch", "--interval", "100ms"], {
+    stdout,
+    stderr,
+    env: { ...kon.baseEnv, XDG_CONFIG_HOME: kon.configDir, HOME: kon.configDir },
+  });
+  expect(code).toBe(ExitCode.Ok);
+  expect(writes).toBe(2);
+  expect(Buffer.concat(err).toString()).toBe("");
+});
+
 test("a node that stops is down in nodes, then node.down and node.up in events", async () => {
   sim.stop("web-2");
   const down = await until(["--json", "nodes"], (r) =>
@@ -199,6 +237,8 @@ test("status: monitor and analytics healthy, ingest lag per stream; admin and lo
   expect(s.components.find((c) => c.component === "analytics")!.detail).toMatch(
     /postgres ok, nats ok.*; lag /,
   );
+  // The monitor's `blind: false` is good news: not shown as a failure.
+  expect(s.components.find((c) => c.component === "monitor")!.detail).not.toContain("FAIL");
 });
 
 test("without a read token both APIs refuse (4)", async () => {

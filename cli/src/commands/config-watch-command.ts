@@ -4,7 +4,7 @@ import { AdminConfigs } from "../client/admin-configs";
 import { decodeEntry } from "../client/member-connection";
 import { CliError, ExitCode } from "../exit-codes";
 import type { CliIo } from "../program";
-import { parseDuration } from "./duration";
+import { parsePollInterval } from "./duration";
 import { configKeyArg } from "./config-input";
 import { groupOf } from "./group-command";
 import { action } from "./invocation";
@@ -62,7 +62,7 @@ async function watch(inv: Invocation, key: string, f: WatchFlags): Promise<void>
   const group = groupOf(inv.io.env, f.group);
   const joinKey = f.joinKey !== undefined ? joinKeyArg(inv, f.joinKey) : undefined;
   if (joinKey) await watchAsMember(inv, group, key, joinKey, f.count);
-  else await watchByPolling(inv, group, key, parseDuration(f.interval, "--interval"), f.count);
+  else await watchByPolling(inv, group, key, parsePollInterval(f.interval, "--interval"), f.count);
 }
 
 /** A KV watch on the group's bucket, as the SDK's: changes arrive as they are published. */

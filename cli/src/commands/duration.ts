@@ -19,6 +19,20 @@ export function parseDuration(text: string, option: string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? "ms"]!);
 }
 
+/** The shortest `--interval` of a polling command: anything less hammers the service it asks. */
+export const MIN_POLL_INTERVAL_MS = 100;
+
+/** Reads a polling `--interval`: a duration of at least {@link MIN_POLL_INTERVAL_MS}. */
+export function parsePollInterval(text: string, option = "--interval"): number {
+  const ms = parseDuration(text, option);
+  if (ms < MIN_POLL_INTERVAL_MS) {
+    throw new CliError(ExitCode.Usage, `${option}: ${JSON.stringify(text)} is too short`, {
+      hint: `poll at most every ${MIN_POLL_INTERVAL_MS}ms (e.g. 500ms, 2s)`,
+    });
+  }
+  return ms;
+}
+
 /** A short human age: `42s`, `5m`, `3h`, `2d`. */
 export function formatAge(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;

@@ -3,7 +3,7 @@ import { z } from "zod";
 
 import { parseAnswer } from "../client/admin-groups";
 import type { CliIo } from "../program";
-import { parseDuration } from "./duration";
+import { parseDuration, parsePollInterval } from "./duration";
 import { groupArg } from "./group-command";
 import { action } from "./invocation";
 import type { Invocation } from "./invocation";
@@ -168,14 +168,21 @@ async function events(inv: Invocation, flags: EventsFlags): Promise<void> {
   let from = fromMs;
   // Analytics stores an event some time after it happened: ask again a minute back, skip repeats.
   const LATE_MS = 60_000;
-  await pollLoop(inv.io, parseDuration(flags.interval, "--interval"), flags.count, async (n) => {
-    const fresh = (await fetchEvents(inv, group, from, flags.limit)).filter((e) => !seen.has(e.id));
-    for (const e of fresh) seen.add(e.id);
-    if (fresh.length) from = Math.max(from, fresh[fresh.length - 1]!.atMs - LATE_MS);
-    if (inv.out.mode === "json") for (const e of fresh) inv.out.jsonLine(e);
-    else if (inv.out.mode === "quiet") for (const e of fresh) inv.out.line(e.id);
-    else if (n === 1 && fresh.length) inv.out.table(EVENT_HEAD, eventRows(fresh));
-    // Later events come one line each: a table cannot be aligned with rows not seen yet.
-    else for (const row of eventRows(fresh)) inv.out.line(row.join("  "));
-  });
+  await pollLoop(
+    inv.io,
+    parsePollInterval(flags.interval, "--interval"),
+    flags.count,
+    async (n) => {
+      const fresh = (await fetchEvents(inv, group, from, flags.limit)).filter(
+        (e) => !seen.has(e.id),
+      );
+      for (const e of fresh) seen.add(e.id);
+      if (fresh.length) from = Math.max(from, fresh[fresh.length - 1]!.atMs - LATE_MS);
+      if (inv.out.mode === "json") for (const e of fresh) inv.out.jsonLine(e);
+      else if (inv.out.mode === "quiet") for (const e of fresh) inv.out.line(e.id);
+      else if (n === 1 && fresh.length) inv.out.table(EVENT_HEAD, eventRows(fresh));
+      // Later events come one line each: a table cannot be aligned with rows not seen yet.
+      else for (const row of eventRows(fresh)) inv.out.line(row.join("  "));
+    },
+  );
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { parseAnswer } from "../client/admin-groups";
 import type { CliIo } from "../program";
 import type { Output } from "../output/output";
-import { formatAge, parseDuration } from "./duration";
+import { formatAge, parsePollInterval } from "./duration";
 import { groupArg } from "./group-command";
 import { action } from "./invocation";
 import type { Invocation } from "./invocation";
@@ -108,7 +108,7 @@ async function nodes(inv: Invocation, flags: NodesFlags): Promise<void> {
     });
     return;
   }
-  const intervalMs = parseDuration(flags.interval, "--interval");
+  const intervalMs = parsePollInterval(flags.interval, "--interval");
   const tty = (inv.io.stdout as { isTTY?: boolean }).isTTY === true;
   await pollLoop(inv.io, intervalMs, flags.count, async () => {
     const a = await fetchNodes(inv, group);

@@ -99,13 +99,21 @@ async function probeService(inv: Invocation, svc: ServiceName): Promise<Componen
   }
 }
 
+/**
+ * Flags a /healthz raises when something is wrong (the monitor's `blind`: it cannot see the
+ * heartbeat stream), unlike `postgres: true`. Shown only when raised.
+ */
+const BAD_WHEN_TRUE = new Set(["blind"]);
+
 /** `postgres ok, nats FAIL, …` from the booleans (and `{ ok }` objects) a /healthz answered. */
 function healthWords(body: Record<string, unknown>): string {
   const words: string[] = [];
   const visit = (obj: Record<string, unknown>, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       if (k === "ok" || k === "status") continue;
-      if (typeof v === "boolean") words.push(`${prefix}${k} ${v ? "ok" : "FAIL"}`);
+      if (typeof v === "boolean" && BAD_WHEN_TRUE.has(k)) {
+        if (v) words.push(`${prefix}${k} FAIL`);
+      } else if (typeof v === "boolean") words.push(`${prefix}${k} ${v ? "ok" : "FAIL"}`);
       else if (v && typeof v === "object" && !Array.isArray(v)) {
         const ok = (v as { ok?: unknown }).ok;
         if (typeof ok === "boolean") words.push(`${prefix}${k} ${ok ? "ok" : "FAIL"}`);
