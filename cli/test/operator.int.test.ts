@@ -2,7 +2,7 @@
 // callout responder, in-process. Each command runs in-process through runCli with captured
 // streams and a private config dir; tables are compared with golden text, --json with schemas,
 // failures by exit code.
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
@@ -228,6 +228,21 @@ describe("signed in", () => {
     expect(readdirSync(out).sort()).toEqual(["service1.db.json", "service1.json"]);
     expect(statSync(join(out, "service1.json")).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(out, "service1.json"), "utf8"))).toEqual({ feature: true });
+    // A symlink planted at the old predictable temp name (<file>.<pid>.tmp) is not written through.
+    const victim = join(kon.configDir, "victim");
+    writeFileSync(victim, "untouched");
+    symlinkSync(victim, join(out, `service1.json.${process.pid}.tmp`));
+    expect((await kon.run(["join", joinKey, "--out", out])).code).toBe(0);
+    expect(readFileSync(victim, "utf8")).toBe("untouched");
+    expect(
+      readdirSync(out).filter((f) => f.endsWith(".tmp") && !f.includes(`${process.pid}`)),
+    ).toEqual([]);
+    // --out that is a file: usage (2), said before joining.
+    const notDir = await kon.run(["join", joinKey, "--out", victim]);
+    expect(notDir.code).toBe(ExitCode.Usage);
+    expect(notDir.stderr).toBe(
+      `kon: --out ${victim} is not a directory\nhint: name a directory (it is created when missing)\n`,
+    );
   });
 
   test("join with another group's key, or a rotated-out and revoked key, is refused (4)", async () => {

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 
@@ -88,6 +89,7 @@ export async function openMember(
 
 async function joinGroup(inv: Invocation, given: string, flags: JoinFlags): Promise<void> {
   const key = joinKeyArg(inv, given);
+  if (flags.out !== undefined) outDirArg(flags.out);
   const group = await groupOfKey(inv, key, flags.group);
   const member = await openMember(inv, key, group);
   const configs: MemberConfig[] = [];
@@ -124,16 +126,44 @@ async function joinGroup(inv: Invocation, given: string, flags: JoinFlags): Prom
   });
 }
 
-/** Writes each value as `<dir>/<key>.json` by write + rename, so a reader never sees half a file. */
+/** `--out` names a directory, or nothing yet: say so before joining rather than after. */
+function outDirArg(out: string): void {
+  const st = statSync(resolve(out), { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) {
+    throw new CliError(ExitCode.Usage, `--out ${resolve(out)} is not a directory`, {
+      hint: "name a directory (it is created when missing)",
+    });
+  }
+}
+
+/**
+ * Writes each value as `<dir>/<key>.json` by write + rename, so a reader never sees half a file.
+ * The temporary file has a random name and is created exclusively (`wx`: never through a
+ * symlink someone planted in a shared directory), 0600 as config values may hold secrets.
+ */
 function writeAll(dir: string, configs: readonly MemberConfig[]): string[] {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw writeFailure(dir, err);
+  }
   return configs.map((c) => {
     const file = join(dir, keyFileName(c.key));
-    const tmp = `${file}.${process.pid}.tmp`;
-    // Config values may hold secrets: readable by this user only, like the SDK's snapshots.
-    writeFileSync(tmp, JSON.stringify(c.value, null, 2) + "\n", { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
+    const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify(c.value, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw writeFailure(file, err);
+    }
     return file;
+  });
+}
+
+function writeFailure(path: string, err: unknown): CliError {
+  const e = err as NodeJS.ErrnoException;
+  return new CliError(ExitCode.Failed, `cannot write ${path}: ${e.code ?? e.message}`, {
+    hint: "check that --out is a directory you may write",
   });
 }
