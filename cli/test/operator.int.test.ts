@@ -145,6 +145,11 @@ describe("signed in", () => {
       stdin: "wrong password\n",
     });
     expect(wrong.code).toBe(ExitCode.Refused);
+    // Not "sign in with 'kon login'": that is what failed.
+    expect(wrong.stderr).toMatch(
+      /\nhint: check the e-mail and password for http:\/\/127\.0\.0\.1:\d+\n$/,
+    );
+    expect(wrong.stderr).not.toContain("wrong password");
     const r = await kon.run(["login", "--email", EMAIL, "--password-stdin"], {
       stdin: `${PASSWORD}\n`,
     });

@@ -57,6 +57,17 @@ async function login(inv: Invocation, flags: LoginFlags): Promise<void> {
     pair = sessionPairSchema.parse(
       await inv.client("admin", false).post("/v1/auth/login", { email, password }),
     );
+  } catch (err) {
+    // The generic 401 hint ("sign in with 'kon login'") is what the user is doing already.
+    if (err instanceof CliError && err.exitCode === ExitCode.Refused && err.details?.hint) {
+      throw new CliError(
+        err.exitCode,
+        err.message,
+        { ...err.details, hint: `check the e-mail and password for ${stack.adminUrl}` },
+        { cause: err },
+      );
+    }
+    throw err;
   } finally {
     progress.done();
   }
