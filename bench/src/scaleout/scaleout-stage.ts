@@ -74,7 +74,7 @@ async function startDatabase(
 
 /**
  * Starts the NATS cluster and PostgreSQL (with the local stack's durable settings), then the
- * first monitor and the first analytics process alone (they create the streams with the
+ * first monitor and the first analytics process together (they create the streams with the
  * cluster's replicas, and analytics migrates the schema), then the others in parallel.
  * Monitors get the monitor role's nkey, analytics the analytics role's: as `make up` runs them.
  */
@@ -82,10 +82,10 @@ export async function startScaleoutStage(
   spec: StageSpec,
   cleanup: CleanupStack,
 ): Promise<ScaleoutStage> {
-  const [nats, db] = await Promise.all([
-    startServers(spec.servers, cleanup),
-    startDatabase(cleanup),
-  ]);
+  const natsStart = startServers(spec.servers, cleanup);
+  const dbStart = startDatabase(cleanup);
+  await settleAll([natsStart, dbStart]);
+  const [nats, db] = [await natsStart, await dbStart];
   spec.log(`  nats: ${nats.length} server(s) up; postgres ${db.version} up`);
   const pgUrl = db.pg.url(DB);
   const monitorEnv = (i: number): Record<string, string> => ({
@@ -103,11 +103,11 @@ export async function startScaleoutStage(
     return p;
   };
   // Stream creation tolerates a concurrent creator; the second ones wait for buckets and schema.
-  await Promise.all([
+  await settleAll([
     startMonitorProcess(monitorEnv(1), 120_000).then((m) => keep(monitors, m)),
     startAnalyticsProcess(serviceEnv(nats, "analytics"), pgUrl).then((a) => keep(analytics, a)),
   ]);
-  await Promise.all([
+  await settleAll([
     ...range(2, spec.monitors).map(async (i) =>
       keep(monitors, await startMonitorProcess(monitorEnv(i), 120_000)),
     ),
@@ -131,6 +131,15 @@ export async function startScaleoutStage(
     clientOptions: () => ({ ...nats[0]!.clientOptions(), servers: nats.map((s) => s.url) }),
     pids,
   };
+}
+
+/**
+ * Waits for every start, then throws the first failure: a process still starting when another
+ * failed must be on the cleanup stack before the stack is run, or it would outlive the run.
+ */
+async function settleAll(starts: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(starts)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** from..to inclusive (empty when to < from). */
