@@ -1,16 +1,14 @@
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import type {
-  Consumer,
-  ConsumerMessages,
-  JetStreamClient,
-  JetStreamManager,
-  JsMsg,
-} from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
-import { monitorConsumerName, parseAckSubject } from "@konorkestra/sdk/internal";
+import { monitorConsumerName } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
+import { AckFloor } from "./ack-floor";
 import type { DetectionClock } from "./detection-clock";
 import type { RawHeartbeat } from "./heartbeat-validator";
+import { PullFeed } from "./pull-feed";
+import type { AckPosition } from "./pull-feed";
 
 const NS = 1_000_000;
 /** Acknowledge (AckAll) at least this often, and every this many messages. */
@@ -25,85 +23,11 @@ export interface HeartbeatSink {
   readonly processedSeq: number;
 }
 
-/** A delivered message with its stream position read once. */
+/** A delivered message with its stream position read once (`raw.seq`); `reply` acks it. */
 interface Delivery {
-  readonly msg: JsMsg;
   readonly raw: RawHeartbeat;
-  readonly seq: number;
+  readonly reply: string;
   readonly pending: number;
-}
-
-function delivery(m: JsMsg): Delivery {
-  // nats.js keeps the ack subject as `reply` without declaring it.
-  const reply = (m as unknown as { reply?: unknown }).reply;
-  const at = typeof reply === "string" ? parseAckSubject(reply) : undefined;
-  const seq = at?.streamSeq ?? m.seq;
-  const raw: RawHeartbeat = {
-    subject: m.subject,
-    data: m.data,
-    seq,
-    atMs: at?.timeMs ?? Math.floor(m.info.timestampNanos / NS),
-  };
-  return { msg: m, raw, seq, pending: at?.pending ?? m.info.pending };
-}
-
-/**
- * Which message an AckAll may name: the newest one done with nothing unfinished before it (an ack
- * covers every earlier message, so one still waiting for a look-up must not be passed).
- */
-export class AckFloor {
-  /** Stream sequences of messages not yet done (waiting, or behind one that waits). */
-  private readonly held = new Set<number>();
-  private floor = Infinity;
-  /** Done above the floor, by arrival; moved to `last` when the floor passes them. */
-  private doneAbove: { seq: number; msg: JsMsg }[] = [];
-  private last: JsMsg | undefined;
-  private lastSeq = 0;
-  private count = 0;
-
-  hold(seq: number): void {
-    if (this.held.has(seq)) return;
-    this.held.add(seq);
-    if (seq < this.floor) this.floor = seq;
-  }
-
-  /** Marks a message done; returns how many are done and not yet acknowledged. */
-  done(seq: number, msg: JsMsg): number {
-    if (this.held.delete(seq) && seq === this.floor) this.raiseFloor();
-    this.count += 1;
-    if (seq < this.floor) this.advance(seq, msg);
-    else this.doneAbove.push({ seq, msg });
-    return this.count;
-  }
-
-  /** The message to acknowledge now, if any. */
-  take(): JsMsg | undefined {
-    if (!this.last || this.count === 0) return undefined;
-    const m = this.last;
-    this.count = 0;
-    this.last = undefined;
-    return m;
-  }
-
-  private advance(seq: number, msg: JsMsg): void {
-    if (seq > this.lastSeq) {
-      this.lastSeq = seq;
-      this.last = msg;
-    }
-  }
-
-  private raiseFloor(): void {
-    this.floor = Infinity;
-    for (const s of this.held) if (s < this.floor) this.floor = s;
-    const keep: { seq: number; msg: JsMsg }[] = [];
-    for (const d of this.doneAbove) {
-      if (d.seq < this.floor) this.advance(d.seq, d.msg);
-      else keep.push(d);
-    }
-    // Messages now below the floor count as done-and-unacknowledged, even after a take().
-    if (keep.length < this.doneAbove.length) this.count = Math.max(this.count, 1);
-    this.doneAbove = keep;
-  }
 }
 
 /**
@@ -112,24 +36,25 @@ export class AckFloor {
  * backlog instead of skipping it. A new consumer starts with each node's last heartbeat.
  * Acknowledged with AckAll in batches: processing is in order, so one ack covers the batch.
  *
- * Messages are handled in the consumer's callback, synchronously, with the stream position read
- * from the ack subject (the sdk's parser): an async iteration costs several promise turns per
- * message, and each turn flushed the monitor's own publishes in a socket write of their own.
- * A heartbeat whose handling must wait (a KON_HB look-up) queues the later ones of its node.
+ * Messages come through a {@link PullFeed} (pull requests on a core subscription, position read
+ * from the ack subject by the sdk's parser) and are handled synchronously as they arrive: nats.js'
+ * `consume()` wrapped each in a `JsMsg` and did pull bookkeeping per message, and an async
+ * iteration costs several promise turns per message, each flushing the monitor's own publishes
+ * in a socket write of their own. A heartbeat whose handling must wait (a KON_HB look-up) queues
+ * the later ones of its node.
  */
 export class HeartbeatConsumer {
-  private messages: ConsumerMessages | undefined;
-  private consumer: Consumer | undefined;
+  private feed: PullFeed | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   /** Per subject (node): beats waiting behind one of the same node still being handled. */
   private readonly parked = new Map<string, Delivery[]>();
   private readonly inflight = new Set<Promise<void>>();
-  /** Acks: see AckFloor. */
-  private readonly acks = new AckFloor();
+  /** Acks (by ack subject): see AckFloor. */
+  private readonly acks = new AckFloor<string>();
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly names: WireNames,
     private readonly monitorId: string,
@@ -143,6 +68,41 @@ export class HeartbeatConsumer {
   }
 
   async start(): Promise<void> {
+    await this.ensureConsumer();
+    this.feed = new PullFeed(
+      this.nc,
+      this.names.heartbeatStream,
+      this.name,
+      {
+        maxMessages: ACK_EVERY_MSGS,
+        refillBelow: Math.round(0.75 * ACK_EVERY_MSGS),
+        expiresMs: 30_000,
+        idleHeartbeatMs: 5000,
+      },
+      {
+        message: (subject, data, reply, at) => this.receive(subject, data, reply, at),
+        behind: () => this.clock.markBehind(),
+        ensureConsumer: () => this.ensureConsumer(),
+      },
+      this.logger,
+    );
+    this.feed.start();
+    this.timers.push(setInterval(() => this.ack(), ACK_EVERY_MS));
+    this.timers.push(setInterval(() => void this.probe(), 1000));
+    for (const t of this.timers) t.unref();
+    await this.probe();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.feed?.stop();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    this.ack();
+  }
+
+  /** Creates this monitor's durable consumer unless it exists. */
+  private async ensureConsumer(): Promise<void> {
     const stream = this.names.heartbeatStream;
     try {
       await this.jsm.consumers.info(stream, this.name);
@@ -159,33 +119,18 @@ export class HeartbeatConsumer {
         inactive_threshold: 24 * 3600_000 * NS,
       });
     }
-    this.consumer = await this.js.consumers.get(stream, this.name);
-    this.messages = await this.consumer.consume({
-      max_messages: ACK_EVERY_MSGS,
-      idle_heartbeat: 5000,
-      callback: (m) => this.receive(m),
-    });
-    void this.watchStatus(this.messages);
-    this.timers.push(setInterval(() => this.ack(), ACK_EVERY_MS));
-    this.timers.push(setInterval(() => void this.probe(), 1000));
-    for (const t of this.timers) t.unref();
-    await this.probe();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    this.messages?.stop();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-    this.ack();
-  }
-
-  private receive(m: JsMsg): void {
+  private receive(subject: string, data: Uint8Array, reply: string, at: AckPosition): void {
     if (this.stopped) return;
-    const d = delivery(m);
-    const queue = this.parked.get(m.subject);
+    const d: Delivery = {
+      raw: { subject, data, seq: at.streamSeq, atMs: at.timeMs },
+      reply,
+      pending: at.pending,
+    };
+    const queue = this.parked.get(subject);
     if (queue) {
-      this.acks.hold(d.seq);
+      this.acks.hold(d.raw.seq);
       queue.push(d);
       return;
     }
@@ -208,7 +153,7 @@ export class HeartbeatConsumer {
       this.done(d);
       return false;
     }
-    this.acks.hold(d.seq);
+    this.acks.hold(d.raw.seq);
     if (!this.parked.has(d.raw.subject)) this.parked.set(d.raw.subject, []);
     const p = pending
       .catch((err: unknown) => this.failed(d, err))
@@ -232,40 +177,28 @@ export class HeartbeatConsumer {
 
   /** The sink handles bad input itself; this is a bug, not a reason to stop consuming. */
   private failed(d: Delivery, err: unknown): void {
-    this.logger.error(`heartbeat ${d.seq} on ${d.raw.subject} failed: ${String(err)}`);
+    this.logger.error(`heartbeat ${d.raw.seq} on ${d.raw.subject} failed: ${String(err)}`);
   }
 
   private done(d: Delivery): void {
-    if (this.acks.done(d.seq, d.msg) >= ACK_EVERY_MSGS) this.ack();
+    if (this.acks.done(d.raw.seq, d.reply) >= ACK_EVERY_MSGS) this.ack();
   }
 
   private ack(): void {
-    this.acks.take()?.ack();
+    const reply = this.acks.take();
+    if (reply !== undefined) this.feed?.ack(reply);
   }
 
   /** Idle or after a hiccup: ask the server whether anything is left for this consumer. */
   private async probe(): Promise<void> {
-    if (this.stopped || this.clock.isCurrent || !this.consumer) return;
+    if (this.stopped || this.clock.isCurrent || !this.feed) return;
     try {
-      const info = await this.consumer.info();
+      const info = await this.jsm.consumers.info(this.names.heartbeatStream, this.name);
       if (info.num_pending === 0 && info.delivered.stream_seq <= this.sink.processedSeq) {
         this.clock.markCaughtUp();
       }
     } catch (err) {
       this.logger.warn(`heartbeat consumer ${this.name}: ${String(err)}`);
-    }
-  }
-
-  private async watchStatus(messages: ConsumerMessages): Promise<void> {
-    for await (const s of messages.status()) {
-      if (
-        s.type === "heartbeats_missed" ||
-        s.type === "consumer_not_found" ||
-        s.type === "consumer_deleted"
-      ) {
-        this.clock.markBehind();
-        this.logger.warn(`heartbeat consumer ${this.name}: ${s.type}`);
-      }
     }
   }
 }

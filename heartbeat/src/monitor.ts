@@ -177,7 +177,7 @@ async function assemble(
     metrics,
     logger,
   });
-  const consumer = new HeartbeatConsumer(js, jsm, names, id, clock, engine, logger);
+  const consumer = new HeartbeatConsumer(nc, jsm, names, id, clock, engine, logger);
   await consumer.start();
   await backend.startExpirySignals((key) => engine.onExpiry(key));
   followConnection(nc, clock, tracker, metrics, logger);

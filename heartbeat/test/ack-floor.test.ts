@@ -1,13 +1,12 @@
-import type { JsMsg } from "@nats-io/jetstream";
-import { AckFloor } from "../src/heartbeat-consumer";
+import { AckFloor } from "../src/ack-floor";
 
-const msg = (seq: number) => ({ seq }) as unknown as JsMsg;
+const msg = (seq: number) => ({ seq });
 
 // One beat waiting for a KON_HB look-up must not be acknowledged by an AckAll of a later message
 // that other nodes' beats reached meanwhile.
 describe("AckFloor", () => {
   it("names the newest done message with nothing unfinished before it", () => {
-    const f = new AckFloor();
+    const f = new AckFloor<{ seq: number }>();
     f.done(1, msg(1));
     f.hold(2); // waits for a look-up
     f.done(3, msg(3));
@@ -19,7 +18,7 @@ describe("AckFloor", () => {
   });
 
   it("keeps the floor at the oldest unfinished message", () => {
-    const f = new AckFloor();
+    const f = new AckFloor<{ seq: number }>();
     f.hold(5);
     f.hold(7);
     f.done(6, msg(6));

@@ -27,11 +27,13 @@ interface Health {
 
 /**
  * Starts the monitor with `env` and waits until its HTTP server listens and its heartbeat
- * consumer is current (`/healthz`), so that the first heartbeats are judged live.
+ * consumer is current (`/healthz`), so that the first heartbeats are judged live. The wait is
+ * long: the monitor runs from source (run-ts compiles it first), which took over 60 s on the
+ * shared 2-core machine at load 30+ (two monitors starting at once).
  */
 export async function startMonitorProcess(
   env: Record<string, string>,
-  timeoutMs = 60_000,
+  timeoutMs = 180_000,
   nodeArgs: string[] = [],
 ): Promise<MonitorProcess> {
   const fullEnv = { KON_MONITOR_PORT: "0", KON_MONITOR_HOST: "127.0.0.1", ...env };

@@ -1,0 +1,136 @@
+import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { silentLogger } from "@konorkestra/sdk";
+import { startNats } from "@konorkestra/testkit";
+import type { NatsServer } from "@konorkestra/testkit";
+import { PullFeed } from "../src/pull-feed";
+import type { AckPosition } from "../src/pull-feed";
+
+const STREAM = "FEED";
+
+interface Seen {
+  subject: string;
+  at: AckPosition;
+}
+
+/** A feed on durable consumer `name` that records what it is handed. */
+function openFeed(nc: NatsConnection, jsm: JetStreamManager, name: string, maxMessages = 10) {
+  const seen: Seen[] = [];
+  const behind: string[] = [];
+  let ensured = 0;
+  const ensure = async () => {
+    ensured += 1;
+    try {
+      await jsm.consumers.info(STREAM, name);
+    } catch {
+      await addConsumer(jsm, name);
+    }
+  };
+  const feed = new PullFeed(
+    nc,
+    STREAM,
+    name,
+    { maxMessages, refillBelow: Math.ceil(maxMessages / 2), expiresMs: 1000, idleHeartbeatMs: 500 },
+    {
+      message: (subject, _data, reply, at) => {
+        seen.push({ subject, at });
+        feed.ack(reply);
+      },
+      behind: (reason) => behind.push(reason),
+      ensureConsumer: ensure,
+    },
+    silentLogger,
+  );
+  return { feed, seen, behind, ensured: () => ensured };
+}
+
+function addConsumer(jsm: JetStreamManager, name: string) {
+  return jsm.consumers.add(STREAM, {
+    durable_name: name,
+    ack_policy: AckPolicy.All,
+    deliver_policy: DeliverPolicy.All,
+  });
+}
+
+async function until(cond: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function publish(nc: NatsConnection, from: number, count: number): Promise<void> {
+  for (let i = from; i < from + count; i++) nc.publish(`feed.n${i}`, new Uint8Array([i % 256]));
+  await nc.flush();
+}
+
+// The monitor's KON_HB reader: pull requests on a core subscription, statuses handled by hand.
+describe("PullFeed", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect(nats.clientOptions());
+    jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: STREAM, subjects: ["feed.>"] });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it("hands over every message in order, with stream position, time and pending", async () => {
+    await publish(nc, 0, 45); // more than one batch of 10
+    await addConsumer(jsm, "a");
+    const f = openFeed(nc, jsm, "a");
+    const t0 = Date.now();
+    f.feed.start();
+    await until(() => f.seen.length === 45);
+    expect(f.seen.map((s) => s.at.streamSeq)).toEqual([...Array(45).keys()].map((i) => i + 1));
+    expect(f.seen[0]!.subject).toBe("feed.n0");
+    expect(f.seen[44]!.at.pending).toBe(0);
+    expect(f.seen[0]!.at.pending).toBe(44);
+    expect(Math.abs(f.seen[0]!.at.timeMs - t0)).toBeLessThan(10_000);
+    // The acks (AckAll of each message) reached the server.
+    await until(() => f.seen.length === 45);
+    await new Promise((r) => setTimeout(r, 200));
+    const info = await jsm.consumers.info(STREAM, "a");
+    expect(info.ack_floor.stream_seq).toBe(45);
+    expect(info.num_ack_pending).toBe(0);
+    f.feed.stop();
+  });
+
+  it("asks again after its requests expire (408), so later messages still come", async () => {
+    await addConsumer(jsm, "b");
+    const f = openFeed(nc, jsm, "b");
+    f.feed.start();
+    await until(() => f.seen.length === 45);
+    // Requests live 1 s: wait for them to expire and be replaced, then publish more.
+    await new Promise((r) => setTimeout(r, 2500));
+    await publish(nc, 45, 5);
+    await until(() => f.seen.length === 50);
+    expect(f.seen[49]!.at.streamSeq).toBe(50);
+    expect(f.behind).toEqual([]);
+    f.feed.stop();
+  });
+
+  it("re-creates a deleted consumer and goes on reading", async () => {
+    await addConsumer(jsm, "c");
+    const f = openFeed(nc, jsm, "c");
+    f.feed.start();
+    await until(() => f.seen.length === 50);
+    await jsm.consumers.delete(STREAM, "c");
+    await until(() => f.behind.length > 0);
+    expect(f.ensured()).toBeGreaterThan(0);
+    await until(() => f.ensured() > 0 && f.behind.length > 0);
+    // The re-created consumer (deliver all) starts from the stream's first message again.
+    await publish(nc, 50, 1);
+    await until(() => f.seen.some((s) => s.subject === "feed.n50"));
+    f.feed.stop();
+  });
+});
