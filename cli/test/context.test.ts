@@ -133,3 +133,32 @@ test("durations", () => {
   expect(() => parseDuration("10", "--grace")).toThrow(/--grace: not a duration/);
   expect(() => parseDuration("soon", "--grace")).toThrow(/not a duration/);
 });
+
+test("context set refuses URLs its clients cannot speak and URLs with a password (2); show hides one from the environment", async () => {
+  for (const [flag, url, why] of [
+    [
+      "--admin-url",
+      "file:///etc/passwd",
+      /adminUrl: file: URLs are not spoken here\nhint: use http:\/\/, https:\/\//,
+    ],
+    ["--nats-url", "http://127.0.0.1:4222", /natsUrl: http: URLs are not spoken here/],
+    ["--nats-url", "nats://u:secret@127.0.0.1:4222", /natsUrl: a URL with a user or password/],
+    [
+      "--monitor-url",
+      "http://u:secret@127.0.0.1:7002",
+      /monitorUrl: a URL with a user or password/,
+    ],
+  ] as const) {
+    const r = await kon.run(["context", "set", "bad", flag, url]);
+    expect(r.code).toBe(ExitCode.Usage);
+    expect(r.stderr).toMatch(why);
+    expect(r.stderr).not.toContain("u:secret");
+  }
+  expect((await kon.run(["context", "list"])).stdout).toContain("no contexts yet");
+  const env = { KON_SERVERS: "nats://u:secret@127.0.0.1:4222,tls://127.0.0.1:4223" };
+  const human = await kon.run(["context", "show"], { env });
+  const json = showSchema.parse(await kon.json(["context", "show"], { env }));
+  expect(json.settings.natsUrl.value).toBe("nats://***@127.0.0.1:4222,tls://127.0.0.1:4223");
+  expect(human.stdout).toContain("nats://***@127.0.0.1:4222");
+  expect(human.stdout + JSON.stringify(json)).not.toContain("u:secret");
+});

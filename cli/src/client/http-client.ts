@@ -142,7 +142,10 @@ export class HttpClient {
     const timeoutMs = this.opts.timeoutMs ?? 15_000;
     const isHttps = url.protocol === "https:";
     if (!isHttps && url.protocol !== "http:") {
-      throw new CliError(ExitCode.Usage, `the ${this.service} URL must be http(s): ${url.origin}`);
+      throw new CliError(
+        ExitCode.Usage,
+        `the ${this.service} URL must be http(s), not ${url.protocol}`,
+      );
     }
     const send = isHttps ? httpsRequest : httpRequest;
     return new Promise<HttpAnswer>((resolve, reject) => {

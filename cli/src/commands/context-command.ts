@@ -137,13 +137,33 @@ function set(inv: Invocation, name: string, flags: SetFlags): void {
   });
 }
 
+/** The schemes each kind of URL may use: the APIs speak HTTP, NATS its own protocol. */
+const API_SCHEMES = ["http:", "https:"];
+const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
+
+/**
+ * A URL a context may keep: parses, has a scheme its client speaks (a `file:` admin URL was kept
+ * and failed only later), and no user or password, as config.json holds no secrets.
+ */
 function checkUrl(field: string, value: string): void {
   const urls = field === "natsUrl" ? value.split(",") : [value];
+  const schemes = field === "natsUrl" ? NATS_SCHEMES : API_SCHEMES;
   for (const u of urls) {
+    let url: URL;
     try {
-      new URL(u.trim());
+      url = new URL(u.trim());
     } catch {
       throw new CliError(ExitCode.Usage, `${field}: not a URL: ${JSON.stringify(u)}`);
+    }
+    if (!schemes.includes(url.protocol)) {
+      throw new CliError(ExitCode.Usage, `${field}: ${url.protocol} URLs are not spoken here`, {
+        hint: `use ${schemes.map((x) => `${x}//`).join(", ")}`,
+      });
+    }
+    if (url.username || url.password) {
+      throw new CliError(ExitCode.Usage, `${field}: a URL with a user or password`, {
+        hint: "config.json keeps no secrets: sign in with 'kon login'; kon join uses the join key",
+      });
     }
   }
 }
@@ -168,7 +188,10 @@ function remove(inv: Invocation, name: string): void {
 function show(inv: Invocation): void {
   const s = inv.stack;
   const settings = Object.fromEntries(
-    STACK_FIELDS.map((f) => [f.field, { value: s[f.field] ?? null, source: s.sources[f.field] }]),
+    STACK_FIELDS.map((f) => [
+      f.field,
+      { value: shown(s[f.field]) ?? null, source: s.sources[f.field] },
+    ]),
   );
   const token = { origin: inv.tokens.origin, email: inv.tokens.email ?? null };
   inv.out.result({
@@ -182,10 +205,15 @@ function show(inv: Invocation): void {
       o.line();
       o.table(
         ["SETTING", "VALUE", "FROM"],
-        STACK_FIELDS.map((f) => [f.field, s[f.field] ?? "-", s.sources[f.field]]),
+        STACK_FIELDS.map((f) => [f.field, shown(s[f.field]) ?? "-", s.sources[f.field]]),
       );
       o.line();
       o.line(`token: ${token.origin}${token.email ? ` (${token.email})` : ""}`);
     },
   });
+}
+
+/** A setting as shown: a password in a URL (say from KON_SERVERS) is never printed. */
+function shown(value: string | undefined): string | undefined {
+  return value?.replace(/\/\/([^/@\s]*)@/g, "//***@");
 }
