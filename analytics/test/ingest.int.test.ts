@@ -214,6 +214,27 @@ test("a row PostgreSQL refuses is split out of its batch into ingest_rejects; th
   await sql(db.url, "ALTER TABLE heartbeats DROP CONSTRAINT no_poison");
 });
 
+test("an instance that stops hands the messages it holds back at once; another stores them", async () => {
+  // A collects for a minute before writing, so the 60 beats stay in its hand (delivered, unacked).
+  const a = await analytics({ batchRows: 1000, batchMs: 60_000 });
+  const before = (await countRows(db.url, "heartbeats", "stream_seq")).rows;
+  for (let i = 1; i <= 60; i++) await sim.heartbeat("g5", `h${i % 3}`, { seq: i });
+  const hb = a.ingesters.find((i) => i.status().kind === "heartbeats")!;
+  await waitFor("60 in A's hand", async () => (await hb.lag()).ackPending === 60);
+  await a.close();
+  services.splice(services.indexOf(a), 1);
+  // Without A's -NAK these would come back only after the 30 s ack wait (> the 15 s waited).
+  const b = await analytics();
+  await waitFor(
+    "60 more heartbeats stored by B",
+    async () => (await countRows(db.url, "heartbeats", "stream_seq")).rows === before + 60,
+    15_000,
+  );
+  await waitFor("B acked them", () => sum(b, "messagesTotal") >= 60);
+  const c = await countRows(db.url, "heartbeats", "stream_seq");
+  expect(c.rows).toBe(c.distinct);
+});
+
 function sum(svc: AnalyticsService, field: "messagesTotal" | "rowsTotal"): number {
   return svc.ingesters.reduce((s, i) => s + i.status()[field], 0);
 }
