@@ -18,6 +18,8 @@ describe("bench:scaleout, tiny (3-server NATS cluster, 2 monitors, 2 analytics, 
     ]);
     const r = await runScaleout(o, () => undefined);
     const d = r.row.detection;
+    // A simulator that fell behind makes beating nodes look silent: say so before any count.
+    expect(r.row.problems).toEqual([]);
     expect(d.stopped).toBe(4);
     expect(d.withDeadline).toBe(4);
     expect(d.missed).toBe(0);
