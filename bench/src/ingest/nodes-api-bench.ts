@@ -18,6 +18,9 @@ import {
 import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
 import { startAnalyticsProcess } from "./analytics-process";
 import { measureApi, measureApiCrowd } from "./api-latency";
+import type { ApiClient } from "./api-latency";
+import { measureCpu } from "./process-cpu";
+import type { CpuUse } from "./process-cpu";
 import { startDurablePostgres } from "./durable-postgres";
 import { percentiles } from "./percentiles";
 import { CleanupStack } from "../cleanup-stack";
@@ -40,6 +43,8 @@ interface NodesBenchOptions {
   perClient: number;
   /** Runs of every measurement. @default 1 */
   repeat: number;
+  /** How the bench reads answers (see ApiClient). @default "http" */
+  client: ApiClient;
   help: boolean;
 }
 
@@ -52,10 +57,15 @@ const USAGE = `usage: node testkit/src/run-ts.cjs bench/src/ingest/nodes-api-ben
                  e.g. '/v1/nodes?limit=500,/v1/nodes?detail=full'
   --clients N    concurrent clients asking fresh, per path but the whole list (default 200; 0: none)
   --per-client N measured requests per crowd client      (default 3)
+  --client K     http (node:http, body kept as bytes) or fetch (undici fetch + text(), as the
+                 runs before 2026-12-04 13:00 measured; costs the client ~50 ms at 4.7 MB)
+                                                         (default http)
 ${REPEAT_USAGE}
   --help
 Each path is timed cached (plain GET) and fresh (Cache-Control: no-cache), one request at a time
-over keep-alive, to the last byte; then fresh by a crowd of concurrent clients. Analytics options come from the environment (KON_API_CACHE_MS=...).`;
+over keep-alive, to the last byte; then fresh by a crowd of concurrent clients. CPU per request
+of the analytics process and of PostgreSQL (all its processes) is printed beside each figure:
+steadier than latency on a shared machine. Analytics options come from the environment (KON_API_CACHE_MS=...).`;
 
 const int = (min: number) => z.coerce.number().int().min(min);
 const schema = z.object({
@@ -70,6 +80,7 @@ const schema = z.object({
     .refine((ps) => ps.every((p) => p.startsWith("/")), "paths start with /"),
   clients: int(0).max(2000).default(200),
   "per-client": int(1).default(3),
+  client: z.enum(["http", "fetch"]).default("http"),
   ...repeatShape,
   help: z.boolean().default(false),
 });
@@ -86,6 +97,7 @@ function parse(args: readonly string[]): NodesBenchOptions {
         "paths",
         "clients",
         "per-client",
+        "client",
         REPEAT_FLAG,
       ],
       booleans: [],
@@ -94,6 +106,12 @@ function parse(args: readonly string[]): NodesBenchOptions {
     USAGE,
   );
   return { ...o, perClient: o["per-client"] };
+}
+
+/** CPU ms per request of the analytics process and of PostgreSQL over a measurement. */
+function cpuPer(use: CpuUse, requests: number): { cpuAnalyticsMs: number; cpuPgMs: number } {
+  const per = (s: number | undefined): number => ((s ?? 0) * 1000) / Math.max(1, requests);
+  return { cpuAnalyticsMs: per(use.seconds.analytics), cpuPgMs: per(use.seconds.postgres) };
 }
 
 /** A small static file of the dashboard: the HTTP floor of the crowd measurement. */
@@ -152,6 +170,9 @@ interface Timed {
   n: number;
   bytes: number;
   nodes: number;
+  /** CPU ms per request sent (warm-ups included) over the measurement. */
+  cpuAnalyticsMs: number;
+  cpuPgMs: number;
 }
 
 async function main(): Promise<number> {
@@ -180,12 +201,21 @@ async function main(): Promise<number> {
         `${o.clients} concurrent clients x ${o.perClient} fresh requests per path`,
     );
     const paths = ["/v1/nodes?limit=100", "/v1/nodes", ...o.paths];
+    const cpuOf = { analytics: analytics.pid, postgres: pg.pid };
     const results: Timed[] = [];
     for (let run = 0; run < o.repeat; run++) {
       if (o.clients > 0) {
         // The floor: the same crowd on a small static file (express, no database), what the
         // machine and the clients cost on their own.
-        const f = await measureApiCrowd(analytics.url, FLOOR_PATH, o.clients, o.perClient);
+        const stop = measureCpu(cpuOf);
+        const f = await measureApiCrowd(
+          analytics.url,
+          FLOOR_PATH,
+          o.clients,
+          o.perClient,
+          {},
+          o.client,
+        );
         const mode = `floor x${o.clients}`;
         results.push({
           run,
@@ -194,25 +224,51 @@ async function main(): Promise<number> {
           ...percentiles(f.latencies),
           bytes: f.bytes,
           nodes: 0,
+          ...cpuPer(stop(), f.sent),
         });
       }
       for (const path of paths) {
         for (const mode of ["cached", "fresh"] as const) {
           const headers: Record<string, string> =
             mode === "fresh" ? { "Cache-Control": "no-cache" } : {};
-          const s = await measureApi(analytics.url, path, o.requests, headers);
+          const stop = measureCpu(cpuOf);
+          const s = await measureApi(analytics.url, path, o.requests, headers, o.client);
+          const cpu = cpuPer(stop(), s.sent);
           const nodes = (s.body as { nodes?: unknown[] }).nodes?.length ?? 0;
-          results.push({ run, path, mode, ...percentiles(s.latencies), bytes: s.bytes, nodes });
+          results.push({
+            run,
+            path,
+            mode,
+            ...percentiles(s.latencies),
+            bytes: s.bytes,
+            nodes,
+            ...cpu,
+          });
         }
         // No crowd on the whole fleet: 200 clients x 4.7 MB is a transfer test of the machine,
         // and dashboards ask for pages (--paths adds crowds on other paths).
         if (o.clients > 0 && path !== "/v1/nodes") {
-          const c = await measureApiCrowd(analytics.url, path, o.clients, o.perClient, {
-            "Cache-Control": "no-cache",
-          });
+          const stop = measureCpu(cpuOf);
+          const c = await measureApiCrowd(
+            analytics.url,
+            path,
+            o.clients,
+            o.perClient,
+            { "Cache-Control": "no-cache" },
+            o.client,
+          );
+          const cpu = cpuPer(stop(), c.sent);
           const nodes = (c.body as { nodes?: unknown[] }).nodes?.length ?? 0;
           const mode = `fresh x${o.clients}` as const;
-          results.push({ run, path, mode, ...percentiles(c.latencies), bytes: c.bytes, nodes });
+          results.push({
+            run,
+            path,
+            mode,
+            ...percentiles(c.latencies),
+            bytes: c.bytes,
+            nodes,
+            ...cpu,
+          });
         }
       }
     }
@@ -221,7 +277,8 @@ async function main(): Promise<number> {
       out(
         `${o.repeat > 1 ? `run ${r.run + 1} ` : ""}${r.mode.padEnd(10)} ${r.path.padEnd(28)} ` +
           `p50 ${r.p50.toFixed(1).padStart(7)} ms  p99 ${r.p99.toFixed(1).padStart(7)} ms  ` +
-          `max ${r.max.toFixed(1).padStart(7)} ms  (n=${r.n}, ${r.nodes} nodes, ${(r.bytes / 1e6).toFixed(2)} MB)`,
+          `max ${r.max.toFixed(1).padStart(7)} ms  (n=${r.n}, ${r.nodes} nodes, ${(r.bytes / 1e6).toFixed(2)} MB)  ` +
+          `cpu/req analytics ${r.cpuAnalyticsMs.toFixed(2)} ms, postgres ${r.cpuPgMs.toFixed(2)} ms`,
       );
     }
     const floors = results.filter((r) => r.path === FLOOR_PATH);
