@@ -238,4 +238,8 @@ test("activate: a value with an activation time; --at is required and checked", 
   expect((await kon.run(["activate", "svc", "-"], { stdin: "{}" })).code).toBe(ExitCode.Usage);
   const past = await kon.run(["put", "svc", "--at", "yesterday", "-"], { stdin: "{}" });
   expect(past.code).toBe(ExitCode.Usage);
+  // Beyond Date's range: a usage error, not "unexpected failure: Invalid time value" (1).
+  const far = await kon.run(["activate", "svc", "--at", "+99999999d", "-"], { stdin: "{}" });
+  expect(far.code).toBe(ExitCode.Usage);
+  expect(far.stderr).toContain("use an RFC 3339 time with a zone");
 });

@@ -144,6 +144,12 @@ test("--interval under 100ms is a usage error (2), not a loop hammering the moni
   }
 });
 
+test("events --since before 1970 is a usage error (2), not an analytics 400", async () => {
+  const r = await kon.run(["events", "--since", "100000d"]);
+  expect(r.code).toBe(ExitCode.Usage);
+  expect(r.stderr).toMatch(/^kon: --since 100000d reaches back before 1970\n/);
+});
+
 test("nodes --watch into a reader that went away (EPIPE) ends quietly with 0", async () => {
   let writes = 0;
   const stdout = new Writable({

@@ -31,6 +31,8 @@ function revisionOption(value: string): number {
   return n;
 }
 
+const MAX_DATE_MS = 8.64e15;
+
 /** `--at`: an RFC 3339 time, or `+10m` from now. */
 export function activationTime(value: string): string {
   const ms = value.startsWith("+")
@@ -38,7 +40,8 @@ export function activationTime(value: string): string {
     : /\d{4}-\d\d-\d\dT.*(Z|[+-]\d\d:\d\d)$/i.test(value)
       ? Date.parse(value)
       : NaN;
-  if (Number.isNaN(ms)) {
+  // Date's range ends at ±8.64e15 ms; beyond it toISOString throws ("Invalid time value").
+  if (Number.isNaN(ms) || Math.abs(ms) > MAX_DATE_MS) {
     throw new InvalidArgumentError(
       "use an RFC 3339 time with a zone (2030-01-01T10:00:00Z) or +10m",
     );

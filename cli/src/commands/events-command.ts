@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 
 import { parseAnswer } from "../client/admin-groups";
+import { CliError, ExitCode } from "../exit-codes";
 import type { CliIo } from "../program";
 import { parseDuration, parsePollInterval } from "./duration";
 import { groupArg } from "./group-command";
@@ -155,6 +156,11 @@ export const EVENT_HEAD = ["TIME", "KIND", "GROUP", "NODE/KEY", "REV", "DETAIL"]
 async function events(inv: Invocation, flags: EventsFlags): Promise<void> {
   const group = flags.group === undefined ? undefined : groupArg(flags.group);
   const fromMs = Date.now() - parseDuration(flags.since, "--since");
+  if (fromMs < 0) {
+    throw new CliError(ExitCode.Usage, `--since ${flags.since} reaches back before 1970`, {
+      hint: "nothing is older than the stack; e.g. --since 30d",
+    });
+  }
   if (!flags.follow) {
     const list = await fetchEvents(inv, group, fromMs, flags.limit);
     inv.out.result({
