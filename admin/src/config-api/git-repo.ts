@@ -51,6 +51,20 @@ interface GitRun {
 }
 
 /**
+ * The top level of the repository that holds `real`, or undefined. A repository found above the
+ * root that ignores it (the local stack's `.stack/config` inside the project's own clone) does not
+ * hold it: API commits must never land in that repository, nor be refused for its remote.
+ */
+async function holdingRepository(real: string): Promise<string | undefined> {
+  const top = await run(real, ["rev-parse", "--show-toplevel"]);
+  if (top.code !== 0) return undefined;
+  const topLevel = top.stdout.toString().trim();
+  if (topLevel === real) return topLevel;
+  const ignored = await run(topLevel, ["check-ignore", "-q", real]);
+  return ignored.code === 0 ? undefined : topLevel;
+}
+
+/**
  * The git repository that holds the config root. Commits are made with plumbing on a private
  * index (hash-object, update-index, write-tree, commit-tree, then `update-ref` of the branch with
  * the parent as the expected old value: compare-and-set, so several admin instances may share a
@@ -65,8 +79,8 @@ export class GitRepo {
   static async find(root: string): Promise<GitRepo | undefined> {
     const real = await realpath(root).catch(() => undefined);
     if (real === undefined) return undefined;
-    const top = await run(real, ["rev-parse", "--show-toplevel"]);
-    return top.code === 0 ? new GitRepo(top.stdout.toString().trim()) : undefined;
+    const top = await holdingRepository(real);
+    return top === undefined ? undefined : new GitRepo(top);
   }
 
   /**
@@ -75,8 +89,8 @@ export class GitRepo {
    */
   static async open(root: string): Promise<GitRepo> {
     const real = await realpath(root);
-    const top = await run(real, ["rev-parse", "--show-toplevel"]);
-    if (top.code === 0) return new GitRepo(top.stdout.toString().trim());
+    const top = await holdingRepository(real);
+    if (top !== undefined) return new GitRepo(top);
     await must(real, ["init", "-q", "-b", "main"]);
     const repo = new GitRepo(real);
     await must(real, ["add", "-A"]);
