@@ -33,9 +33,15 @@ export class ChildSupervisor {
   private stopRequested = false;
   private resolveExit!: (e: ChildExit) => void;
   readonly exited: Promise<ChildExit>;
+  private killTimer: NodeJS.Timeout | undefined;
   private readonly forward = (s: NodeJS.Signals): void => {
-    if (s !== "SIGHUP") this.stopRequested = true;
+    if (s === "SIGHUP") return this.signal(s);
+    // A second SIGINT/SIGTERM, or a child still there after the grace period, gets SIGKILL: a
+    // child that ignores the stop signal must not keep `kon run` (and its node) alive forever.
+    if (this.stopRequested) return this.kill(`a second ${s}`);
+    this.stopRequested = true;
     this.signal(s);
+    this.killTimer ??= setTimeout(() => this.kill(`${this.graceMs} ms after ${s}`), this.graceMs);
   };
 
   constructor(
@@ -62,6 +68,13 @@ export class ChildSupervisor {
   signal(signal: NodeJS.Signals): void {
     const c = this.child;
     if (c && c.exitCode === null && c.signalCode === null) c.kill(signal);
+  }
+
+  private kill(why: string): void {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    this.logger.warn(`pid ${c.pid} still running ${why}; sending SIGKILL`);
+    c.kill("SIGKILL");
   }
 
   /** Stops the child (SIGTERM, SIGKILL after the grace period) and starts it again. */
@@ -104,6 +117,7 @@ export class ChildSupervisor {
   }
 
   private finish(exit: ChildExit): void {
+    clearTimeout(this.killTimer);
     for (const s of FORWARDED) process.off(s, this.forward);
     this.resolveExit(exit);
   }

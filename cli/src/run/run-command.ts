@@ -44,7 +44,11 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .option("--signal <name>", "on a change, send this signal (HUP, USR1, ...)")
     .option("--restart", "on a change, restart the command (the default)")
     .option("--heartbeat-interval <ms>", "heartbeat period", "1000")
-    .option("--grace <ms>", "on restart, time between SIGTERM and SIGKILL", "10000")
+    .option(
+      "--grace <ms>",
+      "time between SIGTERM (a restart, or kon run told to stop) and SIGKILL",
+      "10000",
+    )
     .argument("<command>", "command to run")
     .argument("[args...]", "its arguments")
     .addHelpText(
