@@ -170,7 +170,12 @@ export class LivenessEngine {
     if (clock.isCurrent && this.deferred.size > 0) {
       for (const key of [...this.deferred]) {
         this.deferred.delete(key);
-        void this.onExpiry(key);
+        // Not awaited, so it must not reject unhandled (that ends the process): a look-up that
+        // fails (KON_HB timing out under load) is judged again at the next sweep.
+        this.onExpiry(key).catch((err: unknown) => {
+          this.log.warn("expiry", `cannot judge the expiry of ${key}: ${String(err)}`);
+          this.deferred.add(key);
+        });
       }
     }
   }

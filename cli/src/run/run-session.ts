@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { resolveNodeId, toNodeIdToken } from "@konorkestra/sdk/internal";
 import type { ConfigHandle, Konorkestra, Logger } from "@konorkestra/sdk";
 import { connectMember } from "../agent/member-connection";
 import type { MemberFlags } from "../agent/member-connection";
@@ -37,7 +38,11 @@ export async function runSupervised(
   logger: Logger,
 ): Promise<number> {
   const kon = await connectMember(
-    { ...spec.member, service: spec.member.service ?? basename(spec.command) },
+    {
+      ...spec.member,
+      node: spec.member.node ?? (await runNodeId(spec.key, env)),
+      service: spec.member.service ?? basename(spec.command),
+    },
     env,
     logger,
   );
@@ -162,4 +167,20 @@ function readError(key: string, err: unknown): unknown {
           ? ExitCode.Unreachable
           : ExitCode.Failed;
   return new CliError(exit, err.message, { code: err.code }, { cause: err });
+}
+
+/**
+ * The node a `kon run` beats as when neither --node nor KON_NODE_ID names one: the host's derived
+ * id (MAC address, else host name) plus the config key, so that `kon agent` and each `kon run`
+ * of another key on the same host are distinct nodes (one sharing the agent's id would hide the
+ * other's death), and a restarted `kon run` is the same node again. Undefined leaves it to the SDK
+ * (KON_NODE_ID, or KON_NODE_ID_SOURCE=aws).
+ */
+export async function runNodeId(key: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (env.KON_NODE_ID || (env.KON_NODE_ID_SOURCE && env.KON_NODE_ID_SOURCE !== "auto")) {
+    return undefined;
+  }
+  const suffix = `-${toNodeIdToken(key, 40)}`;
+  const { nodeId } = await resolveNodeId({});
+  return toNodeIdToken(nodeId, 128 - suffix.length) + suffix;
 }
