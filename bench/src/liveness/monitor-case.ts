@@ -49,6 +49,9 @@ async function assemble(
     ...nats.clientEnv(),
     KON_LIVENESS_BACKEND: backend,
     KON_MONITOR_ID: monitorId,
+    // The probe reads the monitor's /metrics, which needs a read token since the trust issue;
+    // the bench's monitor listens on loopback only and serves no one else.
+    KON_AUTH: "off",
   };
   if (backend === "redis") {
     const redis = await startRedis();

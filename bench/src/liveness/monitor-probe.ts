@@ -56,7 +56,11 @@ export class MonitorProbe {
     this.busy = true;
     try {
       const [metrics, info] = await Promise.all([
-        fetch(`${this.url}/metrics`).then((r) => r.text()),
+        fetch(`${this.url}/metrics`).then(async (r) => {
+          // An answer that is not the metrics (401, 503) is no sample, not a "behind" one.
+          if (!r.ok) throw new Error(`/metrics answered ${r.status}`);
+          return r.text();
+        }),
         this.jsm.consumers.info(this.stream, this.consumer),
       ]);
       this.samples++;
