@@ -175,6 +175,13 @@ describe("config write API", () => {
     expect(errorOf(missing).code).toBe("NOT_FOUND");
   });
 
+  it("answers 404, not 500, for a key of a group that has no config bucket", async () => {
+    const r = await h.http("GET", cfg("nosuchgroup", "/svc"), { token: session });
+    expect(r.status).toBe(404);
+    expect(errorOf(r).code).toBe("NOT_FOUND");
+    expect(errorOf(r).message).toMatch(/group nosuchgroup has no config bucket/);
+  });
+
   it("compare-and-set: a stale expected_revision is a 409; concurrent updates of one key serialise", async () => {
     const cur = (await h.http("GET", cfg("alpha", "/svc"), { token: alphaReader })).body
       .revision as number;

@@ -48,7 +48,12 @@ export class ConfigBuckets {
   async kv(group: string): Promise<KV> {
     let p = this.kvs.get(group);
     if (!p) {
-      p = new Kvm(this.nc).open(this.names.configBucket(group));
+      // Kvm.open does not look the bucket up; status() does (a missing one would otherwise
+      // surface later as a 500 "stream not found" from the first read).
+      p = new Kvm(this.nc).open(this.names.configBucket(group)).then(async (kv) => {
+        await kv.status();
+        return kv;
+      });
       this.kvs.set(group, p);
       p.catch(() => this.kvs.delete(group));
     }
