@@ -30,7 +30,8 @@ function outerRepo(ignore: string): { outer: string; root: string } {
   writeFileSync(join(outer, ".gitignore"), ignore);
   git(outer, "add", "-A");
   git(outer, "commit", "-q", "-m", "project");
-  git(outer, "remote", "add", "origin", "https://git.invalid/project.git");
+  // A remote by local path: only its being configured matters, nothing is fetched.
+  git(outer, "remote", "add", "origin", join(outer, "..", "upstream.git"));
   const root = join(outer, ".stack", "config");
   mkdirSync(join(root, "demo"), { recursive: true });
   writeFileSync(join(root, "demo", "service1.yaml"), "a: 1\n");

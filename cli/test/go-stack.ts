@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Kvm } from "@nats-io/kv";
 import { ConfigEntry, NodeEvent, decodeMessage, encodeMessage } from "@konorkestra/proto";
+import { nodeEventWord } from "@konorkestra/sdk/internal";
 import { getFreePort, spawnTs } from "@konorkestra/testkit";
 import { ConfigStack, KON_BIN, eventually, names } from "./agent-stack";
 
@@ -87,10 +88,10 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop(0));
   try {
     // The events are watched before the monitor starts, so none is missed.
-    stack.nc.subscribe(`kon.evt.${group}.node.>`, {
+    stack.nc.subscribe(names.groupEventFilter(group, "node"), {
       callback: (_err, m) => {
         const e = decodeMessage(NodeEvent, m.data);
-        print({ event: m.subject.split(".").pop(), node: e.nodeId });
+        print({ event: nodeEventWord(e.kind), node: e.nodeId });
       },
     });
     await stack.nc.flush();

@@ -7,8 +7,9 @@ import type { ChildProcess } from "node:child_process";
 import { statSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { nodeEventWord } from "@konorkestra/sdk/internal";
 import { getFreePort, spawnTs } from "@konorkestra/testkit";
-import { ConfigStack, EXAMPLES, PYTHON, eventually } from "./agent-stack";
+import { ConfigStack, EXAMPLES, PYTHON, eventually, names } from "./agent-stack";
 import type { KonProcess } from "./agent-stack";
 
 const GROUP = "run-t";
@@ -38,10 +39,10 @@ beforeAll(async () => {
     "data",
     (d: Buffer) => (monitorLog = (monitorLog + d.toString()).slice(-4000)),
   );
-  stack.nc.subscribe(`kon.evt.${GROUP}.node.>`, {
+  stack.nc.subscribe(names.groupEventFilter(GROUP, "node"), {
     callback: (_err, m) => {
       const e = decodeMessage(NodeEvent, m.data);
-      events.set(e.nodeId, [...(events.get(e.nodeId) ?? []), m.subject.split(".").pop()!]);
+      events.set(e.nodeId, [...(events.get(e.nodeId) ?? []), nodeEventWord(e.kind) ?? "?"]);
     },
   });
   await stack.nc.flush();
