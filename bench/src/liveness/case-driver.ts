@@ -1,3 +1,7 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { NodeEvent, decodeMessage } from "@konorkestra/proto";
+import { parseNodeEventId } from "@konorkestra/sdk/internal";
+import type { WireNames } from "@konorkestra/sdk/internal";
 import type { BeatSink } from "./node-simulator";
 
 /** The four rows of the benchmark. */
@@ -114,4 +118,30 @@ export async function settledLastSeq(read: () => Promise<number>): Promise<numbe
     last = now;
   }
   return last;
+}
+
+/**
+ * Watches a group's node events as the monitors publish them (a core subscription: every
+ * publish, before the stream's duplicate window): ups go into `ups`, downs to `onDown` with the
+ * KON_HB sequence their event id names (the node's last heartbeat).
+ */
+export function watchNodeEvents(
+  nc: NatsConnection,
+  names: WireNames,
+  group: string,
+  ups: Set<string>,
+  onDown: DownListener,
+): Promise<void> {
+  nc.subscribe(names.groupEventFilter(group, "node"), {
+    callback: (err, msg) => {
+      if (err) return;
+      const at = Date.now();
+      const ev = decodeMessage(NodeEvent, msg.data);
+      if (ev.kind === NodeEvent.Kind.UP) ups.add(ev.nodeId);
+      else if (ev.kind === NodeEvent.Kind.DOWN) {
+        onDown(ev.nodeId, at, parseNodeEventId(ev.eventId)?.ref);
+      }
+    },
+  });
+  return nc.flush();
 }

@@ -1,9 +1,14 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { NodeEvent, decodeMessage } from "@konorkestra/proto";
-import { monitorConsumerName, parseNodeEventId, wireNames } from "@konorkestra/sdk/internal";
+import { monitorConsumerName, wireNames } from "@konorkestra/sdk/internal";
 import { startNats, startRedis } from "@konorkestra/testkit";
-import { collectDeadlines, countingSink, settledLastSeq, unwind } from "./case-driver";
+import {
+  collectDeadlines,
+  countingSink,
+  settledLastSeq,
+  unwind,
+  watchNodeEvents,
+} from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
 import { MonitorProbe } from "./monitor-probe";
 import type { MonitorHealth } from "./monitor-probe";
@@ -103,21 +108,7 @@ async function assemble(
     processes,
     versions,
     startMeasuring: () => probe.start(),
-    watch: (onDown: DownListener) => {
-      obs.subscribe(names.groupEventFilter(group, "node"), {
-        callback: (err, msg) => {
-          if (err) return;
-          const at = Date.now();
-          const ev = decodeMessage(NodeEvent, msg.data);
-          if (ev.kind === NodeEvent.Kind.UP) ups.add(ev.nodeId);
-          else if (ev.kind === NodeEvent.Kind.DOWN) {
-            // A down's id names the KON_HB sequence of the node's last heartbeat.
-            onDown(ev.nodeId, at, parseNodeEventId(ev.eventId)?.ref);
-          }
-        },
-      });
-      return obs.flush();
-    },
+    watch: (onDown: DownListener) => watchNodeEvents(obs, names, group, ups, onDown),
     upCount: () => ups.size,
     // Only the simulator writes to KON_HB here: every stored heartbeat has a sequence.
     lostBeats: async () => {

@@ -1,12 +1,16 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { NodeEvent, decodeMessage } from "@konorkestra/proto";
-import { monitorConsumerName, parseNodeEventId, wireNames } from "@konorkestra/sdk/internal";
+import { monitorConsumerName, wireNames } from "@konorkestra/sdk/internal";
 import type { CleanupStack } from "../cleanup-stack";
 import { measureCpu } from "../ingest/process-cpu";
 import type { CpuUse } from "../ingest/process-cpu";
-import { collectDeadlines, countingSink, settledLastSeq } from "../liveness/case-driver";
+import {
+  collectDeadlines,
+  countingSink,
+  settledLastSeq,
+  watchNodeEvents,
+} from "../liveness/case-driver";
 import type { CaseDriver, DownListener } from "../liveness/case-driver";
 import { MonitorProbe } from "../liveness/monitor-probe";
 import type { MonitorHealth } from "../liveness/monitor-probe";
@@ -88,21 +92,11 @@ export async function startClusterDriver(
       pgStop = measureCpu({ postgres: stage.pg.pid });
       ingestStarted = ingest.start();
     },
-    watch: (onDown: DownListener) => {
-      obs.subscribe(names.groupEventFilter(group, "node"), {
-        callback: (err, msg) => {
-          if (err) return;
-          const at = Date.now();
-          const ev = decodeMessage(NodeEvent, msg.data);
-          if (ev.kind === NodeEvent.Kind.UP) ups.add(ev.nodeId);
-          else if (ev.kind === NodeEvent.Kind.DOWN) {
-            downs++;
-            onDown(ev.nodeId, at, parseNodeEventId(ev.eventId)?.ref);
-          }
-        },
-      });
-      return obs.flush();
-    },
+    watch: (onDown: DownListener) =>
+      watchNodeEvents(obs, names, group, ups, (node, at, ref) => {
+        downs++;
+        onDown(node, at, ref);
+      }),
     upCount: () => ups.size,
     lostBeats: async () => {
       health = probe.stop();

@@ -85,12 +85,7 @@ export class ChildSupervisor {
     this.restarting = true;
     const gone = new Promise<void>((r) => c.once("exit", () => r()));
     c.kill("SIGTERM");
-    const timer = setTimeout(() => {
-      this.logger.warn(
-        `pid ${c.pid} still running ${this.graceMs} ms after SIGTERM; sending SIGKILL`,
-      );
-      c.kill("SIGKILL");
-    }, this.graceMs);
+    const timer = setTimeout(() => this.kill(`${this.graceMs} ms after SIGTERM`), this.graceMs);
     await gone;
     clearTimeout(timer);
     this.restarting = false;
