@@ -3,6 +3,7 @@ import {
   LIST_STATUSES,
   assembleNodeList,
   beatColumns,
+  beatColumnsOfRows,
   newFragment,
   writeJsonInt,
 } from "../src/store/node-list-assembly";
@@ -155,4 +156,24 @@ test("a page is the fragments with status and beat fields between them, in the f
   const lastBody = JSON.parse(last.json.toString("utf8")) as { nodes: unknown[] };
   expect(lastBody.nodes).toHaveLength(1);
   expect(last.next).toBeNull();
+});
+
+test("a page's text rows read as the COPY rows do: status number, flapping, nulls as NaN", () => {
+  const cols = beatColumnsOfRows([
+    ["11", "3", "up", "f", "1796000000123", "42"],
+    ["12", "4", "down", "t", null, null],
+    ["13", "5", "left", "f", "0", "9007199254740991"],
+    ["14", "6", "unknown", "f", null, "1"],
+  ]);
+  expect(cols.n).toBe(4);
+  expect([...cols.id]).toEqual([11, 12, 13, 14]);
+  expect([...cols.version]).toEqual([3, 4, 5, 6]);
+  expect([...cols.status].map((s) => LIST_STATUSES[s])).toEqual([
+    "up",
+    "flapping",
+    "left",
+    "unknown",
+  ]);
+  expect([...cols.beatMs]).toEqual([1796000000123, NaN, 0, NaN]);
+  expect([...cols.lastSeq]).toEqual([42, NaN, 9007199254740991, 1]);
 });

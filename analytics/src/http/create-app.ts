@@ -62,7 +62,7 @@ export function createApp(src: AppSources): Express {
       `dashboard chart library missing in ${DASHBOARD_DIR}/vendor: run 'npm run build'`,
     );
   }
-  app.use(express.static(DASHBOARD_DIR, { index: "index.html", maxAge: 0 }));
+  app.use(dashboardFiles());
   app.use(tokenGuard(src.access));
   app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
@@ -77,6 +77,21 @@ export function createApp(src: AppSources): Express {
   });
   app.use(errorHandler(src.logger));
   return app;
+}
+
+/**
+ * The dashboard's files, for every path but the API's: serve-static looks each path up on disk
+ * and builds an error when it is missing, which cost an API request ~0.5 ms of CPU (a third of
+ * a cached page's) before the router was reached.
+ */
+function dashboardFiles(): RequestHandler {
+  const files = express.static(DASHBOARD_DIR, { index: "index.html", maxAge: 0 });
+  return (req, res, next) => {
+    if (req.path.startsWith("/v1/") || req.path === "/metrics" || req.path === "/healthz") {
+      return next();
+    }
+    files(req, res, next);
+  };
 }
 
 function timing(metrics: AnalyticsMetrics): RequestHandler {

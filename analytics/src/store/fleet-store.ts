@@ -8,9 +8,17 @@ import type {
   NodeKey,
 } from "../model/fleet-node";
 import { copyBinaryOut } from "../pg/binary-copy";
-import { assembleNodeList, beatColumns, beatColumnsSql, newFragment } from "./node-list-assembly";
-import type { BeatColumns, Fragment, NodeListFrame } from "./node-list-assembly";
-import { nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
+import {
+  PAGE_QUERY_MAX,
+  assembleNodeList,
+  beatColumns,
+  beatColumnsOfRows,
+  beatColumnsSql,
+  beatPageSql,
+  newFragment,
+} from "./node-list-assembly";
+import type { BeatColumns, BeatPageRow, Fragment, NodeListFrame } from "./node-list-assembly";
+import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
 
 export type { NodeListFrame } from "./node-list-assembly";
 
@@ -54,6 +62,13 @@ export interface NodeListPage {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Every column as the text PostgreSQL sent (the page query converts them itself). */
+const RAW_TEXT = {
+  getTypeParser:
+    () =>
+    (v: string): string =>
+      v,
+};
 const NO_FRAME: NodeListFrame = () => ({ open: EMPTY, close: EMPTY });
 
 /** Reads `node_state`, the current status per node that the ingest keeps. */
@@ -106,45 +121,82 @@ export class FleetStore {
     const cutMs = nowMs - this.flappingHoldMs;
     const where = nodeWhereSql({ group: q.group, status: q.status, after: q.after }, cutMs);
     const memo = this.memos[detail];
+    const cols =
+      q.limit !== undefined && q.limit <= PAGE_QUERY_MAX
+        ? await this.pageColumns(where, cutMs, q.limit, detail)
+        : await this.listColumns(where, cutMs, q.limit, detail);
+    const more = q.limit !== undefined && cols.n > q.limit;
+    const shown = more ? q.limit! : cols.n;
+    const page = assembleNodeList(cols, shown, more, memo, nowMs, frame);
+    // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
+    if (memo.size > 2 * cols.n + 100_000) memo.clear();
+    return page;
+  }
+
+  /** A page's rows: one statement, one round trip (see beatPageSql). */
+  private async pageColumns(
+    where: string,
+    cutMs: number,
+    limit: number,
+    detail: NodeDetail,
+  ): Promise<BeatColumns> {
+    const res = await this.pool.query<BeatPageRow>({
+      text: beatPageSql(where, flappingSql(cutMs), limit),
+      rowMode: "array",
+      types: RAW_TEXT,
+    });
+    const cols = beatColumnsOfRows(res.rows);
+    const stale = this.staleIds(cols, detail);
+    if (stale.length > 0) await this.fetchFragments(this.pool, detail, stale);
+    return cols;
+  }
+
+  /** The whole list (or a large page) by binary COPY, in key order from the index. */
+  private async listColumns(
+    where: string,
+    cutMs: number,
+    limit: number | undefined,
+    detail: NodeDetail,
+  ): Promise<BeatColumns> {
     const client = await this.pool.connect();
     let cols: BeatColumns;
     try {
       // In key order from the index: a sort would compare keys with the database collation.
       await client.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
-      const copy = await copyBinaryOut(client, beatColumnsSql(where, q.limit));
+      const copy = await copyBinaryOut(client, beatColumnsSql(where, limit));
       cols = beatColumns(copy, cutMs);
-      const stale: number[] = [];
-      for (let i = 0; i < cols.n; i++) {
-        if (memo.get(cols.id[i]!)?.version !== cols.version[i]) stale.push(cols.id[i]!);
-      }
+      const stale = this.staleIds(cols, detail);
       if (stale.length > 0) await this.fetchFragments(client, detail, stale);
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
       client.release();
       throw err;
     }
-    // The COMMIT of a read-only transaction travels while the answer is put together.
-    const committed = client.query("COMMIT").then(
+    await client.query("COMMIT").then(
       () => client.release(),
       (err: Error) => client.release(err),
     );
-    const more = q.limit !== undefined && cols.n > q.limit;
-    const shown = more ? q.limit! : cols.n;
-    const page = assembleNodeList(cols, shown, more, memo, nowMs, frame);
-    await committed;
-    // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
-    if (memo.size > 2 * cols.n + 100_000) memo.clear();
-    return page;
+    return cols;
+  }
+
+  /** Ids of the rows whose remembered JSON is missing or of an older version. */
+  private staleIds(cols: BeatColumns, detail: NodeDetail): number[] {
+    const memo = this.memos[detail];
+    const stale: number[] = [];
+    for (let i = 0; i < cols.n; i++) {
+      if (memo.get(cols.id[i]!)?.version !== cols.version[i]) stale.push(cols.id[i]!);
+    }
+    return stale;
   }
 
   /** Formats and remembers the JSON parts of the nodes `ids` at their current version. */
   private async fetchFragments(
-    client: ClientBase,
+    db: Pool | ClientBase,
     detail: NodeDetail,
     ids: readonly number[],
   ): Promise<void> {
     const p = nodeJsonPartsSql(detail);
-    const res = await client.query<[string, string, string, string, string, string, string]>({
+    const res = await db.query<[string, string, string, string, string, string, string]>({
       text: `SELECT id::text, version::text, group_name, node_id, ${p.head}, ${p.mid}, ${p.tail}
                FROM node_state WHERE id = ANY($1::int8[])`,
       values: [ids],

@@ -142,6 +142,49 @@ export function beatColumns(buf: Buffer, flappingCutMs: number): BeatColumns {
   return cols;
 }
 
+/**
+ * The per-request query of a page (a `limit` of at most {@link PAGE_QUERY_MAX}): the same columns
+ * as {@link beatColumnsSql}, with the flapping test and the beat's ms worked out by PostgreSQL, as
+ * text. One statement in one round trip (no transaction, no COPY): for a hundred rows the COPY
+ * stream, the BEGIN / SET / COMMIT round trips and a connection check-out were most of the time.
+ * `flapping` is the SQL of the flapping test (node-list-sql's `flappingSql`).
+ */
+export function beatPageSql(where: string, flapping: string, limit: number): string {
+  return `SELECT id, version, status, ${flapping},
+                 floor(extract(epoch FROM last_beat_at) * 1000)::int8, last_seq
+            FROM node_state WHERE ${where} ORDER BY group_name, node_id LIMIT ${limit + 1}`;
+}
+
+/** Largest `limit` read by {@link beatPageSql}; a larger one (or none) reads by binary COPY. */
+export const PAGE_QUERY_MAX = 1000;
+
+/** A row of {@link beatPageSql} as text: id, version, status, flapping ('t'/'f'), ms, seq. */
+export type BeatPageRow = (string | null)[];
+
+/** The rows of {@link beatPageSql} (every value text, as PostgreSQL sent it) as columns. */
+export function beatColumnsOfRows(rows: readonly BeatPageRow[]): BeatColumns {
+  const n = rows.length;
+  const cols = {
+    n,
+    id: new Float64Array(n),
+    version: new Float64Array(n),
+    status: new Uint8Array(n),
+    beatMs: new Float64Array(n),
+    lastSeq: new Float64Array(n),
+  };
+  const num = (v: string | null | undefined): number => (v == null ? NaN : Number(v));
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    cols.id[i] = num(r[0]);
+    cols.version[i] = num(r[1]);
+    const s = LIST_STATUSES.indexOf(r[2] as (typeof LIST_STATUSES)[number]);
+    cols.status[i] = r[3] === "t" ? 4 : Math.max(0, s);
+    cols.beatMs[i] = num(r[4]);
+    cols.lastSeq[i] = num(r[5]);
+  }
+  return cols;
+}
+
 /** node_state.status (up, down, left, unknown: the table's CHECK) as its LIST_STATUSES number. */
 function statusCode(buf: Buffer, at: number, len: number): number {
   if (len === 2) return 1; // up
