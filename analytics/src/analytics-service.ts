@@ -85,8 +85,15 @@ export async function createAnalytics(
 
   // Two pools: a burst of API requests must never take the connections the ingest commits with
   // (nor a slow ingest the API's). Each names itself in pg_stat_activity.
-  const pool = openPool(opts.pgUrl, opts.pgPoolSize, "kon-analytics-ingest", logger);
-  const apiPool = openPool(opts.pgUrl, opts.apiPgPoolSize, "kon-analytics-api", logger);
+  // The API's statements get a shorter limit than the ingest's (60 s: a large COPY under load).
+  const pool = openPool(opts.pgUrl, opts.pgPoolSize, "kon-analytics-ingest", logger, 60_000);
+  const apiPool = openPool(
+    opts.pgUrl,
+    opts.apiPgPoolSize,
+    "kon-analytics-api",
+    logger,
+    opts.apiStatementTimeoutMs,
+  );
   const storage = await applyStoragePolicies(pool, opts);
   if (!storage.compression) {
     logger.info(
@@ -129,6 +136,7 @@ export async function createAnalytics(
     apiCacheMs: opts.apiCacheMs,
     edge,
     access,
+    admission: { maxInFlight: opts.apiMaxInFlight, maxQueued: opts.apiMaxQueued },
   });
   const server = await listen(app, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
@@ -154,13 +162,19 @@ export async function createAnalytics(
   };
 }
 
-function openPool(url: string, size: number, name: string, logger: Logger): Pool {
+function openPool(
+  url: string,
+  size: number,
+  name: string,
+  logger: Logger,
+  statementTimeoutMs: number,
+): Pool {
   const pool = new Pool({
     connectionString: url,
     max: size,
     application_name: name,
     connectionTimeoutMillis: 5000,
-    statement_timeout: 60_000,
+    statement_timeout: statementTimeoutMs,
   });
   // A connection dropped by a server restart must not crash the process: the pool only listens
   // on idle connections, so checked-out ones (mid-transaction) get a listener of their own; the

@@ -31,6 +31,23 @@ export interface AnalyticsOptions extends NatsOptions, HttpEdgeOptions, AccessAu
    * and never for the ingest's, so a crowd of dashboards cannot slow the ingest. @default 4
    */
   apiPgPoolSize?: number;
+  /**
+   * API requests worked on at the same time (KON_API_MAX_IN_FLIGHT); more wait in line.
+   * @default 32
+   */
+  apiMaxInFlight?: number;
+  /**
+   * API requests waiting in line (KON_API_MAX_QUEUED); beyond it a request is answered 503
+   * with Retry-After, so an overloaded API sheds load instead of queueing without bound.
+   * @default 256
+   */
+  apiMaxQueued?: number;
+  /**
+   * Longest statement of the API's pool, ms (KON_API_STATEMENT_TIMEOUT_MS): a runaway query
+   * (a year of incidents over a large fleet) is cancelled instead of holding an API connection
+   * and PostgreSQL's CPU. The ingest pool keeps its own, longer limit. @default 10000
+   */
+  apiStatementTimeoutMs?: number;
   /** HTTP port; 0 picks a free one (KON_ANALYTICS_PORT). @default 7003 */
   port?: number;
   /** HTTP listen address (KON_ANALYTICS_HOST). @default "127.0.0.1" */
@@ -131,6 +148,9 @@ const schema = z.object({
   pgUrl: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:pass@host:port/db"),
   pgPoolSize: positiveInt.max(100),
   apiPgPoolSize: positiveInt.max(100),
+  apiMaxInFlight: positiveInt.max(10_000),
+  apiMaxQueued: z.number().int().min(0).max(100_000),
+  apiStatementTimeoutMs: z.number().int().min(100),
   port: z.number().int().min(0).max(65535),
   host: z.string().min(1),
   apiCacheMs: z.number().int().min(0).max(60_000),
@@ -180,6 +200,10 @@ export function parseAnalyticsOptions(
       "postgres://kon:kon@127.0.0.1:5432/konorkestra",
     pgPoolSize: given.pgPoolSize ?? envNumber(env, "KON_PG_POOL_SIZE") ?? 8,
     apiPgPoolSize: given.apiPgPoolSize ?? envNumber(env, "KON_API_PG_POOL_SIZE") ?? 4,
+    apiMaxInFlight: given.apiMaxInFlight ?? envNumber(env, "KON_API_MAX_IN_FLIGHT") ?? 32,
+    apiMaxQueued: given.apiMaxQueued ?? envNumber(env, "KON_API_MAX_QUEUED") ?? 256,
+    apiStatementTimeoutMs:
+      given.apiStatementTimeoutMs ?? envNumber(env, "KON_API_STATEMENT_TIMEOUT_MS") ?? 10_000,
     port: given.port ?? envNumber(env, "KON_ANALYTICS_PORT") ?? 7003,
     host: given.host ?? envString(env, "KON_ANALYTICS_HOST") ?? "127.0.0.1",
     apiCacheMs: given.apiCacheMs ?? envNumber(env, "KON_API_CACHE_MS") ?? 1000,

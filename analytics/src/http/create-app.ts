@@ -15,6 +15,8 @@ import type { ConfigEventStore } from "../store/config-event-store";
 import type { FleetStore } from "../store/fleet-store";
 import type { SeriesStore } from "../store/series-store";
 import type { RolloutQueries } from "../domain/rollout-queries";
+import { ApiAdmission } from "./api-admission";
+import type { ApiAdmissionLimits } from "./api-admission";
 import { configRouter } from "./config-router";
 import { fleetRouter } from "./fleet-router";
 import { incidentsRouter } from "./incidents-router";
@@ -41,6 +43,8 @@ export interface AppSources extends OpsSources {
   edge: HttpEdge;
   /** Checks the `read` token every route but `/healthz` needs; undefined with KON_AUTH=off. */
   access: AccessGate | undefined;
+  /** Bounds on `/v1` requests at a time and in line (see ApiAdmission); none when undefined. */
+  admission?: ApiAdmissionLimits;
 }
 
 /** Folder of the dashboard (HTML, JS, CSS and the uPlot copy made by `npm run build`). */
@@ -64,6 +68,7 @@ export function createApp(src: AppSources): Express {
   }
   app.use(dashboardFiles());
   app.use(tokenGuard(src.access));
+  if (src.admission) app.use(new ApiAdmission(src.admission).middleware());
   app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
   app.use(seriesRouter(src.series));
