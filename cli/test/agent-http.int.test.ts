@@ -4,11 +4,13 @@
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { request } from "node:http";
-import { statSync } from "node:fs";
+import { connect as connectSocket } from "node:net";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { ConfigEntry, Heartbeat, decodeMessage, encodeMessage } from "@konorkestra/proto";
+import { getFreePort } from "@konorkestra/testkit";
 import {
   ConfigStack,
   EXAMPLES,
@@ -54,6 +56,9 @@ beforeAll(async () => {
     stack.joinKeyFile,
     "--node",
     "agent-1",
+    // Short, so that the slow-client test is quick; the default is 10 s.
+    "--request-timeout",
+    "1000",
   ]);
   await eventually(
     "agent healthy",
@@ -93,6 +98,82 @@ test("the socket file is 0660 and a second agent on it is refused", async () => 
   expect(code).toBe(4);
   expect(second.stderr).toMatch(/another process is listening on .*agent\.sock/);
   expect((await unixRequest(socket, "/healthz")).status).toBe(200); // the first still serves
+});
+
+test("a refused join key exits 4 (NATS_REFUSED), an unreachable NATS 5 (NATS_UNREACHABLE)", async () => {
+  const badKey = join(stack.root, "bad-join-key");
+  writeFileSync(badKey, "kjk_not-a-valid-key-0123456789\n", { mode: 0o600 });
+  const agentArgs = (name: string, keyFile: string) => [
+    "agent",
+    "--group",
+    GROUP,
+    "--socket",
+    join(stack.root, `${name}.sock`),
+    "--join-key-file",
+    keyFile,
+  ];
+  const refused = stack.kon(agentArgs("refused", badKey));
+  const deadPort = await getFreePort();
+  const unreachable = stack.kon(
+    agentArgs("unreachable", stack.joinKeyFile),
+    stack.konEnv({ KON_SERVERS: `nats://127.0.0.1:${deadPort}`, KON_CONNECT_TIMEOUT_MS: "300" }),
+  );
+  const [r, u] = await Promise.all([refused.exited, unreachable.exited]);
+  // The stderr is in the message of a failing assertion: it says why the code was not 4 or 5.
+  expect(`${r.code} ${refused.stderr}`).toMatch(
+    /^4 [^]*refused this process: .*Authorization Violation.*\[NATS_REFUSED\]/,
+  );
+  expect(refused.stderr).not.toContain("not-a-valid-key");
+  expect(`${u.code} ${unreachable.stderr}`).toMatch(
+    /^5 [^]*cannot reach NATS at .* within 300 ms.*\[NATS_UNREACHABLE\]/,
+  );
+});
+
+/**
+ * Sends `head` over a raw socket, then one byte of `drip` every 100 ms; resolves when the agent
+ * closes the connection, with what it answered and how long the connection lived.
+ */
+function dribble(head: string, drip: string): Promise<{ answer: string; livedMs: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const c = connectSocket(socket);
+    let answer = "";
+    let i = 0;
+    const timer = setInterval(() => c.write(drip[i++ % drip.length]!), 100);
+    c.on("data", (d: Buffer) => (answer += d.toString()));
+    c.on("error", () => undefined); // a write after the agent hung up
+    c.on("close", () => {
+      clearInterval(timer);
+      resolve({ answer, livedMs: Date.now() - started });
+    });
+    c.write(head);
+    // A safety stop for the test itself, far past the agent's 1 s limit.
+    setTimeout(() => c.destroy(), 15_000).unref();
+  });
+}
+
+test("a client dribbling its body or headers is cut after --request-timeout (408); long-polls are not", async () => {
+  const before = await view("service1");
+  const poll = unixRequest(socket, `/v1/config/service1?wait=${before.revision}&timeout=2.5`);
+  const pollStarted = Date.now();
+  const [body, headers] = await Promise.all([
+    dribble(
+      "POST /v1/heartbeat HTTP/1.1\r\nHost: kon\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n",
+      " ",
+    ),
+    dribble("GET /healthz HTTP/1.1\r\n", "X-Slow: aaaaaaaa\r\n"),
+  ]);
+  for (const cut of [body, headers]) {
+    expect(cut.answer).toMatch(/^HTTP\/1\.1 408 /);
+    // 1 s limit, checked every second: cut between 1 and about 2 s (not the 60 s of before).
+    expect(cut.livedMs).toBeGreaterThanOrEqual(900);
+    expect(cut.livedMs).toBeLessThan(6_000);
+  }
+  // The long-poll's request was complete: it waits its 2.5 s and answers, past the 1 s limit.
+  const answered = await poll;
+  expect(answered.status).toBe(304);
+  expect(Date.now() - pollStarted).toBeGreaterThanOrEqual(2_400);
+  expect((await unixRequest(socket, "/healthz")).status).toBe(200);
 });
 
 test("GET /v1/config/:key serves value, revision, sha256 and provenance", async () => {

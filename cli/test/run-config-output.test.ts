@@ -1,8 +1,14 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { flattenToEnv, isEnvPrefix, renderAtomically } from "../src/run/config-output";
+import {
+  flattenToEnv,
+  isEnvPrefix,
+  renderAtomically,
+  renderTargetProblem,
+} from "../src/run/config-output";
 import { exitCodeOf } from "../src/run/child-supervisor";
+import { CliRunner } from "./helpers/cli-runner";
 
 describe("flattenToEnv", () => {
   test("nested objects and arrays become PREFIX_ names; scalars as text", () => {
@@ -53,8 +59,38 @@ describe("renderAtomically", () => {
     expect(readdirSync(dir)).toEqual(["c.json"]);
   });
 
-  test("a missing directory is an error and writes nothing", () => {
-    expect(() => renderAtomically(join(dir, "no/c.json"), 1)).toThrow(/ENOENT/);
+  test("a missing directory is an error naming the file and why, and writes nothing", () => {
+    const file = join(dir, "no/c.json");
+    expect(() => renderAtomically(file, 1)).toThrow(
+      `cannot render to ${file}: its directory ${join(dir, "no")} does not exist (create it first)`,
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("renderTargetProblem names a missing, non-directory or directory target", () => {
+    expect(renderTargetProblem(join(dir, "c.json"))).toBeUndefined();
+    expect(renderTargetProblem(join(dir, "no/c.json"))).toBe(
+      `its directory ${join(dir, "no")} does not exist (create it first)`,
+    );
+    writeFileSync(join(dir, "f"), "");
+    expect(renderTargetProblem(join(dir, "f/c.json"))).toBe(`${join(dir, "f")} is not a directory`);
+    expect(renderTargetProblem(dir)).toBe(`${dir} is a directory`);
+  });
+});
+
+describe("kon run --render into a missing directory", () => {
+  const kon = new CliRunner();
+  afterAll(() => kon.cleanup());
+
+  test("is a usage error (exit 2) saying what, where and why, before any connection", async () => {
+    const file = join(tmpdir(), `kon-no-such-dir-${process.pid}`, "config.json");
+    // No NATS is configured: the flag check must come first, or this would be a connect error.
+    const r = await kon.run(["run", "--key", "service1", "--render", file, "--", "true"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `kon: cannot render to --render ${file}: its directory ${join(file, "..")} does not exist (create it first)`,
+    );
+    expect(r.stderr).not.toMatch(/ENOENT/);
   });
 });
 

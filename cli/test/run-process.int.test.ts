@@ -5,6 +5,8 @@
 // clean end into node.left.
 import type { ChildProcess } from "node:child_process";
 import { statSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
 import { nodeEventWord } from "@konorkestra/sdk/internal";
@@ -185,6 +187,49 @@ test("exit codes propagate; a crash becomes node.down, a clean exit node.left", 
   expect(crashed).toEqual(["up", "down"]);
   const left = await eventsOf("run-clean", "left");
   expect(left).toEqual(["up", "left"]);
+});
+
+test("without --node it beats as <id>-<key> from any id source, KON_NODE_ID_SOURCE=aws included", async () => {
+  // A fake IMDSv2 on loopback (the real one is never contacted): token, then instance id.
+  const imds = createServer((req, res) => {
+    if (req.method === "PUT" && req.url === "/latest/api/token") res.end("tok");
+    else if (
+      req.url === "/latest/meta-data/instance-id" &&
+      req.headers["x-aws-ec2-metadata-token"] === "tok"
+    )
+      res.end("i-0feedface1234567");
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => imds.listen(0, "127.0.0.1", r));
+  try {
+    const url = `http://127.0.0.1:${(imds.address() as AddressInfo).port}`;
+    const kon = stack.kon(
+      [
+        "run",
+        "--group",
+        GROUP,
+        "--join-key-file",
+        stack.joinKeyFile,
+        "--heartbeat-interval",
+        "500",
+        "--key",
+        "service1",
+        "--render",
+        join(stack.root, "aws.json"),
+        "--",
+        "sh",
+        "-c",
+        "sleep 1",
+      ],
+      stack.konEnv({ KON_NODE_ID_SOURCE: "aws", KON_AWS_METADATA_URL: url }),
+    );
+    expect((await kon.exited).code).toBe(0);
+    expect(kon.stderr).toMatch(/as node i-0feedface1234567-service1\n/);
+    expect(await eventsOf("i-0feedface1234567-service1", "left")).toEqual(["up", "left"]);
+  } finally {
+    imds.closeAllConnections();
+    await new Promise((r) => imds.close(r));
+  }
 });
 
 test("usage and lookup errors exit with kon's codes before any child starts", async () => {

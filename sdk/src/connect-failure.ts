@@ -10,6 +10,12 @@ export interface ConnectFailure {
    * option is wrong (an unreadable seed file).
    */
   readonly permanent: boolean;
+  /**
+   * True when the server answered and refused this process's credential (an authorization
+   * violation: a wrong, revoked or expired join key, token, nkey or password). Retrying the same
+   * credential cannot help, and the fix is the credential, not the network.
+   */
+  readonly refused: boolean;
   /** What to check, for a permanent failure. */
   readonly hint: string;
 }
@@ -20,7 +26,7 @@ const TLS_CODES =
 /** Names what went wrong with one connection attempt (nats.js error, with its Node cause). */
 export function describeConnectFailure(err: unknown): ConnectFailure {
   if (err instanceof KonError) {
-    return { why: err.message, permanent: true, hint: "fix the option it names" };
+    return { why: err.message, permanent: true, refused: false, hint: "fix the option it names" };
   }
   const e = err instanceof Error ? err : new Error(String(err));
   const cause = (e as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
@@ -35,6 +41,7 @@ export function describeConnectFailure(err: unknown): ConnectFailure {
     return {
       why,
       permanent: true,
+      refused: true,
       hint: "check this process's credentials (KON_JOIN_KEY, KON_NKEY_SEED_FILE, KON_TOKEN or KON_USER and KON_PASSWORD)",
     };
   }
@@ -42,10 +49,11 @@ export function describeConnectFailure(err: unknown): ConnectFailure {
     return {
       why,
       permanent: true,
+      refused: false,
       hint: "check KON_TLS_CA (and KON_TLS_CERT, KON_TLS_KEY for mutual TLS) and the server's name in KON_SERVERS",
     };
   }
-  return { why, permanent: false, hint: "" };
+  return { why, permanent: false, refused: false, hint: "" };
 }
 
 /** The servers as they may be shown: a user and password in a URL become `***`. */
@@ -53,9 +61,10 @@ export const displayServers = describeServers;
 
 /**
  * The error `connect` rejects with when it gives up on NATS: where (the servers), why (the last
- * attempt's failure), and what now (`next`).
+ * attempt's failure), and what now (`next`). `NATS_REFUSED` when the server refused the
+ * credential, else `NATS_UNREACHABLE` (no answer, or TLS failed before any credential was seen).
  */
-export function natsUnreachable(
+export function natsConnectError(
   servers: readonly string[],
   waitedMs: number,
   failure: ConnectFailure | undefined,
@@ -65,5 +74,6 @@ export function natsUnreachable(
   const what = failure?.permanent
     ? `${where} refused this process: ${failure.why}; ${failure.hint}`
     : `cannot reach ${where} within ${waitedMs} ms: ${failure?.why ?? "no answer"}`;
-  return new KonError(KonErrorCode.NatsUnreachable, `${what}. ${next}`);
+  const code = failure?.refused ? KonErrorCode.NatsRefused : KonErrorCode.NatsUnreachable;
+  return new KonError(code, `${what}. ${next}`);
 }

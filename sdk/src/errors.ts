@@ -21,6 +21,11 @@ export const KonErrorCode = {
   ConfigDirUnavailable: "CONFIG_DIR_UNAVAILABLE",
   /** `connect` could not reach NATS and was not allowed to start offline (`offlineStart`). */
   NatsUnreachable: "NATS_UNREACHABLE",
+  /**
+   * NATS answered and refused this process's credential (authorization violation: a wrong,
+   * revoked or expired join key, token, nkey or password). Never retried; not an outage.
+   */
+  NatsRefused: "NATS_REFUSED",
   /** The snapshot directory or file is writable by others or owned by another user. */
   SnapshotDirUnsafe: "SNAPSHOT_DIR_UNSAFE",
   PublishFailed: "PUBLISH_FAILED",

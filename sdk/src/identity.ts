@@ -29,8 +29,14 @@ export interface NodeIdOptions {
   /** Time allowed for both IMDSv2 requests together. @default 1000 */
   awsTimeoutMs?: number;
   /**
-   * Append `-<pid>` (to any id, explicit or derived) for several processes per host
-   * (KON_NODE_ID_APPEND_PID). @default false
+   * Appended as `-<suffix>` to any id (explicit, AWS instance id, MAC address or host name), so
+   * that several processes of one host beat as distinct, stable nodes (`kon run` uses the config
+   * key). 1–64 characters of `[A-Za-z0-9_=-]` ({@link NODE_ID_SUFFIX}) (KON_NODE_ID_SUFFIX).
+   */
+  suffix?: string;
+  /**
+   * Append `-<pid>` (to any id, explicit or derived, after the suffix) for several processes per
+   * host (KON_NODE_ID_APPEND_PID). @default false
    */
   appendPid?: boolean;
   /** Interfaces to pick the MAC address from. @default os.networkInterfaces() */
@@ -46,6 +52,14 @@ export type NodeIdSource = "explicit" | "aws" | "mac" | "hostname";
 
 const DEFAULT_IMDS = "http://169.254.169.254";
 const MAX_NODE_ID = 128;
+/**
+ * A node id suffix: one subject token like the id itself, and short enough that a derived id
+ * keeps most of its own characters (it is truncated, the suffix never).
+ */
+export const NODE_ID_SUFFIX = /^[A-Za-z0-9_=-]{1,64}$/;
+/** Why a suffix is refused, for the option reader and {@link resolveNodeId} alike. */
+export const NODE_ID_SUFFIX_RULE =
+  "use 1-64 of [A-Za-z0-9_=-] (it is appended to the node id as -<suffix>, one NATS subject token)";
 /** IMDSv2 session token lifetime we ask for; we use it once, right away. */
 const IMDS_TOKEN_TTL_S = "60";
 /** EC2 instance ids (`i-0abc…`); anything else is a wrong endpoint answering. */
@@ -106,6 +120,15 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
   return typeof e?.message === "string" ? e.message : String(err);
 }
 
+/** The suffix, validated: a bad one is the caller's option, named with its variable. */
+function checkedSuffix(suffix: string): string {
+  if (NODE_ID_SUFFIX.test(suffix)) return suffix;
+  throw new KonError(
+    KonErrorCode.InvalidOptions,
+    `invalid option nodeIdSuffix: ${JSON.stringify(suffix.slice(0, 80))} (given, or KON_NODE_ID_SUFFIX): ${NODE_ID_SUFFIX_RULE}`,
+  );
+}
+
 const isUsableMac = (a: InterfaceAddress): boolean =>
   !a.internal && !!a.mac && a.mac !== "00:00:00:00:00:00";
 
@@ -136,16 +159,19 @@ export function firstMac(interfaces: NetworkInterfaces = networkInterfaces()): s
 /**
  * The node id, by the seed's rule: explicit id, else the AWS instance id (only when enabled —
  * the default path never contacts a metadata service), else the first non-internal MAC
- * address, else the host name. `appendPid` adds `-<pid>` so several processes on one host get
- * distinct ids.
+ * address, else the host name. Then `suffix` adds `-<suffix>` and `appendPid` adds `-<pid>`,
+ * whatever the source, so several processes on one host get distinct ids.
  *
  * @throws {@link KonError} `NODE_ID_UNAVAILABLE` when `source` is `aws` and the metadata service
- *   does not answer with an instance id; `INVALID_NAME` for an explicit id that is not a token.
+ *   does not answer with an instance id; `INVALID_NAME` for an explicit id that is not a token
+ *   (or too long with its suffix); `INVALID_OPTIONS` for a bad suffix.
  */
 export async function resolveNodeId(
   opts: NodeIdOptions = {},
 ): Promise<{ nodeId: string; source: NodeIdSource }> {
-  const suffix = opts.appendPid ? `-${opts.pid ?? process.pid}` : "";
+  const suffix =
+    (opts.suffix !== undefined ? `-${checkedSuffix(opts.suffix)}` : "") +
+    (opts.appendPid ? `-${opts.pid ?? process.pid}` : "");
   if (opts.nodeId) {
     // An explicit id is the operator's choice: validate it, never rewrite it.
     return { nodeId: assertNodeId(opts.nodeId + suffix), source: "explicit" };
@@ -160,7 +186,7 @@ export async function resolveNodeId(
     id = mac ?? opts.hostname ?? osHostname();
     source = mac ? "mac" : "hostname";
   }
-  // Truncate the derived part, never the pid, so that processes on one host stay distinct.
+  // Truncate the derived part, never the suffix or pid, so processes on one host stay distinct.
   const base = toNodeIdToken(id, MAX_NODE_ID - suffix.length) || "node";
   return { nodeId: assertNodeId(base + suffix), source };
 }

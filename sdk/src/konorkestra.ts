@@ -3,7 +3,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connectService } from "./nats/connect-service";
 import { natsAuthOf } from "./options/common-options";
-import { describeConnectFailure, displayServers, natsUnreachable } from "./connect-failure";
+import { describeConnectFailure, displayServers, natsConnectError } from "./connect-failure";
 import type { ConnectFailure } from "./connect-failure";
 import { snapshotWrittenFor } from "./config/snapshot-origin";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -92,8 +92,9 @@ export class Konorkestra {
    *
    * When NATS does not answer within `connectTimeoutMs`, `offlineStart` decides: reject with
    * `NATS_UNREACHABLE`, or resolve offline (config from the last-known-good snapshot) and keep
-   * trying in the background. A refused credential or a TLS failure rejects at once.
-   * @throws {@link KonError} `INVALID_OPTIONS`, `INVALID_NAME`, `NATS_UNREACHABLE`
+   * trying in the background. A refused credential (`NATS_REFUSED`) or a TLS failure rejects at
+   * once.
+   * @throws {@link KonError} `INVALID_OPTIONS`, `INVALID_NAME`, `NATS_UNREACHABLE`, `NATS_REFUSED`
    */
   static async connect(opts: KonorkestraRuntimeOptions = {}): Promise<Konorkestra> {
     const options = parseKonorkestraOptions(opts);
@@ -101,6 +102,7 @@ export class Konorkestra {
       nodeId: options.nodeId,
       source: options.nodeIdSource,
       awsMetadataUrl: options.awsMetadataUrl,
+      suffix: options.nodeIdSuffix,
       appendPid: options.nodeIdAppendPid,
     });
     const kon = new Konorkestra(options, nodeId, source, opts.logger ?? consoleLogger);
@@ -112,7 +114,7 @@ export class Konorkestra {
     if (failure?.permanent) {
       await kon.close();
       if (kon.lastConnectError instanceof KonError) throw kon.lastConnectError;
-      throw natsUnreachable(options.servers, options.connectTimeoutMs, failure, "Not retrying.");
+      throw natsConnectError(options.servers, options.connectTimeoutMs, failure, "Not retrying.");
     }
     const refusal = await kon.offlineRefusal();
     if (refusal === undefined || kon.online) {
@@ -125,7 +127,7 @@ export class Konorkestra {
       return kon;
     }
     await kon.close();
-    throw natsUnreachable(options.servers, options.connectTimeoutMs, kon.lastFailure, refusal);
+    throw natsConnectError(options.servers, options.connectTimeoutMs, kon.lastFailure, refusal);
   }
 
   /** Resolves when connected, on a permanent failure, or after `timeoutMs`. */

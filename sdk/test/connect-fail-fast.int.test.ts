@@ -177,7 +177,8 @@ describe("Konorkestra.connect on a wrong address (issue 11 item 10)", () => {
         logger: silentLogger,
       }),
     );
-    expect(err.code).toBe("NATS_UNREACHABLE");
+    // Refused, not unreachable: a wrong credential is not an outage (issue 13).
+    expect(err.code).toBe("NATS_REFUSED");
     expect(err.message).toMatch(
       /refused this process: Authorization Violation; check this process's credentials/,
     );

@@ -115,6 +115,25 @@ describe("node identity from AWS IMDSv2 (fake metadata server on loopback)", () 
     expect(kon.nodeIdSource).toBe("aws");
     await kon.close();
   });
+
+  it("appends KON_NODE_ID_SUFFIX to the instance id", async () => {
+    process.env.KON_NODE_ID_SUFFIX = "service1";
+    try {
+      const kon = await Konorkestra.connect({
+        group: "g1",
+        nodeIdSource: "aws",
+        awsMetadataUrl: imds.url,
+        nodeIdAppendPid: true,
+        configSource: "file:/nonexistent",
+        logger: silentLogger,
+      });
+      expect(kon.nodeId).toBe(`i-0abc1234def567890-service1-${process.pid}`);
+      expect(kon.nodeIdSource).toBe("aws");
+      await kon.close();
+    } finally {
+      delete process.env.KON_NODE_ID_SUFFIX;
+    }
+  });
 });
 
 describe("node identity from AWS when the metadata service fails", () => {

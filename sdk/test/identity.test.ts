@@ -1,8 +1,9 @@
 import type { NetworkInterfaceInfo } from "node:os";
-import { InvalidNameError } from "../src";
+import { InvalidNameError, KonError, Konorkestra, silentLogger } from "../src";
 import { firstMac } from "../src/identity";
 import { resolveNodeId, toNodeIdToken } from "../src/internal";
 import type { NetworkInterfaces } from "../src/identity";
+import { parseKonorkestraOptions } from "../src/options/konorkestra-options";
 
 const iface = (mac: string, internal = false): NetworkInterfaceInfo => ({
   address: "10.0.0.5",
@@ -85,5 +86,60 @@ describe("node identity", () => {
     expect(toNodeIdToken("a.b c*>")).toBe("a_b_c__");
     expect(toNodeIdToken("x".repeat(200))).toHaveLength(128);
     expect(toNodeIdToken("abcdef", 3)).toBe("abc");
+  });
+});
+
+describe("node id suffix (nodeIdSuffix, KON_NODE_ID_SUFFIX)", () => {
+  const eth0 = { eth0: [iface("00:1a:2b:3c:4d:5e")] };
+
+  it("is appended to every source, before the pid, and never truncated", async () => {
+    await expect(resolveNodeId({ interfaces: eth0, suffix: "svc1" })).resolves.toEqual({
+      nodeId: "00_1a_2b_3c_4d_5e-svc1",
+      source: "mac",
+    });
+    await expect(
+      resolveNodeId({ interfaces: loopbackOnly, hostname: "web.1", suffix: "svc1" }),
+    ).resolves.toEqual({ nodeId: "web_1-svc1", source: "hostname" });
+    await expect(
+      resolveNodeId({ nodeId: "web-01", suffix: "svc1", appendPid: true, pid: 7 }),
+    ).resolves.toEqual({ nodeId: "web-01-svc1-7", source: "explicit" });
+    const long = await resolveNodeId({
+      interfaces: loopbackOnly,
+      hostname: "h".repeat(300),
+      suffix: "s".repeat(64),
+    });
+    expect(long.nodeId).toHaveLength(128);
+    expect(long.nodeId.endsWith(`-${"s".repeat(64)}`)).toBe(true);
+  });
+
+  it("refuses a suffix that is not 1-64 token characters, naming the option and why", async () => {
+    for (const bad of ["a.b", "a b", "x".repeat(65), ""]) {
+      const err = await resolveNodeId({ interfaces: eth0, suffix: bad }).catch((e: KonError) => e);
+      expect(err).toBeInstanceOf(KonError);
+      expect((err as KonError).code).toBe("INVALID_OPTIONS");
+      expect((err as KonError).message).toMatch(
+        /^invalid option nodeIdSuffix: ".*" \(given, or KON_NODE_ID_SUFFIX\): use 1-64 of \[A-Za-z0-9_=-\]/,
+      );
+    }
+  });
+
+  it("is read by the SDK's option reader from KON_NODE_ID_SUFFIX, and checked there", async () => {
+    const opts = parseKonorkestraOptions({ group: "g1" }, { KON_NODE_ID_SUFFIX: "svc1" });
+    expect(opts.nodeIdSuffix).toBe("svc1");
+    expect(
+      parseKonorkestraOptions({ group: "g1" }, { KON_NODE_ID_SUFFIX: "  " }).nodeIdSuffix,
+    ).toBe(undefined);
+    expect(() => parseKonorkestraOptions({ group: "g1" }, { KON_NODE_ID_SUFFIX: "svc.1" })).toThrow(
+      'invalid option nodeIdSuffix: "svc.1" (given, or KON_NODE_ID_SUFFIX): use 1-64 of [A-Za-z0-9_=-]',
+    );
+    const kon = await Konorkestra.connect({
+      group: "g1",
+      nodeId: "web-01",
+      nodeIdSuffix: "svc1",
+      configSource: "file:/nonexistent",
+      logger: silentLogger,
+    });
+    await kon.close();
+    expect(kon.nodeId).toBe("web-01-svc1");
   });
 });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { CliError, ExitCode } from "../exit-codes";
 import type { CliIo } from "../program";
-import { startAgent } from "./agent-server";
+import { DEFAULT_REQUEST_TIMEOUT_MS, startAgent } from "./agent-server";
 import { connectMember, stderrLogger } from "./member-connection";
 import { parseMs } from "./ms-flag";
 import { claimSocketPath } from "./unix-socket";
@@ -14,6 +14,7 @@ interface AgentFlags {
   socketGroup?: string;
   node?: string;
   heartbeatInterval: string;
+  requestTimeout: string;
 }
 
 /** Registers `kon agent`. */
@@ -30,6 +31,11 @@ export function registerAgentCommand(program: Command, io: CliIo): void {
     .option("--socket-group <name>", "group owning the socket file (name or gid)")
     .option("--node <id>", "the agent's node id (default: KON_NODE_ID, else derived)")
     .option("--heartbeat-interval <ms>", "the agent's own heartbeat period", "1000")
+    .option(
+      "--request-timeout <ms>",
+      "time a client has to send a whole request (headers and body); a slower one gets 408 and is disconnected",
+      String(DEFAULT_REQUEST_TIMEOUT_MS),
+    )
     .addHelpText(
       "after",
       `
@@ -44,6 +50,7 @@ Routes (curl --unix-socket PATH http://kon/...):
     .action(async (flags: AgentFlags) => {
       const mode = parseMode(flags.socketMode);
       const intervalMs = parseMs(flags.heartbeatInterval, "--heartbeat-interval");
+      const requestTimeoutMs = parseMs(flags.requestTimeout, "--request-timeout");
       const logger = stderrLogger(io, "kon agent");
       await claimSocketPath(flags.socket);
       const kon = await connectMember(
@@ -63,6 +70,7 @@ Routes (curl --unix-socket PATH http://kon/...):
           socketPath: flags.socket,
           access: { mode, group: flags.socketGroup },
           heartbeatIntervalMs: intervalMs,
+          requestTimeoutMs,
           logger,
         });
       } catch (err) {

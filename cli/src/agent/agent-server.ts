@@ -19,8 +19,16 @@ export interface AgentSpec {
   readonly heartbeatIntervalMs?: number;
   /** Long-polls and watch streams open at once. @default 1000 */
   readonly maxWaiters?: number;
+  /**
+   * Time a client has to send its whole request, headers and body; a slower or stalled one gets
+   * 408 and is disconnected (checked every second). @default 10000
+   */
+  readonly requestTimeoutMs?: number;
   readonly logger: Logger;
 }
+
+/** See {@link AgentSpec.requestTimeoutMs}. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** A running `kon agent`. */
 export interface Agent {
@@ -51,17 +59,25 @@ export async function startAgent(spec: AgentSpec): Promise<Agent> {
   const gate = new WaiterGate(spec.maxWaiters ?? 1000);
   const link = followLink(kon);
   const routes: Routes = { kon, catalog, gate, relay, own, link, startedAt: Date.now() };
-  const server: Server = createServer((req, res) => {
-    route(routes, req, res).catch((err: unknown) => {
-      if (!(err instanceof AgentHttpError))
-        logger.error(`${req.method} ${req.url}: ${String(err)}`);
-      sendError(res, err);
-    });
-  });
-  // Long-polls wait up to 300 s; node's default request timeouts would cut them.
-  server.requestTimeout = 0;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
+  const requestTimeout = spec.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server: Server = createServer(
+    {
+      // A client dribbling its headers or body would hold a connection (and a body buffer)
+      // forever. These bound receiving the request only: once it is in, a long-poll or watch
+      // stream may wait its 300 s. Node checks them every connectionsCheckingInterval.
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+      keepAliveTimeout: 5_000,
+    },
+    (req, res) => {
+      route(routes, req, res).catch((err: unknown) => {
+        if (!(err instanceof AgentHttpError) && !req.destroyed)
+          logger.error(`${req.method} ${req.url}: ${String(err)}`);
+        sendError(res, err);
+      });
+    },
+  );
   let socket: BoundSocket;
   try {
     socket = await listenUnix(server, spec.socketPath, spec.access);

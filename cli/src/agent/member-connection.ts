@@ -8,6 +8,11 @@ export interface MemberFlags {
   group?: string;
   joinKeyFile?: string;
   node?: string;
+  /**
+   * Suffix of the node id (the SDK's `nodeIdSuffix`, whatever the id's source); undefined leaves
+   * it to KON_NODE_ID_SUFFIX.
+   */
+  nodeSuffix?: string;
   service?: string;
 }
 
@@ -54,6 +59,7 @@ export async function connectMember(
       group: flags.group ?? env.KON_GROUP,
       ...(joinKey !== undefined ? { joinKey } : {}),
       ...(flags.node !== undefined ? { nodeId: flags.node } : {}),
+      ...(flags.nodeSuffix !== undefined ? { nodeIdSuffix: flags.nodeSuffix } : {}),
       ...(flags.service !== undefined ? { service: flags.service } : {}),
       logger,
     });
@@ -66,13 +72,22 @@ function connectError(err: unknown): CliError {
   if (!(err instanceof KonError)) {
     return new CliError(ExitCode.Failed, `cannot connect: ${String(err)}`, {}, { cause: err });
   }
-  const exit =
-    err.code === KonErrorCode.NatsUnreachable
-      ? ExitCode.Unreachable
-      : err.code === KonErrorCode.InvalidOptions || err.code === KonErrorCode.InvalidName
-        ? ExitCode.Usage
-        : ExitCode.Failed;
-  return new CliError(exit, err.message, { code: err.code }, { cause: err });
+  return new CliError(connectExitCode(err.code), err.message, { code: err.code }, { cause: err });
+}
+
+/** The exit code of a failed connect: a refused join key is 4, not 5 (scripts tell them apart). */
+export function connectExitCode(code: KonErrorCode): ExitCode {
+  switch (code) {
+    case KonErrorCode.NatsRefused:
+      return ExitCode.Refused;
+    case KonErrorCode.NatsUnreachable:
+      return ExitCode.Unreachable;
+    case KonErrorCode.InvalidOptions:
+    case KonErrorCode.InvalidName:
+      return ExitCode.Usage;
+    default:
+      return ExitCode.Failed;
+  }
 }
 
 /** A logger on stderr, prefixed with the command's name. */

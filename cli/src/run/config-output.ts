@@ -1,12 +1,52 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fsyncSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** Environment variable names `--env PREFIX` makes: letters, digits and `_`, not starting with a digit. */
 const ENV_PREFIX = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function isEnvPrefix(prefix: string): boolean {
   return ENV_PREFIX.test(prefix);
+}
+
+/**
+ * Why `file` cannot take a rendered value, or undefined when it can: its directory must exist,
+ * be a directory this process may create files in (the temp file goes beside it), and the file
+ * itself must not be a directory. Checked before `kon run` connects or starts anything.
+ */
+export function renderTargetProblem(file: string): string | undefined {
+  const dir = dirname(resolve(file));
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR"
+      ? `its directory ${dir} does not exist (create it first)`
+      : `its directory ${dir} cannot be read (${code ?? String(err)})`;
+  }
+  if (!isDir) return `${dir} is not a directory`;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return `its directory ${dir} is not writable by this user (the file is replaced by a rename of a temp file beside it)`;
+  }
+  try {
+    if (statSync(file).isDirectory()) return `${file} is a directory`;
+  } catch {
+    // Not there yet: the first render creates it.
+  }
+  return undefined;
 }
 
 /**
@@ -18,7 +58,14 @@ export function renderAtomically(file: string, value: unknown): void {
     dirname(file),
     `.${basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`,
   );
-  const fd = openSync(tmp, "wx", 0o600);
+  let fd: number;
+  try {
+    fd = openSync(tmp, "wx", 0o600);
+  } catch (err) {
+    // The directory went away or lost its permissions since the start: name the file, not tmp.
+    const why = renderTargetProblem(file) ?? (err as Error).message;
+    throw new Error(`cannot render to ${file}: ${why}`, { cause: err });
+  }
   try {
     writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
     fsyncSync(fd);

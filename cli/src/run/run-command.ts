@@ -5,7 +5,7 @@ import { parseMs } from "../agent/ms-flag";
 import { stderrLogger } from "../agent/member-connection";
 import { CliError, ExitCode } from "../exit-codes";
 import type { CliIo } from "../program";
-import { isEnvPrefix } from "./config-output";
+import { isEnvPrefix, renderTargetProblem } from "./config-output";
 import { runSupervised } from "./run-session";
 import type { RunSpec } from "./run-session";
 
@@ -72,6 +72,10 @@ function runSpec(command: string, args: string[], f: RunFlags): RunSpec {
   }
   if ((f.render === undefined) === (f.env === undefined)) {
     throw usage("give one of --render <file> or --env <prefix>");
+  }
+  const renderProblem = f.render !== undefined ? renderTargetProblem(f.render) : undefined;
+  if (renderProblem !== undefined) {
+    throw usage(`cannot render to --render ${f.render}: ${renderProblem}`);
   }
   if (f.env !== undefined && !isEnvPrefix(f.env)) {
     throw usage(

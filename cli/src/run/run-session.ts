@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
-import { resolveNodeId, toNodeIdToken } from "@konorkestra/sdk/internal";
+import { envString, toNodeIdToken } from "@konorkestra/sdk/internal";
 import type { ConfigHandle, Konorkestra, Logger } from "@konorkestra/sdk";
 import { connectMember } from "../agent/member-connection";
 import type { MemberFlags } from "../agent/member-connection";
@@ -40,7 +40,7 @@ export async function runSupervised(
   const kon = await connectMember(
     {
       ...spec.member,
-      node: spec.member.node ?? (await runNodeId(spec.key, env)),
+      nodeSuffix: spec.member.nodeSuffix ?? runNodeIdSuffix(spec, env),
       service: spec.member.service ?? basename(spec.command),
     },
     env,
@@ -170,17 +170,15 @@ function readError(key: string, err: unknown): unknown {
 }
 
 /**
- * The node a `kon run` beats as when neither --node nor KON_NODE_ID names one: the host's derived
- * id (MAC address, else host name) plus the config key, so that `kon agent` and each `kon run`
- * of another key on the same host are distinct nodes (one sharing the agent's id would hide the
- * other's death), and a restarted `kon run` is the same node again. Undefined leaves it to the SDK
- * (KON_NODE_ID, or KON_NODE_ID_SOURCE=aws).
+ * The node id suffix of a `kon run` when --node does not name the node: the config key (as a
+ * token), so that `kon agent` and each `kon run` of another key on one host are distinct nodes
+ * (one sharing the agent's id would hide the other's death), and a restarted `kon run` is the
+ * same node again. The SDK appends it to whatever id it finds (KON_NODE_ID, the AWS instance id,
+ * the MAC address, the host name). KON_NODE_ID_SUFFIX, when set, is the operator's choice.
  */
-export async function runNodeId(key: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  if (env.KON_NODE_ID || (env.KON_NODE_ID_SOURCE && env.KON_NODE_ID_SOURCE !== "auto")) {
+export function runNodeIdSuffix(spec: RunSpec, env: NodeJS.ProcessEnv): string | undefined {
+  if (spec.member.node !== undefined || envString(env, "KON_NODE_ID_SUFFIX") !== undefined) {
     return undefined;
   }
-  const suffix = `-${toNodeIdToken(key, 40)}`;
-  const { nodeId } = await resolveNodeId({});
-  return toNodeIdToken(nodeId, 128 - suffix.length) + suffix;
+  return toNodeIdToken(spec.key, 64);
 }

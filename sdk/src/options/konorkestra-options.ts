@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { DEFAULT_MAX_VALUE_BYTES } from "../config-files/config-file-parser";
+import { NODE_ID_SUFFIX, NODE_ID_SUFFIX_RULE } from "../identity";
 import { GROUP_NAME } from "../wire/names";
 import {
   maxValueBytesOption,
@@ -23,7 +24,14 @@ export interface KonorkestraOptions extends NatsOptions {
   nodeIdSource?: "auto" | "aws";
   /** Metadata service base URL (KON_AWS_METADATA_URL). @default "http://169.254.169.254" */
   awsMetadataUrl?: string;
-  /** Append the pid to a derived node id (KON_NODE_ID_APPEND_PID=on). @default false */
+  /**
+   * Appended as `-<suffix>` to the node id, explicit or derived from any source (MAC address,
+   * host name, AWS instance id), so that several processes of one host are distinct, stable
+   * nodes: 1–64 characters of `[A-Za-z0-9_=-]` (KON_NODE_ID_SUFFIX). `kon run` sets it to the
+   * config key it runs under.
+   */
+  nodeIdSuffix?: string;
+  /** Append the pid to the node id, after any suffix (KON_NODE_ID_APPEND_PID=on). @default false */
   nodeIdAppendPid?: boolean;
   /** Service name reported in heartbeats (KON_SERVICE). @default the process title */
   service?: string;
@@ -83,6 +91,13 @@ const schema = z.object({
   nodeId: z.string().min(1).optional(),
   nodeIdSource: z.enum(["auto", "aws"]),
   awsMetadataUrl: z.string().url(),
+  nodeIdSuffix: z
+    .string()
+    .regex(NODE_ID_SUFFIX, {
+      error: (iss) =>
+        `${JSON.stringify(String(iss.input).slice(0, 80))} (given, or KON_NODE_ID_SUFFIX): ${NODE_ID_SUFFIX_RULE}`,
+    })
+    .optional(),
   nodeIdAppendPid: z.boolean(),
   service: z.string().min(1),
   configSource: z.string().regex(/^(nats|file:.+)$/, "use 'nats' or 'file:<dir>'"),
@@ -110,6 +125,7 @@ export function parseKonorkestraOptions(
       nodeIdSource: given.nodeIdSource ?? envString(env, "KON_NODE_ID_SOURCE") ?? "auto",
       awsMetadataUrl:
         given.awsMetadataUrl ?? envString(env, "KON_AWS_METADATA_URL") ?? "http://169.254.169.254",
+      nodeIdSuffix: given.nodeIdSuffix ?? envString(env, "KON_NODE_ID_SUFFIX"),
       nodeIdAppendPid: given.nodeIdAppendPid ?? envBool(env, "KON_NODE_ID_APPEND_PID") ?? false,
       service: given.service ?? envString(env, "KON_SERVICE") ?? process.title,
       configSource: given.configSource ?? envString(env, "KON_CONFIG_SOURCE") ?? "nats",
