@@ -10,9 +10,15 @@ import type { TrackerEvent } from "./node-liveness";
 
 interface Held {
   event: TrackerEvent;
+  /** The owner when it was (last) held: the monitor expected to publish it. */
   owner: string;
   dueMs: number;
+  /** When it was first held. */
+  sinceMs: number;
 }
+
+/** A held event is published at the latest after this many handover times (nothing is lost). */
+const MAX_HOLDS = 4;
 
 /** Builds the wire `NodeEvent` of a tracker event. */
 export function toNodeEvent(
@@ -40,9 +46,21 @@ export function toNodeEvent(
 /**
  * Publishes node events to `kon.evt.<group>.node.<kind>` (stream KON_EVENTS) with
  * `Nats-Msg-Id` = the event's deterministic id, so the stream keeps one copy however many
- * monitors publish it. The owner of a node publishes at once; the others hold the event for the
- * handover time and publish it only if the owner they saw has dropped out of the membership
- * meanwhile (it crashed before it could).
+ * monitors publish it; and so that in the normal case only one monitor publishes it at all:
+ *
+ * - the owner of a node publishes at once, when it has been a member for a lease (its view of
+ *   who owns what agrees with the others');
+ * - every other monitor, and one not (or not long) joined, holds the event for the handover
+ *   time, then asks the membership again: now the owner itself → publish; the same owner as
+ *   before, still alive → drop (it has published); another owner (the one it expected dropped
+ *   out, or the membership changed) → hold again for that one; at the latest after
+ *   {@link MAX_HOLDS} handover times → publish (nothing is lost);
+ * - a monitor that is the only one alive publishes at once (nobody else could);
+ * - a monitor whose view of the membership is stale (its own lease did not come back within a
+ *   lease: it stalled) decides nothing until it is fresh again.
+ *
+ * While no monitor has joined (all behind), the membership still names exactly one owner per
+ * node among the live monitors, so two monitors that are both behind do not both publish.
  */
 export class EventPublisher {
   private held: Held[] = [];
@@ -58,14 +76,13 @@ export class EventPublisher {
     private readonly localNow: () => number = Date.now,
   ) {}
 
-  /** Publishes now if this monitor owns the node (or nobody does), else holds it. */
+  /** Publishes now if this monitor is the settled owner of the node or alone, else holds it. */
   submit(event: TrackerEvent): void {
-    const owner = this.membership.owner(event.key);
-    if (owner === undefined || owner === this.membership.self) {
-      this.publish(event);
-    } else {
-      this.held.push({ event, owner, dueMs: this.localNow() + this.handoverMs });
-    }
+    const m = this.membership;
+    const owner = m.owner(event.key);
+    if ((owner === m.self && m.isSettled) || this.alone()) return this.publish(event);
+    const now = this.localNow();
+    this.held.push({ event, owner, dueMs: now + this.handoverMs, sinceMs: now });
   }
 
   /** Publishes regardless of ownership: the caller holds an exclusive claim (Redis). */
@@ -74,16 +91,42 @@ export class EventPublisher {
     this.inflight.add(p);
   }
 
-  /** Releases held events whose owner vanished; drops those an owner still alive has published. */
+  /** Events held now (tests, shutdown). */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  /** Settles held events that are due (see the class comment); all of them when alone. */
   tick(): void {
     if (this.held.length === 0) return;
     const now = this.localNow();
+    const alone = this.alone();
+    const fresh = this.membership.isFresh;
     const keep: Held[] = [];
     for (const h of this.held) {
-      if (h.dueMs > now) keep.push(h);
-      else if (!this.membership.isLive(h.owner)) this.publish(h.event);
+      const next = alone ? "publish" : this.settle(h, now, fresh);
+      if (next === "publish") this.publish(h.event);
+      else if (next !== "drop") keep.push(next);
     }
     this.held = keep;
+  }
+
+  /** What becomes of a held event now: published, dropped (its owner has it), or held on. */
+  private settle(h: Held, now: number, fresh: boolean): Held | "publish" | "drop" {
+    // Bounded: a view that stays stale (or an owner that keeps changing) must not lose the event;
+    // at worst it is published twice and the stream keeps one copy.
+    if (now - h.sinceMs >= MAX_HOLDS * this.handoverMs) return "publish";
+    // Not due, or this monitor's view of the membership is stale (it just stalled): wait.
+    if (h.dueMs > now || !fresh) return h;
+    const owner = this.membership.owner(h.event.key);
+    if (owner === this.membership.self) return "publish";
+    if (owner === h.owner) return "drop";
+    return { ...h, owner, dueMs: now + this.handoverMs };
+  }
+
+  /** No other monitor is alive, joined or not, by a fresh view. */
+  private alone(): boolean {
+    return this.membership.isFresh && this.membership.present().length === 1;
   }
 
   /** Waits for publishes in flight (shutdown, tests). */

@@ -343,9 +343,9 @@ export class LivenessEngine {
     }
   }
 
+  /** Writes to the store are the owner's (while no monitor has joined, one of the live ones). */
   private owns(key: string): boolean {
-    const owner = this.p.membership.owner(key);
-    return owner === undefined || owner === this.p.membership.self;
+    return this.p.membership.owner(key) === this.p.membership.self;
   }
 
   /** Look-ups in KON_HB must not be skipped: retry until they answer (NATS may be reconnecting). */

@@ -1,14 +1,10 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
-import { silentLogger } from "@konorkestra/sdk";
-import { startNats } from "@konorkestra/testkit";
-import type { NatsServer } from "@konorkestra/testkit";
-import { createMonitor } from "../src/monitor";
 import type { Monitor } from "../src/monitor";
 import { eventually } from "./helpers/node-events";
 import { JoinKeyStandIn } from "./helpers/join-key-stand-in";
+import { MonitorFixture } from "./helpers/monitor-fixture";
 
 /** The join key of group ga (the admin stand-in knows it). */
 const TOKEN = "GA-JOIN-KEY-0123456789";
@@ -21,35 +17,26 @@ async function capped(m: Monitor, cap: string): Promise<number> {
 // Issue 11, item 9: invented node ids and group names must not grow the monitor or the streams
 // without bound; each cap that bites is counted.
 describe("monitor caps", () => {
-  let nats: NatsServer;
+  let fx: MonitorFixture;
   let nc: NatsConnection;
   let monitor: Monitor;
   let keys: JoinKeyStandIn;
 
   beforeAll(async () => {
-    nats = await startNats();
-    nc = await connect(nats.clientOptions());
-    keys = await JoinKeyStandIn.start(nats, { [TOKEN]: "ga" });
-    monitor = await createMonitor(
-      {
-        ...nats.clientOptions(),
-        port: 0,
-        monitorId: "caps1",
-        maxGroups: 2,
-        ingestMaxNodes: 2,
-        ingestRatePerSec: 0.1,
-        ingestBurst: 1,
-        sweepIntervalMs: 50,
-      },
-      { logger: silentLogger },
-    );
-    await monitor.current;
+    fx = await MonitorFixture.start();
+    nc = fx.nc;
+    keys = await JoinKeyStandIn.start(fx.nats, { [TOKEN]: "ga" });
+    monitor = await fx.monitor({
+      monitorId: "caps1",
+      maxGroups: 2,
+      ingestMaxNodes: 2,
+      ingestRatePerSec: 0.1,
+      ingestBurst: 1,
+    });
   });
   afterAll(async () => {
-    await monitor?.close();
     await keys?.stop();
-    await nc?.close();
-    await nats?.stop();
+    await fx?.stop();
   });
 
   it("accepts at most maxGroups invented group names without a group list", async () => {

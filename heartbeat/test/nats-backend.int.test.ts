@@ -1,39 +1,28 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { silentLogger } from "@konorkestra/sdk";
-import { startNats } from "@konorkestra/testkit";
-import type { NatsServer } from "@konorkestra/testkit";
-import { createMonitor } from "../src/monitor";
 import type { Monitor } from "../src/monitor";
 import { describe as show, eventsOf, readNodeEvents, waitForEvents } from "./helpers/node-events";
-import { NodeSimulator } from "./helpers/node-simulator";
+import { MonitorFixture } from "./helpers/monitor-fixture";
+import type { NodeSimulator } from "./helpers/node-simulator";
 
 // interval 250 ms × 2 misses = 500 ms, rounded up to the 1 s a NATS per-key TTL can express.
 const TTL_MS = 1000;
 
 describe("monitor, NATS backend", () => {
-  let nats: NatsServer;
+  let fx: MonitorFixture;
   let nc: NatsConnection;
   let monitor: Monitor;
   let sim: NodeSimulator;
 
   beforeAll(async () => {
-    nats = await startNats();
-    nc = await connect(nats.clientOptions());
-    monitor = await createMonitor(
-      { ...nats.clientOptions(), port: 0, monitorId: "m1", sweepIntervalMs: 50 },
-      { logger: silentLogger },
-    );
-    await monitor.current;
-    sim = new NodeSimulator(nc, { group: "g1", intervalMs: 250, misses: 2 });
+    fx = await MonitorFixture.start();
+    nc = fx.nc;
+    monitor = await fx.monitor({ monitorId: "m1" });
+    sim = fx.simulator({ group: "g1", intervalMs: 250, misses: 2 });
   });
   afterAll(async () => {
-    sim?.close();
-    await monitor?.close();
-    await nc?.close();
-    await nats?.stop();
+    await fx?.stop();
   });
 
   it("reports a first heartbeat as node.up and keeps kon_nodes g1.a with a per-key TTL", async () => {

@@ -1,36 +1,27 @@
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { startNats } from "@konorkestra/testkit";
-import type { NatsServer } from "@konorkestra/testkit";
 import { pidAlive } from "@konorkestra/testkit";
 import { describe as show, eventsOf, readNodeEvents, waitForEvents } from "./helpers/node-events";
-import { MonitorProcess } from "./helpers/monitor-process";
-import { NodeSimulator } from "./helpers/node-simulator";
+import { MonitorFixture } from "./helpers/monitor-fixture";
+import type { MonitorProcess } from "./helpers/monitor-process";
+import type { NodeSimulator } from "./helpers/node-simulator";
 
 const TTL_MS = 1000; // 250 ms × 2 misses, rounded up to whole seconds
 const NODES = ["n1", "n2", "n3", "n4"];
 
 describe("a monitor process killed and restarted", () => {
-  let nats: NatsServer;
+  let fx: MonitorFixture;
   let nc: NatsConnection;
   let sim: NodeSimulator;
   let monitor: MonitorProcess;
 
   beforeAll(async () => {
-    nats = await startNats();
-    nc = await connect(nats.clientOptions());
-    sim = new NodeSimulator(nc, { group: "g1", intervalMs: 250, misses: 2 });
-    monitor = new MonitorProcess({
-      ...nats.clientEnv(),
-      KON_MONITOR_ID: "solo",
-      KON_SWEEP_INTERVAL_MS: "50",
-    });
+    fx = await MonitorFixture.start();
+    nc = fx.nc;
+    sim = fx.simulator({ group: "g1", intervalMs: 250, misses: 2 });
+    monitor = fx.process("solo");
   });
   afterAll(async () => {
-    sim?.close();
-    await monitor?.kill();
-    await nc?.close();
-    await nats?.stop();
+    await fx?.stop();
   });
 
   it("neither loses the down of a node that stopped while it was dead nor invents one", async () => {

@@ -1,66 +1,55 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { silentLogger } from "@konorkestra/sdk";
-import { startNats } from "@konorkestra/testkit";
-import type { NatsServer } from "@konorkestra/testkit";
-import { createMonitor } from "../src/monitor";
 import type { Monitor } from "../src/monitor";
-import type { MonitorOptions } from "../src/options";
 import { eventually, eventsOf, readNodeEvents, waitForEvents } from "./helpers/node-events";
-import { MonitorProcess } from "./helpers/monitor-process";
-import { NodeSimulator } from "./helpers/node-simulator";
+import { MonitorFixture } from "./helpers/monitor-fixture";
+import type { FixtureMonitorOptions } from "./helpers/monitor-fixture";
+import type { MonitorProcess } from "./helpers/monitor-process";
+import type { NodeSimulator } from "./helpers/node-simulator";
 
 const TTL_MS = 1000;
 const NODES = Array.from({ length: 12 }, (_, i) => `n${i + 1}`);
-const SHARED = { sweepIntervalMs: 50, memberLeaseMs: 2000, handoverMs: 2500 };
+const SHARED = { memberLeaseMs: 2000, handoverMs: 2500 };
 
-async function storedCount(m: Monitor): Promise<number> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Node events this monitor published, by what the stream made of them. */
+async function published(
+  m: Monitor,
+  result: "stored" | "duplicate",
+  kind?: string,
+): Promise<number> {
   const metric = await m.metrics.events.get();
-  return metric.values.filter((v) => v.labels.result === "stored").reduce((n, v) => n + v.value, 0);
+  return metric.values
+    .filter((v) => v.labels.result === result && (kind === undefined || v.labels.kind === kind))
+    .reduce((n, v) => n + v.value, 0);
 }
 
 describe("several monitors", () => {
-  let nats: NatsServer;
+  let fx: MonitorFixture;
   let nc: NatsConnection;
   let m1: Monitor;
   let m2: Monitor;
   let sim: NodeSimulator;
   let victim: MonitorProcess;
+  const opts = (monitorId: string): FixtureMonitorOptions => ({ monitorId, ...SHARED });
 
   beforeAll(async () => {
-    nats = await startNats();
-    nc = await connect(nats.clientOptions());
-    const opts = (monitorId: string): MonitorOptions => ({
-      ...nats.clientOptions(),
-      port: 0,
-      monitorId,
-      ...SHARED,
-    });
-    [m1, m2] = await Promise.all([
-      createMonitor(opts("m1"), { logger: silentLogger }),
-      createMonitor(opts("m2"), { logger: silentLogger }),
-    ]);
+    fx = await MonitorFixture.start();
+    nc = fx.nc;
+    [m1, m2] = await Promise.all([fx.monitor(opts("m1")), fx.monitor(opts("m2"))]);
     await eventually(
       () => m1.membership.members().length === 2 && m2.membership.members().length === 2,
       "both monitors in the membership",
     );
-    sim = new NodeSimulator(nc, { group: "g1", intervalMs: 250, misses: 2 });
-    victim = new MonitorProcess({
-      ...nats.clientEnv(),
-      KON_MONITOR_ID: "m3",
-      KON_SWEEP_INTERVAL_MS: "50",
+    sim = fx.simulator({ group: "g1", intervalMs: 250, misses: 2 });
+    victim = fx.process("m3", {
       KON_MEMBER_LEASE_MS: String(SHARED.memberLeaseMs),
       KON_HANDOVER_MS: String(SHARED.handoverMs),
     });
   });
   afterAll(async () => {
-    sim?.close();
-    await victim?.kill();
-    await m1?.close();
-    await m2?.close();
-    await nc?.close();
-    await nats?.stop();
+    await fx?.stop();
   });
 
   it("share the nodes and store every event once", async () => {
@@ -79,7 +68,8 @@ describe("several monitors", () => {
 
     // Both published (each owns its share), and between them no event went out twice.
     expect(new Set(events.map((e) => e.event.monitorId))).toEqual(new Set(["m1", "m2"]));
-    expect((await storedCount(m1)) + (await storedCount(m2))).toBe(events.length);
+    expect((await published(m1, "stored")) + (await published(m2, "stored"))).toBe(events.length);
+    expect((await published(m1, "duplicate")) + (await published(m2, "duplicate"))).toBe(0);
     // The kon_nodes keys are written by the owner only: both monitors write some.
     const jsm = await jetstreamManager(nc);
     const writers = new Set<string>();
@@ -92,10 +82,40 @@ describe("several monitors", () => {
     expect(writers).toEqual(new Set(["m1", "m2"]));
   });
 
+  it("both out of the membership (restarted together, replaying): one of them publishes a down", async () => {
+    const before = (await readNodeEvents(nc)).length;
+    await Promise.all([m1.close(), m2.close()]);
+    // No monitor runs while n4 stops and its deadline passes: both find the down in the backlog
+    // their durable consumers replay, before they are (or just as they become) members again.
+    sim.stop("n4");
+    await sleep(2 * TTL_MS);
+    [m1, m2] = await Promise.all([
+      fx.monitor(opts("m1"), "started"),
+      fx.monitor(opts("m2"), "started"),
+    ]);
+    expect(m1.membership.isJoined || m2.membership.isJoined).toBe(false);
+    await waitForEvents(nc, (e) => eventsOf(e, "n4", "down").length === 1, 20_000);
+    // Give a second copy every chance: past the handover, and a hold for a changed owner.
+    await sleep(2 * SHARED.handoverMs);
+    const after = (await readNodeEvents(nc)).slice(before);
+    expect(after.map((e) => `${e.kind} ${e.node}`)).toEqual(["down n4"]);
+    // Both found it; exactly one published it (a second publish would show as a duplicate).
+    expect(m1.tracker.get("g1.n4")?.status).toBe("down");
+    expect(m2.tracker.get("g1.n4")?.status).toBe("down");
+    const downs = [m1, m2].map((m) => published(m, "stored", "down"));
+    const dups = [m1, m2].map((m) => published(m, "duplicate", "down"));
+    expect((await Promise.all(downs)).reduce((a, b) => a + b)).toBe(1);
+    expect((await Promise.all(dups)).reduce((a, b) => a + b)).toBe(0);
+    await eventually(
+      () => m1.membership.members().length === 2 && m2.membership.members().length === 2,
+      "both monitors back in the membership",
+    );
+  });
+
   it("take over the nodes of a monitor that crashed, without a false down", async () => {
     await victim.start();
     await eventually(() => m1.membership.isLive("m3") && m2.membership.isLive("m3"), "m3 joined");
-    const running = NODES.filter((n) => !["n2", "n7", "n11"].includes(n));
+    const running = NODES.filter((n) => !["n2", "n4", "n7", "n11"].includes(n));
     const ofVictim = running.filter((n) => m1.membership.owner(`g1.${n}`) === "m3");
     expect(ofVictim.length).toBeGreaterThan(1);
     const dies = ofVictim[0]!;
