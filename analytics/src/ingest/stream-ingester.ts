@@ -144,12 +144,15 @@ export class StreamIngester {
   private async ensureConsumer(): Promise<void> {
     const { stream, durable, filterSubject, batchRows, ackWaitMs, concurrency } = this.opts;
     const jsm = await jetstreamManager(this.opts.nc);
-    // Room for the batches being written and one filling. This is also the back-pressure: the
-    // server delivers no more while this many are unacknowledged, which bounds what a slow or
-    // unreachable PostgreSQL makes this process hold in memory (several instances share it).
+    // Room for the batches being written, one cut and waiting for a writer, and one filling:
+    // while both writers wait on PostgreSQL the next batch is already read and turned into
+    // tuples, so a commit is followed by a write at once rather than by a delivery round. This is
+    // also the back-pressure: the server delivers no more while this many are unacknowledged,
+    // which bounds what a slow or unreachable PostgreSQL makes this process hold in memory
+    // (several instances share it).
     const editable = {
       ack_wait: ackWaitMs * 1_000_000,
-      max_ack_pending: Math.max(1000, batchRows * (concurrency + 1)),
+      max_ack_pending: Math.max(1000, batchRows * (concurrency + 2)),
       max_deliver: -1,
     };
     try {

@@ -92,7 +92,7 @@ export async function runBurst(
 export async function runDrain(
   ctx: PhaseContext,
   restart: () => Promise<AnalyticsProcess>,
-  o: { rows: number; flushEvery: number },
+  o: { rows: number; flushEvery: number; onMeasuring?: (pid: number) => void },
 ): Promise<DrainPhase> {
   await ctx.analytics.stop();
   const pub = await publishBurst(ctx.target, ctx.fleet, ctx.probe, {
@@ -103,6 +103,7 @@ export async function runDrain(
   });
   ctx.seqBase += Math.ceil(pub.published / ctx.fleet.nodes) + 1;
   ctx.analytics = await restart();
+  o.onMeasuring?.(ctx.analytics.pid);
   const stopCpu = measureCpu(ctx.cpuSources());
   const t1 = Date.now();
   const r1 = await ctx.analytics.heartbeatRows();

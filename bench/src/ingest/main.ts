@@ -193,6 +193,7 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     drain = await runDrain(ctx, () => startAnalyticsProcess(s.nats.serviceEnv("analytics"), url), {
       rows: o.drainRows,
       flushEvery,
+      onMeasuring: (pid) => step(`drain: new analytics process up (pid ${pid}), measuring`),
     });
     s.analytics = ctx.analytics;
   }

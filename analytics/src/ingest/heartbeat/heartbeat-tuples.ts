@@ -46,6 +46,9 @@ export interface HeartbeatTuple {
   readonly streamSeq: number;
   /** `config_set` of the row: 0, or an id whose revisions must be in `config_sets`. */
   readonly configSet: number;
+  /** The beat's own seq and send time (claimed, as stored): a beat-only node_state update needs no decode. */
+  readonly seq: number;
+  readonly sentMs: number;
   /** Process info, config report, interval and allowed misses, hashed (see WireBeat). */
   readonly stateHash: number;
 }
@@ -106,8 +109,9 @@ export class HeartbeatTuples {
     const buf = this.buf;
     const start = this.pos;
     let p = start;
+    let sentMs: number;
     try {
-      const sentMs = claimedTime(b.sentAtMs, rec.timeMs);
+      sentMs = claimedTime(b.sentAtMs, rec.timeMs);
       const latency = rec.timeMs - sentMs;
       p = buf.writeInt16BE(HEARTBEAT_COLUMNS.length, p);
       p = int8Field(buf, p, (rec.timeMs - PG_EPOCH_MS) * 1000);
@@ -142,6 +146,8 @@ export class HeartbeatTuples {
       timeMs: rec.timeMs,
       streamSeq: rec.streamSeq,
       configSet: b.configSet,
+      seq: b.seq,
+      sentMs,
       stateHash: b.stateHash,
     };
   }

@@ -9,9 +9,10 @@ import type { RejectedRecord } from "../ingest-rejects";
 import type { StreamRecord } from "../stream-record";
 import { HEARTBEAT_COLUMNS, HeartbeatTuples, tuplesPayload } from "./heartbeat-tuples";
 import type { HeartbeatTuple } from "./heartbeat-tuples";
-import { NodeStateGate } from "./node-state-gate";
+import { NodeStateGate, fullUpdate } from "./node-state-gate";
 import type { NodeStateUpdate } from "./node-state-gate";
-import { configJson, nodeStateRow, revisionsJson } from "./node-state-row";
+import { nodeStateRow, revisionsJson } from "./node-state-row";
+import type { NodeStateRow } from "./node-state-row";
 
 const STAGE = "hb_stage";
 /** After a batch met rows already stored, write through the de-duplicating path this long. */
@@ -224,25 +225,25 @@ export class HeartbeatWriter implements BatchWriter<HeartbeatTuple> {
       ]);
       const gone = new Set(res.rows.map((r) => `${r.group_name}\u0000${r.node_id}`));
       for (const u of beats) {
-        if (gone.has(`${u.row.group}\u0000${u.row.node}`))
-          full.push({ ...u, config: configJson(u.row) });
+        if (gone.has(`${u.row.group}\u0000${u.row.node}`)) full.push(fullUpdate(u.tuple, u.key));
       }
     }
     if (full.length === 0) return;
-    const col = <T>(f: (u: NodeStateUpdate) => T): T[] => full.map(f);
+    const rows = full.map((u) => u.full!);
+    const col = <T>(f: (r: NodeStateRow) => T): T[] => rows.map(f);
     await client.query(NODE_STATE_SQL, [
-      col((u) => u.row.group),
-      col((u) => u.row.node),
-      col((u) => u.row.timeMs),
-      col((u) => u.row.sentMs),
-      col((u) => u.row.seq),
-      col((u) => u.row.instanceId),
-      col((u) => u.row.intervalMs),
-      col((u) => u.row.allowedMisses),
-      col((u) => u.row.hostname),
-      col((u) => u.row.serviceName),
-      col((u) => u.row.sdkVersion),
-      col((u) => u.config),
+      col((r) => r.group),
+      col((r) => r.node),
+      col((r) => r.timeMs),
+      col((r) => r.sentMs),
+      col((r) => r.seq),
+      col((r) => r.instanceId),
+      col((r) => r.intervalMs),
+      col((r) => r.allowedMisses),
+      col((r) => r.hostname),
+      col((r) => r.serviceName),
+      col((r) => r.sdkVersion),
+      full.map((u) => u.config),
       `${this.nodeStateResolutionMs} milliseconds`,
     ]);
   }

@@ -2,10 +2,20 @@ import type { HeartbeatTuple } from "./heartbeat-tuples";
 import { configJson, nodeStateRow } from "./node-state-row";
 import type { NodeStateRow } from "./node-state-row";
 
+/** What a beat-only node_state update writes: the tuple's own fields, no decode. */
+export type BeatFields = Pick<
+  NodeStateRow,
+  "timeMs" | "group" | "node" | "seq" | "sentMs" | "streamSeq"
+>;
+
 /** A node's newest beat of a batch, due for a node_state upsert. */
 export interface NodeStateUpdate {
-  /** The beat, fully decoded (only the beats that get here are). */
-  row: NodeStateRow;
+  /** The beat's fields (the whole decoded row when `full` is set). */
+  row: BeatFields;
+  /** The beat fully decoded, for a full write (decoded only then: most updates move the beat). */
+  full: NodeStateRow | null;
+  /** The beat itself, for a full decode when a beat-only update finds the row gone. */
+  tuple: HeartbeatTuple;
   /** The gate's key (the subject) and state hash, remembered after COMMIT. */
   key: string;
   stateHash: number;
@@ -51,9 +61,18 @@ export class NodeStateGate {
     }
     const out: NodeStateUpdate[] = [];
     for (const [key, t] of newest) {
-      const row = nodeStateRow(t);
-      const same = this.written.get(key)?.stateHash === t.stateHash;
-      out.push({ row, key, stateHash: t.stateHash, config: same ? null : configJson(row) });
+      if (this.written.get(key)?.stateHash === t.stateHash) {
+        out.push({
+          row: beatFields(t),
+          full: null,
+          tuple: t,
+          key,
+          stateHash: t.stateHash,
+          config: null,
+        });
+      } else {
+        out.push(fullUpdate(t, key));
+      }
     }
     return out;
   }
@@ -67,4 +86,15 @@ export class NodeStateGate {
       this.written.set(u.key, { timeMs: u.row.timeMs, stateHash: u.stateHash });
     }
   }
+}
+
+/** A full update of `t`'s node: the beat decoded in full, its config as JSON. */
+export function fullUpdate(t: HeartbeatTuple, key: string = t.subject): NodeStateUpdate {
+  const row = nodeStateRow(t);
+  return { row, full: row, tuple: t, key, stateHash: t.stateHash, config: configJson(row) };
+}
+
+function beatFields(t: HeartbeatTuple): BeatFields {
+  const { timeMs, group, node, seq, sentMs, streamSeq } = t;
+  return { timeMs, group, node, seq, sentMs, streamSeq };
 }
