@@ -46,7 +46,7 @@ function probe(
 }
 
 function notify(out: ReturnType<ConfigState["apply"]>): void {
-  for (const n of out.notifications) n.handle.callsFor(n.prev, n.meta);
+  for (const n of out.notifications) for (const h of n.handles) h.callsFor(n.prev, n.meta);
 }
 
 describe("ConfigState", () => {

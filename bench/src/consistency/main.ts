@@ -35,17 +35,22 @@ import { figuresJson, formatFigures } from "../repeat-figures";
 import type { RepeatFigure } from "../repeat-figures";
 import { ConsistencyFleet, preciseNow } from "./consistency-fleet";
 import type { Round } from "./consistency-fleet";
+import { SwapPassProbe, describeSpread } from "./swap-pass-probe";
+import type { SwapBreakdown } from "./swap-pass-probe";
 
 const USAGE = `usage: npm run bench:consistency -- [flags]
   --handles N         config handles (default 1000)
   --connections N     SDK connections they are spread over (default 50)
-  --rounds N          changes per kind and run (default 30)
+  --rounds N          changes per kind and run (default 100: p99 is then the second-worst
+                      sample, not the maximum)
+  --lead-ms N         how far ahead a scheduled change's activate_at is (default 300)
 ${REPEAT_USAGE}`;
 
 const flagSchema = z.object({
   handles: z.coerce.number().int().min(1).max(100_000).default(1000),
   connections: z.coerce.number().int().min(1).max(1000).default(50),
-  rounds: z.coerce.number().int().min(1).max(1000).default(30),
+  rounds: z.coerce.number().int().min(1).max(1000).default(100),
+  "lead-ms": z.coerce.number().int().min(50).max(60_000).default(300),
   ...repeatShape,
   help: z.boolean().optional(),
 });
@@ -66,6 +71,12 @@ interface RunResult {
   eventualP99: number;
   ratio: number;
   failures: number;
+  spreadParts: SwapBreakdown[];
+  /** Median process CPU (ms) of an eventual round, a prepare round and a whole strong round. */
+  cpuP50: { eventual: number; prepare: number; strong: number };
+  /** GC pauses of the bench process over the run. */
+  gc: { count: number; ms: number; longest: string };
+  seconds: number;
 }
 
 const FIGURES: RepeatFigure<RunResult>[] = [
@@ -183,12 +194,21 @@ async function oneRun(
   fleet: ConsistencyFleet,
   coordinator: PrepareCoordinator,
   next: () => number,
+  probe: SwapPassProbe,
 ): Promise<RunResult> {
+  const spreadParts: SwapBreakdown[] = [];
+  const runStart = preciseNow();
   const eventual: number[] = [];
   const strong: number[] = [];
   const prepares: number[] = [];
   const spread: number[] = [];
   let failures = 0;
+  /** Process CPU (ms, all threads) of each eventual round, each prepare round, each strong round. */
+  const cpu = { eventual: [] as number[], prepare: [] as number[], strong: [] as number[] };
+  const cpuSince = (from: NodeJS.CpuUsage): number => {
+    const d = process.cpuUsage(from);
+    return (d.user + d.system) / 1000;
+  };
   // Alternate the kinds, so that both see the same machine. The first WARMUP rounds of each kind
   // are not recorded (the coordinator's first round reads the voters before its watch of
   // kon_nodes has loaded; JIT).
@@ -196,17 +216,21 @@ async function oneRun(
   for (let i = -WARMUP; i < o.rounds; i++) {
     let v = next();
     let round = fleet.expect(v, o.handles);
+    let c0 = process.cpuUsage();
     let t0 = preciseNow();
     await put(nc, entry(v));
     await settle(round, "eventual");
     if (i >= 0) eventual.push(Math.max(...round.times) - t0);
+    if (i >= 0) cpu.eventual.push(cpuSince(c0));
 
     v = next();
     round = fleet.expect(v, o.handles);
+    c0 = process.cpuUsage();
     t0 = preciseNow();
     const e = entry(v, { consistency: ConsistencyMode.STRONG });
     const outcome = await coordinator.prepare(GROUP, [e], 3000);
     if (i >= 0) prepares.push(preciseNow() - t0);
+    if (i >= 0) cpu.prepare.push(cpuSince(c0));
     if (!outcome.ok) {
       if (i >= 0) failures++;
       continue;
@@ -214,14 +238,21 @@ async function oneRun(
     await put(nc, { ...e, prepareId: outcome.prepareId });
     await settle(round, "strong");
     if (i >= 0) strong.push(Math.max(...round.times) - t0);
+    if (i >= 0) cpu.strong.push(cpuSince(c0));
 
     v = next();
-    round = fleet.expect(v, o.handles);
     const previous = await put(nc, entry(v - 1));
     await new Promise((r) => setTimeout(r, 20));
-    await put(nc, entry(v, { activateAtMs: Date.now() + 1000, previousRevision: previous }));
+    const activateAtMs = Date.now() + o["lead-ms"];
+    probe.arm(activateAtMs);
+    round = fleet.expect(v, o.handles, probe);
+    await put(nc, entry(v, { activateAtMs, previousRevision: previous }));
     await settle(round, "scheduled");
-    if (i >= 0) spread.push(Math.max(...round.times) - Math.min(...round.times));
+    const parts = probe.settle(round.times);
+    if (i >= 0) {
+      spread.push(parts.spreadMs);
+      spreadParts.push(parts);
+    }
   }
   const s = summarizeLatencies(strong, failures);
   const ev = summarizeLatencies(eventual);
@@ -238,6 +269,14 @@ async function oneRun(
     eventualP99: ev.p99,
     ratio: s.p99 / ev.p99,
     failures,
+    spreadParts: spreadParts.map((p) => probe.withGc(p)),
+    cpuP50: {
+      eventual: summarizeLatencies(cpu.eventual).p50,
+      prepare: summarizeLatencies(cpu.prepare).p50,
+      strong: summarizeLatencies(cpu.strong).p50,
+    },
+    gc: probe.gcIn(runStart, preciseNow()),
+    seconds: (preciseNow() - runStart) / 1000,
   };
 }
 
@@ -246,7 +285,7 @@ async function main(): Promise<number> {
     (args) =>
       parseBenchFlags(
         args,
-        { strings: ["handles", "connections", "rounds", REPEAT_FLAG], booleans: [] },
+        { strings: ["handles", "connections", "rounds", "lead-ms", REPEAT_FLAG], booleans: [] },
         flagSchema,
         USAGE,
       ),
@@ -277,7 +316,7 @@ async function main(): Promise<number> {
     if (cmd.npm) out(`         (${cmd.node})`);
     for (const line of formatMachineInfo(machine)) out(line);
     out(
-      `setup:   ${o.handles} handles over ${o.connections} connections (one process), ${o.rounds} changes per kind per run (+2 warm-up); liveness monitor in its own process`,
+      `setup:   ${o.handles} handles over ${o.connections} connections (one process), ${o.rounds} changes per kind per run (+2 warm-up; p99 is the sample of nearest rank ${Math.ceil(0.99 * o.rounds)} of ${o.rounds}), scheduled changes ${o["lead-ms"]} ms ahead; liveness monitor in its own process`,
     );
     await ensureConfigBucket(nc, names, GROUP, { replicas: 1 });
     await put(nc, entry(0));
@@ -294,18 +333,27 @@ async function main(): Promise<number> {
     const coordinator = new PrepareCoordinator(nc, names, "bench", silentLogger);
     let v = 0;
     const f = fleet;
+    const probe = new SwapPassProbe();
     const runs = await repeatCase(
       o.repeat,
-      () => oneRun(o, nc, f, coordinator, () => ++v),
+      () => oneRun(o, nc, f, coordinator, () => ++v, probe),
       (r, i) => {
         out(
           `run ${i + 1}: activation spread p50 ${r.activationSpreadP50.toFixed(2)} / p99 ${r.activationSpreadP99.toFixed(2)} ms; strong commit p50 ${r.strongP50.toFixed(2)} / p99 ${r.strongP99.toFixed(2)} ms; eventual last-watcher p50 ${r.eventualP50.toFixed(2)} / p99 ${r.eventualP99.toFixed(2)} ms; of strong, the prepare round p50 ${r.prepareP50.toFixed(2)} / p99 ${r.prepareP99.toFixed(2)} ms; ratio ${r.ratio.toFixed(2)}; aborted ${r.failures}`,
+        );
+        for (const line of describeSpread(r.spreadParts)) out(line);
+        out(
+          `  process CPU per round p50: eventual ${r.cpuP50.eventual.toFixed(2)} ms; strong ${r.cpuP50.strong.toFixed(2)} ms, of which the prepare round ${r.cpuP50.prepare.toFixed(2)} ms`,
+        );
+        out(
+          `  run took ${r.seconds.toFixed(0)} s; GC pauses of the bench process: ${r.gc.count} (${r.gc.ms.toFixed(1)} ms in all, longest ${r.gc.longest})`,
         );
       },
     );
     for (const line of formatFigures(runs, FIGURES, 28)) out(line);
     if (o.repeat > 1) out(figuresJson("consistency", runs, FIGURES));
-    const worst = (k: keyof RunResult): number => Math.max(...runs.map((r) => r[k]));
+    const worst = (k: Exclude<keyof RunResult, "spreadParts" | "gc" | "cpuP50">): number =>
+      Math.max(...runs.map((r) => r[k]));
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     out(
       JSON.stringify({

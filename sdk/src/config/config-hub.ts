@@ -4,7 +4,7 @@ import { KonError, KonErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import { assertConfigKey } from "../wire/names";
 import { ConfigHandle } from "./config-handle";
-import type { HandleHost, HandleView } from "./config-handle";
+import type { HandleHost, HandleView, HandlerCall } from "./config-handle";
 import type { ConfigHost } from "./config-host";
 import { configUnavailable } from "./config-source";
 import type { ConfigSource } from "./config-source";
@@ -27,6 +27,8 @@ export type ChangeSetListener = (set: AppliedChangeSet) => void | Promise<void>;
 interface QueueItem {
   readonly batch: ChangeBatch;
   readonly after?: () => void;
+  /** Scheduled values whose instant came (see {@link ConfigHub.process}). */
+  readonly atInstant?: boolean;
 }
 
 /** @default handler timeout of a handle */
@@ -63,7 +65,7 @@ export class ConfigHub implements HandleHost {
     this.logger = host.logger;
     this.state = new ConfigState(host.applied, host.logger);
     this.activations = new PendingActivations(this.clock, {
-      activate: (batch) => this.enqueue(batch),
+      activate: (batch) => this.enqueue(batch, undefined, true),
       pendingChanged: (key, p) => this.state.setPending(key, p?.change, p?.activateAtMs ?? 0),
     });
     const sink = {
@@ -182,8 +184,8 @@ export class ConfigHub implements HandleHost {
     await this.starting;
   }
 
-  private enqueue(batch: ChangeBatch, after?: () => void): void {
-    this.queue.push({ batch, after });
+  private enqueue(batch: ChangeBatch, after?: () => void, atInstant = false): void {
+    this.queue.push({ batch, after, atInstant });
     if (!this.draining) void this.drain();
   }
 
@@ -191,7 +193,7 @@ export class ConfigHub implements HandleHost {
     this.draining = true;
     try {
       for (let item = this.queue.shift(); item; item = this.queue.shift()) {
-        await this.process(item.batch);
+        await this.process(item.batch, item.atInstant === true);
         item.after?.();
       }
     } finally {
@@ -200,7 +202,7 @@ export class ConfigHub implements HandleHost {
     }
   }
 
-  private async process(delivered: ChangeBatch): Promise<void> {
+  private async process(delivered: ChangeBatch, atInstant: boolean): Promise<void> {
     const fromSnapshot = delivered.changes[0]?.origin === "snapshot";
     // Future-dated values wait for their instant; the rest is applied now.
     const batch = this.activations.intercept(delivered);
@@ -213,7 +215,15 @@ export class ConfigHub implements HandleHost {
     }
     for (const r of out.rejections) this.source.refuse(r);
     for (const [key, entry] of out.snapshot) this.source.keep(key, entry);
-    const calls = out.notifications.flatMap((n) => n.handle.callsFor(n.prev, n.meta));
+    // The timer of an instant swaps every hub of the process due then in one synchronous pass
+    // (pending-activation.ts); each one's handlers wait for the end of that pass, so no handler
+    // runs while another connection of this process still holds the old value, and the handlers
+    // of all of them then run back to back.
+    if (atInstant) await Promise.resolve();
+    const calls: HandlerCall[] = [];
+    for (const n of out.notifications) {
+      for (const h of n.handles) calls.push(...h.callsFor(n.prev, n.meta));
+    }
     for (const r of out.refused) {
       for (const h of this.state.handlesOf(r.key)) calls.push(...h.refusalCalls(r));
     }

@@ -1,5 +1,5 @@
 import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
-import type { AppliedRegistry } from "../applied-registry";
+import type { AppliedRegistry, AppliedRevision } from "../applied-registry";
 import type { Logger } from "../logger";
 import type { HandleView } from "./config-handle";
 import type { SnapshotEntry } from "./config-snapshot-store";
@@ -35,7 +35,14 @@ interface KeyRecord {
 }
 
 type Evaluation =
-  | { ok: true; change: RawChange; parsed?: Parsed; values?: Map<SlotRecord, unknown> }
+  | {
+      ok: true;
+      change: RawChange;
+      parsed?: Parsed;
+      /** What the handles are told with the swap (made with `parsed`). */
+      meta?: ConfigMeta;
+      values?: Map<SlotRecord, unknown>;
+    }
   | {
       ok: false;
       change: RawChange;
@@ -47,13 +54,25 @@ type Evaluation =
 
 /** What the hub does after a batch: run handlers, publish refusals, save the snapshot. */
 export interface ApplyOutcome {
-  readonly notifications: { handle: HandleView; prev: unknown; meta: ConfigMeta }[];
+  /**
+   * The handles whose value changed, with the value each had before (`prev`): one entry per
+   * schema slot (its handles shared the previous value), or per handle where the slot had none
+   * and a handle ran on its own `default`.
+   */
+  readonly notifications: Notification[];
   readonly rejections: Rejection[];
   /** What the handles are told: every refused key that has handles, set members included. */
   readonly refused: ConfigRefusal[];
   /** Config key → revision for every put this batch made current. */
   readonly accepted: Record<string, number>;
   readonly snapshot: [string, SnapshotEntry][];
+}
+
+/** Handles told of one swap; see {@link ApplyOutcome.notifications}. */
+export interface Notification {
+  readonly handles: readonly HandleView[];
+  readonly prev: unknown;
+  readonly meta: ConfigMeta;
 }
 
 /** Result of attaching a schema to a key. */
@@ -261,7 +280,7 @@ export class ConfigState {
       }
       values.set(s, v.value);
     }
-    return { ok: true, change: c, parsed, values };
+    return { ok: true, change: c, parsed, meta: metaOf(c, parsed), values };
   }
 
   private parse(c: RawChange): Parsed {
@@ -318,20 +337,25 @@ export class ConfigState {
       return;
     }
     const target = rec ?? this.record(c.key);
+    this.settlePending(target, c.revision);
     target.change = c;
     target.parsed = e.parsed;
     target.deleted = false;
     out.accepted[c.key] = c.revision;
     if (!e.values || !e.parsed) return;
-    const meta = metaOf(c, e.parsed);
+    const meta = e.meta ?? metaOf(c, e.parsed);
     for (const [s, value] of e.values) {
-      const changed = s.slot.value === undefined || s.slot.meta?.sha256 !== meta.sha256;
-      const prevs = changed ? [...s.handles].map((h) => [h, h.value] as const) : [];
+      const prev = s.slot.value;
+      const changed = prev === undefined || s.slot.meta?.sha256 !== meta.sha256;
+      if (changed && s.handles.size > 0) {
+        if (prev !== undefined) out.notifications.push({ handles: [...s.handles], prev, meta });
+        else
+          for (const h of s.handles) out.notifications.push({ handles: [h], prev: h.value, meta });
+      }
       if (changed) s.slot.value = value;
       s.slot.meta = meta;
       s.slot.stale = c.origin === "snapshot";
       s.slot.deleted = false;
-      for (const [handle, prev] of prevs) out.notifications.push({ handle, prev, meta });
     }
     this.markApplied(c.key, c.revision, meta.sha256);
     if (c.origin === "nats") {
@@ -344,6 +368,7 @@ export class ConfigState {
     const rec = this.records.get(c.key);
     const running = this.applied.get(c.key)?.revision ?? 0;
     const watched = rec !== undefined && rec.slots.size > 0;
+    if (rec) this.settlePending(rec, c.revision);
     if (watched) this.markRefused(c.key, c.revision);
     if (!e.ok) {
       const r = this.rejection(c, e.sha256, e.reason, e.valuePath, e.code);
@@ -395,7 +420,21 @@ export class ConfigState {
 
   private markRefused(key: string, revision: number): void {
     const prev = this.applied.get(key) ?? { revision: 0, sha256: "", appliedAtMs: Date.now() };
-    this.applied.set(key, { ...prev, rejectedRevision: revision });
+    const next: AppliedRevision = { ...prev, rejectedRevision: revision };
+    if (next.pendingRevision === revision) delete next.pendingRevision;
+    this.applied.set(key, next);
+  }
+
+  /**
+   * A scheduled value applied (or refused) at its instant is pending no more. Cleared here, in
+   * the step that swaps it, rather than when its timer fired: the value never looks neither
+   * pending nor current, and the registry is written once (markApplied's fresh entry or
+   * markRefused drops `pendingRevision`).
+   */
+  private settlePending(rec: KeyRecord, revision: number): void {
+    for (const s of rec.slots.values()) {
+      if (s.slot.pending?.revision === revision) s.slot.pending = undefined;
+    }
   }
 }
 

@@ -10,7 +10,10 @@ export interface PendingChange {
 
 /** What the hub does with pending values. */
 export interface ActivationHooks {
-  /** The instant came: apply these changes as one batch. */
+  /**
+   * The instant came: apply these changes as one batch. Applying a change clears its pending
+   * value (`slot.pending`, the registry's `pendingRevision`).
+   */
   activate(batch: ChangeBatch): void;
   /** `key`'s pending value is now `pending` (undefined: none any more). */
   pendingChanged(key: string, pending: PendingChange | undefined): void;
@@ -159,7 +162,9 @@ export class PendingActivations {
     const due = [...this.byKey.values()].filter((p) => p.activateAtMs <= at);
     if (due.length === 0) return;
     const changes = due.map((p) => p.change).sort((a, b) => a.revision - b.revision);
-    for (const p of due) this.drop(p.change.key);
+    // No pendingChanged here: the values stay shown as pending until the hub applies them (at
+    // once, or after the change set it is busy with), which clears them in the same step.
+    for (const p of due) this.byKey.delete(p.change.key);
     this.hooks.activate({ kind: "set", changes, changeSetId: changes[0]!.changeSetId });
   }
 }
