@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack: NATS (JetStream + monitoring), PostgreSQL + TimescaleDB, Redis on loopback.
-#   scripts/stack.sh up|down|restart|status|logs [name]|examples
+#   scripts/stack.sh up|down|restart|status|logs [name]|examples|first-admin
 # Data lives under .stack/data and survives restarts; logs under .stack/logs. With a Docker engine
 # that answers (or KON_STACK_MODE=docker), the same verbs drive docker-compose.yml instead.
 set -euo pipefail
@@ -325,9 +325,18 @@ start_services() {
     # shellcheck disable=SC2086
     start_service $s
   done
-  if [ -s "$SECRETS/admin-bootstrap-token" ]; then
-    log "first admin: sign up with the one-time bootstrap token in $SECRETS/admin-bootstrap-token:"
-    log "  $(cat "$SECRETS/admin-bootstrap-token")"
+  [ -s "$SECRETS/admin-bootstrap-token" ] && first_admin_hint
+  return 0
+}
+
+# Where the first admin's one-time bootstrap token is: its path only, never the token (a
+# credential; this output ends up in scrollback and CI logs). `scripts/stack.sh first-admin`.
+first_admin_hint() {
+  local f="$SECRETS/admin-bootstrap-token"
+  if [ -s "$f" ]; then
+    log "first admin: sign up with the one-time bootstrap token in $f (0600; not printed: read it with cat, see the README, \"Admins, groups and join keys\")"
+  else
+    log "first admin: no bootstrap token in $f (an admin exists, or the admin service has not run yet)"
   fi
 }
 
@@ -452,6 +461,7 @@ main() {
   case "$cmd" in
     up) ensure_trust; start_nats; start_postgres; start_redis; start_services ;;
     examples) start_examples ;;
+    first-admin) first_admin_hint ;;
     down) stop_services; for s in redis postgres nats; do stop_server "$s"; done ;;
     restart) main down; main up ;;
     status)
@@ -461,7 +471,7 @@ main() {
       return $rc ;;
     logs)
       if [ $# -gt 0 ]; then tail -n 100 "$LOGS/$1.log"; else for s in "${SERVERS[@]}"; do echo "== $s"; tail -n 20 "$LOGS/$s.log" 2>/dev/null || true; done; fi ;;
-    *) die "unknown command $cmd (up, down, restart, status, logs, examples)" ;;
+    *) die "unknown command $cmd (up, down, restart, status, logs, examples, first-admin)" ;;
   esac
 }
 
