@@ -39,6 +39,12 @@ export interface CaseDriver {
   readonly versions: Readonly<Record<string, string>>;
   /** Starts observing downs (and ups); call before the first beat. */
   watch(onDown: DownListener): Promise<void>;
+  /**
+   * Optional: why the watched side cannot judge downs yet (e.g. a monitor behind on KON_HB or
+   * out of its membership), or undefined when it can. Polled after the warm-up; the chosen nodes
+   * stop only once it has said undefined for a second (or a problem is recorded).
+   */
+  notReady?(): Promise<string | undefined>;
   /** The measured window starts (every node is up; the stop comes next). */
   startMeasuring?(): void;
   /** Nodes seen alive so far (the monitor's `node.up` events, or stored beats). */

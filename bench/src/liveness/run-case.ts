@@ -131,11 +131,33 @@ async function warmUp({ driver, plan, problems, t0 }: Row): Promise<number> {
   const allUpAfterS = allUp ? (Date.now() - t0) / 1000 : NaN;
   if (!allUp) problems.push(`only ${driver.upCount()} of ${n} nodes seen up`);
   await sleep(t0 + plan.warmupMs - Date.now());
+  await untilReady(driver, plan, problems);
   plan.log(
     `  warm-up: ${driver.upCount()} of ${n} up after ${allUpAfterS.toFixed(1)} s, ` +
       `beating ${((Date.now() - t0) / 1000).toFixed(1)} s; stopping ${plan.stopIndexes.length}`,
   );
   return allUpAfterS;
+}
+
+/**
+ * Waits until the driver has been ready for a second in a row (at most `upTimeoutMs`): a stop
+ * while the monitors are behind measures their backlog, not their detection.
+ */
+async function untilReady(driver: CaseDriver, plan: CasePlan, problems: string[]): Promise<void> {
+  if (!driver.notReady) return;
+  const since = Date.now();
+  let readyAt: number | undefined;
+  let why: string | undefined;
+  while (readyAt === undefined || Date.now() - readyAt < 1000) {
+    if (Date.now() - since > plan.upTimeoutMs) {
+      problems.push(`stopped while not ready after ${plan.upTimeoutMs / 1000} s: ${why}`);
+      return;
+    }
+    why = await driver.notReady().catch((err: unknown) => `readiness check failed: ${String(err)}`);
+    readyAt = why === undefined ? (readyAt ?? Date.now()) : undefined;
+    await sleep(200);
+  }
+  plan.log(`  ready to stop after ${((Date.now() - since) / 1000).toFixed(1)} s more`);
 }
 
 /** Stops the chosen nodes, asks the server for their deadlines, waits out the tail. */
