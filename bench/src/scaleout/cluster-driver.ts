@@ -15,6 +15,8 @@ import type { CaseDriver, DownListener } from "../liveness/case-driver";
 import { MonitorProbe } from "../liveness/monitor-probe";
 import type { MonitorHealth } from "../liveness/monitor-probe";
 import { IngestMeter } from "./ingest-meter";
+import { countStoredDowns, monitorsNotReady } from "./monitor-readiness";
+import type { StoredDowns } from "./monitor-readiness";
 import type { ScaleoutStage } from "./scaleout-stage";
 
 /** The liveness driver of a scale-out run, plus what it measures beside detection. */
@@ -26,6 +28,8 @@ export interface ClusterDriver extends CaseDriver {
   monitorHealth(): MonitorHealth | undefined;
   /** Downs seen per monitor-published event count (all of them, any node). */
   downEvents(): number;
+  /** Downs KON_EVENTS stored, read when the simulator stopped (after `lostBeats`). */
+  storedDowns(): StoredDowns | undefined;
   /** Heartbeats KON_HB stored (fleet and probes) once the simulator stopped. */
   storedBeats(): number;
 }
@@ -34,13 +38,16 @@ export interface ClusterDriver extends CaseDriver {
  * Beats go out as core NATS publishes from one connection per server (node i through server
  * i mod N), as a fleet spread over a cluster's servers would send them; downs are the monitors'
  * `node.down` events; a deadline is the KON_HB timestamp of the node's last stored heartbeat +
- * TTL (what the monitors judge by). Reuses the liveness benchmark's CaseDriver contract, so
- * `runCase` runs it.
+ * TTL (what the monitors judge by). The nodes stop only once every monitor is current, joined
+ * and sees the others joined (`notReady`). Reuses the liveness benchmark's CaseDriver contract,
+ * so `runCase` runs it.
  */
 export async function startClusterDriver(
   stage: ScaleoutStage,
   group: string,
   cleanup: CleanupStack,
+  /** Most heartbeats a monitor's consumer may have waiting for it to count as current. */
+  maxPending: number,
 ): Promise<ClusterDriver> {
   const names = wireNames("kon");
   const opts = stage.clientOptions();
@@ -67,6 +74,7 @@ export async function startClusterDriver(
   let ingestStarted: Promise<void> = Promise.resolve();
   let stored = 0;
   let downs = 0;
+  let storedDowns: StoredDowns | undefined;
   const ups = new Set<string>();
   // Node ids end in their index: the same node always goes through the same server.
   const sink = countingSink((node, payload) => {
@@ -97,8 +105,11 @@ export async function startClusterDriver(
         downs++;
         onDown(node, at, ref);
       }),
+    notReady: () => monitorsNotReady(stage.monitors, jsm, names, maxPending),
     upCount: () => ups.size,
     lostBeats: async () => {
+      // First, before the nodes the simulator just stopped go down too (≥ one TTL from now).
+      storedDowns = await countStoredDowns(obs, names, group);
       health = probe.stop();
       pgCpu = pgStop?.();
       await ingestStarted;
@@ -128,6 +139,7 @@ export async function startClusterDriver(
     postgresCpu: () => pgCpu,
     monitorHealth: () => health,
     downEvents: () => downs,
+    storedDowns: () => storedDowns,
     storedBeats: () => stored,
     // Everything it opened is on the run's cleanup stack.
     close: () => Promise.resolve(),

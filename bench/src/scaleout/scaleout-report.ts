@@ -3,6 +3,7 @@ import type { CpuUse } from "../ingest/process-cpu";
 import type { MonitorHealth } from "../liveness/monitor-probe";
 import type { RowResult } from "../liveness/run-case";
 import type { IngestFigures } from "./ingest-meter";
+import type { StoredDowns } from "./monitor-readiness";
 import type { ScaleoutOptions } from "./scaleout-options";
 
 /** Everything a scale-out run measured. */
@@ -12,6 +13,8 @@ export interface ScaleoutResults {
   readonly ingest: IngestFigures;
   readonly postgresCpu: CpuUse | undefined;
   readonly health: MonitorHealth | undefined;
+  /** Downs KON_EVENTS stored (its duplicate window drops a re-publish of the same event id). */
+  readonly storedDowns: StoredDowns | undefined;
   readonly machine: MachineInfo;
   readonly command: CommandLine;
   readonly loadAtEnd: number;
@@ -87,8 +90,10 @@ export function formatReport(r: ScaleoutResults): string[] {
     "",
     `detection (${d.withDeadline} of ${d.stopped} with a server deadline): p50 ${whole(d.delay.p50)} ms, ` +
       `p99 ${whole(d.delay.p99)} ms, max ${whole(d.delay.max)} ms`,
-    `  missed ${d.missed} (late ${d.late}), false ${d.falsePositives}, duplicate ${d.duplicates}, ` +
+    `  missed ${d.missed} (late ${d.late}), false ${d.falsePositives}, duplicate publishes ${d.duplicates}, ` +
       `early ${d.early}, ref mismatch ${d.refMismatches}`,
+    `  KON_EVENTS stored ${r.storedDowns?.stored ?? "?"} downs for ${r.storedDowns?.nodes ?? "?"} nodes: ` +
+      `${r.storedDowns?.duplicates ?? "?"} stored duplicates`,
   );
   if (r.health) {
     out.push(
@@ -156,6 +161,8 @@ export function resultJson(r: ScaleoutResults): string {
     missed: d.missed,
     false_positives: d.falsePositives,
     duplicates: d.duplicates,
+    downs_stored: r.storedDowns?.stored ?? null,
+    duplicates_stored: r.storedDowns?.duplicates ?? null,
     ingest_rows_per_s: Math.round(ingest.rowsPerSec),
     ingest_rows_per_instance: ingest.rowsPerInstance,
     ingest_lag_p50_ms: ingest.lag.p50,

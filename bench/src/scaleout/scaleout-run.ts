@@ -33,7 +33,9 @@ export async function runScaleout(
       { servers: o.servers, monitors: o.monitors, analytics: o.analytics, log },
       cleanup,
     );
-    const driver = await startClusterDriver(stage, GROUP, cleanup);
+    // "Current": at most 100 ms of the fleet's beats waiting on a monitor's KON_HB consumer.
+    const maxPending = Math.max(50, Math.round(o.nodes / 10));
+    const driver = await startClusterDriver(stage, GROUP, cleanup, maxPending);
     const machine = collectMachineInfo(driver.versions);
     for (const line of formatMachineInfo(machine)) log(line);
     const nodeIds = Array.from({ length: o.nodes }, (_, i) => nodeId(i));
@@ -59,6 +61,7 @@ export async function runScaleout(
       ingest,
       postgresCpu: driver.postgresCpu(),
       health: driver.monitorHealth(),
+      storedDowns: driver.storedDowns(),
       machine,
       command,
       loadAtEnd: loadavg()[0] ?? NaN,
