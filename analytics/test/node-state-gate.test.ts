@@ -4,6 +4,7 @@ import { wireNames } from "@konorkestra/sdk/internal";
 import { HeartbeatTuples } from "../src/ingest/heartbeat/heartbeat-tuples";
 import type { HeartbeatTuple } from "../src/ingest/heartbeat/heartbeat-tuples";
 import { NodeStateGate } from "../src/ingest/heartbeat/node-state-gate";
+import { nodeStateRow } from "../src/ingest/heartbeat/node-state-row";
 
 const tuples = new HeartbeatTuples(wireNames("kon"), 0.5);
 
@@ -77,5 +78,30 @@ describe("NodeStateGate", () => {
     gate.remember(gate.due([beat("a", 1000)]));
     expect(gate.due([beat("a", 1000)])).toHaveLength(0);
     expect(gate.due([beat("a", 1001)])).toHaveLength(1);
+  });
+
+  test("a beat-only update carries the beat's own seq and send time, without a full decode", () => {
+    const gate = new NodeStateGate(2000);
+    gate.remember(gate.due([beat("a", 1000)]));
+    const t = beat("a", 4000, { seq: 77, sentAtMs: 3990 });
+    const [u] = gate.due([t]);
+    expect(u!.config).toBeNull();
+    expect(u!.full).toBeNull();
+    const decoded = nodeStateRow(t);
+    expect(u!.row).toEqual({
+      timeMs: 4000,
+      group: "g",
+      node: "a",
+      seq: decoded.seq,
+      sentMs: decoded.sentMs,
+      streamSeq: 4000,
+    });
+    expect([u!.row.seq, u!.row.sentMs]).toEqual([77, 3990]);
+    // A send time from the future is clamped as the stored row's is (claimedTime).
+    const w = beat("a", 9000, { sentAtMs: 9000 + 86_400_000 });
+    const [v] = gate.due([w]);
+    expect(v!.full).toBeNull();
+    expect(v!.row.sentMs).toBe(nodeStateRow(w).sentMs);
+    expect(v!.row.sentMs).not.toBe(9000 + 86_400_000);
   });
 });
