@@ -37,7 +37,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .option("--join-key-file <file>", "file holding the group's join key (default: KON_JOIN_KEY)")
     .option(
       "--node <id>",
-      "node id the heartbeats are sent as (default: KON_NODE_ID, else derived)",
+      "node id the heartbeats are sent as, without the -<key> suffix (default: KON_NODE_ID, else derived, plus -<key>; KON_NODE_ID_SUFFIX replaces -<key>)",
     )
     .option("--render <file>", "write the value as JSON to this file (atomically, 0600)")
     .option("--env <prefix>", "export the value as PREFIX_... variables (each change restarts)")
