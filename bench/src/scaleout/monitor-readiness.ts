@@ -52,36 +52,43 @@ export interface StoredDowns {
   readonly stored: number;
   /** Distinct nodes among them. */
   readonly nodes: number;
-  /** stored − nodes: downs stored more than once for a node (ids naming different beats). */
+  /**
+   * Downs stored while the node's previous stored event was already a down (no up between):
+   * a second report of one outage, under an id naming another last beat.
+   */
   readonly duplicates: number;
 }
 
-/** Reads every stored `node.down` of `group` in KON_EVENTS (an ordered consumer, to the end). */
+/** Reads the group's stored node events in KON_EVENTS in order (an ordered consumer, to the end). */
 export async function countStoredDowns(
   nc: NatsConnection,
   names: WireNames,
   group: string,
 ): Promise<StoredDowns> {
-  const subject = names.eventSubject(group, "node.down");
   const consumer = await jetstream(nc).consumers.get(names.eventStream, {
-    filter_subjects: [subject],
+    filter_subjects: [names.groupEventFilter(group, "node")],
     deliver_policy: DeliverPolicy.All,
   });
-  const info = await consumer.info();
-  const total = info.num_pending;
-  const nodes = new Set<string>();
+  const last = new Map<string, NodeEvent.Kind>();
+  const downNodes = new Set<string>();
   let stored = 0;
-  for (let pending = total; pending > 0;) {
-    const before = stored;
+  let duplicates = 0;
+  for (let pending = (await consumer.info()).num_pending; pending > 0;) {
+    let got = 0;
     const messages = await consumer.fetch({ max_messages: pending, expires: 10_000 });
     for await (const m of messages) {
-      stored++;
-      nodes.add(decodeMessage(NodeEvent, m.data).nodeId);
+      got++;
+      const ev = decodeMessage(NodeEvent, m.data);
+      if (ev.kind === NodeEvent.Kind.DOWN) {
+        stored++;
+        downNodes.add(ev.nodeId);
+        if (last.get(ev.nodeId) === NodeEvent.Kind.DOWN) duplicates++;
+      }
+      last.set(ev.nodeId, ev.kind);
       pending = m.info.pending;
       if (pending === 0) break;
     }
-    if (stored === before)
-      throw new Error(`KON_EVENTS: ${pending} downs of ${group} not delivered`);
+    if (got === 0) throw new Error(`KON_EVENTS: ${pending} node events of ${group} not delivered`);
   }
-  return { stored, nodes: nodes.size, duplicates: stored - nodes.size };
+  return { stored, nodes: downNodes.size, duplicates };
 }
