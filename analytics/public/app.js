@@ -27,9 +27,14 @@
     return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 100;
   }
 
-  function nodesPath() {
+  // The page shown: the node list, its uptimes and its drifting nodes all name it the same way.
+  function pageQuery() {
     const cursor = pages.current ? `&cursor=${encodeURIComponent(pages.current)}` : "";
-    return `/v1/nodes?limit=${PAGE_SIZE}${cursor}`;
+    return `limit=${PAGE_SIZE}${cursor}`;
+  }
+
+  function nodesPath() {
+    return `/v1/nodes?${pageQuery()}`;
   }
 
   const $ = (sel) => document.querySelector(sel);
@@ -147,31 +152,36 @@
     return parts.length > 0 ? parts.join(", ") : null;
   }
 
-  async function renderNodes(nodes) {
+  const nodeKey = (n) => `${n.group}/${n.node}`;
+
+  // Uptimes come from one request for the page (/v1/uptime), drift marks from the drift
+  // summary's `page`: never one request per row.
+  function renderNodes(nodes, uptime, drifted) {
     const now = Date.now();
-    const uptimes = await Promise.all(
-      nodes.map((n) =>
-        api(
-          `/v1/nodes/${encodeURIComponent(n.group)}/${encodeURIComponent(n.node)}/uptime?window=24h`,
-        )
-          .then((u) => u.uptimePct)
-          .catch(() => null),
-      ),
-    );
+    const pct = new Map(uptime.nodes.map((u) => [nodeKey(u), u.uptimePct]));
+    const drift = new Map((drifted || []).map((d) => [nodeKey(d), d.keys]));
     const body = $("#nodes tbody");
     body.replaceChildren(
-      ...nodes.map((n, i) => {
+      ...nodes.map((n) => {
         const tr = row([
           n.group,
           n.node,
           el("span", n.status, `status ${n.status}`),
           n.sinceMs ? `${ago(now - n.sinceMs)} ago` : null,
           n.lastBeatAgeMs === null ? null : `${ago(n.lastBeatAgeMs)} ago`,
-          uptimeBar(uptimes[i]),
+          uptimeBar(pct.get(nodeKey(n))),
           configText(n),
         ]);
-        tr.dataset.node = `${n.group}/${n.node}`;
+        tr.dataset.node = nodeKey(n);
         tr.dataset.status = n.status;
+        const keys = drift.get(nodeKey(n));
+        if (keys) {
+          tr.dataset.drift = keys.map((k) => k.key).join(",");
+          tr.title = keys
+            .map((k) => `${k.key}: runs ${k.revision ?? "none"}, latest ${k.latestRevision}`)
+            .join("; ");
+          tr.classList.add("drifted");
+        }
         return tr;
       }),
     );
@@ -194,11 +204,12 @@
     );
   }
 
+  // Counts from /v1/config/drift/summary: the whole fleet's drift without its node lists.
   function renderDrift(groups) {
     const rows = [];
     for (const g of groups) {
       for (const k of g.keys) {
-        const tr = row([g.group, k.key, k.latestRevision, k.inSync, k.drifted, k.missing.length]);
+        const tr = row([g.group, k.key, k.latestRevision, k.inSync, k.drifted, k.missing]);
         tr.dataset.key = `${g.group}/${k.key}`;
         rows.push(tr);
       }
@@ -392,17 +403,19 @@
   async function refresh() {
     if (!sessionStorage.getItem(TOKEN_KEY)) return;
     try {
-      const [summary, nodes, incidents, drift, series, changes, rejections] = await Promise.all([
-        api("/v1/fleet/summary"),
-        api(nodesPath()),
-        api("/v1/incidents"),
-        api("/v1/config/drift"),
-        api("/v1/series/heartbeats?bucket=1m&window=1h"),
-        api(`/v1/config/history?limit=${CONFIG_ROWS}`),
-        api(`/v1/config/rejections?limit=${CONFIG_ROWS}`),
-      ]);
+      const [summary, nodes, uptime, incidents, drift, series, changes, rejections] =
+        await Promise.all([
+          api("/v1/fleet/summary"),
+          api(nodesPath()),
+          api(`/v1/uptime?window=24h&${pageQuery()}`),
+          api("/v1/incidents"),
+          api(`/v1/config/drift/summary?${pageQuery()}`),
+          api("/v1/series/heartbeats?bucket=1m&window=1h"),
+          api(`/v1/config/history?limit=${CONFIG_ROWS}`),
+          api(`/v1/config/rejections?limit=${CONFIG_ROWS}`),
+        ]);
       renderSummary(summary);
-      await renderNodes(nodes.nodes);
+      renderNodes(nodes.nodes, uptime, drift.page);
       renderPager(nodes, summary.totals.total);
       renderIncidents(incidents.incidents);
       renderDrift(drift.groups);

@@ -127,6 +127,7 @@ test("incident list and config drift match the API", async () => {
       keys: {
         key: string;
         latestRevision: number;
+        latestSha256: string;
         inSync: number;
         drifted: number;
         missing: string[];
@@ -224,9 +225,11 @@ test("heartbeat-rate chart is drawn by uPlot with the API's beats", async () => 
 
 test("the node table asks for pages, never the whole fleet, and pages with next / previous", async () => {
   const asked: string[] = [];
+  const paths: string[] = [];
   const paged = await browser.context.newPage();
   paged.on("request", (r) => {
     const u = new URL(r.url());
+    if (u.pathname.startsWith("/v1/")) paths.push(u.pathname);
     if (u.pathname === "/v1/nodes") asked.push(u.search);
   });
   try {
@@ -255,7 +258,119 @@ test("the node table asks for pages, never the whole fleet, and pages with next 
     expect(await shown()).toEqual(p1.nodes.map(key));
     expect(asked.length).toBeGreaterThanOrEqual(3);
     for (const q of asked) expect(new URLSearchParams(q).get("limit")).toBe("2");
+    // Pages and summaries only: no whole-fleet drift, no request per row for uptimes.
+    expect(paths).not.toContain("/v1/config/drift");
+    expect(paths.filter((p) => p.startsWith("/v1/nodes/") && p.endsWith("/uptime"))).toEqual([]);
+    expect(paths.filter((p) => p === "/v1/uptime").length).toBe(asked.length);
+    expect(paths.filter((p) => p === "/v1/config/drift/summary").length).toBe(asked.length);
   } finally {
     await paged.close();
   }
+});
+
+test("the drift summary counts what /v1/config/drift lists; a page's drifting nodes are named", async () => {
+  type Full = {
+    groups: {
+      group: string;
+      keys: {
+        key: string;
+        latestRevision: number;
+        latestSha256: string;
+        inSync: number;
+        drifted: number;
+        missing: string[];
+        revisions: { revision: number; current: boolean; nodes: string[]; rejected: unknown[] }[];
+        lastPublished?: unknown;
+        lastRejection?: unknown;
+      }[];
+      unknownKeys: { key: string; nodes: string[] }[];
+    }[];
+  };
+  type Summary = {
+    groups: {
+      group: string;
+      keys: {
+        key: string;
+        latestRevision: number;
+        inSync: number;
+        drifted: number;
+        missing: number;
+        revisions: { revision: number; current: boolean; nodes: number; rejected: number }[];
+        lastPublished?: unknown;
+      }[];
+      unknownKeys: { key: string; nodes: number }[];
+    }[];
+    page?: { group: string; node: string; keys: { key: string; revision: number | null }[] }[];
+  };
+  const full = await api<Full>("/v1/config/drift");
+  const summary = await api<Summary>("/v1/config/drift/summary?limit=100");
+  expect(summary.groups.map((g) => g.group)).toEqual(full.groups.map((g) => g.group));
+  summary.groups.forEach((g, i) => {
+    const f = full.groups[i]!;
+    expect(g.keys).toEqual(
+      f.keys.map((k) => ({
+        key: k.key,
+        latestRevision: k.latestRevision,
+        latestSha256: k.latestSha256,
+        inSync: k.inSync,
+        drifted: k.drifted,
+        missing: k.missing.length,
+        revisions: k.revisions.map((r) => ({
+          revision: r.revision,
+          current: r.current,
+          nodes: r.nodes.length,
+          rejected: r.rejected.length,
+        })),
+        lastPublished: k.lastPublished,
+        lastRejection: k.lastRejection,
+      })),
+    );
+    expect(g.unknownKeys).toEqual(
+      f.unknownKeys.map((u) => ({ key: u.key, nodes: u.nodes.length })),
+    );
+  });
+  // The page's drifting nodes: exactly the live nodes the full drift lists off the latest.
+  const off = new Set(
+    full.groups.flatMap((g) =>
+      g.keys.flatMap((k) => [
+        ...k.missing.map((n) => `${g.group}/${n}`),
+        ...k.revisions
+          .filter((r) => !r.current)
+          .flatMap((r) => r.nodes.map((n) => `${g.group}/${n}`)),
+      ]),
+    ),
+  );
+  expect(new Set(summary.page!.map((d) => `${d.group}/${d.node}`))).toEqual(off);
+  expect(off.has("g1/b")).toBe(true);
+  expect(await page.getAttribute('#nodes tr[data-node="g1/b"]', "data-drift")).toBe("db,svc"); // db missing, svc@1 behind
+  // Without a page, no page part; a bad limit is a 400 naming it.
+  expect((await api<Summary>("/v1/config/drift/summary")).page).toBeUndefined();
+  const bad = await getJson<{ error: { message: string } }>(
+    svc.url,
+    "/v1/config/drift/summary?limit=0",
+  );
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.message).toMatch(/limit/);
+});
+
+test("/v1/uptime answers for a page of nodes what the per-node uptime answers", async () => {
+  const p = await api<{ nodes: { group: string; node: string }[]; next: string | null }>(
+    "/v1/nodes?limit=3",
+  );
+  const batch = await api<{ nodes: { group: string; node: string; uptimePct: number | null }[] }>(
+    "/v1/uptime?window=24h&limit=3",
+  );
+  expect(batch.nodes.map((n) => `${n.group}/${n.node}`)).toEqual(
+    p.nodes.map((n) => `${n.group}/${n.node}`),
+  );
+  for (const n of batch.nodes) {
+    const one = await api<{ uptimePct: number | null }>(
+      `/v1/nodes/${n.group}/${n.node}/uptime?window=24h`,
+    );
+    if (one.uptimePct === null) expect(n.uptimePct).toBeNull();
+    else expect(Math.abs(n.uptimePct! - one.uptimePct)).toBeLessThan(0.01);
+  }
+  const rest = await api<{ nodes: { node: string }[] }>(`/v1/uptime?limit=100&cursor=${p.next}`);
+  expect(rest.nodes).toHaveLength(2);
+  expect((await getJson(svc.url, "/v1/uptime")).status).toBe(400); // limit is required
 });

@@ -125,10 +125,10 @@ export function computeDrift(
 }
 
 /** Adds each key's last published and last rejected event (see {@link KeyDrift.lastPublished}). */
-export function withLastChanges(
-  drift: GroupDrift,
+export function withLastChanges<D extends { keys: { key: string }[] }>(
+  drift: D,
   last: ReadonlyMap<string, { published?: KeyChangeSource; rejected?: KeyChangeSource }>,
-): GroupDrift {
+): D {
   return {
     ...drift,
     keys: drift.keys.map((k) => {

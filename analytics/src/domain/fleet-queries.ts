@@ -1,9 +1,11 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { ConfigEventStore } from "../store/config-event-store";
 import type { EventStore, NodeHistory } from "../store/event-store";
-import type { FleetStore } from "../store/fleet-store";
+import type { FleetStore, NodeListQuery } from "../store/fleet-store";
 import type { KvConfigReader } from "../store/kv-config-reader";
 import { computeDrift, withLastChanges } from "./drift";
+import { driftedOnPage, summarizeDrift } from "./drift-summary";
+import type { DriftedNode, GroupDriftSummary } from "./drift-summary";
 import type { GroupDrift } from "./drift";
 import { incidentsOf, overlaps } from "./incidents";
 import type { Incident } from "./incidents";
@@ -128,6 +130,60 @@ export class FleetQueries {
       );
     }
     return out;
+  }
+
+  /**
+   * {@link drift} as counts (no node lists), from PostgreSQL's tallies: what a dashboard shows
+   * each refresh. With `page` (a /v1/nodes page), also the drifting nodes of that page.
+   */
+  async driftSummary(
+    group?: string,
+    page?: NodeListQuery & { limit: number },
+  ): Promise<{ groups: GroupDriftSummary[]; page?: DriftedNode[] }> {
+    const [{ live, revisions }, pageNodes] = await Promise.all([
+      this.fleet.revisionCounts(group),
+      page ? this.fleet.pageNodes(page) : undefined,
+    ]);
+    const groups = live.map((l) => l.group);
+    if (group && !groups.includes(group)) groups.push(group);
+    for (const n of pageNodes ?? []) if (!groups.includes(n.group)) groups.push(n.group);
+    const latestOf = new Map(
+      await Promise.all(groups.map(async (g) => [g, await this.kv.latest(g)] as const)),
+    );
+    const out: GroupDriftSummary[] = [];
+    for (const g of groups.filter((x) => x === group || live.some((l) => l.group === x)).sort()) {
+      const summary = summarizeDrift(
+        g,
+        latestOf.get(g),
+        live.find((l) => l.group === g)?.n ?? 0,
+        revisions.filter((r) => r.group === g),
+      );
+      out.push(
+        this.configEvents
+          ? withLastChanges(summary, await this.configEvents.lastChanges(g))
+          : summary,
+      );
+    }
+    return pageNodes ? { groups: out, page: driftedOnPage(pageNodes, latestOf) } : { groups: out };
+  }
+
+  /** Uptime of every node of a /v1/nodes page over [fromMs, toMs], in one pass. */
+  async pageUptime(
+    page: NodeListQuery & { limit: number },
+    fromMs: number,
+    toMs: number,
+  ): Promise<({ group: string; node: string } & Uptime)[]> {
+    const nodes = await this.fleet.pageNodes(page);
+    const histories = await this.events.historiesOfNodes(nodes, fromMs, toMs);
+    const byKey = new Map(histories.map((h) => [`${h.group}\u0000${h.node}`, h]));
+    return nodes.map((n) => {
+      const h = byKey.get(`${n.group}\u0000${n.node}`);
+      return {
+        group: n.group,
+        node: n.node,
+        ...computeUptime(h?.edge, h?.events ?? [], fromMs, toMs),
+      };
+    });
   }
 
   private async history(

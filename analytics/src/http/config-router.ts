@@ -5,6 +5,7 @@ import type { FleetQueries } from "../domain/fleet-queries";
 import { CONFIG_EVENT_KINDS } from "../model/event-kinds";
 import type { ConfigEventKind } from "../model/event-kinds";
 import type { ConfigEventStore, ConfigHistoryFilter } from "../store/config-event-store";
+import { pageParams } from "./node-cursor";
 import { configKeyParam, groupParam, nodeParam, parseInput, strictQuery, timeParam } from "./query";
 
 /** Largest `limit` of the history endpoints (100 when not given). */
@@ -42,12 +43,26 @@ const common = {
 const historyQuery = strictQuery({ ...common, kind: kindList.optional() });
 const rejectionsQuery = strictQuery(common);
 
-/** /v1/config/drift, /v1/config/history and /v1/config/rejections. */
+/** /v1/config/drift, /v1/config/drift/summary, /v1/config/history and /v1/config/rejections. */
 export function configRouter(queries: FleetQueries, events: ConfigEventStore): Router {
   const r = Router();
   r.get("/v1/config/drift", async (req, res) => {
     const q = parseInput(strictQuery({ group: groupParam.optional() }), req.query);
     res.json({ groups: await queries.drift(q.group) });
+  });
+
+  // Counts per key and revision (the whole fleet's, without node lists), and with a page's
+  // `limit` (and `cursor`, `group`, `status`, as /v1/nodes takes them) that page's drifting nodes.
+  r.get("/v1/config/drift/summary", async (req, res) => {
+    const q = parseInput(
+      strictQuery({ ...pageParams, limit: pageParams.limit.optional() }),
+      req.query,
+    );
+    const page =
+      q.limit === undefined
+        ? undefined
+        : { group: q.group, status: q.status, after: q.cursor, limit: q.limit };
+    res.json(await queries.driftSummary(q.group, page));
   });
 
   r.get("/v1/config/history", async (req, res) => {

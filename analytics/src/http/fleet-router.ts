@@ -4,7 +4,7 @@ import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { FleetQueries } from "../domain/fleet-queries";
 import { DISPLAY_STATUSES } from "../model/fleet-node";
 import type { FleetStore, NodeListFrame } from "../store/fleet-store";
-import { encodeNodeCursor, nodeCursorParam } from "./node-cursor";
+import { encodeNodeCursor, nodeCursorParam, pageParams } from "./node-cursor";
 import { ResponseCache } from "./response-cache";
 import {
   WINDOWS,
@@ -43,7 +43,8 @@ const nodesQuery = strictQuery({
 });
 
 /**
- * /v1/fleet/summary, /v1/nodes, one node's full record and the per-node uptime and timeline.
+ * /v1/fleet/summary, /v1/nodes, one node's full record, the per-node uptime and timeline, and
+ * the uptime of a page of nodes (/v1/uptime).
  * `/v1/nodes` is served from a cache of `cacheMs` (its answer may be that much older;
  * `Cache-Control: no-cache` on the request asks for a fresh one): at 10,000 nodes it is a
  * 4 MB answer that many dashboards poll.
@@ -120,6 +121,20 @@ export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: n
       window: q.window,
       ...(await queries.uptime(p.group, p.node, fromMs, toMs)),
     });
+  });
+
+  // The uptime of every node of a /v1/nodes page (same group, status, limit and cursor): one
+  // request per dashboard refresh instead of one per row.
+  r.get("/v1/uptime", async (req, res) => {
+    const q = parseInput(
+      strictQuery({ ...pageParams, window: windowParam.default("24h") }),
+      req.query,
+    );
+    const toMs = Date.now();
+    const fromMs = toMs - WINDOWS[q.window];
+    const page = { group: q.group, status: q.status, after: q.cursor, limit: q.limit };
+    const nodes = await queries.pageUptime(page, fromMs, toMs);
+    res.json({ window: q.window, fromMs, toMs, nodes });
   });
 
   r.get("/v1/nodes/:group/:node/timeline", async (req, res) => {

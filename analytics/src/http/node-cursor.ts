@@ -1,6 +1,8 @@
 import { isGroupName, isNodeId } from "@konorkestra/sdk/internal";
 import { z } from "zod";
+import { DISPLAY_STATUSES } from "../model/fleet-node";
 import type { NodeKey } from "../model/fleet-node";
+import { groupParam } from "./query";
 
 // A cursor names a node this API listed, so it holds a valid group and node id: anything else
 // (a NUL, a dot, 10 kB of text) is refused here rather than by PostgreSQL.
@@ -34,3 +36,21 @@ export const nodeCursorParam = z.string().transform((v, ctx): NodeKey => {
   }
   return { group: key.data[0], node: key.data[1] };
 });
+
+/** Largest page the page-scoped endpoints (drift of a page, uptime of a page) read. */
+export const MAX_PAGE_NODES = 1000;
+
+/**
+ * The query parameters that name a /v1/nodes page (`group`, `status`, `limit`, `cursor`, as the
+ * list takes them), for endpoints that answer about the nodes of the page a dashboard shows.
+ */
+export const pageParams = {
+  group: groupParam.optional(),
+  status: z.enum(DISPLAY_STATUSES).optional(),
+  limit: z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_PAGE_NODES)),
+  cursor: nodeCursorParam.optional(),
+};

@@ -1,5 +1,6 @@
 import type { Pool } from "pg";
 import type { LivenessState, NodeEventKind, StateEvent } from "../model/event-kinds";
+import type { NodeKey } from "../model/fleet-node";
 
 /** One node's state events for a window: the last one before it, those inside, flapping marks. */
 export interface NodeHistory {
@@ -50,24 +51,63 @@ export class EventStore {
         ORDER BY group_name, node_id, time, stream_seq`,
       params,
     );
-    const byNode = new Map<string, NodeHistory>();
-    const get = (r: Row): NodeHistory => {
-      const key = `${r.group_name}\u0000${r.node_id}`;
-      let h = byNode.get(key);
-      if (!h)
-        byNode.set(key, (h = { group: r.group_name, node: r.node_id, events: [], flappingMs: [] }));
-      return h;
-    };
-    for (const r of edges.rows) get(r).edge = toEvent(r);
-    for (const r of inside.rows) {
-      if (r.kind === "flapping") get(r).flappingMs.push(r.time.getTime());
-      // Detected inside the window but silent since just before it: down from the window's start.
-      else get(r).events.push({ ...toEvent(r), atMs: Math.max(r.time.getTime(), fromMs) });
-    }
-    return [...byNode.values()].sort(
-      (a, b) => a.group.localeCompare(b.group) || a.node.localeCompare(b.node),
-    );
+    return historiesOf(edges.rows, inside.rows, fromMs);
   }
+
+  /**
+   * Histories of the nodes `keys` (a dashboard page's) over [fromMs, toMs], in two statements
+   * whatever their number: what one request per node cost a page of a hundred.
+   */
+  async historiesOfNodes(
+    keys: readonly NodeKey[],
+    fromMs: number,
+    toMs: number,
+  ): Promise<NodeHistory[]> {
+    if (keys.length === 0) return [];
+    const groups = keys.map((k) => k.group);
+    const nodes = keys.map((k) => k.node);
+    const picked = `(SELECT * FROM unnest($1::text[], $2::text[]) AS k(group_name, node_id))`;
+    const edges = await this.pool.query<Row>(
+      `SELECT k.group_name, k.node_id, e.time, e.kind, e.suspect
+         FROM ${picked} k
+         CROSS JOIN LATERAL (
+           SELECT ${EFFECTIVE_TIME}, kind, suspect FROM node_events ne
+            WHERE ne.group_name = k.group_name AND ne.node_id = k.node_id
+              AND ne.kind <> 'flapping' AND ne.time < $3
+            ORDER BY time DESC, stream_seq DESC LIMIT 1) e`,
+      [groups, nodes, new Date(fromMs)],
+    );
+    const inside = await this.pool.query<Row>(
+      `SELECT ne.group_name, ne.node_id, ${EFFECTIVE_TIME}, kind, suspect
+         FROM ${picked} k
+         JOIN node_events ne ON ne.group_name = k.group_name AND ne.node_id = k.node_id
+        WHERE ne.time >= $3 AND ne.time <= $4
+        ORDER BY ne.group_name, ne.node_id, ne.time, ne.stream_seq`,
+      [groups, nodes, new Date(fromMs), new Date(toMs)],
+    );
+    return historiesOf(edges.rows, inside.rows, fromMs);
+  }
+}
+
+/** Groups edge and window rows by node (see {@link EventStore.histories}). */
+function historiesOf(edgeRows: Row[], insideRows: Row[], fromMs: number): NodeHistory[] {
+  const byNode = new Map<string, NodeHistory>();
+  const get = (r: Row): NodeHistory => {
+    const key = `${r.group_name}\u0000${r.node_id}`;
+    let h = byNode.get(key);
+    if (!h)
+      byNode.set(key, (h = { group: r.group_name, node: r.node_id, events: [], flappingMs: [] }));
+    return h;
+  };
+  for (const r of edgeRows) get(r).edge = toEvent(r);
+  for (const r of insideRows) {
+    if (r.kind === "flapping") get(r).flappingMs.push(r.time.getTime());
+    // Detected inside the window but silent since just before it: down from the window's start.
+    else get(r).events.push({ ...toEvent(r), atMs: Math.max(r.time.getTime(), fromMs) });
+  }
+  return [...byNode.values()].sort(
+    (a, b) => a.group.localeCompare(b.group) || a.node.localeCompare(b.node),
+  );
 }
 
 interface Row {

@@ -53,6 +53,29 @@ export interface NodeListQuery {
   limit?: number;
 }
 
+/** Live nodes of a group (see {@link FleetStore.revisionCounts}). */
+export interface LiveCount {
+  group: string;
+  n: number;
+}
+
+/** Live nodes of a group that run one revision of a key, and how many refused a newer one. */
+export interface RevisionCount {
+  group: string;
+  key: string;
+  revision: number;
+  n: number;
+  rejected: number;
+}
+
+/** A node of a page with what it runs (see {@link FleetStore.pageNodes}). */
+export interface PageNode {
+  group: string;
+  node: string;
+  liveness: FleetNode["liveness"];
+  config: Record<string, ConfigRevisionView>;
+}
+
 /** A page of the node list. */
 export interface NodeListPage {
   /** The JSON array of nodes, between the frame's `open` and `close` when one was given. */
@@ -206,6 +229,57 @@ export class FleetStore {
     for (const [id, version, group, node, head, mid, tail] of res.rows) {
       memo.set(Number(id), newFragment(Number(version), group, node, head, mid, tail));
     }
+  }
+
+  /**
+   * How many live nodes (not down or left) run each revision of each key, per group, with how
+   * many of them refused a newer one; and the live nodes per group. Counted by PostgreSQL: the
+   * drift summary never brings the fleet's config records into this process.
+   */
+  async revisionCounts(group?: string): Promise<{ live: LiveCount[]; revisions: RevisionCount[] }> {
+    const live = `status NOT IN ('down', 'left') AND ($1::text IS NULL OR group_name = $1)`;
+    const [nodes, revisions] = await Promise.all([
+      this.pool.query<{ group: string; n: number }>(
+        `SELECT group_name AS group, count(*)::int AS n FROM node_state WHERE ${live}
+          GROUP BY 1 ORDER BY 1`,
+        [group ?? null],
+      ),
+      this.pool.query<{
+        group: string;
+        key: string;
+        revision: string;
+        n: number;
+        rejected: number;
+      }>(
+        `SELECT group_name AS group, c.key, c.value->>'revision' AS revision, count(*)::int AS n,
+                (count(*) FILTER (WHERE COALESCE(c.value->>'rejectedRevision', '0')
+                                    NOT IN ('0', 'null')))::int AS rejected
+           FROM node_state CROSS JOIN LATERAL jsonb_each(config) c
+          WHERE ${live} AND c.value ? 'revision'
+          GROUP BY 1, 2, 3`,
+        [group ?? null],
+      ),
+    ]);
+    return {
+      live: nodes.rows,
+      revisions: revisions.rows.map((r) => ({ ...r, revision: Number(r.revision) })),
+    };
+  }
+
+  /**
+   * The nodes of one /v1/nodes page (same filters, same key order) with their liveness and the
+   * revision each runs per key (what the page's drift and uptime need; no formatting).
+   */
+  async pageNodes(q: NodeListQuery & { limit: number }, nowMs = Date.now()): Promise<PageNode[]> {
+    const where = nodeWhereSql(
+      { group: q.group, status: q.status, after: q.after },
+      nowMs - this.flappingHoldMs,
+    );
+    const res = await this.pool.query<PageNode & { config: Record<string, ConfigRevisionView> }>(
+      `SELECT group_name AS group, node_id AS node, status AS liveness, config FROM node_state
+        WHERE ${where} ORDER BY group_name, node_id LIMIT ${q.limit}`,
+    );
+    return res.rows;
   }
 
   async summary(group?: string, nowMs = Date.now()): Promise<GroupSummary[]> {
