@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
+import { Konorkestra, silentLogger } from "../src";
 import { ensureConfigBucket, wireNames } from "../src/internal";
 import { NodeProcess } from "./helpers/node-process";
 import type { NodeLine } from "./helpers/node-process";
@@ -125,6 +127,61 @@ describe("scheduled activation with real processes", () => {
     expect(a.lines.some((l) => l.ev === "change" && l.value?.n === 3)).toBe(false);
   });
 });
+
+describe("scheduled activation in one process", () => {
+  it("swaps every connection before any handler runs, and the value stops being pending with the swap", async () => {
+    const key = "multi";
+    const r1 = await putConfig(nc, GROUP, key, { n: 1 });
+    const kons = await Promise.all(
+      ["one", "two"].map((id) =>
+        Konorkestra.connect({
+          ...nats.clientOptions(),
+          group: GROUP,
+          nodeId: `in-process-${id}`,
+          snapshotDir: mkdtempSync(join(stateDir, `${id}-`)),
+          logger: silentLogger,
+        }),
+      ),
+    );
+    try {
+      const schema = z.object({ n: z.number() });
+      const [a, b] = await Promise.all(kons.map((k) => k.config(key, schema)));
+      const r2 = await putConfig(
+        nc,
+        GROUP,
+        key,
+        { n: 2 },
+        { activateAtMs: Date.now() + 1500, previousRevision: r1 },
+      );
+      const seen: { other: unknown; pending: unknown; otherPending: unknown }[] = [];
+      const pair = [a!, b!];
+      const both = new Promise<void>((resolve) => {
+        pair.forEach((h, i) => {
+          const other = pair[1 - i]!;
+          h.onChange(() => {
+            seen.push({ other: other.value, pending: h.pending, otherPending: other.pending });
+            if (seen.length === 2) resolve();
+          });
+        });
+      });
+      expect(a!.pending?.revision ?? (await waitPending(a!))).toBe(r2);
+      expect(b!.pending?.revision ?? (await waitPending(b!))).toBe(r2);
+      await both;
+      // Whichever connection's handler ran first, the other one already held the new value.
+      expect(seen).toEqual([
+        { other: { n: 2 }, pending: undefined, otherPending: undefined },
+        { other: { n: 2 }, pending: undefined, otherPending: undefined },
+      ]);
+    } finally {
+      await Promise.all(kons.map((k) => k.close()));
+    }
+  });
+});
+
+async function waitPending(h: { pending?: { revision: number } }): Promise<number> {
+  for (let i = 0; i < 100 && !h.pending; i++) await new Promise((r) => setTimeout(r, 20));
+  return h.pending?.revision ?? 0;
+}
 
 async function pendingOf(p: NodeProcess): Promise<NonNullable<NodeLine["pending"]>> {
   let s = await p.state();

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigEntry } from "@konorkestra/proto";
+import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
 import { AppliedRegistry } from "../src/applied-registry";
 import { silentLogger } from "../src";
 import type { ConfigMeta } from "../src";
@@ -170,5 +170,38 @@ describe("ConfigState", () => {
     expect(
       state.apply({ kind: "set", changes: [notJson], changeSetId: "" }).rejections[0]?.reason,
     ).toMatch(/payload is not JSON/);
+  });
+
+  it("reuses a STRONG candidate's parse at its commit, only for the same payload and schemas", () => {
+    let parses = 0;
+    const counted = z.object({ v: z.number() }).transform((x) => {
+      parses++;
+      return x;
+    });
+    const state = new ConfigState(new AppliedRegistry(), silentLogger);
+    state.apply({
+      kind: "load",
+      changes: [put("k", 1, { v: 1 })],
+      changeSetId: "",
+      complete: true,
+    });
+    const att = state.attach("k", counted);
+    const candidate = (value: unknown): ConfigEntry =>
+      decodeMessage(ConfigEntry, configEntryBytes("k", value));
+    parses = 0;
+    expect(state.check(candidate({ v: 2 }))).toEqual({ ok: true });
+    state.apply({ kind: "set", changes: [put("k", 2, { v: 2 })], changeSetId: "" });
+    expect(parses).toBe(1);
+    expect(att.record.slot.value).toEqual({ v: 2 });
+    // A commit of other bytes than the candidate's is parsed; so is one after a new schema.
+    state.check(candidate({ v: 3 }));
+    state.apply({ kind: "set", changes: [put("k", 3, { v: 4 })], changeSetId: "" });
+    expect(parses).toBe(3);
+    expect(att.record.slot.value).toEqual({ v: 4 });
+    state.check(candidate({ v: 5 }));
+    const later = state.attach("k", S);
+    state.apply({ kind: "set", changes: [put("k", 4, { v: 5 })], changeSetId: "" });
+    expect(parses).toBe(5);
+    expect(later.record.slot.value).toEqual({ v: 5 });
   });
 });

@@ -1,6 +1,7 @@
 import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
 import type { AppliedRegistry, AppliedRevision } from "../applied-registry";
 import type { Logger } from "../logger";
+import { CheckedCandidates } from "./checked-candidates";
 import type { HandleView } from "./config-handle";
 import type { SnapshotEntry } from "./config-snapshot-store";
 import type { ConfigMeta, ConfigRefusal, ConfigSchema } from "./config-types";
@@ -41,7 +42,7 @@ type Evaluation =
       parsed?: Parsed;
       /** What the handles are told with the swap (made with `parsed`). */
       meta?: ConfigMeta;
-      values?: Map<SlotRecord, unknown>;
+      values?: ReadonlyMap<SlotRecord, unknown>;
     }
   | {
       ok: false;
@@ -94,6 +95,8 @@ export class ConfigState {
   private readonly records = new Map<string, KeyRecord>();
   /** Evaluations of pending (scheduled) values, reused at their instant. */
   private readonly prepared = new WeakMap<RawChange, Evaluation>();
+  /** STRONG candidates voted yes on, reused when their commit arrives. */
+  private readonly candidates = new CheckedCandidates<SlotRecord>();
 
   constructor(
     private readonly applied: AppliedRegistry,
@@ -195,6 +198,13 @@ export class ConfigState {
     const rec = this.records.get(entry.key);
     if (!rec || rec.slots.size === 0) return undefined;
     const e = this.evaluate({ ...candidateChange(entry), entry });
+    if (e.ok && e.parsed && e.values) {
+      this.candidates.remember(entry.key, {
+        sha256: e.parsed.sha256,
+        json: e.parsed.json,
+        values: e.values,
+      });
+    }
     return e.ok
       ? { ok: true }
       : { ok: false, reason: e.reason, valuePath: e.valuePath, code: e.code };
@@ -254,7 +264,19 @@ export class ConfigState {
     if (c.op === "delete" || !rec || rec.slots.size === 0) return { ok: true, change: c };
     let parsed: Parsed;
     try {
-      parsed = this.parse(c);
+      const checked = this.verified(c);
+      const voted = this.candidates.take(c.key, checked.sha256, rec.slots.values());
+      if (voted) {
+        parsed = { ...checked, json: voted.json };
+        return {
+          ok: true,
+          change: c,
+          parsed,
+          meta: metaOf(c, parsed),
+          values: voted.values,
+        };
+      }
+      parsed = { ...checked, json: jsonOf(checked.entry) };
     } catch (err) {
       return {
         ok: false,
@@ -284,6 +306,12 @@ export class ConfigState {
   }
 
   private parse(c: RawChange): Parsed {
+    const checked = this.verified(c);
+    return { ...checked, json: jsonOf(checked.entry) };
+  }
+
+  /** The change's entry, decoded once, with its payload's sha256 checked and its type JSON. */
+  private verified(c: RawChange): Omit<Parsed, "json"> {
     let entry: ConfigEntry;
     try {
       entry = c.entry ?? decodeMessage(ConfigEntry, c.data ?? new Uint8Array());
@@ -306,13 +334,7 @@ export class ConfigState {
         entry.sha256,
       );
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(Buffer.from(entry.payload).toString("utf8"));
-    } catch (err) {
-      throw new EntryRefusal(`payload is not JSON: ${message(err)}`, entry.sha256);
-    }
-    return { entry, json, sha256 };
+    return { entry, sha256 };
   }
 
   private commit(e: Evaluation & { ok: true }, out: ApplyOutcome): void {
@@ -478,6 +500,14 @@ class EntryRefusal extends Error {
     readonly claimedSha256: string,
   ) {
     super(message);
+  }
+}
+
+function jsonOf(entry: ConfigEntry): unknown {
+  try {
+    return JSON.parse(Buffer.from(entry.payload).toString("utf8"));
+  } catch (err) {
+    throw new EntryRefusal(`payload is not JSON: ${message(err)}`, entry.sha256);
   }
 }
 
