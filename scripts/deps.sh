@@ -176,6 +176,20 @@ ensure_chromium() {
     >"$STACK/chromium-apt.log" 2>&1 || { tail -n 20 "$STACK/chromium-apt.log" >&2; die "apt-get install chromium failed (log: $STACK/chromium-apt.log)"; }
 }
 
+# zsh, so that the CLI's zsh completion test loads the script in a real zsh (skipped, saying so,
+# where zsh is missing). KON_SKIP_ZSH=1 skips it.
+ensure_zsh() {
+  [ "${KON_SKIP_ZSH:-0}" = 1 ] && return 0
+  command -v zsh >/dev/null && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "no zsh: install Debian's zsh for the CLI's zsh completion test"
+    return 0
+  fi
+  log "apt-get install zsh (CLI completion test)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zsh; } \
+    >"$STACK/zsh-apt.log" 2>&1 || { tail -n 20 "$STACK/zsh-apt.log" >&2; die "apt-get install zsh failed (log: $STACK/zsh-apt.log)"; }
+}
+
 # etcd, only for the propagation benchmark's side-by-side comparison (`make bench-deps`).
 ensure_etcd() {
   local c
@@ -273,6 +287,7 @@ ENV
   mv "$tmp" "$ENV_FILE"
   write_client_wrappers
   ensure_chromium
+  ensure_zsh
   log "nats-server $nv, PostgreSQL $pv + TimescaleDB ${tv:-?}, Redis $rv, go ${GO_BIN:+$(go_version "$GO_BIN")} (${ENV_FILE#"$ROOT_DIR"/})"
 }
 

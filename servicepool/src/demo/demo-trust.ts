@@ -54,7 +54,8 @@ function keep(path: string, content: string): void {
 }
 
 /**
- * Step 0 (the seed's walk): the first admin signs up with the bootstrap token `make up` printed,
+ * Step 0 (the seed's walk): the first admin signs up with the bootstrap token `make up` wrote
+ * (its 0600 file),
  * creates the group, and gets its join key, which the example services then join with. Later
  * runs log in with the demo admin kept in .stack/secrets/demo-admin.json. Returns a session token.
  */
