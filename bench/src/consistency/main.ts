@@ -188,6 +188,83 @@ async function waitForVoters(nc: NatsConnection, n: number): Promise<void> {
   }
 }
 
+/** What one run collects, round by round. */
+class RunSamples {
+  readonly eventual: number[] = [];
+  readonly strong: number[] = [];
+  readonly prepares: number[] = [];
+  readonly spread: number[] = [];
+  readonly spreadParts: SwapBreakdown[] = [];
+  /** Process CPU (ms, all threads) of each eventual round, prepare round and strong round. */
+  readonly cpu = { eventual: [] as number[], prepare: [] as number[], strong: [] as number[] };
+  failures = 0;
+}
+
+const cpuSince = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+};
+
+interface RoundContext {
+  o: Options;
+  nc: NatsConnection;
+  fleet: ConsistencyFleet;
+  coordinator: PrepareCoordinator;
+  probe: SwapPassProbe;
+  /** Whether this round is recorded (false during warm-up). */
+  record: boolean;
+}
+
+async function eventualRound(x: RoundContext, v: number, out: RunSamples): Promise<void> {
+  const round = x.fleet.expect(v, x.o.handles);
+  const c0 = process.cpuUsage();
+  const t0 = preciseNow();
+  await put(x.nc, entry(v));
+  await settle(round, "eventual");
+  if (!x.record) return;
+  out.eventual.push(Math.max(...round.times) - t0);
+  out.cpu.eventual.push(cpuSince(c0));
+}
+
+/** @returns false when the prepare round aborted (nothing was committed) */
+async function strongRound(x: RoundContext, v: number, out: RunSamples): Promise<boolean> {
+  const round = x.fleet.expect(v, x.o.handles);
+  const c0 = process.cpuUsage();
+  const t0 = preciseNow();
+  const e = entry(v, { consistency: ConsistencyMode.STRONG });
+  const outcome = await x.coordinator.prepare(GROUP, [e], 3000);
+  if (x.record) {
+    out.prepares.push(preciseNow() - t0);
+    out.cpu.prepare.push(cpuSince(c0));
+  }
+  if (!outcome.ok) {
+    if (x.record) out.failures++;
+    return false;
+  }
+  await put(x.nc, { ...e, prepareId: outcome.prepareId });
+  await settle(round, "strong");
+  if (x.record) {
+    out.strong.push(Math.max(...round.times) - t0);
+    out.cpu.strong.push(cpuSince(c0));
+  }
+  return true;
+}
+
+/** Schedules `v` over the current `v - 1` (re-put unchanged, as the revision it replaces). */
+async function scheduledRound(x: RoundContext, v: number, out: RunSamples): Promise<void> {
+  const previous = await put(x.nc, entry(v - 1));
+  await new Promise((r) => setTimeout(r, 20));
+  const activateAtMs = Date.now() + x.o["lead-ms"];
+  x.probe.arm(activateAtMs);
+  const round = x.fleet.expect(v, x.o.handles, x.probe);
+  await put(x.nc, entry(v, { activateAtMs, previousRevision: previous }));
+  await settle(round, "scheduled");
+  const parts = x.probe.settle(round.times);
+  if (!x.record) return;
+  out.spread.push(parts.spreadMs);
+  out.spreadParts.push(parts);
+}
+
 async function oneRun(
   o: Options,
   nc: NatsConnection,
@@ -196,68 +273,23 @@ async function oneRun(
   next: () => number,
   probe: SwapPassProbe,
 ): Promise<RunResult> {
-  const spreadParts: SwapBreakdown[] = [];
   const runStart = preciseNow();
-  const eventual: number[] = [];
-  const strong: number[] = [];
-  const prepares: number[] = [];
-  const spread: number[] = [];
-  let failures = 0;
-  /** Process CPU (ms, all threads) of each eventual round, each prepare round, each strong round. */
-  const cpu = { eventual: [] as number[], prepare: [] as number[], strong: [] as number[] };
-  const cpuSince = (from: NodeJS.CpuUsage): number => {
-    const d = process.cpuUsage(from);
-    return (d.user + d.system) / 1000;
-  };
+  const r = new RunSamples();
   // Alternate the kinds, so that both see the same machine. The first WARMUP rounds of each kind
   // are not recorded (the coordinator's first round reads the voters before its watch of
   // kon_nodes has loaded; JIT).
   const WARMUP = 2;
   for (let i = -WARMUP; i < o.rounds; i++) {
-    let v = next();
-    let round = fleet.expect(v, o.handles);
-    let c0 = process.cpuUsage();
-    let t0 = preciseNow();
-    await put(nc, entry(v));
-    await settle(round, "eventual");
-    if (i >= 0) eventual.push(Math.max(...round.times) - t0);
-    if (i >= 0) cpu.eventual.push(cpuSince(c0));
-
-    v = next();
-    round = fleet.expect(v, o.handles);
-    c0 = process.cpuUsage();
-    t0 = preciseNow();
-    const e = entry(v, { consistency: ConsistencyMode.STRONG });
-    const outcome = await coordinator.prepare(GROUP, [e], 3000);
-    if (i >= 0) prepares.push(preciseNow() - t0);
-    if (i >= 0) cpu.prepare.push(cpuSince(c0));
-    if (!outcome.ok) {
-      if (i >= 0) failures++;
-      continue;
-    }
-    await put(nc, { ...e, prepareId: outcome.prepareId });
-    await settle(round, "strong");
-    if (i >= 0) strong.push(Math.max(...round.times) - t0);
-    if (i >= 0) cpu.strong.push(cpuSince(c0));
-
-    v = next();
-    const previous = await put(nc, entry(v - 1));
-    await new Promise((r) => setTimeout(r, 20));
-    const activateAtMs = Date.now() + o["lead-ms"];
-    probe.arm(activateAtMs);
-    round = fleet.expect(v, o.handles, probe);
-    await put(nc, entry(v, { activateAtMs, previousRevision: previous }));
-    await settle(round, "scheduled");
-    const parts = probe.settle(round.times);
-    if (i >= 0) {
-      spread.push(parts.spreadMs);
-      spreadParts.push(parts);
-    }
+    const x: RoundContext = { o, nc, fleet, coordinator, probe, record: i >= 0 };
+    await eventualRound(x, next(), r);
+    if (!(await strongRound(x, next(), r))) continue;
+    await scheduledRound(x, next(), r);
   }
-  const s = summarizeLatencies(strong, failures);
-  const ev = summarizeLatencies(eventual);
-  const sp = summarizeLatencies(spread);
-  const pr = summarizeLatencies(prepares);
+  const s = summarizeLatencies(r.strong, r.failures);
+  const ev = summarizeLatencies(r.eventual);
+  const sp = summarizeLatencies(r.spread);
+  const pr = summarizeLatencies(r.prepares);
+  const p50 = (xs: number[]): number => summarizeLatencies(xs).p50;
   return {
     activationSpreadP50: sp.p50,
     activationSpreadP99: sp.p99,
@@ -268,12 +300,12 @@ async function oneRun(
     strongP99: s.p99,
     eventualP99: ev.p99,
     ratio: s.p99 / ev.p99,
-    failures,
-    spreadParts: spreadParts.map((p) => probe.withGc(p)),
+    failures: r.failures,
+    spreadParts: r.spreadParts.map((p) => probe.withGc(p)),
     cpuP50: {
-      eventual: summarizeLatencies(cpu.eventual).p50,
-      prepare: summarizeLatencies(cpu.prepare).p50,
-      strong: summarizeLatencies(cpu.strong).p50,
+      eventual: p50(r.cpu.eventual),
+      prepare: p50(r.cpu.prepare),
+      strong: p50(r.cpu.strong),
     },
     gc: probe.gcIn(runStart, preciseNow()),
     seconds: (preciseNow() - runStart) / 1000,
