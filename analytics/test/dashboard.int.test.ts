@@ -303,7 +303,9 @@ test("the drift summary counts what /v1/config/drift lists; a page's drifting no
     page?: { group: string; node: string; keys: { key: string; revision: number | null }[] }[];
   };
   const full = await api<Full>("/v1/config/drift");
-  const summary = await api<Summary>("/v1/config/drift/summary?limit=100");
+  const fresh = { "cache-control": "no-cache" };
+  const summary = (await getJson<Summary>(svc.url, "/v1/config/drift/summary?limit=100", fresh))
+    .body;
   expect(summary.groups.map((g) => g.group)).toEqual(full.groups.map((g) => g.group));
   summary.groups.forEach((g, i) => {
     const f = full.groups[i]!;

@@ -37,7 +37,7 @@ export interface AppSources extends OpsSources {
   rollouts: RolloutQueries;
   metrics: AnalyticsMetrics;
   logger: Logger;
-  /** How long a `/v1/nodes` answer is served from memory (0: never). */
+  /** How long a `/v1/nodes` or drift summary answer is served from memory (0: never). */
   apiCacheMs: number;
   /** Host allow-list and CORS. */
   edge: HttpEdge;
@@ -72,7 +72,7 @@ export function createApp(src: AppSources): Express {
   app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
   app.use(seriesRouter(src.series));
-  app.use(configRouter(src.queries, src.configEvents));
+  app.use(configRouter(src.queries, src.configEvents, src.apiCacheMs));
   app.use(rolloutsRouter(src.rollouts));
   app.use(opsRouter(src));
   app.use((req, res) => {
