@@ -1,15 +1,15 @@
-import { ConfigEntry, decodeMessage } from "@konorkestra/proto";
+import type { ConfigEntry } from "@konorkestra/proto";
 import type { AppliedRegistry, AppliedRevision } from "../applied-registry";
 import type { Logger } from "../logger";
 import { CheckedCandidates } from "./checked-candidates";
 import type { HandleView } from "./config-handle";
 import type { SnapshotEntry } from "./config-snapshot-store";
 import type { ConfigMeta, ConfigRefusal, ConfigSchema } from "./config-types";
+import { claimedSha, jsonOf, verifiedEntry } from "./entry-verification";
 import type { CandidateVerdict } from "./prepare-responder";
 import { validate } from "./schema-verdict";
 import type { ChangeBatch, RawChange } from "./raw-change";
 import type { Rejection } from "./rejection-reporter";
-import { sha256Hex } from "./stable-hash";
 import type { ValueSlot } from "./value-slot";
 
 /** A key's value under one schema, and the handles that share it. */
@@ -264,7 +264,7 @@ export class ConfigState {
     if (c.op === "delete" || !rec || rec.slots.size === 0) return { ok: true, change: c };
     let parsed: Parsed;
     try {
-      const checked = this.verified(c);
+      const checked = verifiedEntry(c);
       const voted = this.candidates.take(c.key, checked.sha256, rec.slots.values());
       if (voted) {
         parsed = { ...checked, json: voted.json };
@@ -306,35 +306,8 @@ export class ConfigState {
   }
 
   private parse(c: RawChange): Parsed {
-    const checked = this.verified(c);
+    const checked = verifiedEntry(c);
     return { ...checked, json: jsonOf(checked.entry) };
-  }
-
-  /** The change's entry, decoded once, with its payload's sha256 checked and its type JSON. */
-  private verified(c: RawChange): Omit<Parsed, "json"> {
-    let entry: ConfigEntry;
-    try {
-      entry = c.entry ?? decodeMessage(ConfigEntry, c.data ?? new Uint8Array());
-    } catch (err) {
-      throw new Error(`not a ConfigEntry: ${message(err)}`);
-    }
-    c.entry = entry;
-    // Hash the bytes as stored (wire contract §3.3): an entry whose claimed hash is not its
-    // payload's was altered or corrupted after the writer hashed it.
-    const sha256 = sha256Hex(entry.payload);
-    if (entry.sha256 && entry.sha256 !== sha256) {
-      throw new EntryRefusal(
-        `sha256 mismatch: the entry claims ${entry.sha256}, its payload hashes to ${sha256}`,
-        entry.sha256,
-      );
-    }
-    if (entry.contentType && entry.contentType !== "application/json") {
-      throw new EntryRefusal(
-        `unsupported content type ${JSON.stringify(entry.contentType)}`,
-        entry.sha256,
-      );
-    }
-    return { entry, sha256 };
   }
 
   private commit(e: Evaluation & { ok: true }, out: ApplyOutcome): void {
@@ -491,28 +464,6 @@ function metaOf(c: RawChange, p: Parsed): ConfigMeta {
 /** The public form of a refusal, as handles report it. */
 export function refusalOf(r: Rejection, keptRevision: number): ConfigRefusal {
   return Object.freeze({ ...r, keptRevision });
-}
-
-/** A decoded entry that cannot be used; carries the sha256 it claims, for the report. */
-class EntryRefusal extends Error {
-  constructor(
-    message: string,
-    readonly claimedSha256: string,
-  ) {
-    super(message);
-  }
-}
-
-function jsonOf(entry: ConfigEntry): unknown {
-  try {
-    return JSON.parse(Buffer.from(entry.payload).toString("utf8"));
-  } catch (err) {
-    throw new EntryRefusal(`payload is not JSON: ${message(err)}`, entry.sha256);
-  }
-}
-
-function claimedSha(err: unknown): string {
-  return err instanceof EntryRefusal ? err.claimedSha256 : "";
 }
 
 function message(err: unknown): string {
