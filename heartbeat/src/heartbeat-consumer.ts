@@ -61,6 +61,8 @@ export class HeartbeatConsumer {
     private readonly clock: DetectionClock,
     private readonly sink: HeartbeatSink,
     private readonly logger: Logger,
+    /** How often the feed asks for what is waiting; 0: one long pull request (see PullFeed). */
+    private readonly pollMs = 0,
   ) {}
 
   get name(): string {
@@ -78,6 +80,7 @@ export class HeartbeatConsumer {
         refillBelow: Math.round(0.75 * ACK_EVERY_MSGS),
         expiresMs: 30_000,
         idleHeartbeatMs: 5000,
+        pollMs: this.pollMs,
       },
       {
         message: (subject, data, reply, at) => this.receive(subject, data, reply, at),

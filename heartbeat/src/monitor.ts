@@ -177,7 +177,16 @@ async function assemble(
     metrics,
     logger,
   });
-  const consumer = new HeartbeatConsumer(nc, jsm, names, id, clock, engine, logger);
+  const consumer = new HeartbeatConsumer(
+    nc,
+    jsm,
+    names,
+    id,
+    clock,
+    engine,
+    logger,
+    options.feedPollMs,
+  );
   await consumer.start();
   await backend.startExpirySignals((key) => engine.onExpiry(key));
   followConnection(nc, clock, tracker, metrics, logger);
