@@ -56,10 +56,16 @@ export class SwapPassProbe {
     this.observer.observe({ entryTypes: ["gc"] });
   }
 
-  /** A round for the instant `activateAtMs` begins. */
+  /**
+   * A round for the instant `activateAtMs` (ms since the epoch by `Date.now()`) begins. Swap
+   * times are taken on the monotonic clock (timeOrigin + performance.now()), which drifts from
+   * the wall clock over a long process: the instant is moved onto it here.
+   */
   arm(activateAtMs: number): void {
+    let wallMinusMono = 0;
+    for (let i = 0; i < 5; i++) wallMinusMono += Date.now() - now();
     this.round = {
-      at: activateAtMs,
+      at: activateAtMs - wallMinusMono / 5,
       first: 0,
       cpu0: { user: 0, system: 0 },
       passEnd: 0,
