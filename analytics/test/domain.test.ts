@@ -1,4 +1,6 @@
 import { computeDrift } from "../src/domain/drift";
+import type { NodeConfig } from "../src/domain/drift";
+import { driftedOnPage, summarizeDrift } from "../src/domain/drift-summary";
 import { incidentsOf } from "../src/domain/incidents";
 import { computeReliability } from "../src/domain/reliability";
 import { stateIntervals } from "../src/domain/state-intervals";
@@ -167,4 +169,45 @@ describe("config drift", () => {
     ]);
     expect(d.unknownKeys).toEqual([{ key: "gone", nodes: ["c"] }]);
   });
+});
+
+test("the drift summary's counts equal computeDrift's lists for the same nodes", () => {
+  const latest = [
+    { key: "svc", revision: 3, sha256: "s3" },
+    { key: "db", revision: 2, sha256: "d2" },
+  ];
+  const nodes: NodeConfig[] = [
+    { node: "a", status: "up", config: { svc: { revision: 3 }, db: { revision: 2 } } },
+    { node: "b", status: "up", config: { svc: { revision: 2, rejectedRevision: 3 } } },
+    { node: "c", status: "up", config: { svc: { revision: 3 }, old: { revision: 1 } } },
+  ];
+  const full = computeDrift("g", latest, nodes);
+  const tallies = [
+    { key: "svc", revision: 3, n: 2, rejected: 0 },
+    { key: "svc", revision: 2, n: 1, rejected: 1 },
+    { key: "db", revision: 2, n: 1, rejected: 0 },
+    { key: "old", revision: 1, n: 1, rejected: 0 },
+  ];
+  const sum = summarizeDrift("g", latest, nodes.length, tallies);
+  expect(sum.keys.map((k) => [k.key, k.inSync, k.drifted, k.missing])).toEqual(
+    full.keys.map((k) => [k.key, k.inSync, k.drifted, k.missing.length]),
+  );
+  expect(sum.keys[0]!.revisions).toEqual([
+    { revision: 3, current: true, nodes: 2, rejected: 0 },
+    { revision: 2, current: false, nodes: 1, rejected: 1 },
+  ]);
+  expect(sum.unknownKeys).toEqual([{ key: "old", nodes: 1 }]);
+  expect(summarizeDrift("g", undefined, 3, tallies).bucket).toBe(false);
+  // The page's drifting nodes: b (svc behind, db missing), c (db missing); down nodes never.
+  const page = driftedOnPage(
+    [
+      ...nodes.map((n) => ({ group: "g", node: n.node, liveness: "up", config: n.config })),
+      { group: "g", node: "d", liveness: "down", config: {} },
+    ],
+    new Map([["g", latest]]),
+  );
+  expect(page.map((d) => [d.node, d.keys.map((k) => `${k.key}:${k.revision}`)])).toEqual([
+    ["b", ["svc:2", "db:null"]],
+    ["c", ["db:null"]],
+  ]);
 });
