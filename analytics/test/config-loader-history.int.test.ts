@@ -26,9 +26,17 @@ let root: string;
 const git = (...args: string[]): string =>
   execFileSync("git", ["-C", root, ...args], { encoding: "utf8" }).trim();
 
+/**
+ * Commits `content` as `file` without touching the work tree, then checks the file out: the
+ * work tree changes only once the commit exists, as in a folder git-sync keeps (a save followed
+ * by a separate `git commit` would race the loader's debounce and be published uncommitted).
+ */
 function commit(file: string, content: string, author: string): string {
-  writeFileSync(join(root, file), content);
-  git("add", file);
+  const blob = execFileSync("git", ["-C", root, "hash-object", "-w", "--stdin"], {
+    input: content,
+    encoding: "utf8",
+  }).trim();
+  git("update-index", "--add", "--cacheinfo", `100644,${blob},${file}`);
   git(
     "-c",
     "user.name=Test",
@@ -39,6 +47,7 @@ function commit(file: string, content: string, author: string): string {
     file,
     `--author=${author}`,
   );
+  git("checkout", "--", file);
   return git("rev-parse", "HEAD");
 }
 

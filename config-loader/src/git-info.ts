@@ -26,27 +26,39 @@ async function git(dir: string, args: string[]): Promise<string> {
   return stdout;
 }
 
+/** Times HEAD is read again when a commit lands while the work tree's status is being read. */
+const SNAPSHOT_ATTEMPTS = 3;
+
 /**
  * Reads HEAD's commit and author for `dir`, or undefined when `dir` is not in a git work tree, the
- * repository has no commit yet, or git is missing. Never throws. `git` runs without a shell.
+ * repository has no commit yet, git is missing, or HEAD kept moving while it was read. Never
+ * throws. `git` runs without a shell.
+ *
+ * HEAD is read before and after the status: a commit landing in between would otherwise pair the
+ * old HEAD with a status that already counts the new commit's files as clean, and a file would
+ * be credited to the commit before the one that holds its content.
  */
 export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
   try {
     const topLevel = (await git(dir, ["rev-parse", "--show-toplevel"])).trim();
-    const [commit, author] = (await git(dir, ["log", "-1", "--format=%H%x09%an <%ae>"]))
-      .trim()
-      .split("\t");
-    if (!commit) return undefined;
-    const status = await git(dir, [
-      "status",
-      "--porcelain=v1",
-      "-z",
-      "--untracked-files=all",
-      "--ignored",
-      "--",
-      ".",
-    ]);
-    return { topLevel, commit, author: author ?? "", dirty: parseDirty(topLevel, status) };
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+      const [commit, author] = (await git(dir, ["log", "-1", "--format=%H%x09%an <%ae>"]))
+        .trim()
+        .split("\t");
+      if (!commit) return undefined;
+      const status = await git(dir, [
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--ignored",
+        "--",
+        ".",
+      ]);
+      if ((await readHead(dir)) !== commit) continue;
+      return { topLevel, commit, author: author ?? "", dirty: parseDirty(topLevel, status) };
+    }
+    return undefined;
   } catch {
     return undefined;
   }
