@@ -162,18 +162,26 @@ ensure_rootfs() {
   build_rootfs "$1"
 }
 
+# Installs a Debian package on the host for a test that needs it, from this machine's own apt
+# sources: host_package <package> <what for> <hint when it cannot>. Returns 1 (after the hint)
+# when not root or without apt-get; dies, with the log's tail, when apt-get fails.
+host_package() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "$3"
+    return 1
+  fi
+  log "apt-get install $1 ($2)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1"; } \
+    >"$STACK/$1-apt.log" 2>&1 || { tail -n 20 "$STACK/$1-apt.log" >&2; die "apt-get install $1 failed (log: $STACK/$1-apt.log)"; }
+}
+
 # Headless Chromium for the dashboard's browser test: Debian's own package, at /usr/bin/chromium.
 # KON_SKIP_CHROMIUM=1 skips it (the browser test then reports itself skipped with the reason).
 ensure_chromium() {
   [ "${KON_SKIP_CHROMIUM:-0}" = 1 ] && return 0
   [ -x "${KON_CHROMIUM:-/usr/bin/chromium}" ] && return 0
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    log "no chromium at /usr/bin/chromium: install Debian's chromium (or set KON_CHROMIUM) for the dashboard test"
-    return 0
-  fi
-  log "apt-get install chromium (dashboard browser test)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
-    >"$STACK/chromium-apt.log" 2>&1 || { tail -n 20 "$STACK/chromium-apt.log" >&2; die "apt-get install chromium failed (log: $STACK/chromium-apt.log)"; }
+  host_package chromium "dashboard browser test" \
+    "no chromium at /usr/bin/chromium: install Debian's chromium (or set KON_CHROMIUM) for the dashboard test" || true
 }
 
 # zsh, so that the CLI's zsh completion test loads the script in a real zsh (skipped, saying so,
@@ -181,13 +189,7 @@ ensure_chromium() {
 ensure_zsh() {
   [ "${KON_SKIP_ZSH:-0}" = 1 ] && return 0
   command -v zsh >/dev/null && return 0
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    log "no zsh: install Debian's zsh for the CLI's zsh completion test"
-    return 0
-  fi
-  log "apt-get install zsh (CLI completion test)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zsh; } \
-    >"$STACK/zsh-apt.log" 2>&1 || { tail -n 20 "$STACK/zsh-apt.log" >&2; die "apt-get install zsh failed (log: $STACK/zsh-apt.log)"; }
+  host_package zsh "CLI completion test" "no zsh: install Debian's zsh for the CLI's zsh completion test" || true
 }
 
 # etcd, only for the propagation benchmark's side-by-side comparison (`make bench-deps`).
@@ -222,13 +224,8 @@ find_go() {
 }
 ensure_go() {
   find_go && return 0
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    log "no go >= $MIN_GO: install Go (Debian: golang-go) or set KON_GO for the Go client tests"
-    return 0
-  fi
-  log "apt-get install golang-go (Go client tests)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go; } \
-    >"$STACK/go-apt.log" 2>&1 || { tail -n 20 "$STACK/go-apt.log" >&2; die "apt-get install golang-go failed (log: $STACK/go-apt.log)"; }
+  host_package golang-go "Go client tests" \
+    "no go >= $MIN_GO: install Go (Debian: golang-go) or set KON_GO for the Go client tests" || return 0
   find_go || die "golang-go installed, but no go >= $MIN_GO runs"
 }
 

@@ -57,6 +57,25 @@ afterAll(async () => {
 
 const api = async <T>(path: string): Promise<T> => (await getJson<T>(svc.url, path)).body;
 
+/** What `/v1/config/drift` answers (the whole fleet's drift), as far as these tests read it. */
+interface FullDrift {
+  groups: {
+    group: string;
+    keys: {
+      key: string;
+      latestRevision: number;
+      latestSha256: string;
+      inSync: number;
+      drifted: number;
+      missing: string[];
+      revisions: { revision: number; current: boolean; nodes: string[]; rejected: unknown[] }[];
+      lastPublished?: unknown;
+      lastRejection?: unknown;
+    }[];
+    unknownKeys: { key: string; nodes: string[] }[];
+  }[];
+}
+
 test("fleet summary tiles show the API's counts", async () => {
   const summary = await api<{ totals: Record<string, number> }>("/v1/fleet/summary");
   for (const k of ["up", "down", "left", "flapping", "total"]) {
@@ -121,19 +140,7 @@ test("incident list and config drift match the API", async () => {
   expect(shown).toEqual(incidents.map((i) => [`${i.group}/${i.node}`, String(i.open)]));
   expect(shown).toHaveLength(4);
 
-  const drift = await api<{
-    groups: {
-      group: string;
-      keys: {
-        key: string;
-        latestRevision: number;
-        latestSha256: string;
-        inSync: number;
-        drifted: number;
-        missing: string[];
-      }[];
-    }[];
-  }>("/v1/config/drift");
+  const drift = await api<FullDrift>("/v1/config/drift");
   const expected = drift.groups.flatMap((g) =>
     g.keys.map((k) => [
       `${g.group}`,
@@ -269,23 +276,6 @@ test("the node table asks for pages, never the whole fleet, and pages with next 
 });
 
 test("the drift summary counts what /v1/config/drift lists; a page's drifting nodes are named", async () => {
-  type Full = {
-    groups: {
-      group: string;
-      keys: {
-        key: string;
-        latestRevision: number;
-        latestSha256: string;
-        inSync: number;
-        drifted: number;
-        missing: string[];
-        revisions: { revision: number; current: boolean; nodes: string[]; rejected: unknown[] }[];
-        lastPublished?: unknown;
-        lastRejection?: unknown;
-      }[];
-      unknownKeys: { key: string; nodes: string[] }[];
-    }[];
-  };
   type Summary = {
     groups: {
       group: string;
@@ -302,7 +292,7 @@ test("the drift summary counts what /v1/config/drift lists; a page's drifting no
     }[];
     page?: { group: string; node: string; keys: { key: string; revision: number | null }[] }[];
   };
-  const full = await api<Full>("/v1/config/drift");
+  const full = await api<FullDrift>("/v1/config/drift");
   const fresh = { "cache-control": "no-cache" };
   const summary = (await getJson<Summary>(svc.url, "/v1/config/drift/summary?limit=100", fresh))
     .body;
