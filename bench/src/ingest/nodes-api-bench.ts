@@ -203,72 +203,43 @@ async function main(): Promise<number> {
     const paths = ["/v1/nodes?limit=100", "/v1/nodes", ...o.paths];
     const cpuOf = { analytics: analytics.pid, postgres: pg.pid };
     const results: Timed[] = [];
+    /** Times one sample (sequential or a crowd) of `path` and records it with its CPU per request. */
+    const record = async (
+      run: number,
+      path: string,
+      mode: string,
+      sample: () => Promise<{ latencies: number[]; bytes: number; sent: number; body?: unknown }>,
+    ): Promise<void> => {
+      const stop = measureCpu(cpuOf);
+      const s = await sample();
+      const cpu = cpuPer(stop(), s.sent);
+      const nodes = (s.body as { nodes?: unknown[] } | undefined)?.nodes?.length ?? 0;
+      results.push({ run, path, mode, ...percentiles(s.latencies), bytes: s.bytes, nodes, ...cpu });
+    };
+    const crowd = (path: string, headers: Record<string, string>) => () =>
+      measureApiCrowd(analytics.url, path, o.clients, o.perClient, headers, o.client);
     for (let run = 0; run < o.repeat; run++) {
-      if (o.clients > 0) {
-        // The floor: the same crowd on a small static file (express, no database), what the
-        // machine and the clients cost on their own.
-        const stop = measureCpu(cpuOf);
-        const f = await measureApiCrowd(
-          analytics.url,
-          FLOOR_PATH,
-          o.clients,
-          o.perClient,
-          {},
-          o.client,
-        );
-        const mode = `floor x${o.clients}`;
-        results.push({
-          run,
-          path: FLOOR_PATH,
-          mode,
-          ...percentiles(f.latencies),
-          bytes: f.bytes,
-          nodes: 0,
-          ...cpuPer(stop(), f.sent),
-        });
-      }
+      // The floor: the same crowd on a small static file (express, no database), what the
+      // machine and the clients cost on their own.
+      if (o.clients > 0)
+        await record(run, FLOOR_PATH, `floor x${o.clients}`, crowd(FLOOR_PATH, {}));
       for (const path of paths) {
         for (const mode of ["cached", "fresh"] as const) {
           const headers: Record<string, string> =
             mode === "fresh" ? { "Cache-Control": "no-cache" } : {};
-          const stop = measureCpu(cpuOf);
-          const s = await measureApi(analytics.url, path, o.requests, headers, o.client);
-          const cpu = cpuPer(stop(), s.sent);
-          const nodes = (s.body as { nodes?: unknown[] }).nodes?.length ?? 0;
-          results.push({
-            run,
-            path,
-            mode,
-            ...percentiles(s.latencies),
-            bytes: s.bytes,
-            nodes,
-            ...cpu,
-          });
+          await record(run, path, mode, () =>
+            measureApi(analytics.url, path, o.requests, headers, o.client),
+          );
         }
         // No crowd on the whole fleet: 200 clients x 4.7 MB is a transfer test of the machine,
         // and dashboards ask for pages (--paths adds crowds on other paths).
         if (o.clients > 0 && path !== "/v1/nodes") {
-          const stop = measureCpu(cpuOf);
-          const c = await measureApiCrowd(
-            analytics.url,
-            path,
-            o.clients,
-            o.perClient,
-            { "Cache-Control": "no-cache" },
-            o.client,
-          );
-          const cpu = cpuPer(stop(), c.sent);
-          const nodes = (c.body as { nodes?: unknown[] }).nodes?.length ?? 0;
-          const mode = `fresh x${o.clients}` as const;
-          results.push({
+          await record(
             run,
             path,
-            mode,
-            ...percentiles(c.latencies),
-            bytes: c.bytes,
-            nodes,
-            ...cpu,
-          });
+            `fresh x${o.clients}`,
+            crowd(path, { "Cache-Control": "no-cache" }),
+          );
         }
       }
     }
