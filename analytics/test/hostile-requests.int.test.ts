@@ -68,6 +68,74 @@ test.each([
   expect(body.error.message).not.toMatch(PG_TEXT);
 });
 
+// The page-scoped endpoints take a /v1/nodes page's parameters (issue 14 item 4): every hostile
+// form of them is a 400 that names the parameter, never a 500 or a database error.
+const PAGE_ENDPOINTS = ["/v1/uptime", "/v1/config/drift/summary"] as const;
+/** [name in the test's title, query string, expected message]. */
+const HOSTILE_PAGE_PARAMS: [string, string, RegExp][] = [
+  ["limit 0", "limit=0", /query parameter limit: at least 1$/],
+  ["limit 1001", "limit=1001", /query parameter limit: at most 1000$/],
+  ["limit 10^20", "limit=99999999999999999999", /query parameter limit: at most 1000$/],
+  ["negative limit", "limit=-5", /query parameter limit: must be a whole number/],
+  ["limit 1e3", "limit=1e3", /query parameter limit: must be a whole number/],
+  ["fullwidth digit", "limit=%EF%BC%91", /query parameter limit: must be a whole number/],
+  ["cursor !!!", "cursor=!!!", /query parameter cursor: not a cursor/],
+  ["10 kB cursor", "cursor=" + "A".repeat(10_000), /query parameter cursor: not a cursor/],
+  ["non-JSON cursor", `cursor=${Buffer.from("not json").toString("base64url")}`, /cursor: not a/],
+  ["object cursor", `cursor=${cursorOf({ group: "g1", node: "a" })}`, /cursor: not a cursor/],
+  ["3-tuple cursor", `cursor=${cursorOf(["g1", "a", "extra"])}`, /cursor: not a cursor/],
+  ["NUL in cursor", `cursor=${cursorOf(["g1\u0000", "a"])}`, /cursor: not a cursor/],
+  ["empty cursor", "cursor=", /query parameter cursor: not a cursor/],
+  ["non-UTF-8 group", "group=%FF%FE", /query parameter group: use 1-63 of/],
+  ["NUL in group", "group=g%00", /query parameter group: use 1-63 of/],
+  ["64-char group", "group=" + "g".repeat(64), /query parameter group: use 1-63 of/],
+  ["unknown status", "status=zombie", /query parameter status: /],
+  ["unknown parameter", "grup=g1", /unrecognized key.*grup/i],
+  ["__proto__", "__proto__=1", /unrecognized key.*__proto__/i],
+  ["repeated group", "group=g1&group=g2", /query parameter group: given more than once/],
+  ["repeated cursor", "cursor=a&cursor=b", /query parameter cursor: given more than once/],
+  ["repeated status", "status=up&status=down", /query parameter status: given more than once/],
+  ["repeated limit", "limit=10&limit=20", /query parameter limit: given more than once/],
+];
+
+test.each([
+  ...PAGE_ENDPOINTS.flatMap((e) =>
+    HOSTILE_PAGE_PARAMS.map(([name, q, m]): [string, string, RegExp] => [
+      `${e} ${name}`,
+      // /v1/uptime needs a limit: given unless the case is about the limit
+      `${e}?${e === "/v1/uptime" && !q.includes("limit=") ? "limit=10&" : ""}${q}`,
+      m,
+    ]),
+  ),
+  ["/v1/uptime without limit", "/v1/uptime", /query parameter limit: /],
+  ["/v1/uptime window 1y", "/v1/uptime?limit=10&window=1y", /query parameter window: /],
+  [
+    "/v1/uptime repeated window",
+    "/v1/uptime?limit=10&window=24h&window=7d",
+    /query parameter window: given more than once/,
+  ],
+])("%s is a clear 400", async (_name, path, message) => {
+  const { status, text } = await get(path);
+  expect({ path, status }).toEqual({ path, status: 400 });
+  const body = JSON.parse(text) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe("QUERY_INVALID");
+  expect(body.error.message).toMatch(message);
+  expect(body.error.message).not.toMatch(PG_TEXT);
+  expect(body.error.message.length).toBeLessThan(300); // a 10 kB cursor is not echoed back
+});
+
+test("the page endpoints' largest page and a valid cursor are accepted", async () => {
+  const cursor = cursorOf(["g1", "a"]);
+  for (const path of [
+    "/v1/uptime?limit=1000",
+    `/v1/uptime?limit=1&cursor=${cursor}&group=g1&status=up&window=7d`,
+    "/v1/config/drift/summary",
+    `/v1/config/drift/summary?limit=1000&cursor=${cursor}&status=flapping`,
+  ]) {
+    expect({ path, status: (await get(path)).status }).toEqual({ path, status: 200 });
+  }
+});
+
 test("a time at the edges of the window is accepted", async () => {
   expect((await get("/v1/incidents?from=0&to=1000")).status).toBe(200);
   expect(

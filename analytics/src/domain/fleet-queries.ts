@@ -1,6 +1,7 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { ConfigEventStore } from "../store/config-event-store";
 import type { EventStore, NodeHistory } from "../store/event-store";
+import { nodeMapKey } from "../model/fleet-node";
 import type { FleetStore, NodeListQuery } from "../store/fleet-store";
 import type { KvConfigReader } from "../store/kv-config-reader";
 import { computeDrift, withLastChanges } from "./drift";
@@ -15,6 +16,31 @@ import { stateIntervals, stateTotals } from "./state-intervals";
 import type { StateInterval } from "./state-intervals";
 import { computeUptime } from "./uptime";
 import type { Uptime } from "./uptime";
+
+/**
+ * Groups whose config history (and KV bucket) a drift answer reads at the same time: the API's
+ * pool has 4 connections by default, and a fleet of hundreds of groups must neither wait for them
+ * one round trip after another nor take them all (and the pool's queue) for one request.
+ */
+const GROUP_READS_AT_ONCE = 4;
+
+/** `fn` of every item, at most `limit` running at a time; results in the items' order. */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 /** A node's states over a window, for the timeline. */
 export interface Timeline {
@@ -117,19 +143,18 @@ export class FleetQueries {
     );
     const groups = [...new Set(nodes.map((n) => n.group))];
     if (group && !groups.includes(group)) groups.push(group);
-    const out: GroupDrift[] = [];
-    for (const g of groups.sort()) {
-      const latest = await this.kv.latest(g);
+    return mapBounded(groups.sort(), GROUP_READS_AT_ONCE, async (g) => {
+      const [latest, changes] = await Promise.all([
+        this.kv.latest(g),
+        this.configEvents?.lastChanges(g),
+      ]);
       const drift = computeDrift(
         g,
         latest,
         nodes.filter((n) => n.group === g),
       );
-      out.push(
-        this.configEvents ? withLastChanges(drift, await this.configEvents.lastChanges(g)) : drift,
-      );
-    }
-    return out;
+      return changes ? withLastChanges(drift, changes) : drift;
+    });
   }
 
   /**
@@ -150,20 +175,17 @@ export class FleetQueries {
     const latestOf = new Map(
       await Promise.all(groups.map(async (g) => [g, await this.kv.latest(g)] as const)),
     );
-    const out: GroupDriftSummary[] = [];
-    for (const g of groups.filter((x) => x === group || live.some((l) => l.group === x)).sort()) {
+    const shown = groups.filter((x) => x === group || live.some((l) => l.group === x)).sort();
+    const out = await mapBounded(shown, GROUP_READS_AT_ONCE, async (g) => {
       const summary = summarizeDrift(
         g,
         latestOf.get(g),
         live.find((l) => l.group === g)?.n ?? 0,
         revisions.filter((r) => r.group === g),
       );
-      out.push(
-        this.configEvents
-          ? withLastChanges(summary, await this.configEvents.lastChanges(g))
-          : summary,
-      );
-    }
+      const changes = await this.configEvents?.lastChanges(g);
+      return changes ? withLastChanges(summary, changes) : summary;
+    });
     return pageNodes ? { groups: out, page: driftedOnPage(pageNodes, latestOf) } : { groups: out };
   }
 
@@ -175,9 +197,9 @@ export class FleetQueries {
   ): Promise<({ group: string; node: string } & Uptime)[]> {
     const nodes = await this.fleet.pageNodes(page);
     const histories = await this.events.historiesOfNodes(nodes, fromMs, toMs);
-    const byKey = new Map(histories.map((h) => [`${h.group}\u0000${h.node}`, h]));
+    const byKey = new Map(histories.map((h) => [nodeMapKey(h.group, h.node), h]));
     return nodes.map((n) => {
-      const h = byKey.get(`${n.group}\u0000${n.node}`);
+      const h = byKey.get(nodeMapKey(n.group, n.node));
       return {
         group: n.group,
         node: n.node,

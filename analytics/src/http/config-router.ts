@@ -7,7 +7,15 @@ import type { ConfigEventKind } from "../model/event-kinds";
 import type { ConfigEventStore, ConfigHistoryFilter } from "../store/config-event-store";
 import { pageParams } from "./node-cursor";
 import { ResponseCache } from "./response-cache";
-import { configKeyParam, groupParam, nodeParam, parseInput, strictQuery, timeParam } from "./query";
+import {
+  configKeyParam,
+  groupParam,
+  nodeParam,
+  parseInput,
+  strictQuery,
+  timeParam,
+  wholeNumberParam,
+} from "./query";
 
 /** Largest `limit` of the history endpoints (100 when not given). */
 export const MAX_HISTORY_LIMIT = 1000;
@@ -25,13 +33,7 @@ const kindList = z.string().transform((v, ctx) => {
   return kinds as ConfigEventKind[];
 });
 
-const limitParam = z
-  .string()
-  .regex(/^\d+$/, "must be a whole number")
-  .transform(Number)
-  .pipe(
-    z.number().int().min(1, "at least 1").max(MAX_HISTORY_LIMIT, `at most ${MAX_HISTORY_LIMIT}`),
-  );
+const limitParam = wholeNumberParam(1, MAX_HISTORY_LIMIT);
 
 const common = {
   group: groupParam.optional(),

@@ -14,6 +14,7 @@ import {
   parseInput,
   strictQuery,
   timeParam,
+  wholeNumberParam,
   windowParam,
 } from "./query";
 
@@ -33,12 +34,7 @@ const nodesQuery = strictQuery({
   group: groupParam.optional(),
   status: z.enum(DISPLAY_STATUSES).optional(),
   detail: z.enum(["compact", "full"]).default("compact"),
-  limit: z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_NODES_LIMIT))
-    .optional(),
+  limit: wholeNumberParam(1, MAX_NODES_LIMIT).optional(),
   cursor: nodeCursorParam.optional(),
 });
 

@@ -2,7 +2,7 @@ import { isGroupName, isNodeId } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 import { DISPLAY_STATUSES } from "../model/fleet-node";
 import type { NodeKey } from "../model/fleet-node";
-import { groupParam } from "./query";
+import { groupParam, wholeNumberParam } from "./query";
 
 // A cursor names a node this API listed, so it holds a valid group and node id: anything else
 // (a NUL, a dot, 10 kB of text) is refused here rather than by PostgreSQL.
@@ -47,10 +47,6 @@ export const MAX_PAGE_NODES = 1000;
 export const pageParams = {
   group: groupParam.optional(),
   status: z.enum(DISPLAY_STATUSES).optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_PAGE_NODES)),
+  limit: wholeNumberParam(1, MAX_PAGE_NODES),
   cursor: nodeCursorParam.optional(),
 };

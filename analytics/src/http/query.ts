@@ -12,6 +12,18 @@ export function parseInput<S extends z.ZodType>(
   input: unknown,
   where = "query parameter",
 ): z.output<S> {
+  // `?a=1&a=2` arrives as an array: say so, rather than "expected string" or "expected one of".
+  if (typeof input === "object" && input !== null) {
+    const repeated = Object.keys(input).find((k) =>
+      Array.isArray((input as Record<string, unknown>)[k]),
+    );
+    if (repeated !== undefined) {
+      throw new KonError(
+        KonErrorCode.QueryInvalid,
+        `invalid ${where} ${repeated}: given more than once; give it once`,
+      );
+    }
+  }
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
@@ -21,6 +33,25 @@ export function parseInput<S extends z.ZodType>(
 
 /** Rejects unknown query parameters too, so a typo (`?grup=`) is an error, not a silent no-op. */
 export const strictQuery = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
+
+/**
+ * A whole number from `min` to `max` as decimal digits (a `limit`): anything else is "must be a
+ * whole number", "at least <min>" or "at most <max>", also for a number too large for a double.
+ */
+export function wholeNumberParam(min: number, max: number) {
+  return z.string().transform((v, ctx) => {
+    if (!/^\d+$/.test(v)) {
+      ctx.addIssue({ code: "custom", message: "must be a whole number" });
+      return z.NEVER;
+    }
+    const n = v.length > 15 ? Infinity : Number(v);
+    if (n < min || n > max) {
+      ctx.addIssue({ code: "custom", message: n < min ? `at least ${min}` : `at most ${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
 
 export const groupParam = z
   .string()

@@ -1,8 +1,7 @@
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { Router } from "express";
-import { z } from "zod";
 import type { RolloutQueries } from "../domain/rollout-queries";
-import { configKeyParam, groupParam, parseInput, strictQuery } from "./query";
+import { configKeyParam, groupParam, parseInput, strictQuery, wholeNumberParam } from "./query";
 
 /** Largest `limit` (published revisions listed) of /v1/rollouts. */
 export const MAX_ROLLOUT_REVISIONS = 100;
@@ -10,18 +9,7 @@ export const MAX_ROLLOUT_REVISIONS = 100;
 const rolloutQuery = strictQuery({
   group: groupParam,
   key: configKeyParam,
-  limit: z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(1, "at least 1")
-        .max(MAX_ROLLOUT_REVISIONS, `at most ${MAX_ROLLOUT_REVISIONS}`),
-    )
-    .default(10),
+  limit: wholeNumberParam(1, MAX_ROLLOUT_REVISIONS).default(10),
 });
 
 /**

@@ -63,6 +63,14 @@ export interface NodeKey {
   node: string;
 }
 
+/**
+ * One string per node, for a Map key: group and node joined by a NUL, which neither a group name
+ * nor a node id may hold (so two different nodes never share one).
+ */
+export function nodeMapKey(group: string, node: string): string {
+  return `${group}\u0000${node}`;
+}
+
 /** Per-group counts for the fleet summary. */
 export interface GroupSummary {
   group: string;

@@ -1,6 +1,7 @@
 import type { Pool } from "pg";
 import type { LivenessState, NodeEventKind, StateEvent } from "../model/event-kinds";
 import type { NodeKey } from "../model/fleet-node";
+import { nodeMapKey } from "../model/fleet-node";
 
 /** One node's state events for a window: the last one before it, those inside, flapping marks. */
 export interface NodeHistory {
@@ -93,7 +94,7 @@ export class EventStore {
 function historiesOf(edgeRows: Row[], insideRows: Row[], fromMs: number): NodeHistory[] {
   const byNode = new Map<string, NodeHistory>();
   const get = (r: Row): NodeHistory => {
-    const key = `${r.group_name}\u0000${r.node_id}`;
+    const key = nodeMapKey(r.group_name, r.node_id);
     let h = byNode.get(key);
     if (!h)
       byNode.set(key, (h = { group: r.group_name, node: r.node_id, events: [], flappingMs: [] }));
