@@ -37,6 +37,11 @@ export interface CaseDriver {
   readonly processes: Readonly<Record<string, number>>;
   /** Server name → version. */
   readonly versions: Readonly<Record<string, string>>;
+  /**
+   * How the services and the nodes authenticate, and how many auth-callout checks the nodes'
+   * connections cost so far (the row reports those made in the measured window).
+   */
+  readonly auth?: { readonly how: string; callouts(): number };
   /** Starts observing downs (and ups); call before the first beat. */
   watch(onDown: DownListener): Promise<void>;
   /**
@@ -108,6 +113,20 @@ export function countingSink(send: BeatSink["send"]): BeatSink & { readonly sent
     get sent() {
       return sent;
     },
+  };
+}
+
+/**
+ * `of(node)` remembered per node: a node's subject (or connection) is the same every beat, and
+ * the names' validation is not per-beat work.
+ */
+export function perNode<T>(of: (node: string) => T): (node: string) => T {
+  const known = new Map<string, T>();
+  return (node) => {
+    if (known.has(node)) return known.get(node)!;
+    const v = of(node);
+    known.set(node, v);
+    return v;
   };
 }
 

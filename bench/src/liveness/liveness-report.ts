@@ -74,6 +74,8 @@ export function formatTable(rows: readonly RowResult[]): string[] {
     "nats CPU",
     "redis CPU",
     "bench CPU",
+    "sim CPU",
+    "sim us/beat",
     "beats/s",
     "sim lag",
   ];
@@ -96,6 +98,8 @@ export function formatTable(rows: readonly RowResult[]): string[] {
       fixed2(u["nats-server"]?.cores),
       fixed2(u["redis-server"]?.cores),
       fixed2(u.bench?.cores),
+      fixed2(r.sim.cores),
+      fixed2(r.sim.cpuUsPerBeat),
       whole(r.sim.beatsPerSec),
       `${whole(r.sim.maxLatenessAllMs)} ms`,
     ];
@@ -115,7 +119,9 @@ export function formatRowNotes(rows: readonly RowResult[]): string[] {
     "  /proc/<pid>/stat; mon RSS = largest VmRSS sampled then (/proc/<pid>/status), in brackets",
     "  before the first beat: the monitor runs from source through testkit's run-ts, so that",
     "  includes the TypeScript compiler; bench = this process (simulator, observer and, for the",
-    "  baselines, the watcher); sim lag = latest a beat left after its slot, over the whole row.",
+    "  baselines, the watcher); sim CPU = the simulator's part of it (its ticks and the flush of",
+    "  their beats, TLS included, by process.cpuUsage() around each tick), us/beat = that per",
+    "  beat; sim lag = latest a beat left after its slot, over the whole row.",
   ];
   for (const r of rows) {
     const s = r.sim;
@@ -143,6 +149,36 @@ export function formatRowNotes(rows: readonly RowResult[]): string[] {
 
 function byKey(rows: readonly RowResult[]): Partial<Record<RowKey, RowResult>> {
   return Object.fromEntries(rows.map((r) => [r.spec.key, r]));
+}
+
+/**
+ * Where the machine's cores went in each row's measured window: every measured process, the
+ * bench split into the simulator and the rest (observer, probe, auth callout), and whatever
+ * else ran on the machine meanwhile (/proc/stat): a miss then comes with where the time went.
+ */
+export function formatCoreShares(rows: readonly RowResult[], cores: number): string[] {
+  const out = [`cores used in the measured window (of ${cores}; /proc/<pid>/stat and /proc/stat):`];
+  for (const r of rows) {
+    const u = r.usage;
+    const ours = Object.entries(u).filter(([name]) => name !== "bench");
+    const bench = u.bench?.cores ?? NaN;
+    const sum = ours.reduce((a, [, x]) => a + x.cores, 0) + bench;
+    const parts = ours.map(([name, x]) => `${name} ${fixed2(x.cores)}`);
+    const callouts =
+      r.calloutsInWindow === undefined
+        ? ""
+        : `, auth callout ${r.calloutsInWindow} checks (in the bench process)`;
+    parts.push(
+      `bench ${fixed2(bench)} (simulator ${fixed2(r.sim.cores)} at ` +
+        `${fixed2(r.sim.cpuUsPerBeat)} us/beat, observer and the rest ` +
+        `${fixed2(bench - r.sim.cores)}${callouts})`,
+    );
+    parts.push(`everything else on the machine ${fixed2(r.machineCores - sum)}`);
+    out.push(`  ${r.spec.label}: machine busy ${fixed2(r.machineCores)} = ${parts.join(", ")}`);
+    if (r.auth) out.push(`    credentials: ${r.auth}`);
+    out.push(`    ${r.benchPriority}`);
+  }
+  return out;
 }
 
 /** baseline / monitor for p50 and p99 (> 1: the monitor is faster), with misses alongside. */
@@ -246,6 +282,17 @@ function rowJson(row: RowResult): Record<string, unknown> {
     [`${p}_false_positives`]: d.falsePositives,
     [`${p}_missed`]: d.missed,
   };
+  const monitorCores = Object.entries(row.usage)
+    .filter(([name]) => name.startsWith("monitor"))
+    .reduce((a, [, x]) => a + x.cores, 0);
+  Object.assign(out, {
+    [`${p}_monitors_cpu_cores`]: num(r2(monitorCores)),
+    [`${p}_nats_cpu_cores`]: num(r2(row.usage["nats-server"]?.cores ?? NaN)),
+    [`${p}_bench_cpu_cores`]: num(r2(row.usage.bench?.cores ?? NaN)),
+    [`${p}_sim_cpu_cores`]: num(r2(row.sim.cores)),
+    [`${p}_sim_cpu_us_per_beat`]: num(r2(row.sim.cpuUsPerBeat)),
+    [`${p}_machine_cpu_cores`]: num(r2(row.machineCores)),
+  });
   if (row.usage.monitor) {
     out[`${p}_monitor_cpu_cores`] = num(r2(row.usage.monitor.cores));
     out[`${p}_monitor_rss_mib`] = num(Math.round(row.usage.monitor.rssMaxMiB));

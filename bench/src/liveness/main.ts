@@ -9,6 +9,7 @@ import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-i
 import type { MachineInfo } from "../machine-info";
 import type { CaseDriver, RowKey } from "./case-driver";
 import {
+  formatCoreShares,
   formatDefinitions,
   formatRatios,
   formatRowNotes,
@@ -27,6 +28,7 @@ import { pickStopped } from "./pick-stopped";
 import { benchOptions, repeatCase } from "../bench-flags";
 import { formatRepeatSummary, repeatJson } from "./liveness-repeat";
 import { measureSdkBeatCost } from "./sdk-beat-cost";
+import { measureSimulatorBeatCost } from "./simulator-beat-cost";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const GROUP = "bench";
@@ -57,6 +59,7 @@ function plan(o: LivenessOptions): CasePlan {
     tailMs: o.tailS * 1000,
     maxSimLagMs: o.maxSimLagMs,
     tickMs: o.tickMs,
+    benchNice: o.benchNice,
     log: out,
   };
 }
@@ -70,9 +73,11 @@ function printHeader(o: LivenessOptions, rows: RowKey[]): MachineInfo {
   if (cmd.npm) out(`         (${cmd.node})`);
   for (const line of formatMachineInfo(machine)) out(line);
   out(
-    `fleet:   ${o.nodes} nodes beating at 1 Hz (protobuf Heartbeat as the SDK builds it, seq +1, ` +
-      `intervalMs ${INTERVAL_MS}, allowedMisses ${o.ttlS}, spread evenly over each second, one ` +
-      `${o.tickMs} ms timer), TTL ${o.ttlS} s; after >= ${o.warmupS} s and every node seen up, ` +
+    `fleet:   ${o.nodes} nodes beating at 1 Hz (protobuf Heartbeat byte for byte as the SDK builds ` +
+      `it, encoded once per node and patched per beat, seq +1, intervalMs ${INTERVAL_MS}, ` +
+      `allowedMisses ${o.ttlS}, spread evenly over each second, one ${o.tickMs} ms timer; monitor ` +
+      `rows: one TLS connection joined with the group's join key through the auth callout, the ` +
+      `beats of a tick in one write), TTL ${o.ttlS} s; after >= ${o.warmupS} s and every node seen up, ` +
       `${o.stop} nodes (seed ${o.seed}, the same in every row) stop at once; the others beat ` +
       `${o.tailS} s past the last deadline`,
   );
@@ -81,12 +86,13 @@ function printHeader(o: LivenessOptions, rows: RowKey[]): MachineInfo {
   return machine;
 }
 
-function printResults(o: LivenessOptions, rows: readonly RowResult[]): void {
+function printResults(o: LivenessOptions, rows: readonly RowResult[], cores: number): void {
   out();
   out("detection delay after the deadline, and cost:");
   for (const line of formatTable(rows)) out("  " + line);
   out();
   for (const line of formatRowNotes(rows)) out(line);
+  for (const line of formatCoreShares(rows, cores)) out(line);
   const ratios = formatRatios(rows);
   if (ratios.length > 0) {
     out("ratios (baseline / monitor, > 1 means the monitor detects sooner):");
@@ -161,10 +167,17 @@ async function main(): Promise<number> {
         `service ${sdk.cpuUsPerBeat.toFixed(1)} us of CPU; at 1 Hz that is ` +
         `${(sdk.cpuUsPerBeat / 1e6).toExponential(1)} cores (${sdk.beats} beats timed)`,
     );
+    const sim = await measureSimulatorBeatCost();
+    out(
+      `simulator: ${sim.cpuUsPerBeat.template.toFixed(1)} us of CPU per beat, ` +
+        `${sim.cpuUsPerBeat.sdk.toFixed(1)} us with every beat built by the SDK's functions and ` +
+        `published one by one (as before; ${sim.nodes} nodes at 1 Hz on one TLS connection, ` +
+        `the two alternated in one process, ${sim.beats.template} and ${sim.beats.sdk} beats timed)`,
+    );
     const { runs, servers } = await measureRepeated(o, keys, current);
     const rows = runs.flat();
     const loadAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
-    printResults(o, rows);
+    printResults(o, rows, machine.cores);
     if (o.repeat > 1) {
       out(`over ${o.repeat} runs (worst and median run; ratios per run, worst = lowest):`);
       for (const line of formatRepeatSummary(runs)) out(line);

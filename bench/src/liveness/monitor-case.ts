@@ -1,15 +1,11 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { monitorConsumerName, wireNames } from "@konorkestra/sdk/internal";
-import { startNats, startRedis } from "@konorkestra/testkit";
-import {
-  collectDeadlines,
-  countingSink,
-  settledLastSeq,
-  unwind,
-  watchNodeEvents,
-} from "./case-driver";
+import { createTestTokens, startNats, startRedis } from "@konorkestra/testkit";
+import { collectDeadlines, settledLastSeq, unwind, watchNodeEvents } from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
+import { startMemberAuth } from "./member-auth";
+import { natsBeatSink } from "./nats-beat-sink";
 import { MonitorProbe } from "./monitor-probe";
 import type { MonitorHealth } from "./monitor-probe";
 import { startMonitorProcess } from "./monitor-process";
@@ -21,6 +17,12 @@ import { redisVersion } from "./redis-version";
  * NATS heartbeats on `kon.hb.<group>.<node>` as the SDK sends them. Downs are the `node.down`
  * events on `kon.evt.<group>.node.down`; a deadline is the KON_HB timestamp of the node's last
  * stored heartbeat + TTL, which is also what the monitor judges by.
+ *
+ * Credentials as in production: each monitor connects with the monitor role's least-privilege
+ * nkey and checks API tokens with an admin public key (the probe reads /metrics with a `read`
+ * token); the simulated nodes join their group with a join key through the auth callout (see
+ * {@link startMemberAuth}), over TLS. Only the observer uses the test user (all rights), to read
+ * KON_HB and the consumers as no production role may.
  */
 export async function startMonitorCase(
   backend: "nats" | "redis",
@@ -50,13 +52,13 @@ async function assemble(
   steps.push(() => nats.stop());
   const versions: Record<string, string> = {};
   const processes: Record<string, number> = { "nats-server": nats.pid };
+  const tokens = createTestTokens();
+  steps.push(() => Promise.resolve(tokens.remove()));
   const env: Record<string, string> = {
-    ...nats.clientEnv(),
+    ...nats.serviceEnv("monitor"),
     KON_LIVENESS_BACKEND: backend,
     KON_MONITOR_ID: monitorId,
-    // The probe reads the monitor's /metrics, which needs a read token since the trust issue;
-    // the bench's monitor listens on loopback only and serves no one else.
-    KON_AUTH: "off",
+    KON_AUTH_PUBLIC_KEY_FILE: tokens.publicKeyFile,
   };
   if (backend === "redis") {
     const redis = await startRedis();
@@ -78,7 +80,9 @@ async function assemble(
     others.push(m);
   }
   // Beats and observation on separate connections: downs do not queue behind 10k beats/s.
-  const pub = await connect({ ...nats.clientOptions(), name: "bench-liveness-nodes" });
+  const auth = await startMemberAuth(nats, names, group);
+  steps.push(() => auth.close());
+  const pub = await auth.connectMember("bench-liveness-nodes");
   steps.push(() => pub.close());
   const obs = await connect({ ...nats.clientOptions(), name: "bench-liveness-observer" });
   steps.push(() => obs.close());
@@ -89,13 +93,12 @@ async function assemble(
     jsm,
     names.heartbeatStream,
     monitorConsumerName(names, monitorId),
+    tokens.header(["read"]),
   );
   let health: MonitorHealth | undefined;
   steps.push(() => Promise.resolve(probe.stop()));
   const ups = new Set<string>();
-  const sink = countingSink((node, payload) =>
-    pub.publish(names.heartbeatSubject(group, node), payload),
-  );
+  const sink = natsBeatSink(pub, (node) => names.heartbeatSubject(group, node));
 
   return {
     spec: {
@@ -107,6 +110,12 @@ async function assemble(
     sink,
     processes,
     versions,
+    auth: {
+      how:
+        "monitors: the monitor role's nkey, API tokens checked (probe: a read token); nodes: " +
+        "the group's join key through the auth callout (admin's CalloutResponder in the bench process)",
+      callouts: () => auth.callouts(),
+    },
     startMeasuring: () => probe.start(),
     watch: (onDown: DownListener) => watchNodeEvents(obs, names, group, ups, onDown),
     upCount: () => ups.size,

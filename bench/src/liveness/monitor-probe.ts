@@ -34,6 +34,8 @@ export class MonitorProbe {
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
     private readonly consumer: string,
+    /** Sent with every /metrics request (the monitor wants a `read` token). */
+    private readonly headers: Record<string, string> = {},
   ) {}
 
   start(): void {
@@ -56,7 +58,7 @@ export class MonitorProbe {
     this.busy = true;
     try {
       const [metrics, info] = await Promise.all([
-        fetch(`${this.url}/metrics`).then(async (r) => {
+        fetch(`${this.url}/metrics`, { headers: this.headers }).then(async (r) => {
           // An answer that is not the metrics (401, 503) is no sample, not a "behind" one.
           if (!r.ok) throw new Error(`/metrics answered ${r.status}`);
           return r.text();

@@ -17,6 +17,20 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** Busy CPU seconds of the whole machine (all cores, every process) from /proc/stat. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice: busy = all but idle
+    // and iowait (guest time is already in user).
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const busy = f.slice(0, 8).reduce((a, x, i) => (i === 3 || i === 4 ? a : a + x), 0);
+    return busy / TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size now and at its peak (VmRSS, VmHWM from /proc/<pid>/status), MiB. */
 export function residentMiB(pid: number): { rss: number; peak: number } | undefined {
   try {
@@ -49,12 +63,16 @@ export class UsageMeter {
   private readonly cpu0 = new Map<string, number>();
   private readonly rssMax = new Map<string, number>();
   private wall0 = 0;
+  private machine0 = NaN;
+  /** Cores the whole machine was busy over the last window (every process, ours included). */
+  machineCores = NaN;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly pids: Readonly<Record<string, number>>) {}
 
   start(): void {
     this.wall0 = performance.now();
+    this.machine0 = machineBusySeconds() ?? NaN;
     for (const [name, pid] of Object.entries(this.pids)) {
       this.cpu0.set(name, cpuSeconds(pid) ?? NaN);
     }
@@ -68,6 +86,7 @@ export class UsageMeter {
     clearInterval(this.timer);
     this.sample();
     const wallS = (performance.now() - this.wall0) / 1000;
+    this.machineCores = ((machineBusySeconds() ?? NaN) - this.machine0) / wallS;
     const out: Record<string, ProcessUsage> = {};
     for (const [name, pid] of Object.entries(this.pids)) {
       const cpuS = (cpuSeconds(pid) ?? NaN) - (this.cpu0.get(name) ?? NaN);

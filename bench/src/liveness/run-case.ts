@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from "node:os";
 import type { CaseDriver, RowSpec } from "./case-driver";
 import { DetectionTally } from "./detection-tally";
 import type { DetectionSummary } from "./detection-tally";
@@ -20,6 +21,8 @@ export interface CasePlan {
   readonly tailMs: number;
   readonly maxSimLagMs: number;
   readonly tickMs: number;
+  /** Nice value of this thread while the row runs (0: unchanged); see BENCH_NICE. */
+  readonly benchNice?: number;
   /** Progress lines. */
   readonly log: (line: string) => void;
 }
@@ -37,6 +40,14 @@ export interface RowResult {
   readonly rssIdleMiB: Readonly<Record<string, number>>;
   /** How long after the first beat every node was seen up (NaN if never). */
   readonly allUpAfterS: number;
+  /** Cores the whole machine was busy in the measured window (all processes, the others' too). */
+  readonly machineCores: number;
+  /** Auth-callout checks (node connections) in the measured window, when the row has a callout. */
+  readonly calloutsInWindow?: number;
+  /** How the row's services and nodes authenticate. */
+  readonly auth?: string;
+  /** The bench thread's priority during the row, as set (or why not). */
+  readonly benchPriority: string;
   /** Beats sent that the server did not store (see {@link CaseDriver.lostBeats}). */
   readonly lostBeats: number;
   readonly notes: readonly string[];
@@ -87,11 +98,13 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
   for (const [name, pid] of Object.entries(driver.processes)) {
     rssIdleMiB[name] = residentMiB(pid)?.rss ?? NaN;
   }
+  const priority = raisePriority(plan.benchNice ?? 0);
   sim.start();
   try {
     const allUpAfterS = await warmUp(row);
     const meter = new UsageMeter({ ...driver.processes, bench: process.pid });
     meter.start();
+    const callouts0 = driver.auth?.callouts();
     driver.startMeasuring?.();
     sim.mark();
     await stopAndWait(row);
@@ -99,6 +112,7 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
     const detection = tally.summary(plan.missAfterMs);
     const usage = meter.stop();
     const stats = sim.stats();
+    const callouts = driver.auth?.callouts();
     sim.close();
     const lostBeats = await driver.lostBeats();
     if (stats.maxLatenessAllMs > plan.maxSimLagMs) {
@@ -113,6 +127,11 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
       usage,
       rssIdleMiB,
       sim: stats,
+      machineCores: meter.machineCores,
+      benchPriority: priority.how,
+      ...(driver.auth
+        ? { auth: driver.auth.how, calloutsInWindow: (callouts ?? 0) - (callouts0 ?? 0) }
+        : {}),
       allUpAfterS,
       lostBeats,
       notes: driver.notes(),
@@ -121,7 +140,30 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
     };
   } finally {
     sim.close();
+    priority.restore();
   }
+}
+
+/**
+ * Sets this thread's nice value (Linux: setpriority on the calling thread; the main thread runs
+ * the simulator and the observer), and puts it back afterwards, before the next row starts its
+ * servers (a child inherits the nice value of the thread that forks it).
+ */
+function raisePriority(nice: number): { how: string; restore(): void } {
+  if (nice === 0) return { how: "bench thread at its usual priority", restore: () => undefined };
+  const before = getPriority();
+  try {
+    setPriority(nice);
+  } catch (err) {
+    return {
+      how: `bench thread NOT reniced to ${nice} (${(err as Error).message})`,
+      restore: () => undefined,
+    };
+  }
+  return {
+    how: `bench main thread (simulator, observer) at nice ${nice} during the row`,
+    restore: () => setPriority(before),
+  };
 }
 
 /** Beats until every node was seen up and the warm-up has passed; when all were up (s). */

@@ -8,10 +8,12 @@ import type { CpuUse } from "../ingest/process-cpu";
 import {
   collectDeadlines,
   countingSink,
+  perNode,
   settledLastSeq,
   watchNodeEvents,
 } from "../liveness/case-driver";
 import type { CaseDriver, DownListener } from "../liveness/case-driver";
+import { startMemberAuth } from "../liveness/member-auth";
 import { MonitorProbe } from "../liveness/monitor-probe";
 import type { MonitorHealth } from "../liveness/monitor-probe";
 import { IngestMeter } from "./ingest-meter";
@@ -36,7 +38,9 @@ export interface ClusterDriver extends CaseDriver {
 
 /**
  * Beats go out as core NATS publishes from one connection per server (node i through server
- * i mod N), as a fleet spread over a cluster's servers would send them; downs are the monitors'
+ * i mod N), as a fleet spread over a cluster's servers would send them, each joined with the
+ * group's join key through the auth callout as a node using the SDK joins (the monitors run on
+ * the monitor role's nkey and check API tokens: the probe reads /metrics with a read token); downs are the monitors'
  * `node.down` events; a deadline is the KON_HB timestamp of the node's last stored heartbeat +
  * TTL (what the monitors judge by). The nodes stop only once every monitor is current, joined
  * and sees the others joined (`notReady`). Reuses the liveness benchmark's CaseDriver contract,
@@ -51,22 +55,26 @@ export async function startClusterDriver(
 ): Promise<ClusterDriver> {
   const names = wireNames("kon");
   const opts = stage.clientOptions();
+  const auth = await startMemberAuth(stage.nats[0]!, names, group);
+  cleanup.push(() => auth.close());
   const pubs: NatsConnection[] = [];
   for (const [i, url] of opts.servers.entries()) {
-    const nc = await connect({ ...opts, servers: [url], name: `bench-scaleout-nodes-${i + 1}` });
+    const nc = await auth.connectMember(`bench-scaleout-nodes-${i + 1}`, url);
     cleanup.push(() => nc.close());
     pubs.push(nc);
   }
   const obs = await connect({ ...opts, name: "bench-scaleout-observer" });
   cleanup.push(() => obs.close());
   const jsm = await jetstreamManager(obs);
-  const ingest = await IngestMeter.open(pubs[0]!, stage.analytics, stage.pgUrl);
+  // The ingest's lag probes are another group's beats: the test user sends them.
+  const ingest = await IngestMeter.open(obs, stage.analytics, stage.pgUrl);
   cleanup.push(() => ingest.close());
   const probe = new MonitorProbe(
     stage.monitors[0]!.url,
     jsm,
     names.heartbeatStream,
     monitorConsumerName(names, "scaleout-1"),
+    stage.apiHeaders,
   );
   let health: MonitorHealth | undefined;
   let pgStop: (() => CpuUse) | undefined;
@@ -77,9 +85,10 @@ export async function startClusterDriver(
   let storedDowns: StoredDowns | undefined;
   const ups = new Set<string>();
   // Node ids end in their index: the same node always goes through the same server.
+  const route = perNode((node) => pubs[Number(/(\d+)$/.exec(node)?.[1] ?? 0) % pubs.length]!);
+  const subject = perNode((node) => names.heartbeatSubject(group, node));
   const sink = countingSink((node, payload) => {
-    const i = Number(/(\d+)$/.exec(node)?.[1] ?? 0) % pubs.length;
-    pubs[i]!.publish(names.heartbeatSubject(group, node), payload);
+    route(node).publish(subject(node), payload);
   });
   const processes = { ...stage.pids, bench: process.pid };
   const versions = { "nats-server": obs.info?.version ?? "?", postgresql: stage.pgVersion };
@@ -94,6 +103,12 @@ export async function startClusterDriver(
     sink,
     processes,
     versions,
+    auth: {
+      how:
+        "monitors: the monitor role's nkey, API tokens checked (probe: a read token); nodes: " +
+        "the group's join key through the auth callout (admin's CalloutResponder in the bench process)",
+      callouts: () => auth.callouts(),
+    },
     ingest,
     startMeasuring: () => {
       probe.start();

@@ -83,9 +83,20 @@ export function formatReport(r: ScaleoutResults): string[] {
       `${name.padEnd(14)} ${r2(p.cores).toFixed(2).padStart(7)} ${whole(idle ?? NaN).padStart(14)} ${whole(p.rssMaxMiB).padStart(13)}`,
     );
   }
+  const pgCores = r.postgresCpu?.cores.postgres ?? NaN;
+  out.push(`${"postgres (tree)".padEnd(14)} ${pgCores.toFixed(2).padStart(7)}`);
+  const benchCores = row.usage.bench?.cores ?? NaN;
+  const listed = Object.values(row.usage).reduce((a, p) => a + p.cores, 0) + pgCores;
   out.push(
-    `${"postgres (tree)".padEnd(14)} ${(r.postgresCpu?.cores.postgres ?? NaN).toFixed(2).padStart(7)}`,
+    `  bench ${benchCores.toFixed(2)} = simulator ${row.sim.cores.toFixed(2)} ` +
+      `(${row.sim.cpuUsPerBeat.toFixed(1)} µs per beat) + observer, probes and the rest ` +
+      `${(benchCores - row.sim.cores).toFixed(2)}; auth callout: ${row.calloutsInWindow ?? "?"} ` +
+      `checks in the window (in the bench process)`,
+    `  machine busy ${row.machineCores.toFixed(2)} of ${r.machine.cores} cores: the processes above ` +
+      `${listed.toFixed(2)}, everything else on the machine ${(row.machineCores - listed).toFixed(2)}`,
   );
+  if (row.auth) out.push(`  credentials: ${row.auth}`);
+  out.push(`  ${row.benchPriority}`);
   out.push(
     "",
     `detection (${d.withDeadline} of ${d.stopped} with a server deadline): p50 ${whole(d.delay.p50)} ms, ` +
@@ -111,7 +122,8 @@ export function formatReport(r: ScaleoutResults): string[] {
     "",
     `per unit: monitor ${c.monitorUsPerBeat.join(" / ")} µs per beat and ${c.monitorKibPerNode.join(" / ")} KiB per node; ` +
       `nats (all servers) ${c.natsUsPerBeat} µs per beat; analytics (all) ${c.analyticsUsPerRow} µs per row; ` +
-      `postgres ${c.postgresUsPerRow} µs per row; bench (simulator) ${c.benchUsPerBeat} µs per beat`,
+      `postgres ${c.postgresUsPerRow} µs per row; bench ${c.benchUsPerBeat} µs per beat ` +
+      `(simulator ${r1(row.sim.cpuUsPerBeat)})`,
   );
   for (const n of row.notes) out.push(`note: ${n}`);
   for (const p of problems(r)) out.push(`PROBLEM: ${p}`);
@@ -182,6 +194,9 @@ export function resultJson(r: ScaleoutResults): string {
     monitor_consumer_current: r.health ? r2(r.health.currentShare) : null,
     monitor_backlog_max: r.health?.maxBacklog ?? null,
     sim_max_lag_ms: Math.round(row.sim.maxLatenessAllMs),
+    sim_cpu_cores: r2(row.sim.cores),
+    sim_cpu_us_per_beat: r2(row.sim.cpuUsPerBeat),
+    machine_cpu_cores: r2(row.machineCores),
     valid: problems(r).length === 0,
     problems: problems(r),
     cpu: r.machine.cpuModel,

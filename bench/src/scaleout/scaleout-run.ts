@@ -2,6 +2,7 @@ import { loadavg } from "node:os";
 import { CleanupStack } from "../cleanup-stack";
 import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
 import { nodeId } from "../ingest/bench-fleet";
+import { BENCH_NICE } from "../liveness/liveness-options";
 import { pickStopped } from "../liveness/pick-stopped";
 import { runCase } from "../liveness/run-case";
 import { startClusterDriver } from "./cluster-driver";
@@ -51,6 +52,7 @@ export async function runScaleout(
       tailMs: o.tailS * 1000,
       maxSimLagMs: o.maxSimLagMs,
       tickMs: 5,
+      benchNice: BENCH_NICE,
       log,
     });
     log(`  simulator stopped; waiting for the ingest to hold every stored heartbeat`);

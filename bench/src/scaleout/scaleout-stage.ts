@@ -1,6 +1,6 @@
 import { Client } from "pg";
 import type { SystemRole } from "@konorkestra/sdk/internal";
-import { startNats, startNatsCluster } from "@konorkestra/testkit";
+import { createTestTokens, startNats, startNatsCluster } from "@konorkestra/testkit";
 import type { NatsServer, TestClientOptions } from "@konorkestra/testkit";
 import type { CleanupStack } from "../cleanup-stack";
 import { startAnalyticsProcess } from "../ingest/analytics-process";
@@ -24,6 +24,8 @@ export interface ScaleoutStage {
   readonly replicas: number;
   /** The test user's options with every server's URL (the bench's own connections). */
   clientOptions(): TestClientOptions;
+  /** Headers of a `read` API token the monitors accept (their /metrics and nodes API). */
+  readonly apiHeaders: Readonly<Record<string, string>>;
   /** Single-process pids (node, nats-server) by name; PostgreSQL is measured as a tree. */
   readonly pids: Readonly<Record<string, number>>;
 }
@@ -88,11 +90,13 @@ export async function startScaleoutStage(
   const [nats, db] = [await natsStart, await dbStart];
   spec.log(`  nats: ${nats.length} server(s) up; postgres ${db.version} up`);
   const pgUrl = db.pg.url(DB);
+  // API tokens as in production: the monitors check them with the admin's public key.
+  const tokens = createTestTokens();
+  cleanup.push(() => Promise.resolve(tokens.remove()));
   const monitorEnv = (i: number): Record<string, string> => ({
     ...serviceEnv(nats, "monitor"),
     KON_LIVENESS_BACKEND: "nats",
-    // /metrics open on loopback: the liveness benchmark's MonitorProbe reads it without a token.
-    KON_AUTH: "off",
+    KON_AUTH_PUBLIC_KEY_FILE: tokens.publicKeyFile,
     KON_MONITOR_ID: `scaleout-${i}`,
   });
   const monitors: MonitorProcess[] = [];
@@ -129,6 +133,7 @@ export async function startScaleoutStage(
     analytics,
     replicas: nats.length,
     clientOptions: () => ({ ...nats[0]!.clientOptions(), servers: nats.map((s) => s.url) }),
+    apiHeaders: tokens.header(["read"]),
     pids,
   };
 }

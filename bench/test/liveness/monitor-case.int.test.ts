@@ -31,6 +31,12 @@ describe("bench:liveness monitor rows (monitor in its own process, real servers)
       expect(d.refMismatches).toBe(0);
       expect(r.lostBeats).toBe(0);
       expect(r.sim.beats).toBeGreaterThan(0);
+      expect(r.sim.cpuUsPerBeat).toBeGreaterThan(0);
+      // Production credentials: the nodes joined through the callout (before the window), and
+      // the probe read /metrics with its read token (a refused request is no sample).
+      expect(r.auth).toMatch(/join key through the auth callout/);
+      expect(r.calloutsInWindow).toBe(0);
+      expect(r.notes.join("\n")).toMatch(/current in \d+% of [1-9]\d* samples/);
       expect(r.usage.monitor?.cpuS).toBeGreaterThan(0);
       expect(r.usage.monitor?.rssMaxMiB).toBeGreaterThan(0);
       expect(r.usage["nats-server"]?.cpuS).toBeGreaterThanOrEqual(0);

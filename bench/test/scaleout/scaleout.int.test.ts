@@ -27,6 +27,12 @@ describe("bench:scaleout, tiny (3-server NATS cluster, 2 monitors, 2 analytics, 
     // Two monitors share the fleet: each down is published by one (or deduplicated by its id).
     expect(d.duplicates).toBe(0);
     expect(r.row.lostBeats).toBe(0);
+    // Production credentials: nodes joined through the auth callout (one check per server's
+    // connection, before the window); the probe read monitor 1's /metrics with a read token.
+    expect(r.row.auth).toMatch(/join key through the auth callout/);
+    expect(r.row.calloutsInWindow).toBe(0);
+    expect(r.health?.samples).toBeGreaterThan(0);
+    expect(r.row.sim.cpuUsPerBeat).toBeGreaterThan(0);
     // Both analytics instances took part, and the table holds each stored heartbeat once.
     expect(r.ingest.rowsPerInstance).toHaveLength(2);
     expect(r.ingest.rowsInTable).toBe(r.ingest.stored);
