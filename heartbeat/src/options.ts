@@ -64,6 +64,16 @@ export interface MonitorOptions extends NatsOptions, HttpEdgeOptions, AccessAuth
   markerTtlMs?: number;
   /** How long down/left tombstones stay in `kon_nodes` (KON_TOMBSTONE_TTL_MS). @default 7 days */
   tombstoneTtlMs?: number;
+  /**
+   * How often a beating node's `kon_nodes` record is rewritten (KON_RECORD_REFRESH_MS), at least
+   * one TTL apart; 0: once per TTL. A change of status, a transition, or a change of the node's
+   * config keys is written at once whatever this says. The record carries `Nats-TTL` = this
+   * period + TTL + 1 s, so a longer period means fewer writes (each also read back by the
+   * monitor's marker consumer), `Kon-Hb-Seq`/`Kon-Hb-At` up to one period behind the node's last
+   * beat, and the server's expiry marker (a backstop: the monitor's own deadline reports downs)
+   * up to period + 1 s after the node's deadline. @default 10000
+   */
+  recordRefreshMs?: number;
   /** Deadline sweep period (KON_SWEEP_INTERVAL_MS). @default 100 */
   sweepIntervalMs?: number;
   /**
@@ -144,6 +154,7 @@ const schema = z.object({
   monitorId: z.string().regex(MONITOR_ID, "use 1-64 of [A-Za-z0-9_-]"),
   markerTtlMs: intIn(60_000, 86_400_000),
   tombstoneTtlMs: intIn(60_000, 365 * 86_400_000),
+  recordRefreshMs: intIn(0, 3_600_000),
   sweepIntervalMs: intIn(10, 5000),
   feedPollMs: intIn(0, 1000),
   maxSkewMs: intIn(100, 86_400_000),
@@ -197,6 +208,7 @@ export function parseMonitorOptions(
     markerTtlMs: given.markerTtlMs ?? envNumber(env, "KON_MARKER_TTL_MS") ?? 900_000,
     tombstoneTtlMs:
       given.tombstoneTtlMs ?? envNumber(env, "KON_TOMBSTONE_TTL_MS") ?? 7 * 86_400_000,
+    recordRefreshMs: given.recordRefreshMs ?? envNumber(env, "KON_RECORD_REFRESH_MS") ?? 10_000,
     sweepIntervalMs: given.sweepIntervalMs ?? envNumber(env, "KON_SWEEP_INTERVAL_MS") ?? 100,
     feedPollMs: given.feedPollMs ?? envNumber(env, "KON_FEED_POLL_MS") ?? 0,
     maxSkewMs: given.maxSkewMs ?? envNumber(env, "KON_MAX_SKEW_MS") ?? 30_000,

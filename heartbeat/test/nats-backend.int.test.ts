@@ -37,8 +37,9 @@ describe("monitor, NATS backend", () => {
     const stored = await jsm.streams.getMessage("KV_kon_nodes", {
       last_by_subj: "$KV.kon_nodes.g1.a",
     });
-    // Written once per TTL with 2 × TTL + 1 s (recordTtlMs), so it never expires while beating.
-    expect(stored?.header.get("Nats-TTL")).toBe("3s");
+    // Rewritten once per refresh period (KON_RECORD_REFRESH_MS, 10 s by default) with
+    // period + TTL + 1 s (recordTtlMs), so it never expires while the node beats.
+    expect(stored?.header.get("Nats-TTL")).toBe("12s");
     expect(stored?.header.get("Kon-Status")).toBe("up");
     const kv = await new Kvm(nc).open("kon_nodes");
     expect((await kv.get("g1.a"))?.operation).toBe("PUT");

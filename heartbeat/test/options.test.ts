@@ -14,6 +14,7 @@ describe("parseMonitorOptions", () => {
       massFailurePct: 50,
       monitorId: "m1",
       sweepIntervalMs: 100,
+      recordRefreshMs: 10_000,
     });
     expect(o.groups).toBeUndefined();
     expect(o.ingestToken).toBeUndefined();
@@ -28,6 +29,7 @@ describe("parseMonitorOptions", () => {
       KON_GROUPS: "g1, g2",
       KON_FLAP_COUNT: "5",
       KON_MASS_FAILURE_PCT: "75",
+      KON_RECORD_REFRESH_MS: "0",
     };
     const o = parseMonitorOptions({ flapCount: 7 }, env);
     expect(o).toMatchObject({
@@ -38,7 +40,11 @@ describe("parseMonitorOptions", () => {
       groups: ["g1", "g2"],
       flapCount: 7,
       massFailurePct: 75,
+      recordRefreshMs: 0,
     });
+    expect(() => parseMonitorOptions({ monitorId: "m1", recordRefreshMs: -1 }, {})).toThrow(
+      /recordRefreshMs/,
+    );
   });
 
   it("reads KON_* variables as every service does: empty means the default", () => {

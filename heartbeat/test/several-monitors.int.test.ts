@@ -164,7 +164,7 @@ describe("several monitors", () => {
     expect(after.slice(before).map((e) => `${e.kind} ${e.node}`)).toEqual([`down ${dies}`]);
     expect(m1.membership.members()).toEqual(["m1", "m2"]);
     // The victim's other nodes are now written by their new owners. (Their records are written
-    // with 2 × TTL + 1 s, so they need not expire during the handover; a marker that does come is
+    // with refresh period + TTL + 1 s, 12 s here, so they need not expire during the handover; a marker that does come is
     // judged against KON_HB, and the check above shows none became a down.)
     const jsm = await jetstreamManager(nc);
     for (const n of ofVictim.slice(1)) {

@@ -1,8 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { headers } from "@nats-io/transport-node";
-import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
 import {
   KonHeader,
@@ -17,17 +16,27 @@ import type { WireNames } from "@konorkestra/sdk/internal";
 import { HeartbeatBody } from "../heartbeat-wire";
 import type { MonitorMetrics } from "../metrics";
 import type { NodeLiveness, SeedRecord, TrackerEvent } from "../node-liveness";
+import { configKeysFingerprint } from "./config-keys";
 import type { ExpiryHandler, LivenessBackend } from "./liveness-backend";
 import { recordFields, seedFromFields } from "./node-record";
-import type { NodeRecordFields } from "./node-record";
+import { EncodedHeaders, msgHdrsOf, recordHeaderPairs } from "./record-headers";
 
 /**
- * `Nats-TTL` of a live record of a node with TTL `ttlMs`, written once per TTL: long enough that
- * the record outlives the gap between two writes (under TTL + one interval ≤ 2 × TTL) plus a
- * second of delivery, so it never expires while the node beats.
+ * How often the live record of a node with TTL `ttlMs` is rewritten while it beats: every
+ * `refreshMs` (KON_RECORD_REFRESH_MS), but never more often than once per TTL.
  */
-export function recordTtlMs(ttlMs: number): number {
-  return 2 * ttlMs + 1000;
+export function recordRefreshPeriodMs(ttlMs: number, refreshMs: number): number {
+  return Math.max(ttlMs, refreshMs);
+}
+
+/**
+ * `Nats-TTL` of a live record: the refresh period + the node's TTL + 1 s. The record must outlive
+ * the gap between two writes (the first beat at least one period after a write comes less than
+ * one TTL after the period) plus a second of delivery, so it never expires while the node beats;
+ * it expires 1 s to period + 1 s after the node's deadline (before rounding up to whole seconds).
+ */
+export function recordTtlMs(ttlMs: number, refreshMs: number): number {
+  return recordRefreshPeriodMs(ttlMs, refreshMs) + ttlMs + 1000;
 }
 
 /** Settings of the NATS KV liveness store. */
@@ -38,15 +47,30 @@ export interface NatsBackendOptions {
   tombstoneTtlMs: number;
   replicas: number;
   monitorId: string;
+  /**
+   * Live records are rewritten this often while their node beats (at least once per TTL apart);
+   * a change of status or of the node's config keys is written at once. 0: once per TTL.
+   */
+  recordRefreshMs: number;
+}
+
+/** What this monitor last wrote as a node's live record. */
+interface Written {
+  atMs: number;
+  status: string;
+  transitionAtMs: number;
+  /** {@link configKeysFingerprint} of the beat written (undefined: not readable). */
+  configKeys: number | undefined;
 }
 
 /**
- * Liveness in KV bucket `kon_nodes`: key `<group>.<node>` holds the node's last heartbeat with a
- * per-key TTL (interval × misses), written as a plain publish to `$KV.kon_nodes.<key>` with
- * `Nats-TTL`. When heartbeats stop the server expires the key and writes a marker
- * (`Nats-Marker-Reason: MaxAge`), kept `markerTtlMs`; markers found at start seed the replay,
- * markers seen later reach the expiry handler. A down or left node gets a tombstone (PURGE or
- * DEL carrying the last heartbeat and `Kon-*` headers) so its state survives monitor restarts.
+ * Liveness in KV bucket `kon_nodes`: key `<group>.<node>` holds the node's last heartbeat written
+ * by its owner, as a plain publish to `$KV.kon_nodes.<key>` with `Nats-TTL` (see
+ * {@link recordTtlMs}), rewritten once per refresh period while it beats. When heartbeats stop
+ * the server expires the key and writes a marker (`Nats-Marker-Reason: MaxAge`), kept
+ * `markerTtlMs`; markers found at start seed the replay, markers seen later reach the expiry
+ * handler. A down or left node gets a tombstone (PURGE or DEL carrying the last heartbeat and
+ * `Kon-*` headers) at once, so its state survives monitor restarts.
  */
 export class NatsBackend implements LivenessBackend {
   readonly kind = "nats" as const;
@@ -56,8 +80,10 @@ export class NatsBackend implements LivenessBackend {
   private readonly stream: string;
   private seedLastSeq = 0;
   private markers: ConsumerMessages | undefined;
-  /** Per node: the beat time and status of the live record last written. */
-  private readonly written = new Map<string, { atMs: number; status: string }>();
+  /** Expiry markers are judged one after the other, in stream order. */
+  private judging: Promise<void> = Promise.resolve();
+  /** Per node: what the live record last written by this monitor says. */
+  private readonly written = new Map<string, Written>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -116,29 +142,47 @@ export class NatsBackend implements LivenessBackend {
   }
 
   /**
-   * Writes a live record at most once per TTL per node (and at once on a change of status), with
-   * `Nats-TTL` = {@link recordTtlMs}: the key never expires while the node beats, and expires
-   * 1 s to TTL + 1 s after the node's deadline. The expiry marker is a backstop (the monitor's own
-   * deadline decides), so this trades its promptness for a third of the writes at 1 s × 3.
+   * False while the node's record is fresh enough (checked before ownership, per beat): written
+   * by this monitor less than a refresh period ago (event time), with the same status, no
+   * transition since (one it saw while another monitor owned the node included), and the same
+   * config keys (what STRONG writes choose their voters by).
    */
-  /** False while the node's record is fresh enough (checked before ownership, per beat). */
   wantsRefresh(node: NodeLiveness): boolean {
     const written = this.written.get(node.key);
-    return (
+    if (
       written === undefined ||
       written.status !== node.status ||
-      node.lastAtMs - written.atMs >= node.ttlMs ||
-      node.lastAtMs < written.atMs
-    );
+      written.transitionAtMs !== node.lastTransitionAtMs ||
+      node.lastAtMs < written.atMs ||
+      node.lastAtMs - written.atMs >= recordRefreshPeriodMs(node.ttlMs, this.opts.recordRefreshMs)
+    ) {
+      return true;
+    }
+    const keys = node.body && configKeysFingerprint(node.body.bytes);
+    return keys !== undefined && keys !== written.configKeys;
   }
 
+  /**
+   * Writes the node's live record (a core publish, not awaited: the next refresh or the
+   * monitor's own deadline covers a lost one) with `Nats-TTL` = {@link recordTtlMs}. The
+   * expiry marker is a backstop (the monitor's own deadline decides), so a longer period trades
+   * its promptness, and how far `Kon-Hb-*` may lag the node's last beat, for fewer writes.
+   */
   refresh(node: NodeLiveness, raw: Uint8Array): void {
     if (!this.wantsRefresh(node)) return;
     try {
-      const h = this.headersOf(recordFields(node));
-      h.set(NatsHeader.Ttl, natsTtl(recordTtlMs(node.ttlMs)));
+      const h = new EncodedHeaders(
+        recordHeaderPairs(recordFields(node), this.opts.monitorId, [
+          [NatsHeader.Ttl, natsTtl(recordTtlMs(node.ttlMs, this.opts.recordRefreshMs))],
+        ]),
+      );
       this.nc.publish(nodeRecordSubject(this.names, node.group, node.node), raw, { headers: h });
-      this.written.set(node.key, { atMs: node.lastAtMs, status: node.status });
+      this.written.set(node.key, {
+        atMs: node.lastAtMs,
+        status: node.status,
+        transitionAtMs: node.lastTransitionAtMs,
+        configKeys: configKeysFingerprint(raw),
+      });
     } catch (err) {
       this.metrics.storeErrors.inc({ op: "refresh" });
       this.logger.warn(`cannot refresh ${node.key} in ${this.bucket}: ${String(err)}`);
@@ -152,14 +196,19 @@ export class NatsBackend implements LivenessBackend {
 
   async record(event: TrackerEvent, node: NodeLiveness): Promise<void> {
     if (node.alive && event.kind !== "left") return; // the refresh that follows carries it
-    const h = this.headersOf(recordFields(node));
-    if (event.kind === "left") {
-      h.set(NatsHeader.KvOperation, "DEL");
-    } else {
-      h.set(NatsHeader.KvOperation, "PURGE");
-      h.set(NatsHeader.Rollup, "sub");
-    }
-    h.set(NatsHeader.Ttl, natsTtl(this.opts.tombstoneTtlMs));
+    const op: [string, string][] =
+      event.kind === "left"
+        ? [[NatsHeader.KvOperation, "DEL"]]
+        : [
+            [NatsHeader.KvOperation, "PURGE"],
+            [NatsHeader.Rollup, "sub"],
+          ];
+    const h = msgHdrsOf(
+      recordHeaderPairs(recordFields(node), this.opts.monitorId, [
+        ...op,
+        [NatsHeader.Ttl, natsTtl(this.opts.tombstoneTtlMs)],
+      ]),
+    );
     const data = node.body?.bytes ?? new Uint8Array();
     this.written.delete(node.key);
     try {
@@ -176,47 +225,47 @@ export class NatsBackend implements LivenessBackend {
     return Promise.resolve(false); // downs are reported by owners, not by claims
   }
 
+  /**
+   * Follows every write to the bucket from where the seeds ended, for the server's expiry
+   * markers. Nearly all writes are live records, which carry the beat's bytes; a marker has an
+   * empty body. So bodies are delivered (not `headers_only`) and a delivery with a body is
+   * dropped on its length alone, without decoding its headers: only the empty ones (markers,
+   * and tombstones of nodes without a stored beat) have theirs read.
+   */
   async startExpirySignals(handler: ExpiryHandler): Promise<void> {
     const consumer = await this.js.consumers.get(this.stream, {
       filter_subjects: [nodeRecordFilter(this.names)],
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.seedLastSeq + 1,
-      headers_only: true,
     });
-    this.markers = await consumer.consume();
-    void (async () => {
-      for await (const m of this.markers!) {
-        if (!m.headers?.get(NatsHeader.MarkerReason)) continue;
-        const address = parseNodeRecordSubject(this.names, m.subject);
-        const key = address && nodeKey(address.group, address.node);
-        // A key with invalid names is none the monitor wrote: nothing to judge.
-        const { outcome } = key
-          ? await handler(key).catch((err: unknown) => {
-              this.logger.warn(`expiry marker of ${key}: ${String(err)}`);
-              return { outcome: "unknown" as const };
-            })
-          : { outcome: "unknown" as const };
-        this.metrics.expirySignals.inc({ source: "marker", outcome });
-      }
-    })().catch((err: unknown) => this.logger.warn(`marker watch ended: ${String(err)}`));
+    this.markers = await consumer.consume({
+      callback: (m) => {
+        if (m.data.length > 0 || !m.headers?.get(NatsHeader.MarkerReason)) return;
+        const subject = m.subject;
+        this.judging = this.judging.then(() => this.judgeMarker(subject, handler));
+      },
+    });
+    void this.markers.closed().then((err) => {
+      if (err) this.logger.warn(`marker watch ended: ${String(err)}`);
+    });
+  }
+
+  private async judgeMarker(subject: string, handler: ExpiryHandler): Promise<void> {
+    const address = parseNodeRecordSubject(this.names, subject);
+    const key = address && nodeKey(address.group, address.node);
+    // A key with invalid names is none the monitor wrote: nothing to judge.
+    const { outcome } = key
+      ? await handler(key).catch((err: unknown) => {
+          this.logger.warn(`expiry marker of ${key}: ${String(err)}`);
+          return { outcome: "unknown" as const };
+        })
+      : { outcome: "unknown" as const };
+    this.metrics.expirySignals.inc({ source: "marker", outcome });
   }
 
   async close(): Promise<void> {
     this.markers?.stop();
     return Promise.resolve();
-  }
-
-  private headersOf(f: NodeRecordFields): MsgHdrs {
-    const h = headers();
-    h.set(KonHeader.Status, f.status);
-    h.set(KonHeader.HeartbeatSeq, String(f.lastSeq));
-    h.set(KonHeader.HeartbeatAt, String(f.lastAtMs));
-    h.set(KonHeader.TtlMs, String(f.ttlMs));
-    h.set(KonHeader.IntervalMs, String(f.intervalMs));
-    h.set(KonHeader.Misses, String(f.allowedMisses));
-    if (f.downTimes.length > 0) h.set(KonHeader.DownTimes, f.downTimes.join(","));
-    h.set(KonHeader.Monitor, this.opts.monitorId);
-    return h;
   }
 
   private seedOf(m: JsMsg): SeedRecord | undefined {
