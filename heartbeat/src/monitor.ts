@@ -23,6 +23,7 @@ import type { WireNames } from "@konorkestra/sdk/internal";
 import type { LivenessBackend } from "./backends/liveness-backend";
 import { NatsBackend } from "./backends/nats-backend";
 import { RedisBackend } from "./backends/redis-backend";
+import { coalesceReads } from "./coalesce-reads";
 import { DetectionClock } from "./detection-clock";
 import { EventPublisher } from "./event-publisher";
 import { GroupRegistry } from "./group-registry";
@@ -100,6 +101,8 @@ export async function createMonitor(
     id,
     ...natsAuthOf(options),
   });
+  // The whole connection's reads, one event-loop turn at a time (the heartbeat feed taps them).
+  coalesceReads(nc, (err) => logger.error(`NATS protocol error: ${String(err)}`));
   try {
     return await assemble(nc, options, names, logger);
   } catch (err) {

@@ -1,8 +1,8 @@
 import { createInbox } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
-import { parseAckSubject } from "@konorkestra/sdk/internal";
-import { coalesceReads } from "./coalesce-reads";
+import { parseAckSubject, parseAckSubjectBytes, wireReader } from "@konorkestra/sdk/internal";
+import type { WireMsg } from "@konorkestra/sdk/internal";
 
 /** Where a delivery sits in the stream, read from its ack subject. */
 export type AckPosition = NonNullable<ReturnType<typeof parseAckSubject>>;
@@ -50,9 +50,15 @@ export interface PullFeedSink {
  * nats.js' `consume()`, whose per-message `JsMsg`, status checks and pull bookkeeping were about
  * a third of the monitor's CPU at 10,000 heartbeats/s.
  *
+ * Deliveries are read straight from the bytes where the connection allows it (the sdk's
+ * `wireReader` tap): subject decoded from the wire, position read from the ack subject's bytes,
+ * payload a view; nats.js builds no `Msg` for them. Status messages and anything else on the inbox
+ * still come through nats.js and the subscription's callback, as they do everywhere when the
+ * connection lacks nats.js' internals.
+ *
  * With `pollMs` it asks for what is waiting every so often instead of holding one long request:
  * the server then sends a poll's messages back to back, so many arrive in one read and are
- * parsed together ({@link coalesceReads}), rather than one or two per read.
+ * handled together (when the connection coalesces its reads), rather than one or two per read.
  */
 export class PullFeed {
   private sub: Subscription | undefined;
@@ -69,6 +75,8 @@ export class PullFeed {
   private asking = false;
   private readonly nextSubject: string;
   private readonly ownDelivery: string;
+  private readonly ownDeliveryBytes: Buffer;
+  private untap: (() => void) | undefined;
   private readonly pollMs: number;
   private readonly pollRequest: Uint8Array;
 
@@ -82,6 +90,7 @@ export class PullFeed {
   ) {
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
     this.ownDelivery = `.${stream}.${consumer}.`;
+    this.ownDeliveryBytes = Buffer.from(this.ownDelivery);
     this.pollMs = opts.pollMs ?? 0;
     this.pollRequest = new TextEncoder().encode(
       JSON.stringify({ batch: opts.maxMessages, no_wait: true }),
@@ -89,16 +98,13 @@ export class PullFeed {
   }
 
   start(): void {
-    // For the whole connection (it is the monitor's): the records of one read are parsed at once.
-    coalesceReads(this.nc, (err) =>
-      this.logger.error(`heartbeat feed ${this.consumer}: NATS protocol error: ${String(err)}`),
-    );
     // Under the connection's inbox prefix, as nats.js' own consumers do: the service credential
     // may subscribe nowhere else.
     const { inboxPrefix } = (this.nc as NatsConnection & { options: { inboxPrefix?: string } })
       .options;
     this.inbox = createInbox(inboxPrefix);
     this.sub = this.nc.subscribe(this.inbox, { callback: (err, m) => this.onMessage(err, m) });
+    this.untap = wireReader(this.nc)?.tap(this.sub, (m) => this.fromWire(m));
     this.lastHeardMs = Date.now();
     this.askAgain();
     this.watchdog = setInterval(() => this.checkHeard(), 1000);
@@ -115,7 +121,13 @@ export class PullFeed {
     clearInterval(this.watchdog);
     clearInterval(this.poller);
     this.status?.stop?.();
+    this.untap?.();
     this.sub?.unsubscribe();
+  }
+
+  /** True when deliveries are read from the bytes (nats.js' internals are as expected). */
+  get tapped(): boolean {
+    return this.untap !== undefined;
   }
 
   /** Acknowledges (AckAll) up to the message with this ack subject. */
@@ -135,20 +147,43 @@ export class PullFeed {
     const at = reply ? parseAckSubject(reply) : undefined;
     if (at) {
       // Only this consumer delivers here; anything else on the inbox is dropped.
-      if (!reply!.includes(this.ownDelivery)) return;
-      if (this.owed > 0) this.owed -= 1;
-      this.sink.message(m.subject, m.data, reply!, at);
-      if (this.pollMs === 0) {
-        if (this.owed < this.opts.refillBelow) this.refill();
-      } else if (this.owed === 0 && this.asking) {
-        // A full batch: more is likely waiting (a backlog), so ask now rather than next poll.
-        this.asking = false;
-        this.poll();
-      }
+      if (reply!.includes(this.ownDelivery)) this.delivered(m.subject, m.data, reply!, at);
       return;
     }
     const h = m.headers;
     if (h && h.code !== 0) this.onStatus(h);
+  }
+
+  /**
+   * The tap: a JetStream delivery (its reply is an ack subject) is handled here from the bytes,
+   * exactly as {@link onMessage} would; anything else (a status) is left to nats.js.
+   */
+  private fromWire(m: WireMsg): boolean {
+    if (m.replyStart < 0) return false;
+    const at = parseAckSubjectBytes(m.buf, m.replyStart, m.replyEnd);
+    if (!at) return false;
+    if (this.stopped) return true;
+    this.lastHeardMs = Date.now();
+    if (!contains(m.buf, m.replyStart, m.replyEnd, this.ownDeliveryBytes)) return true;
+    this.delivered(
+      m.buf.toString("utf8", m.subjectStart, m.subjectEnd),
+      m.buf.subarray(m.dataStart, m.dataEnd),
+      m.buf.toString("utf8", m.replyStart, m.replyEnd),
+      at,
+    );
+    return true;
+  }
+
+  private delivered(subject: string, data: Uint8Array, reply: string, at: AckPosition): void {
+    if (this.owed > 0) this.owed -= 1;
+    this.sink.message(subject, data, reply, at);
+    if (this.pollMs === 0) {
+      if (this.owed < this.opts.refillBelow) this.refill();
+    } else if (this.owed === 0 && this.asking) {
+      // A full batch: more is likely waiting (a backlog), so ask now rather than next poll.
+      this.asking = false;
+      this.poll();
+    }
   }
 
   private onStatus(h: MsgHdrs): void {
@@ -238,4 +273,17 @@ export class PullFeed {
       }
     }
   }
+}
+
+/** Whether buf[start, end) contains `part`. */
+function contains(buf: Buffer, start: number, end: number, part: Buffer): boolean {
+  const last = end - part.length;
+  const first = part[0];
+  for (let i = start; i <= last; i++) {
+    if (buf[i] !== first) continue;
+    let j = 1;
+    while (j < part.length && buf[i + j] === part[j]) j++;
+    if (j === part.length) return true;
+  }
+  return false;
 }

@@ -1,10 +1,12 @@
-import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "@konorkestra/sdk";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
+import { headers } from "@nats-io/transport-node";
+import { coalesceReads } from "../src/coalesce-reads";
 import { PullFeed } from "../src/pull-feed";
 import type { AckPosition } from "../src/pull-feed";
 
@@ -12,6 +14,7 @@ const STREAM = "FEED";
 
 interface Seen {
   subject: string;
+  data: Uint8Array;
   at: AckPosition;
 }
 
@@ -46,8 +49,8 @@ function openFeed(
       pollMs,
     },
     {
-      message: (subject, _data, reply, at) => {
-        seen.push({ subject, at });
+      message: (subject, data, reply, at) => {
+        seen.push({ subject, data: Uint8Array.from(data), at });
         feed.ack(reply);
       },
       behind: (reason) => behind.push(reason),
@@ -205,5 +208,60 @@ describe("PullFeed", () => {
     // After the reconnect the polls resume where the acks left off: 77.. follow 76 directly.
     expect(seqs(f.seen, 152)).toEqual(range(77, 106));
     f.feed.stop();
+  });
+
+  it("reads deliveries from the bytes as the stream holds them, with or without headers", async () => {
+    // A connection as the monitor's: reads joined per event-loop turn, the feed tapping them.
+    const mc = await connect(nats.clientOptions());
+    const problems: unknown[] = [];
+    expect(coalesceReads(mc, (err) => problems.push(err))).toBe(true);
+    await jsm.streams.add({ name: "TAPPED", subjects: ["tap.>"] });
+    const js = jetstream(nc);
+    const sent: { seq: number; subject: string }[] = [];
+    for (let i = 0; i < 300; i++) {
+      const subject = i % 7 === 0 ? `tap.nœud-${i}` : `tap.n${i}`;
+      const h = i % 2 === 0 ? headers() : undefined;
+      h?.set("X-Beat", String(i));
+      const ack = await js.publish(subject, new Uint8Array(i % 50).fill(i % 256), { headers: h });
+      sent.push({ seq: ack.seq, subject });
+    }
+    await jsm.consumers.add("TAPPED", { durable_name: "t", ack_policy: AckPolicy.All });
+    const seen: Seen[] = [];
+    const feed = new PullFeed(
+      mc,
+      "TAPPED",
+      "t",
+      { maxMessages: 64, refillBelow: 32, expiresMs: 1000, idleHeartbeatMs: 500 },
+      {
+        message: (subject, data, reply, at) => {
+          seen.push({ subject, data: Uint8Array.from(data), at });
+          feed.ack(reply);
+        },
+        behind: (reason) => problems.push(reason),
+        ensureConsumer: () => Promise.resolve(),
+      },
+      silentLogger,
+    );
+    feed.start();
+    expect(feed.tapped).toBe(true);
+    await until(() => seen.length === 300);
+    // Requests expire (408) and are replaced through nats.js' own path: later messages still come.
+    await new Promise((r) => setTimeout(r, 2500));
+    const late = await js.publish("tap.late", new Uint8Array([1]));
+    await until(() => seen.length === 301);
+    expect(seen[300]).toMatchObject({ subject: "tap.late", at: { streamSeq: late.seq } });
+    for (const [i, s] of seen.slice(0, 300).entries()) {
+      const stored = await jsm.streams.getMessage("TAPPED", { seq: sent[i]!.seq });
+      expect({ subject: s.subject, seq: s.at.streamSeq, data: Buffer.from(s.data) }).toEqual({
+        subject: sent[i]!.subject,
+        seq: sent[i]!.seq,
+        data: Buffer.from(stored!.data),
+      });
+      expect(s.at.timeMs).toBe(stored!.timestamp ? Date.parse(stored!.timestamp) : -1);
+      expect(s.at.pending).toBe(299 - i);
+    }
+    expect(problems).toEqual([]);
+    feed.stop();
+    await mc.close();
   });
 });

@@ -67,7 +67,7 @@ export {
   ensureSchemasBucket,
 } from "./wire/buckets";
 export { ensureStreams } from "./wire/streams";
-export { parseAckSubject } from "./wire/ack-subject";
+export { parseAckSubject, parseAckSubjectBytes } from "./wire/ack-subject";
 
 // Heartbeats as the SDK builds them (simulators and the monitor's HTTP ingest).
 export { buildHeartbeat, sdkVersion } from "./heartbeat/heartbeat-message";
@@ -92,6 +92,8 @@ export {
   taggedLogger,
   watchConnection,
 } from "./nats/connect-service";
+export { WireReader, wireReader } from "./nats/wire-reader";
+export type { WireMsg, WireTap } from "./nats/wire-reader";
 
 // Config-file rules: what a config folder means — which files are config, the key each names, how
 // a file becomes a canonical JSON value (unique keys, sorted, size limit) and which files are

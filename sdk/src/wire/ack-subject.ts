@@ -30,9 +30,7 @@ export function parseAckSubject(reply: string | undefined): AckPosition | undefi
   for (let i = 0; i < reply.length && n < dots.length; i++) {
     if (reply.charCodeAt(i) === 46 /* . */) dots[n++] = i;
   }
-  const tokens = n + 1;
-  // Index of the <delivered> token: 4 in the old form (9 tokens), 6 in the new one (11+).
-  const first = tokens === 9 ? 4 : tokens >= 11 && tokens <= dots.length ? 6 : -1;
+  const first = deliveredToken(n);
   if (first < 0) return undefined;
   const end = (k: number): number => (k < n ? dots[k]! : reply.length);
   const deliveryCount = digits(reply, dots[first - 1]! + 1, end(first));
@@ -47,6 +45,61 @@ export function parseAckSubject(reply: string | undefined): AckPosition | undefi
     return undefined;
   }
   return { streamSeq, consumerSeq, deliveryCount, timeMs, pending };
+}
+
+/**
+ * {@link parseAckSubject} on the bytes `buf[start, end)` of a reply subject as it came off the
+ * wire, so that a reader that frames deliveries itself need not decode the subject first. Same
+ * rules, same results (unit-tested against the string parser).
+ */
+export function parseAckSubjectBytes(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): AckPosition | undefined {
+  if (end - start < ACK.length) return undefined;
+  for (let i = 0; i < ACK.length; i++) {
+    if (buf[start + i] !== ACK.charCodeAt(i)) return undefined;
+  }
+  let n = 0;
+  for (let i = start; i < end && n < dots.length; i++) {
+    if (buf[i] === 46 /* . */) dots[n++] = i;
+  }
+  const first = deliveredToken(n);
+  if (first < 0) return undefined;
+  const to = (k: number): number => (k < n ? dots[k]! : end);
+  const deliveryCount = byteDigits(buf, dots[first - 1]! + 1, to(first));
+  const streamSeq = byteDigits(buf, to(first) + 1, to(first + 1));
+  const consumerSeq = byteDigits(buf, to(first + 1) + 1, to(first + 2));
+  const tsStart = to(first + 2) + 1;
+  const tsEnd = to(first + 3);
+  const timeMs = tsEnd - tsStart > 6 ? byteDigits(buf, tsStart, tsEnd - 6) : 0;
+  const pending = byteDigits(buf, tsEnd + 1, to(first + 4));
+  if (deliveryCount < 0 || streamSeq < 0 || consumerSeq < 0 || timeMs < 0 || pending < 0) {
+    return undefined;
+  }
+  return { streamSeq, consumerSeq, deliveryCount, timeMs, pending };
+}
+
+/**
+ * Index of the <delivered> token for an ack subject with `n` dots: 4 in the old form (9 tokens),
+ * 6 in the new one (11 or more); -1 for any other count.
+ */
+function deliveredToken(n: number): number {
+  const tokens = n + 1;
+  return tokens === 9 ? 4 : tokens >= 11 && tokens <= dots.length ? 6 : -1;
+}
+
+/** The decimal number in buf[start, end), or -1 (as {@link digits}). */
+function byteDigits(buf: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]! - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }
 
 /** The decimal number in s[start, end), or -1 if it is empty, not all digits, or too large. */
