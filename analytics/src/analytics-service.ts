@@ -26,7 +26,7 @@ import { applyStoragePolicies } from "./db/storage-policies";
 import type { StorageInfo } from "./db/storage-policies";
 import { FleetQueries } from "./domain/fleet-queries";
 import { RolloutQueries } from "./domain/rollout-queries";
-import { createApp } from "./http/create-app";
+import { createApp, createOpsApp } from "./http/create-app";
 import { ConfigEventWriter } from "./ingest/events/config-event-writer";
 import { nodeEventWriter } from "./ingest/events/node-event-writer";
 import { HeartbeatWriter } from "./ingest/heartbeat/heartbeat-writer";
@@ -65,8 +65,9 @@ export interface AnalyticsService {
 
 /**
  * Starts an analytics instance: migrations (waiting for PostgreSQL if it is not up yet), storage
- * policies, the three durable consumers (shared with any other instance), the maintenance loop and
- * the HTTP server.
+ * policies, the three durable consumers (shared with any other instance) and the maintenance loop
+ * (role `ingest`), and the HTTP server: the API and dashboard (role `api`), or only /healthz,
+ * /metrics and /v1/pipeline (an ingest-only instance). See AnalyticsOptions.roles.
  */
 export async function createAnalytics(
   given: AnalyticsRuntimeOptions = {},
@@ -83,10 +84,19 @@ export async function createAnalytics(
   }
   await migrateWhenReachable(opts, logger);
 
+  const runsApi = opts.roles.includes("api");
+  const runsIngest = opts.roles.includes("ingest");
   // Two pools: a burst of API requests must never take the connections the ingest commits with
   // (nor a slow ingest the API's). Each names itself in pg_stat_activity.
   // The API's statements get a shorter limit than the ingest's (60 s: a large COPY under load).
-  const pool = openPool(opts.pgUrl, opts.pgPoolSize, "kon-analytics-ingest", logger, 60_000);
+  // Without the ingest role the first only applies the storage policies at start.
+  const pool = openPool(
+    opts.pgUrl,
+    runsIngest ? opts.pgPoolSize : 1,
+    "kon-analytics-ingest",
+    logger,
+    60_000,
+  );
   const apiPool = openPool(
     opts.pgUrl,
     opts.apiPgPoolSize,
@@ -112,35 +122,43 @@ export async function createAnalytics(
 
   const metrics = new AnalyticsMetrics();
   const kvConfig = new KvConfigReader(nc, names);
-  const ingesters = createIngesters(opts, { nc, pool, metrics, logger }, names, kvConfig);
+  const ingesters = runsIngest
+    ? createIngesters(opts, { nc, pool, metrics, logger }, names, kvConfig)
+    : [];
   for (const i of ingesters) await i.start();
   const maintenance = new MaintenanceLoop(pool, storage, opts, logger);
-  maintenance.start();
+  if (runsIngest) maintenance.start();
 
-  const fleet = new FleetStore(apiPool, opts.flappingHoldMs);
-  const configEvents = new ConfigEventStore(apiPool);
-  const queries = new FleetQueries(fleet, new EventStore(apiPool), kvConfig, configEvents);
-  const app = createApp({
+  const ops = {
     pool: apiPool,
     natsConnected: nats.connected,
     ingesters,
     maintenance,
     storage,
     metrics,
-    fleet,
-    series: new SeriesStore(apiPool),
-    queries,
-    configEvents,
-    rollouts: new RolloutQueries(new RolloutStore(apiPool), kvConfig),
     logger,
-    apiCacheMs: opts.apiCacheMs,
     edge,
     access,
-    admission: { maxInFlight: opts.apiMaxInFlight, maxQueued: opts.apiMaxQueued },
-  });
+  };
+  let app;
+  if (runsApi) {
+    const fleet = new FleetStore(apiPool, opts.flappingHoldMs);
+    const configEvents = new ConfigEventStore(apiPool);
+    const queries = new FleetQueries(fleet, new EventStore(apiPool), kvConfig, configEvents);
+    app = createApp({
+      ...ops,
+      fleet,
+      series: new SeriesStore(apiPool),
+      queries,
+      configEvents,
+      rollouts: new RolloutQueries(new RolloutStore(apiPool), kvConfig),
+      apiCacheMs: opts.apiCacheMs,
+      admission: { maxInFlight: opts.apiMaxInFlight, maxQueued: opts.apiMaxQueued },
+    });
+  } else app = createOpsApp(ops);
   const server = await listen(app, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
-  logger.info(`listening on http://${opts.host}:${port}`);
+  logger.info(`listening on http://${opts.host}:${port} (roles: ${opts.roles.join(", ")})`);
 
   return {
     options: opts,

@@ -4,4 +4,4 @@
 export { createAnalytics } from "./analytics-service";
 export type { AnalyticsRuntimeOptions, AnalyticsService } from "./analytics-service";
 export { parseAnalyticsOptions } from "./options";
-export type { AnalyticsOptions, ResolvedAnalyticsOptions } from "./options";
+export type { AnalyticsOptions, AnalyticsRole, ResolvedAnalyticsOptions } from "./options";

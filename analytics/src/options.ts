@@ -131,7 +131,19 @@ export interface AnalyticsOptions extends NatsOptions, HttpEdgeOptions, AccessAu
   rollupLagMs?: number;
   /** A FLAPPING event marks its node flapping for this long (KON_FLAPPING_HOLD_MS). @default 600000 */
   flappingHoldMs?: number;
+  /**
+   * What this instance does (KON_ANALYTICS_ROLES, comma-separated): `ingest` (the durable
+   * consumers and the maintenance loop), `api` (the HTTP API and dashboard), or both. An
+   * `ingest`-only instance answers only /healthz, /metrics and /v1/pipeline; run the API as
+   * instances of their own so that a crowd of dashboards cannot take the ingest's event loop
+   * (or, with per-process CPU limits, its cores). @default ["api", "ingest"]
+   */
+  roles?: AnalyticsRole[];
 }
+
+/** See {@link AnalyticsOptions.roles}. */
+export type AnalyticsRole = "api" | "ingest";
+export const ANALYTICS_ROLES: readonly AnalyticsRole[] = ["api", "ingest"];
 
 const interval = z
   .string()
@@ -177,6 +189,10 @@ const schema = z.object({
   maintenanceIntervalMs: z.number().int().min(100),
   rollupLagMs: z.number().int().min(0),
   flappingHoldMs: z.number().int().min(0),
+  roles: z
+    .array(z.enum(ANALYTICS_ROLES as [AnalyticsRole, ...AnalyticsRole[]]))
+    .min(1, "name at least one of api, ingest")
+    .transform((r) => [...new Set(r)].sort()),
 });
 
 /** Analytics options with every default filled in. */
@@ -240,6 +256,13 @@ export function parseAnalyticsOptions(
       given.maintenanceIntervalMs ?? envNumber(env, "KON_MAINTENANCE_INTERVAL_MS") ?? 10_000,
     rollupLagMs: given.rollupLagMs ?? envNumber(env, "KON_ROLLUP_LAG_MS") ?? 60_000,
     flappingHoldMs: given.flappingHoldMs ?? envNumber(env, "KON_FLAPPING_HOLD_MS") ?? 600_000,
+    roles:
+      given.roles ??
+      envString(env, "KON_ANALYTICS_ROLES")
+        ?.split(",")
+        .map((r) => r.trim())
+        .filter(Boolean) ??
+      ANALYTICS_ROLES,
   };
   const opts = parseOptionsWith(schema, merged, "analytics");
   if (opts.retryMaxMs < opts.retryMinMs) {

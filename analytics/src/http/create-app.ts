@@ -75,13 +75,39 @@ export function createApp(src: AppSources): Express {
   app.use(configRouter(src.queries, src.configEvents, src.apiCacheMs));
   app.use(rolloutsRouter(src.rollouts));
   app.use(opsRouter(src));
-  app.use((req, res) => {
-    res.status(404).json({
-      error: { code: KonErrorCode.NotFound, message: `no route ${req.method} ${req.path}` },
-    });
-  });
+  app.use(notFound());
   app.use(errorHandler(src.logger));
   return app;
+}
+
+/** What an instance without the `api` role serves from (see {@link createOpsApp}). */
+export type OpsAppSources = OpsSources & Pick<AppSources, "metrics" | "logger" | "edge" | "access">;
+
+/**
+ * The app of an instance that only ingests (roles without `api`): /healthz, /metrics and
+ * /v1/pipeline, behind the same Host allow-list and token as the full app. Every other path is a
+ * 404 that says the API is served by other instances.
+ */
+export function createOpsApp(src: OpsAppSources): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(edgeMiddleware(src.edge));
+  app.use(timing(src.metrics));
+  app.use(tokenGuard(src.access));
+  app.use(opsRouter(src));
+  app.use(notFound("an ingest-only instance (KON_ANALYTICS_ROLES without api)"));
+  app.use(errorHandler(src.logger));
+  return app;
+}
+
+function notFound(where?: string): RequestHandler {
+  return (req, res) => {
+    const on = where === undefined ? "" : ` on ${where}`;
+    res.status(404).json({
+      error: { code: KonErrorCode.NotFound, message: `no route ${req.method} ${req.path}${on}` },
+    });
+  };
 }
 
 /**
