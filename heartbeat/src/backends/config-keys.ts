@@ -5,82 +5,103 @@
  * they change, however long its refresh period. Only the keys count: revisions change with every
  * config write and nothing reads them from the record.
  *
- * The fingerprint is order-independent (a sum of per-key FNV-1a hashes), 0 for no keys. Two key
- * sets may collide (about 1 in 2^32): the change is then written at the next periodic refresh.
- * Bytes that are not a well-formed Heartbeat give `undefined` (no opinion).
+ * This runs on every beat of every node a monitor owns, so it only walks the top-level tags and
+ * hashes the key bytes (no objects, no closures). The fingerprint is order-independent (a sum
+ * of per-key hashes), 0 for no keys. Two key sets may collide (about 1 in 2^32): the change is
+ * then written at the next periodic refresh. Bytes that are not a well-formed Heartbeat give
+ * `undefined` (no opinion).
  */
-export function configKeysFingerprint(bytes: Uint8Array): number | undefined {
+export function configKeysFingerprint(b: Uint8Array): number | undefined {
+  const end = b.length;
   let pos = 0;
-  const end = bytes.length;
   let sum = 0;
-  const varint = (): number => {
-    let n = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (pos >= end) return -1;
-      const b = bytes[pos++]!;
-      n += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return n;
-    }
-    // Longer varints (64-bit values) are skipped, not read: only tags and lengths matter here.
-    while (pos < end && bytes[pos]! & 0x80) pos++;
-    pos++;
-    return 0;
-  };
   while (pos < end) {
-    const tag = varint();
-    if (tag <= 0) return undefined;
-    const wt = tag & 7;
-    if (wt === 0) {
-      if (varint() < 0) return undefined;
-    } else if (wt === 1) pos += 8;
-    else if (wt === 5) pos += 4;
-    else if (wt === 2) {
-      const len = varint();
-      if (len < 0 || len > end - pos) return undefined;
-      if (tag >>> 3 === 10) {
-        const key = entryKeyHash(bytes, pos, pos + len);
-        if (key === undefined) return undefined;
-        sum = (sum + key) >>> 0;
+    let tag = b[pos++]!;
+    if (tag & 0x80) {
+      // Field numbers above 15: a longer tag (none of Heartbeat's, but skipped as protobuf says).
+      tag &= 0x7f;
+      for (let shift = 7; ; shift += 7) {
+        if (pos >= end || shift > 28) return undefined;
+        const c = b[pos++]!;
+        tag |= (c & 0x7f) << shift;
+        if (!(c & 0x80)) break;
       }
-      pos += len;
-    } else return undefined;
-    if (pos > end) return undefined;
+    }
+    switch (tag & 7) {
+      case 0:
+        while (pos < end && b[pos]! & 0x80) pos++;
+        pos++;
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      case 2: {
+        let len = 0;
+        for (let shift = 0; ; shift += 7) {
+          if (pos >= end || shift > 28) return undefined;
+          const c = b[pos++]!;
+          len |= (c & 0x7f) << shift;
+          if (!(c & 0x80)) break;
+        }
+        if (len < 0 || len > end - pos) return undefined;
+        if (tag === CONFIG_ENTRY) {
+          const h = entryKeyHash(b, pos, pos + len);
+          if (h < 0) return undefined;
+          sum = (sum + h) >>> 0;
+        }
+        pos += len;
+        break;
+      }
+      default:
+        return undefined;
+    }
   }
-  return sum;
+  return pos === end ? sum : undefined;
 }
 
-/** FNV-1a of the key (field 1) of one map entry in `bytes[start, end)`; the empty key if absent. */
-function entryKeyHash(bytes: Uint8Array, start: number, end: number): number | undefined {
+/** Tag of a `config` map entry: field 10, length-delimited. */
+const CONFIG_ENTRY = (10 << 3) | 2;
+/** Tag of a map entry's key: field 1, length-delimited. */
+const ENTRY_KEY = (1 << 3) | 2;
+
+/**
+ * Hash of the key (field 1) of the map entry in `b[start, end)`, -1 when malformed. Encoders
+ * write the key first; otherwise the entry's fields are walked to find it (absent: the empty key).
+ */
+function entryKeyHash(b: Uint8Array, start: number, end: number): number {
   let pos = start;
-  let from = 0;
-  let to = 0;
-  const length = (): number | undefined => {
-    let len = 0;
-    for (let shift = 0; shift <= 28; shift += 7) {
-      if (pos >= end) return undefined;
-      const b = bytes[pos++]!;
-      len |= (b & 0x7f) << shift;
-      if (!(b & 0x80)) return len <= end - pos ? len : undefined;
-    }
-    return undefined;
-  };
+  let from = start;
+  let to = start;
   while (pos < end) {
-    // Map entries have fields 1 (key) and 2 (value): one-byte tags.
-    const tag = bytes[pos++]!;
+    const tag = b[pos++]!;
     const wt = tag & 7;
-    if (wt === 2) {
-      const len = length();
-      if (len === undefined) return undefined;
-      if (tag === 0x0a) [from, to] = [pos, pos + len];
-      pos += len;
-    } else if (wt === 0) {
-      while (pos < end && bytes[pos]! & 0x80) pos++;
+    if (wt === 0) {
+      while (pos < end && b[pos]! & 0x80) pos++;
       pos++;
-    } else return undefined;
+      continue;
+    }
+    if (wt !== 2) return -1;
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (pos >= end || shift > 28) return -1;
+      const c = b[pos++]!;
+      len |= (c & 0x7f) << shift;
+      if (!(c & 0x80)) break;
+    }
+    if (len < 0 || len > end - pos) return -1;
+    if (tag === ENTRY_KEY) {
+      from = pos;
+      to = pos + len;
+      break;
+    }
+    pos += len;
   }
+  // FNV-1a, then mixed once more so that a sum of hashes does not cancel along simple patterns.
   let h = 0x811c9dc5;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-  // Mixed once more so that a sum of hashes does not cancel along simple patterns.
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
   h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
   return (h ^ (h >>> 12)) >>> 0;
 }
