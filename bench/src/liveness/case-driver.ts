@@ -2,7 +2,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { NodeEvent, decodeMessage } from "@konorkestra/proto";
 import { parseNodeEventId } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
-import type { BeatSink } from "./node-simulator";
+import type { FleetSimulator } from "./fleet-simulator";
+import type { BeatSink, SimulatorOptions } from "./node-simulator";
 
 /** The four rows of the benchmark. */
 export type RowKey = "nats" | "redis" | "raw_nats" | "raw_redis";
@@ -32,7 +33,10 @@ export type DownListener = (node: string, atMs: number, ref?: string) => void;
  */
 export interface CaseDriver {
   readonly spec: RowSpec;
+  /** Where an in-process simulator's beats go. */
   readonly sink: BeatSink;
+  /** Optional: a simulator of the driver's own (e.g. in a process of its own) instead. */
+  simulator?(opts: Omit<SimulatorOptions, "encoder">): Promise<FleetSimulator>;
   /** Name → pid of the processes whose CPU and memory the row reports. */
   readonly processes: Readonly<Record<string, number>>;
   /** Server name → version. */
@@ -55,11 +59,11 @@ export interface CaseDriver {
   /** Nodes seen alive so far (the monitor's `node.up` events, or stored beats). */
   upCount(): number;
   /**
-   * Beats sent that the server did not store (a dropped core publish, a refused publish or
-   * SET), counted from the server's own sequence where there is one. Ask once the simulator
-   * has stopped.
+   * Beats sent (`sent`, as the simulator counted them) that the server did not store (a
+   * dropped core publish, a refused publish or SET), counted from the server's own sequence
+   * where there is one. Ask once the simulator has stopped.
    */
-  lostBeats(): Promise<number>;
+  lostBeats(sent: number): Promise<number>;
   /** Deadlines of these (stopped) nodes by the server's record; missing ones are left out. */
   deadlines(nodes: readonly string[], ttlMs: number): Promise<Map<string, ServerDeadline>>;
   /** Anything the report should mention (e.g. the monitor's warnings). */

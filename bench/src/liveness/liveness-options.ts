@@ -37,7 +37,7 @@ export interface LivenessOptions {
   /** Period of the simulator's scheduling timer. @default 5 */
   tickMs: number;
   /**
-   * Nice value of the bench's main thread (simulator and observer) while a row runs; 0 leaves
+   * Nice value of the bench process (simulator and observer) while a row runs; 0 leaves
    * it alone. @default {@link BENCH_NICE}
    */
   benchNice: number;
@@ -54,7 +54,7 @@ export interface LivenessOptions {
 export const INTERVAL_MS = 1000;
 
 /**
- * The bench's main thread runs its rows at this nice value (where the OS allows it): the
+ * The bench process runs its rows at this nice value (where the OS allows it): the
  * simulated fleet stands for machines of their own, which the monitors under test do not slow
  * down, and the observer should timestamp a down when it arrives, not when the monitors leave
  * it a core. Its CPU is reported either way.
@@ -82,7 +82,7 @@ export const USAGE = `usage: npm run bench:liveness -- [flags]
   --tail-s S           others keep beating this long after the last deadline (default 15)
   --max-sim-lag-ms N   the run is invalid if the simulator fell this far behind (default 500)
   --tick-ms N          period of the simulator's timer                   (default 5)
-  --bench-nice N       nice value of the bench's main thread (simulator, observer) during a
+  --bench-nice N       nice value of the bench process (simulator, observer) during a
                        row, so that the processes under test do not delay the fleet's beats;
                        0 leaves it alone (default ${BENCH_NICE}; needs root or CAP_SYS_NICE)
   --cpu-prof-dir DIR   write a V8 CPU profile of the (first) monitor process into DIR

@@ -98,8 +98,8 @@ export function formatTable(rows: readonly RowResult[]): string[] {
       fixed2(u["nats-server"]?.cores),
       fixed2(u["redis-server"]?.cores),
       fixed2(u.bench?.cores),
-      fixed2(r.sim.cores),
-      fixed2(r.sim.cpuUsPerBeat),
+      fixed2(r.simCores),
+      fixed2(r.simUsPerBeat),
       whole(r.sim.beatsPerSec),
       `${whole(r.sim.maxLatenessAllMs)} ms`,
     ];
@@ -119,9 +119,10 @@ export function formatRowNotes(rows: readonly RowResult[]): string[] {
     "  /proc/<pid>/stat; mon RSS = largest VmRSS sampled then (/proc/<pid>/status), in brackets",
     "  before the first beat: the monitor runs from source through testkit's run-ts, so that",
     "  includes the TypeScript compiler; bench = this process (simulator, observer and, for the",
-    "  baselines, the watcher); sim CPU = the simulator's part of it (its ticks and the flush of",
-    "  their beats, TLS included, by process.cpuUsage() around each tick), us/beat = that per",
-    "  beat; sim lag = latest a beat left after its slot, over the whole row.",
+    "  baselines, the watcher); sim CPU = the simulated fleet: its own process in the monitor",
+    "  rows (all of its CPU), else its part of the bench (its ticks and the flush of their beats,",
+    "  TLS included, by process.cpuUsage() around each tick); us/beat = that per beat sent;",
+    "  sim lag = latest a beat left after its slot, over the whole row.",
   ];
   for (const r of rows) {
     const s = r.sim;
@@ -129,7 +130,8 @@ export function formatRowNotes(rows: readonly RowResult[]): string[] {
     out.push(
       `${r.spec.label}: all up after ${r.allUpAfterS.toFixed(1)} s; beats ${whole(s.beatsPerSec)}/s ` +
         `(expected ${whole(s.expectedPerSec)}/s), sim lag in the measured window ` +
-        `${whole(s.maxLatenessMs)} ms; ${r.lostBeats} beats not stored; ` +
+        `${whole(s.maxLatenessMs)} ms (over the row ${whole(s.maxLatenessAllMs)} ms, for a beat ` +
+        `due ${r1(s.maxLatenessAllAtS)} s after the first); ${r.lostBeats} beats not stored; ` +
         `${r.detection.early} early, ${r.detection.duplicates} duplicate downs${peak}; ` +
         `row took ${Math.round(r.durationS)} s`,
     );
@@ -163,15 +165,21 @@ export function formatCoreShares(rows: readonly RowResult[], cores: number): str
     const ours = Object.entries(u).filter(([name]) => name !== "bench");
     const bench = u.bench?.cores ?? NaN;
     const sum = ours.reduce((a, [, x]) => a + x.cores, 0) + bench;
-    const parts = ours.map(([name, x]) => `${name} ${fixed2(x.cores)}`);
+    const parts = ours.map(([name, x]) =>
+      name === "simulator"
+        ? `simulator process ${fixed2(x.cores)} (${fixed2(r.simUsPerBeat)} us/beat)`
+        : `${name} ${fixed2(x.cores)}`,
+    );
     const callouts =
       r.calloutsInWindow === undefined
         ? ""
-        : `, auth callout ${r.calloutsInWindow} checks (in the bench process)`;
+        : `, auth callout ${r.calloutsInWindow} checks in the window`;
     parts.push(
-      `bench ${fixed2(bench)} (simulator ${fixed2(r.sim.cores)} at ` +
-        `${fixed2(r.sim.cpuUsPerBeat)} us/beat, observer and the rest ` +
-        `${fixed2(bench - r.sim.cores)}${callouts})`,
+      u.simulator
+        ? `bench ${fixed2(bench)} (observer, probe${callouts})`
+        : `bench ${fixed2(bench)} (simulator ${fixed2(r.simCores)} at ` +
+            `${fixed2(r.simUsPerBeat)} us/beat, observer and the rest ` +
+            `${fixed2(bench - r.simCores)}${callouts})`,
     );
     parts.push(`everything else on the machine ${fixed2(r.machineCores - sum)}`);
     out.push(`  ${r.spec.label}: machine busy ${fixed2(r.machineCores)} = ${parts.join(", ")}`);
@@ -289,8 +297,8 @@ function rowJson(row: RowResult): Record<string, unknown> {
     [`${p}_monitors_cpu_cores`]: num(r2(monitorCores)),
     [`${p}_nats_cpu_cores`]: num(r2(row.usage["nats-server"]?.cores ?? NaN)),
     [`${p}_bench_cpu_cores`]: num(r2(row.usage.bench?.cores ?? NaN)),
-    [`${p}_sim_cpu_cores`]: num(r2(row.sim.cores)),
-    [`${p}_sim_cpu_us_per_beat`]: num(r2(row.sim.cpuUsPerBeat)),
+    [`${p}_sim_cpu_cores`]: num(r2(row.simCores)),
+    [`${p}_sim_cpu_us_per_beat`]: num(r2(row.simUsPerBeat)),
     [`${p}_machine_cpu_cores`]: num(r2(row.machineCores)),
   });
   if (row.usage.monitor) {

@@ -76,8 +76,8 @@ function printHeader(o: LivenessOptions, rows: RowKey[]): MachineInfo {
     `fleet:   ${o.nodes} nodes beating at 1 Hz (protobuf Heartbeat byte for byte as the SDK builds ` +
       `it, encoded once per node and patched per beat, seq +1, intervalMs ${INTERVAL_MS}, ` +
       `allowedMisses ${o.ttlS}, spread evenly over each second, one ${o.tickMs} ms timer; monitor ` +
-      `rows: one TLS connection joined with the group's join key through the auth callout, the ` +
-      `beats of a tick in one write), TTL ${o.ttlS} s; after >= ${o.warmupS} s and every node seen up, ` +
+      `rows: in a process of its own, on one TLS connection joined with the group's join key ` +
+      `through the auth callout, the beats of a tick in one write), TTL ${o.ttlS} s; after >= ${o.warmupS} s and every node seen up, ` +
       `${o.stop} nodes (seed ${o.seed}, the same in every row) stop at once; the others beat ` +
       `${o.tailS} s past the last deadline`,
   );

@@ -6,6 +6,7 @@ import { silentLogger } from "@konorkestra/sdk";
 import { credentialOptions, groupInboxPrefix } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import type { NatsServer } from "@konorkestra/testkit";
+import type { MemberConnection } from "./fleet-simulator";
 
 /** A group's join key and the auth callout that admits it, for the bench's simulated nodes. */
 export interface MemberAuth {
@@ -16,6 +17,8 @@ export interface MemberAuth {
    * `server` (a URL) when given, else to the first server.
    */
   connectMember(name: string, server?: string): Promise<NatsConnection>;
+  /** The same, as options for a connection made in another process. */
+  readonly member: MemberConnection;
   close(): Promise<void>;
 }
 
@@ -62,7 +65,15 @@ export async function startMemberAuth(
   responder.start();
   await adminNc.flush();
   const { tls } = nats.clientOptions();
+  const member: MemberConnection = {
+    servers: [nats.url],
+    ...(tls ? { caFile: tls.caFile } : {}),
+    token: joinKey,
+    inboxPrefix: groupInboxPrefix(names, group),
+    prefix: names.prefix,
+  };
   return {
+    member,
     callouts: () => checked,
     connectMember: (name, server) =>
       connect({

@@ -4,6 +4,7 @@ import { monitorConsumerName, wireNames } from "@konorkestra/sdk/internal";
 import { createTestTokens, startNats, startRedis } from "@konorkestra/testkit";
 import { collectDeadlines, settledLastSeq, unwind, watchNodeEvents } from "./case-driver";
 import type { CaseDriver, DownListener } from "./case-driver";
+import { startSimulatorProcess } from "./fleet-simulator";
 import { startMemberAuth } from "./member-auth";
 import { natsBeatSink } from "./nats-beat-sink";
 import { MonitorProbe } from "./monitor-probe";
@@ -79,10 +80,11 @@ async function assemble(
     processes[`monitor-${i}`] = m.pid;
     others.push(m);
   }
-  // Beats and observation on separate connections: downs do not queue behind 10k beats/s.
+  // The fleet beats from a process of its own, joined as the group's nodes (see
+  // startSimulatorProcess); `sink` (a member connection here) serves an in-process simulator.
   const auth = await startMemberAuth(nats, names, group);
   steps.push(() => auth.close());
-  const pub = await auth.connectMember("bench-liveness-nodes");
+  const pub = await auth.connectMember("bench-liveness-nodes-local");
   steps.push(() => pub.close());
   const obs = await connect({ ...nats.clientOptions(), name: "bench-liveness-observer" });
   steps.push(() => obs.close());
@@ -108,6 +110,11 @@ async function assemble(
       detection: `node.down event on ${names.eventSubject(group, "node.down")}`,
     },
     sink,
+    simulator: async (opts) => {
+      const sim = await startSimulatorProcess(auth.member, opts);
+      steps.push(() => sim.close());
+      return sim;
+    },
     processes,
     versions,
     auth: {
@@ -120,13 +127,13 @@ async function assemble(
     watch: (onDown: DownListener) => watchNodeEvents(obs, names, group, ups, onDown),
     upCount: () => ups.size,
     // Only the simulator writes to KON_HB here: every stored heartbeat has a sequence.
-    lostBeats: async () => {
+    lostBeats: async (sent) => {
       health = probe.stop();
       await pub.flush();
       const stored = await settledLastSeq(
         async () => (await jsm.streams.info(names.heartbeatStream)).state.last_seq,
       );
-      return sink.sent - stored;
+      return sent - stored;
     },
     deadlines: (nodes, ttlMs) =>
       collectDeadlines(nodes, async (node) => {

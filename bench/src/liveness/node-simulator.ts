@@ -56,6 +56,10 @@ export interface SimulatorStats {
   readonly maxLatenessMs: number;
   /** The same since the simulator started. */
   readonly maxLatenessAllMs: number;
+  /** When that latest beat was due, in seconds after the simulator started. */
+  readonly maxLatenessAllAtS: number;
+  /** Beats sent since the start. */
+  readonly beatsTotal: number;
   /**
    * CPU seconds of this process while the simulator's ticks ran (encoding, the sink's sends and
    * the connection's flush of them, TLS included), in the window: see {@link NodeSimulator}.
@@ -116,8 +120,11 @@ export class NodeSimulator {
   private batchBeats = 0;
   private windowStart = 0;
   private windowBeats = 0;
+  private totalBeats = 0;
   private windowLateness = 0;
   private allLateness = 0;
+  private allLatenessAt = 0;
+  private startedAt = 0;
   private windowCpuUs = 0;
   private expectedBeatMs = 0;
   private expectedSince = 0;
@@ -160,6 +167,7 @@ export class NodeSimulator {
   start(): void {
     if (this.timer) return;
     const now = performance.now();
+    this.startedAt = now;
     this.schedule = new BeatSchedule(this.nodes.length, this.intervalMs, now);
     this.mark();
     this.timer = setInterval(() => this.tick(), this.tickMs);
@@ -196,6 +204,8 @@ export class NodeSimulator {
       expectedPerSec: windowS > 0 ? this.expectedBeatMs / this.intervalMs / windowS : 0,
       maxLatenessMs: this.windowLateness,
       maxLatenessAllMs: this.allLateness,
+      maxLatenessAllAtS: (this.allLatenessAt - this.startedAt) / 1000,
+      beatsTotal: this.totalBeats,
       cpuS,
       cores: windowS > 0 ? cpuS / windowS : NaN,
       cpuUsPerBeat: this.windowBeats > 0 ? this.windowCpuUs / this.windowBeats : NaN,
@@ -213,20 +223,28 @@ export class NodeSimulator {
     const sentAtMs = Date.now();
     const uptimeMs = Math.round(process.uptime() * 1000);
     let late = 0;
+    let lateDue = 0;
     const beats = this.schedule?.take(now, (i, dueMs) => {
       const n = this.nodes[i]!;
       if (!n.beating) return;
       n.seq += 1;
       if (n.pubHead) this.frame(n, sentAtMs, uptimeMs);
       else this.sink.send(n.identity.nodeId, this.encode(n, sentAtMs, uptimeMs));
-      if (now - dueMs > late) late = now - dueMs;
+      if (now - dueMs > late) {
+        late = now - dueMs;
+        lateDue = dueMs;
+      }
       this.windowBeats++;
+      this.totalBeats++;
     });
     if (!beats) return;
     this.writeBatch();
     // Lateness: when the tick took the beat, against its slot (the sends follow within µs).
     if (late > this.windowLateness) this.windowLateness = late;
-    if (late > this.allLateness) this.allLateness = late;
+    if (late > this.allLateness) {
+      this.allLateness = late;
+      this.allLatenessAt = lateDue;
+    }
     // After the NATS client's flush microtask (queued at this tick's first publish).
     queueMicrotask(() => {
       const used = process.cpuUsage(cpu0);

@@ -84,12 +84,12 @@ export async function startRawNatsCase(ttlS: number, mode: RawNatsPublish): Prom
       },
       upCount: () => ups.size,
       // The stream's last sequence counts every stored beat and every expiry marker.
-      lostBeats: async () => {
+      lostBeats: async (sent) => {
         await pub.flush();
         const stored = await settledLastSeq(
           async () => (await jsm.streams.info(`KV_${BUCKET}`)).state.last_seq,
         );
-        return sink.sent - (stored - purges);
+        return sent - (stored - purges);
       },
       deadlines: (nodes, ttlMs) =>
         collectDeadlines(nodes, async (node) => {

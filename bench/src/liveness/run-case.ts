@@ -1,8 +1,10 @@
+import { readdirSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import type { CaseDriver, RowSpec } from "./case-driver";
 import { DetectionTally } from "./detection-tally";
 import type { DetectionSummary } from "./detection-tally";
-import { NodeSimulator } from "./node-simulator";
+import { localSimulator } from "./fleet-simulator";
+import type { FleetSimulator } from "./fleet-simulator";
 import type { SimulatorStats } from "./node-simulator";
 import { residentMiB, UsageMeter } from "./process-usage";
 import type { ProcessUsage } from "./process-usage";
@@ -21,7 +23,7 @@ export interface CasePlan {
   readonly tailMs: number;
   readonly maxSimLagMs: number;
   readonly tickMs: number;
-  /** Nice value of this thread while the row runs (0: unchanged); see BENCH_NICE. */
+  /** Nice value of this process while the row runs (0: unchanged); see BENCH_NICE. */
   readonly benchNice?: number;
   /** Progress lines. */
   readonly log: (line: string) => void;
@@ -35,6 +37,12 @@ export interface RowResult {
   readonly usage: Readonly<Record<string, ProcessUsage>>;
   /** The simulator over the measured window (after every node was up). */
   readonly sim: SimulatorStats;
+  /**
+   * The simulator's share of a core in the window, and per beat (µs): its own process's CPU
+   * when it has one (`usage.simulator`), else its ticks' CPU in this process.
+   */
+  readonly simCores: number;
+  readonly simUsPerBeat: number;
   /** VmRSS of each process before the first beat, MiB (the monitor's includes the TypeScript
    * compiler that runs it from source). */
   readonly rssIdleMiB: Readonly<Record<string, number>>;
@@ -71,7 +79,7 @@ async function waitUntil(done: () => boolean, deadlineMs: number): Promise<boole
 interface Row {
   readonly driver: CaseDriver;
   readonly plan: CasePlan;
-  readonly sim: NodeSimulator;
+  readonly sim: FleetSimulator;
   readonly tally: DetectionTally;
   readonly problems: string[];
   readonly t0: number;
@@ -86,35 +94,43 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
   const t0 = Date.now();
   const tally = new DetectionTally(t0);
   await driver.watch((node, atMs, ref) => tally.down(node, atMs, ref));
-  const sim = new NodeSimulator(driver.sink, {
+  const simOpts = {
     group: plan.group,
     nodeIds: plan.nodeIds,
     intervalMs: plan.intervalMs,
     allowedMisses: Math.round(plan.ttlMs / plan.intervalMs),
     tickMs: plan.tickMs,
-  });
+  };
+  const sim = driver.simulator
+    ? await driver.simulator(simOpts)
+    : localSimulator(driver.sink, simOpts);
   const row: Row = { driver, plan, sim, tally, problems: [], t0 };
   const rssIdleMiB: Record<string, number> = {};
   for (const [name, pid] of Object.entries(driver.processes)) {
     rssIdleMiB[name] = residentMiB(pid)?.rss ?? NaN;
   }
-  const priority = raisePriority(plan.benchNice ?? 0);
-  sim.start();
+  const priority = raisePriority(plan.benchNice ?? 0, [process.pid, sim.pid]);
   try {
+    await sim.start();
     const allUpAfterS = await warmUp(row);
-    const meter = new UsageMeter({ ...driver.processes, bench: process.pid });
+    const meter = new UsageMeter({
+      ...driver.processes,
+      bench: process.pid,
+      ...(sim.pid !== undefined ? { simulator: sim.pid } : {}),
+    });
     meter.start();
     const callouts0 = driver.auth?.callouts();
     driver.startMeasuring?.();
-    sim.mark();
+    await sim.mark();
     await stopAndWait(row);
     // Counted before the simulator stops: then every node falls silent and goes down.
     const detection = tally.summary(plan.missAfterMs);
     const usage = meter.stop();
-    const stats = sim.stats();
+    const stats = await sim.stats();
     const callouts = driver.auth?.callouts();
-    sim.close();
-    const lostBeats = await driver.lostBeats();
+    await sim.close();
+    const lostBeats = await driver.lostBeats(sim.sent);
+    const simProc = usage.simulator;
     if (stats.maxLatenessAllMs > plan.maxSimLagMs) {
       row.problems.push(
         `SIMULATOR FELL BEHIND: a beat went out ${Math.round(stats.maxLatenessAllMs)} ms late ` +
@@ -127,6 +143,8 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
       usage,
       rssIdleMiB,
       sim: stats,
+      simCores: simProc ? simProc.cores : stats.cores,
+      simUsPerBeat: simProc ? (simProc.cores / stats.beatsPerSec) * 1e6 : stats.cpuUsPerBeat,
       machineCores: meter.machineCores,
       benchPriority: priority.how,
       ...(driver.auth
@@ -139,31 +157,59 @@ export async function runCase(driver: CaseDriver, plan: CasePlan): Promise<RowRe
       durationS: (Date.now() - t0) / 1000,
     };
   } finally {
-    sim.close();
+    await sim.close().catch(() => undefined);
     priority.restore();
   }
 }
 
 /**
- * Sets this thread's nice value (Linux: setpriority on the calling thread; the main thread runs
- * the simulator and the observer), and puts it back afterwards, before the next row starts its
+ * Sets the nice value of every thread of this process (Linux keeps one per thread: the main
+ * thread runs the simulator and the observer, the others V8's GC and libuv's pool, which the
+ * main thread may wait for), and puts them back afterwards, before the next row starts its
  * servers (a child inherits the nice value of the thread that forks it).
  */
-function raisePriority(nice: number): { how: string; restore(): void } {
-  if (nice === 0) return { how: "bench thread at its usual priority", restore: () => undefined };
-  const before = getPriority();
+function raisePriority(
+  nice: number,
+  pids: readonly (number | undefined)[],
+): { how: string; restore(): void } {
+  if (nice === 0) return { how: "bench at its usual priority", restore: () => undefined };
+  const before = new Map<number, number>();
   try {
-    setPriority(nice);
+    for (const tid of pids.flatMap((p) => (p === undefined ? [] : threadIds(p)))) {
+      before.set(tid, getPriority(tid));
+      setPriority(tid, nice);
+    }
   } catch (err) {
+    for (const [tid, p] of before) setPriority(tid, p);
     return {
-      how: `bench thread NOT reniced to ${nice} (${(err as Error).message})`,
+      how: `bench NOT reniced to ${nice} (${(err as Error).message})`,
       restore: () => undefined,
     };
   }
   return {
-    how: `bench main thread (simulator, observer) at nice ${nice} during the row`,
-    restore: () => setPriority(before),
+    how:
+      `bench and simulator processes (${before.size} threads) at nice ${nice} during the row ` +
+      `(the processes under test at 0)`,
+    restore: () => {
+      for (const [tid, p] of before) {
+        try {
+          setPriority(tid, p);
+        } catch {
+          // A thread that ended meanwhile.
+        }
+      }
+    },
   };
+}
+
+/** A process's thread ids (Linux), the main thread's first. */
+function threadIds(pid: number): number[] {
+  try {
+    const tids = readdirSync(`/proc/${pid}/task`).map(Number);
+    return [pid, ...tids.filter((t) => t !== pid)];
+  } catch {
+    return [pid];
+  }
 }
 
 /** Beats until every node was seen up and the warm-up has passed; when all were up (s). */
@@ -205,7 +251,7 @@ async function untilReady(driver: CaseDriver, plan: CasePlan, problems: string[]
 /** Stops the chosen nodes, asks the server for their deadlines, waits out the tail. */
 async function stopAndWait({ driver, plan, sim, tally, problems, t0 }: Row): Promise<void> {
   const stoppedAt = Date.now();
-  sim.stop(plan.stopIndexes);
+  await sim.stop(plan.stopIndexes);
   const stopped = plan.stopIndexes.map((i) => plan.nodeIds[i]!);
   for (const node of stopped) tally.stop(node, stoppedAt);
   // Beats already sent land within milliseconds; every key still lives for ≥ TTL − interval.

@@ -122,7 +122,7 @@ export async function startClusterDriver(
       }),
     notReady: () => monitorsNotReady(stage.monitors, jsm, names, maxPending),
     upCount: () => ups.size,
-    lostBeats: async () => {
+    lostBeats: async (sent) => {
       // First, before the nodes the simulator just stopped go down too (≥ one TTL from now).
       storedDowns = await countStoredDowns(obs, names, group);
       health = probe.stop();
@@ -133,7 +133,7 @@ export async function startClusterDriver(
       stored = await settledLastSeq(
         async () => (await jsm.streams.info(names.heartbeatStream)).state.last_seq,
       );
-      return sink.sent + ingest.probes - stored;
+      return sent + ingest.probes - stored;
     },
     deadlines: (nodes, ttlMs) =>
       collectDeadlines(nodes, async (node) => {

@@ -88,9 +88,9 @@ export function formatReport(r: ScaleoutResults): string[] {
   const benchCores = row.usage.bench?.cores ?? NaN;
   const listed = Object.values(row.usage).reduce((a, p) => a + p.cores, 0) + pgCores;
   out.push(
-    `  bench ${benchCores.toFixed(2)} = simulator ${row.sim.cores.toFixed(2)} ` +
-      `(${row.sim.cpuUsPerBeat.toFixed(1)} µs per beat) + observer, probes and the rest ` +
-      `${(benchCores - row.sim.cores).toFixed(2)}; auth callout: ${row.calloutsInWindow ?? "?"} ` +
+    `  bench ${benchCores.toFixed(2)} = simulator ${row.simCores.toFixed(2)} ` +
+      `(${row.simUsPerBeat.toFixed(1)} µs per beat) + observer, probes and the rest ` +
+      `${(benchCores - row.simCores).toFixed(2)}; auth callout: ${row.calloutsInWindow ?? "?"} ` +
       `checks in the window (in the bench process)`,
     `  machine busy ${row.machineCores.toFixed(2)} of ${r.machine.cores} cores: the processes above ` +
       `${listed.toFixed(2)}, everything else on the machine ${(row.machineCores - listed).toFixed(2)}`,
@@ -123,7 +123,7 @@ export function formatReport(r: ScaleoutResults): string[] {
     `per unit: monitor ${c.monitorUsPerBeat.join(" / ")} µs per beat and ${c.monitorKibPerNode.join(" / ")} KiB per node; ` +
       `nats (all servers) ${c.natsUsPerBeat} µs per beat; analytics (all) ${c.analyticsUsPerRow} µs per row; ` +
       `postgres ${c.postgresUsPerRow} µs per row; bench ${c.benchUsPerBeat} µs per beat ` +
-      `(simulator ${r1(row.sim.cpuUsPerBeat)})`,
+      `(simulator ${r1(row.simUsPerBeat)})`,
   );
   for (const n of row.notes) out.push(`note: ${n}`);
   for (const p of problems(r)) out.push(`PROBLEM: ${p}`);
@@ -194,8 +194,8 @@ export function resultJson(r: ScaleoutResults): string {
     monitor_consumer_current: r.health ? r2(r.health.currentShare) : null,
     monitor_backlog_max: r.health?.maxBacklog ?? null,
     sim_max_lag_ms: Math.round(row.sim.maxLatenessAllMs),
-    sim_cpu_cores: r2(row.sim.cores),
-    sim_cpu_us_per_beat: r2(row.sim.cpuUsPerBeat),
+    sim_cpu_cores: r2(row.simCores),
+    sim_cpu_us_per_beat: r2(row.simUsPerBeat),
     machine_cpu_cores: r2(row.machineCores),
     valid: problems(r).length === 0,
     problems: problems(r),

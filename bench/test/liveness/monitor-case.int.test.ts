@@ -32,6 +32,9 @@ describe("bench:liveness monitor rows (monitor in its own process, real servers)
       expect(r.lostBeats).toBe(0);
       expect(r.sim.beats).toBeGreaterThan(0);
       expect(r.sim.cpuUsPerBeat).toBeGreaterThan(0);
+      // The fleet beats from a process of its own, measured by its pid.
+      expect(r.usage.simulator?.cpuS).toBeGreaterThan(0);
+      expect(r.simUsPerBeat).toBeGreaterThan(0);
       // Production credentials: the nodes joined through the callout (before the window), and
       // the probe read /metrics with its read token (a refused request is no sample).
       expect(r.auth).toMatch(/join key through the auth callout/);
