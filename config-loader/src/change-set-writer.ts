@@ -100,7 +100,7 @@ export class ChangeSetWriter {
       key: c.key,
       config: c.config,
       sourcePath: c.file.sourcePath,
-      git: gitFieldsFor(git, c.file.realPath),
+      git: gitFieldsFor(git, c.file.realPath, c.file.links),
       changeSetId,
       changeSetSize,
       atMs,

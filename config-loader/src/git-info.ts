@@ -80,12 +80,18 @@ function parseDirty(topLevel: string, status: string): Set<string> {
 /**
  * Commit and author to record for a file (by its real path): HEAD's, when the file is in the work
  * tree and has no uncommitted changes; otherwise empty, because no commit holds that content.
+ * `links` are the symbolic links the file was reached through (their own paths): when one of
+ * them is uncommitted (an untracked link to a committed file), no commit published that key
+ * either, and the fields are empty.
  */
 export function gitFieldsFor(
   info: GitInfo | undefined,
   realPath: string,
+  links: readonly string[] = [],
 ): { gitCommit: string; gitAuthor: string } {
-  if (!info || !realPath.startsWith(info.topLevel + sep) || info.dirty.has(realPath)) {
+  const committed = (p: string): boolean =>
+    info !== undefined && p.startsWith(info.topLevel + sep) && !info.dirty.has(p);
+  if (!info || !committed(realPath) || !links.every(committed)) {
     return { gitCommit: "", gitAuthor: "" };
   }
   return { gitCommit: info.commit, gitAuthor: info.author };

@@ -108,7 +108,9 @@ export class GroupSynchronizer {
     const git = await readGitInfo(scan.realDir);
     if (!git) return undefined;
     this.headSeen.set(group, git.commit);
-    const proven = unproven.filter((c) => gitFieldsFor(git, c.file.realPath).gitCommit !== "");
+    const proven = unproven.filter(
+      (c) => gitFieldsFor(git, c.file.realPath, c.file.links).gitCommit !== "",
+    );
     if (proven.length > 0) {
       plan.puts = [...plan.puts, ...proven].sort((a, b) => (a.key < b.key ? -1 : 1));
       plan.unchanged -= proven.length;

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { scanGroup } from "../../sdk/src/config-files/tree-scanner";
 import { gitFieldsFor, readGitInfo } from "../src/git-info";
 
 let root: string;
@@ -63,4 +64,34 @@ test("a folder outside any work tree, or a repository without a commit, has no g
     delete process.env.GIT_CEILING_DIRECTORIES;
     rmSync(bare, { recursive: true, force: true });
   }
+});
+
+test("a file reached through an untracked symlink is credited to no commit (H5)", async () => {
+  mkdirSync(join(root, "g", "sub"), { recursive: true });
+  writeFileSync(join(root, "g", "a.yaml"), "x: 1\n");
+  writeFileSync(join(root, "g", "sub", "b.yaml"), "y: 1\n");
+  commitAll("Grace <grace@example.org>");
+  symlinkSync("a.yaml", join(root, "g", "alias.yaml")); // untracked file link
+  symlinkSync("sub", join(root, "g", "sublink")); // untracked folder link
+  const fields = async (): Promise<Record<string, string>> => {
+    const info = await readGitInfo(join(root, "g"));
+    const scan = (await scanGroup(root, "g"))!;
+    return Object.fromEntries(
+      scan.files.map((f) => [f.sourcePath, gitFieldsFor(info, f.realPath, f.links).gitCommit]),
+    );
+  };
+  const first = git("rev-parse", "HEAD");
+  expect(await fields()).toEqual({
+    "g/a.yaml": first,
+    "g/alias.yaml": "",
+    "g/sub/b.yaml": first,
+    "g/sublink/b.yaml": "",
+  });
+  const second = commitAll("Ada <ada@example.org>"); // the links are committed now
+  expect(await fields()).toEqual({
+    "g/a.yaml": second,
+    "g/alias.yaml": second,
+    "g/sub/b.yaml": second,
+    "g/sublink/b.yaml": second,
+  });
 });

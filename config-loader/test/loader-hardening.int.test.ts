@@ -33,6 +33,8 @@ describe("config-loader hardening", () => {
     put(root, "links/real.yaml", "v: real\n");
     put(root, "usab/base.yaml", "v: 1\n");
     put(root, "forge/a.json", '{"v": "true value"}');
+    put(root, "xshop/checkout.json", '{"secret": "shop only"}');
+    put(root, "xdemo/own.json", '{"v": 1}');
     ({ loader, logs } = await h.loader(root));
   });
   afterAll(async () => {
@@ -86,6 +88,20 @@ describe("config-loader hardening", () => {
     const entries = await h.entries("links");
     expect([...entries.keys()].sort()).toEqual(["alias", "real"]);
     expect(await valueOf("links", "alias")).toEqual({ v: "real" });
+  });
+
+  it("H5: a link into another group's folder is refused like a link out of the root", async () => {
+    symlinkSync("../xshop/checkout.json", join(root, "xdemo/cross.json"));
+    symlinkSync("../xshop", join(root, "xdemo/shopdir"));
+    const file = await rejected("xdemo", "xdemo/cross.json");
+    expect(file.error?.code).toBe("io");
+    expect(file.key).toBe("cross");
+    expect(file.error?.reason).toMatch(/symbolic link leads outside its group's folder/);
+    const folder = await rejected("xdemo", "xdemo/shopdir/");
+    expect(folder.error?.code).toBe("io");
+    expect((await loader.reconcile("full")).ok).toBe(true);
+    expect([...(await h.entries("xdemo")).keys()]).toEqual(["own"]);
+    expect([...(await h.entries("xshop")).keys()]).toEqual(["checkout"]);
   });
 
   it("item 8: merge keys, duplicate keys in JSON, one document per file, comment-only YAML", async () => {

@@ -71,7 +71,8 @@ async function readOne(
     const reason =
       file.mapping.kind === "invalid"
         ? file.mapping.reason
-        : `symbolic link leads outside the config root (to ${file.escapesTo}); only links within the root are followed`;
+        : (file.escapeReason ??
+          `symbolic link leads outside the config root (to ${file.escapesTo}); only links within the group's own folder are followed`);
     return refuse(key, { code: "io", reason, line: 0, column: 0 }, `escape:${file.escapesTo}`);
   }
   if (file.mapping.kind === "invalid") {

@@ -19,6 +19,14 @@ export interface ScannedFile {
    * folder, everything under it) is refused and never read. Says where the link leads.
    */
   escapesTo?: string;
+  /** With `escapesTo`: why the link is not followed, in a config author's words. */
+  escapeReason?: string;
+  /**
+   * The symbolic links passed on the way from the group folder to this file (the file itself
+   * and any folder link), each by its own path with its parent folder resolved: a file read
+   * through a link is only as committed as the link itself (provenance).
+   */
+  links?: string[];
 }
 
 /** One group folder as found on disk. */
@@ -107,9 +115,10 @@ export function isUnderRoot(realRoot: string, real: string): boolean {
  * Scans one group folder; undefined when the folder does not exist (any more). The root and the
  * group folder may themselves be symbolic links to anywhere: that is the deployment's layout
  * (git-sync flips `current → rev-…`, a group folder may point into a store of revisions).
- * Inside the group folder, a link is followed only while it stays under the root or under the
- * group folder's target: one that leads elsewhere (to `/etc/hostname`, to another tree) is
- * listed as refused and never read, so a config author's link cannot publish the host's files.
+ * Inside the group folder, a link is followed only while it stays under the group folder's
+ * target: one that leads elsewhere (to `/etc/hostname`, to another tree, or to another group's
+ * folder under the same root) is listed as refused and never read, so a config author's link
+ * cannot publish the host's files, nor another group's configs to this group's members.
  */
 export async function scanGroup(root: string, group: string): Promise<GroupScan | undefined> {
   let realRoot: string;
@@ -123,19 +132,34 @@ export async function scanGroup(root: string, group: string): Promise<GroupScan 
     return undefined;
   }
   const scan: GroupScan = { group, realDir, files: [], complete: true, problems: [] };
-  const inside = (real: string): boolean =>
-    isUnderRoot(realRoot, real) || isUnderRoot(realDir, real);
-  await walk(scan, inside, dir, group, "", new Set([realDir]));
+  const inside = (real: string): boolean => isUnderRoot(realDir, real);
+  await walk(scan, realRoot, inside, { dir, realDir, links: [] }, group, "", new Set([realDir]));
   scan.files.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath));
   return scan;
 }
 
 /**
- * A link out of the root: refused, and the group keeps its keys (what is behind the link is not
- * listed, so no key may be deleted on its account).
+ * Why a link whose target is `real` is not followed: it leaves the config root, or it leads into
+ * another part of the root than the group's own folder (another group's folder).
  */
-function escaped(scan: GroupScan, sourcePath: string, absPath: string, real: string): void {
-  const reason = `symbolic link leads outside the config root (to ${real}); only links within the root are followed`;
+export function linkEscapeReason(realRoot: string, real: string): string {
+  return isUnderRoot(realRoot, real)
+    ? `symbolic link leads outside its group's folder (to ${real}); only links within the group's own folder are followed`
+    : `symbolic link leads outside the config root (to ${real}); only links within the group's own folder are followed`;
+}
+
+/**
+ * A link out of the group's folder: refused, and the group keeps its keys (what is behind the
+ * link is not listed, so no key may be deleted on its account).
+ */
+function escaped(
+  scan: GroupScan,
+  realRoot: string,
+  sourcePath: string,
+  absPath: string,
+  real: string,
+): void {
+  const reason = linkEscapeReason(realRoot, real);
   scan.files.push({
     sourcePath,
     absPath,
@@ -147,14 +171,23 @@ function escaped(scan: GroupScan, sourcePath: string, absPath: string, real: str
   scan.problems.push(`${sourcePath}: ${reason}`);
 }
 
+/** A folder being walked: its path as listed, its real path, the links that led to it. */
+interface WalkDir {
+  dir: string;
+  realDir: string;
+  links: string[];
+}
+
 async function walk(
   scan: GroupScan,
+  realRoot: string,
   inside: (real: string) => boolean,
-  dir: string,
+  here: WalkDir,
   group: string,
   rel: string,
   ancestors: Set<string>,
 ): Promise<void> {
+  const { dir } = here;
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -169,9 +202,10 @@ async function walk(
     const relPath = rel ? `${rel}/${e.name}` : e.name;
     const real = await realpath(abs).catch(() => "");
     const isDir = real !== "" && (await isDirectory(abs, e));
+    const links = e.isSymbolicLink() ? [...here.links, join(here.realDir, e.name)] : here.links;
     if (real && !inside(real)) {
       const mapping = keyForPath(relPath);
-      if (isDir) escaped(scan, `${group}/${relPath}/`, abs, real);
+      if (isDir) escaped(scan, realRoot, `${group}/${relPath}/`, abs, real);
       else if (mapping.kind !== "ignored") {
         scan.files.push({
           sourcePath: `${group}/${relPath}`,
@@ -179,6 +213,7 @@ async function walk(
           realPath: real,
           mapping,
           escapesTo: real,
+          escapeReason: linkEscapeReason(realRoot, real),
         });
       }
       continue;
@@ -189,11 +224,18 @@ async function walk(
         scan.problems.push(`symlink loop at ${group}/${relPath} ignored`);
         continue;
       }
-      await walk(scan, inside, abs, group, relPath, new Set([...ancestors, real]));
+      const next = { dir: abs, realDir: real, links };
+      await walk(scan, realRoot, inside, next, group, relPath, new Set([...ancestors, real]));
       continue;
     }
     const mapping = keyForPath(relPath);
     if (mapping.kind === "ignored") continue;
-    scan.files.push({ sourcePath: `${group}/${relPath}`, absPath: abs, realPath: real, mapping });
+    scan.files.push({
+      sourcePath: `${group}/${relPath}`,
+      absPath: abs,
+      realPath: real,
+      mapping,
+      ...(links.length > 0 ? { links } : {}),
+    });
   }
 }
