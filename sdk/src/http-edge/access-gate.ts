@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { verifyAccessToken } from "../auth/access-token";
+import { scopeAllows, verifyAccessToken } from "../auth/access-token";
 import type { AccessClaims, Scope } from "../auth/access-token";
 import { EdgeCode, edgeRefusal } from "./edge-refusal";
 import type { EdgeRefusal } from "./edge-refusal";
@@ -19,7 +19,17 @@ export interface AccessGateOptions {
   requiredScope: Scope;
   /** Clock, ms since the epoch. @default Date.now */
   now?: () => number;
+  /**
+   * How many tokens whose signature verified are remembered (least recently used dropped first),
+   * so a client's next request skips the Ed25519 check; 0 turns the cache off. Expiry, revocation
+   * and scope are checked on every request all the same.
+   * @default 4096
+   */
+  verifiedTokens?: number;
 }
+
+/** Default of {@link AccessGateOptions.verifiedTokens}. */
+export const VERIFIED_TOKEN_CACHE = 4096;
 
 const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 
@@ -36,7 +46,19 @@ export function bearerToken(authorization: string | undefined): string | undefin
  * learns nothing about which; a valid token without the scope gets 403.
  */
 export class AccessGate {
-  constructor(private readonly opts: AccessGateOptions) {}
+  /** Signature-verified tokens and their claims, in order of last use (Map order: oldest first). */
+  private readonly verified = new Map<string, AccessClaims>();
+  private readonly cacheSize: number;
+  private signatureChecks = 0;
+
+  constructor(private readonly opts: AccessGateOptions) {
+    this.cacheSize = Math.max(0, Math.floor(opts.verifiedTokens ?? VERIFIED_TOKEN_CACHE));
+  }
+
+  /** How many tokens had their signature checked (cache misses), since the gate was made. */
+  get signatureCheckCount(): number {
+    return this.signatureChecks;
+  }
 
   /** The token's claims, or the answer to give instead of the route. */
   check(authorization: string | undefined): { claims: AccessClaims } | EdgeRefusal {
@@ -52,22 +74,53 @@ export class AccessGate {
         { "Retry-After": "1" },
       );
     }
+    const nowMs = (this.opts.now ?? Date.now)();
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      // A signature only ever verifies once per string: what changes with time is checked as
+      // verifyAccessToken does, in its order (expiry, revocation, scope).
+      if (known.exp !== undefined && nowMs / 1000 >= known.exp) return unauthorized();
+      if (revocations?.has(known.jti)) return unauthorized();
+      this.verified.delete(token);
+      this.verified.set(token, known); // most recently used last
+      if (!scopeAllows(known.scopes, this.opts.requiredScope)) return this.forbidden();
+      return { claims: known };
+    }
+    this.signatureChecks++;
     const verdict = verifyAccessToken(this.opts.publicKey, token, {
-      now: (this.opts.now ?? Date.now)(),
+      now: nowMs,
       requiredScope: this.opts.requiredScope,
       ...(revocations ? { isRevoked: (jti: string) => revocations.has(jti) } : {}),
     });
-    if (verdict.ok) return { claims: verdict.claims };
-    if (verdict.reason === "insufficient_scope") {
-      return edgeRefusal(
-        403,
-        EdgeCode.Forbidden,
-        `this needs a token with the '${this.opts.requiredScope}' scope`,
-        {},
-        { requiredScope: this.opts.requiredScope },
-      );
+    if (verdict.ok) {
+      this.remember(token, verdict.claims);
+      return { claims: verdict.claims };
     }
+    if (verdict.reason === "insufficient_scope") return this.forbidden();
     return unauthorized();
+  }
+
+  /** Keeps a verified token's claims (frozen: every request with the token shares them). */
+  private remember(token: string, claims: AccessClaims): void {
+    if (this.cacheSize === 0) return;
+    Object.freeze(claims.scopes);
+    if (claims.groups) Object.freeze(claims.groups);
+    Object.freeze(claims);
+    if (this.verified.size >= this.cacheSize) {
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(token, claims);
+  }
+
+  private forbidden(): EdgeRefusal {
+    return edgeRefusal(
+      403,
+      EdgeCode.Forbidden,
+      `this needs a token with the '${this.opts.requiredScope}' scope`,
+      {},
+      { requiredScope: this.opts.requiredScope },
+    );
   }
 }
 
