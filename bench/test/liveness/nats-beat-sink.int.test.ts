@@ -48,8 +48,10 @@ test("beats in frames reach subscribers on each node's subject, as the SDK encod
   await new Promise((r) => setTimeout(r, 700));
   sim.close();
   await nc.flush();
-  await obs.flush();
-  await new Promise((r) => setTimeout(r, 200));
+  // Delivered a little after the flush on a busy machine: wait for the count to settle.
+  for (let i = 0; i < 100 && got.length < sink.sent; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   expect(auth.callouts()).toBe(1);
   expect(got.length).toBe(sink.sent);
   expect(got.length).toBeGreaterThanOrEqual(400);
