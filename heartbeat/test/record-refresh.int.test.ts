@@ -119,6 +119,24 @@ describe("kon_nodes records refreshed every KON_RECORD_REFRESH_MS", () => {
       clearInterval(timer);
     }
   });
+  it("writes a node's longer TTL at once, with a Nats-TTL that covers the longer period", async () => {
+    const writes = recordWrites(nc, "t");
+    await nc.flush();
+    let misses = 2; // 250 ms × 2: TTL 1 s
+    const beat = () => sim.beatOnce("t", { intervalMs: 250, allowedMisses: misses });
+    await beat();
+    const timer = setInterval(() => void beat().catch(() => undefined), 250);
+    try {
+      await waitForEvents(nc, (e) => eventsOf(e, "t", "up").length === 1);
+      await eventually(() => writes.length === 1, "the first record");
+      misses = 8; // 250 ms × 8: TTL 2 s
+      await eventually(() => writes.length === 2, "the record with the new TTL", 5000);
+      expect(writes[1]!.ttl).toBe(`${(REFRESH_MS + 2000 + 1000) / 1000}s`);
+      expect(writes[1]!.status).toBe("up");
+    } finally {
+      clearInterval(timer);
+    }
+  });
 });
 
 describe("NatsBackend expiry markers", () => {

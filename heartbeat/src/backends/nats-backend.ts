@@ -59,6 +59,8 @@ interface Written {
   atMs: number;
   status: string;
   transitionAtMs: number;
+  /** The node's TTL then: a longer one lengthens the period, so it needs a longer `Nats-TTL`. */
+  ttlMs: number;
   /** {@link configKeysFingerprint} of the beat written (undefined: not readable). */
   configKeys: number | undefined;
 }
@@ -143,7 +145,7 @@ export class NatsBackend implements LivenessBackend {
 
   /**
    * False while the node's record is fresh enough (checked before ownership, per beat): written
-   * by this monitor less than a refresh period ago (event time), with the same status, no
+   * by this monitor less than a refresh period ago (event time), with the same status and TTL, no
    * transition since (one it saw while another monitor owned the node included), and the same
    * config keys (what STRONG writes choose their voters by).
    */
@@ -153,6 +155,7 @@ export class NatsBackend implements LivenessBackend {
       written === undefined ||
       written.status !== node.status ||
       written.transitionAtMs !== node.lastTransitionAtMs ||
+      written.ttlMs !== node.ttlMs ||
       node.lastAtMs < written.atMs ||
       node.lastAtMs - written.atMs >= recordRefreshPeriodMs(node.ttlMs, this.opts.recordRefreshMs)
     ) {
@@ -181,6 +184,7 @@ export class NatsBackend implements LivenessBackend {
         atMs: node.lastAtMs,
         status: node.status,
         transitionAtMs: node.lastTransitionAtMs,
+        ttlMs: node.ttlMs,
         configKeys: configKeysFingerprint(raw),
       });
     } catch (err) {
