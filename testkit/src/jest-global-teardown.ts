@@ -45,7 +45,7 @@ function reportWhatKeepsJestAlive(delayMs = 2500): void {
 function describeHandle(h: unknown, owner: string | undefined): string | undefined {
   const o = h as Record<string, unknown> & { constructor?: { name?: string } };
   const kind = o.constructor?.name ?? typeof h;
-  if (o === process.stdout || o === process.stderr || o === process.stdin) return undefined;
+  if (h === process.stdout || h === process.stderr || h === process.stdin) return undefined;
   if (kind === "ChildProcess") {
     const args = (o.spawnargs as string[] | undefined)?.join(" ") ?? "";
     return `child process pid ${String(o.pid)}: ${args.slice(0, 200)}`;
