@@ -199,6 +199,12 @@ export { CorsPolicy } from "./http-edge/cors-policy";
 export type { CorsDecision } from "./http-edge/cors-policy";
 export { EdgeCode, edgeRefusal } from "./http-edge/edge-refusal";
 export type { EdgeRefusal } from "./http-edge/edge-refusal";
+export {
+  groupScopeVerdict,
+  notForGroupRefusal,
+  undeclaredRouteRefusal,
+} from "./http-edge/group-scope";
+export type { GroupScope, GroupScopeVerdict } from "./http-edge/group-scope";
 export { HostAllowList } from "./http-edge/host-allow-list";
 export { HttpEdge } from "./http-edge/http-edge";
 export { edgeMiddleware, sendEdgeAnswer } from "./http-edge/edge-middleware";

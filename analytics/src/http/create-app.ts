@@ -19,6 +19,7 @@ import { ApiAdmission } from "./api-admission";
 import type { ApiAdmissionLimits } from "./api-admission";
 import { configRouter } from "./config-router";
 import { fleetRouter } from "./fleet-router";
+import { ANALYTICS_ROUTE_SCOPES, groupScopeGuard } from "./group-scope";
 import { incidentsRouter } from "./incidents-router";
 import { opsRouter } from "./ops-router";
 import { rolloutsRouter } from "./rollouts-router";
@@ -68,6 +69,7 @@ export function createApp(src: AppSources): Express {
   }
   app.use(dashboardFiles());
   app.use(tokenGuard(src.access));
+  app.use(groupScopeGuard(ANALYTICS_ROUTE_SCOPES));
   if (src.admission) app.use(new ApiAdmission(src.admission).middleware());
   app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
@@ -95,6 +97,7 @@ export function createOpsApp(src: OpsAppSources): Express {
   app.use(edgeMiddleware(src.edge));
   app.use(timing(src.metrics));
   app.use(tokenGuard(src.access));
+  app.use(groupScopeGuard(ANALYTICS_ROUTE_SCOPES));
   app.use(opsRouter(src));
   app.use(notFound("an ingest-only instance (KON_ANALYTICS_ROLES without api)"));
   app.use(errorHandler(src.logger));

@@ -10,6 +10,7 @@ import { createIngestRouter } from "./ingest-router";
 import type { IngestDeps } from "./ingest-router";
 import { createNodesRouter } from "./nodes-router";
 import type { NodesDeps } from "./nodes-router";
+import { MONITOR_ROUTE_SCOPES, groupScopeGuard } from "./group-scope";
 import { tokenGuard } from "./token-guard";
 import type { ApiAccess } from "./token-guard";
 
@@ -35,13 +36,17 @@ export function createHttpApp(deps: {
   app.disable("x-powered-by");
   app.use(edgeMiddleware(deps.edge));
   app.use("/v1/heartbeat", createIngestRouter(deps.ingest));
-  app.use("/v1/nodes", tokenGuard(deps.access), createNodesRouter(deps.nodes));
-  app.get("/metrics", tokenGuard(deps.access), async (_req: Request, res: Response) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
   app.get("/healthz", (_req: Request, res: Response) => {
     const report = deps.health();
     res.status(report.ok ? 200 : 503).json(report);
+  });
+  // Every route from here on (unknown ones too) needs a token, and passes the check of its
+  // `groups` claim: a route group-scope.ts does not list is refused to a token limited to groups.
+  app.use(tokenGuard(deps.access));
+  app.use(groupScopeGuard(MONITOR_ROUTE_SCOPES));
+  app.use("/v1/nodes", createNodesRouter(deps.nodes));
+  app.get("/metrics", async (_req: Request, res: Response) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.use((req: Request, res: Response) =>
     sendError(res, new HttpError(404, KonErrorCode.NotFound, `no route ${req.method} ${req.path}`)),

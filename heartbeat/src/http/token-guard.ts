@@ -26,7 +26,11 @@ export function tokenGuard(access: ApiAccess): RequestHandler {
       return;
     }
     const r = access.check(req.get("authorization"));
-    if ("claims" in r) return next();
+    if ("claims" in r) {
+      // For the group scope guard (group-scope.ts), which runs next.
+      res.locals.auth = r.claims;
+      return next();
+    }
     sendEdgeAnswer(res, r);
   };
 }
