@@ -318,6 +318,31 @@ describe("config write API", () => {
     expect(b.status).toBe(400);
   });
 
+  it("H4: a value nested at any depth is a 400 INVALID_INPUT, never a stack overflow", async () => {
+    const deep = (d: string, open: string, close: string, depth: number): string =>
+      `[{"module":"${d}","configs":{"a":${open.repeat(depth)}1${close.repeat(depth)}}}]`;
+    for (const [depth, open, close] of [
+      [300, '{"a":', "}"],
+      [100_000, "[", "]"],
+      [100_000, '{"a":', "}"],
+    ] as const) {
+      const raw = deep("deep", open, close, depth);
+      const a = await h.http("POST", cfg("alpha", "/_create"), { token: alphaWriter, raw });
+      expect({ depth, status: a.status }).toEqual({ depth, status: 400 });
+      expect(errorOf(a).code).toBe("INVALID_INPUT");
+      expect(errorOf(a).message).toMatch(/nested more than \d+ levels deep/);
+    }
+    // Just over a value's own limit: the config rule's own words, naming the key.
+    const near = await write("create", "alpha", [
+      { module: "deep", configs: { a: JSON.parse("[".repeat(257) + "]".repeat(257)) as unknown } },
+    ]);
+    expect(near.status).toBe(400);
+    expect(errorOf(near).message).toMatch(/^deep: .*nested more than 256 levels deep/);
+    expect(existsSync(join(root, "alpha", "deep.json"))).toBe(false);
+    const health = await h.http("GET", "/healthz");
+    expect(health.status).toBe(200);
+  });
+
   it("activate_at in the past or beyond the horizon is refused; within it the intent carries it", async () => {
     const past = await write("update", "alpha", [
       {

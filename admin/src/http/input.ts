@@ -1,13 +1,38 @@
-import { GROUP_NAME, SCOPES, TOKEN_ID } from "@konorkestra/sdk/internal";
+import {
+  GROUP_NAME,
+  MAX_NESTING,
+  SCOPES,
+  TOKEN_ID,
+  nestsDeeperThan,
+} from "@konorkestra/sdk/internal";
 import { z } from "zod";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 
-/** Validates request input; a failure is a 400 naming the field and what is wrong with it. */
+/**
+ * Deepest nesting a request accepts: a config value's own limit (the config-file rules) plus the
+ * few levels of the body around it (`[{"configs":{"<key>": value}}]`), so a value a little too
+ * deep still gets the config rule's own refusal naming its key.
+ */
+export const MAX_BODY_NESTING = MAX_NESTING + 8;
+
+/**
+ * Validates request input; a failure is a 400 naming the field and what is wrong with it. The
+ * nesting depth is checked first, without recursion: JSON.parse builds a value nested 100,000
+ * deep, and anything recursive after it (schema, JSON.stringify) would overflow the stack.
+ */
 export function parseInput<S extends z.ZodType>(
   schema: S,
   input: unknown,
   where: "body" | "query" | "path",
 ): z.output<S> {
+  if (nestsDeeperThan(input, MAX_BODY_NESTING)) {
+    const issue = `nested more than ${MAX_BODY_NESTING} levels deep`;
+    throw new AdminError(AdminErrorCode.InvalidInput, `invalid ${where}: ${issue}`, {
+      where,
+      field: where,
+      issue,
+    });
+  }
   const parsed = schema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;

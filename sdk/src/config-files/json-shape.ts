@@ -70,3 +70,29 @@ function stringEnd(text: string, start: number): number {
     i = q + 1;
   }
 }
+
+/**
+ * True when a parsed JSON value (plain objects and arrays) holds an object or array more than
+ * `maxDepth` levels deep; the top-level object or array is level 1, as in
+ * {@link checkJsonShape}. Iterative, so a value nested 100,000 levels deep (`JSON.parse`
+ * builds it without recursion) is answered without touching the call stack: check a request
+ * body with it before anything recursive (JSON.stringify, a schema, a diff) walks the body.
+ */
+export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth + 1 > maxDepth) return true;
+    const children = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
+    for (const child of children) {
+      if (child !== null && typeof child === "object") {
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
