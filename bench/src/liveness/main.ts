@@ -167,12 +167,13 @@ async function main(): Promise<number> {
         `service ${sdk.cpuUsPerBeat.toFixed(1)} us of CPU; at 1 Hz that is ` +
         `${(sdk.cpuUsPerBeat / 1e6).toExponential(1)} cores (${sdk.beats} beats timed)`,
     );
-    const sim = await measureSimulatorBeatCost();
+    const sim = await measureSimulatorBeatCost(o.tickMs);
     out(
       `simulator: ${sim.cpuUsPerBeat.template.toFixed(1)} us of CPU per beat, ` +
         `${sim.cpuUsPerBeat.sdk.toFixed(1)} us with every beat built by the SDK's functions and ` +
         `published one by one (as before; ${sim.nodes} nodes at 1 Hz on one TLS connection, ` +
-        `the two alternated in one process, ${sim.beats.template} and ${sim.beats.sdk} beats timed)`,
+        `${o.tickMs} ms ticks, the two alternated in one process, ${sim.beats.template} and ` +
+        `${sim.beats.sdk} beats timed)`,
     );
     const { runs, servers } = await measureRepeated(o, keys, current);
     const rows = runs.flat();

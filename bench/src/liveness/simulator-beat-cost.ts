@@ -20,11 +20,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * The simulator's cost per beat before (`sdk`: every beat built and encoded by the SDK's
  * functions) and after (`template`), in this one process, on one TLS connection to a real
  * nats-server joined as a member through the auth callout, as in the runs: `rounds` rounds, each
- * running a fleet of `nodes` at 1 Hz for `roundMs` with one encoder then the other, so that load
- * from elsewhere falls on both alike. CPU per beat is the simulator's own figure (ticks plus the
- * connection's flush, TLS included; see NodeSimulator).
+ * running a fleet of `nodes` at 1 Hz (a `tickMs` timer) for `roundMs` with one encoder then
+ * the other, so that load from elsewhere falls on both alike. CPU per beat is the simulator's
+ * own figure (ticks plus the connection's flush, TLS included; see NodeSimulator).
  */
 export async function measureSimulatorBeatCost(
+  tickMs: number,
   nodes = 10_000,
   rounds = 3,
   roundMs = 1500,
@@ -38,8 +39,8 @@ export async function measureSimulatorBeatCost(
       const nodeIds = Array.from({ length: nodes }, (_, i) => `n${i}`);
       const sink = natsBeatSink(nc, (node) => names.heartbeatSubject("bench", node));
       const sims = {
-        sdk: new NodeSimulator(sink, { group: "bench", nodeIds, encoder: "sdk" }),
-        template: new NodeSimulator(sink, { group: "bench", nodeIds, encoder: "template" }),
+        sdk: new NodeSimulator(sink, { group: "bench", nodeIds, tickMs, encoder: "sdk" }),
+        template: new NodeSimulator(sink, { group: "bench", nodeIds, tickMs, encoder: "template" }),
       };
       const beats = { sdk: 0, template: 0 };
       const cpuUs = { sdk: 0, template: 0 };

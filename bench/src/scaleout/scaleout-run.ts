@@ -2,7 +2,7 @@ import { loadavg } from "node:os";
 import { CleanupStack } from "../cleanup-stack";
 import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-info";
 import { nodeId } from "../ingest/bench-fleet";
-import { BENCH_NICE } from "../liveness/liveness-options";
+import { BENCH_NICE, TICK_MS } from "../liveness/liveness-options";
 import { pickStopped } from "../liveness/pick-stopped";
 import { runCase } from "../liveness/run-case";
 import { startClusterDriver } from "./cluster-driver";
@@ -51,7 +51,7 @@ export async function runScaleout(
       missAfterMs: o.missAfterS * 1000,
       tailMs: o.tailS * 1000,
       maxSimLagMs: o.maxSimLagMs,
-      tickMs: 5,
+      tickMs: TICK_MS,
       benchNice: BENCH_NICE,
       log,
     });
