@@ -39,6 +39,13 @@ export const ANALYTICS_ROUTE_SCOPES: readonly ScopedRoute[] = [
   { path: "/metrics", scope: "all-groups" },
 ];
 
+const GUARDS = new WeakSet<object>();
+
+/** True for a router {@link groupScopeGuard} made (its declarations are not routes served). */
+export function isGroupScopeGuard(handler: unknown): boolean {
+  return typeof handler === "function" && GUARDS.has(handler);
+}
+
 /**
  * The `groups` claim of access tokens, for every route after the token guard (which puts the
  * verified claims in `res.locals.auth`): a request naming a group the token is not for (`:group`,
@@ -49,6 +56,7 @@ export const ANALYTICS_ROUTE_SCOPES: readonly ScopedRoute[] = [
  */
 export function groupScopeGuard(routes: readonly ScopedRoute[]): Router {
   const r = Router();
+  GUARDS.add(r);
   r.use((_req, res, next) => {
     const claims = res.locals.auth as AccessClaims | undefined;
     next(claims?.groups === undefined ? "router" : undefined);
