@@ -343,6 +343,25 @@ describe("config write API", () => {
     expect(health.status).toBe(200);
   });
 
+  it("H6: a value that is not an object is refused by the config-file rule", async () => {
+    for (const [configs, kind] of [
+      [[1, 2], "an array"],
+      [42, "a number"],
+      [null, "null"],
+    ] as const) {
+      const a = await write("create", "alpha", [{ module: "shape", configs }]);
+      expect(a.status).toBe(400);
+      expect(errorOf(a)).toMatchObject({
+        code: "INVALID_INPUT",
+        details: { field: "0.configs" },
+      });
+      expect(errorOf(a).message).toContain(`the value must be an object (a mapping), not ${kind}`);
+    }
+    const missing = await write("create", "alpha", [{ module: "shape" }]);
+    expect(missing.status).toBe(400);
+    expect(existsSync(join(root, "alpha", "shape.json"))).toBe(false);
+  });
+
   it("activate_at in the past or beyond the horizon is refused; within it the intent carries it", async () => {
     const past = await write("update", "alpha", [
       {

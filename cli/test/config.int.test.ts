@@ -134,7 +134,7 @@ test("a bad value is refused before anything is sent: syntax (with line), not an
   expect(bad.stderr).toMatch(/bad\.yaml:\d+:\d+: .*\[syntax\]\nhint: nothing was sent/);
   const arr = await kon.run(["put", "svc", "-"], { stdin: "[1, 2]" });
   expect(arr.code).toBe(ExitCode.Failed);
-  expect(arr.stderr).toContain("stdin: the value must be an object");
+  expect(arr.stderr).toContain("stdin:1:1: the value must be an object (a mapping), not an array");
   const dup = await kon.run(["put", "svc", file("dup.json", '{"a":1,"a":2}')]);
   expect(dup.code).toBe(ExitCode.Failed);
   const noExt = await kon.run(["put", "svc", file("value.txt", "a: 1")]);

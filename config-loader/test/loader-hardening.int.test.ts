@@ -35,6 +35,7 @@ describe("config-loader hardening", () => {
     put(root, "forge/a.json", '{"v": "true value"}');
     put(root, "xshop/checkout.json", '{"secret": "shop only"}');
     put(root, "xdemo/own.json", '{"v": 1}');
+    put(root, "shape/obj.json", '{"v": 1}');
     ({ loader, logs } = await h.loader(root));
   });
   afterAll(async () => {
@@ -102,6 +103,25 @@ describe("config-loader hardening", () => {
     expect((await loader.reconcile("full")).ok).toBe(true);
     expect([...(await h.entries("xdemo")).keys()]).toEqual(["own"]);
     expect([...(await h.entries("xshop")).keys()]).toEqual(["checkout"]);
+  });
+
+  it("H6: a file whose top level is not an object is refused [syntax]; its key keeps its value", async () => {
+    expect(await valueOf("shape", "obj")).toEqual({ v: 1 });
+    put(root, "shape/obj.json", "[1, 2, 3]");
+    put(root, "shape/scalar.yaml", "42\n");
+    put(root, "shape/nul.yaml", "null\n");
+    for (const [path, kind] of [
+      ["shape/obj.json", "an array"],
+      ["shape/scalar.yaml", "a number"],
+      ["shape/nul.yaml", "null"],
+    ] as const) {
+      const ev = await rejected("shape", path);
+      expect(ev.error).toMatchObject({ code: "syntax", line: 1, column: 1 });
+      expect(ev.error?.reason).toMatch(`the value must be an object (a mapping), not ${kind}`);
+    }
+    expect((await loader.reconcile("full")).ok).toBe(true);
+    expect([...(await h.entries("shape")).keys()]).toEqual(["obj"]);
+    expect(await valueOf("shape", "obj")).toEqual({ v: 1 });
   });
 
   it("item 8: merge keys, duplicate keys in JSON, one document per file, comment-only YAML", async () => {

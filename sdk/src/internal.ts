@@ -99,7 +99,11 @@ export type { WireMsg, WireTap } from "./nats/wire-reader";
 // a file becomes a canonical JSON value (unique keys, sorted, size limit) and which files are
 // refused. The config-loader publishes by them and the SDK's `file:` source reads by them.
 export { sha256Hex } from "./config/stable-hash";
-export { DEFAULT_MAX_VALUE_BYTES, parseConfigBytes } from "./config-files/config-file-parser";
+export {
+  DEFAULT_MAX_VALUE_BYTES,
+  parseConfigBytes,
+  valueShapeProblem,
+} from "./config-files/config-file-parser";
 export { nestsDeeperThan } from "./config-files/json-shape";
 export { MAX_NESTING } from "./config-files/yaml-reader";
 export type { ParsedConfig, SourceProblem } from "./config-files/config-file-parser";

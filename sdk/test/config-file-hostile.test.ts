@@ -36,9 +36,9 @@ describe("deep nesting is a refusal of that file, never an exception", () => {
 
   it("accepts nesting up to the limit", () => {
     const depth = MAX_NESTING;
-    const json = "[".repeat(depth) + "]".repeat(depth);
-    expect(read(json, "json").ok).toBe(true);
-    expect(read("[".repeat(depth + 1) + "]".repeat(depth + 1), "json").ok).toBe(false);
+    const nest = (d: number): string => '{"a":'.repeat(d) + "1" + "}".repeat(d);
+    expect(read(nest(depth), "json").ok).toBe(true);
+    expect(read(nest(depth + 1), "json").ok).toBe(false);
   });
 });
 
@@ -119,7 +119,23 @@ describe("YAML the way config authors write it", () => {
     const p = problem("# all of this\n# is commented out\n", "yaml");
     expect(p.code).toBe("syntax");
     expect(p.reason).toMatch(/holds no value, only comments/);
-    expect(value("~\n", "yaml")).toBeNull();
+    expect(problem("~\n", "yaml").reason).toMatch(/must be an object \(a mapping\), not null/);
+  });
+
+  it.each([
+    ["[1, 2, 3]", "json", "an array"],
+    ["42", "yaml", "a number"],
+    ["null", "yaml", "null"],
+    ['"str"', "json", "a string"],
+    ["true", "json", "a boolean"],
+    ["- a\n- b\n", "yaml", "an array"],
+  ] as const)("refuses a top level that is not an object (H6): %j", (text, format, kind) => {
+    const p = problem(text, format);
+    expect(p).toMatchObject({ code: "syntax", line: 1, column: 1 });
+    expect(p.reason).toBe(
+      `the value must be an object (a mapping), not ${kind}; write {} for an empty value`,
+    );
+    expect(value("{}", format)).toEqual({});
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import express, { Router } from "express";
 import type { Response } from "express";
 import type { Logger } from "@konorkestra/sdk";
-import { assertConfigKey } from "@konorkestra/sdk/internal";
+import { assertConfigKey, valueShapeProblem } from "@konorkestra/sdk/internal";
 import { z } from "zod";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import { audited } from "../http/audit-trail";
@@ -39,11 +39,17 @@ const writeOptions = {
   consistency: z.enum(["eventual", "strong"]).optional(),
   activate_at: activateAt.optional(),
 };
+/** A config value: an object (a mapping), by the config-file rules the loader publishes by. */
+const configValue = z.unknown().transform((v, ctx) => {
+  const problem = valueShapeProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+  return v as Record<string, unknown>;
+});
 const writeBody = z
   .array(
     z.strictObject({
       module: configKey,
-      configs: z.record(z.string(), z.unknown()),
+      configs: configValue,
       ...writeOptions,
     }),
   )

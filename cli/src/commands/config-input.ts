@@ -62,16 +62,10 @@ export async function readConfigInput(
       hint: "nothing was sent",
     });
   }
-  const value = parsed.config.value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new CliError(
-      ExitCode.Failed,
-      `${where}: the value must be an object (a mapping), not ${Array.isArray(value) ? "an array" : typeof value}`,
-      { hint: "the config API writes objects; nothing was sent" },
-    );
-  }
+  // parseConfigBytes refuses a value that is not an object (the config-file rules, as the
+  // loader and the config API apply them).
   return {
-    value: value as Record<string, unknown>,
+    value: parsed.config.value as Record<string, unknown>,
     sha256: parsed.config.sha256,
     where,
     format: fmt,

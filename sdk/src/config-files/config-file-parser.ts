@@ -205,6 +205,8 @@ function parseChecked(
     if (err instanceof ValueProblem) return fail(problem("syntax", err.message));
     throw err;
   }
+  const shape = valueShapeProblem(value);
+  if (shape) return fail(problem("syntax", shape, 1, 1));
   const payload = Buffer.from(JSON.stringify(value), "utf8");
   if (payload.length > maxValueBytes) {
     return fail(
@@ -288,6 +290,24 @@ function parseYaml(text: string): Parsed {
 }
 
 class ValueProblem extends Error {}
+
+/**
+ * A config value is an object (a mapping): the config API and `kon put` write objects, so a file
+ * whose top level is an array, a scalar or null is refused (`syntax`) and its key keeps its
+ * value. Undefined when `value` is an object; otherwise the refusal, in a config author's words.
+ */
+export function valueShapeProblem(value: unknown): string | undefined {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) return undefined;
+  const kind =
+    value === null
+      ? "null"
+      : Array.isArray(value)
+        ? "an array"
+        : typeof value === "string"
+          ? "a string"
+          : `a ${typeof value}`;
+  return `the value must be an object (a mapping), not ${kind}; write {} for an empty value`;
+}
 
 /**
  * Sorted keys and plain JSON types only. Values JSON cannot carry exactly are refused rather than
