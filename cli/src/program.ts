@@ -46,20 +46,47 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+const readerGone = (err: NodeJS.ErrnoException): boolean =>
+  err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED";
+
+/** Streams that already have {@link lateWriteErrors}' listener (one each, however many runs). */
+const quietAfterRun = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * A write still in flight when the command returned (`kon get KEY | head`: a big value, the
+ * reader gone) fails after {@link watchReader} has let go: its EPIPE is heard here and ignored
+ * (the reader wanted no more), so kon ends with the command's own exit code, quietly.
+ */
+function lateWriteErrors(io: CliIo): void {
+  if (quietAfterRun.has(io.stdout)) return;
+  quietAfterRun.add(io.stdout);
+  io.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (!readerGone(err)) io.stderr.write(`kon: cannot write the output: ${err.message}\n`);
+  });
+}
+
 /**
  * `kon nodes --watch | head -3`: once whoever reads stdout has gone (EPIPE), writes fail with an
  * 'error' event that, unheard, kills the process with a stack trace. Hear it instead and end
- * `--watch`/`--follow` loops through the io's signal, as Ctrl-C does (exit 0).
+ * `--watch`/`--follow` loops through the io's signal, as Ctrl-C does (exit 0). Every other
+ * command ends quietly too: a write failing after the command returned is heard by
+ * {@link lateWriteErrors}.
  */
 function watchReader(io: CliIo): { io: CliIo; release: () => void } {
   const gone = new AbortController();
   const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") gone.abort();
+    if (readerGone(err)) gone.abort();
     else io.stderr.write(`kon: cannot write the output: ${err.message}\n`);
   };
   io.stdout.on("error", onError);
   const signal = io.signal ? AbortSignal.any([io.signal, gone.signal]) : gone.signal;
-  return { io: { ...io, signal }, release: () => io.stdout.off("error", onError) };
+  return {
+    io: { ...io, signal },
+    release: () => {
+      lateWriteErrors(io);
+      io.stdout.off("error", onError);
+    },
+  };
 }
 
 function reportError(err: unknown, io: CliIo): number {
