@@ -83,6 +83,58 @@ export async function copyBinaryInto(
   await pipeline(Readable.from([payload]), sink);
 }
 
+/**
+ * Buffers that COPY outputs are read into and handed back after use, so a read of the whole
+ * fleet (~1 MB at 10,000 nodes) does not make new external memory each time: a request that did
+ * made V8 run a scavenge every few requests ("external memory pressure").
+ */
+export class CopyBuffers {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly keep = 4) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(64 * 1024);
+  }
+
+  /** Gives back a buffer from {@link take} (or the bigger one it grew into). */
+  give(buf: Buffer): void {
+    if (this.free.length < this.keep) this.free.push(buf);
+  }
+}
+
+/**
+ * {@link copyBinaryOut} into one of `buffers`: `bytes` is a view of it, valid until `release`.
+ */
+export async function copyBinaryOutInto(
+  client: ClientBase,
+  select: string,
+  buffers: CopyBuffers,
+): Promise<{ bytes: Buffer; release: () => void }> {
+  let buf = buffers.take();
+  let n = 0;
+  try {
+    await pipeline(
+      client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`)),
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          if (n + chunk.length > buf.length) {
+            const bigger = Buffer.allocUnsafeSlow(Math.max(2 * buf.length, n + chunk.length));
+            buf.copy(bigger, 0, 0, n);
+            buf = bigger;
+          }
+          n += chunk.copy(buf, n);
+          done();
+        },
+      }),
+    );
+  } catch (err) {
+    buffers.give(buf);
+    throw err;
+  }
+  return { bytes: buf.subarray(0, n), release: () => buffers.give(buf) };
+}
+
 /** Runs `select` as `COPY (…) TO STDOUT (FORMAT binary)` and returns the whole output. */
 export async function copyBinaryOut(client: ClientBase, select: string): Promise<Buffer> {
   const chunks: Buffer[] = [];

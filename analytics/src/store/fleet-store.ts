@@ -7,7 +7,7 @@ import type {
   NodeDetail,
   NodeKey,
 } from "../model/fleet-node";
-import { copyBinaryOut } from "../pg/binary-copy";
+import { CopyBuffers, copyBinaryOutInto } from "../pg/binary-copy";
 import {
   PAGE_QUERY_MAX,
   assembleNodeList,
@@ -18,6 +18,7 @@ import {
   newFragment,
 } from "./node-list-assembly";
 import type { BeatColumns, BeatPageRow, Fragment, NodeListFrame } from "./node-list-assembly";
+import { NodeArena } from "./node-list-arena";
 import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
 
 export type { NodeListFrame } from "./node-list-assembly";
@@ -101,6 +102,12 @@ export class FleetStore {
     compact: new Map(),
     full: new Map(),
   };
+  /** The same parts laid out in key order for whole-list reads (see NodeArena). */
+  private readonly arenas: Record<NodeDetail, NodeArena> = {
+    compact: new NodeArena(),
+    full: new NodeArena(),
+  };
+  private readonly copyBuffers = new CopyBuffers();
 
   constructor(
     private readonly pool: Pool,
@@ -144,13 +151,19 @@ export class FleetStore {
     const cutMs = nowMs - this.flappingHoldMs;
     const where = nodeWhereSql({ group: q.group, status: q.status, after: q.after }, cutMs);
     const memo = this.memos[detail];
-    const cols =
-      q.limit !== undefined && q.limit <= PAGE_QUERY_MAX
-        ? await this.pageColumns(where, cutMs, q.limit, detail)
-        : await this.listColumns(where, cutMs, q.limit, detail);
+    const isPage = q.limit !== undefined && q.limit <= PAGE_QUERY_MAX;
+    const cols = isPage
+      ? await this.pageColumns(where, cutMs, q.limit!, detail)
+      : await this.listColumns(where, cutMs, q.limit, detail);
     const more = q.limit !== undefined && cols.n > q.limit;
     const shown = more ? q.limit! : cols.n;
-    const page = assembleNodeList(cols, shown, more, memo, nowMs, frame);
+    const arena = this.arenas[detail];
+    // Only a read of the whole fleet, in key order, says how to lay the arena out.
+    if (where === "true" && q.limit === undefined) arena.refresh(cols, memo);
+    // A page of a hundred nodes gains nothing from the arena; a list read by COPY does.
+    const page = isPage
+      ? assembleNodeList(cols, shown, more, memo, nowMs, frame)
+      : arena.assemble(cols, shown, more, memo, nowMs, frame);
     // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
     if (memo.size > 2 * cols.n + 100_000) memo.clear();
     return page;
@@ -186,8 +199,12 @@ export class FleetStore {
     try {
       // In key order from the index: a sort would compare keys with the database collation.
       await client.query("BEGIN READ ONLY; SET LOCAL enable_sort = off");
-      const copy = await copyBinaryOut(client, beatColumnsSql(where, limit));
-      cols = beatColumns(copy, cutMs);
+      const copy = await copyBinaryOutInto(client, beatColumnsSql(where, limit), this.copyBuffers);
+      try {
+        cols = beatColumns(copy.bytes, cutMs);
+      } finally {
+        copy.release();
+      }
       const stale = this.staleIds(cols, detail);
       if (stale.length > 0) await this.fetchFragments(client, detail, stale);
     } catch (err) {

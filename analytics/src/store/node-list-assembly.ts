@@ -31,6 +31,8 @@ export interface Fragment {
   readonly tail: Buffer;
   /** head + status + mid + `,"lastBeatAtMs":`, per status number, made when first needed. */
   readonly prefix: (Buffer | undefined)[];
+  /** Its place in the NodeArena of its level of detail, -1 when none (the arena checks it). */
+  slot: number;
 }
 
 /** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
@@ -38,11 +40,11 @@ export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buf
 
 const STATUS_JSON = LIST_STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
 const BEAT_AT = Buffer.from(',"lastBeatAtMs":');
-const BEAT_AGE = Buffer.from(',"lastBeatAgeMs":');
-const LAST_SEQ = Buffer.from(',"lastSeq":');
+export const BEAT_AGE = Buffer.from(',"lastBeatAgeMs":');
+export const LAST_SEQ = Buffer.from(',"lastSeq":');
 const NULL = Buffer.from("null");
 /** Room for the beat fields after the prefix: three numbers (≤ 21 bytes each) and two keys. */
-const DYNAMIC_BYTES = 3 * 21 + BEAT_AGE.length + LAST_SEQ.length;
+export const DYNAMIC_BYTES = 3 * 21 + BEAT_AGE.length + LAST_SEQ.length;
 /** "00" … "99": two digits per step when writing a number. */
 const PAIRS = Buffer.from(
   Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""),
@@ -66,10 +68,11 @@ export function newFragment(
     mid: Buffer.from(mid),
     tail: Buffer.from(tail),
     prefix: [],
+    slot: -1,
   };
 }
 
-function prefixOf(f: Fragment, status: number): Buffer {
+export function prefixOf(f: Fragment, status: number): Buffer {
   return (f.prefix[status] ??= Buffer.concat([f.head, STATUS_JSON[status]!, f.mid, BEAT_AT]));
 }
 
