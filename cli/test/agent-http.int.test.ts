@@ -211,6 +211,9 @@ test("bad requests get a JSON error and leave other clients alone", async () => 
     expect(body.error.message.length).toBeGreaterThan(5);
     expect(typeof body.error.details).toBe("object");
   }
+  // N4: the agent's words, not the SDK's (no bucket name, no opts.default).
+  const missing = (await unixRequest(socket, "/v1/config/nope")).json() as ErrorBody;
+  expect(missing.error.message).toBe(`config key nope does not exist in group ${GROUP}`);
   const w = await waiting;
   expect(w.status).toBe(304);
   expect(w.headers["kon-revision"]).toBe(String(before.revision));

@@ -137,7 +137,16 @@ export class ConfigCatalog {
   private open(key: string): Promise<ConfigHandle<unknown>> {
     let handle = this.handles.get(key);
     if (!handle) {
-      handle = this.kon.config(key, ANY_JSON);
+      handle = this.kon.config(key, ANY_JSON).catch((err: unknown) => {
+        // The SDK's words (bucket, opts.default) mean nothing to the agent's HTTP clients.
+        if (err instanceof KonError && err.code === KonErrorCode.ConfigNotFound) {
+          throw new KonError(
+            KonErrorCode.ConfigNotFound,
+            `config key ${key} does not exist in group ${this.kon.group}`,
+          );
+        }
+        throw err;
+      });
       this.handles.set(key, handle);
       // A key that does not exist (yet) is asked again next time, never cached as missing.
       handle.catch(() => this.handles.delete(key));
