@@ -131,7 +131,8 @@ export class HeartbeatConsumer {
       reply,
       pending: at.pending,
     };
-    const queue = this.parked.get(subject);
+    // Usually none is parked: no look-up then.
+    const queue = this.parked.size > 0 ? this.parked.get(subject) : undefined;
     if (queue) {
       this.acks.hold(d.raw.seq);
       queue.push(d);

@@ -7,9 +7,10 @@ import {
   nodeKey,
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
-import { HeartbeatBody, WireError, readWireHeartbeat } from "./heartbeat-wire";
+import { HeartbeatBody, WireError, emptyWireHeartbeat, readWireHeartbeat } from "./heartbeat-wire";
 import type { WireHeartbeat, WireString } from "./heartbeat-wire";
 import type { TrackedHeartbeat } from "./node-liveness";
+import type { NodeSlot } from "./node-slot";
 
 /** Why a heartbeat was dropped. Each is a label of `kon_monitor_heartbeats_rejected_total`. */
 export type RejectReason = "empty" | "malformed" | "bad_subject" | "bad_node" | "unknown_group";
@@ -39,6 +40,23 @@ export interface ValidatorOptions {
   defaultMisses: number;
   /** False for a group heartbeats may not come from. */
   isKnownGroup: (group: string) => boolean;
+  /**
+   * Most subjects whose names are remembered as checked (the tracker's node cap): beyond it the
+   * one remembered longest goes. @default 1000000
+   */
+  maxNodes?: number;
+}
+
+/**
+ * A subject whose names passed the checks, with the strings a beat on it is tracked by: the
+ * same `key` string every beat (its hash computed once, for every per-node table's look-up).
+ */
+interface KnownSubject extends NodeSlot {
+  readonly group: string;
+  readonly node: string;
+  readonly key: string;
+  /** The instance id its last beat carried: equal bytes reuse the string. */
+  instanceId: string;
 }
 
 /** An absent name in the payload agrees with the subject; a present one must equal it. */
@@ -63,17 +81,35 @@ export function metaBytes(meta: Record<string, string>): number {
  * is a result, not an exception.
  */
 export class HeartbeatValidator {
-  constructor(private readonly opts: ValidatorOptions) {}
+  /** Subjects (nodes) seen with valid names, in a known group, oldest first (see KnownSubject). */
+  private readonly known = new Map<string, KnownSubject>();
+  private readonly maxKnown: number;
+  /** Filled by each read: validate is synchronous and the read does not outlive it. */
+  private readonly wire = emptyWireHeartbeat();
+
+  constructor(private readonly opts: ValidatorOptions) {
+    this.maxKnown = Math.max(1, opts.maxNodes ?? 1_000_000);
+  }
 
   validate(msg: RawHeartbeat): ValidationResult {
-    const address = this.opts.names.checkHeartbeatSubject(msg.subject);
-    if (!address.ok) {
-      // An invalid node id is counted apart (a node to fix); any other wrong part is a bad subject.
-      const reason = address.part === "node" ? "bad_node" : "bad_subject";
-      return { ok: false, reason, detail: address.detail };
+    let subject = this.known.get(msg.subject);
+    const seen = subject !== undefined;
+    if (subject === undefined) {
+      const address = this.opts.names.checkHeartbeatSubject(msg.subject);
+      if (!address.ok) {
+        // An invalid node id is counted apart (a node to fix); any other wrong part is a bad subject.
+        const reason = address.part === "node" ? "bad_node" : "bad_subject";
+        return { ok: false, reason, detail: address.detail };
+      }
+      subject = {
+        group: address.group,
+        node: address.node,
+        key: nodeKey(address.group, address.node),
+        instanceId: "",
+      };
     }
-    const { group, node } = address;
-    const key = nodeKey(group, node);
+    const { group, node, key } = subject;
+    // Asked every beat: a group may leave the registry.
     if (!this.opts.isKnownGroup(group)) {
       return { ok: false, reason: "unknown_group", detail: `group ${group} is not known`, key };
     }
@@ -82,9 +118,10 @@ export class HeartbeatValidator {
       // probe, not proof of life.
       return { ok: false, reason: "empty", detail: "empty heartbeat (0 bytes)", key };
     }
+    if (!seen) this.remember(msg.subject, subject);
     let hb: WireHeartbeat;
     try {
-      hb = readWireHeartbeat(msg.data);
+      hb = readWireHeartbeat(msg.data, this.wire, subject.instanceId);
     } catch (err) {
       const why = err instanceof WireError ? err.message : String(err);
       return {
@@ -98,15 +135,20 @@ export class HeartbeatValidator {
       const detail = `payload names ${hb.group.text()}.${hb.nodeId.text()}, subject names ${key}`;
       return { ok: false, reason: "bad_node", detail, key };
     }
-    return this.accept(msg, hb, group, node);
+    subject.instanceId = hb.instanceId;
+    return this.accept(msg, hb, subject);
   }
 
-  private accept(
-    msg: RawHeartbeat,
-    hb: WireHeartbeat,
-    group: string,
-    node: string,
-  ): ValidationResult {
+  /** Keeps a checked subject, up to `maxNodes` of them (the oldest goes first). */
+  private remember(name: string, subject: KnownSubject): void {
+    if (this.known.size >= this.maxKnown) {
+      const oldest = this.known.keys().next();
+      if (!oldest.done) this.known.delete(oldest.value);
+    }
+    this.known.set(name, subject);
+  }
+
+  private accept(msg: RawHeartbeat, hb: WireHeartbeat, subject: KnownSubject): ValidationResult {
     let flags: readonly HeartbeatFlag[] = NO_FLAGS;
     let body = new HeartbeatBody(msg.data);
     if (hb.metaBytes > this.opts.maxMetaBytes) {
@@ -130,8 +172,10 @@ export class HeartbeatValidator {
       ok: true,
       flags,
       hb: {
-        group,
-        node,
+        group: subject.group,
+        node: subject.node,
+        key: subject.key,
+        slot: subject,
         seq: msg.seq,
         atMs: msg.atMs,
         ttlMs: livenessTtlMs(intervalMs, misses),

@@ -57,15 +57,20 @@ export class WireError extends Error {}
 const TWO_32 = 2 ** 32;
 const utf8 = new TextDecoder("utf-8");
 
-/** A cursor over one message; a class (not closures) so a read allocates one small object. */
+/**
+ * A cursor over one message; a class (not closures). One instance is reused for every read (reads
+ * are synchronous and never nest): a sub-message is read by narrowing `end` and restoring it.
+ */
 class Reader {
-  pos: number;
-  constructor(
-    readonly bytes: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
+  pos = 0;
+  bytes: Uint8Array = new Uint8Array();
+  end = 0;
+
+  reset(bytes: Uint8Array, start: number, end: number): this {
+    this.bytes = bytes;
     this.pos = start;
+    this.end = end;
+    return this;
   }
 
   byte(field: string): number {
@@ -110,11 +115,15 @@ class Reader {
     return w;
   }
 
-  string(field: string): string {
+  /** A string field; `same` is returned when the bytes spell it (ASCII), saving the decode. */
+  string(field: string, same?: string): string {
     const n = this.length(field);
-    const s = n === 0 ? "" : utf8.decode(this.bytes.subarray(this.pos, this.pos + n));
+    const start = this.pos;
     this.pos += n;
-    return s;
+    if (same !== undefined && same.length === n && asciiEquals(this.bytes, start, same)) {
+      return same;
+    }
+    return n === 0 ? "" : utf8.decode(this.bytes.subarray(start, start + n));
   }
 
   skip(wireType: number, field: string): void {
@@ -140,9 +149,21 @@ class Reader {
   }
 }
 
-/** Reads the fields the monitor needs; throws {@link WireError} on bytes that are not a Heartbeat. */
-export function readWireHeartbeat(bytes: Uint8Array): WireHeartbeat {
-  const out: WireHeartbeat = {
+/** True when `s` (all ASCII) is spelled by the bytes at `start` (the caller checked the length). */
+function asciiEquals(bytes: Uint8Array, start: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f || bytes[start + i] !== c) return false;
+  }
+  return true;
+}
+
+/** The one cursor of every read (see {@link Reader}). */
+const reader = new Reader();
+
+/** A WireHeartbeat to be filled by {@link readWireHeartbeat}. */
+export function emptyWireHeartbeat(): WireHeartbeat {
+  return {
     group: NO_STRING,
     nodeId: NO_STRING,
     sentAtMs: 0,
@@ -152,7 +173,28 @@ export function readWireHeartbeat(bytes: Uint8Array): WireHeartbeat {
     instanceId: "",
     metaBytes: 0,
   };
-  const r = new Reader(bytes, 0, bytes.length);
+}
+
+/**
+ * Reads the fields the monitor needs; throws {@link WireError} on bytes that are not a Heartbeat.
+ * @param out filled and returned (every field is set): a caller reading beat after beat reuses one
+ * @param sameInstanceId the instance id this sender had last time: when the bytes spell it, that
+ *   string is taken instead of decoding a new one
+ */
+export function readWireHeartbeat(
+  bytes: Uint8Array,
+  out: WireHeartbeat = emptyWireHeartbeat(),
+  sameInstanceId?: string,
+): WireHeartbeat {
+  out.group = NO_STRING;
+  out.nodeId = NO_STRING;
+  out.sentAtMs = 0;
+  out.intervalMs = 0;
+  out.allowedMisses = 0;
+  out.leaving = false;
+  out.instanceId = "";
+  out.metaBytes = 0;
+  const r = reader.reset(bytes, 0, bytes.length);
   while (r.pos < r.end) {
     const tag = r.varint("tag");
     const field = tag >>> 3;
@@ -164,24 +206,27 @@ export function readWireHeartbeat(bytes: Uint8Array): WireHeartbeat {
     else if (field === 6 && wt === 0) out.intervalMs = r.varint("interval_ms") >>> 0;
     else if (field === 7 && wt === 0) out.allowedMisses = r.varint("allowed_misses") >>> 0;
     else if (field === 8 && wt === 0) out.leaving = r.varint("leaving") !== 0;
-    else if (field === 9 && wt === 2) out.instanceId = readInstanceId(r) ?? out.instanceId;
-    else if (field === 11 && wt === 2) out.metaBytes += readMetaEntryBytes(r);
+    else if (field === 9 && wt === 2) {
+      out.instanceId = readInstanceId(r, sameInstanceId) ?? out.instanceId;
+    } else if (field === 11 && wt === 2) out.metaBytes += readMetaEntryBytes(r);
     else r.skip(wt, `field ${field}`);
   }
   return out;
 }
 
 /** `ProcessInfo.instance_id` (field 7) of the sub-message at the cursor. */
-function readInstanceId(r: Reader): string | undefined {
+function readInstanceId(r: Reader, same: string | undefined): string | undefined {
   const n = r.length("process");
   const end = r.pos + n;
-  const sub = new Reader(r.bytes, r.pos, end);
+  const outerEnd = r.end;
+  r.end = end;
   let id: string | undefined;
-  while (sub.pos < end) {
-    const tag = sub.varint("process tag");
-    if (tag >>> 3 === 7 && (tag & 7) === 2) id = sub.string("process.instance_id");
-    else sub.skip(tag & 7, "process field");
+  while (r.pos < end) {
+    const tag = r.varint("process tag");
+    if (tag >>> 3 === 7 && (tag & 7) === 2) id = r.string("process.instance_id", same);
+    else r.skip(tag & 7, "process field");
   }
+  r.end = outerEnd;
   r.pos = end;
   return id;
 }
@@ -190,16 +235,18 @@ function readInstanceId(r: Reader): string | undefined {
 function readMetaEntryBytes(r: Reader): number {
   const len = r.length("meta");
   const end = r.pos + len;
-  const sub = new Reader(r.bytes, r.pos, end);
+  const outerEnd = r.end;
+  r.end = end;
   let n = 0;
-  while (sub.pos < end) {
-    const tag = sub.varint("meta tag");
+  while (r.pos < end) {
+    const tag = r.varint("meta tag");
     if ((tag & 7) === 2 && (tag >>> 3 === 1 || tag >>> 3 === 2)) {
-      const l = sub.length("meta entry");
+      const l = r.length("meta entry");
       n += l;
-      sub.pos += l;
-    } else sub.skip(tag & 7, "meta field");
+      r.pos += l;
+    } else r.skip(tag & 7, "meta field");
   }
+  r.end = outerEnd;
   r.pos = end;
   return n;
 }

@@ -87,7 +87,7 @@ export class LivenessEngine {
       this.log.warn(v.reason, `dropped heartbeat on ${raw.subject} (seq ${raw.seq}): ${v.detail}`);
       return undefined;
     }
-    const key = nodeKey(v.hb.group, v.hb.node);
+    const key = v.hb.key ?? nodeKey(v.hb.group, v.hb.node);
     for (const flag of v.flags) {
       metrics.flagged.inc({ flag });
       this.log.warn(
@@ -96,7 +96,7 @@ export class LivenessEngine {
           (flag === "clock_skew" ? ` (${v.hb.skewMs} ms)` : ""),
       );
     }
-    if (!this.p.limiter.allow(key, raw.atMs)) {
+    if (!this.p.limiter.allow(key, raw.atMs, v.hb.slot)) {
       metrics.rejected.inc({ reason: "flood" });
       this.log.warn("flood", `rate-limited heartbeats of ${key} (seq ${raw.seq})`);
       return undefined;

@@ -1,6 +1,7 @@
 // A node's liveness and the types around it, shared by the tracker, the backends and the HTTP API.
 import type { NodeEventWord } from "@konorkestra/sdk/internal";
 import type { HeartbeatBody } from "./heartbeat-wire";
+import type { NodeSlot } from "./node-slot";
 
 /** What the monitor reports about a node; also the `Kon-Status` of its liveness record. */
 export const NODE_STATUSES = ["up", "down", "left", "flapping"] as const;
@@ -10,6 +11,13 @@ export type NodeStatus = (typeof NODE_STATUSES)[number];
 export interface TrackedHeartbeat {
   group: string;
   node: string;
+  /**
+   * `nodeKey(group, node)` when the producer has it (the validator gives the same string for
+   * every beat of a node, so per-node look-ups need not build and hash a new one).
+   */
+  key?: string;
+  /** Where the node's per-beat entries are (see NodeSlot); a hint each table checks. */
+  slot?: NodeSlot;
   /** Sequence of the heartbeat in stream KON_HB. */
   seq: number;
   /** When the server stored it (ms). */

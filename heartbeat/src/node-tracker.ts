@@ -22,6 +22,8 @@ type NodeState = {
 } & {
   /** Time of this node's earliest deadline entry in the heap; Infinity when it has none. */
   heapAtMs: number;
+  /** Out of `nodes` (forgotten, evicted or replaced): a slot holding it must not use it. */
+  removed: boolean;
 };
 
 type Check = { kind: "deadline" | "flap-exit"; seq: number };
@@ -134,8 +136,16 @@ export class NodeTracker {
     wallMs: number,
     predecessor?: Predecessor,
   ): HeartbeatOutcome {
-    const key = nodeKey(h.group, h.node);
-    const st = this.nodes.get(key);
+    const key = h.key ?? nodeKey(h.group, h.node);
+    const slot = h.slot;
+    let st = slot !== undefined && slot.tracker === this ? (slot.tracked as NodeState) : undefined;
+    if (st === undefined || st.removed) {
+      st = this.nodes.get(key);
+      if (slot !== undefined && st !== undefined) {
+        slot.tracker = this;
+        slot.tracked = st;
+      }
+    }
     if (st && h.seq <= st.lastSeq) return { kind: "duplicate" };
     if (!st) {
       if (this.nodes.size >= (this.opts.maxNodes ?? 1_000_000) && !this.evictOne()) {
@@ -227,7 +237,11 @@ export class NodeTracker {
   }
 
   private firstHeartbeat(key: string, h: TrackedHeartbeat, wallMs: number): HeartbeatOutcome {
-    const st = this.create(h.group, h.node);
+    const st = this.create(h.group, h.node, key);
+    if (h.slot !== undefined) {
+      h.slot.tracker = this;
+      h.slot.tracked = st;
+    }
     this.take(st, h);
     if (wallMs - h.atMs >= h.ttlMs) {
       // Already expired when first seen (an old heartbeat of a node nobody recorded): there is
@@ -381,8 +395,8 @@ export class NodeTracker {
     };
   }
 
-  private create(group: string, node: string): NodeState {
-    const key = nodeKey(group, node);
+  /** @param key `nodeKey(group, node)` when the caller has it (the one string per-beat look-ups use) */
+  private create(group: string, node: string, key = nodeKey(group, node)): NodeState {
     const old = this.nodes.get(key);
     if (old) this.remove(old);
     const st: NodeState = {
@@ -405,6 +419,7 @@ export class NodeTracker {
       suspect: false,
       unverified: false,
       heapAtMs: Infinity,
+      removed: false,
     };
     this.nodes.set(key, st);
     let members = this.groups.get(group);
@@ -414,6 +429,7 @@ export class NodeTracker {
   }
 
   private remove(st: NodeState): void {
+    st.removed = true;
     this.nodes.delete(st.key);
     this.groups.get(st.group)?.delete(st);
   }
