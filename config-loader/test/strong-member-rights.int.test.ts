@@ -22,6 +22,7 @@ import type { NatsServer } from "@konorkestra/testkit";
 import { z } from "zod";
 import { CalloutResponder } from "../../admin/src/callout/callout-responder";
 import { putConfig } from "../../sdk/test/helpers/put-config";
+import { recordingLogger } from "../../sdk/test/helpers/wait-for";
 import { PrepareCoordinator } from "../src/prepare-coordinator";
 
 const names = wireNames();
@@ -140,5 +141,77 @@ test("a member of another group can neither listen to a round nor vote in it", a
     );
   } finally {
     await other.close();
+  }
+});
+
+test("H8: another group's bucket pushed onto the prepare subject is ignored, not voted on", async () => {
+  await putConfig(root, "bbb", "x", { from: "bbb" });
+  await putConfig(root, "bbb", "y", { from: "bbb" });
+  const log = recordingLogger();
+  const member = await Konorkestra.connect({
+    servers: nats.url,
+    tlsCa: nats.clientOptions().tlsCa,
+    joinKey: "KEY-AAA",
+    group: "aaa",
+    nodeId: "member-h8",
+    connectTimeoutMs: 20_000,
+    logger: log,
+  });
+  const other = await connect({
+    servers: nats.url,
+    tls: nats.clientOptions().tls,
+    token: "KEY-BBB",
+    inboxPrefix: groupInboxPrefix(names, "bbb"),
+  });
+  const stream = `KV_${names.configBucket("bbb")}`;
+  try {
+    await member.config("svc", z.object({ n: z.number() }));
+    // What the finding did: a push consumer on bbb's own bucket delivering to aaa's prepares.
+    const created = JSON.parse(
+      new TextDecoder().decode(
+        (
+          await other.request(
+            `$JS.API.CONSUMER.CREATE.${stream}`,
+            JSON.stringify({
+              stream_name: stream,
+              config: {
+                deliver_subject: names.prepareSubject("aaa"),
+                ack_policy: "none",
+                deliver_policy: "all",
+              },
+            }),
+          )
+        ).data,
+      ),
+    ) as { name?: string; error?: unknown };
+    expect(created.error).toBeUndefined();
+    const deadline = Date.now() + 5000;
+    while (!log.lines.some((l) => l.includes("ignored")) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const said = log.lines.join("\n");
+    expect(said).toMatch(
+      /ignored \d+ message\(s\) on kon\.prep\.aaa that are not the config-loader's prepare requests/,
+    );
+    expect(said).toMatch(/\$JS\.ACK\./);
+    expect(said).not.toMatch(/cannot answer prepare|voting no/);
+    await other.request(`$JS.API.CONSUMER.DELETE.${stream}.${created.name}`, "");
+    // The loader's own rounds are still answered.
+    const coordinator = new PrepareCoordinator(loaderNc, names, "loader-test", silentLogger);
+    const nodesKv = await new Kvm(root).create(names.nodesBucket, { history: 1 });
+    await nodesKv.put(
+      "aaa.member-h8",
+      encodeMessage(Heartbeat, {
+        group: "aaa",
+        nodeId: "member-h8",
+        config: { svc: { revision: 1 } },
+      }),
+    );
+    const yes = await coordinator.prepare("aaa", [candidate(3)], 2000);
+    expect(yes.yes).toContain("member-h8");
+    await nodesKv.delete("aaa.member-h8");
+  } finally {
+    await other.close();
+    await member.close();
   }
 });
