@@ -63,7 +63,8 @@ describe("a NATS restart longer than the TTL", () => {
 
     await nats.shutdown();
     sim.stop("gone"); // stops for good while the broker is away
-    await new Promise((r) => setTimeout(r, 3 * TTL_MS));
+    // Two TTLs away: every live node's deadline passes while nothing can be heard.
+    await new Promise((r) => setTimeout(r, 2 * TTL_MS));
     expect(
       ((await (await fetch(`${monitor.url}/healthz`)).json()) as { blind: boolean }).blind,
     ).toBe(true);
@@ -71,8 +72,9 @@ describe("a NATS restart longer than the TTL", () => {
     await jetStreamBack(nc);
 
     const events = await waitForEvents(nc, (e) => eventsOf(e, "gone", "down").length === 1, 30_000);
-    // Every live node has beaten again by now; give a false down every chance to appear.
-    await new Promise((r) => setTimeout(r, 3 * TTL_MS));
+    // Every live node has beaten again by now; give a false down every chance to appear: two
+    // TTLs, so every deadline the monitor re-armed has come and gone.
+    await new Promise((r) => setTimeout(r, 2 * TTL_MS));
     const after = await readNodeEvents(nc);
     expect(show(after.filter((e) => e.kind !== "up"))).toBe("down g1.gone");
     for (const n of LIVE) expect(eventsOf(after, n, "up")).toHaveLength(1);
