@@ -12,6 +12,12 @@ export interface GitInfo {
   author: string;
   /** Absolute paths whose content is in no commit (modified, added, untracked, ignored). */
   dirty: Set<string>;
+  /**
+   * For some clean files (by real path): the commit that last changed them, when it is not
+   * HEAD's place to be credited (content published before any commit held it; see
+   * {@link readLastCommits}).
+   */
+  lastCommits?: Map<string, { commit: string; author: string }>;
 }
 
 const execFileAsync = promisify(execFile);
@@ -94,7 +100,47 @@ export function gitFieldsFor(
   if (!info || !committed(realPath) || !links.every(committed)) {
     return { gitCommit: "", gitAuthor: "" };
   }
+  const last = links.length === 0 ? info.lastCommits?.get(realPath) : undefined;
+  if (last) return { gitCommit: last.commit, gitAuthor: last.author };
   return { gitCommit: info.commit, gitAuthor: info.author };
+}
+
+/** git processes run at once by {@link readLastCommits}. */
+const LAST_COMMIT_WIDTH = 8;
+
+/**
+ * The commit that last changed each of `realPaths` (clean files of `info`'s work tree), up to
+ * HEAD; added to `info.lastCommits`. For content published before a commit held it: the commit
+ * to credit is the one that brought that content in, not whichever HEAD the loader happens to
+ * see next (a later commit that touched other files). A path git cannot answer for keeps HEAD.
+ */
+export async function readLastCommits(
+  dir: string,
+  info: GitInfo,
+  realPaths: readonly string[],
+): Promise<void> {
+  const found = info.lastCommits ?? new Map<string, { commit: string; author: string }>();
+  info.lastCommits = found;
+  for (let i = 0; i < realPaths.length; i += LAST_COMMIT_WIDTH) {
+    await Promise.all(
+      realPaths.slice(i, i + LAST_COMMIT_WIDTH).map(async (p) => {
+        try {
+          const out = await git(dir, [
+            "log",
+            "-1",
+            "--format=%H%x09%an <%ae>",
+            info.commit,
+            "--",
+            p,
+          ]);
+          const [commit, author] = out.trim().split("\t");
+          if (commit) found.set(p, { commit, author: author ?? "" });
+        } catch {
+          // keeps HEAD's
+        }
+      }),
+    );
+  }
 }
 
 /** HEAD's commit for `dir`, or undefined (not a work tree, no commit, git missing). */

@@ -4,7 +4,7 @@ import { ChangeSetWriter } from "./change-set-writer";
 import type { ConfigStore, CurrentEntry, SchemaSource } from "./config-store";
 import { FileEvaluator } from "./file-evaluator";
 import type { Candidate } from "./file-evaluator";
-import { gitFieldsFor, readGitInfo, readHead } from "./git-info";
+import { gitFieldsFor, readGitInfo, readHead, readLastCommits } from "./git-info";
 import type { GitInfo } from "./git-info";
 import type { GroupSyncOptions, GroupSyncResult, WritePaths } from "./group-sync-result";
 import { planGroup } from "./reconciler";
@@ -112,6 +112,12 @@ export class GroupSynchronizer {
       (c) => gitFieldsFor(git, c.file.realPath, c.file.links).gitCommit !== "",
     );
     if (proven.length > 0) {
+      // Credit each the commit that brought its content in (N3), not HEAD.
+      await readLastCommits(
+        scan.realDir,
+        git,
+        proven.filter((c) => !c.file.links).map((c) => c.file.realPath),
+      );
       plan.puts = [...plan.puts, ...proven].sort((a, b) => (a.key < b.key ? -1 : 1));
       plan.unchanged -= proven.length;
     }
