@@ -5,6 +5,7 @@ import type { FleetQueries } from "../domain/fleet-queries";
 import { DISPLAY_STATUSES } from "../model/fleet-node";
 import type { FleetStore, NodeListFrame } from "../store/fleet-store";
 import { encodeNodeCursor, nodeCursorParam, pageParams } from "./node-cursor";
+import { AnswerBuffers } from "./answer-buffers";
 import { ResponseCache } from "./response-cache";
 import {
   WINDOWS,
@@ -47,7 +48,9 @@ const nodesQuery = strictQuery({
  */
 export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: number): Router {
   const r = Router();
-  const nodesCache = new ResponseCache(cacheMs);
+  // Whole-list answers are megabytes: their buffers take turns (see AnswerBuffers).
+  const answers = new AnswerBuffers();
+  const nodesCache = new ResponseCache(cacheMs, undefined, answers);
 
   r.get("/v1/fleet/summary", async (req, res) => {
     const q = parseInput(strictQuery({ group: groupParam.optional() }), req.query);
@@ -75,6 +78,7 @@ export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: n
           },
           Date.now(),
           nodesFrame,
+          answers.alloc,
         );
         return page.json;
       },
@@ -90,6 +94,15 @@ export function fleetRouter(fleet: FleetStore, queries: FleetQueries, cacheMs: n
       res.status(304).end();
       return;
     }
+    // Held until written (or the client gone): only then may the buffer take a new answer.
+    answers.hold(cached.body);
+    let held = true;
+    const done = (): void => {
+      if (held) answers.release(cached.body);
+      held = false;
+    };
+    res.once("finish", done);
+    res.once("close", done);
     res.type("application/json").send(cached.body);
   });
 

@@ -1,3 +1,5 @@
+import type { BodyHolder } from "./answer-buffers";
+
 /** A cached response body and when the data in it was read. */
 export interface CachedBody {
   readonly body: Buffer;
@@ -38,9 +40,15 @@ export class ResponseCache {
   private readonly slots = new Map<string, Slot>();
   private builds = 0;
 
+  /**
+   * `holder` is told which bodies the cache keeps and builds (AnswerBuffers reuses a body's
+   * buffer once no one holds it): a build's body is held until the turn after it is handed out,
+   * a served body while it is a slot's.
+   */
   constructor(
     private readonly ttlMs: number,
     private readonly maxEntries = 256,
+    private readonly holder?: BodyHolder,
   ) {}
 
   /** The body for `key`: cached when younger than the TTL (and `fresh` is false), else built. */
@@ -52,7 +60,10 @@ export class ResponseCache {
     const arrivedAtMs = Date.now();
     let slot = this.slots.get(key);
     if (!slot) {
-      if (this.slots.size >= this.maxEntries) this.slots.clear();
+      if (this.slots.size >= this.maxEntries) {
+        for (const s of this.slots.values()) if (s.ready) this.holder?.release(s.ready.body);
+        this.slots.clear();
+      }
       this.slots.set(key, (slot = {}));
     }
     if (fresh || this.ttlMs <= 0) return this.freshBuild(slot, build, arrivedAtMs);
@@ -89,7 +100,11 @@ export class ResponseCache {
   private start(slot: Slot, build: () => Promise<string | Buffer>): Build {
     const startedAtMs = Date.now();
     const done = this.make(build, startedAtMs).then((body) => {
-      if (!slot.ready || slot.ready.atMs <= body.atMs) slot.ready = body;
+      if (!slot.ready || slot.ready.atMs <= body.atMs) {
+        this.holder?.hold(body.body);
+        if (slot.ready) this.holder?.release(slot.ready.body);
+        slot.ready = body;
+      }
       return body;
     });
     const b: Build = { startedAtMs, done };
@@ -104,6 +119,12 @@ export class ResponseCache {
   private async make(build: () => Promise<string | Buffer>, atMs: number): Promise<CachedBody> {
     const built = await build();
     const body = typeof built === "string" ? Buffer.from(built, "utf8") : built;
+    // The build's own hold, let go once those waiting for it have taken theirs.
+    const holder = this.holder;
+    if (holder) {
+      holder.hold(body);
+      setImmediate(() => holder.release(body));
+    }
     const n = (this.builds = (this.builds + 1) % 1e9);
     return { body, atMs, etag: `W/"${atMs.toString(36)}-${n.toString(36)}"` };
   }

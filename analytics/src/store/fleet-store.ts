@@ -10,6 +10,7 @@ import type {
 import { CopyBuffers, copyBinaryOutInto } from "../pg/binary-copy";
 import {
   PAGE_QUERY_MAX,
+  allocAnswer,
   assembleNodeList,
   beatColumns,
   beatColumnsOfRows,
@@ -17,11 +18,17 @@ import {
   beatPageSql,
   newFragment,
 } from "./node-list-assembly";
-import type { BeatColumns, BeatPageRow, Fragment, NodeListFrame } from "./node-list-assembly";
+import type {
+  AnswerAlloc,
+  BeatColumns,
+  BeatPageRow,
+  Fragment,
+  NodeListFrame,
+} from "./node-list-assembly";
 import { NodeArena } from "./node-list-arena";
 import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
 
-export type { NodeListFrame } from "./node-list-assembly";
+export type { AnswerAlloc, NodeListFrame } from "./node-list-assembly";
 
 interface NodeRow {
   group_name: string;
@@ -146,6 +153,7 @@ export class FleetStore {
     q: NodeListQuery = {},
     nowMs = Date.now(),
     frame: NodeListFrame = NO_FRAME,
+    alloc: AnswerAlloc = allocAnswer,
   ): Promise<NodeListPage> {
     const detail = q.detail ?? "compact";
     const cutMs = nowMs - this.flappingHoldMs;
@@ -162,8 +170,8 @@ export class FleetStore {
     if (where === "true" && q.limit === undefined) arena.refresh(cols, memo);
     // A page of a hundred nodes gains nothing from the arena; a list read by COPY does.
     const page = isPage
-      ? assembleNodeList(cols, shown, more, memo, nowMs, frame)
-      : arena.assemble(cols, shown, more, memo, nowMs, frame);
+      ? assembleNodeList(cols, shown, more, memo, nowMs, frame, alloc)
+      : arena.assemble(cols, shown, more, memo, nowMs, frame, alloc);
     // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
     if (memo.size > 2 * cols.n + 100_000) memo.clear();
     return page;

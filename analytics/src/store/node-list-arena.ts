@@ -1,6 +1,13 @@
 import type { NodeKey } from "../model/fleet-node";
-import { BEAT_AGE, DYNAMIC_BYTES, LAST_SEQ, prefixOf, writeJsonInt } from "./node-list-assembly";
-import type { BeatColumns, Fragment, NodeListFrame } from "./node-list-assembly";
+import {
+  BEAT_AGE,
+  DYNAMIC_BYTES,
+  LAST_SEQ,
+  allocAnswer,
+  prefixOf,
+  writeJsonInt,
+} from "./node-list-assembly";
+import type { AnswerAlloc, BeatColumns, Fragment, NodeListFrame } from "./node-list-assembly";
 
 /**
  * The remembered JSON of every node of a whole-list read, in one buffer in key order: per node
@@ -165,6 +172,7 @@ export class NodeArena {
     memo: ReadonlyMap<number, Fragment>,
     nowMs: number,
     frame: NodeListFrame,
+    alloc: AnswerAlloc = allocAnswer,
   ): { json: Buffer; next: NodeKey | null } {
     if (this.rowSlot.length < rowsShown) this.rowSlot = new Int32Array(rowsShown);
     const rowSlot = this.rowSlot;
@@ -189,7 +197,7 @@ export class NodeArena {
     }
     const next = more && last ? { group: last.group, node: last.node } : null;
     const { open, close } = frame(next);
-    const out = Buffer.allocUnsafe(open.length + size + close.length);
+    const out = alloc(open.length + size + close.length);
     out.set(open, 0);
     let p = open.length;
     out[p++] = 0x5b; // [

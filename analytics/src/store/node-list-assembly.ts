@@ -35,6 +35,15 @@ export interface Fragment {
   slot: number;
 }
 
+/**
+ * Where an answer is written: a buffer of at least `size` bytes (the answer is a view of it from
+ * 0).
+ */
+export type AnswerAlloc = (size: number) => Buffer;
+
+/** The default {@link AnswerAlloc}: a new buffer. */
+export const allocAnswer: AnswerAlloc = (size) => Buffer.allocUnsafe(size);
+
 /** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
 export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buffer };
 
@@ -254,6 +263,7 @@ export function assembleNodeList(
   memo: ReadonlyMap<number, Fragment>,
   nowMs: number,
   frame: NodeListFrame,
+  alloc: AnswerAlloc = allocAnswer,
 ): { json: Buffer; next: NodeKey | null } {
   const picked: Fragment[] = new Array<Fragment>(rowsShown);
   let size = 2;
@@ -268,7 +278,7 @@ export function assembleNodeList(
   const next = more && last ? { group: last.group, node: last.node } : null;
   // The caller's frame goes into the same buffer: no second copy of a 4 MB answer.
   const { open, close } = frame(next);
-  const out = Buffer.allocUnsafe(open.length + size + close.length);
+  const out = alloc(open.length + size + close.length);
   out.set(open, 0);
   let p = open.length;
   out[p++] = 0x5b; // [
