@@ -80,6 +80,12 @@ class Reader {
 
   /** A varint as a number; int64 two's complement when `signed` (exact to 2^53). */
   varint(field: string, signed = false): number {
+    // One byte (every tag and small number of a heartbeat): no loop.
+    const first = this.pos < this.end ? this.bytes[this.pos]! : 0x80;
+    if (first < 0x80) {
+      this.pos += 1;
+      return first;
+    }
     let lo = 0;
     let b = 0;
     for (let shift = 0; shift < 28; shift += 7) {
