@@ -68,6 +68,7 @@ export class MonitorFixture {
         // (nats.js TimeoutError). In production the process exits and its supervisor starts it
         // again: so does this fixture, at most twice, for a failed dial only (nothing was created).
         if (attempt >= 3 || !dialTimedOut(err)) throw err;
+        console.warn(`monitor ${given.monitorId}: first connect timed out, starting it again`);
       }
     }
     this.monitors.push(m);

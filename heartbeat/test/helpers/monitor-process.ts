@@ -31,6 +31,7 @@ export class MonitorProcess {
       } catch (err) {
         const said = this.output.slice(from);
         if (attempt >= 3 || !/failed to start: .*TimeoutError: timeout/.test(said)) throw err;
+        console.warn(`monitor process: first connect timed out, starting it again`);
       }
     }
   }
