@@ -13,6 +13,9 @@ describe("bench:ingest flags", () => {
       skipCeiling: false,
     });
     expect(parseIngestOptions(["--rows", "20000"]).drainRows).toBe(20_000);
+    expect(parseIngestOptions([]).analytics).toBe("one");
+    expect(parseIngestOptions(["--analytics", "split"]).analytics).toBe("split");
+    expect(() => parseIngestOptions(["--analytics", "three"])).toThrow(/--analytics/);
     expect(
       parseIngestOptions([
         "--rows",

@@ -2,12 +2,16 @@ import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { getFreePort, sharedTestTokens, spawnTs } from "@konorkestra/testkit";
 
+let authHeaders: Record<string, string> | undefined;
+
 /**
  * `Authorization` with a read token the benchmark's analytics trusts (its public key is given to
  * the process below): every API request a benchmark times carries it, as a dashboard's does.
+ * One token per bench process, as a dashboard holds one (a new token per request made every
+ * request pay the Ed25519 check that the API's verified-token cache spares a real client).
  */
 export function benchAuthHeaders(): Record<string, string> {
-  return sharedTestTokens().header(["read"]);
+  return (authHeaders ??= sharedTestTokens().header(["read"]));
 }
 
 /** The analytics service running as its own process, as `make up` runs it. */
@@ -32,15 +36,18 @@ interface Pipeline {
 
 /**
  * Starts `analytics/src/main.ts` (NATS reached through `natsEnv`, e.g. the server's
- * `serviceEnv("analytics")`) and waits until /healthz answers 200.
+ * `serviceEnv("analytics")`, more settings in `extraEnv`, e.g. `KON_ANALYTICS_ROLES`) and waits
+ * until /healthz answers 200.
  */
 export async function startAnalyticsProcess(
   natsEnv: Record<string, string>,
   pgUrl: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<AnalyticsProcess> {
   const port = await getFreePort();
   const env = {
     ...natsEnv,
+    ...extraEnv,
     KON_PG_URL: pgUrl,
     KON_ANALYTICS_PORT: String(port),
     KON_AUTH_PUBLIC_KEY_FILE: sharedTestTokens().publicKeyFile,

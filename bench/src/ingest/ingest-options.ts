@@ -35,6 +35,13 @@ export interface IngestOptions {
    * @default "on"
    */
   synchronousCommit: "on" | "off";
+  /**
+   * `one`: one analytics process does ingest and API (KON_ANALYTICS_ROLES=both). `split`: one
+   * with KON_ANALYTICS_ROLES=ingest (the ingest phases, drain included) and one with =api that
+   * the crowd and the API phase ask, so the crowd's lag ratio can be measured both ways.
+   * @default "one"
+   */
+  analytics: "one" | "split";
   help: boolean;
 }
 
@@ -54,6 +61,7 @@ export const USAGE = `usage: npm run bench:ingest -- [flags]
   --drain-rows N      backlog drained by a restarted analytics      (default 500000)
   --skip-ceiling      no COPY ceiling
   --skip-drain        no drain phase
+  --analytics one|split  one analytics process, or ingest and API in two (KON_ANALYTICS_ROLES) (default one)
 ${REPEAT_USAGE}
   --help
 Analytics options come from the environment as usual (KON_INGEST_BATCH_ROWS=... npm run ...).`;
@@ -72,6 +80,7 @@ const schema = z.object({
   ...repeatShape,
   "uptime-events": int(2).default(3000),
   "synchronous-commit": z.enum(["on", "off"]).default("on"),
+  analytics: z.enum(["one", "split"]).default("one"),
   "drain-rows": int(1000).optional(),
   "skip-ceiling": z.boolean().default(false),
   "skip-drain": z.boolean().default(false),
@@ -99,7 +108,10 @@ const NUMERIC = [
 export function parseIngestOptions(args: readonly string[]): IngestOptions {
   const o = parseBenchFlags(
     args,
-    { strings: [...NUMERIC, "synchronous-commit"], booleans: ["skip-ceiling", "skip-drain"] },
+    {
+      strings: [...NUMERIC, "synchronous-commit", "analytics"],
+      booleans: ["skip-ceiling", "skip-drain"],
+    },
     schema,
     USAGE,
   );
@@ -115,6 +127,7 @@ export function parseIngestOptions(args: readonly string[]): IngestOptions {
     repeat: o.repeat,
     uptimeEvents: o["uptime-events"],
     synchronousCommit: o["synchronous-commit"],
+    analytics: o.analytics,
     drainRows: o["drain-rows"] ?? Math.min(o.rows, 500_000),
     skipCeiling: o["skip-ceiling"],
     skipDrain: o["skip-drain"],

@@ -1,6 +1,7 @@
 import type { AnalyticsProcess } from "./analytics-process";
-import { measureApi, measureApiCrowd } from "./api-latency";
+import { measureApi } from "./api-latency";
 import { BENCH_GROUP } from "./bench-fleet";
+import { startCrowdProcess } from "./crowd-process";
 import type { BenchFleet } from "./bench-fleet";
 import { publishBurst, publishSteady } from "./heartbeat-publisher";
 import type { PublishOutcome, PublishTarget } from "./heartbeat-publisher";
@@ -137,34 +138,39 @@ export async function runSteady(
 export const PAGE_PATH = "/v1/nodes?limit=100";
 
 /**
- * Lag while a crowd of `clients` asks fresh pages of /v1/nodes (Cache-Control: no-cache) as fast
- * as it can: the API must not slow the ingest (they have pools of their own). The steady load is
- * the same as runSteady's, so the two lags are compared in the same run.
+ * The steady phase again while `clients` clients ask fresh pages of /v1/nodes in rounds. The
+ * crowd runs in a child process of its own: in the bench's process, its event-loop delay was
+ * counted in the lag (the probe polls every 10 ms on the loop the publisher uses). `apiUrl`: the
+ * analytics process the crowd asks (an API-only one when analytics runs split), else ctx's.
  */
 export async function runSteadyUnderCrowd(
   ctx: PhaseContext,
   o: { rate: number; seconds: number; flushEvery: number; probeEvery: number; clients: number },
-): Promise<{ steady: IngestPhase & { rate: number }; crowd: Percentiles & { clients: number } }> {
-  let publishing = true;
-  const crowd = (async () => {
-    const latencies: number[] = [];
-    // Rounds of `clients` concurrent requests until the steady publisher is done.
-    while (publishing) {
-      const s = await measureApiCrowd(ctx.analytics.url, PAGE_PATH, o.clients, 1, {
-        "Cache-Control": "no-cache",
-      });
-      latencies.push(...s.latencies);
-    }
-    return latencies;
-  })();
+  apiUrl = ctx.analytics.url,
+): Promise<{
+  steady: IngestPhase & { rate: number };
+  crowd: Percentiles & { clients: number; rounds: number; process: "child" };
+}> {
+  const crowd = startCrowdProcess(apiUrl, PAGE_PATH, o.clients, { "Cache-Control": "no-cache" });
   const stopCpu = measureCpu(ctx.cpuSources());
   const pub = await publishSteady(ctx.target, ctx.fleet, ctx.probe, {
     ...o,
     seqBase: ctx.seqBase,
-  }).finally(() => (publishing = false));
-  const latencies = await crowd;
+  }).catch(async (err: unknown) => {
+    await crowd.finish().catch(() => undefined);
+    throw err;
+  });
+  const outcome = await crowd.finish();
   const steady = { ...(await finishPhase(ctx, pub, stopCpu)), rate: o.rate };
-  return { steady, crowd: { ...percentiles(latencies), clients: o.clients } };
+  return {
+    steady,
+    crowd: {
+      ...percentiles(outcome.latencies),
+      clients: o.clients,
+      rounds: outcome.rounds,
+      process: "child",
+    },
+  };
 }
 
 /**

@@ -58,7 +58,15 @@ export interface IngestResults {
   readonly steady: IngestPhase & { rate: number };
   /** The same steady load while `crowd.clients` clients ask fresh pages of /v1/nodes. */
   readonly steadyUnderCrowd: (IngestPhase & { rate: number }) | undefined;
-  readonly crowd: (Percentiles & { clients: number }) | undefined;
+  readonly crowd:
+    | (Percentiles & {
+        clients: number;
+        /** Where the clients ran: a child process of the bench (not its event loop). */
+        process?: "child";
+        /** Analytics as one process, or ingest and API as two (`--analytics split`). */
+        analytics?: "one" | "split";
+      })
+    | undefined;
   /** `/v1/nodes?limit=100` as served and fresh. */
   readonly apiPage: Percentiles & { nodes: number; bytes: number };
   readonly apiPageFresh: Percentiles & { nodes: number; bytes: number };
@@ -152,7 +160,14 @@ export function formatLatencies(r: IngestResults): string[] {
     line("GET /v1/nodes?limit=100 (a page), 1 s cache", r.apiPage),
     line("GET /v1/nodes?limit=100, fresh", r.apiPageFresh),
     ...(r.crowd
-      ? [line(`GET …?limit=100 fresh, ${r.crowd.clients} concurrent clients`, r.crowd)]
+      ? [
+          line(
+            `GET …?limit=100 fresh, ${r.crowd.clients} concurrent clients` +
+              (r.crowd.process === "child" ? " (child process)" : "") +
+              (r.crowd.analytics === "split" ? ", API-only analytics" : ""),
+            r.crowd,
+          ),
+        ]
       : []),
     ...(r.steadyUnderCrowd
       ? [
@@ -270,6 +285,8 @@ export function resultJson(r: IngestResults): string {
     api_page_p99_ms: round(r.apiPage.p99),
     api_page_fresh_p99_ms: round(r.apiPageFresh.p99),
     api_crowd_clients: r.crowd?.clients ?? null,
+    api_crowd_process: r.crowd?.process ?? "bench",
+    analytics_processes: r.crowd?.analytics ?? "one",
     api_crowd_fresh_p99_ms: r.crowd ? round(r.crowd.p99) : null,
     lag_p99_under_crowd_ms: r.steadyUnderCrowd ? round(r.steadyUnderCrowd.lag.p99) : null,
     crowd_lag_over_steady_p99: ingestRatios(r).crowdLagOverSteady,

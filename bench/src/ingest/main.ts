@@ -51,7 +51,10 @@ const PG_SETTINGS = [
 interface Stage {
   nats: NatsServer;
   pg: DurablePostgres;
+  /** The ingesting process (KON_ANALYTICS_ROLES=ingest with `--analytics split`, else both). */
   analytics: AnalyticsProcess;
+  /** With `--analytics split`: the API-only process the crowd and the API phase ask. */
+  api?: AnalyticsProcess;
   pgSettings: Record<string, string>;
   pgVersion: string;
 }
@@ -66,6 +69,11 @@ async function sql<T>(url: string, text: string): Promise<T[]> {
   }
 }
 
+/** Settings of the ingesting analytics process (`--analytics split`: ingest only). */
+function ingestEnv(o: IngestOptions): Record<string, string> {
+  return o.analytics === "split" ? { KON_ANALYTICS_ROLES: "ingest" } : {};
+}
+
 async function setUp(o: IngestOptions, cleanup: CleanupStack): Promise<Stage> {
   const nats = await startNats();
   cleanup.push(() => nats.stop());
@@ -76,10 +84,21 @@ async function setUp(o: IngestOptions, cleanup: CleanupStack): Promise<Stage> {
   if (o.synchronousCommit === "off") {
     await sql(pg.url(), `ALTER DATABASE ${DB} SET synchronous_commit = off`);
   }
-  const analytics = await startAnalyticsProcess(nats.serviceEnv("analytics"), pg.url(DB));
+  const analytics = await startAnalyticsProcess(
+    nats.serviceEnv("analytics"),
+    pg.url(DB),
+    ingestEnv(o),
+  );
   const stage: Stage = { nats, pg, analytics, pgSettings: {}, pgVersion: "?" };
   // The drain phase replaces the process: stop whichever runs at the end.
   cleanup.push(() => stage.analytics.stop());
+  if (o.analytics === "split") {
+    const api = await startAnalyticsProcess(nats.serviceEnv("analytics"), pg.url(DB), {
+      KON_ANALYTICS_ROLES: "api",
+    });
+    stage.api = api;
+    cleanup.push(() => api.stop());
+  }
   for (const name of PG_SETTINGS) {
     const [row] = await sql<Record<string, string>>(pg.url(DB), `SHOW ${name}`);
     stage.pgSettings[name] = Object.values(row ?? {})[0] ?? "?";
@@ -108,8 +127,11 @@ function printHeader(o: IngestOptions, s: Stage, natsVersion: string): IngestRes
     /^KON_(INGEST|PG_POOL|NODE_STATE|API)/.test(k),
   );
   out(
-    `analytics: analytics/src/main.ts as its own process (pid ${s.analytics.pid}); ` +
-      `options: ${kon.length ? kon.map(([k, v]) => `${k}=${v}`).join(" ") : "defaults"}`,
+    `analytics: analytics/src/main.ts as its own process (pid ${s.analytics.pid}` +
+      (s.api
+        ? `, KON_ANALYTICS_ROLES=ingest; API: pid ${s.api.pid}, KON_ANALYTICS_ROLES=api`
+        : "") +
+      `); options: ${kon.length ? kon.map(([k, v]) => `${k}=${v}`).join(" ") : "defaults"}`,
   );
   out(
     `setup:   ${o.nodes} nodes; ${o.rows} heartbeats (SDK-shaped, ~330 B protobuf) published with ` +
@@ -118,7 +140,8 @@ function printHeader(o: IngestOptions, s: Stage, natsVersion: string): IngestRes
   );
   out(
     "note:    publisher, nats-server, PostgreSQL and analytics share this machine's cores; lag = " +
-      "publish -> probe row seen by a 10 ms poller (upper bound)",
+      "publish -> probe row seen by a 10 ms poller (upper bound); the crowd phase's API clients " +
+      "run in a child process of their own (not on the publisher's and the probe's event loop)",
   );
   return machine;
 }
@@ -165,6 +188,7 @@ async function openSession(o: IngestOptions, s: Stage, cleanup: CleanupStack): P
     seqBase: 0,
     cpuSources: () => ({
       analytics: ctx.analytics.pid,
+      ...(s.api ? { "analytics-api": s.api.pid } : {}),
       postgres: s.pg.pid,
       "nats-server": s.nats.pid,
       publisher: process.pid,
@@ -190,7 +214,9 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     step(
       `drain: analytics stopped, ${o.drainRows} heartbeats published, a new process drains them`,
     );
-    drain = await runDrain(ctx, () => startAnalyticsProcess(s.nats.serviceEnv("analytics"), url), {
+    const restart = (): Promise<AnalyticsProcess> =>
+      startAnalyticsProcess(s.nats.serviceEnv("analytics"), url, ingestEnv(o));
+    drain = await runDrain(ctx, restart, {
       rows: o.drainRows,
       flushEvery,
       onMeasuring: (pid) => step(`drain: new analytics process up (pid ${pid}), measuring`),
@@ -205,12 +231,20 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
   };
   step(`steady: ${o.steadyRate} heartbeats/s for ${o.steadySeconds} s`);
   const steady = await runSteady(ctx, steadyPlan);
-  step(`steady again, while ${o.apiClients} clients ask fresh pages of /v1/nodes`);
-  const underCrowd = await runSteadyUnderCrowd(ctx, { ...steadyPlan, clients: o.apiClients });
+  const apiProcess = s.api ?? s.analytics;
+  step(
+    `steady again, while ${o.apiClients} clients (a child process) ask fresh pages of /v1/nodes` +
+      (s.api ? ` of the API-only analytics (pid ${s.api.pid})` : ""),
+  );
+  const underCrowd = await runSteadyUnderCrowd(
+    ctx,
+    { ...steadyPlan, clients: o.apiClients },
+    apiProcess.url,
+  );
   session.published += burst.rows + (drain?.published ?? 0) + steady.rows + underCrowd.steady.rows;
   const [count] = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM heartbeats");
   step(`API: ${o.apiRequests} x GET /v1/nodes (cached, then fresh), ${o.apiRequests} x uptime`);
-  const api = await runApi(s.analytics, o.apiRequests, o.uptimeEvents);
+  const api = await runApi(apiProcess, o.apiRequests, o.uptimeEvents);
   return {
     pgSettings: s.pgSettings,
     analyticsEnv: s.analytics.env,
@@ -220,7 +254,7 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     drain,
     steady,
     steadyUnderCrowd: underCrowd.steady,
-    crowd: underCrowd.crowd,
+    crowd: { ...underCrowd.crowd, analytics: o.analytics },
     ...api,
     analyticsMemMiB: memoryMiB(s.analytics.pid),
     rowsInTable: count?.n ?? 0,
