@@ -14,6 +14,7 @@ import type {
   TrackerEvent,
   TrackerOptions,
 } from "./node-liveness";
+import type { NodeSlot } from "./node-slot";
 
 type NodeState = {
   -readonly [K in keyof NodeLiveness]: NodeLiveness[K] extends readonly number[]
@@ -24,6 +25,8 @@ type NodeState = {
   heapAtMs: number;
   /** Out of `nodes` (forgotten, evicted or replaced): a slot holding it must not use it. */
   removed: boolean;
+  /** The slot that points here, let go when the node is removed (it would keep its last body). */
+  slot: NodeSlot | undefined;
 };
 
 type Check = { kind: "deadline" | "flap-exit"; seq: number };
@@ -141,10 +144,7 @@ export class NodeTracker {
     let st = slot !== undefined && slot.tracker === this ? (slot.tracked as NodeState) : undefined;
     if (st === undefined || st.removed) {
       st = this.nodes.get(key);
-      if (slot !== undefined && st !== undefined) {
-        slot.tracker = this;
-        slot.tracked = st;
-      }
+      if (slot !== undefined && st !== undefined) this.fill(slot, st);
     }
     if (st && h.seq <= st.lastSeq) return { kind: "duplicate" };
     if (!st) {
@@ -238,10 +238,7 @@ export class NodeTracker {
 
   private firstHeartbeat(key: string, h: TrackedHeartbeat, wallMs: number): HeartbeatOutcome {
     const st = this.create(h.group, h.node, key);
-    if (h.slot !== undefined) {
-      h.slot.tracker = this;
-      h.slot.tracked = st;
-    }
+    if (h.slot !== undefined) this.fill(h.slot, st);
     this.take(st, h);
     if (wallMs - h.atMs >= h.ttlMs) {
       // Already expired when first seen (an old heartbeat of a node nobody recorded): there is
@@ -420,6 +417,7 @@ export class NodeTracker {
       unverified: false,
       heapAtMs: Infinity,
       removed: false,
+      slot: undefined,
     };
     this.nodes.set(key, st);
     let members = this.groups.get(group);
@@ -428,8 +426,16 @@ export class NodeTracker {
     return st;
   }
 
+  private fill(slot: NodeSlot, st: NodeState): void {
+    slot.tracker = this;
+    slot.tracked = st;
+    st.slot = slot;
+  }
+
   private remove(st: NodeState): void {
     st.removed = true;
+    if (st.slot !== undefined && st.slot.tracked === st) st.slot.tracked = undefined;
+    st.slot = undefined;
     this.nodes.delete(st.key);
     this.groups.get(st.group)?.delete(st);
   }

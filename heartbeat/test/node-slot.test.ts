@@ -149,10 +149,15 @@ describe("tracker through a slot", () => {
     t.heartbeat(beat("b", 9000), 9000, 9000);
     for (const c of t.due(9000).candidates) t.expire(c.key, c.lastSeq, 9000);
     expect(t.get("g1.a")!.status).toBe("down");
+    const aState = t.get("g1.a");
+    expect(a.slot!.tracked).toBe(aState);
     expect(t.heartbeat(beat("c", 9100), 9100, 9100)).toMatchObject({ kind: "accepted" });
     expect(t.get("g1.a")).toBeUndefined();
+    // The slot lets go of the evicted state (it would keep the node's last body alive).
+    expect(a.slot!.tracked).toBeUndefined();
     expect(t.size).toBe(2);
-    // a's slot still holds its old state: the tracker must not use it.
+    // Had a's slot still held its old state, the tracker must not use it.
+    a.slot!.tracked = aState;
     const back = t.heartbeat(beat("a", 9200), 9200, 9200);
     expect(back).toMatchObject({ kind: "capped" }); // b and c beat: no room, as without a slot
     for (const c of t.due(20_000).candidates) t.expire(c.key, c.lastSeq, 20_000);
