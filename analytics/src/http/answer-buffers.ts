@@ -23,7 +23,8 @@ interface Entry {
  */
 export class AnswerBuffers implements BodyHolder {
   private readonly free: Buffer[] = [];
-  private readonly lent = new Map<ArrayBufferLike, Entry>();
+  /** Buffers handed out, by their memory; weak, so one a holder never let go is still collected. */
+  private readonly lent = new WeakMap<ArrayBufferLike, Entry>();
   /** Answers written into a buffer from the pool (for tests and metrics). */
   reused = 0;
 
