@@ -92,6 +92,9 @@ export {
   taggedLogger,
   watchConnection,
 } from "./nats/connect-service";
+export { checkGroupAccess, groupRefusedError, isPermissionDenied } from "./nats/group-access";
+export { createHardenedServer, readHttpLimits } from "./http/harden-server";
+export type { HttpLimits } from "./http/harden-server";
 export { WireReader, wireReader } from "./nats/wire-reader";
 export type { WireMsg, WireTap } from "./nats/wire-reader";
 
