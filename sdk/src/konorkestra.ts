@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connectService } from "./nats/connect-service";
+import { checkGroupAccess } from "./nats/group-access";
 import { natsAuthOf } from "./options/common-options";
 import { describeConnectFailure, displayServers, natsConnectError } from "./connect-failure";
 import type { ConnectFailure } from "./connect-failure";
@@ -183,6 +184,7 @@ export class Konorkestra {
           return;
         }
         this.conn = nc;
+        if (!(await this.groupAdmits(nc))) continue;
         // A member that joined with its group's key may not create streams: the system
         // services do. Other credentials (tests, a trusted single-node setup) still may.
         if (!this.options.joinKey) {
@@ -208,6 +210,37 @@ export class Konorkestra {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 2000);
       }
+    }
+  }
+
+  /**
+   * Whether the credential NATS just admitted may use this group (one request on its subjects,
+   * {@link checkGroupAccess}): a valid join key of another group connects, then fails on every
+   * subscription. On a refusal the connection is closed and the failure kept as permanent
+   * (`connect` rejects with `NATS_REFUSED`); after an offline start it is logged and retried as
+   * any refused credential is. Any other failure of the check is no verdict: the config watch
+   * meets it again and reports it.
+   */
+  private async groupAdmits(nc: NatsConnection): Promise<boolean> {
+    try {
+      await checkGroupAccess(nc, this.names, this.group);
+      return true;
+    } catch (err) {
+      if (!(err instanceof KonError && err.code === KonErrorCode.NatsRefused)) return true;
+      this.conn = undefined;
+      await nc.close().catch(() => undefined);
+      // (The message names a fresh inbox each time: tell a repeat by its code.)
+      const repeated =
+        this.lastConnectError instanceof KonError &&
+        this.lastConnectError.code === KonErrorCode.NatsRefused;
+      this.lastConnectError = err;
+      this.lastFailure = { why: err.message, permanent: true, refused: true, hint: "" };
+      this.onPermanentFailure?.();
+      if (this.startedOfflineAt !== undefined && !repeated) {
+        this.logger.error(`still offline: ${err.message}`);
+      }
+      if (!this.closing) await new Promise((r) => setTimeout(r, 2000).unref());
+      return false;
     }
   }
 

@@ -8,6 +8,7 @@ import {
   credentialOptions,
   describeServers,
   groupInboxPrefix,
+  isPermissionDenied,
   sha256Hex,
   wireNames,
 } from "@konorkestra/sdk/internal";
@@ -77,7 +78,7 @@ export class MemberConnection {
     } catch (err) {
       await nc.close();
       const msg = err instanceof Error ? err.message : String(err);
-      if (/permission|authoriz/i.test(msg)) {
+      if (isPermissionDenied(err)) {
         throw new CliError(ExitCode.Refused, `the join key does not admit to group '${o.group}'`, {
           where,
           hint: "is it this group's key? (kon group show GROUP lists its key ids)",

@@ -168,7 +168,11 @@ export class NatsConfigWatch {
       .options;
     const inbox = createInbox(inboxPrefix);
     const sub: Subscription = this.nc.subscribe(inbox, {
-      callback: (_err, msg) => this.onMessage(sub, msg),
+      // A refused subscription (permission violation) comes here as an error, with no message.
+      callback: (err, msg) => {
+        if (err) this.noteError("subscription", err);
+        else this.onMessage(sub, msg);
+      },
     });
     this.sub = sub;
     this.cseq = 0;

@@ -51,7 +51,9 @@ export function revisionFetcher(
   nc: NatsConnection,
   bucket: string,
 ): (revision: number) => Promise<RawChange | undefined> {
-  const jsm = jetstreamManager(nc);
+  // No account-info request up front: made here and awaited only later, its failure (a permission
+  // error) was a rejection nobody handled, which ends the process.
+  const jsm = jetstreamManager(nc, { checkAPI: false });
   const prefix = kvSubjectPrefix(bucket);
   return async (revision) => {
     const msg = await (await jsm).direct.getMessage(`KV_${bucket}`, { seq: revision });
