@@ -8,9 +8,11 @@ import {
   HttpEdge,
   RevocationList,
   connectService,
+  createHardenedServer,
   serviceInboxPrefix,
   natsAuthOf,
   ensureStreams,
+  readHttpLimits,
   resolveAccessAuth,
   taggedLogger,
   watchConnection,
@@ -280,7 +282,10 @@ async function migrateWhenReachable(opts: ResolvedAnalyticsOptions, logger: Logg
 
 function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    // Header and request timeouts (KON_HTTP_*): a client dribbling its headers is cut.
+    const server = createHardenedServer(app, readHttpLimits());
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
   });
 }
 

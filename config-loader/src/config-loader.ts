@@ -8,8 +8,10 @@ import { KonError } from "@konorkestra/sdk";
 import {
   HttpEdge,
   ReadCache,
+  createHardenedServer,
   groupNameProblem,
   readSecretFile,
+  readHttpLimits,
   resolveRoot,
   scanGroup,
   scanTree,
@@ -147,10 +149,11 @@ export class ConfigLoader {
 
   private listen(): Promise<Server> {
     return new Promise((resolve, reject) => {
-      const server = createAdminApp(this, this.httpGuards).listen(
-        this.options.port,
-        this.options.host,
-      );
+      // Header and request timeouts (KON_HTTP_*): a client dribbling its headers is cut.
+      const server = createHardenedServer(
+        createAdminApp(this, this.httpGuards),
+        readHttpLimits(),
+      ).listen(this.options.port, this.options.host);
       server.once("listening", () => resolve(server));
       server.once("error", (err) =>
         reject(

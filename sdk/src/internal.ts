@@ -95,7 +95,6 @@ export {
 export { checkGroupAccess, groupRefusedError, isPermissionDenied } from "./nats/group-access";
 export { createHardenedServer, readHttpLimits } from "./http/harden-server";
 export type { HttpLimits } from "./http/harden-server";
-export { checkGroupAccess, groupRefusedError, isPermissionDenied } from "./nats/group-access";
 export { WireReader, wireReader } from "./nats/wire-reader";
 export type { WireMsg, WireTap } from "./nats/wire-reader";
 

@@ -1,0 +1,73 @@
+// The analytics HTTP server has the services' request limits (KON_HTTP_*, sdk
+// createHardenedServer): a client that sends half a header line and then nothing is cut at the
+// headers timeout with 408, instead of holding the connection for Node's 60 s + 30 s check
+// (H6 finding H11).
+import { connect } from "node:net";
+import { silentLogger } from "@konorkestra/sdk";
+import { startNats, startPostgres } from "@konorkestra/testkit";
+import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
+import { createAnalytics } from "../src";
+import type { AnalyticsService } from "../src";
+import { testAuth } from "./helpers/test-auth";
+
+let nats: NatsServer;
+let db: PostgresDatabase;
+let svc: AnalyticsService;
+
+beforeAll(async () => {
+  [nats, db] = await Promise.all([startNats(), startPostgres()]);
+  const saved = { ...process.env };
+  process.env.KON_HTTP_HEADERS_TIMEOUT_MS = "400";
+  process.env.KON_HTTP_REQUEST_TIMEOUT_MS = "1000";
+  try {
+    svc = await createAnalytics({
+      ...testAuth(),
+      ...nats.clientOptions(),
+      pgUrl: db.url,
+      port: 0,
+      maintenanceIntervalMs: 3_600_000,
+      logger: silentLogger,
+    });
+  } finally {
+    process.env = saved;
+  }
+});
+
+afterAll(async () => {
+  await svc?.close();
+  await Promise.all([nats?.stop(), db?.stop()]);
+});
+
+/** Sends half a header line; resolves when the server hangs up (or `giveUpMs` passed). */
+function halfHeaderClient(
+  url: string,
+  giveUpMs: number,
+): Promise<{ closedAfterMs: number | undefined; answer: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let answer = "";
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}\r\nX-Slow: aaa`);
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ closedAfterMs: undefined, answer });
+    }, giveUpMs);
+    socket.on("data", (d) => (answer += d.toString()));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ closedAfterMs: Date.now() - started, answer });
+    });
+  });
+}
+
+test("a client dribbling its headers is cut at KON_HTTP_HEADERS_TIMEOUT_MS with 408", async () => {
+  const cut = await halfHeaderClient(svc.url, 4000);
+  expect(cut.closedAfterMs).toBeDefined();
+  expect(cut.closedAfterMs!).toBeLessThan(2500);
+  expect(cut.answer).toMatch(/^HTTP\/1\.1 408/);
+  // A whole request is still served.
+  expect((await fetch(`${svc.url}/healthz`)).status).toBeLessThan(500);
+});

@@ -1,0 +1,58 @@
+// The loader's HTTP server has the services' request limits (KON_HTTP_*, sdk
+// createHardenedServer): a client that sends half a header line and then nothing is cut at the
+// headers timeout with 408, instead of holding the connection for Node's 60 s + 30 s check.
+import { connect } from "node:net";
+import { Harness, put } from "./loader-harness";
+
+/** Sends half a header line; resolves when the server hangs up (or `giveUpMs` passed). */
+function halfHeaderClient(
+  url: string,
+  giveUpMs: number,
+): Promise<{ closedAfterMs: number | undefined; answer: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let answer = "";
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}\r\nX-Slow: aaa`);
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ closedAfterMs: undefined, answer });
+    }, giveUpMs);
+    socket.on("data", (d) => (answer += d.toString()));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ closedAfterMs: Date.now() - started, answer });
+    });
+  });
+}
+
+let h: Harness;
+beforeAll(async () => {
+  h = await Harness.start();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+test("a client dribbling its headers is cut at KON_HTTP_HEADERS_TIMEOUT_MS with 408", async () => {
+  const saved = { ...process.env };
+  process.env.KON_HTTP_HEADERS_TIMEOUT_MS = "400";
+  process.env.KON_HTTP_REQUEST_TIMEOUT_MS = "1000";
+  let url: string;
+  try {
+    const root = h.tempDir();
+    put(root, "limits1/app.json", '{"v": 1}');
+    url = (await h.loader(root)).loader.url;
+  } finally {
+    process.env = saved;
+  }
+  const cut = await halfHeaderClient(url, 4000);
+  expect(cut.closedAfterMs).toBeDefined();
+  expect(cut.closedAfterMs!).toBeLessThan(2500);
+  expect(cut.answer).toMatch(/^HTTP\/1\.1 408/);
+  // A whole request is still served.
+  expect((await fetch(`${url}/healthz`)).status).toBeLessThan(500);
+});
