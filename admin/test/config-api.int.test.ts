@@ -343,23 +343,104 @@ describe("config write API", () => {
     expect(health.status).toBe(200);
   });
 
-  it("H6: a value that is not an object is refused by the config-file rule", async () => {
-    for (const [configs, kind] of [
-      [[1, 2], "an array"],
-      [42, "a number"],
-      [null, "null"],
-    ] as const) {
-      const a = await write("create", "alpha", [{ module: "shape", configs }]);
-      expect(a.status).toBe(400);
-      expect(errorOf(a)).toMatchObject({
-        code: "INVALID_INPUT",
-        details: { field: "0.configs" },
-      });
-      expect(errorOf(a).message).toContain(`the value must be an object (a mapping), not ${kind}`);
-    }
-    const missing = await write("create", "alpha", [{ module: "shape" }]);
+  it("H6: any JSON value is a config value: arrays, scalars and null are written, read back, diffed and rolled back", async () => {
+    // docs/wire-contract.md §3.1: the top level may be any JSON value, on every path. The file the
+    // API writes is the one the loader publishes, by the same config-file rules.
+    // A group of its own: other cases list every key of theirs.
+    const made = await h.http("POST", "/v1/groups", { token: session, body: { name: "shapes" } });
+    expect(made.status).toBe(201);
+    const read = async (key: string): Promise<unknown> => {
+      const g = await h.http("GET", cfg("shapes", `/${key}`), { token: session });
+      expect(g.status).toBe(200);
+      return g.body.configs;
+    };
+    const a = await write(
+      "create",
+      "shapes",
+      [
+        { module: "shape", configs: [1, 2] },
+        { module: "shape.scalar", configs: 42 },
+        { module: "shape.nul", configs: null },
+        { module: "shape.str", configs: "str" },
+      ],
+      session,
+    );
+    expect(a.status).toBe(200);
+    expect(results(a).map((x) => x.status)).toEqual(["created", "created", "created", "created"]);
+    expect(await read("shape")).toEqual([1, 2]);
+    expect(await read("shape.scalar")).toBe(42);
+    expect(await read("shape.nul")).toBeNull();
+    expect(await read("shape.str")).toBe("str");
+    expect(JSON.parse(readFileSync(join(root, "shapes", "shape.json"), "utf8"))).toEqual([1, 2]);
+    const r1 = results(a)[0]!.revision!;
+
+    const u = await write("update", "shapes", [{ module: "shape", configs: 7 }], session);
+    expect(u.status).toBe(200);
+    expect(results(u)[0]!.status).toBe("updated");
+    expect(await read("shape")).toBe(7);
+    const d = await h.http("GET", cfg("shapes", `/shape/diff?from=${r1}`), { token: session });
+    expect(d.body.changes).toEqual([{ op: "changed", path: "", old: [1, 2], value: 7 }]);
+    const rb = await h.http("POST", cfg("shapes", "/shape/rollback"), {
+      token: session,
+      body: { revision: r1 },
+    });
+    expect(rb.status).toBe(200);
+    expect(await read("shape")).toEqual([1, 2]);
+
+    // A file the loader published with an array top level can be updated through the API.
+    writeFileSync(join(root, "shapes", "flags.yaml"), "- fast\n- safe\n");
+    git("add", "shapes/flags.yaml");
+    git("-c", "user.name=op", "-c", "user.email=op@example.org", "commit", "-q", "-m", "flags");
+    await loader.reconcile("full");
+    expect(await read("flags")).toEqual(["fast", "safe"]);
+    const f = await write("update", "shapes", [{ module: "flags", configs: ["fast"] }], session);
+    expect(f.status).toBe(200);
+    expect(await read("flags")).toEqual(["fast"]);
+
+    // The same size and depth rules as a file, and a missing value is still refused.
+    const deep = await write(
+      "create",
+      "shapes",
+      [{ module: "shape.deep", configs: JSON.parse("[".repeat(257) + "]".repeat(257)) as unknown }],
+      session,
+    );
+    expect(deep.status).toBe(400);
+    expect(errorOf(deep).message).toMatch(/^shape\.deep: .*nested more than 256 levels deep/);
+    const missing = await write("create", "shapes", [{ module: "shape.none" }], session);
     expect(missing.status).toBe(400);
-    expect(existsSync(join(root, "alpha", "shape.json"))).toBe(false);
+    expect(errorOf(missing)).toMatchObject({
+      code: "INVALID_INPUT",
+      details: { field: "0.configs" },
+    });
+    expect(errorOf(missing).message).toContain("the value is missing");
+    expect(existsSync(join(root, "shapes", "shape", "none.json"))).toBe(false);
+
+    // A registered JSON Schema still decides per key.
+    const kv = await ensureSchemasBucket(nc, names);
+    await kv.put(
+      "shapes.shape.scalar",
+      JSON.stringify({
+        schema: { type: "integer" },
+        service: "svc",
+        nodeId: "n1",
+        registeredAtMs: Date.now(),
+      }),
+    );
+    const bad = await write(
+      "update",
+      "shapes",
+      [{ module: "shape.scalar", configs: [42] }],
+      session,
+    );
+    expect(bad.status).toBe(422);
+    expect(await read("shape.scalar")).toBe(42);
+    const good = await write(
+      "update",
+      "shapes",
+      [{ module: "shape.scalar", configs: 43 }],
+      session,
+    );
+    expect(good.status).toBe(200);
   });
 
   it("activate_at in the past or beyond the horizon is refused; within it the intent carries it", async () => {

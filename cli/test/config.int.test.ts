@@ -128,13 +128,10 @@ test("put creates a key from a YAML file, then updates it from stdin (JSON)", as
   expect(same.stdout).toContain("alpha/svc: unchanged");
 });
 
-test("a bad value is refused before anything is sent: syntax (with line), not an object, size", async () => {
+test("a bad value is refused before anything is sent: syntax (with line), size", async () => {
   const bad = await kon.run(["put", "svc", file("bad.yaml", "port: 80\n  tags: [a\n")]);
   expect(bad.code).toBe(ExitCode.Failed);
   expect(bad.stderr).toMatch(/bad\.yaml:\d+:\d+: .*\[syntax\]\nhint: nothing was sent/);
-  const arr = await kon.run(["put", "svc", "-"], { stdin: "[1, 2]" });
-  expect(arr.code).toBe(ExitCode.Failed);
-  expect(arr.stderr).toContain("stdin:1:1: the value must be an object (a mapping), not an array");
   const dup = await kon.run(["put", "svc", file("dup.json", '{"a":1,"a":2}')]);
   expect(dup.code).toBe(ExitCode.Failed);
   const noExt = await kon.run(["put", "svc", file("value.txt", "a: 1")]);
@@ -144,6 +141,32 @@ test("a bad value is refused before anything is sent: syntax (with line), not an
   // none of them reached the API: the key is still at its last revision
   const cur = getSchema.parse(await kon.json(["get", "svc"]));
   expect(cur.revision).toBe(rev2);
+});
+
+test("H6: put takes any JSON value at the top level, as a file: an array, a scalar, null", async () => {
+  // docs/wire-contract.md §3.1: one rule on every path (the loader, the config API, kon put).
+  const arr = writeSchema.parse(
+    await kon.json(["put", "flags", file("flags.yaml", "- fast\n- safe\n")]),
+  );
+  expect(arr.results[0]).toMatchObject({ module: "flags", status: "created" });
+  expect(JSON.parse((await kon.run(["-q", "get", "flags"])).stdout)).toEqual(["fast", "safe"]);
+  expect(getSchema.parse(await kon.json(["get", "flags"])).configs).toEqual(["fast", "safe"]);
+  const human = await kon.run(["get", "flags"]);
+  expect(human.stdout).toMatch(/\n\[\n {2}"fast",\n {2}"safe"\n\]\n$/);
+  const from = arr.results[0]!.revision!;
+  for (const [stdin, want] of [
+    ["42", 42],
+    ["null", null],
+    ['"str"', "str"],
+  ] as const) {
+    const put = await kon.run(["put", "flags", "-"], { stdin });
+    expect({ stdin, code: put.code, stderr: put.stderr }).toEqual({ stdin, code: 0, stderr: "" });
+    expect(getSchema.parse(await kon.json(["get", "flags"])).configs).toEqual(want);
+  }
+  const d = await kon.run(["diff", "flags", String(from)]);
+  expect(d.stdout).toBe('~ (whole value): ["fast","safe"] → "str"\n');
+  expect((await kon.run(["rollback", "flags", String(from)])).code).toBe(0);
+  expect(getSchema.parse(await kon.json(["get", "flags"])).configs).toEqual(["fast", "safe"]);
 });
 
 test("get: fields and value, --json by schema, -q the value; an unknown key is 3", async () => {

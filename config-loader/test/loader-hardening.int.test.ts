@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
 import { ConfigEntry, encodeMessage } from "@konorkestra/proto";
+import { Konorkestra, silentLogger } from "../../sdk/src";
 import { registerConfigSchema } from "../../sdk/src/config/schema-registration";
 import type { ConfigLoader } from "../src/config-loader";
 import { Harness, names, passes, put, text, waitFor } from "./loader-harness";
@@ -105,23 +106,55 @@ describe("config-loader hardening", () => {
     expect([...(await h.entries("xshop")).keys()]).toEqual(["checkout"]);
   });
 
-  it("H6: a file whose top level is not an object is refused [syntax]; its key keeps its value", async () => {
-    expect(await valueOf("shape", "obj")).toEqual({ v: 1 });
+  it("H6: a top level that is an array, a scalar or null is published, and the SDK reads it", async () => {
+    // docs/wire-contract.md §3.1: the top level may be any JSON value. One rule on every path:
+    // the loader publishes it, the SDK reads it from NATS and from a `file:` folder alike.
     put(root, "shape/obj.json", "[1, 2, 3]");
     put(root, "shape/scalar.yaml", "42\n");
     put(root, "shape/nul.yaml", "null\n");
-    for (const [path, kind] of [
-      ["shape/obj.json", "an array"],
-      ["shape/scalar.yaml", "a number"],
-      ["shape/nul.yaml", "null"],
-    ] as const) {
-      const ev = await rejected("shape", path);
-      expect(ev.error).toMatchObject({ code: "syntax", line: 1, column: 1 });
-      expect(ev.error?.reason).toMatch(`the value must be an object (a mapping), not ${kind}`);
-    }
-    expect((await loader.reconcile("full")).ok).toBe(true);
-    expect([...(await h.entries("shape")).keys()]).toEqual(["obj"]);
+    put(root, "shape/flags.yaml", "- fast\n- safe\n");
+    put(root, "shape/str.json", '"str"');
+    const want: Record<string, unknown> = {
+      obj: [1, 2, 3],
+      scalar: 42,
+      nul: null,
+      flags: ["fast", "safe"],
+      str: "str",
+    };
     expect(await valueOf("shape", "obj")).toEqual({ v: 1 });
+    await waitFor(async () => {
+      const e = await h.entries("shape");
+      const all = Object.keys(want).every((k) => e.has(k));
+      return (all && Array.isArray(await valueOf("shape", "obj"))) || undefined;
+    }, "shape published");
+    for (const [k, v] of Object.entries(want)) expect(await valueOf("shape", k)).toEqual(v);
+    expect(await h.events("shape", "rejected")).toEqual([]);
+    const schemas = {
+      obj: z.array(z.number()),
+      scalar: z.number(),
+      nul: z.null(),
+      flags: z.array(z.string()),
+      str: z.string(),
+    };
+    const snapshotDir = h.tempDir();
+    for (const options of [
+      { ...h.nats.clientOptions(), snapshotDir },
+      { servers: "nats://127.0.0.1:1", configSource: `file:${root}` },
+    ]) {
+      const kon = await Konorkestra.connect({
+        ...options,
+        group: "shape",
+        nodeId: "reader",
+        logger: silentLogger,
+      });
+      try {
+        for (const [k, schema] of Object.entries(schemas)) {
+          expect((await kon.config(k, schema as z.ZodType)).value).toEqual(want[k]);
+        }
+      } finally {
+        await kon.close();
+      }
+    }
   });
 
   it("item 8: merge keys, duplicate keys in JSON, one document per file, comment-only YAML", async () => {

@@ -39,6 +39,9 @@ describe("deep nesting is a refusal of that file, never an exception", () => {
     const nest = (d: number): string => '{"a":'.repeat(d) + "1" + "}".repeat(d);
     expect(read(nest(depth), "json").ok).toBe(true);
     expect(read(nest(depth + 1), "json").ok).toBe(false);
+    // A top-level array counts like an object: the same limit for any value.
+    expect(read("[".repeat(depth) + "]".repeat(depth), "json").ok).toBe(true);
+    expect(read("[".repeat(depth + 1) + "]".repeat(depth + 1), "json").ok).toBe(false);
   });
 });
 
@@ -119,24 +122,30 @@ describe("YAML the way config authors write it", () => {
     const p = problem("# all of this\n# is commented out\n", "yaml");
     expect(p.code).toBe("syntax");
     expect(p.reason).toMatch(/holds no value, only comments/);
-    expect(problem("~\n", "yaml").reason).toMatch(/must be an object \(a mapping\), not null/);
+    expect(p.reason).toMatch(/write null or \{\} if an empty value is meant/);
+    expect(value("~\n", "yaml")).toBeNull();
   });
 
   it.each([
-    ["[1, 2, 3]", "json", "an array"],
-    ["42", "yaml", "a number"],
-    ["null", "yaml", "null"],
-    ['"str"', "json", "a string"],
-    ["true", "json", "a boolean"],
-    ["- a\n- b\n", "yaml", "an array"],
-  ] as const)("refuses a top level that is not an object (H6): %j", (text, format, kind) => {
-    const p = problem(text, format);
-    expect(p).toMatchObject({ code: "syntax", line: 1, column: 1 });
-    expect(p.reason).toBe(
-      `the value must be an object (a mapping), not ${kind}; write {} for an empty value`,
-    );
-    expect(value("{}", format)).toEqual({});
-  });
+    ["[1, 2, 3]", "json", [1, 2, 3]],
+    ["42", "yaml", 42],
+    ["null", "yaml", null],
+    ["~", "yaml", null],
+    ['"str"', "json", "str"],
+    ["true", "json", true],
+    ["- a\n- b\n", "yaml", ["a", "b"]],
+    ["[{b: 1, a: 2}]", "yaml", [{ a: 2, b: 1 }]],
+  ] as const)(
+    "accepts any JSON value at the top level (H6, wire contract §3.1): %j",
+    (text, format, want) => {
+      const r = read(text, format);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.config.value).toEqual(want);
+      // The same canonical JSON as any other value: what the loader publishes and the SDK reads.
+      expect(Buffer.from(r.config.payload).toString()).toBe(JSON.stringify(want));
+    },
+  );
 
   it.each([
     ["a:\n\tb: 1\n", 2, 1, /a tab is used for indentation/],

@@ -17,7 +17,8 @@ import type { KeyOutcome, RefusingNode } from "./outcome-watch";
 /** One item of a `_create` / `_update` body, after input validation. */
 export interface WriteItem {
   module: string;
-  configs: Record<string, unknown>;
+  /** Any JSON value (docs/wire-contract.md §3.1). */
+  configs: unknown;
   expected_revision?: number;
   consistency?: "eventual" | "strong";
   /** ms since the epoch. */

@@ -95,7 +95,7 @@ export class AdminConfigs {
   async write(
     mode: "create" | "update",
     key: string,
-    configs: Record<string, unknown>,
+    configs: unknown,
     o: WriteOptions,
   ): Promise<WriteResult> {
     const p = this.path(`/_${mode}`);

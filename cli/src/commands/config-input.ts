@@ -13,7 +13,8 @@ import { canPrompt, readStdin } from "./prompt";
 
 /** A value read for `kon put`, checked by the same rules the config-loader applies to a file. */
 export interface ConfigInput {
-  value: Record<string, unknown>;
+  /** Any JSON value: an object, an array, a scalar or null (docs/wire-contract.md §3.1). */
+  value: unknown;
   /** sha256 of the canonical JSON (sorted keys), as the loader will publish it. */
   sha256: string;
   /** The file, or "stdin". */
@@ -62,10 +63,9 @@ export async function readConfigInput(
       hint: "nothing was sent",
     });
   }
-  // parseConfigBytes refuses a value that is not an object (the config-file rules, as the
-  // loader and the config API apply them).
+  // Any JSON value at the top level, as the loader publishes a file and the config API writes it.
   return {
-    value: parsed.config.value as Record<string, unknown>,
+    value: parsed.config.value,
     sha256: parsed.config.sha256,
     where,
     format: fmt,

@@ -141,7 +141,7 @@ async function put(
 async function upsert(
   api: AdminConfigs,
   key: string,
-  value: Record<string, unknown>,
+  value: unknown,
   f: PutFlags,
 ): Promise<WriteResult> {
   const o = options(f);

@@ -205,8 +205,6 @@ function parseChecked(
     if (err instanceof ValueProblem) return fail(problem("syntax", err.message));
     throw err;
   }
-  const shape = valueShapeProblem(value);
-  if (shape) return fail(problem("syntax", shape, 1, 1));
   const payload = Buffer.from(JSON.stringify(value), "utf8");
   if (payload.length > maxValueBytes) {
     return fail(
@@ -292,21 +290,16 @@ function parseYaml(text: string): Parsed {
 class ValueProblem extends Error {}
 
 /**
- * A config value is an object (a mapping): the config API and `kon put` write objects, so a file
- * whose top level is an array, a scalar or null is refused (`syntax`) and its key keeps its
- * value. Undefined when `value` is an object; otherwise the refusal, in a config author's words.
+ * A config value is any JSON value: an object, an array, a string, a number, a boolean or null
+ * (docs/wire-contract.md §3.1). Files, the SDK's `file:` source, the config API and `kon put` all
+ * accept every one of them; a registered JSON Schema (the loader, the API) or the service's zod
+ * schema decides what a key may hold. The one value that is not a config value is none at all:
+ * a write without one (`configs` missing from an API item). Undefined when `value` is a value;
+ * otherwise the refusal, in a config author's words.
  */
 export function valueShapeProblem(value: unknown): string | undefined {
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) return undefined;
-  const kind =
-    value === null
-      ? "null"
-      : Array.isArray(value)
-        ? "an array"
-        : typeof value === "string"
-          ? "a string"
-          : `a ${typeof value}`;
-  return `the value must be an object (a mapping), not ${kind}; write {} for an empty value`;
+  if (value === undefined) return "the value is missing; write null or {} for an empty value";
+  return undefined;
 }
 
 /**

@@ -58,7 +58,7 @@ export function readYaml(text: string): YamlReading {
   if (doc.contents === null) {
     return fail(
       "syntax",
-      "the file holds no value, only comments or blank lines; write {} if an empty value is meant",
+      "the file holds no value, only comments or blank lines; write null or {} if an empty value is meant",
       { line: 1, column: 1 },
     );
   }
