@@ -19,8 +19,15 @@ export interface LivenessResults {
   readonly durationS: number;
 }
 
-/** Targets of the issue (2-core machine, 10,000 nodes), for the monitor rows. */
-export const TARGET_P99_MS = 500;
+/**
+ * Issue 14's targets on a 2-core machine, for the monitor rows: detection p99 <= 250 ms at 10,000
+ * nodes (and fewer) and <= 500 ms up to 30,000; one monitor <= 0.25 cores at 10,000 nodes; always
+ * 0 missed and 0 false positives (with several monitors: each down once, i.e. 0 duplicates).
+ */
+export function targetP99Ms(nodes: number): number {
+  return nodes <= 10_000 ? 250 : 500;
+}
+export const TARGET_MONITOR_CORES = 0.25;
 
 const MONITOR_ROWS: readonly RowKey[] = ["nats", "redis"];
 const BASELINE_OF: Readonly<Partial<Record<RowKey, RowKey>>> = {
@@ -216,17 +223,25 @@ function ratio(x: number): string {
 /** The issue's targets, met or not, per monitor row. */
 export function formatTargets(rows: readonly RowResult[], nodes: number): string[] {
   const out: string[] = [];
+  const p99Target = targetP99Ms(nodes);
   for (const r of rows) {
     if (!MONITOR_ROWS.includes(r.spec.key)) continue;
     const d = r.detection;
-    const ok = d.delay.p99 <= TARGET_P99_MS && d.falsePositives === 0 && d.missed === 0;
+    const ok = d.delay.p99 <= p99Target && d.falsePositives === 0 && d.missed === 0;
+    const monitors = Object.entries(r.usage).filter(([name]) => name.startsWith("monitor"));
+    // The CPU target is stated for one monitor at 10,000 nodes.
+    const cpu =
+      monitors.length === 1 && nodes === 10_000
+        ? `; monitor ${monitors[0]![1].cores.toFixed(2)} cores (target <= ${TARGET_MONITOR_CORES}) -> ` +
+          (monitors[0]![1].cores <= TARGET_MONITOR_CORES ? "met" : "NOT met")
+        : "";
     out.push(
-      `  ${r.spec.label}: p99 ${ms(d.delay.p99)} ms (target <= ${TARGET_P99_MS}), ` +
+      `  ${r.spec.label}: p99 ${ms(d.delay.p99)} ms (target <= ${p99Target}), ` +
         `${d.falsePositives} false positives, ${d.missed} missed (targets 0) -> ` +
-        `${ok ? "met" : "NOT met"}${r.problems.length > 0 ? " (row invalid, see PROBLEM)" : ""}`,
+        `${ok ? "met" : "NOT met"}${cpu}${r.problems.length > 0 ? " (row invalid, see PROBLEM)" : ""}`,
     );
   }
-  if (nodes !== 10_000) out.push(`  (the targets are stated for 10,000 nodes; this run: ${nodes})`);
+  if (nodes > 30_000) out.push(`  (the targets are stated up to 30,000 nodes; this run: ${nodes})`);
   return out;
 }
 

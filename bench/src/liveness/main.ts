@@ -98,7 +98,7 @@ function printResults(o: LivenessOptions, rows: readonly RowResult[], cores: num
     out("ratios (baseline / monitor, > 1 means the monitor detects sooner):");
     for (const line of ratios) out(line);
   }
-  out("targets (2-core machine, 10,000 nodes):");
+  out(`targets (issue 14, 2-core machine, ${o.nodes} nodes):`);
   for (const line of formatTargets(rows, o.nodes)) out(line);
 }
 
