@@ -12,6 +12,8 @@ import {
   taggedLogger,
   watchConnection,
   wireNames,
+  createHardenedServer,
+  readHttpLimits,
 } from "@konorkestra/sdk/internal";
 import type { WireNames } from "@konorkestra/sdk/internal";
 import { Pool } from "pg";
@@ -222,6 +224,9 @@ async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {
 
 function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    // Header and request timeouts (KON_HTTP_*): a client dribbling its headers is cut.
+    const server = createHardenedServer(app, readHttpLimits());
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
   });
 }

@@ -1,4 +1,3 @@
-import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -17,6 +16,8 @@ import {
   taggedLogger,
   watchConnection,
   wireNames,
+  createHardenedServer,
+  readHttpLimits,
 } from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
 import type { WireNames } from "@konorkestra/sdk/internal";
@@ -233,7 +234,8 @@ async function assemble(
       blindSinceMs: tracker.blind.blindSinceMs,
     }),
   });
-  const server = createServer(app);
+  // Header and request timeouts (KON_HTTP_*): a client dribbling its headers is cut.
+  const server = createHardenedServer(app, readHttpLimits());
   const port = await listen(server, options.port, options.host);
 
   const ticker = new Ticker(engine, clock, membership, tracker, metrics, options, logger);
