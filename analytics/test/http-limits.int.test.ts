@@ -2,9 +2,8 @@
 // createHardenedServer): a client that sends half a header line and then nothing is cut at the
 // headers timeout with 408, instead of holding the connection for Node's 60 s + 30 s check
 // (H6 finding H11).
-import { connect } from "node:net";
 import { silentLogger } from "@konorkestra/sdk";
-import { startNats, startPostgres } from "@konorkestra/testkit";
+import { halfHeaderClient, startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
 import type { AnalyticsService } from "../src";
@@ -37,31 +36,6 @@ afterAll(async () => {
   await svc?.close();
   await Promise.all([nats?.stop(), db?.stop()]);
 });
-
-/** Sends half a header line; resolves when the server hangs up (or `giveUpMs` passed). */
-function halfHeaderClient(
-  url: string,
-  giveUpMs: number,
-): Promise<{ closedAfterMs: number | undefined; answer: string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const started = Date.now();
-    let answer = "";
-    const socket = connect(Number(port), hostname, () => {
-      socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}\r\nX-Slow: aaa`);
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ closedAfterMs: undefined, answer });
-    }, giveUpMs);
-    socket.on("data", (d) => (answer += d.toString()));
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve({ closedAfterMs: Date.now() - started, answer });
-    });
-  });
-}
 
 test("a client dribbling its headers is cut at KON_HTTP_HEADERS_TIMEOUT_MS with 408", async () => {
   const cut = await halfHeaderClient(svc.url, 4000);

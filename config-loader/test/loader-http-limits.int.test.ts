@@ -1,33 +1,8 @@
 // The loader's HTTP server has the services' request limits (KON_HTTP_*, sdk
 // createHardenedServer): a client that sends half a header line and then nothing is cut at the
 // headers timeout with 408, instead of holding the connection for Node's 60 s + 30 s check.
-import { connect } from "node:net";
+import { halfHeaderClient } from "@konorkestra/testkit";
 import { Harness, put } from "./loader-harness";
-
-/** Sends half a header line; resolves when the server hangs up (or `giveUpMs` passed). */
-function halfHeaderClient(
-  url: string,
-  giveUpMs: number,
-): Promise<{ closedAfterMs: number | undefined; answer: string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const started = Date.now();
-    let answer = "";
-    const socket = connect(Number(port), hostname, () => {
-      socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}\r\nX-Slow: aaa`);
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ closedAfterMs: undefined, answer });
-    }, giveUpMs);
-    socket.on("data", (d) => (answer += d.toString()));
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve({ closedAfterMs: Date.now() - started, answer });
-    });
-  });
-}
 
 let h: Harness;
 beforeAll(async () => {

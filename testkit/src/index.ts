@@ -28,3 +28,5 @@ export type { StackEnv } from "./stack-env";
 export { RUN_TS, spawnTs } from "./ts-process";
 export { createTestTokens, sharedTestTokens } from "./test-tokens";
 export type { TestTokens } from "./test-tokens";
+export { halfHeaderClient } from "./half-header-client";
+export type { HalfHeaderOutcome } from "./half-header-client";
