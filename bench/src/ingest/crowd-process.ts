@@ -9,6 +9,9 @@ export interface CrowdOutcome {
   readonly latencies: number[];
   readonly rounds: number;
   readonly retries: number;
+  /** The crowd process's own CPU from its first request to its last answer, and that time. */
+  readonly cpuSeconds: number;
+  readonly wallSeconds: number;
   readonly pid: number;
 }
 

@@ -149,7 +149,7 @@ export async function runSteadyUnderCrowd(
   apiUrl = ctx.analytics.url,
 ): Promise<{
   steady: IngestPhase & { rate: number };
-  crowd: Percentiles & { clients: number; rounds: number; process: "child" };
+  crowd: Percentiles & { clients: number; rounds: number; process: "child"; cores: number };
 }> {
   const crowd = startCrowdProcess(apiUrl, PAGE_PATH, o.clients, { "Cache-Control": "no-cache" });
   const stopCpu = measureCpu(ctx.cpuSources());
@@ -169,6 +169,7 @@ export async function runSteadyUnderCrowd(
       clients: o.clients,
       rounds: outcome.rounds,
       process: "child",
+      cores: Math.round((outcome.cpuSeconds / Math.max(outcome.wallSeconds, 1e-3)) * 100) / 100,
     },
   };
 }

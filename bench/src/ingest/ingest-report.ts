@@ -65,6 +65,8 @@ export interface IngestResults {
         process?: "child";
         /** Analytics as one process, or ingest and API as two (`--analytics split`). */
         analytics?: "one" | "split";
+        /** Cores the crowd's own process used while it asked (its CPU / its wall time). */
+        cores?: number;
       })
     | undefined;
   /** `/v1/nodes?limit=100` as served and fresh. */
@@ -211,6 +213,12 @@ export function formatCpu(r: IngestResults): string[] {
     `  burst, CPU µs per row:    ${perRow(r.burst.cpu, r.burst.rows)}`,
     ...drain,
     `  steady phase, cores used: ${fmt(r.steady.cpu)}`,
+    ...(r.steadyUnderCrowd
+      ? [
+          `  steady under the crowd, cores used: ${fmt(r.steadyUnderCrowd.cpu)}` +
+            (r.crowd?.cores !== undefined ? `, crowd clients ${r.crowd.cores.toFixed(2)}` : ""),
+        ]
+      : []),
     `  ${mem}`,
   ];
 }
@@ -288,6 +296,8 @@ export function resultJson(r: IngestResults): string {
     api_crowd_process: r.crowd?.process ?? "bench",
     analytics_processes: r.crowd?.analytics ?? "one",
     api_crowd_fresh_p99_ms: r.crowd ? round(r.crowd.p99) : null,
+    api_crowd_client_cores: r.crowd?.cores ?? null,
+    cpu_cores_under_crowd: r.steadyUnderCrowd?.cpu.cores ?? null,
     lag_p99_under_crowd_ms: r.steadyUnderCrowd ? round(r.steadyUnderCrowd.lag.p99) : null,
     crowd_lag_over_steady_p99: ingestRatios(r).crowdLagOverSteady,
     ceiling_rows_per_s: r.ceiling ? Math.round(r.ceiling.rowsPerSec) : null,
