@@ -215,6 +215,11 @@ export type { GroupScope, GroupScopeVerdict } from "./http-edge/group-scope";
 export { HostAllowList } from "./http-edge/host-allow-list";
 export { HttpEdge } from "./http-edge/http-edge";
 export { edgeMiddleware, sendEdgeAnswer } from "./http-edge/edge-middleware";
+export {
+  CONTENT_SECURITY_POLICY,
+  SECURITY_HEADERS,
+  securityHeaders,
+} from "./http-edge/security-headers";
 export type { EdgeRequest, EdgeVerdict } from "./http-edge/http-edge";
 export {
   accessAuthOptionsShape,
@@ -236,3 +241,12 @@ export {
 } from "./http-edge/webhook-signature";
 
 export { describeServers, redactSecrets } from "./redact";
+export {
+  MAX_NODES_LIMIT,
+  encodeNodeCursor,
+  nodeCursorParam,
+  parseInput,
+  strictQuery,
+  wholeNumberParam,
+} from "./http-edge/query-params";
+export type { NodeCursorKey } from "./http-edge/query-params";

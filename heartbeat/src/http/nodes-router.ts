@@ -1,7 +1,19 @@
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
-import { isGroupName, isNodeId, nodeKey } from "@konorkestra/sdk/internal";
-import { KonErrorCode } from "@konorkestra/sdk";
+import { z } from "zod";
+import {
+  GROUP_NAME,
+  MAX_NODES_LIMIT,
+  encodeNodeCursor,
+  isGroupName,
+  isNodeId,
+  nodeCursorParam,
+  nodeKey,
+  parseInput,
+  strictQuery,
+  wholeNumberParam,
+} from "@konorkestra/sdk/internal";
+import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import type { DetectionClock } from "../detection-clock";
 import type { NodeTracker } from "../node-tracker";
@@ -83,24 +95,60 @@ export function summarize(n: NodeLiveness, nowMs: number): NodeSummary {
   };
 }
 
+/** `GET /v1/nodes`'s query: as analytics' /v1/nodes takes it (sdk http-edge query-params). */
+const nodesQuery = strictQuery({
+  group: z
+    .string()
+    .regex(GROUP_NAME, "use 1-63 of [a-z0-9-], starting with a letter or digit")
+    .optional(),
+  status: z.enum(["up", "down", "left", "flapping"]).optional(),
+  limit: wholeNumberParam(1, MAX_NODES_LIMIT).optional(),
+  cursor: nodeCursorParam.optional(),
+});
+
 /**
- * The liveness API: `GET /v1/nodes?group=<g>` lists nodes (all groups without `group`);
- * `GET /v1/nodes/:group/:node` shows one with its last heartbeat's meta and process.
+ * The liveness API: `GET /v1/nodes?group=<g>&status=<s>&limit=<n>&cursor=<next>` lists nodes
+ * (all groups without `group`) in key order, a page of `limit` (at most 10,000; without it the
+ * whole list) after `cursor` (the previous page's `next`, opaque; `next` is null on the last
+ * page); an unknown, repeated or bad parameter is a 400 naming it. `GET /v1/nodes/:group/:node`
+ * shows one node with its last heartbeat's meta and process.
  */
 export function createNodesRouter(deps: NodesDeps): Router {
   const router = express.Router();
   router.get("/", (req: Request, res: Response) => {
-    const group = req.query.group;
-    if (group !== undefined && (typeof group !== "string" || !isGroupName(group))) {
-      throw new HttpError(
-        400,
-        KonErrorCode.InvalidName,
-        `invalid group ${JSON.stringify(group)}: use 1-63 of [a-z0-9-]`,
-      );
+    let q: z.output<typeof nodesQuery>;
+    try {
+      q = parseInput(nodesQuery, req.query);
+    } catch (err) {
+      if (err instanceof KonError) throw new HttpError(400, err.code, err.message);
+      throw err;
     }
     const now = deps.clock.wallMs();
-    const nodes = deps.tracker.list(group).map((n) => summarize(n, now));
-    res.json({ monitorId: deps.monitorId, asOfMs: now, count: nodes.length, nodes });
+    let list = deps.tracker.list(q.group);
+    if (q.status !== undefined) list = list.filter((n) => n.status === q.status);
+    if (q.cursor !== undefined) {
+      // The list is sorted by key: the page starts after the cursor's key.
+      const after = nodeKey(q.cursor.group, q.cursor.node);
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (list[mid]!.key <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      list = list.slice(lo);
+    }
+    const more = q.limit !== undefined && list.length > q.limit;
+    if (more) list = list.slice(0, q.limit);
+    const last = list[list.length - 1];
+    const nodes = list.map((n) => summarize(n, now));
+    res.json({
+      monitorId: deps.monitorId,
+      asOfMs: now,
+      count: nodes.length,
+      nodes,
+      next: more && last ? encodeNodeCursor({ group: last.group, node: last.node }) : null,
+    });
   });
   router.get("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
     const group = String(req.params.group);
