@@ -1,7 +1,7 @@
 import express from "express";
 import type { Express, NextFunction, Request, Response } from "express";
 import type { Registry } from "prom-client";
-import { edgeMiddleware } from "@konorkestra/sdk/internal";
+import { edgeMiddleware, securityHeaders } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
 import { signedWebhook } from "./http-guards";
 import type { LoaderHealth, ReconcileReport } from "./reconcile-report";
@@ -39,6 +39,7 @@ const WEBHOOK_BODY_LIMIT = 5 * 1024 * 1024;
 export function createAdminApp(target: AdminTarget, guards: AdminHttpGuards): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.use(securityHeaders());
   app.use(edgeMiddleware(guards.edge));
   const refresh = new RefreshCoalescer(() => target.reconcile("full"));
 

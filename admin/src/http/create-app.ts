@@ -1,7 +1,7 @@
 import express from "express";
 import type { Express, RequestHandler } from "express";
 import type { Logger } from "@konorkestra/sdk";
-import { edgeMiddleware } from "@konorkestra/sdk/internal";
+import { edgeMiddleware, securityHeaders } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
 import type { ConfigApi } from "../config-api/config-api";
 import { configRouter } from "../config-api/config-router";
@@ -47,6 +47,7 @@ export function createApp(src: AppSources): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  app.use(securityHeaders());
   app.use(timing(src.metrics));
   app.use(edgeMiddleware(src.edge));
   app.get("/healthz", async (_req, res) => {

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
-import { edgeMiddleware } from "@konorkestra/sdk/internal";
+import { edgeMiddleware, securityHeaders } from "@konorkestra/sdk/internal";
 import type { AccessGate, HttpEdge } from "@konorkestra/sdk/internal";
 import express from "express";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
@@ -52,14 +52,17 @@ export interface AppSources extends OpsSources {
 export const DASHBOARD_DIR = join(packageRoot(), "public");
 
 /**
- * The express app: JSON API under /v1, /metrics, /healthz, and the dashboard at /. Every request
- * passes the Host allow-list; everything but `/healthz` and the dashboard's own files (code and
- * style, no data: a browser cannot send a token when it loads a page) needs a `read` token.
+ * The express app: JSON API under /v1, /metrics, /healthz, and the dashboard at /. Every answer
+ * carries the browser security headers (CSP `'self'` only: the dashboard has no inline script or
+ * style, and must keep it so); every request passes the Host allow-list; everything but
+ * `/healthz` and the dashboard's own files (code and style, no data: a browser cannot send a
+ * token when it loads a page) needs a `read` token.
  */
 export function createApp(src: AppSources): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  app.use(securityHeaders());
   app.use(edgeMiddleware(src.edge));
   app.use(timing(src.metrics));
   if (!existsSync(join(DASHBOARD_DIR, "vendor", "uPlot.iife.min.js"))) {
@@ -94,6 +97,7 @@ export function createOpsApp(src: OpsAppSources): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  app.use(securityHeaders());
   app.use(edgeMiddleware(src.edge));
   app.use(timing(src.metrics));
   app.use(tokenGuard(src.access));

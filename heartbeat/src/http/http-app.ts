@@ -2,7 +2,7 @@ import express from "express";
 import type { Express, Request, Response } from "express";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
-import { edgeMiddleware } from "@konorkestra/sdk/internal";
+import { edgeMiddleware, securityHeaders } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
 import type { MonitorMetrics } from "../metrics";
 import { HttpError, errorHandler, sendError } from "./http-error";
@@ -34,6 +34,7 @@ export function createHttpApp(deps: {
 }): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.use(securityHeaders());
   app.use(edgeMiddleware(deps.edge));
   app.use("/v1/heartbeat", createIngestRouter(deps.ingest));
   app.get("/healthz", (_req: Request, res: Response) => {
