@@ -117,12 +117,8 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       timeCost: opts.argon2TimeCost,
     });
     const signer = new TokenSigner(key.privateKey, key.publicKey);
-    const apiTokens = new ApiTokens(
-      new ApiTokenStore(pool),
-      signer,
-      new NatsRevocations(nc, names, opts.replicas),
-      logger,
-    );
+    const natsRevocations = new NatsRevocations(nc, names, opts.replicas);
+    const apiTokens = new ApiTokens(new ApiTokenStore(pool), signer, natsRevocations, logger);
     await apiTokens.republishRevocations();
     const revocations = RevocationList.start(nc, names, { logger });
     closers.unshift(() => Promise.resolve(revocations.close()));
@@ -148,6 +144,7 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       refreshTtlMs: opts.refreshTtlMs,
       invitationTtlMs: opts.invitationTtlMs,
       bootstrapTokenFile: opts.bootstrapTokenFile,
+      sessionRevocations: natsRevocations,
     });
     await accounts.ensureBootstrapToken();
     const groups = new Groups({

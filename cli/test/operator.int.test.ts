@@ -351,13 +351,25 @@ describe("signed in", () => {
 
   test("logout ends the session on the server and forgets it", async () => {
     const file = join(kon.configDir, "konorkestra", "credentials.json");
-    const refresh = (
-      JSON.parse(readFileSync(file, "utf8")) as Record<string, { refreshToken: string }>
-    ).local!.refreshToken;
+    const { refreshToken: refresh, accessToken: access } = (
+      JSON.parse(readFileSync(file, "utf8")) as Record<
+        string,
+        { refreshToken: string; accessToken: string }
+      >
+    ).local!;
+    expect((await h.http("GET", "/v1/groups", { token: access })).status).toBe(200);
     expect((await kon.run(["logout"])).code).toBe(0);
     expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({});
     const again = await h.http("POST", "/v1/auth/refresh", { body: { refreshToken: refresh } });
     expect(again.status).toBe(401);
+    // The access token is revoked too (through kon_revoked, so on every service), not left to expire.
+    const end = Date.now() + 2000;
+    let status = 200;
+    while (status !== 401 && Date.now() < end) {
+      status = (await h.http("GET", "/v1/groups", { token: access })).status;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(401);
     expect((await kon.run(["group", "list"])).code).toBe(ExitCode.Refused);
   });
 

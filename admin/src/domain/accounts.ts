@@ -40,7 +40,23 @@ export interface AccountsDeps {
   refreshTtlMs: number;
   invitationTtlMs: number;
   bootstrapTokenFile: string;
+  /**
+   * Where a signed-out session's access token is announced revoked (NATS KV `<prefix>_revoked`,
+   * with a TTL of the token's remaining life); absent: logout ends the refresh family only.
+   */
+  sessionRevocations?: SessionRevocationPublisher;
   now?: () => number;
+}
+
+/**
+ * How long a signed-out session's revocation stays in the list after its access token expired:
+ * covers verifiers whose clocks are behind the admin's by up to this much.
+ */
+export const REVOCATION_CLOCK_MARGIN_MS = 30_000;
+
+/** Publishes a revoked token id that expires from the list after `ttlMs`. */
+export interface SessionRevocationPublisher {
+  publishFor(tokenId: string, revokedAt: Date, ttlMs: number): Promise<void>;
 }
 
 export interface SignupInput {
@@ -168,10 +184,24 @@ export class Accounts {
     return this.issue(row.adminId, row.familyId);
   }
 
-  /** Ends a sign-in: its refresh family is revoked. Unknown tokens are ignored. */
-  async logout(refreshToken: string): Promise<void> {
+  /**
+   * Ends a sign-in: its refresh family is revoked (unknown refresh tokens are ignored), and the
+   * session access token the request carried, if it is a valid one, is published revoked until
+   * it expires, so every service refuses it within about a second. Anything else in the
+   * Authorization header (none, malformed, forged, expired, an API token) revokes nothing.
+   */
+  async logout(refreshToken: string, authorization?: string): Promise<void> {
     const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
     if (row) await this.d.refresh.revokeFamily(row.familyId);
+    const token = /^Bearer ([^\s]+)$/i.exec(authorization ?? "")?.[1];
+    if (token === undefined || !this.d.sessionRevocations) return;
+    const now = this.now();
+    const v = this.d.signer.verify(token, { now });
+    if (!v.ok || v.claims.typ !== "session" || v.claims.exp === undefined) return;
+    // The entry must outlive the token, or the token would be good again for the rest of its
+    // life: its remaining life, plus a margin for verifiers whose clocks run behind this one.
+    const ttlMs = v.claims.exp * 1000 - now + REVOCATION_CLOCK_MARGIN_MS;
+    await this.d.sessionRevocations.publishFor(v.claims.jti, new Date(now), ttlMs);
   }
 
   /** An invitation (shown once) for one more admin, optionally bound to an email. */

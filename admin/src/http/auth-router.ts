@@ -61,7 +61,8 @@ export function authRouter(
 
   r.post("/v1/auth/logout", trail("auth.logout"), async (req, res) => {
     const body = parseInput(refreshBody, req.body, "body");
-    await accounts.logout(body.refreshToken);
+    // The session's access token, when the request carries a valid one, is revoked too.
+    await accounts.logout(body.refreshToken, req.headers.authorization);
     res.status(204).end();
   });
 

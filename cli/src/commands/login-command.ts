@@ -132,7 +132,15 @@ async function logout(inv: Invocation): Promise<void> {
   }
   if (cred.kind === "session") {
     try {
-      await inv.client("admin", false).post("/v1/auth/logout", { refreshToken: cred.refreshToken });
+      // The access token goes along so the admin revokes it on every service, not only the
+      // refresh token (it would otherwise stay valid until it expires).
+      await inv
+        .client("admin", false)
+        .post(
+          "/v1/auth/logout",
+          { refreshToken: cred.refreshToken },
+          { headers: { authorization: `Bearer ${cred.accessToken}` } },
+        );
     } catch (err) {
       // Forgetting the token locally is what the user asked for; say what could not be done.
       if (!(err instanceof CliError)) throw err;

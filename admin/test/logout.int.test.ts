@@ -1,0 +1,191 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { AccessGate, RevocationList, accessTokenPublicKey } from "@konorkestra/sdk/internal";
+import { REVOCATION_CLOCK_MARGIN_MS } from "../src/domain/accounts";
+import { NatsRevocations } from "../src/store/nats-revocations";
+import { AdminHarness } from "./helpers/admin-harness";
+
+// Sign-out ends the session everywhere: the access token the logout request carries is published
+// to `<prefix>_revoked` (with a TTL of its remaining life), so the admin and every AccessGate
+// following that bucket (analytics, the monitor) refuse it within about a second, as they do a
+// revoked API token. Other sessions, and anything a logout without a valid token names, stay.
+
+const EMAIL = "root@example.org";
+const PASSWORD = "correct horse battery";
+
+interface Session {
+  accessToken: string;
+  refreshToken: string;
+}
+
+function jtiOf(token: string): string {
+  const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as {
+    jti: string;
+  };
+  return claims.jti;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function start(h: AdminHarness) {
+  const nc = await connect({ ...h.nats.clientOptions(), name: "logout-test" });
+  // As analytics and the monitor check tokens: an AccessGate over a RevocationList.
+  const list = RevocationList.start(nc, h.admin.names);
+  await list.ready();
+  const gate = new AccessGate({
+    publicKey: accessTokenPublicKey(h.admin.publicKeyPem),
+    revocations: list,
+    requiredScope: "read",
+  });
+  const gateStatus = (token: string): number => {
+    const r = gate.check(`Bearer ${token}`);
+    return "claims" in r ? 200 : r.status;
+  };
+  return { nc, list, gateStatus };
+}
+
+async function login(h: AdminHarness): Promise<Session> {
+  const l = await h.http("POST", "/v1/auth/login", { body: { email: EMAIL, password: PASSWORD } });
+  if (l.status !== 200) throw new Error(l.text);
+  return l.body as unknown as Session;
+}
+
+describe("logout with the session's access token", () => {
+  let h: AdminHarness;
+  let nc: NatsConnection;
+  let list: RevocationList;
+  let gateStatus: (token: string) => number;
+  beforeAll(async () => {
+    h = await AdminHarness.start();
+    await h.firstAdmin(EMAIL, PASSWORD);
+    ({ nc, list, gateStatus } = await start(h));
+  });
+  afterAll(async () => {
+    list?.close();
+    await nc?.close();
+    await h?.stop();
+  });
+
+  const adminStatus = async (token: string) =>
+    (await h.http("GET", "/v1/groups", { token })).status;
+
+  it("refuses the access token on the admin and at an AccessGate within 2 s; another session stays", async () => {
+    const a = await login(h);
+    const b = await login(h);
+    for (const s of [a, b]) {
+      expect(await adminStatus(s.accessToken)).toBe(200);
+      expect(gateStatus(s.accessToken)).toBe(200); // and now in the gate's verified cache
+    }
+    const out = await h.http("POST", "/v1/auth/logout", {
+      token: a.accessToken,
+      body: { refreshToken: a.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    const t0 = Date.now();
+    expect(await until(() => gateStatus(a.accessToken) === 401, 2000)).toBe(true);
+    expect(await until(async () => (await adminStatus(a.accessToken)) === 401, 2000)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // The refresh family is gone as before.
+    const again = await h.http("POST", "/v1/auth/refresh", {
+      body: { refreshToken: a.refreshToken },
+    });
+    expect(again.status).toBe(401);
+    // The same admin's other session is not affected.
+    expect(await adminStatus(b.accessToken)).toBe(200);
+    expect(gateStatus(b.accessToken)).toBe(200);
+    expect(list.has(jtiOf(b.accessToken))).toBe(false);
+  });
+
+  it("the revocation's TTL covers the token's remaining life, plus the clock margin only", async () => {
+    const a = await login(h);
+    const expiresAt = Date.parse((a as unknown as { accessExpiresAt: string }).accessExpiresAt);
+    const sent = Date.now();
+    const out = await h.http("POST", "/v1/auth/logout", {
+      token: a.accessToken,
+      body: { refreshToken: a.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    const jsm = await jetstreamManager(nc);
+    const bucket = h.admin.names.revokedBucket;
+    const m = await jsm.streams.getMessage(`KV_${bucket}`, {
+      last_by_subj: `$KV.${bucket}.${jtiOf(a.accessToken)}`,
+    });
+    const ttl = m?.header.get("Nats-TTL") ?? "";
+    expect(ttl).toMatch(/^\d+s$/);
+    const ttlMs = parseInt(ttl, 10) * 1000;
+    // Outlives the token (else it would be good again before it expires), and not by much more.
+    expect(Date.now() + ttlMs).toBeGreaterThanOrEqual(expiresAt + REVOCATION_CLOCK_MARGIN_MS);
+    expect(sent + ttlMs).toBeLessThanOrEqual(expiresAt + REVOCATION_CLOCK_MARGIN_MS + 1000);
+    // A second logout with the same token is harmless.
+    const twice = await h.http("POST", "/v1/auth/logout", {
+      token: a.accessToken,
+      body: { refreshToken: a.refreshToken },
+    });
+    expect(twice.status).toBe(204);
+  });
+
+  it("a logout without a valid session access token revokes nothing but its refresh family", async () => {
+    const victim = await login(h);
+    const own = await login(h);
+    const api = await h.http("POST", "/v1/tokens", {
+      token: own.accessToken,
+      body: { name: "ci", scopes: ["read"] },
+    });
+    expect(api.status).toBe(201);
+    const apiToken = api.body.token as string;
+    const forged = victim.accessToken.replace(/\.[^.]+$/, ".AAAA");
+    const before = list.size;
+    for (const token of [undefined, "kon1.x.y", forged, apiToken]) {
+      const other = await login(h);
+      const r = await h.http("POST", "/v1/auth/logout", {
+        ...(token ? { token } : {}),
+        body: { refreshToken: other.refreshToken },
+      });
+      expect(r.status).toBe(204);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(list.size).toBe(before);
+    for (const t of [victim.accessToken, own.accessToken, apiToken]) {
+      expect(await adminStatus(t)).toBe(200);
+      expect(gateStatus(t)).toBe(200);
+    }
+  });
+});
+
+describe("revocations of signed-out sessions expire", () => {
+  let h: AdminHarness;
+  let nc: NatsConnection;
+  let list: RevocationList;
+  beforeAll(async () => {
+    h = await AdminHarness.start();
+    ({ nc, list } = await start(h));
+  });
+  afterAll(async () => {
+    list?.close();
+    await nc?.close();
+    await h?.stop();
+  });
+
+  it("a TTL'd entry leaves the bucket and every RevocationList; API-token entries stay", async () => {
+    const pub = new NatsRevocations(nc, h.admin.names, 1);
+    await pub.publish("api-token-id", new Date());
+    // The list looks again for a bucket that was missing at its start within a second.
+    expect(await until(() => list.has("api-token-id"), 3000)).toBe(true);
+    await pub.publishFor("session-jti", new Date(), 1000);
+    expect(await until(() => list.has("session-jti"), 1000)).toBe(true);
+    const kv = await new Kvm(nc).open(h.admin.names.revokedBucket);
+    expect(await until(() => !list.has("session-jti"), 8000)).toBe(true);
+    expect((await kv.get("session-jti"))?.operation ?? "gone").not.toBe("PUT");
+    expect(list.has("api-token-id")).toBe(true);
+    expect((await kv.get("api-token-id"))?.operation).toBe("PUT");
+  });
+});
