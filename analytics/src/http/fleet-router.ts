@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { MAX_NODES_LIMIT } from "@konorkestra/sdk/internal";
 import type { FleetQueries } from "../domain/fleet-queries";
 import { DISPLAY_STATUSES } from "../model/fleet-node";
 import type { FleetStore, NodeListFrame } from "../store/fleet-store";
@@ -28,8 +29,8 @@ const nodesFrame: NodeListFrame = (next) => ({
   close: Buffer.from(`,"next":${next === null ? "null" : JSON.stringify(encodeNodeCursor(next))}}`),
 });
 
-/** Largest page of /v1/nodes a client may ask for (no `limit`: the whole list). */
-export const MAX_NODES_LIMIT = 10_000;
+/** Largest page of /v1/nodes a client may ask for (no `limit`: the whole list); the monitor's too. */
+export { MAX_NODES_LIMIT };
 
 const nodesQuery = strictQuery({
   group: groupParam.optional(),

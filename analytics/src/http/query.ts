@@ -3,55 +3,9 @@ import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { z } from "zod";
 import { EARLIEST_MS, LATEST_MS, isSaneTime } from "../model/time-window";
 
-/**
- * Validates request input with a zod schema; a failure is a KonError (QUERY_INVALID, HTTP 400)
- * naming the parameter and what is wrong with it.
- */
-export function parseInput<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  where = "query parameter",
-): z.output<S> {
-  // `?a=1&a=2` arrives as an array: say so, rather than "expected string" or "expected one of".
-  if (typeof input === "object" && input !== null) {
-    const repeated = Object.keys(input).find((k) =>
-      Array.isArray((input as Record<string, unknown>)[k]),
-    );
-    if (repeated !== undefined) {
-      throw new KonError(
-        KonErrorCode.QueryInvalid,
-        `invalid ${where} ${repeated}: given more than once; give it once`,
-      );
-    }
-  }
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.join(".") || "input";
-  throw new KonError(KonErrorCode.QueryInvalid, `invalid ${where} ${field}: ${issue.message}`);
-}
-
-/** Rejects unknown query parameters too, so a typo (`?grup=`) is an error, not a silent no-op. */
-export const strictQuery = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
-
-/**
- * A whole number from `min` to `max` as decimal digits (a `limit`): anything else is "must be a
- * whole number", "at least <min>" or "at most <max>", also for a number too large for a double.
- */
-export function wholeNumberParam(min: number, max: number) {
-  return z.string().transform((v, ctx) => {
-    if (!/^\d+$/.test(v)) {
-      ctx.addIssue({ code: "custom", message: "must be a whole number" });
-      return z.NEVER;
-    }
-    const n = v.length > 15 ? Infinity : Number(v);
-    if (n < min || n > max) {
-      ctx.addIssue({ code: "custom", message: n < min ? `at least ${min}` : `at most ${max}` });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
+// The generic query rules (a 400 naming the parameter; repeated and unknown parameters refused;
+// whole-number limits) live in the sdk's http-edge, shared with the monitor's API.
+export { parseInput, strictQuery, wholeNumberParam } from "@konorkestra/sdk/internal";
 
 export const groupParam = z
   .string()
