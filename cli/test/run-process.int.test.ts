@@ -235,8 +235,12 @@ test("without --node it beats as <id>-<key> from any id source, KON_NODE_ID_SOUR
 
 test("usage and lookup errors exit with kon's codes before any child starts", async () => {
   const render = (name: string) => ["--render", join(stack.root, name)];
+  // One after another: each of the last two joins through the auth callout, and three joins at
+  // once on a loaded 2-core machine outlasted kon's 20 s connect timeout (exit 5).
   const neither = konRun("run-x", ["--key", "service1", "--", "true"]);
+  const a = await neither.exited;
   const missing = konRun("run-y", ["--key", "nope", ...render("n.json"), "--", "true"]);
+  const b = await missing.exited;
   const noCommand = konRun("run-z", [
     "--key",
     "service1",
@@ -244,7 +248,7 @@ test("usage and lookup errors exit with kon's codes before any child starts", as
     "--",
     "/nonexistent/cmd",
   ]);
-  const [a, b, c] = await Promise.all([neither.exited, missing.exited, noCommand.exited]);
+  const c = await noCommand.exited;
   expect(a.code).toBe(2);
   expect(neither.stderr).toMatch(/--render <file> or --env <prefix>/);
   expect(`${b.code} ${missing.stderr}`).toMatch(/^3 /);
