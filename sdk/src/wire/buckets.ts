@@ -80,7 +80,9 @@ async function forbidRollups(nc: NatsConnection, stream: string): Promise<void> 
 /**
  * Opens (creating if needed) `<prefix>_revoked`, the ids of revoked access tokens (key = token
  * id, value `{"revokedAt": <ms>}`), which the admin service writes and token verifiers follow.
- * One revision per key; entries are kept for good, since API tokens may never expire.
+ * One revision per key. API-token entries are kept for good (API tokens may never expire); the
+ * access tokens of signed-out sessions carry a per-entry TTL (their remaining life + a margin)
+ * and leave with a delete marker.
  */
 export async function ensureRevokedBucket(
   nc: NatsConnection,
