@@ -5,7 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 import { silentLogger } from "@konorkestra/sdk";
-import { parseAckSubject } from "@konorkestra/sdk/internal";
+import { parseAckSubject, wireReader } from "@konorkestra/sdk/internal";
 import { ackBatch } from "../src/ingest/bulk-ack";
 import { PullReader } from "../src/ingest/pull-reader";
 import type { PullStatus } from "../src/ingest/pull-status";
@@ -167,7 +167,27 @@ describe("pull reader", () => {
     r.start();
     try {
       expect(r.tapped).toBe(true);
+      // One framing of the connection's bytes: the sdk's reader is nats.js' parser (a second
+      // wrapper replacing protocol.parser on the same connection must never be installed).
+      const installed = (nc as unknown as { protocol: { parser: unknown } }).protocol.parser;
+      expect(installed).toBe(wireReader(nc));
+      // Another tap on the same connection (as the liveness feed has) gets its own messages.
+      const side: string[] = [];
+      const sideSub = nc.subscribe("side.x", {
+        callback: () => {
+          side.push("callback");
+        },
+      });
+      const untapSide = wireReader(nc)!.tap(sideSub, (m) => {
+        side.push(m.buf.toString("utf8", m.dataStart, m.dataEnd));
+        return true;
+      });
+      nc.publish("side.x", "tapped");
       await waitFor("1500 deliveries", () => got.length >= sent.length);
+      await nc.flush();
+      expect(side).toEqual(["tapped"]);
+      untapSide?.();
+      sideSub.unsubscribe();
       // The rest of the connection still works through nats.js: a request, a subscription.
       const sub = nc.subscribe("plain.x", { max: 1 });
       nc.publish("plain.x", "hello");

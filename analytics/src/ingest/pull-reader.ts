@@ -1,8 +1,8 @@
 import { createInbox } from "@nats-io/transport-node";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
-import { NatsHeader } from "@konorkestra/sdk/internal";
-import { tapSubscription } from "./msg-tap";
+import { NatsHeader, wireReader } from "@konorkestra/sdk/internal";
+import type { WireMsg } from "@konorkestra/sdk/internal";
 import { readHeader, readPullStatus } from "./pull-status";
 import type { PullStatus } from "./pull-status";
 
@@ -31,8 +31,9 @@ export interface PullReaderOptions {
 /**
  * Reads a durable pull consumer by issuing the pull requests itself
  * (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` with a batch, replies to one inbox) on a core
- * subscription whose deliveries are tapped off the wire ({@link tapSubscription}): no message
- * object per delivery, only its subject, ack subject, payload and `Nats-Msg-Id`.
+ * subscription whose deliveries are tapped off the wire (the sdk's `wireReader`, the one framing of
+ * the connection's bytes, shared with any other tap on it): no message object per delivery, only
+ * its subject, ack subject, payload and `Nats-Msg-Id`. Status messages are taken by the tap too.
  *
  * It keeps between half a batch and a batch and a half requested: the server sends no more than
  * the consumer's `max_ack_pending` unacknowledged, so that stays the back-pressure. Status
@@ -78,12 +79,7 @@ export class PullReader {
         if (!err) this.fromMsg(m);
       },
     });
-    const sid = (this.sub as unknown as { sid?: unknown }).sid;
-    if (typeof sid === "number") {
-      this.untap = tapSubscription(nc, sid, (subject, reply, headers, data) =>
-        this.fromWire(subject, reply, headers, data),
-      );
-    }
+    this.untap = wireReader(nc)?.tap(this.sub, (m) => this.fromWire(m));
     this.watchdog = setInterval(() => this.checkSilence(), this.heartbeatMs);
     void this.followReconnects();
     this.topUp();
@@ -120,16 +116,21 @@ export class PullReader {
     }
   }
 
-  private fromWire(
-    subject: string,
-    reply: string | undefined,
-    headers: Uint8Array | undefined,
-    data: Uint8Array,
-  ): void {
+  /** Takes every message of the inbox (deliveries and statuses); the payload stays a view. */
+  private fromWire(m: WireMsg): boolean {
+    const { buf } = m;
+    const reply = m.replyStart >= 0 ? buf.toString("latin1", m.replyStart, m.replyEnd) : undefined;
+    const headers =
+      m.dataStart > m.headersStart ? buf.subarray(m.headersStart, m.dataStart) : undefined;
     const status = headers ? readPullStatus(headers) : undefined;
-    if (status) return this.onStatus(status, reply);
+    if (status) {
+      this.onStatus(status, reply);
+      return true;
+    }
     const msgId = headers ? readHeader(headers, NatsHeader.MsgId) || undefined : undefined;
-    this.onDelivery(subject, reply, msgId, data);
+    const subject = buf.toString("utf8", m.subjectStart, m.subjectEnd);
+    this.onDelivery(subject, reply, msgId, buf.subarray(m.dataStart, m.dataEnd));
+    return true;
   }
 
   /** The documented way, when the tap is not available. */
