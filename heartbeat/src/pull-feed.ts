@@ -1,7 +1,12 @@
 import { createInbox } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "@konorkestra/sdk";
-import { parseAckSubject, parseAckSubjectBytes, wireReader } from "@konorkestra/sdk/internal";
+import {
+  bytesContain,
+  parseAckSubject,
+  parseAckSubjectBytes,
+  wireReader,
+} from "@konorkestra/sdk/internal";
 import type { WireMsg } from "@konorkestra/sdk/internal";
 
 /** Where a delivery sits in the stream, read from its ack subject. */
@@ -164,7 +169,7 @@ export class PullFeed {
     if (!at) return false;
     if (this.stopped) return true;
     this.lastHeardMs = Date.now();
-    if (!contains(m.buf, m.replyStart, m.replyEnd, this.ownDeliveryBytes)) return true;
+    if (!bytesContain(m.buf, m.replyStart, m.replyEnd, this.ownDeliveryBytes)) return true;
     this.delivered(
       m.buf.toString("utf8", m.subjectStart, m.subjectEnd),
       m.buf.subarray(m.dataStart, m.dataEnd),
@@ -273,17 +278,4 @@ export class PullFeed {
       }
     }
   }
-}
-
-/** Whether buf[start, end) contains `part`. */
-function contains(buf: Buffer, start: number, end: number, part: Buffer): boolean {
-  const last = end - part.length;
-  const first = part[0];
-  for (let i = start; i <= last; i++) {
-    if (buf[i] !== first) continue;
-    let j = 1;
-    while (j < part.length && buf[i + j] === part[j]) j++;
-    if (j === part.length) return true;
-  }
-  return false;
 }

@@ -95,7 +95,7 @@ export {
 export { checkGroupAccess, groupRefusedError, isPermissionDenied } from "./nats/group-access";
 export { createHardenedServer, readHttpLimits } from "./http/harden-server";
 export type { HttpLimits } from "./http/harden-server";
-export { WireReader, wireReader } from "./nats/wire-reader";
+export { WireReader, bytesContain, wireReader } from "./nats/wire-reader";
 export type { WireMsg, WireTap } from "./nats/wire-reader";
 
 // Config-file rules: what a config folder means — which files are config, the key each names, how

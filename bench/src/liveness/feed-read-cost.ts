@@ -4,6 +4,7 @@ import type { Msg } from "@nats-io/transport-node";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import {
   buildHeartbeat,
+  bytesContain,
   parseAckSubject,
   parseAckSubjectBytes,
   wireNames,
@@ -86,7 +87,7 @@ export async function measureFeedReadCost(
       const at = parseAckSubjectBytes(m.buf, m.replyStart, m.replyEnd);
       if (!at) return false;
       heardMs = Date.now();
-      if (!contains(m.buf, m.replyStart, m.replyEnd, ownBytes)) return true;
+      if (!bytesContain(m.buf, m.replyStart, m.replyEnd, ownBytes)) return true;
       sink(
         m.buf.toString("utf8", m.subjectStart, m.subjectEnd),
         m.buf.subarray(m.dataStart, m.dataEnd),
@@ -201,19 +202,6 @@ function replayTurns(
   }
   if (turn.length > 0) turns.push(turn);
   return turns;
-}
-
-/** As PullFeed's: whether buf[start, end) contains `part`. */
-function contains(buf: Buffer, start: number, end: number, part: Buffer): boolean {
-  const last = end - part.length;
-  const first = part[0];
-  for (let i = start; i <= last; i++) {
-    if (buf[i] !== first) continue;
-    let j = 1;
-    while (j < part.length && buf[i + j] === part[j]) j++;
-    if (j === part.length) return true;
-  }
-  return false;
 }
 
 function arg(name: string, fallback: number): number {

@@ -26,6 +26,22 @@ export interface WireMsg {
  */
 export type WireTap = (m: WireMsg) => boolean;
 
+/**
+ * Whether `buf[start, end)` contains `part` (e.g. a tap asking whether a message's reply subject
+ * names its own consumer), without a view or a string per message.
+ */
+export function bytesContain(buf: Buffer, start: number, end: number, part: Buffer): boolean {
+  const last = end - part.length;
+  const first = part[0];
+  for (let i = start; i <= last; i++) {
+    if (buf[i] !== first) continue;
+    let j = 1;
+    while (j < part.length && buf[i + j] === part[j]) j++;
+    if (j === part.length) return true;
+  }
+  return false;
+}
+
 /** What this needs from nats.js' protocol handler (not part of its typed API). */
 interface InnerParser {
   parse(buf: Uint8Array): void;
