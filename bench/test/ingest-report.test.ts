@@ -1,5 +1,10 @@
 import type { IngestPhase, IngestResults } from "../src/ingest/ingest-report";
-import { formatRatios, formatTargets, resultJson } from "../src/ingest/ingest-report";
+import {
+  formatRatios,
+  formatTargets,
+  formatThroughput,
+  resultJson,
+} from "../src/ingest/ingest-report";
 import { formatIngestRepeats, ingestRepeatJson } from "../src/ingest/ingest-repeat";
 
 const lat = { n: 100, p50: 10, p99: 40, max: 50 };
@@ -32,7 +37,19 @@ const results: IngestResults = {
   nodes: 10_000,
   ceiling: { rows: 1_000_000, seconds: 5, rowsPerSec: 200_000 },
   burst: phase,
-  drain: { published: 500_000, rows: 480_000, seconds: 8, rowsPerSec: 60_000, cpu },
+  drain: {
+    published: 500_000,
+    firstSeq: 1_000_001,
+    rows: 480_000,
+    seconds: 8,
+    rowsPerSec: 60_000,
+    cpu,
+  },
+  drainFloors: [
+    { mode: "deliver", rows: 500_000, seconds: 5, rowsPerSec: 100_000, cpu },
+    { mode: "ack", rows: 500_000, seconds: 6.25, rowsPerSec: 80_000, cpu },
+    { mode: "ingest", rows: 500_000, seconds: 6.25, rowsPerSec: 75_000, cpu },
+  ],
   steady: { ...phase, rate: 10_000, lag: { n: 300, p50: 80, p99: 120.44, max: 130 } },
   apiNodes: { ...lat, nodes: 10_011, bytes: 9e6 },
   apiNodesFresh: { ...lat, p99: 90, nodes: 10_011, bytes: 9e6 },
@@ -69,6 +86,22 @@ test("the last line carries the fields the issue asks for, and the ratios", () =
     crowd_lag_over_steady_p99: 1.5,
   });
   expect(formatRatios(results).join("\n")).toMatch(/ingest \/ COPY ceiling\s+0\.25/);
+  expect(j.drain_floors).toMatchObject({
+    deliver: { rows_per_s: 100_000, over_ceiling: 0.5 },
+    ack: { rows_per_s: 80_000, over_ceiling: 0.4 },
+    ingest: { rows_per_s: 75_000, over_ceiling: 0.375 },
+  });
+  expect(j.drain_over_ingest_floor).toBe(0.8);
+});
+
+test("the drain floors are printed beside the drain, with their ratios", () => {
+  expect(formatThroughput(results).join("\n")).toMatch(/floor: \+ one \+ACK per message.*80,000/);
+  const ratios = formatRatios(results).join("\n");
+  expect(ratios).toMatch(/floor ack\s+\/ COPY ceiling\s+0\.40/);
+  expect(ratios).toMatch(/drain \/ floor ingest\s+0\.80/);
+  expect(formatTargets(results).join("\n")).toMatch(
+    /one ack per message 0\.4 x ceiling, without acks 0\.5; the drain is 0\.8 x/,
+  );
 });
 
 test("targets are stated as same-run ratios next to the absolute figures", () => {

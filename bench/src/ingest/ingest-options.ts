@@ -29,6 +29,8 @@ export interface IngestOptions {
   skipCeiling: boolean;
   /** Skip the drain phase. @default false */
   skipDrain: boolean;
+  /** No drain floors (the backlog read again without database writes). */
+  skipFloors: boolean;
   /**
    * `synchronous_commit` of the analytics database: `on` (durable, the default) or `off` (faster
    * commits; a PostgreSQL crash may lose the last ~600 ms of committed and acknowledged rows).
@@ -61,6 +63,7 @@ export const USAGE = `usage: npm run bench:ingest -- [flags]
   --drain-rows N      backlog drained by a restarted analytics      (default 500000)
   --skip-ceiling      no COPY ceiling
   --skip-drain        no drain phase
+  --skip-floors       no drain floors (the drained backlog read again with no rows written)
   --analytics one|split  one analytics process, or ingest and API in two (KON_ANALYTICS_ROLES) (default one)
 ${REPEAT_USAGE}
   --help
@@ -84,6 +87,7 @@ const schema = z.object({
   "drain-rows": int(1000).optional(),
   "skip-ceiling": z.boolean().default(false),
   "skip-drain": z.boolean().default(false),
+  "skip-floors": z.boolean().default(false),
   help: z.boolean().default(false),
 });
 
@@ -110,7 +114,7 @@ export function parseIngestOptions(args: readonly string[]): IngestOptions {
     args,
     {
       strings: [...NUMERIC, "synchronous-commit", "analytics"],
-      booleans: ["skip-ceiling", "skip-drain"],
+      booleans: ["skip-ceiling", "skip-drain", "skip-floors"],
     },
     schema,
     USAGE,
@@ -131,6 +135,7 @@ export function parseIngestOptions(args: readonly string[]): IngestOptions {
     drainRows: o["drain-rows"] ?? Math.min(o.rows, 500_000),
     skipCeiling: o["skip-ceiling"],
     skipDrain: o["skip-drain"],
+    skipFloors: o["skip-floors"],
     help: o.help,
   };
 }

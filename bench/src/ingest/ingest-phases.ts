@@ -96,6 +96,8 @@ export async function runDrain(
   o: { rows: number; flushEvery: number; onMeasuring?: (pid: number) => void },
 ): Promise<DrainPhase> {
   await ctx.analytics.stop();
+  // The backlog's first stream sequence: the drain floors read the same messages again.
+  const firstSeq = (await ctx.target.jsm.streams.info(ctx.target.stream)).state.last_seq + 1;
   const pub = await publishBurst(ctx.target, ctx.fleet, ctx.probe, {
     count: o.rows,
     seqBase: ctx.seqBase,
@@ -114,6 +116,7 @@ export async function runDrain(
   const seconds = (doneAt - t1) / 1000;
   return {
     published: pub.published,
+    firstSeq,
     rows: pub.published - r1,
     seconds,
     rowsPerSec: (pub.published - r1) / seconds,

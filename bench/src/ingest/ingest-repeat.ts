@@ -13,6 +13,20 @@ const FIGURES: readonly RepeatFigure<IngestResults>[] = [
     limit: RATIO_TARGETS.drainOverCeilingMin,
   },
   {
+    key: "ack_floor_over_ceiling",
+    label: "floor (JetStream, 1 ack/row, no DB) / COPY ceiling",
+    unit: "x",
+    worse: "lower",
+    of: (r) => ingestRatios(r).ackFloorOverCeiling,
+  },
+  {
+    key: "drain_over_ingest_floor",
+    label: "drain / analytics' floor (no rows written)",
+    unit: "x",
+    worse: "lower",
+    of: (r) => ingestRatios(r).drainOverIngestFloor,
+  },
+  {
     key: "crowd_lag_over_steady_p99",
     label: "steady lag p99 with API crowd / without",
     unit: "x",

@@ -1,4 +1,5 @@
 import type { CommandLine, MachineInfo } from "../machine-info";
+import type { DrainFloor } from "./drain-floor";
 import type { Percentiles } from "./percentiles";
 import type { CpuUse } from "./process-cpu";
 
@@ -38,6 +39,8 @@ export interface IngestPhase {
 export interface DrainPhase {
   /** Heartbeats in the backlog. */
   readonly published: number;
+  /** KON_HB sequence of the backlog's first heartbeat. */
+  readonly firstSeq: number;
   /** Rows committed between the first reading of the new process's counter and the last commit. */
   readonly rows: number;
   readonly seconds: number;
@@ -55,6 +58,8 @@ export interface IngestResults {
   readonly ceiling: { rows: number; seconds: number; rowsPerSec: number } | undefined;
   readonly burst: IngestPhase;
   readonly drain: DrainPhase | undefined;
+  /** The same backlog read again with less and less of analytics' work (see drain-floor.ts). */
+  readonly drainFloors: readonly DrainFloor[] | undefined;
   readonly steady: IngestPhase & { rate: number };
   /** The same steady load while `crowd.clients` clients ask fresh pages of /v1/nodes. */
   readonly steadyUnderCrowd: (IngestPhase & { rate: number }) | undefined;
@@ -89,6 +94,17 @@ const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 1 : 0
 const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : "-");
 const pad = (s: string, n: number): string => s.padEnd(n);
 const lpad = (s: string, n: number): string => s.padStart(n);
+
+const FLOOR_LABELS: Record<DrainFloor["mode"], string> = {
+  deliver: "  floor: stored -> analytics' reader, no ack",
+  ack: "  floor: + one +ACK per message (no rows)",
+  ingest: "  floor: analytics' ingest, no rows written",
+};
+
+/** A drain floor of the run by mode. */
+export function drainFloor(r: IngestResults, mode: DrainFloor["mode"]): DrainFloor | undefined {
+  return r.drainFloors?.find((f) => f.mode === mode);
+}
 
 /** The throughput table: ceiling, ingest, anchors, side by side. */
 export function formatThroughput(r: IngestResults): string[] {
@@ -127,6 +143,9 @@ export function formatThroughput(r: IngestResults): string[] {
       ),
     );
   }
+  for (const f of r.drainFloors ?? []) {
+    out.push(row(FLOOR_LABELS[f.mode], int(f.rows), f.seconds.toFixed(2), int(f.rowsPerSec)));
+  }
   out.push(row("anchor: COPY, one connection (published)", "", "", int(ANCHORS.copyOneConnection)));
   out.push(row("anchor: multi-row INSERT (published)", "", "", int(ANCHORS.multiRowInsert)));
   return out;
@@ -140,6 +159,20 @@ export function formatRatios(r: IngestResults): string[] {
   if (r.ceiling && r.drain) {
     out.push(
       `  drain / COPY ceiling            ${ratio(r.drain.rowsPerSec, r.ceiling.rowsPerSec)}`,
+    );
+  }
+  const floors = r.drainFloors ?? [];
+  if (r.ceiling) {
+    for (const f of floors) {
+      out.push(
+        `  floor ${pad(f.mode, 7)} / COPY ceiling   ${ratio(f.rowsPerSec, r.ceiling.rowsPerSec)}`,
+      );
+    }
+  }
+  const ingestFloor = drainFloor(r, "ingest");
+  if (r.drain && ingestFloor) {
+    out.push(
+      `  drain / floor ingest            ${ratio(r.drain.rowsPerSec, ingestFloor.rowsPerSec)}`,
     );
   }
   out.push(`  ingest / COPY anchor (63k)      ${ratio(b, ANCHORS.copyOneConnection)}`);
@@ -205,6 +238,10 @@ export function formatCpu(r: IngestResults): string[] {
         `  drain, CPU µs per row:    ${perRow(r.drain.cpu, r.drain.rows)}`,
       ]
     : [];
+  const floors = (r.drainFloors ?? []).map(
+    (f) =>
+      `  floor ${pad(f.mode + ",", 8)} CPU µs per row: ${perRow(f.cpu, f.rows)} (cores: ${fmt(f.cpu)})`,
+  );
   const mem = r.analyticsMemMiB
     ? `analytics RSS ${r.analyticsMemMiB.rss} MiB (peak ${r.analyticsMemMiB.peak} MiB)`
     : "analytics RSS unknown";
@@ -212,6 +249,7 @@ export function formatCpu(r: IngestResults): string[] {
     `  burst phase, cores used:  ${fmt(r.burst.cpu)}`,
     `  burst, CPU µs per row:    ${perRow(r.burst.cpu, r.burst.rows)}`,
     ...drain,
+    ...floors,
     `  steady phase, cores used: ${fmt(r.steady.cpu)}`,
     ...(r.steadyUnderCrowd
       ? [
@@ -227,6 +265,10 @@ export function formatCpu(r: IngestResults): string[] {
 export function ingestRatios(r: IngestResults): {
   drainOverCeiling: number | null;
   crowdLagOverSteady: number | null;
+  /** The JetStream floor of the present design (per-message acks, no rows) / the ceiling. */
+  ackFloorOverCeiling: number | null;
+  deliverFloorOverCeiling: number | null;
+  drainOverIngestFloor: number | null;
 } {
   const q = (a: number | undefined, b: number | undefined): number | null =>
     a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) && Number.isFinite(b)
@@ -235,6 +277,9 @@ export function ingestRatios(r: IngestResults): {
   return {
     drainOverCeiling: q(r.drain?.rowsPerSec, r.ceiling?.rowsPerSec),
     crowdLagOverSteady: q(r.steadyUnderCrowd?.lag.p99, r.steady.lag.p99),
+    ackFloorOverCeiling: q(drainFloor(r, "ack")?.rowsPerSec, r.ceiling?.rowsPerSec),
+    deliverFloorOverCeiling: q(drainFloor(r, "deliver")?.rowsPerSec, r.ceiling?.rowsPerSec),
+    drainOverIngestFloor: q(r.drain?.rowsPerSec, drainFloor(r, "ingest")?.rowsPerSec),
   };
 }
 
@@ -255,6 +300,12 @@ export function formatTargets(r: IngestResults): string[] {
       RATIO_TARGETS.drainOverCeilingMin,
       false,
     ),
+    ...(q.ackFloorOverCeiling === null
+      ? []
+      : [
+          `      (same run, no database: JetStream with one ack per message ${q.ackFloorOverCeiling} x ceiling, ` +
+            `without acks ${q.deliverFloorOverCeiling ?? "-"}; the drain is ${q.drainOverIngestFloor ?? "-"} x analytics' own floor)`,
+        ]),
     ratioLine(
       `  steady lag p99 under ${r.crowd?.clients ?? "-"} API clients / without`,
       q.crowdLagOverSteady,
@@ -308,6 +359,19 @@ export function resultJson(r: IngestResults): string {
     drain_rows_per_s: r.drain ? Math.round(r.drain.rowsPerSec) : null,
     drain_over_ceiling:
       r.ceiling && r.drain ? round(r.drain.rowsPerSec / r.ceiling.rowsPerSec, 3) : null,
+    drain_floors: r.drainFloors
+      ? Object.fromEntries(
+          r.drainFloors.map((f) => [
+            f.mode,
+            {
+              rows_per_s: Math.round(f.rowsPerSec),
+              over_ceiling: r.ceiling ? round(f.rowsPerSec / r.ceiling.rowsPerSec, 3) : null,
+              cpu_us_per_row: cpuPerRow(f.cpu, f.rows),
+            },
+          ]),
+        )
+      : null,
+    drain_over_ingest_floor: ingestRatios(r).drainOverIngestFloor,
     rows: r.burst.rows,
     nodes: r.nodes,
     lag_p50_ms: round(r.steady.lag.p50),

@@ -13,6 +13,8 @@ import { startAnalyticsProcess } from "./analytics-process";
 import type { AnalyticsProcess } from "./analytics-process";
 import { BenchFleet } from "./bench-fleet";
 import { measureCopyCeiling } from "./copy-ceiling";
+import { FLOOR_MODES, measureDrainFloor } from "./drain-floor";
+import type { DrainFloor } from "./drain-floor";
 import { startDurablePostgres } from "./durable-postgres";
 import type { DurablePostgres } from "./durable-postgres";
 import { runApi, runBurst, runDrain, runSteady, runSteadyUnderCrowd } from "./ingest-phases";
@@ -223,6 +225,24 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     });
     s.analytics = ctx.analytics;
   }
+  let drainFloors: DrainFloor[] | undefined;
+  if (drain && !o.skipFloors) {
+    drainFloors = [];
+    for (const mode of FLOOR_MODES) {
+      step(
+        `drain floor '${mode}': the same ${drain.published} heartbeats read again (no rows written)`,
+      );
+      drainFloors.push(
+        await measureDrainFloor(
+          mode,
+          { ...s.nats.serviceEnv("analytics"), KON_PG_URL: url },
+          { postgres: s.pg.pid, "nats-server": s.nats.pid },
+          drain.firstSeq,
+          drain.published,
+        ),
+      );
+    }
+  }
   const steadyPlan = {
     rate: o.steadyRate,
     seconds: o.steadySeconds,
@@ -252,6 +272,7 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     ceiling,
     burst,
     drain,
+    drainFloors,
     steady,
     steadyUnderCrowd: underCrowd.steady,
     crowd: { ...underCrowd.crowd, analytics: o.analytics },
