@@ -2,9 +2,10 @@
 // an undeclared one would be refused to tokens limited to groups, so a route added without a
 // declaration fails here rather than in a user's hands. Walks express's own route table.
 import { silentLogger } from "@konorkestra/sdk";
+import { isGroupScopeGuard } from "@konorkestra/sdk/internal";
 import { createApp, createOpsApp } from "../src/http/create-app";
 import type { AppSources } from "../src/http/create-app";
-import { ANALYTICS_ROUTE_SCOPES, isGroupScopeGuard } from "../src/http/group-scope";
+import { ANALYTICS_ROUTE_SCOPES } from "../src/http/group-scope";
 
 interface Layer {
   route?: { path: string };

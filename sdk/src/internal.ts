@@ -212,6 +212,8 @@ export {
   undeclaredRouteRefusal,
 } from "./http-edge/group-scope";
 export type { GroupScope, GroupScopeVerdict } from "./http-edge/group-scope";
+export { groupScopeGuard, isGroupScopeGuard } from "./http-edge/group-scope-guard";
+export type { ScopeRouter, ScopedRoute } from "./http-edge/group-scope-guard";
 export { HostAllowList } from "./http-edge/host-allow-list";
 export { HttpEdge } from "./http-edge/http-edge";
 export { edgeMiddleware, sendEdgeAnswer } from "./http-edge/edge-middleware";

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
-import { edgeMiddleware, securityHeaders } from "@konorkestra/sdk/internal";
+import { edgeMiddleware, groupScopeGuard, securityHeaders } from "@konorkestra/sdk/internal";
 import type { AccessGate, HttpEdge } from "@konorkestra/sdk/internal";
 import express from "express";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
@@ -19,7 +19,7 @@ import { ApiAdmission } from "./api-admission";
 import type { ApiAdmissionLimits } from "./api-admission";
 import { configRouter } from "./config-router";
 import { fleetRouter } from "./fleet-router";
-import { ANALYTICS_ROUTE_SCOPES, groupScopeGuard } from "./group-scope";
+import { ANALYTICS_ROUTE_SCOPES } from "./group-scope";
 import { incidentsRouter } from "./incidents-router";
 import { opsRouter } from "./ops-router";
 import { rolloutsRouter } from "./rollouts-router";
@@ -72,7 +72,7 @@ export function createApp(src: AppSources): Express {
   }
   app.use(dashboardFiles());
   app.use(tokenGuard(src.access));
-  app.use(groupScopeGuard(ANALYTICS_ROUTE_SCOPES));
+  app.use(groupScopeGuard(ANALYTICS_ROUTE_SCOPES, express.Router));
   if (src.admission) app.use(new ApiAdmission(src.admission).middleware());
   app.use(fleetRouter(src.fleet, src.queries, src.apiCacheMs));
   app.use(incidentsRouter(src.queries));
@@ -101,7 +101,7 @@ export function createOpsApp(src: OpsAppSources): Express {
   app.use(edgeMiddleware(src.edge));
   app.use(timing(src.metrics));
   app.use(tokenGuard(src.access));
-  app.use(groupScopeGuard(ANALYTICS_ROUTE_SCOPES));
+  app.use(groupScopeGuard(ANALYTICS_ROUTE_SCOPES, express.Router));
   app.use(opsRouter(src));
   app.use(notFound("an ingest-only instance (KON_ANALYTICS_ROLES without api)"));
   app.use(errorHandler(src.logger));

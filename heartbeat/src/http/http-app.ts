@@ -2,7 +2,7 @@ import express from "express";
 import type { Express, Request, Response } from "express";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
-import { edgeMiddleware, securityHeaders } from "@konorkestra/sdk/internal";
+import { edgeMiddleware, groupScopeGuard, securityHeaders } from "@konorkestra/sdk/internal";
 import type { HttpEdge } from "@konorkestra/sdk/internal";
 import type { MonitorMetrics } from "../metrics";
 import { HttpError, errorHandler, sendError } from "./http-error";
@@ -10,7 +10,7 @@ import { createIngestRouter } from "./ingest-router";
 import type { IngestDeps } from "./ingest-router";
 import { createNodesRouter } from "./nodes-router";
 import type { NodesDeps } from "./nodes-router";
-import { MONITOR_ROUTE_SCOPES, groupScopeGuard } from "./group-scope";
+import { MONITOR_ROUTE_SCOPES } from "./group-scope";
 import { tokenGuard } from "./token-guard";
 import type { ApiAccess } from "./token-guard";
 
@@ -44,7 +44,7 @@ export function createHttpApp(deps: {
   // Every route from here on (unknown ones too) needs a token, and passes the check of its
   // `groups` claim: a route group-scope.ts does not list is refused to a token limited to groups.
   app.use(tokenGuard(deps.access));
-  app.use(groupScopeGuard(MONITOR_ROUTE_SCOPES));
+  app.use(groupScopeGuard(MONITOR_ROUTE_SCOPES, express.Router));
   app.use("/v1/nodes", createNodesRouter(deps.nodes));
   app.get("/metrics", async (_req: Request, res: Response) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

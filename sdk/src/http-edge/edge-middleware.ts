@@ -2,9 +2,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EdgeRefusal } from "./edge-refusal";
 import type { HttpEdge } from "./http-edge";
 
+/** The little of node's `ServerResponse` an edge answer is written with. */
+export interface EdgeAnswerTarget {
+  statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+}
+
 /** Writes an edge answer: a refusal's JSON body, or a bodiless answer (a CORS preflight's 204). */
 export function sendEdgeAnswer(
-  res: ServerResponse,
+  res: EdgeAnswerTarget,
   answer: EdgeRefusal | { status: number; headers: Record<string, string> },
 ): void {
   for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
