@@ -58,6 +58,7 @@ const results: IngestResults = {
   apiPageFresh: { ...lat, p99: 9, nodes: 100, bytes: 42_000 },
   steadyUnderCrowd: { ...phase, rate: 10_000, lag: { n: 300, p50: 90, p99: 180.66, max: 200 } },
   crowd: { ...lat, p99: 140, clients: 200 },
+  crowdFloor: { ...lat, p99: 175, clients: 200 },
   analyticsMemMiB: { rss: 300, peak: 400 },
   rowsInTable: 1_510_000,
   rowsPublished: 1_510_000,
@@ -92,6 +93,10 @@ test("the last line carries the fields the issue asks for, and the ratios", () =
     ingest: { rows_per_s: 75_000, over_ceiling: 0.375 },
   });
   expect(j.drain_over_ingest_floor).toBe(0.8);
+  expect(j).toMatchObject({
+    api_crowd_static_floor_p99_ms: 175,
+    api_crowd_over_static_floor_p99: 0.8,
+  });
 });
 
 test("the drain floors are printed beside the drain, with their ratios", () => {
@@ -111,6 +116,7 @@ test("targets are stated as same-run ratios next to the absolute figures", () =>
   expect(t).toMatch(/rows lost or doubled: none — met/);
   expect(t).toMatch(/limit=100 p99 <= 10 ms: 6\.0 ms served — met; 9\.0 ms fresh — met/);
   expect(t).toMatch(/200 concurrent clients p99 <= 150 ms: 140 ms — met/);
+  expect(t).toMatch(/the same crowd on a static file 175 ms; pages \/ static file 0\.8/);
 });
 
 test("--repeat: worst and median per figure, targets judged on the worst run", () => {

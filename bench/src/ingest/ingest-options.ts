@@ -17,6 +17,8 @@ export interface IngestOptions {
   steadySeconds: number;
   /** Measured requests per API endpoint. @default 200 */
   apiRequests: number;
+  /** Measured requests of a page (`/v1/nodes?limit=100`), cached and fresh: its p99 is a tail. */
+  pageRequests: number;
   /** Concurrent clients of the crowd phase (fresh `/v1/nodes`, during a steady load). @default 200 */
   apiClients: number;
   /** Runs of every phase after the seeding; targets are judged on the worst. @default 1 */
@@ -55,6 +57,8 @@ export const USAGE = `usage: npm run bench:ingest -- [flags]
   --steady-rate N     heartbeats/s of the steady (lag) phase       (default 10000)
   --steady-seconds N  length of the steady phase                   (default 15)
   --api-requests N    measured requests per API endpoint           (default 200)
+  --page-requests N   measured requests of a page, cached and fresh (default 1000: a p99 of
+                      50 requests is their worst one)
   --api-clients N     concurrent clients asking fresh /v1/nodes during a steady load (default 200)
   --uptime-events N   state changes over 30 days for the uptime query (default 3000)
   --synchronous-commit on|off
@@ -79,6 +83,7 @@ const schema = z.object({
   "steady-rate": int(100).default(10_000),
   "steady-seconds": int(1).default(15),
   "api-requests": int(10).default(200),
+  "page-requests": int(10).default(1000),
   "api-clients": int(1).max(2000).default(200),
   ...repeatShape,
   "uptime-events": int(2).default(3000),
@@ -99,6 +104,7 @@ const NUMERIC = [
   "steady-rate",
   "steady-seconds",
   "api-requests",
+  "page-requests",
   "api-clients",
   REPEAT_FLAG,
   "uptime-events",
@@ -127,6 +133,7 @@ export function parseIngestOptions(args: readonly string[]): IngestOptions {
     steadyRate: o["steady-rate"],
     steadySeconds: o["steady-seconds"],
     apiRequests: o["api-requests"],
+    pageRequests: o["page-requests"],
     apiClients: o["api-clients"],
     repeat: o.repeat,
     uptimeEvents: o["uptime-events"],

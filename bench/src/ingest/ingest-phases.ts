@@ -141,20 +141,28 @@ export async function runSteady(
 export const PAGE_PATH = "/v1/nodes?limit=100";
 
 /**
+ * A small static file of the dashboard (express, no database, no JSON): the HTTP floor of a crowd
+ * measurement, asked by the same crowd on the same process under the same load.
+ */
+export const STATIC_FLOOR_PATH = "/style.css";
+
+/**
  * The steady phase again while `clients` clients ask fresh pages of /v1/nodes in rounds. The
  * crowd runs in a child process of its own: in the bench's process, its event-loop delay was
  * counted in the lag (the probe polls every 10 ms on the loop the publisher uses). `apiUrl`: the
  * analytics process the crowd asks (an API-only one when analytics runs split), else ctx's.
+ * `path`: what the crowd asks (fresh pages; {@link STATIC_FLOOR_PATH} for the floor).
  */
 export async function runSteadyUnderCrowd(
   ctx: PhaseContext,
   o: { rate: number; seconds: number; flushEvery: number; probeEvery: number; clients: number },
   apiUrl = ctx.analytics.url,
+  path = PAGE_PATH,
 ): Promise<{
   steady: IngestPhase & { rate: number };
   crowd: Percentiles & { clients: number; rounds: number; process: "child"; cores: number };
 }> {
-  const crowd = startCrowdProcess(apiUrl, PAGE_PATH, o.clients, { "Cache-Control": "no-cache" });
+  const crowd = startCrowdProcess(apiUrl, path, o.clients, { "Cache-Control": "no-cache" });
   const stopCpu = measureCpu(ctx.cpuSources());
   const pub = await publishSteady(ctx.target, ctx.fleet, ctx.probe, {
     ...o,
@@ -185,12 +193,13 @@ export async function runApi(
   a: AnalyticsProcess,
   requests: number,
   uptimeEvents: number,
+  pageRequests = requests,
 ): Promise<
   Pick<IngestResults, "apiNodes" | "apiNodesFresh" | "apiUptime" | "apiPage" | "apiPageFresh">
 > {
   const noCache = { "Cache-Control": "no-cache" };
-  const page = await measureApi(a.url, PAGE_PATH, requests);
-  const pageFresh = await measureApi(a.url, PAGE_PATH, requests, noCache);
+  const page = await measureApi(a.url, PAGE_PATH, pageRequests);
+  const pageFresh = await measureApi(a.url, PAGE_PATH, pageRequests, noCache);
   const nodes = await measureApi(a.url, "/v1/nodes", requests);
   const fresh = await measureApi(a.url, "/v1/nodes", requests, { "Cache-Control": "no-cache" });
   const nodeCount = (fresh.body as { nodes?: unknown[] }).nodes?.length ?? 0;

@@ -88,6 +88,20 @@ const FIGURES: readonly RepeatFigure<IngestResults>[] = [
     of: (r) => r.crowd?.p99,
     limit: TARGETS.crowdP99Ms,
   },
+  {
+    key: "api_crowd_static_floor_p99_ms",
+    label: "same crowd on a static file p99 (floor)",
+    unit: "ms",
+    worse: "higher",
+    of: (r) => r.crowdFloor?.p99,
+  },
+  {
+    key: "api_crowd_over_static_floor_p99",
+    label: "fresh pages p99 / static file p99, same crowd",
+    unit: "x",
+    worse: "higher",
+    of: (r) => ingestRatios(r).crowdOverStaticFloor,
+  },
 ];
 
 /** Worst and median of each figure over the runs, each target judged on the worst run. */

@@ -74,6 +74,11 @@ export interface IngestResults {
         cores?: number;
       })
     | undefined;
+  /**
+   * The crowd's floor: the same clients asking a small static file of the same process under the
+   * same steady ingest (no database, no JSON), right after.
+   */
+  readonly crowdFloor?: Percentiles & { clients: number };
   /** `/v1/nodes?limit=100` as served and fresh. */
   readonly apiPage: Percentiles & { nodes: number; bytes: number };
   readonly apiPageFresh: Percentiles & { nodes: number; bytes: number };
@@ -204,6 +209,9 @@ export function formatLatencies(r: IngestResults): string[] {
           ),
         ]
       : []),
+    ...(r.crowdFloor
+      ? [line(`  the same clients on a static file (the floor)`, r.crowdFloor)]
+      : []),
     ...(r.steadyUnderCrowd
       ? [
           line(
@@ -269,6 +277,8 @@ export function ingestRatios(r: IngestResults): {
   ackFloorOverCeiling: number | null;
   deliverFloorOverCeiling: number | null;
   drainOverIngestFloor: number | null;
+  /** Fresh pages' p99 under the crowd / the same crowd's p99 on a static file. */
+  crowdOverStaticFloor: number | null;
 } {
   const q = (a: number | undefined, b: number | undefined): number | null =>
     a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) && Number.isFinite(b)
@@ -280,6 +290,7 @@ export function ingestRatios(r: IngestResults): {
     ackFloorOverCeiling: q(drainFloor(r, "ack")?.rowsPerSec, r.ceiling?.rowsPerSec),
     deliverFloorOverCeiling: q(drainFloor(r, "deliver")?.rowsPerSec, r.ceiling?.rowsPerSec),
     drainOverIngestFloor: q(r.drain?.rowsPerSec, drainFloor(r, "ingest")?.rowsPerSec),
+    crowdOverStaticFloor: q(r.crowd?.p99, r.crowdFloor?.p99),
   };
 }
 
@@ -325,6 +336,12 @@ export function formatTargets(r: IngestResults): string[] {
       `    fresh pages under ${r.crowd.clients} concurrent clients p99 <= ${TARGETS.crowdP99Ms} ms: ` +
         `${ms(r.crowd.p99)} ms — ${ok(r.crowd.p99 <= TARGETS.crowdP99Ms)}`,
     );
+    if (r.crowdFloor) {
+      lines.push(
+        `      (same run and load: the same crowd on a static file ${ms(r.crowdFloor.p99)} ms; ` +
+          `pages / static file ${q.crowdOverStaticFloor ?? "-"})`,
+      );
+    }
   }
   return lines;
 }
@@ -348,6 +365,8 @@ export function resultJson(r: IngestResults): string {
     analytics_processes: r.crowd?.analytics ?? "one",
     api_crowd_fresh_p99_ms: r.crowd ? round(r.crowd.p99) : null,
     api_crowd_client_cores: r.crowd?.cores ?? null,
+    api_crowd_static_floor_p99_ms: r.crowdFloor ? round(r.crowdFloor.p99) : null,
+    api_crowd_over_static_floor_p99: ingestRatios(r).crowdOverStaticFloor,
     cpu_cores_under_crowd: r.steadyUnderCrowd?.cpu.cores ?? null,
     lag_p99_under_crowd_ms: r.steadyUnderCrowd ? round(r.steadyUnderCrowd.lag.p99) : null,
     crowd_lag_over_steady_p99: ingestRatios(r).crowdLagOverSteady,

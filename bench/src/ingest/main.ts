@@ -17,7 +17,14 @@ import { FLOOR_MODES, measureDrainFloor } from "./drain-floor";
 import type { DrainFloor } from "./drain-floor";
 import { startDurablePostgres } from "./durable-postgres";
 import type { DurablePostgres } from "./durable-postgres";
-import { runApi, runBurst, runDrain, runSteady, runSteadyUnderCrowd } from "./ingest-phases";
+import {
+  STATIC_FLOOR_PATH,
+  runApi,
+  runBurst,
+  runDrain,
+  runSteady,
+  runSteadyUnderCrowd,
+} from "./ingest-phases";
 import type { PhaseContext } from "./ingest-phases";
 import { parseIngestOptions, USAGE } from "./ingest-options";
 import type { IngestOptions } from "./ingest-options";
@@ -261,10 +268,27 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     { ...steadyPlan, clients: o.apiClients },
     apiProcess.url,
   );
-  session.published += burst.rows + (drain?.published ?? 0) + steady.rows + underCrowd.steady.rows;
+  step(
+    `steady again, while the same ${o.apiClients} clients ask a small static file (the crowd's floor)`,
+  );
+  const underFloorCrowd = await runSteadyUnderCrowd(
+    ctx,
+    { ...steadyPlan, clients: o.apiClients },
+    apiProcess.url,
+    STATIC_FLOOR_PATH,
+  );
+  session.published +=
+    burst.rows +
+    (drain?.published ?? 0) +
+    steady.rows +
+    underCrowd.steady.rows +
+    underFloorCrowd.steady.rows;
   const [count] = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM heartbeats");
-  step(`API: ${o.apiRequests} x GET /v1/nodes (cached, then fresh), ${o.apiRequests} x uptime`);
-  const api = await runApi(apiProcess, o.apiRequests, o.uptimeEvents);
+  step(
+    `API: ${o.pageRequests} x a page (cached, then fresh), ${o.apiRequests} x GET /v1/nodes ` +
+      `(cached, then fresh), ${o.apiRequests} x uptime`,
+  );
+  const api = await runApi(apiProcess, o.apiRequests, o.uptimeEvents, o.pageRequests);
   return {
     pgSettings: s.pgSettings,
     analyticsEnv: s.analytics.env,
@@ -276,6 +300,7 @@ async function measure(o: IngestOptions, s: Stage, session: Session): Promise<Me
     steady,
     steadyUnderCrowd: underCrowd.steady,
     crowd: { ...underCrowd.crowd, analytics: o.analytics },
+    crowdFloor: underFloorCrowd.crowd,
     ...api,
     analyticsMemMiB: memoryMiB(s.analytics.pid),
     rowsInTable: count?.n ?? 0,

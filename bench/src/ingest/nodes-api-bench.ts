@@ -19,6 +19,7 @@ import { collectMachineInfo, commandLine, formatMachineInfo } from "../machine-i
 import { startAnalyticsProcess } from "./analytics-process";
 import { measureApi, measureApiCrowd } from "./api-latency";
 import type { ApiClient } from "./api-latency";
+import { STATIC_FLOOR_PATH } from "./ingest-phases";
 import { measureCpu } from "./process-cpu";
 import type { CpuUse } from "./process-cpu";
 import { startDurablePostgres } from "./durable-postgres";
@@ -113,9 +114,6 @@ function cpuPer(use: CpuUse, requests: number): { cpuAnalyticsMs: number; cpuPgM
   const per = (s: number | undefined): number => ((s ?? 0) * 1000) / Math.max(1, requests);
   return { cpuAnalyticsMs: per(use.seconds.analytics), cpuPgMs: per(use.seconds.postgres) };
 }
-
-/** A small static file of the dashboard: the HTTP floor of the crowd measurement. */
-const FLOOR_PATH = "/style.css";
 
 const out = (line = ""): void => void process.stdout.write(line + "\n");
 const DB = "konorkestra";
@@ -222,7 +220,7 @@ async function main(): Promise<number> {
       // The floor: the same crowd on a small static file (express, no database), what the
       // machine and the clients cost on their own.
       if (o.clients > 0)
-        await record(run, FLOOR_PATH, `floor x${o.clients}`, crowd(FLOOR_PATH, {}));
+        await record(run, STATIC_FLOOR_PATH, `floor x${o.clients}`, crowd(STATIC_FLOOR_PATH, {}));
       for (const path of paths) {
         for (const mode of ["cached", "fresh"] as const) {
           const headers: Record<string, string> =
@@ -252,7 +250,7 @@ async function main(): Promise<number> {
           `cpu/req analytics ${r.cpuAnalyticsMs.toFixed(2)} ms, postgres ${r.cpuPgMs.toFixed(2)} ms`,
       );
     }
-    const floors = results.filter((r) => r.path === FLOOR_PATH);
+    const floors = results.filter((r) => r.path === STATIC_FLOOR_PATH);
     for (const r of results.filter((x) => x.mode.startsWith("fresh x"))) {
       const floor = floors.find((f) => f.run === r.run);
       if (floor) {
