@@ -8,27 +8,19 @@ import type {
   NodeKey,
 } from "../model/fleet-node";
 import { CopyBuffers, copyBinaryOutInto } from "../pg/binary-copy";
+import { NodeArena, allocAnswer, newFragment } from "./node-list-arena";
+import type { AnswerAlloc, Fragment, NodeListFrame } from "./node-list-arena";
 import {
   PAGE_QUERY_MAX,
-  allocAnswer,
-  assembleNodeList,
   beatColumns,
   beatColumnsOfRows,
   beatColumnsSql,
   beatPageSql,
-  newFragment,
-} from "./node-list-assembly";
-import type {
-  AnswerAlloc,
-  BeatColumns,
-  BeatPageRow,
-  Fragment,
-  NodeListFrame,
-} from "./node-list-assembly";
-import { NodeArena } from "./node-list-arena";
+} from "./node-list-columns";
+import type { BeatColumns, BeatPageRow } from "./node-list-columns";
 import { flappingSql, nodeJsonPartsSql, nodeWhereSql } from "./node-list-sql";
 
-export type { AnswerAlloc, NodeListFrame } from "./node-list-assembly";
+export type { AnswerAlloc, NodeListFrame } from "./node-list-arena";
 
 interface NodeRow {
   group_name: string;
@@ -109,7 +101,7 @@ export class FleetStore {
     compact: new Map(),
     full: new Map(),
   };
-  /** The same parts laid out in key order for whole-list reads (see NodeArena). */
+  /** Writes every answer; the same parts laid out in key order by whole-list reads. */
   private readonly arenas: Record<NodeDetail, NodeArena> = {
     compact: new NodeArena(),
     full: new NodeArena(),
@@ -168,10 +160,9 @@ export class FleetStore {
     const arena = this.arenas[detail];
     // Only a read of the whole fleet, in key order, says how to lay the arena out.
     if (where === "true" && q.limit === undefined) arena.refresh(cols, memo);
-    // A page of a hundred nodes gains nothing from the arena; a list read by COPY does.
-    const page = isPage
-      ? assembleNodeList(cols, shown, more, memo, nowMs, frame, alloc)
-      : arena.assemble(cols, shown, more, memo, nowMs, frame, alloc);
+    // Every answer (page, filter, whole list) is written by the arena, from its runs where the
+    // rows are neighbours in its layout and from the nodes' fragments where not.
+    const page = arena.assemble(cols, shown, more, memo, nowMs, frame, alloc);
     // Nodes are seldom removed; when the memory holds far more than the fleet, start over.
     if (memo.size > 2 * cols.n + 100_000) memo.clear();
     return page;

@@ -1,26 +1,117 @@
 import type { NodeKey } from "../model/fleet-node";
-import {
-  BEAT_AGE,
-  DYNAMIC_BYTES,
-  LAST_SEQ,
-  allocAnswer,
-  prefixOf,
-  writeJsonInt,
-} from "./node-list-assembly";
-import type { AnswerAlloc, BeatColumns, Fragment, NodeListFrame } from "./node-list-assembly";
+import { LIST_STATUSES } from "./node-list-columns";
+import type { BeatColumns } from "./node-list-columns";
+
+/** A node's formatted JSON parts (see nodeJsonPartsSql), valid while its version is this. */
+export interface Fragment {
+  readonly version: number;
+  readonly group: string;
+  readonly node: string;
+  /** UTF-8 of `{"group":…,"node":…` */
+  readonly head: Buffer;
+  /** UTF-8 of `,"liveness":…,"flappingAtMs":…` */
+  readonly mid: Buffer;
+  /** UTF-8 of `,"instanceId":…}` */
+  readonly tail: Buffer;
+  /** head + status + mid + `,"lastBeatAtMs":`, per status number, made when first needed. */
+  readonly prefix: (Buffer | undefined)[];
+  /** Its place in the NodeArena of its level of detail, -1 when none (the arena checks it). */
+  slot: number;
+}
 
 /**
- * The remembered JSON of every node of a whole-list read, in one buffer in key order: per node
- * its prefix for the status it had (head, status, mid, `,"lastBeatAtMs":`), its tail, a comma.
- * Assembling the list from it takes one copy per node (the previous node's tail, the comma and
- * this node's prefix are one run of bytes) from memory read front to back, instead of two or
- * three copies from ~20,000 small buffers scattered over the heap plus a sizing pass over them.
+ * Where an answer is written: a buffer of at least `size` bytes (the answer is a view of it from
+ * 0).
+ */
+export type AnswerAlloc = (size: number) => Buffer;
+
+/** The default {@link AnswerAlloc}: a new buffer. */
+export const allocAnswer: AnswerAlloc = (size) => Buffer.allocUnsafe(size);
+
+/** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
+export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buffer };
+
+const STATUS_JSON = LIST_STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
+const BEAT_AT = Buffer.from(',"lastBeatAtMs":');
+const BEAT_AGE = Buffer.from(',"lastBeatAgeMs":');
+const LAST_SEQ = Buffer.from(',"lastSeq":');
+const NULL = Buffer.from("null");
+/** Room for the beat fields after the prefix: three numbers (≤ 21 bytes each) and two keys. */
+const DYNAMIC_BYTES = 3 * 21 + BEAT_AGE.length + LAST_SEQ.length;
+/** "00" … "99": two digits per step when writing a number. */
+const PAIRS = Buffer.from(
+  Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""),
+);
+
+export function newFragment(
+  version: number,
+  group: string,
+  node: string,
+  head: string,
+  mid: string,
+  tail: string,
+): Fragment {
+  return {
+    version,
+    group,
+    node,
+    head: Buffer.from(head),
+    mid: Buffer.from(mid),
+    tail: Buffer.from(tail),
+    prefix: [],
+    slot: -1,
+  };
+}
+
+function prefixOf(f: Fragment, status: number): Buffer {
+  return (f.prefix[status] ??= Buffer.concat([f.head, STATUS_JSON[status]!, f.mid, BEAT_AT]));
+}
+
+/** Writes an integer-valued number (NaN: `null`) as JSON at `p`; returns the position after it. */
+export function writeJsonInt(out: Buffer, p: number, v: number): number {
+  if (Number.isNaN(v)) {
+    out.set(NULL, p);
+    return p + 4;
+  }
+  if (v < 0) {
+    out[p++] = 0x2d; // -
+    v = -v;
+  }
+  if (v >= 1e21) return p + out.write(String(v), p, "latin1"); // not reached by int8 columns
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  let q = p + digits;
+  let x = v;
+  while (x >= 100) {
+    const next = Math.floor(x / 100);
+    const pair = (x - next * 100) * 2;
+    out[--q] = PAIRS[pair + 1]!;
+    out[--q] = PAIRS[pair]!;
+    x = next;
+  }
+  if (x >= 10) {
+    out[--q] = PAIRS[x * 2 + 1]!;
+    out[--q] = PAIRS[x * 2]!;
+  } else out[--q] = 0x30 + x;
+  return p + digits;
+}
+
+/**
+ * Writes every /v1/nodes answer (the whole list, a group's, a page of any filter) from the
+ * remembered JSON of its nodes, and keeps that JSON of every node of the last whole-list layout in
+ * one buffer in key order: per node its prefix for the status it had (head, status, mid,
+ * `,"lastBeatAtMs":`), its tail, a comma. Nodes next to each other there are written with one copy
+ * each (the previous node's tail, the comma and this node's prefix are one run of bytes) from
+ * memory read front to back, instead of two or three copies from ~20,000 small buffers scattered
+ * over the heap plus a sizing pass over them. A page or a filtered list takes the same runs where
+ * its rows are neighbours in the layout, and a prefix and a tail per node where they are not.
  *
  * A node whose fragment or shown status differs from its bytes here (changed since the arena was
- * laid out, or a flapping mark expired), or that is not here, is written from its fragment as
- * before; the arena is laid out again when a whole-list read finds enough such nodes. Unchanged
- * runs of the old layout are copied over whole, so relaying costs about one copy of the list.
- * Two buffers take turns, so a steady fleet allocates no new external memory for it.
+ * laid out, or a flapping mark expired), or that is not here (never laid out: no whole list read
+ * yet), is written from its fragment: its prefix for the status, the beat fields, its tail. The
+ * arena is laid out again when a whole-list read finds enough such nodes. Unchanged runs of the
+ * old layout are copied over whole, so relaying costs about one copy of the list. Two buffers
+ * take turns, so a steady fleet allocates no new external memory for it.
  */
 export class NodeArena {
   private buf: Buffer = Buffer.alloc(0);
@@ -162,8 +253,10 @@ export class NodeArena {
   }
 
   /**
-   * {@link assembleNodeList} with the bytes taken from the arena where it has them: the same
-   * answer, byte for byte.
+   * Puts the first `rowsShown` rows of `cols` together (rows whose node is not in `memo`, deleted
+   * between the two reads, are left out): per row the node's prefix for its status, the beat
+   * fields written as digits in place, its tail; the frame around the array, all in one buffer
+   * from `alloc`. `next` is the last node shown when `more` rows follow.
    */
   assemble(
     cols: BeatColumns,

@@ -1,4 +1,6 @@
-import type { NodeKey } from "../model/fleet-node";
+// The per-request rows of /v1/nodes: the two queries (a page's plain statement, the whole list's
+// binary COPY) and their decoding into columns. The answer is written from them by
+// node-list-arena.ts.
 import { COPY_BINARY_HEADER } from "../pg/binary-copy";
 
 /** Displayed status by its number in the per-request query of the node list. */
@@ -18,72 +20,8 @@ export interface BeatColumns {
   readonly lastSeq: Float64Array;
 }
 
-/** A node's formatted JSON parts (see nodeJsonPartsSql), valid while its version is this. */
-export interface Fragment {
-  readonly version: number;
-  readonly group: string;
-  readonly node: string;
-  /** UTF-8 of `{"group":…,"node":…` */
-  readonly head: Buffer;
-  /** UTF-8 of `,"liveness":…,"flappingAtMs":…` */
-  readonly mid: Buffer;
-  /** UTF-8 of `,"instanceId":…}` */
-  readonly tail: Buffer;
-  /** head + status + mid + `,"lastBeatAtMs":`, per status number, made when first needed. */
-  readonly prefix: (Buffer | undefined)[];
-  /** Its place in the NodeArena of its level of detail, -1 when none (the arena checks it). */
-  slot: number;
-}
-
-/**
- * Where an answer is written: a buffer of at least `size` bytes (the answer is a view of it from
- * 0).
- */
-export type AnswerAlloc = (size: number) => Buffer;
-
-/** The default {@link AnswerAlloc}: a new buffer. */
-export const allocAnswer: AnswerAlloc = (size) => Buffer.allocUnsafe(size);
-
-/** Bytes around a node list (e.g. `{"nodes":` … `,"next":…}`), given the page's next key. */
-export type NodeListFrame = (next: NodeKey | null) => { open: Buffer; close: Buffer };
-
-const STATUS_JSON = LIST_STATUSES.map((s) => Buffer.from(`,"status":"${s}"`));
-const BEAT_AT = Buffer.from(',"lastBeatAtMs":');
-export const BEAT_AGE = Buffer.from(',"lastBeatAgeMs":');
-export const LAST_SEQ = Buffer.from(',"lastSeq":');
-const NULL = Buffer.from("null");
-/** Room for the beat fields after the prefix: three numbers (≤ 21 bytes each) and two keys. */
-export const DYNAMIC_BYTES = 3 * 21 + BEAT_AGE.length + LAST_SEQ.length;
-/** "00" … "99": two digits per step when writing a number. */
-const PAIRS = Buffer.from(
-  Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""),
-);
 /** Smallest tuple: field count, two int8, a 2-byte status, three NULLs. */
 const MIN_TUPLE = 2 + 12 + 12 + 6 + 4 + 4 + 4;
-
-export function newFragment(
-  version: number,
-  group: string,
-  node: string,
-  head: string,
-  mid: string,
-  tail: string,
-): Fragment {
-  return {
-    version,
-    group,
-    node,
-    head: Buffer.from(head),
-    mid: Buffer.from(mid),
-    tail: Buffer.from(tail),
-    prefix: [],
-    slot: -1,
-  };
-}
-
-export function prefixOf(f: Fragment, status: number): Buffer {
-  return (f.prefix[status] ??= Buffer.concat([f.head, STATUS_JSON[status]!, f.mid, BEAT_AT]));
-}
 
 /** Seconds from the Unix epoch to PostgreSQL's (2000-01-01), in ms. */
 const PG_EPOCH_MS = 946_684_800_000;
@@ -220,88 +158,4 @@ function timestampAfter(buf: Buffer, at: number, ms: number): boolean {
   if (t !== ms) return t > ms;
   const rest = (buf.readInt32BE(at) * 296 + buf.readUInt32BE(at + 4)) % 1000;
   return rest !== 0; // the same ms: later when µs remain past it
-}
-
-/** Writes an integer-valued number (NaN: `null`) as JSON at `p`; returns the position after it. */
-export function writeJsonInt(out: Buffer, p: number, v: number): number {
-  if (Number.isNaN(v)) {
-    out.set(NULL, p);
-    return p + 4;
-  }
-  if (v < 0) {
-    out[p++] = 0x2d; // -
-    v = -v;
-  }
-  if (v >= 1e21) return p + out.write(String(v), p, "latin1"); // not reached by int8 columns
-  let digits = 1;
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-  let q = p + digits;
-  let x = v;
-  while (x >= 100) {
-    const next = Math.floor(x / 100);
-    const pair = (x - next * 100) * 2;
-    out[--q] = PAIRS[pair + 1]!;
-    out[--q] = PAIRS[pair]!;
-    x = next;
-  }
-  if (x >= 10) {
-    out[--q] = PAIRS[x * 2 + 1]!;
-    out[--q] = PAIRS[x * 2]!;
-  } else out[--q] = 0x30 + x;
-  return p + digits;
-}
-
-/**
- * Puts a page of the list together: for each row with a remembered fragment, its prefix for the
- * row's status, the beat fields, its tail; the frame around the array. One buffer, one copy of
- * each remembered part, digits written in place (no string per node).
- */
-export function assembleNodeList(
-  cols: BeatColumns,
-  rowsShown: number,
-  more: boolean,
-  memo: ReadonlyMap<number, Fragment>,
-  nowMs: number,
-  frame: NodeListFrame,
-  alloc: AnswerAlloc = allocAnswer,
-): { json: Buffer; next: NodeKey | null } {
-  const picked: Fragment[] = new Array<Fragment>(rowsShown);
-  let size = 2;
-  let last: Fragment | undefined;
-  for (let i = 0; i < rowsShown; i++) {
-    const f = memo.get(cols.id[i]!);
-    if (!f) continue; // deleted between the two reads
-    picked[i] = f;
-    last = f;
-    size += prefixOf(f, cols.status[i]!).length + f.tail.length + DYNAMIC_BYTES + 1;
-  }
-  const next = more && last ? { group: last.group, node: last.node } : null;
-  // The caller's frame goes into the same buffer: no second copy of a 4 MB answer.
-  const { open, close } = frame(next);
-  const out = alloc(open.length + size + close.length);
-  out.set(open, 0);
-  let p = open.length;
-  out[p++] = 0x5b; // [
-  const first = p;
-  const now = Math.trunc(nowMs);
-  for (let i = 0; i < rowsShown; i++) {
-    const f = picked[i];
-    if (!f) continue;
-    if (p > first) out[p++] = 0x2c; // ,
-    const prefix = f.prefix[cols.status[i]!]!;
-    out.set(prefix, p);
-    p += prefix.length;
-    const beat = cols.beatMs[i]!;
-    p = writeJsonInt(out, p, beat);
-    out.set(BEAT_AGE, p);
-    p = writeJsonInt(out, p + BEAT_AGE.length, Number.isNaN(beat) ? NaN : Math.max(0, now - beat));
-    out.set(LAST_SEQ, p);
-    p = writeJsonInt(out, p + LAST_SEQ.length, cols.lastSeq[i]!);
-    out.set(f.tail, p);
-    p += f.tail.length;
-  }
-  out[p++] = 0x5d; // ]
-  out.set(close, p);
-  p += close.length;
-  return { json: out.subarray(0, p), next };
 }

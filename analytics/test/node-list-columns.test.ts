@@ -1,16 +1,9 @@
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from "../src/pg/binary-copy";
-import {
-  LIST_STATUSES,
-  assembleNodeList,
-  beatColumns,
-  beatColumnsOfRows,
-  newFragment,
-  writeJsonInt,
-} from "../src/store/node-list-assembly";
-import type { Fragment } from "../src/store/node-list-assembly";
+import { LIST_STATUSES, beatColumns, beatColumnsOfRows } from "../src/store/node-list-columns";
 
-// The per-request part of /v1/nodes decoded and written without PostgreSQL: the binary COPY
-// rows it reads (raw timestamptz in µs since 2000) and the digits it writes in place.
+// The per-request rows of /v1/nodes decoded without PostgreSQL: the binary COPY rows of the whole
+// list (raw timestamptz in µs since 2000) and the text rows of a page. The answer written from
+// them is node-list-arena.test's.
 
 const PG_EPOCH_US = 946_684_800_000_000n;
 
@@ -99,63 +92,6 @@ test("beat times are epoch ms rounded down exactly, before and after 2000; nulls
   ]);
   expect(cols.lastSeq[0]).toBe(Number(2n ** 53n + 2n));
   expect(cols.lastSeq[5]).toBeNaN();
-});
-
-test("numbers are written as JSON.stringify writes them", () => {
-  const out = Buffer.alloc(64);
-  for (const v of [0, 7, 10, 99, 100, 101, 1234, 1_796_000_000_123, 2 ** 53 - 1, -5, -100]) {
-    const end = writeJsonInt(out, 3, v);
-    expect(out.toString("latin1", 3, end)).toBe(JSON.stringify(v));
-  }
-  expect(out.toString("latin1", 0, writeJsonInt(out, 0, NaN))).toBe("null");
-});
-
-test("a page is the fragments with status and beat fields between them, in the frame", () => {
-  const memo = new Map<number, Fragment>([
-    [1, newFragment(7, "g", "a", '{"group":"g","node":"a"', ',"liveness":"up"', ',"x":"ü"}')],
-    [2, newFragment(7, "g", "b", '{"group":"g","node":"b"', ',"liveness":"down"', ',"x":1}')],
-  ]);
-  const rows: Row[] = [
-    { id: 1, status: "up", flappingUs: null, beatUs: CUT_US - 1500n, seq: 12n },
-    { id: 3, status: "up", flappingUs: null, beatUs: null, seq: null }, // deleted meanwhile
-    { id: 2, status: "down", flappingUs: CUT_US + 5n, beatUs: null, seq: null },
-  ];
-  const cols = beatColumns(copyOf(rows), CUT_MS);
-  const frame = (next: unknown): { open: Buffer; close: Buffer } => ({
-    open: Buffer.from('{"nodes":'),
-    close: Buffer.from(`,"next":${JSON.stringify(next)}}`),
-  });
-  const page = assembleNodeList(cols, 3, true, memo, CUT_MS, frame);
-  expect(page.next).toEqual({ group: "g", node: "b" });
-  expect(JSON.parse(page.json.toString("utf8"))).toEqual({
-    nodes: [
-      {
-        group: "g",
-        node: "a",
-        status: "up",
-        liveness: "up",
-        lastBeatAtMs: CUT_MS - 2,
-        lastBeatAgeMs: 2,
-        lastSeq: 12,
-        x: "ü",
-      },
-      {
-        group: "g",
-        node: "b",
-        status: "flapping",
-        liveness: "down",
-        lastBeatAtMs: null,
-        lastBeatAgeMs: null,
-        lastSeq: null,
-        x: 1,
-      },
-    ],
-    next: { group: "g", node: "b" },
-  });
-  const last = assembleNodeList(cols, 1, false, memo, CUT_MS, frame);
-  const lastBody = JSON.parse(last.json.toString("utf8")) as { nodes: unknown[] };
-  expect(lastBody.nodes).toHaveLength(1);
-  expect(last.next).toBeNull();
 });
 
 test("a page's text rows read as the COPY rows do: status number, flapping, nulls as NaN", () => {
