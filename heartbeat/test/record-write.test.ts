@@ -1,4 +1,5 @@
 import { headers } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { Heartbeat, encodeMessage } from "@konorkestra/proto";
 import type { HeartbeatInit } from "@konorkestra/proto";
 import { configKeysFingerprint } from "../src/backends/config-keys";
@@ -64,8 +65,18 @@ describe("record headers", () => {
     );
     expect(ours.get("Kon-Down-Times")).toBe("5,6");
     expect(ours.get("Nats-TTL")).toBe("14s");
-    ours.set("Nats-TTL", "20s");
-    expect(Buffer.from(ours.encode()).toString()).toContain("Nats-TTL: 20s\r\n");
+    expect([...ours].length).toBe(pairs.length);
+  });
+
+  it("refuse to change once encoded, as nats.js would ask when it adds a header", () => {
+    const pairs = recordHeaderPairs(fields, "mon-a", [["Nats-TTL", "14s"]]);
+    const ours = new EncodedHeaders(pairs);
+    const before = Buffer.from(ours.encode()).toString();
+    const asNatsSeesIt: MsgHdrs = ours;
+    expect(() => asNatsSeesIt.set("Nats-TTL", "20s")).toThrow(/cannot set Nats-TTL.*msgHdrsOf/);
+    expect(() => asNatsSeesIt.append("Nats-Msg-Id", "x")).toThrow(/cannot append Nats-Msg-Id/);
+    expect(() => asNatsSeesIt.delete("Kon-Status")).toThrow(/cannot delete Kon-Status/);
+    expect(Buffer.from(ours.encode()).toString()).toBe(before);
   });
 
   it("record Nats-TTL: refresh period (at least the TTL) + TTL + 1 s", () => {

@@ -45,13 +45,16 @@ type Match = Parameters<MsgHdrs["get"]>[1];
  * Headers handed to `nc.publish` already encoded: the block `NATS/1.0\r\nK: v\r\n...\r\n` is
  * built as one string and encoded once. nats.js' own `MsgHdrs` validates and canonicalises every
  * name and searches its map on each `set`: at ~3,300 record writes/s that was a tenth of the
- * monitor's CPU. nats.js serialises the headers of a publish with `encode()`, which this
- * provides; the read side of {@link MsgHdrs} works too (on a nats.js copy made when first
- * asked), and a change through it is encoded from that copy.
+ * monitor's CPU. A core publish reads its headers only through `encode()` (nats-core 3.4,
+ * `ProtocolHandler.publish`; the method is its `MsgHdrsImpl`'s, outside the `MsgHdrs` type),
+ * which this provides. The read side of {@link MsgHdrs} works on a nats.js copy made when first
+ * asked. Changing them throws: nats.js changes the headers it is handed when told to add its own
+ * (`js.publish` with `msgID`, `ttl` or `expect`; a core publish with `traceOnly` or
+ * `traceDestination`), and those writes take {@link msgHdrsOf}.
  */
 export class EncodedHeaders implements MsgHdrs {
+  private readonly bytes: Uint8Array;
   private view: MsgHdrs | undefined;
-  private bytes: Uint8Array | undefined;
 
   constructor(private readonly pairs: HeaderPairs) {
     let s = "NATS/1.0";
@@ -61,9 +64,10 @@ export class EncodedHeaders implements MsgHdrs {
 
   /** The wire form of the block, as nats.js' publish asks for it. */
   encode(): Uint8Array {
-    return this.bytes ?? (this.copy() as MsgHdrs & { encode(): Uint8Array }).encode();
+    return this.bytes;
   }
 
+  // An outgoing block has no status line: what nats.js' headers() report before one is read.
   get hasError(): boolean {
     return false;
   }
@@ -91,17 +95,14 @@ export class EncodedHeaders implements MsgHdrs {
   values(k: string, match?: Match): string[] {
     return this.copy().values(k, match);
   }
-  set(k: string, v: string, match?: Match): void {
-    this.bytes = undefined;
-    this.copy().set(k, v, match);
+  set(k: string): never {
+    throw unchangeable("set", k);
   }
-  append(k: string, v: string, match?: Match): void {
-    this.bytes = undefined;
-    this.copy().append(k, v, match);
+  append(k: string): never {
+    throw unchangeable("append", k);
   }
-  delete(k: string, match?: Match): void {
-    this.bytes = undefined;
-    this.copy().delete(k, match);
+  delete(k: string): never {
+    throw unchangeable("delete", k);
   }
   [Symbol.iterator](): Iterator<[string, string[]]> {
     return this.copy()[Symbol.iterator]();
@@ -110,4 +111,11 @@ export class EncodedHeaders implements MsgHdrs {
   private copy(): MsgHdrs {
     return (this.view ??= msgHdrsOf(this.pairs));
   }
+}
+
+function unchangeable(op: string, k: string): Error {
+  return new TypeError(
+    `EncodedHeaders are encoded once and cannot ${op} ${k}: put the header in its pairs, or ` +
+      `publish with msgHdrsOf(pairs) where nats.js adds headers (js.publish, trace options)`,
+  );
 }
