@@ -184,6 +184,7 @@ export {
   groupAllowed,
   newTokenId,
   scopeAllows,
+  sessionRevocationKey,
   signAccessToken,
   verifyAccessToken,
 } from "./auth/access-token";

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { AccessGate, newTokenId, signAccessToken } from "../src/internal";
+import { AccessGate, newTokenId, sessionRevocationKey, signAccessToken } from "../src/internal";
 import type { Scope } from "../src/internal";
 
 // The gate remembers tokens whose signature verified; what changes with time (expiry, the
@@ -7,14 +7,17 @@ import type { Scope } from "../src/internal";
 describe("AccessGate verified-token cache", () => {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const iat = 1_800_000_000;
-  const mint = (extra: { exp?: number; jti?: string; scopes?: Scope[] } = {}): string =>
+  const mint = (
+    extra: { exp?: number; jti?: string; scopes?: Scope[]; sid?: string } = {},
+  ): string =>
     `Bearer ${signAccessToken(privateKey, {
-      typ: "api",
+      typ: extra.sid !== undefined ? "session" : "api",
       sub: "admin-1",
       scopes: extra.scopes ?? ["read"],
       iat,
       jti: extra.jti ?? newTokenId(),
       ...(extra.exp !== undefined ? { exp: extra.exp } : {}),
+      ...(extra.sid !== undefined ? { sid: extra.sid } : {}),
     })}`;
   const status = (r: ReturnType<AccessGate["check"]>): number => ("status" in r ? r.status : 200);
 
@@ -43,6 +46,29 @@ describe("AccessGate verified-token cache", () => {
     expect(status(gate.check(token))).toBe(401);
     expect(status(gate.check(token))).toBe(401);
     expect(gate.signatureCheckCount).toBe(1);
+  });
+
+  test("cached tokens of a session signed out since are refused, every one of them", () => {
+    const revoked = new Set<string>();
+    const gate = new AccessGate({
+      publicKey,
+      requiredScope: "read",
+      now: () => iat * 1000,
+      revocations: { has: (k) => revoked.has(k), isReady: true },
+    });
+    const [first, second, other] = [
+      mint({ sid: "fam_1" }),
+      mint({ sid: "fam_1" }),
+      mint({ sid: "fam_2" }),
+    ];
+    for (const t of [first, second, other]) expect(status(gate.check(t))).toBe(200);
+    revoked.add(sessionRevocationKey("fam_1"));
+    for (const t of [first, second]) {
+      expect(status(gate.check(t))).toBe(401);
+      expect(status(gate.check(t))).toBe(401);
+    }
+    expect(status(gate.check(other))).toBe(200);
+    expect(gate.signatureCheckCount).toBe(3);
   });
 
   test("a cached token is refused from its expiry second on", () => {

@@ -3,6 +3,7 @@ import {
   accessTokenPublicKey,
   newTokenId,
   scopeAllows,
+  sessionRevocationKey,
   signAccessToken,
   verifyAccessToken,
 } from "../src/auth/access-token";
@@ -69,6 +70,47 @@ describe("access tokens", () => {
     const token = signAccessToken(privateKey, c);
     const v = verifyAccessToken(publicKey, token, { now: NOW, isRevoked: (j) => j === c.jti });
     expect(v).toMatchObject({ ok: false, reason: "revoked" });
+  });
+
+  it("refuses every token of a revoked session; other sessions and tokens without one pass", () => {
+    const first = claims({ typ: "session", sid: "fam_abc" });
+    const second = claims({ typ: "session", sid: "fam_abc" });
+    const otherSession = claims({ typ: "session", sid: "fam_xyz" });
+    const noSession = claims({ typ: "session" });
+    const listed = new Set([sessionRevocationKey("fam_abc")]);
+    const isRevoked = (k: string): boolean => listed.has(k);
+    for (const c of [first, second]) {
+      const v = verifyAccessToken(publicKey, signAccessToken(privateKey, c), {
+        now: NOW,
+        isRevoked,
+      });
+      expect(v).toMatchObject({ ok: false, reason: "revoked" });
+    }
+    for (const c of [otherSession, noSession]) {
+      const v = verifyAccessToken(publicKey, signAccessToken(privateKey, c), {
+        now: NOW,
+        isRevoked,
+      });
+      expect(v).toEqual({ ok: true, claims: c });
+    }
+    // The session key can never be mistaken for a token id, nor a token id for a session key.
+    expect(sessionRevocationKey("fam_abc")).toBe("sid.fam_abc");
+    const named = claims({ jti: "fam_abc" });
+    expect(
+      verifyAccessToken(publicKey, signAccessToken(privateKey, named), { now: NOW, isRevoked }).ok,
+    ).toBe(true);
+  });
+
+  it("refuses a malformed session id", () => {
+    for (const sid of ["", "a.b", "x".repeat(65), 7]) {
+      const body = Buffer.from(JSON.stringify({ ...claims(), sid })).toString("base64url");
+      const head = `kon1.${body}`;
+      const sig = sign(null, Buffer.from(head, "ascii"), privateKey).toString("base64url");
+      expect(verifyAccessToken(publicKey, `${head}.${sig}`, { now: NOW })).toMatchObject({
+        ok: false,
+        reason: "malformed",
+      });
+    }
   });
 
   it("scopes nest: admin ⊇ write ⊇ read", () => {

@@ -29,6 +29,12 @@ export interface AccessClaims {
   /** Token id: what revocation names. */
   jti: string;
   /**
+   * Session id (session tokens): the same in every access token of one sign-in, across its
+   * refreshes, so that revoking it ({@link sessionRevocationKey}) ends all of them at once.
+   * Absent (API tokens, session tokens signed before it existed): only `jti` revokes the token.
+   */
+  sid?: string;
+  /**
    * Absent: every group. Set (API tokens only): the only groups the token may read or change;
    * a route about another group refuses it (see {@link groupAllowed}).
    */
@@ -55,14 +61,38 @@ export interface VerifyAccessOptions {
   now?: number;
   /** The scope the caller needs; a token holding a wider scope passes. */
   requiredScope?: Scope;
-  /** True when the token id is revoked (e.g. `RevocationList.has`). */
-  isRevoked?: (jti: string) => boolean;
+  /**
+   * True when this key of the revocation list is present (e.g. `RevocationList.has`). Asked for
+   * the token's `jti` and, when the token names its session, for `sessionRevocationKey(sid)`.
+   */
+  isRevoked?: (key: string) => boolean;
+}
+
+/**
+ * The key under which a signed-out session is listed in the revocation bucket: `sid.<sid>`. The
+ * dot keeps it apart from token ids, which never contain one (see {@link TOKEN_ID}).
+ */
+export function sessionRevocationKey(sid: string): string {
+  return `sid.${sid}`;
+}
+
+/**
+ * True when the list names the token (`jti`) or its session (`sid`): the one revocation rule of
+ * every verifier, the verified-token cache of `AccessGate` included.
+ */
+export function tokenRevoked(
+  claims: Pick<AccessClaims, "jti" | "sid">,
+  list: { has(key: string): boolean },
+): boolean {
+  return (
+    list.has(claims.jti) || (claims.sid !== undefined && list.has(sessionRevocationKey(claims.sid)))
+  );
 }
 
 /** Longest token accepted; anything longer is malformed before any parsing. */
 export const MAX_ACCESS_TOKEN_LENGTH = 4096;
 const B64URL = /^[A-Za-z0-9_-]+$/;
-/** Token ids: 1-64 base64url characters, so each is a valid KV key and subject token. */
+/** Token and session ids: 1-64 base64url characters, so each is a valid KV key and subject token. */
 export const TOKEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SUBJECT = /^[A-Za-z0-9_.@:-]{1,128}$/;
 
@@ -100,6 +130,7 @@ export function signAccessToken(privateKey: KeyObject, claims: AccessClaims): st
     iat: claims.iat,
     ...(claims.exp !== undefined ? { exp: claims.exp } : {}),
     jti: claims.jti,
+    ...(claims.sid !== undefined ? { sid: claims.sid } : {}),
     ...(claims.groups !== undefined ? { groups: [...claims.groups] } : {}),
   };
   const head = `${ACCESS_TOKEN_VERSION}.${Buffer.from(JSON.stringify(ordered)).toString("base64url")}`;
@@ -151,7 +182,9 @@ export function verifyAccessToken(
   if (claims.exp !== undefined && nowSec >= claims.exp) {
     return refuse("expired", "access token has expired");
   }
-  if (opts.isRevoked?.(claims.jti)) return refuse("revoked", "access token has been revoked");
+  if (opts.isRevoked && tokenRevoked(claims, { has: opts.isRevoked })) {
+    return refuse("revoked", "access token has been revoked");
+  }
   if (opts.requiredScope && !scopeAllows(claims.scopes, opts.requiredScope)) {
     return refuse("insufficient_scope", `access token lacks the '${opts.requiredScope}' scope`);
   }
@@ -172,7 +205,7 @@ function decodeClaims(body: string): AccessClaims | string {
 }
 
 function claimsProblem(c: AccessClaims): string | undefined {
-  const allowed = new Set(["typ", "sub", "scopes", "iat", "exp", "jti", "groups"]);
+  const allowed = new Set(["typ", "sub", "scopes", "iat", "exp", "jti", "sid", "groups"]);
   const extra = Object.keys(c).find((k) => !allowed.has(k));
   if (extra !== undefined) return `unknown field ${JSON.stringify(extra)}`;
   if (c.typ !== "session" && c.typ !== "api") return "typ must be session or api";
@@ -189,6 +222,9 @@ function claimsProblem(c: AccessClaims): string | undefined {
     return "exp must be whole seconds after iat";
   }
   if (typeof c.jti !== "string" || !TOKEN_ID.test(c.jti)) return "jti is not a valid token id";
+  if (c.sid !== undefined && (typeof c.sid !== "string" || !TOKEN_ID.test(c.sid))) {
+    return "sid is not a valid session id";
+  }
   if (
     c.groups !== undefined &&
     (!Array.isArray(c.groups) ||

@@ -6,7 +6,10 @@ import { silentLogger } from "../logger";
 import { watchConnection } from "../nats/connect-service";
 import type { WireNames } from "../wire/names";
 
-/** Value of a key (= token id) in the revocation bucket `<prefix>_revoked`. */
+/**
+ * Value of a key in the revocation bucket `<prefix>_revoked`: a token id, or
+ * `sessionRevocationKey(sid)` for a signed-out session.
+ */
 export interface RevocationRecord {
   /** When the token was revoked, ms since the epoch. */
   revokedAt: number;
@@ -19,9 +22,10 @@ export interface RevocationListOptions {
 }
 
 /**
- * The ids of revoked access tokens, followed live from the KV bucket `<prefix>_revoked` that the
- * admin service writes (key = token id, see docs/wire-contract.md "Access tokens"). Pass
- * `has` as `verifyAccessToken`'s `isRevoked`.
+ * The ids of revoked access tokens and signed-out sessions, followed live from the KV bucket
+ * `<prefix>_revoked` that the admin service writes (key = token id, or `sid.<session id>`, see
+ * docs/wire-contract.md "Access tokens"). Pass `has` as `verifyAccessToken`'s `isRevoked`,
+ * which asks it for both of a token.
  *
  * Fails safe for a verifier: until the current contents have been read, {@link ready} is pending
  * and {@link isReady} false, and callers should refuse API tokens. A bucket that does not exist
@@ -73,9 +77,9 @@ export class RevocationList {
     return this.readyFlag;
   }
 
-  /** True when the token id is revoked. */
-  has(jti: string): boolean {
-    return this.revoked.has(jti);
+  /** True when the key (a token id, or `sessionRevocationKey(sid)`) is revoked. */
+  has(key: string): boolean {
+    return this.revoked.has(key);
   }
 
   get size(): number {

@@ -1,19 +1,23 @@
 import type { KeyObject } from "node:crypto";
-import { scopeAllows, verifyAccessToken } from "../auth/access-token";
+import { scopeAllows, tokenRevoked, verifyAccessToken } from "../auth/access-token";
 import type { AccessClaims, Scope } from "../auth/access-token";
 import { EdgeCode, edgeRefusal } from "./edge-refusal";
 import type { EdgeRefusal } from "./edge-refusal";
 
 /** What the gate needs of a revocation list (`RevocationList` has it). */
 export interface RevocationView {
-  has(jti: string): boolean;
+  /** True when the key (a token id, or `sessionRevocationKey(sid)`) is listed. */
+  has(key: string): boolean;
   readonly isReady: boolean;
 }
 
 export interface AccessGateOptions {
   /** The admin service's Ed25519 public key (`accessTokenPublicKey`). */
   publicKey: KeyObject;
-  /** Revoked token ids; while it has not been read yet, tokens are refused with 503. */
+  /**
+   * Revoked token ids and signed-out sessions; while it has not been read yet, tokens are
+   * refused with 503.
+   */
   revocations?: RevocationView;
   /** Scope every request needs. */
   requiredScope: Scope;
@@ -80,7 +84,7 @@ export class AccessGate {
       // A signature only ever verifies once per string: what changes with time is checked as
       // verifyAccessToken does, in its order (expiry, revocation, scope).
       if (known.exp !== undefined && nowMs / 1000 >= known.exp) return unauthorized();
-      if (revocations?.has(known.jti)) return unauthorized();
+      if (revocations && tokenRevoked(known, revocations)) return unauthorized();
       this.verified.delete(token);
       this.verified.set(token, known); // most recently used last
       if (!scopeAllows(known.scopes, this.opts.requiredScope)) return this.forbidden();
@@ -90,7 +94,7 @@ export class AccessGate {
     const verdict = verifyAccessToken(this.opts.publicKey, token, {
       now: nowMs,
       requiredScope: this.opts.requiredScope,
-      ...(revocations ? { isRevoked: (jti: string) => revocations.has(jti) } : {}),
+      ...(revocations ? { isRevoked: (key: string) => revocations.has(key) } : {}),
     });
     if (verdict.ok) {
       this.remember(token, verdict.claims);
