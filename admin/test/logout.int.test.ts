@@ -2,15 +2,21 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AccessGate, RevocationList, accessTokenPublicKey } from "@konorkestra/sdk/internal";
+import {
+  AccessGate,
+  RevocationList,
+  accessTokenPublicKey,
+  sessionRevocationKey,
+} from "@konorkestra/sdk/internal";
 import { REVOCATION_CLOCK_MARGIN_MS } from "../src/domain/accounts";
 import { NatsRevocations } from "../src/store/nats-revocations";
 import { AdminHarness } from "./helpers/admin-harness";
 
-// Sign-out ends the session everywhere: the access token the logout request carries is published
-// to `<prefix>_revoked` (with a TTL of its remaining life), so the admin and every AccessGate
-// following that bucket (analytics, the monitor) refuse it within about a second, as they do a
-// revoked API token. Other sessions, and anything a logout without a valid token names, stay.
+// Sign-out ends the session everywhere: its session id (the `sid` of every access token it got,
+// across refreshes) is published to `<prefix>_revoked` as `sid.<sid>` (with a TTL of the longest
+// life one of its tokens can have left), so the admin and every AccessGate following that bucket
+// (analytics, the monitor) refuse all of its access tokens within about a second, as they do a
+// revoked API token. Other sessions, and anything a logout names without holding it, stay.
 
 const EMAIL = "root@example.org";
 const PASSWORD = "correct horse battery";
@@ -18,13 +24,24 @@ const PASSWORD = "correct horse battery";
 interface Session {
   accessToken: string;
   refreshToken: string;
+  accessExpiresAt: string;
+}
+
+function claimsOf(token: string): { jti: string; sid?: string } {
+  return JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as {
+    jti: string;
+    sid?: string;
+  };
 }
 
 function jtiOf(token: string): string {
-  const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as {
-    jti: string;
-  };
-  return claims.jti;
+  return claimsOf(token).jti;
+}
+
+function sidOf(token: string): string {
+  const sid = claimsOf(token).sid;
+  if (sid === undefined) throw new Error("a session token without sid");
+  return sid;
 }
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
@@ -57,6 +74,12 @@ async function login(h: AdminHarness): Promise<Session> {
   const l = await h.http("POST", "/v1/auth/login", { body: { email: EMAIL, password: PASSWORD } });
   if (l.status !== 200) throw new Error(l.text);
   return l.body as unknown as Session;
+}
+
+async function refresh(h: AdminHarness, s: Session): Promise<Session> {
+  const r = await h.http("POST", "/v1/auth/refresh", { body: { refreshToken: s.refreshToken } });
+  if (r.status !== 200) throw new Error(r.text);
+  return r.body as unknown as Session;
 }
 
 describe("logout with the session's access token", () => {
@@ -102,13 +125,86 @@ describe("logout with the session's access token", () => {
     // The same admin's other session is not affected.
     expect(await adminStatus(b.accessToken)).toBe(200);
     expect(gateStatus(b.accessToken)).toBe(200);
+    expect(list.has(sessionRevocationKey(sidOf(b.accessToken)))).toBe(false);
     expect(list.has(jtiOf(b.accessToken))).toBe(false);
   });
 
-  it("the revocation's TTL covers the token's remaining life, plus the clock margin only", async () => {
-    const a = await login(h);
-    const expiresAt = Date.parse((a as unknown as { accessExpiresAt: string }).accessExpiresAt);
-    const sent = Date.now();
+  it("every access token of the session is refused, those from before its last refresh too", async () => {
+    const first = await login(h);
+    const second = await refresh(h, first);
+    const third = await refresh(h, second);
+    expect(new Set([first, second, third].map((s) => sidOf(s.accessToken))).size).toBe(1);
+    for (const s of [first, second, third]) {
+      expect(await adminStatus(s.accessToken)).toBe(200);
+      expect(gateStatus(s.accessToken)).toBe(200); // cached by the gate from here on
+    }
+    const out = await h.http("POST", "/v1/auth/logout", {
+      token: third.accessToken,
+      body: { refreshToken: third.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    const t0 = Date.now();
+    for (const s of [first, second, third]) {
+      expect(await until(() => gateStatus(s.accessToken) === 401, 2000)).toBe(true);
+      expect(await until(async () => (await adminStatus(s.accessToken)) === 401, 2000)).toBe(true);
+    }
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it("a logout with the refresh token alone ends the session too", async () => {
+    const first = await login(h);
+    const second = await refresh(h, first);
+    const other = await login(h);
+    const out = await h.http("POST", "/v1/auth/logout", {
+      body: { refreshToken: second.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    for (const s of [first, second]) {
+      expect(await until(() => gateStatus(s.accessToken) === 401, 2000)).toBe(true);
+      expect(await until(async () => (await adminStatus(s.accessToken)) === 401, 2000)).toBe(true);
+    }
+    expect(await adminStatus(other.accessToken)).toBe(200);
+    expect(gateStatus(other.accessToken)).toBe(200);
+  });
+
+  it("a reused refresh token ends the session: its access tokens are refused everywhere", async () => {
+    const first = await login(h);
+    const second = await refresh(h, first);
+    const reuse = await h.http("POST", "/v1/auth/refresh", {
+      body: { refreshToken: first.refreshToken },
+    });
+    expect(reuse.status).toBe(401);
+    for (const s of [first, second]) {
+      expect(await until(() => gateStatus(s.accessToken) === 401, 2000)).toBe(true);
+      expect(await adminStatus(s.accessToken)).toBe(401);
+    }
+    const next = await h.http("POST", "/v1/auth/refresh", {
+      body: { refreshToken: second.refreshToken },
+    });
+    expect(next.status).toBe(401);
+  });
+
+  it("a refresh racing the logout leaves nothing of the session alive", async () => {
+    for (let i = 0; i < 10; i++) {
+      const s = await refresh(h, await login(h));
+      const [r, out] = await Promise.all([
+        h.http("POST", "/v1/auth/refresh", { body: { refreshToken: s.refreshToken } }),
+        h.http("POST", "/v1/auth/logout", { body: { refreshToken: s.refreshToken } }),
+      ]);
+      expect(out.status).toBe(204);
+      if (r.status !== 200) continue;
+      const won = r.body as unknown as Session;
+      const again = await h.http("POST", "/v1/auth/refresh", {
+        body: { refreshToken: won.refreshToken },
+      });
+      expect(again.status).toBe(401);
+      expect(await until(() => gateStatus(won.accessToken) === 401, 2000)).toBe(true);
+    }
+  });
+
+  it("the session's revocation outlives its newest token by the clock margin only", async () => {
+    const a = await refresh(h, await login(h));
+    const expiresAt = Date.parse(a.accessExpiresAt);
     const out = await h.http("POST", "/v1/auth/logout", {
       token: a.accessToken,
       body: { refreshToken: a.refreshToken },
@@ -117,15 +213,18 @@ describe("logout with the session's access token", () => {
     const jsm = await jetstreamManager(nc);
     const bucket = h.admin.names.revokedBucket;
     const m = await jsm.streams.getMessage(`KV_${bucket}`, {
-      last_by_subj: `$KV.${bucket}.${jtiOf(a.accessToken)}`,
+      last_by_subj: `$KV.${bucket}.${sessionRevocationKey(sidOf(a.accessToken))}`,
     });
     const ttl = m?.header.get("Nats-TTL") ?? "";
     expect(ttl).toMatch(/^\d+s$/);
     const ttlMs = parseInt(ttl, 10) * 1000;
-    // Outlives the token (else it would be good again before it expires), and not by much more.
+    // Outlives the newest token (else it would be good again before it expires), and not by
+    // much more: 15 min session tokens, 30 s margin, whole seconds.
     expect(Date.now() + ttlMs).toBeGreaterThanOrEqual(expiresAt + REVOCATION_CLOCK_MARGIN_MS);
-    expect(sent + ttlMs).toBeLessThanOrEqual(expiresAt + REVOCATION_CLOCK_MARGIN_MS + 1000);
-    // A second logout with the same token is harmless.
+    expect(ttlMs).toBeLessThanOrEqual(900_000 + REVOCATION_CLOCK_MARGIN_MS + 2000);
+    // The token's own id is not listed: its session names it.
+    expect(list.has(jtiOf(a.accessToken))).toBe(false);
+    // A second logout with the same credentials is harmless.
     const twice = await h.http("POST", "/v1/auth/logout", {
       token: a.accessToken,
       body: { refreshToken: a.refreshToken },
@@ -133,7 +232,7 @@ describe("logout with the session's access token", () => {
     expect(twice.status).toBe(204);
   });
 
-  it("a logout without a valid session access token revokes nothing but its refresh family", async () => {
+  it("a logout ends only sessions it holds a credential of; a token that is not one names none", async () => {
     const victim = await login(h);
     const own = await login(h);
     const api = await h.http("POST", "/v1/tokens", {
@@ -144,19 +243,41 @@ describe("logout with the session's access token", () => {
     const apiToken = api.body.token as string;
     const forged = victim.accessToken.replace(/\.[^.]+$/, ".AAAA");
     const before = list.size;
+    const ended: Session[] = [];
     for (const token of [undefined, "kon1.x.y", forged, apiToken]) {
       const other = await login(h);
+      ended.push(other);
       const r = await h.http("POST", "/v1/auth/logout", {
         ...(token ? { token } : {}),
         body: { refreshToken: other.refreshToken },
       });
       expect(r.status).toBe(204);
     }
-    await new Promise((r) => setTimeout(r, 500));
-    expect(list.size).toBe(before);
+    // One entry per logout: the session of its refresh token, nothing for the Bearer.
+    expect(await until(() => list.size === before + ended.length, 2000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(list.size).toBe(before + ended.length);
+    for (const s of ended) expect(list.has(sessionRevocationKey(sidOf(s.accessToken)))).toBe(true);
     for (const t of [victim.accessToken, own.accessToken, apiToken]) {
       expect(await adminStatus(t)).toBe(200);
       expect(gateStatus(t)).toBe(200);
+    }
+  });
+
+  it("a logout with a valid access token of another session ends that session as well", async () => {
+    const a = await login(h);
+    const b = await login(h);
+    const out = await h.http("POST", "/v1/auth/logout", {
+      token: b.accessToken,
+      body: { refreshToken: a.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    for (const s of [a, b]) {
+      expect(await until(() => gateStatus(s.accessToken) === 401, 2000)).toBe(true);
+      const r = await h.http("POST", "/v1/auth/refresh", {
+        body: { refreshToken: s.refreshToken },
+      });
+      expect(r.status).toBe(401);
     }
   });
 });

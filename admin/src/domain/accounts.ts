@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import type { Logger } from "@konorkestra/sdk";
+import type { AccessClaims } from "@konorkestra/sdk/internal";
 import type { Pool } from "pg";
 import { isUniqueViolation, withTransaction } from "../pg/transaction";
 import type { PasswordHasher } from "../secrets/password-hasher";
@@ -16,7 +17,7 @@ import {
   rateLimited,
 } from "./admin-error";
 import type { RateLimiter } from "./rate-limiter";
-import type { TokenSigner } from "./token-signer";
+import { TokenSigner } from "./token-signer";
 
 /** What a sign-in or a refresh returns. */
 export interface SessionPair {
@@ -41,8 +42,9 @@ export interface AccountsDeps {
   invitationTtlMs: number;
   bootstrapTokenFile: string;
   /**
-   * Where a signed-out session's access token is announced revoked (NATS KV `<prefix>_revoked`,
-   * with a TTL of the token's remaining life); absent: logout ends the refresh family only.
+   * Where a signed-out session is announced revoked (NATS KV `<prefix>_revoked`, with a TTL of
+   * the longest life one of its access tokens can have left); absent: logout ends the refresh
+   * family only.
    */
   sessionRevocations?: SessionRevocationPublisher;
   now?: () => number;
@@ -54,9 +56,12 @@ export interface AccountsDeps {
  */
 export const REVOCATION_CLOCK_MARGIN_MS = 30_000;
 
-/** Publishes a revoked token id that expires from the list after `ttlMs`. */
+/** Publishes revocations that expire from the list after `ttlMs`. */
 export interface SessionRevocationPublisher {
+  /** One access token, by its id (`jti`). */
   publishFor(tokenId: string, revokedAt: Date, ttlMs: number): Promise<void>;
+  /** Every access token of a session, by its session id (`sid`). */
+  publishSessionFor(sessionId: string, revokedAt: Date, ttlMs: number): Promise<void>;
 }
 
 export interface SignupInput {
@@ -70,6 +75,8 @@ export interface SignupInput {
  * Admins: the first one signs up with the one-time bootstrap token, later ones with an
  * invitation; sign-in gives a session token and a refresh token that rotates on each use (a used
  * one presented again revokes its whole family: it was stolen, or the client is confused).
+ * A sign-in is a session: its refresh family's id is the `sid` of every access token it gets, so
+ * ending it (sign-out, a reused refresh token) revokes all of them at once.
  */
 export class Accounts {
   private readonly now: () => number;
@@ -169,39 +176,69 @@ export class Accounts {
     return this.issue(admin.id, `fam_${randomBytes(12).toString("base64url")}`);
   }
 
-  /** Trades a refresh token for a new pair; a reused one revokes its family. */
+  /** Trades a refresh token for a new pair; a reused one ends its session. */
   async refresh(refreshToken: string): Promise<SessionPair> {
     const refused = (): AdminError =>
       new AdminError(AdminErrorCode.Unauthorized, "the refresh token is not valid");
     const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
     if (!row || row.revokedAt) throw refused();
-    if (row.usedAt || !(await this.d.refresh.markUsed(row.id))) {
-      await this.d.refresh.revokeFamily(row.familyId);
-      this.d.logger.warn(`refresh token reused: family ${row.familyId} revoked`);
-      throw refused();
+    if (!row.usedAt) {
+      if (row.expiresAt.getTime() <= this.now()) throw refused();
+      const pair = await this.issue(row.adminId, row.familyId, row.id);
+      if (pair) return pair;
     }
-    if (row.expiresAt.getTime() <= this.now()) throw refused();
-    return this.issue(row.adminId, row.familyId);
+    // Used before (or its family ended meanwhile by a sign-out): whoever holds it, the session
+    // is not to be trusted any more.
+    this.d.logger.warn(`refresh token reused: family ${row.familyId} revoked`);
+    await this.endSession(row.familyId).catch((err: unknown) => {
+      this.d.logger.error(`could not end session ${row.familyId}: ${String(err)}`);
+    });
+    throw refused();
   }
 
   /**
-   * Ends a sign-in: its refresh family is revoked (unknown refresh tokens are ignored), and the
-   * session access token the request carried, if it is a valid one, is published revoked until
-   * it expires, so every service refuses it within about a second. Anything else in the
-   * Authorization header (none, malformed, forged, expired, an API token) revokes nothing.
+   * Ends a sign-in. The sessions named are ended: the refresh token's (unknown ones are ignored)
+   * and the one of the session access token the request carried, if it is a valid one. Ending a
+   * session revokes its refresh family and publishes its session id revoked for as long as any
+   * of its access tokens can live, so every service refuses all of them, those issued before its
+   * last refresh included, within about a second. Anything else in the Authorization header
+   * (none, malformed, forged, expired, an API token) names nothing.
    */
   async logout(refreshToken: string, authorization?: string): Promise<void> {
     const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
-    if (row) await this.d.refresh.revokeFamily(row.familyId);
+    const claims = this.sessionClaims(authorization);
+    const sessions = new Set<string>();
+    if (row) sessions.add(row.familyId);
+    if (claims?.sid !== undefined) sessions.add(claims.sid);
+    for (const sid of sessions) await this.endSession(sid);
+    if (claims && claims.sid === undefined && claims.exp !== undefined) {
+      // A token signed before session ids existed: only its own id names it.
+      const now = this.now();
+      const ttlMs = claims.exp * 1000 - now + REVOCATION_CLOCK_MARGIN_MS;
+      await this.d.sessionRevocations?.publishFor(claims.jti, new Date(now), ttlMs);
+    }
+  }
+
+  /** The claims of a valid session access token in `authorization`, else undefined. */
+  private sessionClaims(authorization: string | undefined): AccessClaims | undefined {
     const token = /^Bearer ([^\s]+)$/i.exec(authorization ?? "")?.[1];
-    if (token === undefined || !this.d.sessionRevocations) return;
+    if (token === undefined) return undefined;
+    const v = this.d.signer.verify(token, { now: this.now() });
+    return v.ok && v.claims.typ === "session" ? v.claims : undefined;
+  }
+
+  /**
+   * Revokes the session's refresh family, then its session id until the last access token it
+   * can have expires: one issued just before the revocation (later ones cannot be: the family's
+   * refresh tokens are revoked), plus a margin for verifiers whose clocks run behind this one.
+   */
+  private async endSession(sessionId: string): Promise<void> {
+    await this.d.refresh.revokeFamily(sessionId);
+    if (!this.d.sessionRevocations) return;
     const now = this.now();
-    const v = this.d.signer.verify(token, { now });
-    if (!v.ok || v.claims.typ !== "session" || v.claims.exp === undefined) return;
-    // The entry must outlive the token, or the token would be good again for the rest of its
-    // life: its remaining life, plus a margin for verifiers whose clocks run behind this one.
-    const ttlMs = v.claims.exp * 1000 - now + REVOCATION_CLOCK_MARGIN_MS;
-    await this.d.sessionRevocations.publishFor(v.claims.jti, new Date(now), ttlMs);
+    const lastExpiry = TokenSigner.expiry(now, this.d.sessionTtlMs).getTime();
+    const ttlMs = lastExpiry - now + REVOCATION_CLOCK_MARGIN_MS;
+    await this.d.sessionRevocations.publishSessionFor(sessionId, new Date(now), ttlMs);
   }
 
   /** An invitation (shown once) for one more admin, optionally bound to an email. */
@@ -234,18 +271,34 @@ export class Accounts {
     for (const k of keys) this.d.limiter.take(k, now);
   }
 
-  private async issue(adminId: string, familyId: string): Promise<SessionPair> {
+  /**
+   * A new pair for the session `familyId`: its first (sign-in), or the successor of refresh token
+   * `rotating`, stored only if that one was unused and its family not revoked (else undefined).
+   */
+  private async issue(adminId: string, familyId: string): Promise<SessionPair>;
+  private async issue(
+    adminId: string,
+    familyId: string,
+    rotating: string,
+  ): Promise<SessionPair | undefined>;
+  private async issue(
+    adminId: string,
+    familyId: string,
+    rotating?: string,
+  ): Promise<SessionPair | undefined> {
     const now = this.now();
-    const access = this.d.signer.session(adminId, now, this.d.sessionTtlMs);
+    const access = this.d.signer.session(adminId, familyId, now, this.d.sessionTtlMs);
     const refreshToken = randomToken("kr");
     const refreshExpiresAt = new Date(now + this.d.refreshTtlMs);
-    await this.d.refresh.insert({
+    const next = {
       id: `rt_${randomBytes(9).toString("base64url")}`,
       familyId,
       adminId,
       tokenHash: tokenHash(refreshToken),
       expiresAt: refreshExpiresAt,
-    });
+    };
+    if (rotating === undefined) await this.d.refresh.insert(next);
+    else if (!(await this.d.refresh.rotate(rotating, next))) return undefined;
     return {
       accessToken: access.token,
       accessExpiresAt: access.expiresAt!,

@@ -16,9 +16,17 @@ export class TokenSigner {
     private readonly publicKey: KeyObject,
   ) {}
 
-  /** A session of a signed-in admin: every scope, for `ttlMs`. */
-  session(adminId: string, nowMs: number, ttlMs: number): IssuedToken {
-    return this.sign("session", adminId, ["admin"], nowMs, ttlMs);
+  /**
+   * An access token of a signed-in admin's session `sessionId` (its `sid`, the same across the
+   * session's refreshes): every scope, for `ttlMs`.
+   */
+  session(adminId: string, sessionId: string, nowMs: number, ttlMs: number): IssuedToken {
+    return this.sign("session", adminId, ["admin"], nowMs, ttlMs, undefined, sessionId);
+  }
+
+  /** When a token signed at `nowMs` for `ttlMs` expires (whole seconds, as in its `exp`). */
+  static expiry(nowMs: number, ttlMs: number): Date {
+    return new Date(expSeconds(nowMs, ttlMs) * 1000);
   }
 
   /**
@@ -46,11 +54,25 @@ export class TokenSigner {
     nowMs: number,
     ttlMs: number | undefined,
     groups?: string[],
+    sid?: string,
   ): IssuedToken {
     const iat = Math.floor(nowMs / 1000);
-    const exp = ttlMs === undefined ? undefined : iat + Math.max(1, Math.ceil(ttlMs / 1000));
+    const exp = ttlMs === undefined ? undefined : expSeconds(nowMs, ttlMs);
     const jti = newTokenId();
-    const token = signAccessToken(this.privateKey, { typ, sub, scopes, iat, exp, jti, groups });
+    const token = signAccessToken(this.privateKey, {
+      typ,
+      sub,
+      scopes,
+      iat,
+      exp,
+      jti,
+      ...(sid !== undefined ? { sid } : {}),
+      groups,
+    });
     return { token, id: jti, expiresAt: exp === undefined ? null : new Date(exp * 1000) };
   }
+}
+
+function expSeconds(nowMs: number, ttlMs: number): number {
+  return Math.floor(nowMs / 1000) + Math.max(1, Math.ceil(ttlMs / 1000));
 }

@@ -61,7 +61,8 @@ export function authRouter(
 
   r.post("/v1/auth/logout", trail("auth.logout"), async (req, res) => {
     const body = parseInput(refreshBody, req.body, "body");
-    // The session's access token, when the request carries a valid one, is revoked too.
+    // Ends the refresh token's session, and the session of the access token the request
+    // carries if it is a valid one: every access token of it is refused from then on.
     await accounts.logout(body.refreshToken, req.headers.authorization);
     res.status(204).end();
   });

@@ -1,12 +1,16 @@
 import type { KV } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureRevokedBucket } from "@konorkestra/sdk/internal";
+import { ensureRevokedBucket, sessionRevocationKey } from "@konorkestra/sdk/internal";
 import type { RevocationRecord, WireNames } from "@konorkestra/sdk/internal";
+import type { SessionRevocationPublisher } from "../domain/accounts";
 import type { RevocationPublisher } from "../domain/api-tokens";
 
-/** Writes revoked token ids into `<prefix>_revoked`, where every verifier's RevocationList reads them. */
-export class NatsRevocations implements RevocationPublisher {
+/**
+ * Writes revoked token ids, and signed-out sessions (`sid.<session id>`), into `<prefix>_revoked`,
+ * where every verifier's RevocationList reads them.
+ */
+export class NatsRevocations implements RevocationPublisher, SessionRevocationPublisher {
   private kv: Promise<KV> | undefined;
   /** The bucket once it allows per-entry TTLs (only session revocations need them). */
   private ttlKv: Promise<KV> | undefined;
@@ -29,6 +33,18 @@ export class NatsRevocations implements RevocationPublisher {
    * The removal leaves a delete marker, from which every RevocationList drops the id too.
    */
   async publishFor(tokenId: string, revokedAt: Date, ttlMs: number): Promise<void> {
+    await this.putFor(tokenId, revokedAt, ttlMs);
+  }
+
+  /**
+   * Publishes every access token of session `sessionId` revoked, until `ttlMs` (the longest any
+   * of them can still live) has passed; verifiers refuse a token whose `sid` is listed so.
+   */
+  async publishSessionFor(sessionId: string, revokedAt: Date, ttlMs: number): Promise<void> {
+    await this.putFor(sessionRevocationKey(sessionId), revokedAt, ttlMs);
+  }
+
+  private async putFor(key: string, revokedAt: Date, ttlMs: number): Promise<void> {
     this.ttlKv ??= this.bucket().then(async (kv) => {
       await allowMessageTtl(this.nc, `KV_${this.names.revokedBucket}`);
       return kv;
@@ -40,10 +56,10 @@ export class NatsRevocations implements RevocationPublisher {
     const record: RevocationRecord = { revokedAt: revokedAt.getTime() };
     const ttl = `${Math.max(1, Math.ceil(ttlMs / 1000))}s`;
     try {
-      await kv.create(tokenId, JSON.stringify(record), ttl);
+      await kv.create(key, JSON.stringify(record), ttl);
     } catch (err) {
-      // Already revoked (a second sign-out with the same token): the first entry stands.
-      if ((await kv.get(tokenId))?.operation === "PUT") return;
+      // Already revoked (a second sign-out of the same token or session): the first entry stands.
+      if ((await kv.get(key))?.operation === "PUT") return;
       throw err;
     }
   }

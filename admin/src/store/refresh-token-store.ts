@@ -1,4 +1,6 @@
 import type { Pool } from "pg";
+import { withTransaction } from "../pg/transaction";
+import type { Queryable } from "../pg/transaction";
 
 /** A refresh token as stored (by its SHA-256). */
 export interface RefreshTokenRow {
@@ -10,22 +12,45 @@ export interface RefreshTokenRow {
   revokedAt: Date | null;
 }
 
-/** Refresh tokens, rotated within a family (`kon_admin.refresh_tokens`). */
+/** A refresh token to store. */
+export interface NewRefreshToken {
+  id: string;
+  familyId: string;
+  adminId: string;
+  tokenHash: string;
+  expiresAt: Date;
+}
+
+/**
+ * Refresh tokens, rotated within a family (`kon_admin.refresh_tokens`). A family is one sign-in
+ * (its id is the session id of its access tokens). Rotating and revoking a family take the same
+ * per-family lock, so a refresh racing a sign-out either ends before the revocation (which then
+ * covers the new token too) or finds its token revoked: no token of a signed-out family survives.
+ */
 export class RefreshTokenStore {
   constructor(private readonly pool: Pool) {}
 
-  async insert(t: {
-    id: string;
-    familyId: string;
-    adminId: string;
-    tokenHash: string;
-    expiresAt: Date;
-  }): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO kon_admin.refresh_tokens (id, family_id, admin_id, token_hash, expires_at)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [t.id, t.familyId, t.adminId, t.tokenHash, t.expiresAt],
-    );
+  /** Stores the first token of a new family (a sign-in). */
+  async insert(t: NewRefreshToken): Promise<void> {
+    await insertToken(this.pool, t);
+  }
+
+  /**
+   * Marks `usedId` used and stores its successor `next` (same family), in one transaction; false
+   * (and nothing stored) when `usedId` was already used or its family revoked.
+   */
+  async rotate(usedId: string, next: NewRefreshToken): Promise<boolean> {
+    return withTransaction(this.pool, async (db) => {
+      await lockFamily(db, next.familyId);
+      const r = await db.query(
+        `UPDATE kon_admin.refresh_tokens SET used_at = now()
+          WHERE id = $1 AND family_id = $2 AND used_at IS NULL AND revoked_at IS NULL`,
+        [usedId, next.familyId],
+      );
+      if ((r.rowCount ?? 0) !== 1) return false;
+      await insertToken(db, next);
+      return true;
+    });
   }
 
   async findByHash(tokenHash: string): Promise<RefreshTokenRow | undefined> {
@@ -54,21 +79,30 @@ export class RefreshTokenStore {
       : undefined;
   }
 
-  /** Marks the token used if nobody did first; false when it was already used or revoked. */
-  async markUsed(id: string): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE kon_admin.refresh_tokens SET used_at = now()
-        WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL`,
-      [id],
-    );
-    return (r.rowCount ?? 0) === 1;
-  }
-
   async revokeFamily(familyId: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE kon_admin.refresh_tokens SET revoked_at = now()
-        WHERE family_id = $1 AND revoked_at IS NULL`,
-      [familyId],
-    );
+    await withTransaction(this.pool, async (db) => {
+      await lockFamily(db, familyId);
+      await db.query(
+        `UPDATE kon_admin.refresh_tokens SET revoked_at = now()
+          WHERE family_id = $1 AND revoked_at IS NULL`,
+        [familyId],
+      );
+    });
   }
+}
+
+async function insertToken(db: Queryable, t: NewRefreshToken): Promise<void> {
+  await db.query(
+    `INSERT INTO kon_admin.refresh_tokens (id, family_id, admin_id, token_hash, expires_at)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [t.id, t.familyId, t.adminId, t.tokenHash, t.expiresAt],
+  );
+}
+
+/** Serialises rotation and revocation of one family until the transaction ends. */
+async function lockFamily(db: Queryable, familyId: string): Promise<void> {
+  await db.query(
+    `SELECT pg_advisory_xact_lock(hashtext('kon_admin.refresh_tokens'), hashtext($1))`,
+    [familyId],
+  );
 }
