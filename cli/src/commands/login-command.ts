@@ -132,8 +132,8 @@ async function logout(inv: Invocation): Promise<void> {
   }
   if (cred.kind === "session") {
     try {
-      // The access token goes along so the admin revokes it on every service, not only the
-      // refresh token (it would otherwise stay valid until it expires).
+      // The refresh token ends the session (every access token of it, on every service); the
+      // access token goes along too, so a logout whose refresh token is stale still ends it.
       await inv
         .client("admin", false)
         .post(
