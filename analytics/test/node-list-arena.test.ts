@@ -1,6 +1,6 @@
 import { NodeArena, newFragment, writeJsonInt } from "../src/store/node-list-arena";
 import type { Fragment, NodeListFrame } from "../src/store/node-list-arena";
-import { LIST_STATUSES } from "../src/store/node-list-columns";
+import { LIST_STATUSES, emptyBeatColumns } from "../src/store/node-list-columns";
 import type { BeatColumns } from "../src/store/node-list-columns";
 
 // The arena writes every /v1/nodes answer (whole list, filters, pages). Its bytes must be the
@@ -46,15 +46,8 @@ function fragmentOf(n: Node, r: () => number): Fragment {
 }
 
 function columnsOf(rows: readonly Node[]): BeatColumns {
-  const n = rows.length;
-  const cols = {
-    n,
-    id: new Float64Array(n),
-    version: new Float64Array(n),
-    status: new Uint8Array(n),
-    beatMs: new Float64Array(n),
-    lastSeq: new Float64Array(n),
-  };
+  const cols = emptyBeatColumns(rows.length);
+  cols.n = rows.length;
   rows.forEach((row, i) => {
     cols.id[i] = row.id;
     cols.version[i] = row.version;

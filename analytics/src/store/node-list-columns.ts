@@ -26,6 +26,18 @@ const MIN_TUPLE = 2 + 12 + 12 + 6 + 4 + 4 + 4;
 /** Seconds from the Unix epoch to PostgreSQL's (2000-01-01), in ms. */
 const PG_EPOCH_MS = 946_684_800_000;
 
+/** Columns with room for `cap` rows, none filled yet (`n` is 0: the filler sets it). */
+export function emptyBeatColumns(cap: number): BeatColumns & { n: number } {
+  return {
+    n: 0,
+    id: new Float64Array(cap),
+    version: new Float64Array(cap),
+    status: new Uint8Array(cap),
+    beatMs: new Float64Array(cap),
+    lastSeq: new Float64Array(cap),
+  };
+}
+
 /**
  * The per-request query: raw columns in the index's key order, so PostgreSQL only copies values
  * out (status number, flapping test and beat ms are worked out here, a quarter of its time).
@@ -42,14 +54,7 @@ export function beatColumnsSql(where: string, limit: number | undefined): string
  */
 export function beatColumns(buf: Buffer, flappingCutMs: number): BeatColumns {
   const cap = Math.max(0, Math.floor((buf.length - COPY_BINARY_HEADER.length) / MIN_TUPLE));
-  const cols = {
-    n: 0,
-    id: new Float64Array(cap),
-    version: new Float64Array(cap),
-    status: new Uint8Array(cap),
-    beatMs: new Float64Array(cap),
-    lastSeq: new Float64Array(cap),
-  };
+  const cols = emptyBeatColumns(cap);
   const int8 = (at: number): number => buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
   // The SQL filter compares with the cut's ISO text (whole ms): so does the status shown.
   const cutMs = Math.floor(flappingCutMs);
@@ -114,14 +119,8 @@ export type BeatPageRow = (string | null)[];
 /** The rows of {@link beatPageSql} (every value text, as PostgreSQL sent it) as columns. */
 export function beatColumnsOfRows(rows: readonly BeatPageRow[]): BeatColumns {
   const n = rows.length;
-  const cols = {
-    n,
-    id: new Float64Array(n),
-    version: new Float64Array(n),
-    status: new Uint8Array(n),
-    beatMs: new Float64Array(n),
-    lastSeq: new Float64Array(n),
-  };
+  const cols = emptyBeatColumns(n);
+  cols.n = n;
   const num = (v: string | null | undefined): number => (v == null ? NaN : Number(v));
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
