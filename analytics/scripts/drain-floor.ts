@@ -18,7 +18,8 @@
 //
 // Protocol with the bench: after connecting and creating the consumer it prints one JSON line
 // {"ready":true}, waits for a line on stdin (so the caller measures CPU from there), reads, and
-// prints one JSON line with rows, seconds, rows_per_s and its own CPU µs per row.
+// prints one JSON line with rows, the first and last stream sequence read, seconds, rows_per_s and
+// its own CPU µs per row.
 import { createInterface } from "node:readline";
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -26,6 +27,7 @@ import { consoleLogger } from "@konorkestra/sdk";
 import {
   connectService,
   natsAuthOf,
+  parseAckSubject,
   serviceInboxPrefix,
   taggedLogger,
   wireNames,
@@ -101,12 +103,14 @@ async function main(): Promise<void> {
       args.mode === "ingest"
         ? readIngesting(nc, pool!, opts, names.heartbeatFilter, durable, args.count)
         : readBare(nc, stream, durable, args.count, args.mode === "ack", opts.batchRows);
-    const rows = await read;
+    const { rows, firstSeq, lastSeq } = await read;
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     out({
       mode: args.mode,
       rows,
+      first_seq: firstSeq,
+      last_seq: lastSeq,
       seconds: round(seconds, 3),
       rows_per_s: Math.round(rows / seconds),
       cpu_us_per_row: round((cpu.user + cpu.system) / rows, 1),
@@ -118,6 +122,13 @@ async function main(): Promise<void> {
   }
 }
 
+/** What a floor read: rows, and the stream sequences of the first and the last. */
+interface Read {
+  rows: number;
+  firstSeq: number;
+  lastSeq: number;
+}
+
 /** `deliver` and `ack`: analytics' PullReader, counting; acks in bulk every `ackEvery`. */
 function readBare(
   nc: NatsConnection,
@@ -126,9 +137,11 @@ function readBare(
   count: number,
   ack: boolean,
   ackEvery: number,
-): Promise<number> {
+): Promise<Read> {
   return new Promise((resolve, reject) => {
     let rows = 0;
+    let firstSeq = 0;
+    const seqOf = (reply: string): number => parseAckSubject(reply)?.streamSeq ?? 0;
     let replies: string[] = [];
     const reader = new PullReader({
       nc,
@@ -138,6 +151,7 @@ function readBare(
       expiresMs: 10_000,
       onMessage: (_subject, reply) => {
         rows++;
+        if (rows === 1) firstSeq = seqOf(reply);
         if (ack) {
           replies.push(reply);
           if (replies.length >= ackEvery || rows >= count) {
@@ -148,7 +162,8 @@ function readBare(
         if (rows === count) {
           reader.stop();
           // The last acks are on the wire once the server answered a round trip after them.
-          nc.flush().then(() => resolve(rows), reject);
+          const lastSeq = seqOf(reply);
+          nc.flush().then(() => resolve({ rows, firstSeq, lastSeq }), reject);
         }
       },
       onConsumerLost: (st) => reject(new Error(`consumer lost: ${st.code} ${st.description}`)),
@@ -166,15 +181,21 @@ async function readIngesting(
   filterSubject: string,
   durable: string,
   count: number,
-): Promise<number> {
+): Promise<Read> {
   const real = new HeartbeatWriter(
     wireNames(opts.prefix),
     opts.lateFactor,
     opts.nodeStateResolutionMs,
   );
+  let firstSeq = 0;
+  let lastSeq = 0;
   const writer: BatchWriter<unknown> = {
     kind: real.kind,
-    row: (rec) => real.row(rec),
+    row: (rec) => {
+      if (firstSeq === 0 || rec.streamSeq < firstSeq) firstSeq = rec.streamSeq;
+      if (rec.streamSeq > lastSeq) lastSeq = rec.streamSeq;
+      return real.row(rec);
+    },
     // BEGIN and COMMIT still run (StreamIngester's transaction); nothing is written between.
     write: (_client, rows) => Promise.resolve({ inserted: rows.length }),
   };
@@ -200,7 +221,7 @@ async function readIngesting(
       const { messagesTotal } = ingester.status();
       if (messagesTotal >= count) {
         await nc.flush();
-        return messagesTotal;
+        return { rows: messagesTotal, firstSeq, lastSeq };
       }
       await new Promise((r) => setTimeout(r, 5));
     }
