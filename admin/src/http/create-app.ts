@@ -15,7 +15,7 @@ import { auditRouter } from "./audit-router";
 import { authRouter } from "./auth-router";
 import { groupRouter } from "./group-router";
 import { errorHandler, sendError } from "./http-error";
-import { requireScope } from "./request-auth";
+import { requireAllGroups, requireScope } from "./request-auth";
 import type { RequestAuthDeps } from "./request-auth";
 import { tokenRouter } from "./token-router";
 
@@ -75,7 +75,8 @@ export function createApp(src: AppSources): Express {
   app.use(groupRouter(src.groups, src.auth, src.audit, src.logger));
   app.use(tokenRouter(src.apiTokens, src.auth, src.audit, src.logger));
   app.use(auditRouter(src.audit, src.auth));
-  app.get("/metrics", requireScope(src.auth, "read"), async (_req, res) => {
+  // Fleet-wide counters (callouts, join-key checks, routes of every group): unlimited tokens only.
+  app.get("/metrics", requireScope(src.auth, "read"), requireAllGroups(), async (_req, res) => {
     res.type(src.metrics.registry.contentType).send(await src.metrics.registry.metrics());
   });
   // Unknown paths answer 404 only to a caller with a token, so routes cannot be mapped without one.

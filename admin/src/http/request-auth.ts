@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from "express";
-import { groupAllowed, scopeAllows } from "@konorkestra/sdk/internal";
+import { groupAllowed, groupScopeVerdict, scopeAllows } from "@konorkestra/sdk/internal";
 import type { AccessClaims, RevocationList, Scope } from "@konorkestra/sdk/internal";
 import { AdminError, AdminErrorCode } from "../domain/admin-error";
 import type { ApiTokens } from "../domain/api-tokens";
@@ -52,6 +52,20 @@ export function requireScope(deps: RequestAuthDeps, scope: Scope): RequestHandle
       }
       res.locals.auth = verdict.claims;
     })().then(() => next(), next);
+  };
+}
+
+/**
+ * After {@link requireScope}: refuses an answer that covers every group at once (`/metrics`, whose
+ * counters span the fleet) to a token limited to groups, by the sdk's group-scope rule
+ * (`all-groups`), with the 403 analytics and the monitor give for theirs.
+ */
+export function requireAllGroups(): RequestHandler {
+  return (_req, res, next) => {
+    const verdict = groupScopeVerdict(authOf(res), "all-groups", {});
+    if ("ok" in verdict) return next();
+    const { message, details } = verdict.body.error;
+    next(new AdminError(AdminErrorCode.Forbidden, message, details));
   };
 }
 
