@@ -4,8 +4,8 @@ import { isGroupName, isNodeId } from "../wire/names";
 
 /**
  * Validates request input with a zod schema; a failure is a KonError (QUERY_INVALID, HTTP 400)
- * naming the parameter and what is wrong with it. A repeated parameter (`?a=1&a=2`, which
- * arrives as an array) is refused as such.
+ * naming the parameter and what is wrong with it ("query parameter 'limit' is required" when it
+ * was not given). A repeated parameter (`?a=1&a=2`, which arrives as an array) is refused as such.
  */
 export function parseInput<S extends z.ZodType>(
   schema: S,
@@ -27,7 +27,24 @@ export function parseInput<S extends z.ZodType>(
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join(".") || "input";
+  // zod says "expected string, received undefined" of a parameter that was not given at all.
+  if (
+    issue.code === "invalid_type" &&
+    issue.path.length > 0 &&
+    valueAt(input, issue.path) === undefined
+  ) {
+    throw new KonError(KonErrorCode.QueryInvalid, `${where} '${field}' is required`);
+  }
   throw new KonError(KonErrorCode.QueryInvalid, `invalid ${where} ${field}: ${issue.message}`);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
 }
 
 /** Rejects unknown query parameters too, so a typo (`?grup=`) is an error, not a silent no-op. */
