@@ -107,7 +107,17 @@ test.each([
       m,
     ]),
   ),
-  ["/v1/uptime without limit", "/v1/uptime", /query parameter limit: /],
+  ["/v1/uptime without limit", "/v1/uptime", /^query parameter 'limit' is required$/],
+  [
+    "/v1/rollouts without group",
+    "/v1/rollouts?key=service1",
+    /^query parameter 'group' is required$/,
+  ],
+  [
+    "a 5,000-character node id",
+    `/v1/nodes/g1/${"x".repeat(5000)}`,
+    /^invalid path parameter node: invalid node id "x{40}"… \(5000 characters\): length must be/,
+  ],
   ["/v1/uptime window 1y", "/v1/uptime?limit=10&window=1y", /query parameter window: /],
   [
     "/v1/uptime repeated window",

@@ -246,9 +246,14 @@ export {
 export { describeServers, redactSecrets } from "./redact";
 export {
   MAX_NODES_LIMIT,
+  configKeyParam,
   encodeNodeCursor,
+  groupParam,
+  invalidNameMessage,
   nodeCursorParam,
+  nodeParam,
   parseInput,
+  quoteRefused,
   strictQuery,
   wholeNumberParam,
 } from "./http-edge/query-params";

@@ -1,7 +1,14 @@
 // The sdk's query-parameter rules every service's HTTP API parses its input with.
 import { z } from "zod";
 import { KonErrorCode } from "../src/errors";
-import { parseInput, strictQuery, wholeNumberParam } from "../src/internal";
+import {
+  groupParam,
+  nodeParam,
+  parseInput,
+  quoteRefused,
+  strictQuery,
+  wholeNumberParam,
+} from "../src/internal";
 
 const query = strictQuery({
   group: z.string().regex(/^[a-z]+$/, "use a-z"),
@@ -68,5 +75,37 @@ describe("parseInput", () => {
       group: "shop",
       limit: 10,
     });
+  });
+});
+
+describe("name parameters (analytics and the monitor)", () => {
+  const path = z.object({ group: groupParam, node: nodeParam });
+  const message = (input: unknown) => {
+    try {
+      parseInput(path, input, "path parameter");
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+
+  it("refuses what the sdk's name rules refuse, naming the parameter", () => {
+    expect(message({ group: "shop", node: "n-1_A=" })).toBe("accepted");
+    expect(message({ group: "shop", node: "a.b" })).toBe(
+      "invalid path parameter node: invalid node id \"a.b\": use letters, digits, '_', '-' or '=' (no dots, spaces or wildcards)",
+    );
+    expect(message({ group: "Shop", node: "n1" })).toBe(
+      "invalid path parameter group: use 1-63 of [a-z0-9-], starting with a letter or digit",
+    );
+  });
+
+  it("quotes at most 40 characters of a refused value", () => {
+    const huge = "y".repeat(5000);
+    const m = message({ group: "shop", node: huge });
+    expect(m).toBe(
+      `invalid path parameter node: invalid node id "${"y".repeat(40)}"… (5000 characters): length must be 1-128`,
+    );
+    expect(quoteRefused("short")).toBe('"short"');
+    expect(quoteRefused("z".repeat(41))).toBe(`"${"z".repeat(40)}"… (41 characters)`);
   });
 });

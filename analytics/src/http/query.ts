@@ -1,31 +1,18 @@
-import { GROUP_NAME, assertConfigKey, assertNodeId } from "@konorkestra/sdk/internal";
 import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import { z } from "zod";
 import { EARLIEST_MS, LATEST_MS, isSaneTime } from "../model/time-window";
 
 // The generic query rules (a 400 naming the parameter; repeated and unknown parameters refused;
-// whole-number limits) live in the sdk's http-edge, shared with the monitor's API.
-export { parseInput, strictQuery, wholeNumberParam } from "@konorkestra/sdk/internal";
-
-export const groupParam = z
-  .string()
-  .regex(GROUP_NAME, "use 1-63 of [a-z0-9-], starting with a letter or digit");
-
-export const nodeParam = z.string().superRefine((v, ctx) => {
-  try {
-    assertNodeId(v);
-  } catch (err) {
-    ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
-  }
-});
-
-export const configKeyParam = z.string().superRefine((v, ctx) => {
-  try {
-    assertConfigKey(v);
-  } catch (err) {
-    ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
-  }
-});
+// whole-number limits; group, node id and config key by the sdk's name rules, quoting at most 40
+// characters of a refused value) live in the sdk's http-edge, shared with the monitor's API.
+export {
+  configKeyParam,
+  groupParam,
+  nodeParam,
+  parseInput,
+  strictQuery,
+  wholeNumberParam,
+} from "@konorkestra/sdk/internal";
 
 /**
  * A time as ISO 8601 or as milliseconds since the epoch, between 1970 and 2100 (see

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from "express";
-import { KonError, KonErrorCode } from "@konorkestra/sdk";
+import { InvalidNameError, KonError, KonErrorCode } from "@konorkestra/sdk";
+import { invalidNameMessage } from "@konorkestra/sdk/internal";
 import type { Logger } from "@konorkestra/sdk";
 
 /** An error with the HTTP status it answers with; the body is `{ error: { code, message } }`. */
@@ -52,7 +53,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return sendError(res, new HttpError(400, KonErrorCode.InvalidHeartbeat, msg));
     }
     if (err instanceof KonError && err.code === KonErrorCode.InvalidName) {
-      return sendError(res, new HttpError(400, err.code, err.message));
+      // A refused name is quoted cut short: a 5,000-character node id is not sent back.
+      const msg = err instanceof InvalidNameError ? invalidNameMessage(err) : err.message;
+      return sendError(res, new HttpError(400, err.code, msg));
     }
     logger.error(`http: ${String(err)}`);
     sendError(res, new HttpError(500, KonErrorCode.Internal, "internal error"));

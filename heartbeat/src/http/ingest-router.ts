@@ -12,6 +12,7 @@ import {
   isGroupName,
   livenessTtlMs,
   nodeKey,
+  quoteRefused,
 } from "@konorkestra/sdk/internal";
 import { KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
@@ -97,11 +98,11 @@ function fromQuery(q: Request["query"]): Record<string, unknown> {
     }
     if ((NUMERIC as readonly string[]).includes(k)) {
       if (v === "") continue;
-      if (!/^\d{1,16}$/.test(v)) throw badQuery(k, `use decimal digits, not ${JSON.stringify(v)}`);
+      if (!/^\d{1,16}$/.test(v)) throw badQuery(k, `use decimal digits, not ${quoteRefused(v)}`);
       out[k] = Number(v);
     } else if (k === "leaving") {
       const b = BOOLEAN_WORDS[v.toLowerCase()];
-      if (b === undefined) throw badQuery(k, `use true or false, not ${JSON.stringify(v)}`);
+      if (b === undefined) throw badQuery(k, `use true or false, not ${quoteRefused(v)}`);
       out[k] = b;
     } else out[k] = v;
   }
@@ -140,7 +141,7 @@ async function admit(deps: IngestDeps, req: Request, res: Response): Promise<boo
     throw new HttpError(
       400,
       KonErrorCode.InvalidName,
-      `invalid group ${JSON.stringify(group)}: use 1-63 of [a-z0-9-]`,
+      `invalid group ${quoteRefused(group)}: use 1-63 of [a-z0-9-]`,
     );
   }
   const key = presentedKey(req);
@@ -209,7 +210,7 @@ async function handle(deps: IngestDeps, req: Request, res: Response): Promise<vo
     throw new HttpError(
       400,
       KonErrorCode.InvalidName,
-      `invalid group ${JSON.stringify(group)}: use 1-63 of [a-z0-9-]`,
+      `invalid group ${quoteRefused(group)}: use 1-63 of [a-z0-9-]`,
     );
   }
   assertNodeId(node); // InvalidNameError → 400 by the error handler

@@ -2,13 +2,12 @@ import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
 import { z } from "zod";
 import {
-  GROUP_NAME,
   MAX_NODES_LIMIT,
   encodeNodeCursor,
-  isGroupName,
-  isNodeId,
+  groupParam,
   nodeCursorParam,
   nodeKey,
+  nodeParam,
   parseInput,
   strictQuery,
   wholeNumberParam,
@@ -17,6 +16,7 @@ import { KonError, KonErrorCode } from "@konorkestra/sdk";
 import type { Logger } from "@konorkestra/sdk";
 import type { DetectionClock } from "../detection-clock";
 import type { NodeTracker } from "../node-tracker";
+import { NODE_STATUSES } from "../node-liveness";
 import type { NodeLiveness } from "../node-liveness";
 import { HttpError, errorHandler } from "./http-error";
 
@@ -95,34 +95,42 @@ export function summarize(n: NodeLiveness, nowMs: number): NodeSummary {
   };
 }
 
-/** `GET /v1/nodes`'s query: as analytics' /v1/nodes takes it (sdk http-edge query-params). */
+/**
+ * `GET /v1/nodes`'s query: as analytics' /v1/nodes takes it (sdk http-edge query-params), but for
+ * `status`, which is one the monitor reports: analytics' `unknown` (a node it saw beat but holds
+ * no up/down event of) is a state of its store that the monitor, which decides every status, never has.
+ */
 const nodesQuery = strictQuery({
-  group: z
-    .string()
-    .regex(GROUP_NAME, "use 1-63 of [a-z0-9-], starting with a letter or digit")
-    .optional(),
-  status: z.enum(["up", "down", "left", "flapping"]).optional(),
+  group: groupParam.optional(),
+  status: z.enum(NODE_STATUSES).optional(),
   limit: wholeNumberParam(1, MAX_NODES_LIMIT).optional(),
   cursor: nodeCursorParam.optional(),
 });
+
+const nodePath = z.object({ group: groupParam, node: nodeParam });
+
+/** {@link parseInput}, its refusal as the monitor's 400. */
+function parse<S extends z.ZodType>(schema: S, input: unknown, where?: string): z.output<S> {
+  try {
+    return parseInput(schema, input, where);
+  } catch (err) {
+    if (err instanceof KonError) throw new HttpError(400, err.code, err.message);
+    throw err;
+  }
+}
 
 /**
  * The liveness API: `GET /v1/nodes?group=<g>&status=<s>&limit=<n>&cursor=<next>` lists nodes
  * (all groups without `group`) in key order, a page of `limit` (at most 10,000; without it the
  * whole list) after `cursor` (the previous page's `next`, opaque; `next` is null on the last
  * page); an unknown, repeated or bad parameter is a 400 naming it. `GET /v1/nodes/:group/:node`
- * shows one node with its last heartbeat's meta and process.
+ * shows one node with its last heartbeat's meta and process (a group or node id the sdk's name
+ * rules refuse: 400).
  */
 export function createNodesRouter(deps: NodesDeps): Router {
   const router = express.Router();
   router.get("/", (req: Request, res: Response) => {
-    let q: z.output<typeof nodesQuery>;
-    try {
-      q = parseInput(nodesQuery, req.query);
-    } catch (err) {
-      if (err instanceof KonError) throw new HttpError(400, err.code, err.message);
-      throw err;
-    }
+    const q = parse(nodesQuery, req.query);
     const now = deps.clock.wallMs();
     let list = deps.tracker.list(q.group);
     if (q.status !== undefined) list = list.filter((n) => n.status === q.status);
@@ -151,11 +159,11 @@ export function createNodesRouter(deps: NodesDeps): Router {
     });
   });
   router.get("/:group/:node", (req: Request, res: Response, next: NextFunction) => {
-    const group = String(req.params.group);
-    const node = String(req.params.node);
-    // Invalid names answer as unknown nodes do: no such node can be tracked.
-    const n =
-      isGroupName(group) && isNodeId(node) ? deps.tracker.get(nodeKey(group, node)) : undefined;
+    // Names by the sdk's rules, as analytics checks them: a 400 naming the parameter (quoting at
+    // most 40 characters of it), not a 404 that repeats whatever was sent.
+    const { group, node } = parse(nodePath, req.params, "path parameter");
+    parse(strictQuery({}), req.query);
+    const n = deps.tracker.get(nodeKey(group, node));
     if (!n)
       return next(
         new HttpError(

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { KonError, KonErrorCode } from "../errors";
-import { isGroupName, isNodeId } from "../wire/names";
+import { InvalidNameError, KonError, KonErrorCode } from "../errors";
+import { GROUP_NAME, assertConfigKey, assertNodeId, isGroupName, isNodeId } from "../wire/names";
 
 /**
  * Validates request input with a zod schema; a failure is a KonError (QUERY_INVALID, HTTP 400)
@@ -46,6 +46,54 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   }
   return v;
 }
+
+/** Longest part of a refused value an error message quotes. */
+const QUOTED_CHARS = 40;
+
+/**
+ * A refused value as an error message quotes it: JSON-quoted, cut to 40 characters with its
+ * length after, so a client that sends 5,000 characters does not get them back.
+ */
+export function quoteRefused(value: string): string {
+  return value.length > QUOTED_CHARS
+    ? `${JSON.stringify(value.slice(0, QUOTED_CHARS))}… (${value.length} characters)`
+    : JSON.stringify(value);
+}
+
+/** The message of an {@link InvalidNameError} with the value quoted by {@link quoteRefused}. */
+export function invalidNameMessage(err: InvalidNameError): string {
+  const head = `invalid ${err.kind} ${JSON.stringify(err.value)}`;
+  const reason = err.message.startsWith(head) ? err.message.slice(head.length) : `: ${err.message}`;
+  return `invalid ${err.kind} ${quoteRefused(err.value)}${reason}`;
+}
+
+/** A name parameter checked by one of the sdk's name rules (`assertNodeId`…). */
+function nameParam(assertName: (v: string) => string) {
+  return z.string().superRefine((v, ctx) => {
+    try {
+      assertName(v);
+    } catch (err) {
+      const message =
+        err instanceof InvalidNameError
+          ? invalidNameMessage(err)
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      ctx.addIssue({ code: "custom", message });
+    }
+  });
+}
+
+/** A group name (query or path parameter), by the sdk's {@link GROUP_NAME} rule. */
+export const groupParam = z
+  .string()
+  .regex(GROUP_NAME, "use 1-63 of [a-z0-9-], starting with a letter or digit");
+
+/** A node id (query or path parameter), by the sdk's `assertNodeId`. */
+export const nodeParam = nameParam(assertNodeId);
+
+/** A config key (query or path parameter), by the sdk's `assertConfigKey`. */
+export const configKeyParam = nameParam(assertConfigKey);
 
 /** Rejects unknown query parameters too, so a typo (`?grup=`) is an error, not a silent no-op. */
 export const strictQuery = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
