@@ -111,3 +111,36 @@ test("revoking a key closes its live connections within 5 s and refuses it after
   await nc.close();
   await expect(member(joinKey)).rejects.toThrow(/Authorization Violation/);
 });
+
+test("a service whose key is revoked says why NATS turned it away (not only 'heartbeats paused')", async () => {
+  const { joinKey, keyId } = await createGroup("ledger");
+  const errors: string[] = [];
+  const kon = await Konorkestra.connect({
+    servers: h.nats.url,
+    tlsCa: h.nats.clientOptions().tlsCa,
+    joinKey,
+    group: "ledger",
+    nodeId: "l1",
+    connectTimeoutMs: 20_000,
+    snapshotDir: `${h.dir}/state-ledger`,
+    logger: { info: () => undefined, warn: () => undefined, error: (m) => errors.push(m) },
+  });
+  try {
+    const revoked = await h.http("DELETE", `/v1/groups/ledger/join-keys/${keyId}`, {
+      token: session,
+    });
+    expect(revoked.status).toBe(204);
+    for (let i = 0; i < 150 && errors.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(errors[0]).toMatch(/NATS refused this process's credential when it reconnected/);
+    expect(errors[0]).toMatch(/valid key of group 'ledger'/);
+    // Once per outage, and never the key itself.
+    expect(errors.filter((e) => /refused this process's credential/.test(e))).toHaveLength(1);
+    expect(errors.join("\n")).not.toContain(joinKey);
+    expect(errors.join("\n")).not.toContain(joinKey.replace(/-/g, "").slice(8));
+  } finally {
+    // Before the fix, close() waited for ever on a drain through a server that refuses it.
+    await kon.close();
+  }
+});

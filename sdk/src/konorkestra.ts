@@ -24,6 +24,7 @@ import { resolveNodeId } from "./identity";
 import type { NodeIdSource } from "./identity";
 import { consoleLogger } from "./logger";
 import type { Logger } from "./logger";
+import { redactSecrets } from "./redact";
 import { wireNames } from "./wire/names";
 import { groupInboxPrefix } from "./wire/permissions";
 import type { WireNames } from "./wire/names";
@@ -167,6 +168,39 @@ export class Konorkestra {
     return verdict.ok ? undefined : `Not starting offline: ${verdict.why}. ${anyway}`;
   }
 
+  /**
+   * Says why NATS turned this process away after it had joined: a reconnect refused for its
+   * credential (a join key revoked, past its rotation's grace, or of a deleted group). Otherwise
+   * the only trace is "heartbeats paused". Once per outage; the credential itself is never shown.
+   */
+  private watchRefusals(nc: NatsConnection): void {
+    void (async () => {
+      let refused = false;
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") {
+          this.linkDown = true;
+        } else if (s.type === "reconnect") {
+          this.linkDown = false;
+          refused = false;
+        } else if (s.type === "error" && !refused && isCredentialRefusal(s.error)) {
+          refused = true;
+          this.logger.error(
+            `NATS refused this process's credential when it reconnected (${redactSecrets(s.error.message)}): ` +
+              `a join key that was revoked, whose rotation grace period ended or whose group was deleted no longer admits. ` +
+              `Heartbeats and config updates stay paused until NATS admits it again; restart with a valid key of group '${this.options.group}'.`,
+          );
+        } else if (s.type === "close" && refused && !this.closing) {
+          this.logger.error(
+            "NATS closed this process's connection after refusing its credential: no more reconnects; restart with a valid key",
+          );
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Between a disconnect and the reconnect that follows it (seen by {@link watchRefusals}). */
+  private linkDown = false;
+
   private async connectLoop(): Promise<void> {
     let delay = 100;
     while (!this.closing) {
@@ -194,6 +228,7 @@ export class Konorkestra {
         }
         this.resolveFirst(nc);
         this.sayOnline();
+        this.watchRefusals(nc);
         return;
       } catch (err) {
         if (String(err) !== String(this.lastConnectError) && this.conn) {
@@ -404,8 +439,37 @@ export class Konorkestra {
       }
     }
     this.rejectFirst(new KonError(KonErrorCode.Closed, "Konorkestra connection closed"));
-    if (this.conn && !this.conn.isClosed()) {
-      await this.conn.drain().catch(() => this.conn?.close());
+    const nc = this.conn;
+    if (nc && !nc.isClosed() && this.linkDown) {
+      // Nothing can be flushed while NATS is away: close at once.
+      await nc.close().catch(() => undefined);
+    } else if (nc && !nc.isClosed()) {
+      // drain() flushes through the server: while NATS refuses or cannot be reached it would wait
+      // for ever (a service whose key was revoked must still stop), so it gets a bounded time.
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        nc.drain().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((r) => {
+          timer = setTimeout(() => r(false), CLOSE_DRAIN_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) await nc.close().catch(() => undefined);
     }
   }
+}
+
+/** Longest wait for `close()`'s drain before the connection is closed without it. */
+const CLOSE_DRAIN_MS = 5_000;
+
+/** An authorization refusal of the connection itself (not a publish or subscribe permission). */
+function isCredentialRefusal(err: Error): boolean {
+  return (
+    err.name === "AuthorizationError" ||
+    err.name === "UserAuthenticationExpiredError" ||
+    /authorization violation|authentication expired/i.test(err.message)
+  );
 }
