@@ -142,6 +142,7 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       logger,
       sessionTtlMs: opts.sessionTtlMs,
       refreshTtlMs: opts.refreshTtlMs,
+      refreshReuseGraceMs: opts.refreshReuseGraceMs,
       invitationTtlMs: opts.invitationTtlMs,
       bootstrapTokenFile: opts.bootstrapTokenFile,
       sessionRevocations: natsRevocations,

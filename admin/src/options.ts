@@ -39,6 +39,12 @@ export interface AdminOptions extends NatsOptions, HttpEdgeOptions {
   sessionTtlMs?: number;
   /** Lifetime of a refresh token (KON_ADMIN_REFRESH_TTL_MS). @default 2592000000 (30 days) */
   refreshTtlMs?: number;
+  /**
+   * How long a refresh token that was just rotated is still answered with a new pair of the
+   * same session (several processes or tabs of one client refreshing at once) instead of ending
+   * the session as a reused token; 0: never (KON_ADMIN_REFRESH_REUSE_GRACE_MS). @default 10000
+   */
+  refreshReuseGraceMs?: number;
   /** Default lifetime of an invitation (KON_ADMIN_INVITATION_TTL_MS). @default 604800000 (7 days) */
   invitationTtlMs?: number;
   /** How long a replaced join key stays valid after a rotation (KON_JOIN_KEY_GRACE_MS). @default 3600000 (1 h) */
@@ -85,6 +91,7 @@ const schema = z.object({
   bootstrapTokenFile: z.string().min(1),
   sessionTtlMs: z.number().int().min(1000).max(86_400_000),
   refreshTtlMs: z.number().int().min(60_000),
+  refreshReuseGraceMs: z.number().int().min(0).max(300_000),
   invitationTtlMs: z.number().int().min(1000),
   joinKeyGraceMs: z.number().int().min(0),
   joinKeyCacheMs: z.number().int().min(0).max(3_600_000),
@@ -132,6 +139,7 @@ export function parseAdminOptions(
       ".stack/secrets/admin-bootstrap-token",
     sessionTtlMs: num(given.sessionTtlMs, "KON_ADMIN_SESSION_TTL_MS", 900_000),
     refreshTtlMs: num(given.refreshTtlMs, "KON_ADMIN_REFRESH_TTL_MS", 30 * 86_400_000),
+    refreshReuseGraceMs: num(given.refreshReuseGraceMs, "KON_ADMIN_REFRESH_REUSE_GRACE_MS", 10_000),
     invitationTtlMs: num(given.invitationTtlMs, "KON_ADMIN_INVITATION_TTL_MS", 7 * 86_400_000),
     joinKeyGraceMs: num(given.joinKeyGraceMs, "KON_JOIN_KEY_GRACE_MS", 3_600_000),
     joinKeyCacheMs: num(given.joinKeyCacheMs, "KON_JOIN_KEY_CACHE_MS", 30_000),

@@ -8,7 +8,12 @@ import { AdminHarness, errorOf } from "./helpers/admin-harness";
 
 let h: AdminHarness;
 beforeAll(async () => {
-  h = await AdminHarness.start({ sessionTtlMs: 1500, loginRatePerMin: 8 });
+  // A short reuse grace period, so a replay after it is reuse (refresh-grace.int tests the grace).
+  h = await AdminHarness.start({
+    sessionTtlMs: 1500,
+    loginRatePerMin: 8,
+    refreshReuseGraceMs: 300,
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -27,7 +32,7 @@ describe("bootstrap and sign-up", () => {
   it("keeps the same token across a restart while no admin exists", async () => {
     const before = h.bootstrapToken();
     await h.admin.close();
-    await h.startAdmin({ sessionTtlMs: 1500, loginRatePerMin: 8 });
+    await h.startAdmin({ sessionTtlMs: 1500, loginRatePerMin: 8, refreshReuseGraceMs: 300 });
     expect(h.bootstrapToken()).toBe(before);
   });
 
@@ -164,7 +169,9 @@ describe("sign-in, refresh, expiry", () => {
     expect(r1.body.refreshToken).not.toBe(first.refreshToken);
     const groups = await h.http("GET", "/v1/groups", { token: r1.body.accessToken as string });
     expect(groups.status).toBe(200);
-    // The old one again: a thief or a replay. Refused, and the family with it.
+    // The old one again, after the reuse grace period: a thief or a replay. Refused, and the
+    // family with it.
+    await new Promise((r) => setTimeout(r, 400));
     const replay = await h.http("POST", "/v1/auth/refresh", {
       body: { refreshToken: first.refreshToken },
     });

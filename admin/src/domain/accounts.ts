@@ -8,7 +8,7 @@ import type { PasswordHasher } from "../secrets/password-hasher";
 import { writePrivateFile } from "../secrets/private-file";
 import { randomToken, sameHash, tokenHash } from "../secrets/random-token";
 import type { AccountStore } from "../store/account-store";
-import type { RefreshTokenStore } from "../store/refresh-token-store";
+import type { RefreshTokenStore, RotateOutcome } from "../store/refresh-token-store";
 import {
   AdminError,
   AdminErrorCode,
@@ -26,6 +26,21 @@ export interface SessionPair {
   refreshToken: string;
   refreshExpiresAt: Date;
   adminId: string;
+  /** The session (refresh family) the pair belongs to: the `sid` of its access token. */
+  sessionId: string;
+  /**
+   * A refresh answered in the reuse grace period: the token had just been rotated by another
+   * request of the same client, and this is one more pair of the same session.
+   */
+  withinReuseGrace?: true;
+}
+
+/** What a sign-out ended: for the audit (never a token). */
+export interface LogoutOutcome {
+  /** The admin whose session it was (the Bearer token's, else the refresh token's); may be unknown. */
+  adminId?: string;
+  /** The sessions ended (refresh family ids), possibly none. */
+  sessionIds: string[];
 }
 
 export interface AccountsDeps {
@@ -39,6 +54,12 @@ export interface AccountsDeps {
   logger: Logger;
   sessionTtlMs: number;
   refreshTtlMs: number;
+  /**
+   * How long after a refresh token was rotated it is still answered with a new pair of the same
+   * session instead of being treated as reuse (a client's parallel refreshes); 0: never.
+   * @default 0
+   */
+  refreshReuseGraceMs?: number;
   invitationTtlMs: number;
   bootstrapTokenFile: string;
   /**
@@ -74,7 +95,9 @@ export interface SignupInput {
 /**
  * Admins: the first one signs up with the one-time bootstrap token, later ones with an
  * invitation; sign-in gives a session token and a refresh token that rotates on each use (a used
- * one presented again revokes its whole family: it was stolen, or the client is confused).
+ * one presented again revokes its whole family: it was stolen, or the client is confused;
+ * except within the reuse grace period right after its rotation, when it is a client racing
+ * itself and gets a new pair of the same session, as Auth0's and Okta's reuse interval does).
  * A sign-in is a session: its refresh family's id is the `sid` of every access token it gets, so
  * ending it (sign-out, a reused refresh token) revokes all of them at once.
  */
@@ -176,19 +199,22 @@ export class Accounts {
     return this.issue(admin.id, `fam_${randomBytes(12).toString("base64url")}`);
   }
 
-  /** Trades a refresh token for a new pair; a reused one ends its session. */
+  /**
+   * Trades a refresh token for a new pair. A used one presented again within the reuse grace
+   * period of its rotation, its session still live, gets a new pair of that session too (several
+   * processes of one client refreshing at once); presented later, or once its session ended, it
+   * ends the session.
+   */
   async refresh(refreshToken: string): Promise<SessionPair> {
     const refused = (): AdminError =>
       new AdminError(AdminErrorCode.Unauthorized, "the refresh token is not valid");
     const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
     if (!row || row.revokedAt) throw refused();
-    if (!row.usedAt) {
-      if (row.expiresAt.getTime() <= this.now()) throw refused();
-      const pair = await this.issue(row.adminId, row.familyId, row.id);
-      if (pair) return pair;
-    }
-    // Used before (or its family ended meanwhile by a sign-out): whoever holds it, the session
-    // is not to be trusted any more.
+    if (!row.usedAt && row.expiresAt.getTime() <= this.now()) throw refused();
+    const pair = await this.issue(row.adminId, row.familyId, row.id);
+    if (pair) return pair;
+    // Used before the grace period (or its family ended meanwhile by a sign-out): whoever holds
+    // it, the session is not to be trusted any more.
     this.d.logger.warn(`refresh token reused: family ${row.familyId} revoked`);
     await this.endSession(row.familyId).catch((err: unknown) => {
       this.d.logger.error(`could not end session ${row.familyId}: ${String(err)}`);
@@ -198,25 +224,40 @@ export class Accounts {
 
   /**
    * Ends a sign-in. The sessions named are ended: the refresh token's (unknown ones are ignored)
-   * and the one of the session access token the request carried, if it is a valid one. Ending a
-   * session revokes its refresh family and publishes its session id revoked for as long as any
-   * of its access tokens can live, so every service refuses all of them, those issued before its
-   * last refresh included, within about a second. Anything else in the Authorization header
-   * (none, malformed, forged, expired, an API token) names nothing.
+   * and the one of the session access token the request carried, if it is a valid one; at least
+   * one of the two must be given. Ending a session revokes its refresh family and publishes its
+   * session id revoked for as long as any of its access tokens can live, so every service
+   * refuses all of them, those issued before its last refresh included, within about a second.
+   * Anything else in the Authorization header (none, malformed, forged, expired, an API token)
+   * names nothing.
    */
-  async logout(refreshToken: string, authorization?: string): Promise<void> {
-    const row = await this.d.refresh.findByHash(tokenHash(refreshToken));
+  async logout(refreshToken: string | undefined, authorization?: string): Promise<LogoutOutcome> {
     const claims = this.sessionClaims(authorization);
+    if (refreshToken === undefined && !claims) {
+      throw new AdminError(
+        AdminErrorCode.InvalidInput,
+        "invalid body: give refreshToken, or send a valid session access token as Bearer",
+        { where: "body", field: "refreshToken", issue: "required without a session token" },
+      );
+    }
+    const row =
+      refreshToken === undefined
+        ? undefined
+        : await this.d.refresh.findByHash(tokenHash(refreshToken));
     const sessions = new Set<string>();
     if (row) sessions.add(row.familyId);
     if (claims?.sid !== undefined) sessions.add(claims.sid);
-    for (const sid of sessions) await this.endSession(sid);
+    for (const sid of sessions) {
+      await this.endSession(sid, sid === claims?.sid ? claims.exp : undefined);
+    }
     if (claims && claims.sid === undefined && claims.exp !== undefined) {
       // A token signed before session ids existed: only its own id names it.
       const now = this.now();
       const ttlMs = claims.exp * 1000 - now + REVOCATION_CLOCK_MARGIN_MS;
       await this.d.sessionRevocations?.publishFor(claims.jti, new Date(now), ttlMs);
     }
+    const adminId = claims?.sub ?? row?.adminId;
+    return { ...(adminId !== undefined ? { adminId } : {}), sessionIds: [...sessions] };
   }
 
   /** The claims of a valid session access token in `authorization`, else undefined. */
@@ -231,12 +272,18 @@ export class Accounts {
    * Revokes the session's refresh family, then its session id until the last access token it
    * can have expires: one issued just before the revocation (later ones cannot be: the family's
    * refresh tokens are revoked), plus a margin for verifiers whose clocks run behind this one.
+   * A token of it presented with the request (`accessExp`, its `exp` in seconds) counts too: it
+   * may have been issued under a longer session lifetime than the one configured now, and a
+   * shorter entry would let it be accepted again before it expires.
    */
-  private async endSession(sessionId: string): Promise<void> {
+  private async endSession(sessionId: string, accessExp?: number): Promise<void> {
     await this.d.refresh.revokeFamily(sessionId);
     if (!this.d.sessionRevocations) return;
     const now = this.now();
-    const lastExpiry = TokenSigner.expiry(now, this.d.sessionTtlMs).getTime();
+    const lastExpiry = Math.max(
+      TokenSigner.expiry(now, this.d.sessionTtlMs).getTime(),
+      (accessExp ?? 0) * 1000,
+    );
     const ttlMs = lastExpiry - now + REVOCATION_CLOCK_MARGIN_MS;
     await this.d.sessionRevocations.publishSessionFor(sessionId, new Date(now), ttlMs);
   }
@@ -273,7 +320,8 @@ export class Accounts {
 
   /**
    * A new pair for the session `familyId`: its first (sign-in), or the successor of refresh token
-   * `rotating`, stored only if that one was unused and its family not revoked (else undefined).
+   * `rotating`, stored only if that one was unused, or used within the reuse grace period, and
+   * its family not revoked (else undefined).
    */
   private async issue(adminId: string, familyId: string): Promise<SessionPair>;
   private async issue(
@@ -287,7 +335,6 @@ export class Accounts {
     rotating?: string,
   ): Promise<SessionPair | undefined> {
     const now = this.now();
-    const access = this.d.signer.session(adminId, familyId, now, this.d.sessionTtlMs);
     const refreshToken = randomToken("kr");
     const refreshExpiresAt = new Date(now + this.d.refreshTtlMs);
     const next = {
@@ -297,14 +344,20 @@ export class Accounts {
       tokenHash: tokenHash(refreshToken),
       expiresAt: refreshExpiresAt,
     };
+    let outcome: RotateOutcome = "rotated";
     if (rotating === undefined) await this.d.refresh.insert(next);
-    else if (!(await this.d.refresh.rotate(rotating, next))) return undefined;
+    else outcome = await this.d.refresh.rotate(rotating, next, this.d.refreshReuseGraceMs ?? 0);
+    if (outcome === "refused") return undefined;
+    // Signed once the refresh token is stored: a refused rotation signs nothing.
+    const access = this.d.signer.session(adminId, familyId, now, this.d.sessionTtlMs);
     return {
       accessToken: access.token,
       accessExpiresAt: access.expiresAt!,
       refreshToken,
       refreshExpiresAt,
       adminId,
+      sessionId: familyId,
+      ...(outcome === "grace" ? { withinReuseGrace: true as const } : {}),
     };
   }
 

@@ -13,7 +13,8 @@ export function sourceOf(req: Request): string {
  * who (the token's admin, else the email typed, else `anonymous`), what, target, source and
  * result (`ok`, `refused:<status>`, `error:<status>`, with the error code as detail). Put first
  * in a route's chain so refusals by authentication are recorded too. A handler that learns its
- * target late (a new token's id) sets `res.locals.target`.
+ * target late (a new token's id) sets `res.locals.target`; one with a non-secret note on a
+ * success sets `res.locals.auditDetail`.
  */
 export function audited(
   audit: AuditStore,
@@ -35,7 +36,10 @@ export function audited(
           target: safeTarget((res.locals.target as string | undefined) ?? early),
           source: sourceOf(req),
           result,
-          detail: (res.locals.errorCode as string | undefined) ?? "",
+          detail:
+            (res.locals.errorCode as string | undefined) ??
+            (res.locals.auditDetail as string | undefined) ??
+            "",
         })
         .catch((err: unknown) => logger.error(`audit write failed (${action}): ${String(err)}`));
     });

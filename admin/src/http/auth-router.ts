@@ -17,6 +17,7 @@ const signupBody = z.strictObject({
 });
 const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 const refreshBody = z.strictObject({ refreshToken: secretToken });
+const logoutBody = z.strictObject({ refreshToken: secretToken.optional() });
 const inviteBody = z.strictObject({ email: email.optional(), ttlMs: ttlMs.optional() });
 
 function sessionJson(s: SessionPair): Record<string, unknown> {
@@ -56,14 +57,20 @@ export function authRouter(
     const body = parseInput(refreshBody, req.body, "body");
     const pair = await accounts.refresh(body.refreshToken);
     res.locals.actor = pair.adminId;
+    res.locals.target = pair.sessionId;
+    // A client's parallel refreshes with one token: answered, and told apart from a rotation.
+    if (pair.withinReuseGrace) res.locals.auditDetail = "within reuse grace";
     res.json(sessionJson(pair));
   });
 
   r.post("/v1/auth/logout", trail("auth.logout"), async (req, res) => {
-    const body = parseInput(refreshBody, req.body, "body");
+    const body = parseInput(logoutBody, req.body, "body");
     // Ends the refresh token's session, and the session of the access token the request
-    // carries if it is a valid one: every access token of it is refused from then on.
-    await accounts.logout(body.refreshToken, req.headers.authorization);
+    // carries if it is a valid one (either may be left out, not both): every access token of
+    // it is refused from then on. The audit names the admin and the session ids, not a token.
+    const out = await accounts.logout(body.refreshToken, req.headers.authorization);
+    if (out.adminId !== undefined) res.locals.actor = out.adminId;
+    res.locals.target = out.sessionIds.join(",");
     res.status(204).end();
   });
 

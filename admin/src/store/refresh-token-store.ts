@@ -12,6 +12,9 @@ export interface RefreshTokenRow {
   revokedAt: Date | null;
 }
 
+/** What presenting a refresh token did: see {@link RefreshTokenStore.rotate}. */
+export type RotateOutcome = "rotated" | "grace" | "refused";
+
 /** A refresh token to store. */
 export interface NewRefreshToken {
   id: string;
@@ -36,20 +39,35 @@ export class RefreshTokenStore {
   }
 
   /**
-   * Marks `usedId` used and stores its successor `next` (same family), in one transaction; false
-   * (and nothing stored) when `usedId` was already used or its family revoked.
+   * Marks `usedId` used and stores its successor `next` (same family), in one transaction under
+   * the family's lock. `rotated`: it was unused. `grace`: it was used less than `reuseGraceMs`
+   * ago (by the database's clock), is not expired and its family is live: a client racing
+   * itself (two processes or tabs refreshing with the same token), so `next` is stored as one
+   * more live token of the family. `refused` (nothing stored): used before that, expired while
+   * used, or its family revoked.
    */
-  async rotate(usedId: string, next: NewRefreshToken): Promise<boolean> {
+  async rotate(usedId: string, next: NewRefreshToken, reuseGraceMs = 0): Promise<RotateOutcome> {
     return withTransaction(this.pool, async (db) => {
       await lockFamily(db, next.familyId);
-      const r = await db.query(
-        `UPDATE kon_admin.refresh_tokens SET used_at = now()
-          WHERE id = $1 AND family_id = $2 AND used_at IS NULL AND revoked_at IS NULL`,
-        [usedId, next.familyId],
+      const r = await db.query<{ fresh: boolean; grace: boolean }>(
+        `SELECT used_at IS NULL AS fresh,
+                used_at > now() - make_interval(secs => $3::double precision / 1000)
+                  AND expires_at > now() AS grace
+           FROM kon_admin.refresh_tokens
+          WHERE id = $1 AND family_id = $2 AND revoked_at IS NULL`,
+        [usedId, next.familyId, reuseGraceMs],
       );
-      if ((r.rowCount ?? 0) !== 1) return false;
+      const row = r.rows[0];
+      if (!row) return "refused";
+      if (row.fresh) {
+        await db.query(`UPDATE kon_admin.refresh_tokens SET used_at = now() WHERE id = $1`, [
+          usedId,
+        ]);
+      } else if (!row.grace) {
+        return "refused";
+      }
       await insertToken(db, next);
-      return true;
+      return row.fresh ? "rotated" : "grace";
     });
   }
 
