@@ -23,7 +23,8 @@ export type TokenOrigin = "flag" | "env" | "session" | "api-token" | "none";
 /**
  * The token of one invocation: `--token`, else `KON_API_TOKEN`, else what `kon login` stored for
  * the context. A stored session is refreshed through `/v1/auth/refresh` when it is about to
- * expire or a server answered 401, and the new pair is written back (0600).
+ * expire or a server answered 401, and the new pair is written back (0600), under the
+ * credentials lock so that concurrent `kon` processes refresh it once.
  */
 export class SessionTokens implements TokenSource {
   private cred: Credential | undefined;
@@ -52,28 +53,45 @@ export class SessionTokens implements TokenSource {
   async token(): Promise<string | undefined> {
     if (this.explicit) return this.explicit.token;
     const c = this.cred;
-    if (!c) return undefined;
-    if (c.kind === "api-token") return c.token;
-    if (Date.parse(c.accessExpiresAt) - EARLY_REFRESH_MS <= this.now()) await this.refresh();
-    return this.cred?.kind === "session" ? this.cred.accessToken : undefined;
+    if (c?.kind === "session" && Date.parse(c.accessExpiresAt) - EARLY_REFRESH_MS <= this.now()) {
+      await this.refresh();
+    }
+    // Read again: a refresh may have found another process's credential stored (or none).
+    const held = this.cred;
+    if (!held) return undefined;
+    return held.kind === "api-token" ? held.token : held.accessToken;
   }
 
+  /**
+   * Refreshes the stored session, holding the credentials lock: several `kon` commands at once
+   * near the session's expiry refresh it once. Once the lock is held the stored credential is
+   * read again: when another process refreshed meanwhile (or signed in again), its tokens are
+   * used instead of presenting the refresh token a second time; when it signed out, there is no
+   * token any more (false).
+   */
   async refresh(): Promise<boolean> {
     const c = this.cred;
     if (this.explicit || c?.kind !== "session") return false;
-    if (Date.parse(c.refreshExpiresAt) <= this.now()) throw this.expired();
-    let pair: SessionPair;
-    try {
-      pair = sessionPairSchema.parse(
-        await this.admin.post("/v1/auth/refresh", { refreshToken: c.refreshToken }),
-      );
-    } catch (err) {
-      if (err instanceof CliError && err.exitCode === ExitCode.Refused) throw this.expired();
-      throw err;
-    }
-    this.cred = { kind: "session", email: c.email, ...omitAdminId(pair) };
-    this.store.setCredential(this.context, this.cred);
-    return true;
+    return this.store.withCredentialsLock(async () => {
+      const stored = this.store.credential(this.context);
+      if (stored?.kind !== "session" || stored.refreshToken !== c.refreshToken) {
+        this.cred = stored;
+        return stored !== undefined;
+      }
+      if (Date.parse(c.refreshExpiresAt) <= this.now()) throw this.expired();
+      let pair: SessionPair;
+      try {
+        pair = sessionPairSchema.parse(
+          await this.admin.post("/v1/auth/refresh", { refreshToken: c.refreshToken }),
+        );
+      } catch (err) {
+        if (err instanceof CliError && err.exitCode === ExitCode.Refused) throw this.expired();
+        throw err;
+      }
+      this.cred = { kind: "session", email: c.email, ...omitAdminId(pair) };
+      this.store.setCredential(this.context, this.cred);
+      return true;
+    });
   }
 
   private expired(): CliError {
