@@ -132,10 +132,11 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
     });
     await joinKeys.start();
     closers.unshift(() => Promise.resolve(joinKeys.close()));
+    const refreshTokens = new RefreshTokenStore(pool);
     const accounts = new Accounts({
       pool,
       store: new AccountStore(pool),
-      refresh: new RefreshTokenStore(pool),
+      refresh: refreshTokens,
       hasher,
       signer,
       limiter: new RateLimiter(opts.loginRatePerMin),
@@ -173,7 +174,7 @@ export async function createAdmin(given: AdminRuntimeOptions = {}): Promise<Admi
       groups,
       apiTokens,
       audit: new AuditStore(pool),
-      auth: { signer, apiTokens, revocations },
+      auth: { signer, apiTokens, revocations, sessions: refreshTokens },
       metrics,
       logger,
       edge: new HttpEdge(opts),

@@ -1,6 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
+import { Client } from "pg";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   AccessGate,
@@ -264,6 +265,25 @@ describe("logout with the session's access token", () => {
       expect(await adminStatus(t)).toBe(200);
       expect(gateStatus(t)).toBe(200);
     }
+  });
+
+  it("the admin refuses an ended session at once from its database, with no revocation entry yet", async () => {
+    // As when another admin instance ended it and its entry in the bucket has not arrived (or
+    // the publish failed): only the database knows.
+    const s = await login(h);
+    expect(await adminStatus(s.accessToken)).toBe(200);
+    const pg = new Client({ connectionString: h.db.url });
+    await pg.connect();
+    try {
+      await pg.query(
+        "UPDATE kon_admin.refresh_tokens SET revoked_at = now() WHERE family_id = $1",
+        [sidOf(s.accessToken)],
+      );
+    } finally {
+      await pg.end();
+    }
+    expect(list.has(sessionRevocationKey(sidOf(s.accessToken)))).toBe(false);
+    expect(await adminStatus(s.accessToken)).toBe(401);
   });
 
   it("a logout with a valid access token of another session ends that session as well", async () => {

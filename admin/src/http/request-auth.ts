@@ -11,6 +11,8 @@ export interface RequestAuthDeps {
   apiTokens: ApiTokens;
   /** The revocation list other services follow; checked too, the database being authoritative. */
   revocations?: RevocationList;
+  /** Ended sessions, from the database (a session token's `sid` is its refresh family). */
+  sessions?: { familyEnded(sessionId: string): Promise<boolean> };
 }
 
 /** Claims of the request's verified token (set by {@link requireScope}). */
@@ -34,7 +36,11 @@ export function requireScope(deps: RequestAuthDeps, scope: Scope): RequestHandle
         isRevoked: (jti) => deps.revocations?.has(jti) ?? false,
       });
       if (!verdict.ok) throw unauthorized("the token is not valid");
-      if (verdict.claims.typ === "api" && (await deps.apiTokens.isRevoked(verdict.claims.jti))) {
+      const c = verdict.claims;
+      if (c.typ === "api" && (await deps.apiTokens.isRevoked(c.jti))) {
+        throw unauthorized("the token is not valid");
+      }
+      if (c.typ === "session" && c.sid && (await deps.sessions?.familyEnded(c.sid))) {
         throw unauthorized("the token is not valid");
       }
       // Known from here on, so the audit names who was refused for lack of scope.

@@ -97,6 +97,20 @@ export class RefreshTokenStore {
       : undefined;
   }
 
+  /**
+   * True when the session (refresh family) was ended: signed out, or a reuse revoked it. The
+   * admin asks on each request with a session token, so it refuses a signed-out session at once,
+   * as it does a deleted API token (other services follow the revocation bucket).
+   */
+  async familyEnded(familyId: string): Promise<boolean> {
+    const res = await this.pool.query(
+      `SELECT 1 FROM kon_admin.refresh_tokens
+        WHERE family_id = $1 AND revoked_at IS NOT NULL LIMIT 1`,
+      [familyId],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
   async revokeFamily(familyId: string): Promise<void> {
     await withTransaction(this.pool, async (db) => {
       await lockFamily(db, familyId);
