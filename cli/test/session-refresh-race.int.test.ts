@@ -6,7 +6,7 @@
 // Real NATS and PostgreSQL, the admin in-process, each kon in a process of its own.
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -241,4 +241,21 @@ test("three `kon group list` at once on an almost expired session all succeed", 
     body: { refreshToken: stored().refreshToken },
   });
   expect(r.status).toBe(200);
+});
+
+test("kon logout writes the credentials under the same lock: it waits while another process holds it", async () => {
+  await almostExpiredSession();
+  const lock = `${credentialsFile}.lock`;
+  writeFileSync(lock, "12345 held\n", { flag: "wx", mode: 0o600 });
+  let done = false;
+  const out = kon.run(["logout"]).finally(() => (done = true));
+  await new Promise((r) => setTimeout(r, 1500));
+  // The session is ended at the admin, but the file is not rewritten under a refresh's feet.
+  expect(done).toBe(false);
+  expect(stored()).toBeDefined();
+  unlinkSync(lock);
+  const r = await out;
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  expect(JSON.parse(readFileSync(credentialsFile, "utf8"))).toEqual({});
+  expect(existsSync(lock)).toBe(false);
 });

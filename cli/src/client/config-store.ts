@@ -164,6 +164,16 @@ export class ConfigStore {
     return this.readJson(this.credentialsFile, credentialsSchema, {})[context];
   }
 
+  /**
+   * {@link setCredential} under the credentials lock: the file holds every context's credential
+   * and is rewritten whole, so a `kon login` or `logout` beside another command's refresh must
+   * not write over it (or have its write lost).
+   */
+  storeCredential(context: string, cred: Credential | undefined): Promise<void> {
+    return this.withCredentialsLock(() => Promise.resolve(this.setCredential(context, cred)));
+  }
+
+  /** Writes one context's credential; callers outside the credentials lock use {@link storeCredential}. */
   setCredential(context: string, cred: Credential | undefined): void {
     const all = this.readJson(this.credentialsFile, credentialsSchema, {});
     if (cred) all[context] = cred;

@@ -168,7 +168,7 @@ function checkUrl(field: string, value: string): void {
   }
 }
 
-function remove(inv: Invocation, name: string): void {
+async function remove(inv: Invocation, name: string): Promise<void> {
   const config = inv.store.readConfig();
   if (!config.contexts[checkName(name)]) {
     throw new CliError(ExitCode.NotFound, `no context named '${name}'`, {
@@ -178,7 +178,7 @@ function remove(inv: Invocation, name: string): void {
   delete config.contexts[name];
   if (config.current === name) delete config.current;
   inv.store.writeConfig(config);
-  inv.store.setCredential(name, undefined);
+  await inv.store.storeCredential(name, undefined);
   inv.out.result({
     json: { deleted: name },
     human: (o) => o.line(`deleted context '${name}'`),

@@ -40,7 +40,7 @@ async function login(inv: Invocation, flags: LoginFlags): Promise<void> {
       headers: { authorization: `Bearer ${token}` },
     });
     remember(inv);
-    inv.store.setCredential(stack.context, { kind: "api-token", token });
+    await inv.store.storeCredential(stack.context, { kind: "api-token", token });
     inv.out.result({
       json: { context: stack.context, adminUrl: stack.adminUrl, kind: "api-token" },
       human: (o) => o.line(`kept the API token for context '${stack.context}' (${stack.adminUrl})`),
@@ -72,7 +72,7 @@ async function login(inv: Invocation, flags: LoginFlags): Promise<void> {
     progress.done();
   }
   remember(inv);
-  inv.store.setCredential(stack.context, {
+  await inv.store.storeCredential(stack.context, {
     kind: "session",
     email: email.toLowerCase(),
     ...omitAdminId(pair),
@@ -147,7 +147,7 @@ async function logout(inv: Invocation): Promise<void> {
       inv.out.warn(`the admin API did not end the session: ${err.message}`);
     }
   }
-  inv.store.setCredential(context, undefined);
+  await inv.store.storeCredential(context, undefined);
   inv.out.result({
     json: { context, loggedOut: true },
     human: (o) => o.line(`signed out of context '${context}'`),
