@@ -39,6 +39,62 @@
 
   const $ = (sel) => document.querySelector(sel);
 
+  // The group shown: `?group=<g>` in the dashboard's URL, else every group. A token limited to
+  // groups (its `groups` claim) shows only those: one of them at a time when it holds several
+  // (the API asks such a token to name one), its only one otherwise.
+  const view = { group: new URLSearchParams(location.search).get("group") || "" };
+
+  // The `groups` claim of a `kon1.<claims>.<signature>` token, read without checking it (the API
+  // checks it); undefined for a token of every group or one that cannot be read.
+  function tokenGroups(token) {
+    try {
+      const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      return Array.isArray(claims.groups) ? [...claims.groups].sort() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // The group to ask for with this token: the one picked if the token may read it, else the
+  // first of a limited token's groups, else none (every group).
+  function groupFor(token) {
+    const limited = token ? tokenGroups(token) : undefined;
+    if (!limited) return view.group;
+    return limited.includes(view.group) ? view.group : limited[0] || "";
+  }
+
+  // `path` with `group=` added when a group is shown.
+  function scoped(path, token = sessionStorage.getItem(TOKEN_KEY)) {
+    const g = groupFor(token);
+    if (!g) return path;
+    return `${path}${path.includes("?") ? "&" : "?"}group=${encodeURIComponent(g)}`;
+  }
+
+  // The picker: every group for a token of every group (from the unfiltered summary), else the
+  // token's own.
+  async function renderGroupPicker(summary) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const limited = token ? tokenGroups(token) : undefined;
+    const every = limited || !view.group ? summary : await api("/v1/fleet/summary");
+    const names = limited || every.groups.map((g) => g.group).sort();
+    const picker = $("#group");
+    const want = [...(limited ? [] : [""]), ...names];
+    const have = [...picker.options].map((o) => o.value);
+    if (want.join("\n") !== have.join("\n")) {
+      picker.replaceChildren(
+        ...want.map((g) => {
+          const o = document.createElement("option");
+          o.value = g;
+          o.textContent = g || "all groups";
+          return o;
+        }),
+      );
+    }
+    picker.value = groupFor(token);
+    picker.disabled = want.length <= 1;
+    $("#group-picker").hidden = false;
+  }
+
   // The API token lives in this tab's session storage only (gone when the tab closes) and goes
   // with every request as `Authorization: Bearer`. A 401 means it is no longer good (expired,
   // revoked): it is dropped and the sign-in form comes back.
@@ -53,7 +109,12 @@
     });
     if (res.status === 401)
       throw new SignedOut("the token was refused (wrong, expired or revoked)");
-    if (res.status === 403) throw new SignedOut("the token lacks the 'read' scope");
+    if (res.status === 403) {
+      const body = await res.json().catch(() => ({}));
+      throw new SignedOut(
+        (body && body.error && body.error.message) || "the token lacks the 'read' scope",
+      );
+    }
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     return res.json();
   }
@@ -81,7 +142,7 @@
     e.preventDefault();
     const token = $("#signin-token").value.trim();
     // Checked once before it is kept, so a mistyped token never lands in storage.
-    api("/v1/fleet/summary", token).then(
+    api(scoped("/v1/fleet/summary", token), token).then(
       () => {
         sessionStorage.setItem(TOKEN_KEY, token);
         $("#signin-token").value = "";
@@ -405,15 +466,16 @@
     try {
       const [summary, nodes, uptime, incidents, drift, series, changes, rejections] =
         await Promise.all([
-          api("/v1/fleet/summary"),
-          api(nodesPath()),
-          api(`/v1/uptime?window=24h&${pageQuery()}`),
-          api("/v1/incidents"),
-          api(`/v1/config/drift/summary?${pageQuery()}`),
-          api("/v1/series/heartbeats?bucket=1m&window=1h"),
-          api(`/v1/config/history?limit=${CONFIG_ROWS}`),
-          api(`/v1/config/rejections?limit=${CONFIG_ROWS}`),
+          api(scoped("/v1/fleet/summary")),
+          api(scoped(nodesPath())),
+          api(scoped(`/v1/uptime?window=24h&${pageQuery()}`)),
+          api(scoped("/v1/incidents")),
+          api(scoped(`/v1/config/drift/summary?${pageQuery()}`)),
+          api(scoped("/v1/series/heartbeats?bucket=1m&window=1h")),
+          api(scoped(`/v1/config/history?limit=${CONFIG_ROWS}`)),
+          api(scoped(`/v1/config/rejections?limit=${CONFIG_ROWS}`)),
         ]);
+      await renderGroupPicker(summary);
       renderSummary(summary);
       renderNodes(nodes.nodes, uptime, drift.page);
       renderPager(nodes, summary.totals.total);
@@ -444,6 +506,19 @@
     $("#nodes-next").disabled = !pages.next;
     document.body.dataset.page = String(pages.before.length + 1);
   }
+
+  $("#group").addEventListener("change", () => {
+    view.group = $("#group").value;
+    const url = new URL(location.href);
+    if (view.group) url.searchParams.set("group", view.group);
+    else url.searchParams.delete("group");
+    history.replaceState(null, "", url);
+    // Another group's list starts at its first page.
+    pages.before = [];
+    pages.current = null;
+    pages.next = null;
+    void refresh();
+  });
 
   $("#nodes-next").addEventListener("click", () => {
     if (!pages.next) return;

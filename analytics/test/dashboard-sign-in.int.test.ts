@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { silentLogger } from "@konorkestra/sdk";
+import { newTokenId, signAccessToken } from "@konorkestra/sdk/internal";
 import { sharedTestTokens, startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import type { Page, Request } from "playwright-core";
@@ -112,5 +113,48 @@ test("a token that stops working (here: signed out, then a stale token) brings t
   await page.click("#signout");
   await page.waitForSelector("#signin:not([hidden])");
   expect(await stored(page, "sessionStorage")).toBeNull();
+  await page.close();
+});
+
+test("a token limited to several groups signs in and shows one of them at a time, picked in the header", async () => {
+  const token = signAccessToken(sharedTestTokens().privateKey, {
+    typ: "api",
+    sub: "two-groups",
+    scopes: ["read"],
+    iat: Math.floor(Date.now() / 1000),
+    jti: newTokenId(),
+    groups: ["gb", "ga"],
+  });
+  const page = await browser.context.newPage();
+  const asked: URL[] = [];
+  const refused: string[] = [];
+  page.on("request", (r: Request) => {
+    const url = new URL(r.url());
+    if (url.pathname.startsWith("/v1/")) asked.push(url);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400 && new URL(r.url()).pathname.startsWith("/v1/")) refused.push(r.url());
+  });
+  await page.goto(`${svc.url}/`);
+  await signIn(page, token);
+  // Before: the sign-in check asked for every group, got 403 and the form said "lacks the 'read' scope".
+  await page.waitForSelector("body[data-ready=true]", { timeout: 15_000 });
+  expect(refused).toEqual([]);
+  expect(await page.isHidden("#group-picker")).toBe(false);
+  const options = await page.evaluate<string[]>(
+    `[...document.querySelectorAll("#group option")].map((o) => o.textContent)`,
+  );
+  expect(options).toEqual(["ga", "gb"]);
+  expect(await page.inputValue("#group")).toBe("ga");
+  expect(asked.length).toBeGreaterThanOrEqual(9);
+  for (const u of asked) expect(u.searchParams.getAll("group")).toEqual(["ga"]);
+
+  asked.length = 0;
+  await page.selectOption("#group", "gb");
+  await page.waitForFunction(`new URL(location.href).searchParams.get("group") === "gb"`);
+  for (let i = 0; i < 50 && asked.length < 8; i++) await page.waitForTimeout(100);
+  expect(asked.length).toBeGreaterThanOrEqual(8);
+  for (const u of asked) expect(u.searchParams.getAll("group")).toEqual(["gb"]);
+  expect(refused).toEqual([]);
   await page.close();
 });
