@@ -1,17 +1,21 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
 import { Client } from "pg";
 import type { NatsConnection } from "@nats-io/transport-node";
-import {
-  AccessGate,
-  RevocationList,
-  accessTokenPublicKey,
-  sessionRevocationKey,
-} from "@konorkestra/sdk/internal";
+import { sessionRevocationKey } from "@konorkestra/sdk/internal";
+import type { RevocationList } from "@konorkestra/sdk/internal";
 import { REVOCATION_CLOCK_MARGIN_MS } from "../src/domain/accounts";
 import { NatsRevocations } from "../src/store/nats-revocations";
 import { AdminHarness } from "./helpers/admin-harness";
+import {
+  jtiOf,
+  login as loginAs,
+  refresh,
+  sidOf,
+  tokenGate,
+  until,
+} from "./helpers/session-helpers";
+import type { Session } from "./helpers/session-helpers";
 
 // Sign-out ends the session everywhere: its session id (the `sid` of every access token it got,
 // across refreshes) is published to `<prefix>_revoked` as `sid.<sid>` (with a TTL of the longest
@@ -22,66 +26,8 @@ import { AdminHarness } from "./helpers/admin-harness";
 const EMAIL = "root@example.org";
 const PASSWORD = "correct horse battery";
 
-interface Session {
-  accessToken: string;
-  refreshToken: string;
-  accessExpiresAt: string;
-}
-
-function claimsOf(token: string): { jti: string; sid?: string } {
-  return JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as {
-    jti: string;
-    sid?: string;
-  };
-}
-
-function jtiOf(token: string): string {
-  return claimsOf(token).jti;
-}
-
-function sidOf(token: string): string {
-  const sid = claimsOf(token).sid;
-  if (sid === undefined) throw new Error("a session token without sid");
-  return sid;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function start(h: AdminHarness) {
-  const nc = await connect({ ...h.nats.clientOptions(), name: "logout-test" });
-  // As analytics and the monitor check tokens: an AccessGate over a RevocationList.
-  const list = RevocationList.start(nc, h.admin.names);
-  await list.ready();
-  const gate = new AccessGate({
-    publicKey: accessTokenPublicKey(h.admin.publicKeyPem),
-    revocations: list,
-    requiredScope: "read",
-  });
-  const gateStatus = (token: string): number => {
-    const r = gate.check(`Bearer ${token}`);
-    return "claims" in r ? 200 : r.status;
-  };
-  return { nc, list, gateStatus };
-}
-
-async function login(h: AdminHarness): Promise<Session> {
-  const l = await h.http("POST", "/v1/auth/login", { body: { email: EMAIL, password: PASSWORD } });
-  if (l.status !== 200) throw new Error(l.text);
-  return l.body as unknown as Session;
-}
-
-async function refresh(h: AdminHarness, s: Session): Promise<Session> {
-  const r = await h.http("POST", "/v1/auth/refresh", { body: { refreshToken: s.refreshToken } });
-  if (r.status !== 200) throw new Error(r.text);
-  return r.body as unknown as Session;
-}
+const login = (h: AdminHarness): Promise<Session> => loginAs(h, EMAIL, PASSWORD);
+const start = (h: AdminHarness) => tokenGate(h, "logout-test");
 
 describe("logout with the session's access token", () => {
   let h: AdminHarness;

@@ -1,14 +1,11 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import {
-  AccessGate,
-  RevocationList,
-  accessTokenPublicKey,
-  sessionRevocationKey,
-} from "@konorkestra/sdk/internal";
+import { sessionRevocationKey } from "@konorkestra/sdk/internal";
+import type { RevocationList } from "@konorkestra/sdk/internal";
 import { REVOCATION_CLOCK_MARGIN_MS } from "../src/domain/accounts";
 import { AdminHarness } from "./helpers/admin-harness";
+import { login as loginAs, sidOf, tokenGate, until } from "./helpers/session-helpers";
+import type { Session } from "./helpers/session-helpers";
 
 // Several processes of one client (kon commands run at once, two dashboard tabs, a script)
 // refreshing with the same refresh token are not a thief: within the reuse grace period after
@@ -20,13 +17,6 @@ import { AdminHarness } from "./helpers/admin-harness";
 const EMAIL = "root@example.org";
 const PASSWORD = "correct horse battery";
 
-interface Session {
-  adminId: string;
-  accessToken: string;
-  refreshToken: string;
-  accessExpiresAt: string;
-}
-
 interface AuditItem {
   actor: string;
   action: string;
@@ -35,43 +25,19 @@ interface AuditItem {
   detail: string;
 }
 
-function sidOf(token: string): string {
-  const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as {
-    sid?: string;
-  };
-  if (claims.sid === undefined) throw new Error("a session token without sid");
-  return claims.sid;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let h: AdminHarness;
 let nc: NatsConnection;
 let list: RevocationList;
-let gate: AccessGate;
+let gateStatus: (token: string) => number;
 
 beforeAll(async () => {
   // The default grace period (no option given).
   h = await AdminHarness.start();
   await h.firstAdmin(EMAIL, PASSWORD);
-  nc = await connect({ ...h.nats.clientOptions(), name: "refresh-grace-test" });
   // As analytics and the monitor check tokens: an AccessGate over a RevocationList.
-  list = RevocationList.start(nc, h.admin.names);
-  await list.ready();
-  gate = new AccessGate({
-    publicKey: accessTokenPublicKey(h.admin.publicKeyPem),
-    revocations: list,
-    requiredScope: "read",
-  });
+  ({ nc, list, gateStatus } = await tokenGate(h, "refresh-grace-test"));
 });
 afterAll(async () => {
   list?.close();
@@ -79,17 +45,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const gateStatus = (token: string): number => {
-  const r = gate.check(`Bearer ${token}`);
-  return "claims" in r ? 200 : r.status;
-};
 const adminStatus = async (token: string) => (await h.http("GET", "/v1/groups", { token })).status;
 
-async function login(): Promise<Session> {
-  const l = await h.http("POST", "/v1/auth/login", { body: { email: EMAIL, password: PASSWORD } });
-  if (l.status !== 200) throw new Error(l.text);
-  return l.body as unknown as Session;
-}
+const login = (): Promise<Session> => loginAs(h, EMAIL, PASSWORD);
 
 async function auditItems(): Promise<AuditItem[]> {
   const token = (await login()).accessToken;
