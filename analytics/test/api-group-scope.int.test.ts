@@ -6,7 +6,7 @@
 // fleet-wide answers (/v1/pipeline, /metrics) and undeclared routes are refused to limited tokens.
 import { ConfigEntry, encodeMessage } from "@konorkestra/proto";
 import { silentLogger } from "@konorkestra/sdk";
-import { ensureConfigBucket, newTokenId, signAccessToken } from "@konorkestra/sdk/internal";
+import { ensureConfigBucket } from "@konorkestra/sdk/internal";
 import { sharedTestTokens, startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import { createAnalytics } from "../src";
@@ -25,15 +25,7 @@ let svc: AnalyticsService;
 const tokens = sharedTestTokens();
 
 function token(groups?: string[]): Record<string, string> {
-  const t = signAccessToken(tokens.privateKey, {
-    typ: "api",
-    sub: "scope-test",
-    scopes: ["read"],
-    iat: Math.floor(Date.now() / 1000),
-    jti: newTokenId(),
-    ...(groups ? { groups } : {}),
-  });
-  return { authorization: `Bearer ${t}` };
+  return { authorization: `Bearer ${tokens.mint(["read"], { sub: "scope-test", groups })}` };
 }
 const ALL = token();
 const G1 = token(["g1"]);

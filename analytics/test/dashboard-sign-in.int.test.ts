@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { silentLogger } from "@konorkestra/sdk";
-import { newTokenId, signAccessToken } from "@konorkestra/sdk/internal";
 import { sharedTestTokens, startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import type { Page, Request } from "playwright-core";
@@ -117,14 +116,7 @@ test("a token that stops working (here: signed out, then a stale token) brings t
 });
 
 test("a token limited to several groups signs in and shows one of them at a time, picked in the header", async () => {
-  const token = signAccessToken(sharedTestTokens().privateKey, {
-    typ: "api",
-    sub: "two-groups",
-    scopes: ["read"],
-    iat: Math.floor(Date.now() / 1000),
-    jti: newTokenId(),
-    groups: ["gb", "ga"],
-  });
+  const token = sharedTestTokens().mint(["read"], { sub: "two-groups", groups: ["gb", "ga"] });
   const page = await browser.context.newPage();
   const asked: URL[] = [];
   const refused: string[] = [];

@@ -3,7 +3,6 @@
 // lists the token's group only; /metrics (every group's counters) and undeclared routes are
 // refused to limited tokens. Unlimited tokens see everything, as before.
 import { silentLogger } from "@konorkestra/sdk";
-import { newTokenId, signAccessToken } from "@konorkestra/sdk/internal";
 import { sharedTestTokens, startNats } from "@konorkestra/testkit";
 import type { NatsServer } from "@konorkestra/testkit";
 import { createMonitor } from "../src/monitor";
@@ -19,15 +18,7 @@ let monitor: Monitor;
 const tokens = sharedTestTokens();
 
 function token(groups?: string[]): Record<string, string> {
-  const t = signAccessToken(tokens.privateKey, {
-    typ: "api",
-    sub: "scope-test",
-    scopes: ["read"],
-    iat: Math.floor(Date.now() / 1000),
-    jti: newTokenId(),
-    ...(groups ? { groups } : {}),
-  });
-  return { authorization: `Bearer ${t}` };
+  return { authorization: `Bearer ${tokens.mint(["read"], { sub: "scope-test", groups })}` };
 }
 const ALL = token();
 const SHOP = token(["shop"]);

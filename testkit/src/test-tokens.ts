@@ -14,11 +14,18 @@ export interface TestTokens {
   readonly privateKey: KeyObject;
   /**
    * A signed `kon1` access token holding `scopes`. `ttlSec` gives it an expiry (negative: already
-   * expired); `jti` names it (for a revocation test); `typ` defaults to `api`.
+   * expired); `jti` names it (for a revocation test); `typ` defaults to `api`; `groups` limits
+   * it to those groups (the claim API tokens may carry).
    */
   mint(
     scopes: Scope[],
-    opts?: { ttlSec?: number; jti?: string; typ?: AccessClaims["typ"]; sub?: string },
+    opts?: {
+      ttlSec?: number;
+      jti?: string;
+      typ?: AccessClaims["typ"];
+      sub?: string;
+      groups?: string[];
+    },
   ): string;
   /** `{ authorization: "Bearer <token>" }` for a token with `scopes` (default `read`). */
   header(scopes?: Scope[]): { authorization: string };
@@ -44,6 +51,7 @@ export function createTestTokens(): TestTokens {
       iat,
       ...(opts.ttlSec !== undefined ? { exp: now + opts.ttlSec } : {}),
       jti: opts.jti ?? newTokenId(),
+      ...(opts.groups ? { groups: opts.groups } : {}),
     });
   };
   return {
