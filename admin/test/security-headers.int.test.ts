@@ -1,7 +1,7 @@
 // H6 finding H12: every answer of the admin API carries the browser security headers of
 // sdk/internal (CSP, no framing, no sniffing, no Referer, own window): JSON routes, refusals,
 // 404s, and the edge's 421 for a foreign Host.
-import { request } from "node:http";
+import { rawGet } from "@konorkestra/testkit";
 import { SECURITY_HEADERS } from "@konorkestra/sdk/internal";
 import { AdminHarness } from "./helpers/admin-harness";
 
@@ -35,18 +35,10 @@ test("JSON answers carry the headers: a route, a refusal without token, a 404, t
 });
 
 test("the edge's refusal of a foreign Host (421) carries them", async () => {
-  const answer = await new Promise<{ status: number; security: object }>((resolve, reject) => {
-    const req = request(`${h.admin.url}/healthz`, { headers: { host: "evil.example" } }, (res) => {
-      res.resume();
-      res.on("end", () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          security: securityHeadersOf((k) => res.headers[k.toLowerCase()] as string | undefined),
-        }),
-      );
-    });
-    req.on("error", reject);
-    req.end();
-  });
+  const res = await rawGet(`${h.admin.url}/healthz`, { host: "evil.example" });
+  const answer = {
+    status: res.status,
+    security: securityHeadersOf((k) => res.headers[k.toLowerCase()] as string | undefined),
+  };
   expect(answer).toEqual({ status: 421, security: SECURITY_HEADERS });
 });

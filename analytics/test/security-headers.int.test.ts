@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { request } from "node:http";
 import { join } from "node:path";
 import { silentLogger } from "@konorkestra/sdk";
 import { SECURITY_HEADERS } from "@konorkestra/sdk/internal";
-import { sharedTestTokens, startNats, startPostgres } from "@konorkestra/testkit";
+import { rawGet, sharedTestTokens, startNats, startPostgres } from "@konorkestra/testkit";
 import type { NatsServer, PostgresDatabase } from "@konorkestra/testkit";
 import type { ConsoleMessage } from "playwright-core";
 import { createAnalytics } from "../src";
@@ -85,19 +84,11 @@ test("JSON answers carry them too: a route, a refusal without token, a 404, the 
 });
 
 test("the edge's refusal of a foreign Host (421) carries them", async () => {
-  const answer = await new Promise<{ status: number; security: object }>((resolve, reject) => {
-    const req = request(`${svc.url}/`, { headers: { host: "evil.example" } }, (res) => {
-      res.resume();
-      res.on("end", () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          security: securityHeadersOf((k) => res.headers[k.toLowerCase()] as string | undefined),
-        }),
-      );
-    });
-    req.on("error", reject);
-    req.end();
-  });
+  const res = await rawGet(`${svc.url}/`, { host: "evil.example" });
+  const answer = {
+    status: res.status,
+    security: securityHeadersOf((k) => res.headers[k.toLowerCase()] as string | undefined),
+  };
   expect(answer).toEqual({ status: 421, security: SECURITY_HEADERS });
 });
 

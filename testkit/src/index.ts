@@ -29,4 +29,5 @@ export { RUN_TS, spawnTs } from "./ts-process";
 export { createTestTokens, sharedTestTokens } from "./test-tokens";
 export type { TestTokens } from "./test-tokens";
 export { halfHeaderClient } from "./half-header-client";
+export { rawGet } from "./raw-get";
 export type { HalfHeaderOutcome } from "./half-header-client";
