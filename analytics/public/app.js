@@ -72,11 +72,22 @@
 
   // The picker: every group for a token of every group (from the unfiltered summary), else the
   // token's own.
+  // The fleet's group names, from the last unfiltered summary: asked apart (once a minute at
+  // most) only while one group is shown, so a refresh does not make a second summary request.
+  const fleetGroups = { names: [], atMs: 0 };
+
   async function renderGroupPicker(summary) {
     const token = sessionStorage.getItem(TOKEN_KEY);
     const limited = token ? tokenGroups(token) : undefined;
-    const every = limited || !view.group ? summary : await api("/v1/fleet/summary");
-    const names = limited || every.groups.map((g) => g.group).sort();
+    if (!limited && !view.group) {
+      fleetGroups.names = summary.groups.map((g) => g.group).sort();
+      fleetGroups.atMs = Date.now();
+    } else if (!limited && Date.now() - fleetGroups.atMs > 60_000) {
+      fleetGroups.names = (await api("/v1/fleet/summary")).groups.map((g) => g.group).sort();
+      fleetGroups.atMs = Date.now();
+    }
+    const names =
+      limited || [...new Set([...fleetGroups.names, view.group])].filter(Boolean).sort();
     const picker = $("#group");
     const want = [...(limited ? [] : [""]), ...names];
     const have = [...picker.options].map((o) => o.value);
